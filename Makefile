@@ -1,0 +1,95 @@
+# simrep build: the library (build/libsimrep.a, build/libsimrep.so), the CLI
+# (build/simrep), the C unit tests, and a sanitizer build (build/asan/) of
+# the same.  `make check` runs everything CI runs; `make demo` runs the main
+# job on the bundled example data.  Both install missing Debian packages
+# first (tools/install-deps.sh).
+CC      ?= gcc
+PY      := /usr/bin/python3
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
+CPPFLAGS := -Iinclude -D_FILE_OFFSET_BITS=64 -D_POSIX_C_SOURCE=200809L
+LIBS    := -lopenblas -lz -lm -lpthread
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*.c))
+HDRS     := include/simrep.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/unit/*.h)
+
+B := build
+A := build/asan
+
+LIB_OBJ      := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
+LIB_PIC_OBJ  := $(LIB_SRC:src/%.c=$(B)/pic/%.o)
+CLI_OBJ      := $(CLI_SRC:cli/%.c=$(B)/obj/cli_%.o)
+TEST_OBJ     := $(TEST_SRC:tests/unit/%.c=$(B)/obj/test_%.o)
+ALIB_OBJ     := $(LIB_SRC:src/%.c=$(A)/obj/%.o)
+ACLI_OBJ     := $(CLI_SRC:cli/%.c=$(A)/obj/cli_%.o)
+ATEST_OBJ    := $(TEST_SRC:tests/unit/%.c=$(A)/obj/test_%.o)
+
+.PHONY: all deps check check-unit check-python check-asan demo bench clean
+
+all: $(B)/simrep $(B)/libsimrep.so $(B)/test_unit
+
+deps:
+	@tools/install-deps.sh
+
+$(B)/obj/%.o: src/%.c $(HDRS) | $(B)/obj
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+$(B)/pic/%.o: src/%.c $(HDRS) | $(B)/pic
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -fPIC -c $< -o $@
+$(B)/obj/cli_%.o: cli/%.c $(HDRS) | $(B)/obj
+	$(CC) $(WARN) $(CFLAGS) -Iinclude -D_POSIX_C_SOURCE=200809L -c $< -o $@
+$(B)/obj/test_%.o: tests/unit/%.c $(HDRS) | $(B)/obj
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Isrc -c $< -o $@
+
+$(B)/libsimrep.a: $(LIB_OBJ)
+	ar rcs $@ $^
+$(B)/libsimrep.so: $(LIB_PIC_OBJ)
+	$(CC) -shared -o $@ $^ $(LIBS)
+$(B)/simrep: $(CLI_OBJ) $(B)/libsimrep.a
+	$(CC) -o $@ $(CLI_OBJ) $(B)/libsimrep.a $(LIBS)
+$(B)/test_unit: $(TEST_OBJ) $(B)/libsimrep.a
+	$(CC) -o $@ $(TEST_OBJ) $(B)/libsimrep.a $(LIBS)
+
+$(A)/obj/%.o: src/%.c $(HDRS) | $(A)/obj
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -c $< -o $@
+$(A)/obj/cli_%.o: cli/%.c $(HDRS) | $(A)/obj
+	$(CC) $(WARN) -O1 -g $(SAN) -Iinclude -D_POSIX_C_SOURCE=200809L -c $< -o $@
+$(A)/obj/test_%.o: tests/unit/%.c $(HDRS) | $(A)/obj
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Isrc -c $< -o $@
+$(A)/simrep: $(ACLI_OBJ) $(ALIB_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+$(A)/test_unit: $(ATEST_OBJ) $(ALIB_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+$(B)/obj $(B)/pic $(A)/obj:
+	mkdir -p $@
+
+# The C unit tests, the Python/numpy tests of the CLI, then both again on the
+# AddressSanitizer + UndefinedBehaviorSanitizer build.
+check: deps
+	$(MAKE) all $(A)/simrep $(A)/test_unit
+	$(MAKE) check-unit check-python check-asan
+
+check-unit:
+	OPENBLAS_NUM_THREADS=1 $(B)/test_unit
+
+check-python:
+	OPENBLAS_NUM_THREADS=1 SIMREP_BIN=$(B)/simrep $(PY) -m pytest -q tests/python
+
+check-asan:
+	ASAN_OPTIONS=detect_leaks=1 OPENBLAS_NUM_THREADS=1 $(A)/test_unit
+	ASAN_OPTIONS=detect_leaks=1 OPENBLAS_NUM_THREADS=1 SIMREP_BIN=$(A)/simrep SIMREP_SANITIZED=1 \
+		$(PY) -m pytest -q tests/python
+
+demo: deps
+	$(MAKE) $(B)/simrep
+	@examples/demo.sh
+
+bench: deps
+	$(MAKE) $(B)/simrep
+	$(PY) bench/bench_compare.py
+
+clean:
+	rm -rf $(B)

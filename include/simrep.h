@@ -1,0 +1,360 @@
+/*
+ * simrep.h: the public API of the simrep library, and its manual.
+ *
+ * simrep measures how similar two neural-network representations are.  An
+ * activation matrix X is n x p (rows = samples, columns = features); Y is
+ * n x q, row i of both coming from the same input.  Every linear measure
+ * (CCA family, linear CKA, Procrustes) is a function of the joint second
+ * moments of X and Y, which simrep accumulates block by block over the rows
+ * (simrep_moments), so an input never has to be in memory whole.  The kernel
+ * measure cka_rbf needs the rows themselves (simrep_cka_rbf).
+ *
+ * Conventions (see SPEC.md in the project for the formulas):
+ *   - n samples, p features of x, q features of y, k components kept.
+ *   - Sizes are int64_t.  Matrices are passed as simrep_matrix views with
+ *     row and column strides in elements, so C-order, Fortran-order and
+ *     sliced arrays are read in place, never copied by the caller.
+ *   - Every fallible call returns a simrep_status (SIMREP_OK == 0).
+ *     simrep_strerror() gives a static description of the code; the
+ *     simrep_ctx passed to the call holds the detailed message
+ *     ("x has 1000 rows but y has 999").
+ *   - The library never prints, exits or aborts, and keeps no global
+ *     mutable state.  Destructors accept NULL.
+ *   - Status values and struct fields are append-only once published.
+ */
+#ifndef SIMREP_H
+#define SIMREP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SIMREP_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum simrep_status {
+    SIMREP_OK = 0,
+    SIMREP_E_NOMEM = 1,       /* an allocation failed */
+    SIMREP_E_INVALID = 2,     /* an argument is invalid (API misuse, bad option) */
+    SIMREP_E_IO = 3,          /* a file could not be opened or read */
+    SIMREP_E_FORMAT = 4,      /* a file is malformed, truncated or lies in its header */
+    SIMREP_E_UNSUPPORTED = 5, /* a well-formed file holds something simrep does not read (dtype, ndim) */
+    SIMREP_E_SHAPE = 6,       /* shapes do not fit together (sample counts, feature counts) */
+    SIMREP_E_NONFINITE = 7,   /* the data contain NaN or Inf */
+    SIMREP_E_DEGENERATE = 8,  /* the measure is undefined for these data (every feature dead, n too small) */
+    SIMREP_E_NUMERIC = 9,     /* a LAPACK routine failed to converge */
+    SIMREP_E_NOTFOUND = 10    /* a named array is not in the file */
+} simrep_status;
+
+/* A static, never-NULL description of a status code. */
+const char *simrep_strerror(simrep_status status);
+
+/* ------------------------------------------------------------- context */
+
+/*
+ * A context carries the detailed message of the last failed call made with
+ * it, and the allocator.  One context per thread: calls that share a context
+ * must not run concurrently.  Contexts are cheap; objects created with one
+ * context may be used with another (e.g. a Moments filled on one thread and
+ * merged on another).
+ */
+typedef struct simrep_ctx simrep_ctx;
+
+typedef struct simrep_allocator {
+    void *(*malloc_fn)(void *user, size_t size);
+    void (*free_fn)(void *user, void *ptr);
+    void *user;
+} simrep_allocator;
+
+/* Returns NULL only if the allocation of the context itself fails.
+ * allocator may be NULL (malloc/free). */
+simrep_ctx *simrep_ctx_new(const simrep_allocator *allocator);
+void simrep_ctx_free(simrep_ctx *ctx);
+/* The message of the last failed call ("" if none).  Valid until the next
+ * call with this context. */
+const char *simrep_ctx_message(const simrep_ctx *ctx);
+/* The status of the last failed call (SIMREP_OK if none). */
+simrep_status simrep_ctx_status(const simrep_ctx *ctx);
+
+/* -------------------------------------------------------------- matrices */
+
+typedef enum simrep_dtype {
+    SIMREP_F16 = 0,  /* IEEE 754 binary16 */
+    SIMREP_BF16 = 1, /* bfloat16 */
+    SIMREP_F32 = 2,
+    SIMREP_F64 = 3
+} simrep_dtype;
+
+/* Size in bytes of one element of dtype (2, 2, 4 or 8). */
+size_t simrep_dtype_size(simrep_dtype dtype);
+/* "float16", "bfloat16", "float32", "float64". */
+const char *simrep_dtype_name(simrep_dtype dtype);
+
+/*
+ * A read-only view of a rows x cols matrix in native byte order.  Element
+ * (i, j) is at ((const T *)data)[i * row_stride + j * col_stride].  C order
+ * is row_stride = cols, col_stride = 1; Fortran order is row_stride = 1,
+ * col_stride = rows.  Strides may be any non-negative values (a transposed
+ * or sliced view); rows or cols may be 0 only where a call says so.
+ */
+typedef struct simrep_matrix {
+    const void *data;
+    simrep_dtype dtype;
+    int64_t rows, cols;
+    int64_t row_stride, col_stride;
+} simrep_matrix;
+
+/* A C-order view (convenience). */
+simrep_matrix simrep_matrix_c(const void *data, simrep_dtype dtype, int64_t rows, int64_t cols);
+
+/* --------------------------------------------------------------- options */
+
+typedef enum simrep_svcca_rule {
+    SIMREP_SVCCA_VARIANCE = 0,       /* keep the fewest principal directions whose eigenvalues sum to >= keep */
+    SIMREP_SVCCA_SINGULAR_VALUES = 1 /* the tutorial code: threshold the sum of singular values instead */
+} simrep_svcca_rule;
+
+typedef enum simrep_pwcca_variant {
+    SIMREP_PWCCA_GOOGLE = 0, /* the weights of google/svcca pwcca.compute_pwcca (Morcos et al. 2018) */
+    SIMREP_PWCCA_DING = 1    /* the weights of Ding et al. 2021 (sim_metric) */
+} simrep_pwcca_variant;
+
+/*
+ * Options of every measure.  Initialise with simrep_options_init() and then
+ * set fields by name; fields are only ever appended.  NULL options mean the
+ * defaults.
+ */
+typedef struct simrep_options {
+    double epsilon;          /* dead-feature threshold and CCA ridge, relative to the largest variance; 1e-10 */
+    simrep_svcca_rule svcca_rule;
+    double svcca_keep;       /* fraction of variance (or of singular values) kept by svcca; 0.99 */
+    int64_t svcca_dims;      /* if > 0, svcca keeps exactly this many directions per side (capped at kept) */
+    simrep_pwcca_variant pwcca_variant;
+    double rbf_sigma;        /* cka_rbf bandwidth, as a multiple of the median distance; 1.0 */
+} simrep_options;
+
+void simrep_options_init(simrep_options *options);
+
+/* -------------------------------------------------------------- measures */
+
+typedef enum simrep_measure {
+    SIMREP_CCA = 0,
+    SIMREP_CCA_R2 = 1,
+    SIMREP_SVCCA = 2,
+    SIMREP_PWCCA = 3,
+    SIMREP_CKA = 4,
+    SIMREP_CKA_DEBIASED = 5,
+    SIMREP_CKA_RBF = 6,
+    SIMREP_PROCRUSTES = 7,
+    SIMREP_PROCRUSTES_ANGULAR = 8,
+    SIMREP_MEASURE_COUNT = 9
+} simrep_measure;
+
+typedef struct simrep_measure_info {
+    const char *id;          /* "cca", "cka_debiased", ... as in the CLI, JSON and Python */
+    const char *title;       /* one line: what it is */
+    const char *similarity;  /* what the similarity is, with its range */
+    const char *distance;    /* what the distance is, with its range */
+    int higher_is_more_similar; /* for the similarity: always 1 */
+    const char *invariances; /* what transformations of X (or Y) leave it unchanged */
+    const char *reference;   /* the paper and the reference code it follows */
+    int needs_rows;          /* 1 if computed from the rows (kernel), 0 if from the moments */
+} simrep_measure_info;
+
+/* Static info of a measure; NULL if m is out of range. */
+const simrep_measure_info *simrep_measure_get_info(simrep_measure m);
+/* The measure named id ("cca", ...); returns -1 if there is none. */
+int simrep_measure_from_id(const char *id);
+
+/* Warning flags of a result (bitwise or). */
+#define SIMREP_WARN_FEW_SAMPLES 1u /* CCA family: n < 10 * max(kept_p, kept_q): values biased toward 1 */
+#define SIMREP_WARN_DEAD_FEATURES 2u /* CCA family: some features were dropped as dead (kept < p or q) */
+
+/*
+ * One measure's result.  coefs is owned by the result: release it with
+ * simrep_result_clear().  Fields that do not apply to a measure are 0.
+ */
+typedef struct simrep_result {
+    simrep_measure measure;
+    double similarity;
+    double distance;
+    int64_t kept_p, kept_q;  /* CCA family: features kept after dead-feature removal */
+    int64_t dims_p, dims_q;  /* svcca: principal directions kept per side */
+    double reference_mean;   /* cca: the "mean" of google/svcca (threshold 0.98 of the sum of rho) */
+    unsigned warnings;       /* SIMREP_WARN_* */
+    double *coefs;           /* CCA family: the canonical correlations, descending (ncoefs of them) */
+    int64_t ncoefs;
+    double *weights;         /* pwcca: the projection weights (ncoefs of them) */
+} simrep_result;
+
+void simrep_result_clear(simrep_ctx *ctx, simrep_result *result);
+
+/* --------------------------------------------------------------- moments */
+
+/*
+ * Joint second moments of two activation matrices, accumulated over row
+ * blocks: n, the column means, the scatter matrices Sxx = XcᵀXc, Syy, Sxy
+ * (Xc centered), and the per-row sums that debiased CKA needs.  Blocks are
+ * folded in with the pairwise update of Chan, Golub and LeVeque (1979), so
+ * the result matches a two-pass computation to round-off even when the mean
+ * is far larger than the spread, and two Moments filled from different parts
+ * of the data merge exactly.
+ *
+ * Memory: (p+q)^2 doubles for the scatter plus a block buffer of at most
+ * block_rows x (p+q) doubles.
+ */
+typedef struct simrep_moments simrep_moments;
+
+/* p >= 1, q >= 1.  *out receives a new, empty Moments. */
+simrep_status simrep_moments_new(simrep_ctx *ctx, int64_t p, int64_t q, simrep_moments **out);
+void simrep_moments_free(simrep_ctx *ctx, simrep_moments *m);
+/* A deep copy. */
+simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, simrep_moments **out);
+
+/*
+ * Fold in the rows of x (rows x p) and y (rows x q); x.rows must equal
+ * y.rows (0 is allowed and does nothing).  Any dtype and strides.  NaN or Inf
+ * is an error (SIMREP_E_NONFINITE) whose message names "x" or "y", the row
+ * (counted from the first row ever given to this Moments) and the column;
+ * on any error the Moments is unchanged.
+ */
+simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *x,
+                                    const simrep_matrix *y);
+/* into += other (exact pairwise merge); p and q must agree. */
+simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const simrep_moments *other);
+
+int64_t simrep_moments_n(const simrep_moments *m);
+int64_t simrep_moments_p(const simrep_moments *m);
+int64_t simrep_moments_q(const simrep_moments *m);
+/* Copy the column means of x (p values) and y (q values). */
+void simrep_moments_means(const simrep_moments *m, double *mean_x, double *mean_y);
+/* Copy the (p+q) x (p+q) joint scatter [[Sxx, Sxy], [Syx, Syy]], full and
+ * symmetric, into out with leading dimension ld >= p+q (row-major and
+ * column-major are the same for a symmetric matrix). */
+void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld);
+
+/*
+ * The raw state as a flat array of doubles, for sending a Moments between
+ * processes (MPI, pickling) and rebuilding it with simrep_moments_load().
+ */
+int64_t simrep_moments_state_size(int64_t p, int64_t q);
+void simrep_moments_save(const simrep_moments *m, double *state);
+simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const double *state);
+
+/*
+ * Compute measures from moments.  measures[i] must be measures that do not
+ * need rows (needs_rows == 0); results[i] receives the result of measures[i]
+ * (call simrep_result_clear on each afterwards).  Work shared between
+ * measures (the CCA of the kept features, its SVD) is done once.
+ * Errors: SIMREP_E_DEGENERATE with a message for undefined cases (a side
+ * with every feature dead, n < 2, n < 4 for cka_debiased, zero variance for
+ * CKA/Procrustes).  On error, results are cleared.
+ */
+simrep_status simrep_compare_moments(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                     const simrep_measure *measures, int count, simrep_result *results);
+
+/*
+ * Compute measures from in-memory matrices x (n x p) and y (n x q): the
+ * linear ones through a Moments, the kernel ones from the rows.
+ */
+simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                             const simrep_options *options, const simrep_measure *measures, int count,
+                             simrep_result *results);
+
+/*
+ * CKA with Gaussian kernels (Kornblith et al. 2019, gram_rbf): the kernel
+ * exp(-|xi - xj|^2 / (2 sigma^2 m)), m the median of all n^2 squared
+ * distances (diagonal included, as np.median over the full matrix).  Works
+ * on blocks of the Gram matrices, never forming an n x n matrix: memory is
+ * O(n (p + q)) for the rows converted to double plus O(block^2).  Time is
+ * O(n^2 (p + q)) per pass, with a few passes for the exact median.
+ */
+simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
+                             double *similarity);
+
+/* ----------------------------------------------------------------- input */
+
+/*
+ * Reading arrays from .npy, .npz and .safetensors files.  An array is opened
+ * as a simrep_source and read in blocks of rows, so resident memory stays
+ * bounded whatever the size of the file.  Every parser has a memory-buffer
+ * entry point (simrep_source_open_buffer) that the file entry point shares.
+ */
+
+#define SIMREP_MAX_NDIM 8
+#define SIMREP_NAME_MAX 256
+
+typedef enum simrep_format {
+    SIMREP_FORMAT_NPY = 0,
+    SIMREP_FORMAT_NPZ = 1,
+    SIMREP_FORMAT_SAFETENSORS = 2
+} simrep_format;
+
+typedef struct simrep_array_info {
+    char name[SIMREP_NAME_MAX]; /* npz key or safetensors tensor name; "" for .npy */
+    int ndim;
+    int64_t shape[SIMREP_MAX_NDIM];
+    int dtype_supported;        /* 1 if dtype below is valid */
+    simrep_dtype dtype;
+    char dtype_text[32];        /* the dtype as the file spells it ("<f4", "F16", "<c16", ...) */
+    int fortran_order;          /* 1 if stored column-major */
+    int big_endian;             /* 1 if stored big-endian */
+    int compressed;             /* npz: 1 if deflated */
+    uint64_t data_offset;       /* byte offset of the data in the file (npy, stored npz, safetensors) */
+    uint64_t data_size;         /* bytes of data */
+} simrep_array_info;
+
+/* Which format a path names, by its extension; -1 if none. */
+int simrep_format_from_path(const char *path);
+
+/*
+ * List the arrays in a file (one for .npy).  Writes at most cap infos,
+ * sets *count to the number in the file.  Never allocates per array.
+ */
+simrep_status simrep_file_list(simrep_ctx *ctx, const char *path, simrep_array_info *infos, int cap, int *count);
+simrep_status simrep_buffer_list(simrep_ctx *ctx, const void *buf, size_t len, simrep_format format,
+                                 simrep_array_info *infos, int cap, int *count);
+
+/* An open array in a file or buffer, read by blocks of samples. */
+typedef struct simrep_source simrep_source;
+
+/*
+ * Open an array: spec is "path", "path.npz:key" or "path.safetensors:name"
+ * (the key may be omitted when the archive holds exactly one array).
+ * Errors name the path in the context message.
+ */
+simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_source **out);
+/* The same over a memory buffer (not copied; must outlive the source).
+ * key may be NULL (npy, or an archive with a single array). */
+simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t len, simrep_format format,
+                                        const char *key, simrep_source **out);
+void simrep_source_free(simrep_ctx *ctx, simrep_source *src);
+const simrep_array_info *simrep_source_info(const simrep_source *src);
+
+/*
+ * Choose how a 2-D array maps to samples x features.  features_first = 0:
+ * rows are samples (the default); 1: the array is features x samples (the
+ * google/svcca layout).  Fails with SIMREP_E_SHAPE, naming the option that
+ * would handle it, if the array is not 2-D.
+ */
+simrep_status simrep_source_set_layout(simrep_ctx *ctx, simrep_source *src, int features_first);
+int64_t simrep_source_samples(const simrep_source *src);
+int64_t simrep_source_features(const simrep_source *src);
+
+/*
+ * Read samples [row0, row0 + rows) as a samples x features view in native
+ * byte order and the file's dtype.  The view points into a buffer owned by
+ * the source, valid until the next call on it.  Reading forward in order is
+ * the fast path (deflated npz members cannot seek back cheaply; they restart).
+ */
+simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t row0, int64_t rows,
+                                 simrep_matrix *view);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIMREP_H */

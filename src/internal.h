@@ -1,0 +1,76 @@
+/*
+ * internal.h: what the library's files share and the public header does not
+ * show: the context (message, allocator), error reporting, checked
+ * allocation and size arithmetic, and element conversion.
+ *
+ * Every allocation goes through simrep__alloc(ctx, ...) so that a caller's
+ * allocator (and the failure-injection tests) see all of them, and so that
+ * a failure always leaves a message in the context.  Size arithmetic that
+ * comes from a file or a caller is checked for overflow before it is used
+ * (simrep__mul_size) because a header may claim any shape.
+ */
+#ifndef SIMREP_INTERNAL_H
+#define SIMREP_INTERNAL_H
+
+#include "simrep.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define SIMREP__MSG_MAX 1024
+
+struct simrep_ctx {
+    simrep_allocator allocator;
+    simrep_status status;
+    char message[SIMREP__MSG_MAX];
+};
+
+/* Record status and a printf-style message in ctx; returns status. */
+simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Prefix the message already in ctx with "prefix: " (keeps the status). */
+simrep_status simrep__prefix(simrep_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Allocate size bytes (size 0 allocates 1); on failure records SIMREP_E_NOMEM
+ * naming what was being allocated and returns NULL. */
+void *simrep__alloc(simrep_ctx *ctx, size_t size, const char *what);
+/* As simrep__alloc for count * size bytes, checking the product. */
+void *simrep__alloc_array(simrep_ctx *ctx, size_t count, size_t size, const char *what);
+void *simrep__calloc_array(simrep_ctx *ctx, size_t count, size_t size, const char *what);
+void simrep__free(simrep_ctx *ctx, void *ptr);
+
+/* *out = a * b; returns 0 on overflow (or a negative operand), 1 otherwise. */
+int simrep__mul_i64(int64_t a, int64_t b, int64_t *out);
+int simrep__mul_size(size_t a, size_t b, size_t *out);
+
+/* Convert one element to double. */
+double simrep__f16_to_double(uint16_t h);
+double simrep__bf16_to_double(uint16_t h);
+static inline double simrep__element(const simrep_matrix *m, int64_t i, int64_t j)
+{
+    int64_t k = i * m->row_stride + j * m->col_stride;
+    switch (m->dtype) {
+    case SIMREP_F64: return ((const double *)m->data)[k];
+    case SIMREP_F32: return (double)((const float *)m->data)[k];
+    case SIMREP_F16: return simrep__f16_to_double(((const uint16_t *)m->data)[k]);
+    case SIMREP_BF16: return simrep__bf16_to_double(((const uint16_t *)m->data)[k]);
+    }
+    return 0.0;
+}
+
+/* Copy rows [row0, row0+rows) of m into dst (row-major, leading dimension
+ * ld, starting at column offset col0 of dst), converting to double. */
+void simrep__rows_to_double(const simrep_matrix *m, int64_t row0, int64_t rows, double *dst, int64_t ld);
+
+/* Validate a matrix view argument; name is "x" or "y" for the message. */
+simrep_status simrep__check_matrix(simrep_ctx *ctx, const simrep_matrix *m, const char *name);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install the Debian packages simrep needs to build, test and run its demo,
+# but only those that are missing (so a machine that has them needs no root
+# and no network).  Called by `make deps`, `make check` and `make demo`.
+set -e
+PKGS="gcc make libopenblas-dev liblapacke-dev zlib1g-dev python3-numpy python3-pytest"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "simrep: installing missing Debian packages:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
