@@ -27,6 +27,10 @@ void dgemm_(const char *ta, const char *tb, const blas_int *m, const blas_int *n
 void dgemv_(const char *trans, const blas_int *m, const blas_int *n, const double *alpha, const double *a,
             const blas_int *lda, const double *x, const blas_int *incx, const double *beta, double *y,
             const blas_int *incy);
+void dsymv_(const char *uplo, const blas_int *n, const double *alpha, const double *a, const blas_int *lda,
+            const double *x, const blas_int *incx, const double *beta, double *y, const blas_int *incy);
+void dsyr_(const char *uplo, const blas_int *n, const double *alpha, const double *x, const blas_int *incx,
+           double *a, const blas_int *lda);
 void dsyevd_(const char *jobz, const char *uplo, const blas_int *n, double *a, const blas_int *lda, double *w,
              double *work, const blas_int *lwork, blas_int *iwork, const blas_int *liwork, blas_int *info);
 void dgesdd_(const char *jobz, const blas_int *m, const blas_int *n, double *a, const blas_int *lda, double *s,
@@ -89,6 +93,29 @@ simrep_status simrep__gemv(simrep_ctx *ctx, char trans, int64_t m, int64_t n, do
         return SIMREP_OK;
     blas_int bm = (blas_int)m, bn = (blas_int)n, blda = ld_of(lda), one = 1;
     dgemv_(&trans, &bm, &bn, &alpha, a, &blda, x, &one, &beta, y, &one);
+    return SIMREP_OK;
+}
+
+simrep_status simrep__symv(simrep_ctx *ctx, int64_t n, double alpha, const double *a, int64_t lda,
+                           const double *x, double beta, double *y)
+{
+    if (!fits(n) || !fits(lda))
+        return too_big(ctx, "dsymv");
+    if (n == 0)
+        return SIMREP_OK;
+    blas_int bn = (blas_int)n, blda = ld_of(lda), one = 1;
+    dsymv_("U", &bn, &alpha, a, &blda, x, &one, &beta, y, &one);
+    return SIMREP_OK;
+}
+
+simrep_status simrep__syr(simrep_ctx *ctx, int64_t n, double alpha, const double *x, double *a, int64_t lda)
+{
+    if (!fits(n) || !fits(lda))
+        return too_big(ctx, "dsyr");
+    if (n == 0)
+        return SIMREP_OK;
+    blas_int bn = (blas_int)n, blda = ld_of(lda), one = 1;
+    dsyr_("U", &bn, &alpha, x, &one, a, &blda);
     return SIMREP_OK;
 }
 

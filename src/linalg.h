@@ -25,6 +25,14 @@ simrep_status simrep__gemm(simrep_ctx *ctx, char transa, char transb, int64_t m,
 simrep_status simrep__gemv(simrep_ctx *ctx, char trans, int64_t m, int64_t n, double alpha, const double *a,
                            int64_t lda, const double *x, double beta, double *y);
 
+/* y = alpha * A x + beta * y, A n x n symmetric with its upper triangle
+ * stored (dsymv). */
+simrep_status simrep__symv(simrep_ctx *ctx, int64_t n, double alpha, const double *a, int64_t lda,
+                           const double *x, double beta, double *y);
+
+/* A (n x n, upper triangle) += alpha * x xᵀ (dsyr). */
+simrep_status simrep__syr(simrep_ctx *ctx, int64_t n, double alpha, const double *x, double *a, int64_t lda);
+
 /* Symmetric eigendecomposition (dsyevd, as numpy.linalg.eigh): on entry the
  * upper triangle of A (n x n, lda); on exit A holds the orthonormal
  * eigenvectors as columns and w the eigenvalues in ascending order. */
