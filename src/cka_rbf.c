@@ -1,0 +1,584 @@
+/*
+ * cka_rbf.c: CKA with Gaussian (RBF) kernels, simrep_cka_rbf.
+ *
+ * Computes the notebook of Kornblith et al. 2019 ("Similarity of Neural
+ * Network Representations Revisited", demo notebook gram_rbf / center_gram /
+ * cka): K_ij = exp(-D_ij / (2 sigma^2 m)), D the squared distances between
+ * rows, m = np.median of all n^2 of them (diagonal zeros included; the mean
+ * of the two middle values when n^2 is even), the same for y with its own
+ * median, and CKA = <HKH, HLH>_F / (|HKH|_F |HLH|_F), H = I - 11ᵀ/n.
+ *
+ * Method: nothing n x n is ever formed.  The rows are copied to double,
+ * column-centered (D is translation invariant; centering removes the
+ * cancellation of |xi|^2 + |xj|^2 - 2 xi.xj when the mean is large) and
+ * scaled by a power of two (exact, so the result is bitwise unchanged, but
+ * |x|^2 can then neither overflow nor underflow).  Gram tiles of TILE x TILE
+ * come from dgemm, only for tile rows I <= tile columns J (D is symmetric;
+ * off-diagonal tiles count twice), and every pass over the data recomputes
+ * them.  Passes: (1) a 16-bit radix histogram of the IEEE bit patterns of D
+ * (for non-negative doubles the bit order is the numeric order), narrowing
+ * the buckets that hold ranks floor((n^2-1)/2) and n^2/2; usually (2) one
+ * more histogram of the next 16 bits; (3) collecting the few (<= COLLECT_MAX)
+ * candidates left and selecting exactly; (4) the row sums of K and L; (5)
+ * Σ Kc Lc, Σ Kc^2, Σ Lc^2 with Kc = K - u_i - u_j formed per entry (the
+ * notebook's center_gram), not the expanded one-pass formula whose terms
+ * cancel.  x and y share each pass.  Time O(n^2 (p + q)) per pass, memory
+ * O(n (p + q)) + O(TILE^2) + the histograms and candidates.
+ * Rejected: sorting or storing the n^2/2 distances (O(n^2) memory);
+ * approximate medians (P^2, sampling), which would not reproduce np.median;
+ * a random-pivot selection, which is not deterministic.
+ * Parallelism: the tile loop runs over tile rows I with per-tile-row
+ * partial sums; histograms, row sums and sums of products are additive, so a
+ * later change can deal tile rows to threads or MPI ranks and merge.
+ */
+#include "internal.h"
+#include "linalg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tile edge: 256 x 256 doubles (512 KiB per side) keeps dgemm near peak
+ * (k = p is the long dimension) while the per-entry work stays in L2. */
+#define TILE 256
+/* A bucket holding at most this many distances is collected (16 MiB of
+ * doubles) and the rank selected exactly; larger ones get another 16-bit
+ * histogram pass.  Each histogram pass costs a full recomputation of the
+ * tiles, so collecting early saves passes; 2^21 keeps the buffer well below
+ * the O(n (p + q)) already held for n >= 10^4. */
+#define COLLECT_MAX ((uint64_t)1 << 21)
+#define RADIX_BITS 16
+#define RADIX_SIZE (1u << RADIX_BITS)
+
+enum { T_HIST, T_COLLECT, T_DONE };
+
+/* One order statistic being searched for: the rank-th smallest distance.
+ * Values whose top nfixed bits equal prefix are "in the bucket"; below of
+ * them are smaller than the whole bucket, count are in it. */
+typedef struct rbf_target {
+    uint64_t rank, below, count;
+    uint64_t prefix;
+    int nfixed;
+    int mode;
+    int alias;       /* another target of this side with the same bucket: share its work this pass */
+    uint64_t *hist;  /* RADIX_SIZE counts (T_HIST) */
+    double *buf;     /* count candidates (T_COLLECT) */
+    uint64_t fill;
+    double value;
+} rbf_target;
+
+typedef struct rbf_side {
+    const char *name;
+    int64_t n, p;
+    double *rows;   /* n x p, centered and scaled, row-major */
+    double *sqn;    /* squared row norms */
+    double *tile;   /* TILE x TILE, row-major, D then K */
+    double *rowsum; /* row sums of K */
+    double *u;      /* the notebook's centering vector: rowsum/n - total/(2 n^2) */
+    double denom;   /* 2 sigma^2 m */
+    rbf_target t[2];
+} rbf_side;
+
+static uint64_t bits_of(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static double double_of(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+/* Copy, check, center and scale one side. */
+static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix *m, const char *name)
+{
+    const int64_t n = m->rows, p = m->cols;
+    s->name = name;
+    s->n = n;
+    s->p = p;
+    size_t np;
+    if (!simrep__mul_size((size_t)n, (size_t)p, &np))
+        return simrep__fail(ctx, SIMREP_E_NOMEM, "%s: %lld x %lld doubles overflow the address space", name,
+                            (long long)n, (long long)p);
+    s->rows = simrep__alloc_array(ctx, np, sizeof(double), "cka_rbf rows");
+    s->sqn = s->rows ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf row norms") : NULL;
+    s->tile = s->sqn ? simrep__alloc_array(ctx, (size_t)TILE * TILE, sizeof(double), "cka_rbf tile") : NULL;
+    s->rowsum = s->tile ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf row sums") : NULL;
+    s->u = s->rowsum ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf centering") : NULL;
+    if (!s->u)
+        return SIMREP_E_NOMEM;
+    simrep__rows_to_double(m, 0, n, s->rows, p);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < p; j++) {
+            double v = s->rows[i * p + j];
+            if (!isfinite(v))
+                return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s has %s at row %lld, column %lld (0-based)", name,
+                                    isnan(v) ? "NaN" : "Inf", (long long)i, (long long)j);
+        }
+    /* Column means by a plain sum: any error in the mean is a translation,
+     * to which D is invariant in exact arithmetic. */
+    double amax = 0;
+    for (int64_t j = 0; j < p; j++) {
+        double mean = 0;
+        for (int64_t i = 0; i < n; i++)
+            mean += s->rows[i * p + j];
+        mean /= (double)n;
+        for (int64_t i = 0; i < n; i++) {
+            double v = s->rows[i * p + j] - mean;
+            s->rows[i * p + j] = v;
+            if (fabs(v) > amax)
+                amax = fabs(v);
+        }
+    }
+    /* Scale by 2^-e so that max |x| is in [0.5, 1): D and m scale by the
+     * same power of four, exactly, so K is unchanged bit for bit, while
+     * |x|^2 <= p can no longer overflow (inputs near 1e200) or underflow
+     * to a spurious zero median (inputs near 1e-200). */
+    if (amax > 0) {
+        int e;
+        frexp(amax, &e);
+        if (e != 0)
+            for (size_t k = 0; k < np; k++)
+                s->rows[k] = ldexp(s->rows[k], -e);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double acc = 0;
+        for (int64_t j = 0; j < p; j++)
+            acc += s->rows[i * p + j] * s->rows[i * p + j];
+        s->sqn[i] = acc;
+    }
+    return SIMREP_OK;
+}
+
+static void side_free(simrep_ctx *ctx, rbf_side *s)
+{
+    simrep__free(ctx, s->rows);
+    simrep__free(ctx, s->sqn);
+    simrep__free(ctx, s->tile);
+    simrep__free(ctx, s->rowsum);
+    simrep__free(ctx, s->u);
+    for (int k = 0; k < 2; k++) {
+        simrep__free(ctx, s->t[k].hist);
+        simrep__free(ctx, s->t[k].buf);
+    }
+}
+
+/*
+ * The squared distances of rows [i0, i0+ni) against [j0, j0+nj) into
+ * s->tile (row-major, leading dimension TILE).  On a diagonal tile
+ * (i0 == j0) only the strict upper triangle is meaningful and the diagonal
+ * is set to the exact 0; the lower triangle is never read, so each pair has
+ * one value whatever dgemm's rounding of xi.xj versus xj.xi.
+ */
+static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64_t ni, int64_t j0, int64_t nj)
+{
+    /* Row-major X rows are the column-major p x n matrix; the column-major
+     * nj x ni product Xjᵀ-times-Xi is the row-major ni x nj tile. */
+    simrep_status st = simrep__gemm(ctx, 'T', 'N', nj, ni, s->p, 1.0, s->rows + j0 * s->p, s->p,
+                                     s->rows + i0 * s->p, s->p, 0.0, s->tile, TILE);
+    if (st != SIMREP_OK)
+        return st;
+    const int diag = i0 == j0;
+    for (int64_t a = 0; a < ni; a++) {
+        double *row = s->tile + a * TILE;
+        const double na = s->sqn[i0 + a];
+        for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
+            double d = na + s->sqn[j0 + b] - 2.0 * row[b];
+            /* A true squared distance is >= 0; round-off in the expansion
+             * can leave -O(eps |xi|^2) for (near-)duplicate rows.  Clamping
+             * to +0 keeps the bit patterns ordered like the numbers (a
+             * negative double's pattern sorts above every positive one) and
+             * the kernel <= 1.  "!(d > 0)" also turns -0.0 into +0.0. */
+            row[b] = d > 0 ? d : 0.0;
+        }
+        if (diag)
+            row[a] = 0.0;
+    }
+    return SIMREP_OK;
+}
+
+/* ---------------------------------------------------------------- median */
+
+/* Add one tile's distances to target t: a histogram of the next 16 bits
+ * or the candidates themselves, for the values inside t's bucket. */
+static void target_visit(rbf_target *t, const double *tile, int64_t ni, int64_t nj, int diag)
+{
+    const int shift = 64 - t->nfixed - RADIX_BITS;
+    const int keep = t->nfixed; /* bits to compare with the prefix */
+    for (int64_t a = 0; a < ni; a++) {
+        const double *row = tile + a * TILE;
+        for (int64_t b = diag ? a : 0; b < nj; b++) {
+            uint64_t bits = bits_of(row[b]);
+            if (keep > 0 && (bits >> (64 - keep)) != t->prefix)
+                continue;
+            uint64_t w = (diag && a == b) ? 1 : 2;
+            if (t->mode == T_HIST) {
+                t->hist[(bits >> shift) & (RADIX_SIZE - 1)] += w;
+            } else {
+                /* The counts of the histogram pass bound fill; a mismatch
+                 * (non-reproducible tiles) is caught after the pass. */
+                for (uint64_t k = 0; k < w; k++)
+                    if (t->fill < t->count)
+                        t->buf[t->fill++] = row[b];
+                    else
+                        t->fill++;
+            }
+        }
+    }
+}
+
+static void swap_d(double *a, double *b)
+{
+    double t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The k-th smallest (0-based) of v[0..n): quickselect with a median-of-three
+ * pivot and three-way partitioning (so runs of equal values, common here,
+ * end the search at once); deterministic.  After 64 rounds without
+ * finishing (an adversarial order) it sorts what is left instead. */
+static double select_kth(double *v, uint64_t n, uint64_t k)
+{
+    uint64_t lo = 0, hi = n; /* search in [lo, hi) */
+    for (int round = 0; round < 64 && hi - lo > 1; round++) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        double x = v[lo], y = v[mid], z = v[hi - 1];
+        double pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        uint64_t lt = lo, i = lo, gt = hi; /* [lo,lt) < pivot, [lt,i) == pivot, [gt,hi) > pivot */
+        while (i < gt) {
+            if (v[i] < pivot)
+                swap_d(&v[lt++], &v[i++]);
+            else if (v[i] > pivot)
+                swap_d(&v[i], &v[--gt]);
+            else
+                i++;
+        }
+        if (k < lt)
+            hi = lt;
+        else if (k >= gt)
+            lo = gt;
+        else
+            return pivot;
+    }
+    if (hi - lo > 1)
+        qsort(v + lo, (size_t)(hi - lo), sizeof *v, cmp_double);
+    return v[k];
+}
+
+/* Sweep all tiles once for the unfinished targets of x and y. */
+static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
+{
+    const int64_t n = sides[0].n;
+    for (int64_t i0 = 0; i0 < n; i0 += TILE) {
+        const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        for (int64_t j0 = i0; j0 < n; j0 += TILE) {
+            const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
+            for (int s = 0; s < nsides; s++) {
+                rbf_side *sd = &sides[s];
+                if (sd->t[0].mode == T_DONE && sd->t[1].mode == T_DONE)
+                    continue;
+                simrep_status st = side_distances(ctx, sd, i0, ni, j0, nj);
+                if (st != SIMREP_OK)
+                    return st;
+                for (int k = 0; k < 2; k++)
+                    if (sd->t[k].mode != T_DONE && !sd->t[k].alias)
+                        target_visit(&sd->t[k], sd->tile, ni, nj, i0 == j0);
+            }
+        }
+    }
+    return SIMREP_OK;
+}
+
+/* Narrow target t after a pass (using the histogram or candidates of src,
+ * which is t itself or the target it shared a bucket with). */
+static simrep_status target_advance(simrep_ctx *ctx, rbf_side *s, rbf_target *t, const rbf_target *src)
+{
+    const uint64_t r = t->rank - t->below; /* rank inside the bucket */
+    if (t->mode == T_HIST) {
+        uint64_t cum = 0;
+        unsigned b = 0;
+        while (b < RADIX_SIZE && cum + src->hist[b] <= r)
+            cum += src->hist[b++];
+        if (b == RADIX_SIZE)
+            return simrep__fail(ctx, SIMREP_E_NUMERIC,
+                                "cka_rbf: the distances of %s changed between passes (median search lost its rank)",
+                                s->name);
+        t->below += cum;
+        t->count = src->hist[b];
+        t->prefix = (t->prefix << RADIX_BITS) | b;
+        t->nfixed += RADIX_BITS;
+        if (t->nfixed == 64) {
+            t->value = double_of(t->prefix);
+            t->mode = T_DONE;
+        } else if (t->count <= COLLECT_MAX) {
+            t->mode = T_COLLECT;
+        }
+        return SIMREP_OK;
+    }
+    if (src->fill != t->count)
+        return simrep__fail(ctx, SIMREP_E_NUMERIC,
+                            "cka_rbf: the distances of %s changed between passes (%llu candidates, expected %llu)",
+                            s->name, (unsigned long long)src->fill, (unsigned long long)t->count);
+    t->value = select_kth(src->buf, src->fill, r);
+    t->mode = T_DONE;
+    return SIMREP_OK;
+}
+
+/* The median of all n^2 squared distances of each side, as np.median. */
+static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, double *med)
+{
+    const uint64_t n = (uint64_t)sides[0].n, nn = n * n;
+    for (int s = 0; s < nsides; s++) {
+        sides[s].t[0].rank = (nn - 1) / 2;
+        sides[s].t[1].rank = nn / 2;
+        for (int k = 0; k < 2; k++) {
+            rbf_target *t = &sides[s].t[k];
+            t->below = 0;
+            t->count = nn;
+            t->prefix = 0;
+            t->nfixed = 0;
+            t->mode = T_HIST;
+        }
+    }
+    for (;;) {
+        int active = 0;
+        for (int s = 0; s < nsides; s++) {
+            rbf_target *t = sides[s].t;
+            /* The second target shares the first's work when both look at
+             * the same bucket in the same way (always so at the start). */
+            t[1].alias = t[0].mode == t[1].mode && t[0].nfixed == t[1].nfixed && t[0].prefix == t[1].prefix;
+            for (int k = 0; k < 2; k++) {
+                if (t[k].mode == T_DONE || t[k].alias)
+                    continue;
+                active = 1;
+                if (t[k].mode == T_HIST) {
+                    if (!t[k].hist && !(t[k].hist = simrep__alloc_array(ctx, RADIX_SIZE, sizeof(uint64_t),
+                                                                          "cka_rbf median histogram")))
+                        return SIMREP_E_NOMEM;
+                    memset(t[k].hist, 0, RADIX_SIZE * sizeof(uint64_t));
+                } else {
+                    simrep__free(ctx, t[k].buf);
+                    if (!(t[k].buf = simrep__alloc_array(ctx, (size_t)t[k].count, sizeof(double),
+                                                         "cka_rbf median candidates")))
+                        return SIMREP_E_NOMEM;
+                    t[k].fill = 0;
+                }
+            }
+        }
+        if (!active)
+            break;
+        simrep_status st = median_pass(ctx, sides, nsides);
+        if (st != SIMREP_OK)
+            return st;
+        for (int s = 0; s < nsides; s++) {
+            rbf_target *t = sides[s].t;
+            /* t[1] first: advancing t[0] changes the bucket they share. */
+            if (t[1].mode != T_DONE)
+                st = target_advance(ctx, &sides[s], &t[1], t[1].alias ? &t[0] : &t[1]);
+            if (st == SIMREP_OK && t[0].mode != T_DONE)
+                st = target_advance(ctx, &sides[s], &t[0], &t[0]);
+            if (st != SIMREP_OK)
+                return st;
+        }
+    }
+    for (int s = 0; s < nsides; s++) {
+        /* np.median: the mean of the two middle values (the same value
+         * twice when n^2 is odd). */
+        med[s] = (sides[s].t[0].value + sides[s].t[1].value) / 2.0;
+        simrep__free(ctx, sides[s].t[0].buf);
+        simrep__free(ctx, sides[s].t[1].buf);
+        sides[s].t[0].buf = sides[s].t[1].buf = NULL;
+    }
+    return SIMREP_OK;
+}
+
+/* ----------------------------------------------------------------- HSIC */
+
+/* The kernel tile K = exp(-D / denom) in place (upper triangle of a
+ * diagonal tile, whose diagonal is exp(0) = 1). */
+static simrep_status side_kernel(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64_t ni, int64_t j0, int64_t nj)
+{
+    simrep_status st = side_distances(ctx, s, i0, ni, j0, nj);
+    if (st != SIMREP_OK)
+        return st;
+    const int diag = i0 == j0;
+    for (int64_t a = 0; a < ni; a++) {
+        double *row = s->tile + a * TILE;
+        for (int64_t b = diag ? a : 0; b < nj; b++)
+            row[b] = exp(-row[b] / s->denom);
+    }
+    return SIMREP_OK;
+}
+
+/* Pass 4: the row sums of K and L, each tile's contribution summed on its
+ * own first (short sums, then one add per row per tile). */
+static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
+{
+    const int64_t n = sides[0].n;
+    double colacc[TILE];
+    for (int s = 0; s < nsides; s++)
+        memset(sides[s].rowsum, 0, (size_t)n * sizeof(double));
+    for (int64_t i0 = 0; i0 < n; i0 += TILE) {
+        const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        for (int64_t j0 = i0; j0 < n; j0 += TILE) {
+            const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
+            const int diag = i0 == j0;
+            for (int s = 0; s < nsides; s++) {
+                rbf_side *sd = &sides[s];
+                simrep_status st = side_kernel(ctx, sd, i0, ni, j0, nj);
+                if (st != SIMREP_OK)
+                    return st;
+                memset(colacc, 0, sizeof colacc);
+                for (int64_t a = 0; a < ni; a++) {
+                    const double *row = sd->tile + a * TILE;
+                    double racc = 0;
+                    for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
+                        racc += row[b];
+                        colacc[b] += row[b];
+                    }
+                    if (diag)
+                        racc += row[a];
+                    sd->rowsum[i0 + a] += racc;
+                }
+                for (int64_t b = 0; b < nj; b++)
+                    sd->rowsum[j0 + b] += colacc[b];
+            }
+        }
+    }
+    for (int s = 0; s < nsides; s++) {
+        double total = 0;
+        for (int64_t i = 0; i < n; i++)
+            total += sides[s].rowsum[i];
+        /* center_gram: means = mean(K, 0); means -= mean(means) / 2;
+         * Kc = K - means[:, None] - means[None, :]. */
+        const double half = total / ((double)n * (double)n) / 2.0;
+        for (int64_t i = 0; i < n; i++)
+            sides[s].u[i] = sides[s].rowsum[i] / (double)n - half;
+    }
+    return SIMREP_OK;
+}
+
+/* Pass 5: Σ Kc Lc, Σ Kc², Σ Lc² over all n^2 entries, with a partial sum
+ * per tile row (the unit a later parallel split would hand out). */
+static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, double *kl, double *kk, double *ll)
+{
+    const int64_t n = sx->n;
+    double skl = 0, skk = 0, sll = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += TILE) {
+        const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        double rkl = 0, rkk = 0, rll = 0;
+        for (int64_t j0 = i0; j0 < n; j0 += TILE) {
+            const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
+            const int diag = i0 == j0;
+            simrep_status st = side_kernel(ctx, sx, i0, ni, j0, nj);
+            if (st == SIMREP_OK)
+                st = side_kernel(ctx, sy, i0, ni, j0, nj);
+            if (st != SIMREP_OK)
+                return st;
+            double tkl = 0, tkk = 0, tll = 0;
+            for (int64_t a = 0; a < ni; a++) {
+                const double *kr = sx->tile + a * TILE, *lr = sy->tile + a * TILE;
+                const double *uxj = sx->u + j0, *uyj = sy->u + j0;
+                const double uxa = sx->u[i0 + a], uya = sy->u[i0 + a];
+                double akl = 0, akk = 0, all = 0;
+                for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
+                    double kc = kr[b] - uxa - uxj[b];
+                    double lc = lr[b] - uya - uyj[b];
+                    akl += kc * lc;
+                    akk += kc * kc;
+                    all += lc * lc;
+                }
+                /* Off-diagonal pairs stand for (i, j) and (j, i). */
+                akl *= 2, akk *= 2, all *= 2;
+                if (diag) {
+                    double kc = kr[a] - uxa - uxj[a];
+                    double lc = lr[a] - uya - uyj[a];
+                    akl += kc * lc;
+                    akk += kc * kc;
+                    all += lc * lc;
+                }
+                tkl += akl, tkk += akk, tll += all;
+            }
+            rkl += tkl, rkk += tkk, rll += tll;
+        }
+        skl += rkl, skk += rkk, sll += rll;
+    }
+    *kl = skl;
+    *kk = skk;
+    *ll = sll;
+    return SIMREP_OK;
+}
+
+/* ------------------------------------------------------------------ API */
+
+simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
+                             double *similarity)
+{
+    if (!ctx)
+        return SIMREP_E_INVALID;
+    if (!similarity)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: similarity is NULL");
+    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    if (st == SIMREP_OK)
+        st = simrep__check_matrix(ctx, y, "y");
+    if (st != SIMREP_OK)
+        return st;
+    if (!(sigma > 0) || !isfinite(sigma))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: sigma must be a positive finite number, got %g", sigma);
+    if (x->rows != y->rows)
+        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
+                            (long long)y->rows);
+    const int64_t n = x->rows;
+    if (n < 2)
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "cka_rbf needs at least 2 samples, got %lld", (long long)n);
+    int64_t nn;
+    if (!simrep__mul_i64(n, n, &nn))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: n = %lld is too large (n^2 overflows)", (long long)n);
+
+    rbf_side sides[2];
+    memset(sides, 0, sizeof sides);
+    double med[2];
+    st = side_load(ctx, &sides[0], x, "x");
+    if (st == SIMREP_OK)
+        st = side_load(ctx, &sides[1], y, "y");
+    if (st == SIMREP_OK)
+        st = medians(ctx, sides, 2, med);
+    for (int s = 0; st == SIMREP_OK && s < 2; s++) {
+        if (!(med[s] > 0))
+            st = simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                              "cka_rbf: the median pairwise distance of %s is 0 (at least half of the pairs of rows "
+                              "are identical), so the RBF bandwidth is undefined",
+                              sides[s].name);
+        else
+            sides[s].denom = 2.0 * sigma * sigma * med[s];
+    }
+    if (st == SIMREP_OK)
+        st = rowsum_pass(ctx, sides, 2);
+    double kl = 0, kk = 0, ll = 0;
+    if (st == SIMREP_OK)
+        st = hsic_pass(ctx, &sides[0], &sides[1], &kl, &kk, &ll);
+    /* With m > 0 some off-diagonal K_ij < 1 = K_ii, and a symmetric K with
+     * HKH = 0 would need K_ij = (K_ii + K_jj) / 2 = 1 everywhere; so the
+     * norm is 0 only if every off-diagonal kernel value underflowed to the
+     * same constant, which cannot happen either.  The check guards against
+     * dividing by zero, not against a case known to occur. */
+    if (st == SIMREP_OK && (!(kk > 0) || !(ll > 0)))
+        st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "cka_rbf: the centered kernel matrix of %s is 0",
+                          !(kk > 0) ? "x" : "y");
+    if (st == SIMREP_OK)
+        *similarity = kl / (sqrt(kk) * sqrt(ll));
+    side_free(ctx, &sides[0]);
+    side_free(ctx, &sides[1]);
+    return st;
+}
