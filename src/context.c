@@ -98,7 +98,15 @@ simrep_status simrep__prefix(simrep_ctx *ctx, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, ctx->message, sizeof old);
-    snprintf(ctx->message, sizeof ctx->message, "%s: %s", prefix, old);
+    size_t len = strlen(prefix);
+    if (len > sizeof ctx->message - 3)
+        len = sizeof ctx->message - 3;
+    memcpy(ctx->message, prefix, len);
+    memcpy(ctx->message + len, ": ", 2);
+    size_t rest = sizeof ctx->message - len - 3;
+    size_t olen = strnlen(old, rest);
+    memcpy(ctx->message + len + 2, old, olen);
+    ctx->message[len + 2 + olen] = '\0';
     return ctx->status;
 }
 

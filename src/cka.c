@@ -1,0 +1,65 @@
+/*
+ * cka.c: linear CKA and debiased linear CKA from moments (Kornblith,
+ * Norouzi, Lee & Hinton 2019; reference: their demo notebook's
+ * feature_space_linear_cka).
+ *
+ *   cka = |Sxy|_F^2 / (|Sxx|_F |Syy|_F),  S the centered scatter blocks.
+ * The feature-space form is used (p x q products, never n x n): it is the
+ * same number as the Gram-matrix form <HKH, HLH> / (|HKH| |HLH|) for the
+ * linear kernel.
+ *
+ * Debiased: the unbiased HSIC estimator of Song et al. (2012), exactly as
+ * the notebook's _debiased_dot_product_similarity_helper:
+ *   h(x, y) = |Sxy|^2 - n/(n-2) sum_i a_i b_i + tr(Sxx) tr(Syy) / ((n-1)(n-2))
+ * with a_i = |x_i - mu_x|^2, b_i = |y_i - mu_y|^2, streamed by moments.c;
+ * cka_debiased = h(x, y) / sqrt(h(x, x) h(y, y)).  It can be negative and is
+ * reported as computed.  h(x, x) <= 0 (possible for tiny n or near-constant
+ * data) would make the notebook return NaN; here it is an error that says so.
+ */
+#include "measures.h"
+
+#include <math.h>
+
+/* Frobenius norm squared of the block rows [r0, r0+nr) x cols [c0, c0+nc)
+ * of the full joint covariance, scaled back to the scatter. */
+static double block_fro2(const simrep__prepared *pr, int64_t r0, int64_t nr, int64_t c0, int64_t nc)
+{
+    double s = 0, scale = (double)(pr->n - 1);
+    for (int64_t j = 0; j < nc; j++)
+        for (int64_t i = 0; i < nr; i++) {
+            double v = pr->cov[(r0 + i) + (c0 + j) * pr->d] * scale;
+            s += v * v;
+        }
+    return s;
+}
+
+simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r)
+{
+    const int64_t p = pr->p, q = pr->q;
+    double xy = block_fro2(pr, 0, p, p, q);
+    double xx = block_fro2(pr, 0, p, 0, p);
+    double yy = block_fro2(pr, p, q, p, q);
+    if (!debiased) {
+        if (!(xx > 0) || !(yy > 0))
+            return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so CKA is undefined",
+                                xx > 0 ? "y" : "x");
+        r->similarity = xy / (sqrt(xx) * sqrt(yy));
+        r->distance = 1 - r->similarity;
+        return SIMREP_OK;
+    }
+    if (pr->n < 4)
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "cka_debiased needs n >= 4 samples (got %lld)",
+                            (long long)pr->n);
+    const double n = (double)pr->n, c1 = n / (n - 2), c2 = 1.0 / ((n - 1) * (n - 2));
+    double hxy = xy - c1 * pr->t_ab + pr->tr_sxx * pr->tr_syy * c2;
+    double hxx = xx - c1 * pr->t_aa + pr->tr_sxx * pr->tr_sxx * c2;
+    double hyy = yy - c1 * pr->t_bb + pr->tr_syy * pr->tr_syy * c2;
+    if (!(hxx > 0) || !(hyy > 0))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                            "%s: the debiased HSIC of the data with itself is %g (not positive), so cka_debiased is "
+                            "undefined (too few samples or constant features)",
+                            hxx > 0 ? "y" : "x", hxx > 0 ? hyy : hxx);
+    r->similarity = hxy / (sqrt(hxx) * sqrt(hyy));
+    r->distance = 1 - r->similarity;
+    return SIMREP_OK;
+}

@@ -1,0 +1,31 @@
+/*
+ * measures.h: the shared input of the linear measures (implemented across
+ * cca.c, cka.c and procrustes.c, dispatched by compare.c): the covariance
+ * of the joint rows and the dead-feature split, computed once per
+ * simrep_compare_moments call and read by every measure.
+ */
+#ifndef SIMREP_MEASURES_H
+#define SIMREP_MEASURES_H
+
+#include "internal.h"
+
+typedef struct simrep__prepared {
+    int64_t n, p, q, d;
+    const double *mean;   /* d joint column means, x's first */
+    double *cov;          /* d x d joint covariance S / (n - 1), full, column-major */
+    double tr_sxx, tr_syy; /* traces of the scatter blocks (not divided by n - 1) */
+    int64_t kp, kq;       /* features kept by the dead-feature rule */
+    int64_t *kept;        /* kp indices into x's features, then kq indices of y's (0-based within each side) */
+    double t_ab, t_aa, t_bb; /* debiased-CKA row sums (moments.h) */
+} simrep__prepared;
+
+/* cca, cca_r2, svcca, pwcca: every CCA-family measure in measures[] (others
+ * are skipped); fills the matching results. */
+simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
+                                 const simrep_measure *measures, int count, simrep_result *results);
+/* cka (debiased = 0) or cka_debiased (1). */
+simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r);
+/* procrustes (angular = 0) or procrustes_angular (1). */
+simrep_status simrep__procrustes(simrep_ctx *ctx, const simrep__prepared *pr, int angular, simrep_result *r);
+
+#endif
