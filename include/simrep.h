@@ -111,6 +111,10 @@ typedef struct simrep_matrix {
 /* A C-order view (convenience). */
 simrep_matrix simrep_matrix_c(const void *data, simrep_dtype dtype, int64_t rows, int64_t cols);
 
+/* Copy m (any dtype and strides) into dst as double, row-major with leading
+ * dimension ld >= m->cols.  Never allocates. */
+void simrep_matrix_to_double(const simrep_matrix *m, double *dst, int64_t ld);
+
 /* --------------------------------------------------------------- options */
 
 typedef enum simrep_svcca_rule {

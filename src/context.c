@@ -247,6 +247,11 @@ void simrep__rows_to_double(const simrep_matrix *m, int64_t row0, int64_t rows, 
             dst[i * ld + j] = simrep__element(m, row0 + i, j);
 }
 
+void simrep_matrix_to_double(const simrep_matrix *m, double *dst, int64_t ld)
+{
+    simrep__rows_to_double(m, 0, m->rows, dst, ld);
+}
+
 simrep_status simrep__check_matrix(simrep_ctx *ctx, const simrep_matrix *m, const char *name)
 {
     if (!m || (!m->data && m->rows > 0 && m->cols > 0))

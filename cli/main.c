@@ -1,0 +1,152 @@
+/*
+ * main.c: the `simrep` command: dispatch to the subcommands (compare,
+ * info, measures), the top-level help, and the two small subcommands that
+ * only describe things (info: what a file holds; measures: what each
+ * measure is).  compare lives in compare.c.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static const char *usage_text =
+    "usage: simrep <command> [options]\n"
+    "\n"
+    "Measure how similar two neural-network representations are.\n"
+    "\n"
+    "commands:\n"
+    "  compare X Y [options]  similarity of two activation matrices (see simrep compare --help)\n"
+    "  info FILE              the arrays in a .npy/.npz/.safetensors file: names, shapes, dtypes, layout\n"
+    "  measures [--format json]  every measure: what it is, range, direction, invariances, reference\n"
+    "\n"
+    "X and Y are path.npy, path.npz:key or path.safetensors:name, n samples x p features.\n"
+    "Exit status: 0 success, 1 bad data or files, 2 usage errors.\n";
+
+static int cmd_help(FILE *f)
+{
+    fputs(usage_text, f);
+    return 0;
+}
+
+int cmd_measures(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0) {
+            json = 1;
+            i++;
+        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "table") == 0) {
+            i++;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            puts("usage: simrep measures [--format table|json]");
+            return 0;
+        } else {
+            return cli_error(EXIT_USAGE, "measures: unknown argument '%s' (see simrep measures --help)", argv[i]);
+        }
+    }
+    if (json)
+        fputs("{\"measures\": [", stdout);
+    for (int m = 0; m < SIMREP_MEASURE_COUNT; m++) {
+        const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)m);
+        if (json) {
+            printf("%s\n  {\"id\": ", m ? "," : "");
+            json_string(stdout, in->id);
+            fputs(", \"title\": ", stdout);
+            json_string(stdout, in->title);
+            fputs(", \"similarity\": ", stdout);
+            json_string(stdout, in->similarity);
+            fputs(", \"distance\": ", stdout);
+            json_string(stdout, in->distance);
+            printf(", \"higher_is_more_similar\": %s, \"invariances\": ", in->higher_is_more_similar ? "true" : "false");
+            json_string(stdout, in->invariances);
+            fputs(", \"reference\": ", stdout);
+            json_string(stdout, in->reference);
+            printf(", \"needs_rows\": %s}", in->needs_rows ? "true" : "false");
+        } else {
+            printf("%s\n  %s\n", in->id, in->title);
+            printf("    similarity:  %s (%s means more similar)\n", in->similarity,
+                   in->higher_is_more_similar ? "higher" : "lower");
+            printf("    distance:    %s\n", in->distance);
+            printf("    invariant to: %s\n", in->invariances);
+            printf("    reference:   %s\n", in->reference);
+            printf("    computed from: %s\n\n", in->needs_rows ? "the rows (O(n^2) time, blocked)" : "streamed moments");
+        }
+    }
+    if (json)
+        fputs("\n]}\n", stdout);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        puts("usage: simrep info FILE\n\nLists the arrays in a .npy, .npz or .safetensors file with their shape, dtype and layout.");
+        return 0;
+    }
+    if (argc != 2)
+        return cli_error(EXIT_USAGE, "info takes exactly one FILE (see simrep info --help)");
+    const char *path = argv[1];
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    enum { CAP = 4096 };
+    static simrep_array_info infos[CAP];
+    int count = 0;
+    simrep_status st = simrep_file_list(ctx, path, infos, CAP, &count);
+    if (st != SIMREP_OK) {
+        int code = cli_library_error(ctx, st, NULL, NULL);
+        simrep_ctx_free(ctx);
+        return code;
+    }
+    int fmt = simrep_format_from_path(path);
+    printf("%s: %s, %d array%s\n", path,
+           fmt == SIMREP_FORMAT_NPZ ? "npz archive" : fmt == SIMREP_FORMAT_SAFETENSORS ? "safetensors" : "npy",
+           count, count == 1 ? "" : "s");
+    for (int i = 0; i < count && i < CAP; i++) {
+        const simrep_array_info *a = &infos[i];
+        char shape[256] = "(";
+        size_t len = 1;
+        for (int k = 0; k < a->ndim && len < sizeof shape - 32; k++)
+            len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%lld", k ? ", " : "", (long long)a->shape[k]);
+        snprintf(shape + len, sizeof shape - len, "%s)", a->ndim == 1 ? "," : "");
+        printf("  %-24s shape %-20s dtype %-9s %s", a->name[0] ? a->name : "(array)", shape,
+               a->dtype_supported ? simrep_dtype_name(a->dtype) : a->dtype_text,
+               a->fortran_order ? "Fortran order" : "C order");
+        if (a->big_endian)
+            fputs(", big-endian", stdout);
+        if (fmt == SIMREP_FORMAT_NPZ)
+            fputs(a->compressed ? ", deflated" : ", stored", stdout);
+        if (!a->dtype_supported)
+            printf("  [unsupported dtype %s]", a->dtype_text);
+        else if (a->ndim == 2)
+            printf("  [n = %lld samples x p = %lld features]", (long long)a->shape[0], (long long)a->shape[1]);
+        else if (a->ndim == 3)
+            fputs("  [3-D: sequences]", stdout);
+        else if (a->ndim == 4)
+            fputs("  [4-D: conv feature maps]", stdout);
+        fputc('\n', stdout);
+    }
+    if (count > CAP)
+        printf("  ... and %d more\n", count - CAP);
+    simrep_ctx_free(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_help(stderr), EXIT_USAGE;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
+        return cmd_help(stdout);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("simrep %s\n", SIMREP_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "measures") == 0)
+        return cmd_measures(argc - 1, argv + 1);
+    return cli_error(EXIT_USAGE, "unknown command '%s' (commands: compare, info, measures; see simrep --help)", cmd);
+}

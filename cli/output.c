@@ -1,0 +1,74 @@
+/*
+ * output.c: error and warning lines and the JSON value writers the
+ * subcommands share.  Errors are one line, "simrep: error: <file>: <what is
+ * wrong>", so scripts can grep them and people can read them.
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("simrep: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("simrep: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, const char *y_spec)
+{
+    const char *msg = simrep_ctx_message(ctx);
+    if (!msg || !*msg)
+        msg = simrep_strerror(st);
+    if (x_spec && strncmp(msg, "x: ", 3) == 0)
+        return cli_error(EXIT_DATA, "%s: %s", x_spec, msg + 3);
+    if (y_spec && strncmp(msg, "y: ", 3) == 0)
+        return cli_error(EXIT_DATA, "%s: %s", y_spec, msg + 3);
+    return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s", msg);
+}
+
+void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        switch (*c) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*c < 0x20)
+                fprintf(f, "\\u%04x", *c);
+            else
+                fputc(*c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+void json_number(FILE *f, double v)
+{
+    if (!isfinite(v)) {
+        /* Unreachable by design (the library reports undefined values as
+         * errors); keep the output valid JSON if it ever happens. */
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "%.17g", v);
+}
