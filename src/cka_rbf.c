@@ -12,7 +12,8 @@
  * column-centered (D is translation invariant; centering removes the
  * cancellation of |xi|^2 + |xj|^2 - 2 xi.xj when the mean is large) and
  * scaled by a power of two (exact, so the result is bitwise unchanged, but
- * |x|^2 can then neither overflow nor underflow).  Gram tiles of TILE x TILE
+ * |x|^2 can then neither overflow nor underflow); equal rows are found by
+ * hashing so that their distance is an exact 0.  Gram tiles of TILE x TILE
  * come from dgemm, only for tile rows I <= tile columns J (D is symmetric;
  * off-diagonal tiles count twice), and every pass over the data recomputes
  * them.  Passes: (1) a 16-bit radix histogram of the IEEE bit patterns of D
@@ -72,6 +73,7 @@ typedef struct rbf_side {
     int64_t n, p;
     double *rows;   /* n x p, centered and scaled, row-major */
     double *sqn;    /* squared row norms */
+    int64_t *grp;   /* grp[i]: the first row equal to row i */
     double *tile;   /* TILE x TILE, row-major, D then K */
     double *rowsum; /* row sums of K */
     double *u;      /* the notebook's centering vector: rowsum/n - total/(2 n^2) */
@@ -93,6 +95,67 @@ static double double_of(uint64_t b)
     return d;
 }
 
+typedef struct row_key {
+    uint64_t hash;
+    int64_t row;
+} row_key;
+
+static int cmp_key(const void *pa, const void *pb)
+{
+    const row_key *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+/*
+ * Find the rows that are equal (==, element by element), so that their
+ * distance is the exact 0 it is in np's formula when G_ii = G_ij: dgemm may
+ * round xi.xj of two identical rows differently from |xi|^2 (another
+ * micro-kernel at a tile edge, FMA or not), which would turn "more than half
+ * of the pairs are identical" (a zero median, an error) into a bandwidth of
+ * 1e-17.  Rows are sorted by a hash (FNV-1a of the values, -0 read as +0)
+ * and equal hashes compared; O(n log n + n p) time, O(n) memory.
+ */
+static simrep_status side_groups(simrep_ctx *ctx, rbf_side *s)
+{
+    const int64_t n = s->n, p = s->p;
+    row_key *keys = simrep__alloc_array(ctx, (size_t)n, sizeof *keys, "cka_rbf row hashes");
+    if (!keys)
+        return SIMREP_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t h = 14695981039346656037u;
+        for (int64_t j = 0; j < p; j++) {
+            uint64_t b = bits_of(s->rows[i * p + j] + 0.0);
+            for (int k = 0; k < 8; k++) {
+                h ^= (b >> (8 * k)) & 0xff;
+                h *= 1099511628211u;
+            }
+        }
+        keys[i].hash = h;
+        keys[i].row = i;
+        s->grp[i] = i;
+    }
+    qsort(keys, (size_t)n, sizeof *keys, cmp_key);
+    for (int64_t a = 0; a < n; a++) {
+        const int64_t ra = keys[a].row;
+        if (s->grp[ra] != ra)
+            continue; /* already matched to an earlier row */
+        for (int64_t b = a + 1; b < n && keys[b].hash == keys[a].hash; b++) {
+            const int64_t rb = keys[b].row;
+            if (s->grp[rb] != rb)
+                continue;
+            int64_t j = 0;
+            while (j < p && s->rows[ra * p + j] == s->rows[rb * p + j])
+                j++;
+            if (j == p)
+                s->grp[rb] = ra; /* ra < rb: the keys are sorted by row within a hash */
+        }
+    }
+    simrep__free(ctx, keys);
+    return SIMREP_OK;
+}
+
 /* Copy, check, center and scale one side. */
 static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix *m, const char *name)
 {
@@ -109,7 +172,8 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
     s->tile = s->sqn ? simrep__alloc_array(ctx, (size_t)TILE * TILE, sizeof(double), "cka_rbf tile") : NULL;
     s->rowsum = s->tile ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf row sums") : NULL;
     s->u = s->rowsum ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf centering") : NULL;
-    if (!s->u)
+    s->grp = s->u ? simrep__alloc_array(ctx, (size_t)n, sizeof(int64_t), "cka_rbf duplicate rows") : NULL;
+    if (!s->grp)
         return SIMREP_E_NOMEM;
     simrep__rows_to_double(m, 0, n, s->rows, p);
     for (int64_t i = 0; i < n; i++)
@@ -151,7 +215,7 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
             acc += s->rows[i * p + j] * s->rows[i * p + j];
         s->sqn[i] = acc;
     }
-    return SIMREP_OK;
+    return side_groups(ctx, s);
 }
 
 static void side_free(simrep_ctx *ctx, rbf_side *s)
@@ -161,6 +225,7 @@ static void side_free(simrep_ctx *ctx, rbf_side *s)
     simrep__free(ctx, s->tile);
     simrep__free(ctx, s->rowsum);
     simrep__free(ctx, s->u);
+    simrep__free(ctx, s->grp);
     for (int k = 0; k < 2; k++) {
         simrep__free(ctx, s->t[k].hist);
         simrep__free(ctx, s->t[k].buf);
@@ -186,8 +251,9 @@ static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, in
     for (int64_t a = 0; a < ni; a++) {
         double *row = s->tile + a * TILE;
         const double na = s->sqn[i0 + a];
+        const int64_t ga = s->grp[i0 + a];
         for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
-            double d = na + s->sqn[j0 + b] - 2.0 * row[b];
+            double d = s->grp[j0 + b] == ga ? 0.0 : na + s->sqn[j0 + b] - 2.0 * row[b];
             /* A true squared distance is >= 0; round-off in the expansion
              * can leave -O(eps |xi|^2) for (near-)duplicate rows.  Clamping
              * to +0 keeps the bit patterns ordered like the numbers (a
