@@ -346,6 +346,8 @@ const simrep_array_info *simrep_source_info(const simrep_source *src);
  * would handle it, if the array is not 2-D.
  */
 simrep_status simrep_source_set_layout(simrep_ctx *ctx, simrep_source *src, int features_first);
+/* Samples and features under the current layout; 0 for an array that is
+ * not 2-D. */
 int64_t simrep_source_samples(const simrep_source *src);
 int64_t simrep_source_features(const simrep_source *src);
 
@@ -354,6 +356,11 @@ int64_t simrep_source_features(const simrep_source *src);
  * byte order and the file's dtype.  The view points into a buffer owned by
  * the source, valid until the next call on it.  Reading forward in order is
  * the fast path (deflated npz members cannot seek back cheaply; they restart).
+ * A block reaching past the last sample is cut short: view->rows says how
+ * many were read (row0 == samples gives an empty view; row0 beyond it is
+ * SIMREP_E_INVALID).  The view is row-major when the block is contiguous in
+ * the file and column-major (row_stride 1, col_stride rows) otherwise.
+ * Errors: SIMREP_E_SHAPE if the array is not 2-D; FORMAT/IO for bad data.
  */
 simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t row0, int64_t rows,
                                  simrep_matrix *view);

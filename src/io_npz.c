@@ -1,0 +1,607 @@
+/*
+ * io_npz.c: .npz archives (numpy.savez / savez_compressed): a ZIP file
+ * whose members "key.npy" are .npy files, stored (method 0) or deflated
+ * (method 8).
+ *
+ * The archive is found from its end, as every ZIP reader does (PKWARE
+ * APPNOTE 4.3.16): the End Of Central Directory record is searched
+ * backwards over the last 22 + 65535 bytes (its comment may be that long)
+ * and must end exactly at the end of the file; a ZIP64 locator just before
+ * it points to the ZIP64 EOCD, whose 64-bit counts replace the 16/32-bit
+ * ones (numpy's zipfile writes ZIP64 for members over 2 GiB, and with
+ * force_zip64).  Central directory entries give each member's sizes, CRC
+ * and local header offset, widened by their ZIP64 extra field; the local
+ * header only tells where the data start (its own name and extra lengths).
+ * Entries are read one at a time, so an archive of any number of members
+ * costs no memory per member.
+ *
+ * The sizes in the archive are checked, not trusted: a member's uncompressed
+ * size must equal its npy header plus shape x itemsize, and a deflated
+ * member is inflated with that total as the bound: inflating to more or
+ * fewer bytes, a corrupt stream or a CRC mismatch is a FORMAT error.
+ * Deflated members are inflated as a stream (zlib, raw deflate); reading
+ * forward continues it, reading backward restarts it, and layouts that need
+ * the member out of order spill it once to an anonymous tmpfile() and pread
+ * from there, so memory stays at two 64 KiB buffers plus zlib's window.
+ * Rejected: inflating whole members into memory (a member may be larger
+ * than RAM) and libzip/minizip (a dependency for ~300 lines).
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* Compressed input is read, and skipped/spilled output produced, in chunks
+ * of this size: large enough that syscalls do not dominate, small enough to
+ * be irrelevant next to a block of samples. */
+#define CHUNK ((size_t)1 << 16)
+
+#define NO_TOTAL UINT64_MAX
+
+struct simrep__inflater {
+    simrep_allocator alloc; /* zlib allocates through the context's allocator */
+    const simrep__reader *rd;
+    const char *label;
+    uint64_t comp_off, comp_size, in_used;
+    uint64_t pos, total;
+    uint32_t crc, want_crc;
+    int ended, live;
+    z_stream z;
+    unsigned char *inbuf, *scratch;
+    FILE *tmp;
+    simrep__reader tmprd;
+    int spilled;
+};
+
+static uint16_t le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* -------------------------------------------------------------- inflater */
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    simrep_allocator *a = opaque;
+    size_t n;
+    if (!simrep__mul_size(items, size, &n))
+        return Z_NULL;
+    return a->malloc_fn(a->user, n ? n : 1);
+}
+
+static void z_free(voidpf opaque, voidpf ptr)
+{
+    simrep_allocator *a = opaque;
+    if (ptr)
+        a->free_fn(a->user, ptr);
+}
+
+void simrep__inflater_free(simrep_ctx *ctx, simrep__inflater *inf)
+{
+    if (!inf)
+        return;
+    if (inf->live)
+        inflateEnd(&inf->z);
+    if (inf->tmp)
+        fclose(inf->tmp);
+    simrep__free(ctx, inf->inbuf);
+    simrep__free(ctx, inf->scratch);
+    simrep__free(ctx, inf);
+}
+
+static simrep_status inflater_new(simrep_ctx *ctx, const simrep__reader *rd, uint64_t comp_off, uint64_t comp_size,
+                                  uint32_t crc, const char *label, simrep__inflater **out)
+{
+    simrep__inflater *inf = simrep__alloc(ctx, sizeof *inf, "a deflate stream");
+    if (!inf)
+        return SIMREP_E_NOMEM;
+    memset(inf, 0, sizeof *inf);
+    inf->alloc = ctx->allocator;
+    inf->rd = rd;
+    inf->label = label;
+    inf->comp_off = comp_off;
+    inf->comp_size = comp_size;
+    inf->want_crc = crc;
+    inf->total = NO_TOTAL;
+    inf->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    inf->inbuf = rd->fd >= 0 ? simrep__alloc(ctx, CHUNK, "the deflate input buffer") : NULL;
+    inf->scratch = simrep__alloc(ctx, CHUNK, "the deflate scratch buffer");
+    if ((rd->fd >= 0 && !inf->inbuf) || !inf->scratch) {
+        simrep__inflater_free(ctx, inf);
+        return SIMREP_E_NOMEM;
+    }
+    inf->z.zalloc = z_alloc;
+    inf->z.zfree = z_free;
+    inf->z.opaque = &inf->alloc;
+    int zr = inflateInit2(&inf->z, -MAX_WBITS);
+    if (zr != Z_OK) {
+        simrep__inflater_free(ctx, inf);
+        return simrep__fail(ctx, zr == Z_MEM_ERROR ? SIMREP_E_NOMEM : SIMREP_E_FORMAT,
+                            "%s: cannot start inflating (zlib error %d)", label, zr);
+    }
+    inf->live = 1;
+    *out = inf;
+    return SIMREP_OK;
+}
+
+static simrep_status restart(simrep_ctx *ctx, simrep__inflater *inf)
+{
+    if (inflateReset(&inf->z) != Z_OK)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: cannot restart the deflate stream", inf->label);
+    inf->z.avail_in = 0;
+    inf->pos = inf->in_used = 0;
+    inf->ended = 0;
+    inf->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    return SIMREP_OK;
+}
+
+/* Produce up to n bytes of output; fewer only if the stream ended. */
+static simrep_status inflate_some(simrep_ctx *ctx, simrep__inflater *inf, unsigned char *dst, size_t n, size_t *got)
+{
+    *got = 0;
+    while (*got < n && !inf->ended) {
+        if (inf->z.avail_in == 0) {
+            uint64_t left = inf->comp_size - inf->in_used;
+            if (left == 0)
+                return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                    "%s: truncated: the deflate stream ends before its end marker (after %llu "
+                                    "compressed bytes, %llu inflated)",
+                                    inf->label, (unsigned long long)inf->comp_size, (unsigned long long)inf->pos);
+            size_t k;
+            if (inf->rd->fd < 0) {
+                k = left < UINT_MAX ? (size_t)left : UINT_MAX;
+                inf->z.next_in = (Bytef *)(inf->rd->mem + inf->comp_off + inf->in_used);
+            } else {
+                k = left < CHUNK ? (size_t)left : CHUNK;
+                simrep_status st = simrep__reader_read(ctx, inf->rd, inf->comp_off + inf->in_used, inf->inbuf, k);
+                if (st)
+                    return st;
+                inf->z.next_in = inf->inbuf;
+            }
+            inf->z.avail_in = (uInt)k;
+            inf->in_used += k;
+        }
+        size_t want = n - *got;
+        if (want > (size_t)1 << 30)
+            want = (size_t)1 << 30;
+        inf->z.next_out = dst + *got;
+        inf->z.avail_out = (uInt)want;
+        int zr = inflate(&inf->z, Z_NO_FLUSH);
+        size_t produced = want - inf->z.avail_out;
+        inf->crc = (uint32_t)crc32(inf->crc, dst + *got, (uInt)produced);
+        *got += produced;
+        inf->pos += produced;
+        if (zr == Z_STREAM_END) {
+            inf->ended = 1;
+            if (inf->crc != inf->want_crc)
+                return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                    "%s: corrupt member: CRC-32 %08x of the inflated data, the archive says %08x",
+                                    inf->label, (unsigned)inf->crc, (unsigned)inf->want_crc);
+        } else if (zr == Z_MEM_ERROR) {
+            return simrep__fail(ctx, SIMREP_E_NOMEM, "%s: out of memory while inflating", inf->label);
+        } else if (zr == Z_BUF_ERROR) {
+            if (inf->z.avail_in != 0)
+                return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt deflate stream (no progress)", inf->label);
+        } else if (zr != Z_OK) {
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt deflate stream (%s)", inf->label,
+                                inf->z.msg ? inf->z.msg : "zlib error");
+        }
+    }
+    return SIMREP_OK;
+}
+
+void simrep__inflater_set_total(simrep__inflater *inf, uint64_t total)
+{
+    inf->total = total;
+}
+
+static simrep_status too_long(simrep_ctx *ctx, simrep__inflater *inf)
+{
+    return simrep__fail(ctx, SIMREP_E_FORMAT,
+                        "%s: the member inflates to more than the %llu bytes its npy header and the archive declare",
+                        inf->label, (unsigned long long)inf->total);
+}
+
+simrep_status simrep__inflater_read_upto(simrep_ctx *ctx, simrep__inflater *inf, uint64_t off, void *dst, size_t n,
+                                         size_t *got)
+{
+    *got = 0;
+    if (inf->spilled) {
+        if (off >= inf->total)
+            return SIMREP_OK;
+        size_t k = (uint64_t)n < inf->total - off ? n : (size_t)(inf->total - off);
+        simrep_status st = simrep__reader_read(ctx, &inf->tmprd, off, dst, k);
+        if (st == SIMREP_OK)
+            *got = k;
+        return st;
+    }
+    simrep_status st;
+    if (off < inf->pos && (st = restart(ctx, inf)))
+        return st;
+    while (inf->pos < off) {
+        size_t skip = off - inf->pos < CHUNK ? (size_t)(off - inf->pos) : CHUNK, g;
+        if ((st = inflate_some(ctx, inf, inf->scratch, skip, &g)))
+            return st;
+        if (g == 0)
+            return SIMREP_OK;
+    }
+    if (inf->total != NO_TOTAL && n > inf->total - off)
+        n = off < inf->total ? (size_t)(inf->total - off) : 0;
+    if ((st = inflate_some(ctx, inf, dst, n, got)))
+        return st;
+    if (inf->total != NO_TOTAL && inf->pos == inf->total && !inf->ended) {
+        size_t g;
+        if ((st = inflate_some(ctx, inf, inf->scratch, 1, &g)))
+            return st;
+        if (g)
+            return too_long(ctx, inf);
+    }
+    return SIMREP_OK;
+}
+
+simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
+{
+    if (inf->spilled)
+        return SIMREP_OK;
+    simrep_status st;
+    if (inf->pos != 0 && (st = restart(ctx, inf)))
+        return st;
+    inf->tmp = tmpfile();
+    if (!inf->tmp)
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot create a temporary file to inflate the member into: %s",
+                            inf->label, strerror(errno));
+    int fd = fileno(inf->tmp);
+    for (;;) {
+        size_t g;
+        if ((st = inflate_some(ctx, inf, inf->scratch, CHUNK, &g)))
+            return st;
+        if (g == 0)
+            break;
+        if (inf->pos > inf->total)
+            return too_long(ctx, inf);
+        size_t done = 0;
+        while (done < g) {
+            ssize_t w = write(fd, inf->scratch + done, g - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return simrep__fail(ctx, SIMREP_E_IO, "%s: writing the inflated member to a temporary file failed: %s",
+                                    inf->label, w < 0 ? strerror(errno) : "no progress");
+            done += (size_t)w;
+        }
+    }
+    if (inf->pos != inf->total)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: truncated: the member inflates to %llu bytes but its npy header implies %llu",
+                            inf->label, (unsigned long long)inf->pos, (unsigned long long)inf->total);
+    inf->tmprd = (simrep__reader){fd, NULL, inf->total, inf->label};
+    inf->spilled = 1;
+    inflateEnd(&inf->z);
+    inf->live = 0;
+    return SIMREP_OK;
+}
+
+/* ------------------------------------------------------------------- zip */
+
+typedef struct zip_dir {
+    uint64_t cd_off, cd_size, entries;
+} zip_dir;
+
+typedef struct zip_entry {
+    char name[SIMREP_NAME_MAX + 8];
+    size_t name_len;  /* the full length in the archive */
+    uint16_t flags, method;
+    uint32_t crc;
+    uint64_t csize, usize, local_off;
+} zip_entry;
+
+/* The EOCD is 22 bytes plus a comment of at most 65535. */
+#define EOCD_SIZE 22
+#define EOCD_SEARCH (EOCD_SIZE + 65535)
+
+static simrep_status find_dir(simrep_ctx *ctx, const simrep__reader *rd, zip_dir *d)
+{
+    const char *label = rd->label;
+    if (rd->size == 0)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: empty (0 bytes); not a .npz file", label);
+    if (rd->size < EOCD_SIZE)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: not a .npz file: %llu bytes is too short for a ZIP archive",
+                            label, (unsigned long long)rd->size);
+    size_t tail = rd->size < EOCD_SEARCH ? (size_t)rd->size : EOCD_SEARCH;
+    uint64_t tail_off = rd->size - tail;
+    unsigned char *buf = simrep__alloc(ctx, tail, "the ZIP end record search");
+    if (!buf)
+        return simrep__prefix(ctx, "%s", label);
+    simrep_status st = simrep__reader_read(ctx, rd, tail_off, buf, tail);
+    if (st) {
+        simrep__free(ctx, buf);
+        return st;
+    }
+    int64_t at = -1;
+    for (int64_t i = (int64_t)tail - EOCD_SIZE; i >= 0; i--) {
+        if (memcmp(buf + i, "PK\x05\x06", 4) == 0 && (uint64_t)i + EOCD_SIZE + le16(buf + i + 20) == tail) {
+            at = i;
+            break;
+        }
+    }
+    if (at < 0) {
+        simrep__free(ctx, buf);
+        unsigned char head[6];
+        int npy = simrep__reader_read(ctx, rd, 0, head, 6) == SIMREP_OK && memcmp(head, "\x93NUMPY", 6) == 0;
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: not a .npz file: no ZIP end-of-central-directory record%s", label,
+                            npy ? " (it looks like a .npy file)" : " (truncated, or not a ZIP archive)");
+    }
+    const unsigned char *e = buf + at;
+    uint64_t eocd_pos = tail_off + (uint64_t)at;
+    uint16_t disk = le16(e + 4), cd_disk = le16(e + 6);
+    d->entries = le16(e + 10);
+    d->cd_size = le32(e + 12);
+    d->cd_off = le32(e + 16);
+    simrep__free(ctx, buf);
+    if (disk != 0 || cd_disk != 0)
+        return simrep__fail(ctx, SIMREP_E_UNSUPPORTED, "%s: multi-disk ZIP archives are not supported", label);
+
+    uint64_t dir_end = eocd_pos;
+    if (eocd_pos >= 20) {
+        unsigned char loc[20];
+        if ((st = simrep__reader_read(ctx, rd, eocd_pos - 20, loc, sizeof loc)))
+            return st;
+        if (memcmp(loc, "PK\x06\x07", 4) == 0) {
+            uint64_t z64 = le64(loc + 8);
+            unsigned char rec[56];
+            if (z64 > eocd_pos - 20 || eocd_pos - 20 - z64 < sizeof rec)
+                return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                    "%s: corrupt ZIP archive: the ZIP64 end record offset %llu is out of range", label,
+                                    (unsigned long long)z64);
+            if ((st = simrep__reader_read(ctx, rd, z64, rec, sizeof rec)))
+                return st;
+            if (memcmp(rec, "PK\x06\x06", 4) != 0)
+                return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                    "%s: corrupt ZIP archive: no ZIP64 end record at offset %llu", label,
+                                    (unsigned long long)z64);
+            if (le32(rec + 16) != 0 || le32(rec + 20) != 0)
+                return simrep__fail(ctx, SIMREP_E_UNSUPPORTED, "%s: multi-disk ZIP archives are not supported",
+                                    label);
+            d->entries = le64(rec + 32);
+            d->cd_size = le64(rec + 40);
+            d->cd_off = le64(rec + 48);
+            dir_end = z64;
+        }
+    }
+    if (d->cd_off > dir_end || d->cd_size > dir_end - d->cd_off)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: corrupt ZIP archive: the central directory (%llu bytes at offset %llu) does not end "
+                            "before the end record at %llu",
+                            label, (unsigned long long)d->cd_size, (unsigned long long)d->cd_off,
+                            (unsigned long long)dir_end);
+    if (d->entries > d->cd_size / 46)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: corrupt ZIP archive: %llu entries cannot fit in a central directory of %llu bytes",
+                            label, (unsigned long long)d->entries, (unsigned long long)d->cd_size);
+    return SIMREP_OK;
+}
+
+/* Read the central directory entry at *pos and advance *pos past it. */
+static simrep_status read_entry(simrep_ctx *ctx, const simrep__reader *rd, const zip_dir *d, uint64_t *pos,
+                                zip_entry *e)
+{
+    const char *label = rd->label;
+    uint64_t end = d->cd_off + d->cd_size;
+    unsigned char h[46];
+    if (end - *pos < sizeof h)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt ZIP archive: central directory entry cut short",
+                            label);
+    simrep_status st = simrep__reader_read(ctx, rd, *pos, h, sizeof h);
+    if (st)
+        return st;
+    if (memcmp(h, "PK\x01\x02", 4) != 0)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: corrupt ZIP archive: bad central directory entry signature at offset %llu", label,
+                            (unsigned long long)*pos);
+    e->flags = le16(h + 8);
+    e->method = le16(h + 10);
+    e->crc = le32(h + 16);
+    e->csize = le32(h + 20);
+    e->usize = le32(h + 24);
+    uint16_t nlen = le16(h + 28), xlen = le16(h + 30), clen = le16(h + 32);
+    e->local_off = le32(h + 42);
+    uint64_t var = (uint64_t)nlen + xlen + clen;
+    if (end - *pos - sizeof h < var)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt ZIP archive: central directory entry cut short",
+                            label);
+    e->name_len = nlen;
+    size_t keep = nlen < sizeof e->name - 1 ? nlen : sizeof e->name - 1;
+    if ((st = simrep__reader_read(ctx, rd, *pos + sizeof h, e->name, keep)))
+        return st;
+    e->name[keep] = '\0';
+
+    uint64_t x = *pos + sizeof h + nlen, xend = x + xlen;
+    while (xend - x >= 4) {
+        unsigned char f[4 + 28];
+        if ((st = simrep__reader_read(ctx, rd, x, f, 4)))
+            return st;
+        uint16_t id = le16(f), sz = le16(f + 2);
+        if (sz > xend - x - 4)
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt ZIP archive: bad extra field in entry '%s'", label,
+                                e->name);
+        if (id == 0x0001) {
+            size_t k = sz < 28 ? sz : 28, used = 0;
+            if ((st = simrep__reader_read(ctx, rd, x + 4, f + 4, k)))
+                return st;
+            uint64_t *fields[3] = {&e->usize, &e->csize, &e->local_off};
+            for (int i = 0; i < 3; i++) {
+                if (*fields[i] != 0xffffffffu)
+                    continue;
+                if (k - used < 8)
+                    return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                        "%s: corrupt ZIP archive: ZIP64 extra field of '%s' too short", label, e->name);
+                *fields[i] = le64(f + 4 + used);
+                used += 8;
+            }
+        }
+        x += 4 + (uint64_t)sz;
+    }
+    *pos += sizeof h + var;
+    return SIMREP_OK;
+}
+
+/* If e is an .npy member, its key (name without ".npy") length; else -1. */
+static long npy_key_len(const zip_entry *e)
+{
+    if (e->name_len >= sizeof e->name - 1 || e->name_len < 4 || strcmp(e->name + e->name_len - 4, ".npy") != 0)
+        return -1;
+    return (long)e->name_len - 4;
+}
+
+/* Set up a stream over member e and parse its npy header. */
+static simrep_status open_member(simrep_ctx *ctx, const simrep__reader *rd, const zip_entry *e, const char *label,
+                                 simrep__stream *s, simrep_array_info *info, uint64_t *data_start)
+{
+    memset(s, 0, sizeof *s);
+    s->rd = rd;
+    s->label = label;
+    if (e->flags & 1)
+        return simrep__fail(ctx, SIMREP_E_UNSUPPORTED, "%s: the member is encrypted", label);
+    if (e->method != 0 && e->method != 8)
+        return simrep__fail(ctx, SIMREP_E_UNSUPPORTED,
+                            "%s: ZIP compression method %u is not supported (simrep reads stored and deflated members)",
+                            label, (unsigned)e->method);
+    if (e->method == 0 && e->csize != e->usize)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: corrupt ZIP archive: stored member has %llu bytes but claims %llu uncompressed", label,
+                            (unsigned long long)e->csize, (unsigned long long)e->usize);
+    unsigned char h[30];
+    simrep_status st = simrep__reader_read(ctx, rd, e->local_off, h, sizeof h);
+    if (st)
+        return simrep__prefix(ctx, "%s: corrupt ZIP archive: local header of the member", label);
+    if (memcmp(h, "PK\x03\x04", 4) != 0)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt ZIP archive: bad local header signature at offset %llu",
+                            label, (unsigned long long)e->local_off);
+    uint64_t data = e->local_off + sizeof h + le16(h + 26) + le16(h + 28);
+    if (data > rd->size || e->csize > rd->size - data)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: truncated: the member's %llu bytes at offset %llu go beyond the end of the file (%llu "
+                            "bytes)",
+                            label, (unsigned long long)e->csize, (unsigned long long)data,
+                            (unsigned long long)rd->size);
+    if (e->method == 0) {
+        s->base = data;
+        s->size = e->csize;
+    } else if ((st = inflater_new(ctx, rd, data, e->csize, e->crc, label, &s->inf))) {
+        return st;
+    }
+    memset(info, 0, sizeof *info);
+    st = simrep__npy_parse(ctx, s, info, data_start);
+    if (st == SIMREP_OK && (info->data_size > 0 || info->dtype_supported) &&
+        *data_start + info->data_size != e->usize) {
+        char shape[256];
+        simrep__format_shape(info, shape, sizeof shape);
+        st = simrep__fail(ctx, SIMREP_E_FORMAT,
+                          "%s: the archive says the member has %llu bytes, but its npy header implies %llu (%llu of "
+                          "header + shape %s of %s = %llu bytes of data)",
+                          label, (unsigned long long)e->usize, (unsigned long long)(*data_start + info->data_size),
+                          (unsigned long long)*data_start, shape, info->dtype_text,
+                          (unsigned long long)info->data_size);
+    }
+    if (st) {
+        simrep__inflater_free(ctx, s->inf);
+        s->inf = NULL;
+        return st;
+    }
+    if (s->inf)
+        simrep__inflater_set_total(s->inf, *data_start + info->data_size);
+    long klen = npy_key_len(e);
+    memcpy(info->name, e->name, (size_t)klen);
+    info->name[klen] = '\0';
+    info->compressed = e->method == 8;
+    info->data_offset = e->method == 0 ? data + *data_start : 0;
+    return SIMREP_OK;
+}
+
+simrep_status simrep__npz_list(simrep_ctx *ctx, const simrep__reader *rd, simrep_array_info *infos, int cap,
+                               int *count)
+{
+    zip_dir d;
+    *count = 0;
+    simrep_status st = find_dir(ctx, rd, &d);
+    if (st)
+        return st;
+    uint64_t pos = d.cd_off;
+    for (uint64_t i = 0; i < d.entries; i++) {
+        zip_entry e;
+        if ((st = read_entry(ctx, rd, &d, &pos, &e)))
+            return st;
+        long klen = npy_key_len(&e);
+        if (klen < 0)
+            continue;
+        if (*count < cap) {
+            char label[4096 + SIMREP_NAME_MAX + 8];
+            snprintf(label, sizeof label, "%s:%.*s", rd->label, (int)klen, e.name);
+            simrep__stream s;
+            uint64_t start;
+            st = open_member(ctx, rd, &e, label, &s, &infos[*count], &start);
+            simrep__inflater_free(ctx, s.inf);
+            if (st)
+                return st;
+        }
+        if (*count == INT_MAX)
+            return simrep__fail(ctx, SIMREP_E_UNSUPPORTED, "%s: too many members", rd->label);
+        (*count)++;
+    }
+    return SIMREP_OK;
+}
+
+simrep_status simrep__npz_open(simrep_ctx *ctx, const simrep__reader *rd, const char *key, simrep__stream *s,
+                               simrep_array_info *info, uint64_t *data_start, char *label_out, size_t label_cap)
+{
+    zip_dir d;
+    memset(s, 0, sizeof *s);
+    simrep_status st = find_dir(ctx, rd, &d);
+    if (st)
+        return st;
+    zip_entry e, found;
+    memset(&found, 0, sizeof found);
+    int nfound = 0, n = 0;
+    char names[512] = "";
+    size_t keylen = key ? strlen(key) : 0;
+    uint64_t pos = d.cd_off;
+    for (uint64_t i = 0; i < d.entries; i++) {
+        if ((st = read_entry(ctx, rd, &d, &pos, &e)))
+            return st;
+        long klen = npy_key_len(&e);
+        if (klen < 0)
+            continue;
+        int match = !key || ((size_t)klen == keylen && memcmp(e.name, key, keylen) == 0) ||
+                    (e.name_len == keylen && memcmp(e.name, key, keylen) == 0);
+        if (match && nfound++ == 0)
+            found = e;
+        e.name[klen] = '\0';
+        simrep__name_list_add(names, sizeof names, n++, e.name);
+    }
+    if (n == 0)
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: the archive holds no .npy arrays", rd->label);
+    if (key && nfound == 0)
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: no array '%s' in the archive; it holds %s", rd->label, key,
+                            names);
+    if (!key && n > 1)
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: the archive holds %d arrays (%s); name one as %s:KEY",
+                            rd->label, n, names, rd->label);
+    long klen = npy_key_len(&found);
+    snprintf(label_out, label_cap, "%s:%.*s", rd->label, (int)klen, found.name);
+    return open_member(ctx, rd, &found, label_out, s, info, data_start);
+}

@@ -1,0 +1,582 @@
+/*
+ * source.c: the public input API: spec strings ("path", "x.npz:key",
+ * "m.safetensors:name"), format choice, the byte reader under every parser,
+ * and the block reader that turns an opened array into samples x features
+ * views.
+ *
+ * Reading is pread on a descriptor (or memcpy from a caller's buffer, the
+ * same code path otherwise), never mmap: a file that shrinks under us is a
+ * clean "truncated" error instead of a SIGBUS, and resident memory is the
+ * one block buffer the source owns.  A block of samples is either
+ * contiguous in the file (C order read samples-first, Fortran order read
+ * features-first) and costs one read, or it is one run of `rows` elements
+ * per feature (the other two cases), gathered with one read per feature into
+ * a column-major view.  The only per-element work is the byteswap of
+ * big-endian files; conversion to double is left to the consumer, which
+ * does it anyway (simrep__rows_to_double).
+ *
+ * Deflated .npz members cannot seek: forward reads continue the inflate
+ * stream, a backward read restarts it, and a gathered layout spills the
+ * member once to an anonymous temporary file (io_npz.c).
+ *
+ * A spec is split at its last ':' only when the part before it ends in
+ * .npz or .safetensors, so other paths containing ':' still open as-is.
+ * Unknown extensions are sniffed by magic.  Every message starts with the
+ * path (or "<buffer>"), then the key for archive members.
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct simrep_source {
+    simrep__reader rd;
+    simrep__stream st;
+    simrep_array_info info;
+    char path[4096];
+    char label[4096 + SIMREP_NAME_MAX + 8];
+    uint64_t data_start; /* offset of the array data in st */
+    int features_first;
+    unsigned char *buf;
+    size_t cap;
+};
+
+/* ---------------------------------------------------------------- reader */
+
+simrep_status simrep__reader_read(simrep_ctx *ctx, const simrep__reader *r, uint64_t off, void *dst, size_t n)
+{
+    if (n == 0)
+        return SIMREP_OK;
+    if ((uint64_t)n > r->size || off > r->size - n)
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, file has %llu",
+                            r->label, n, (unsigned long long)off, (unsigned long long)r->size);
+    if (r->fd < 0) {
+        memcpy(dst, r->mem + off, n);
+        return SIMREP_OK;
+    }
+    unsigned char *d = dst;
+    size_t done = 0;
+    while (done < n) {
+        size_t chunk = n - done;
+        if (chunk > ((size_t)1 << 30))
+            chunk = (size_t)1 << 30;
+        ssize_t k = pread(r->fd, d + done, chunk, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return simrep__fail(ctx, SIMREP_E_IO, "%s: read failed at offset %llu: %s", r->label,
+                                (unsigned long long)(off + done), strerror(errno));
+        }
+        if (k == 0) {
+            struct stat sb;
+            unsigned long long now = fstat(r->fd, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
+            return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                "%s: truncated: expected %zu bytes at offset %llu, file has %llu (it shrank while open)",
+                                r->label, n, (unsigned long long)off, now);
+        }
+        done += (size_t)k;
+    }
+    return SIMREP_OK;
+}
+
+simrep_status simrep__reader_open_file(simrep_ctx *ctx, const char *path, const char *label, simrep__reader *r)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    r->label = label;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == EISDIR)
+            return simrep__fail(ctx, SIMREP_E_IO, "%s: is a directory, not an array file", label);
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot open: %s", label, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot stat: %s", label, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: is a directory, not an array file", label);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: is not a regular file (simrep reads files by offset)", label);
+    }
+    r->fd = fd;
+    r->size = (uint64_t)sb.st_size;
+    return SIMREP_OK;
+}
+
+void simrep__reader_close(simrep__reader *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+/* ---------------------------------------------------------------- stream */
+
+simrep_status simrep__stream_read_upto(simrep_ctx *ctx, simrep__stream *s, uint64_t off, void *dst, size_t n,
+                                       size_t *got)
+{
+    if (s->inf)
+        return simrep__inflater_read_upto(ctx, s->inf, off, dst, n, got);
+    *got = 0;
+    if (off >= s->size)
+        return SIMREP_OK;
+    uint64_t avail = s->size - off;
+    size_t k = (uint64_t)n < avail ? n : (size_t)avail;
+    simrep_status st = simrep__reader_read(ctx, s->rd, s->base + off, dst, k);
+    if (st == SIMREP_OK)
+        *got = k;
+    return st;
+}
+
+simrep_status simrep__stream_read(simrep_ctx *ctx, simrep__stream *s, uint64_t off, void *dst, size_t n)
+{
+    size_t got;
+    simrep_status st = simrep__stream_read_upto(ctx, s, off, dst, n, &got);
+    if (st == SIMREP_OK && got < n)
+        st = simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, the data end after %llu",
+                          s->label, n, (unsigned long long)off, (unsigned long long)(off + got));
+    return st;
+}
+
+/* ---------------------------------------------------------------- shared */
+
+void simrep__format_shape(const simrep_array_info *info, char *buf, size_t cap)
+{
+    size_t used = 0;
+    int k = snprintf(buf, cap, "(");
+    used = k > 0 ? (size_t)k : 0;
+    for (int i = 0; i < info->ndim && used < cap; i++) {
+        k = snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "", (long long)info->shape[i]);
+        used += k > 0 ? (size_t)k : 0;
+    }
+    if (used < cap)
+        snprintf(buf + used, cap - used, info->ndim == 1 ? ",)" : ")");
+}
+
+/* Names listed in "not found" messages before "...": enough to spot a typo
+ * without flooding the terminal for an archive of hundreds of arrays. */
+#define NAME_LIST_MAX 8
+
+void simrep__name_list_add(char *buf, size_t cap, int index, const char *name)
+{
+    size_t used = strlen(buf);
+    if (used >= cap - 1 || index > NAME_LIST_MAX)
+        return;
+    if (index == NAME_LIST_MAX)
+        snprintf(buf + used, cap - used, ", ...");
+    else
+        snprintf(buf + used, cap - used, "%s'%s'", index ? ", " : "", name);
+}
+
+static int ends_with(const char *s, size_t len, const char *ext)
+{
+    size_t n = strlen(ext);
+    if (len < n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[len - n + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (c != ext[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int format_of(const char *path, size_t len)
+{
+    if (ends_with(path, len, ".npy"))
+        return SIMREP_FORMAT_NPY;
+    if (ends_with(path, len, ".npz"))
+        return SIMREP_FORMAT_NPZ;
+    if (ends_with(path, len, ".safetensors"))
+        return SIMREP_FORMAT_SAFETENSORS;
+    return -1;
+}
+
+/* The length of the path part of a spec; *key set to the key or NULL. */
+static size_t split_spec(const char *spec, const char **key)
+{
+    *key = NULL;
+    const char *colon = strrchr(spec, ':');
+    if (colon) {
+        size_t len = (size_t)(colon - spec);
+        int f = format_of(spec, len);
+        if (f == SIMREP_FORMAT_NPZ || f == SIMREP_FORMAT_SAFETENSORS) {
+            *key = colon + 1;
+            return len;
+        }
+    }
+    return strlen(spec);
+}
+
+int simrep_format_from_path(const char *path)
+{
+    if (!path)
+        return -1;
+    const char *key;
+    size_t len = split_spec(path, &key);
+    return format_of(path, len);
+}
+
+static simrep_status sniff(simrep_ctx *ctx, const simrep__reader *rd, int *format)
+{
+    unsigned char head[9];
+    size_t n = rd->size < sizeof head ? (size_t)rd->size : sizeof head;
+    simrep_status st = simrep__reader_read(ctx, rd, 0, head, n);
+    if (st)
+        return st;
+    if (n >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+        *format = SIMREP_FORMAT_NPY;
+    else if (n >= 4 && (memcmp(head, "PK\x03\x04", 4) == 0 || memcmp(head, "PK\x05\x06", 4) == 0))
+        *format = SIMREP_FORMAT_NPZ;
+    else if (n == 9 && head[8] == '{')
+        *format = SIMREP_FORMAT_SAFETENSORS;
+    else
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: unknown extension and the content is not .npy, .npz or .safetensors "
+                            "(simrep chooses the format by the extension .npy, .npz or .safetensors)",
+                            rd->label);
+    return SIMREP_OK;
+}
+
+static simrep_status list_reader(simrep_ctx *ctx, const simrep__reader *rd, int format, simrep_array_info *infos,
+                                 int cap, int *count)
+{
+    *count = 0;
+    if (format == SIMREP_FORMAT_NPY) {
+        simrep__stream s = {rd, 0, rd->size, NULL, rd->label};
+        simrep_array_info info;
+        uint64_t start;
+        memset(&info, 0, sizeof info);
+        simrep_status st = simrep__npy_parse(ctx, &s, &info, &start);
+        if (st)
+            return st;
+        info.data_offset = start;
+        *count = 1;
+        if (cap > 0 && infos)
+            infos[0] = info;
+        return SIMREP_OK;
+    }
+    if (format == SIMREP_FORMAT_NPZ)
+        return simrep__npz_list(ctx, rd, infos, cap, count);
+    return simrep__st_list(ctx, rd, infos, cap, count);
+}
+
+simrep_status simrep_file_list(simrep_ctx *ctx, const char *path, simrep_array_info *infos, int cap, int *count)
+{
+    if (!ctx || !path || !count || cap < 0 || (cap > 0 && !infos))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_file_list: invalid arguments");
+    *count = 0;
+    simrep__reader rd;
+    simrep_status st = simrep__reader_open_file(ctx, path, path, &rd);
+    if (st)
+        return st;
+    int format = format_of(path, strlen(path));
+    if (format < 0)
+        st = sniff(ctx, &rd, &format);
+    if (st == SIMREP_OK)
+        st = list_reader(ctx, &rd, format, infos, cap, count);
+    simrep__reader_close(&rd);
+    return st;
+}
+
+simrep_status simrep_buffer_list(simrep_ctx *ctx, const void *buf, size_t len, simrep_format format,
+                                 simrep_array_info *infos, int cap, int *count)
+{
+    if (!ctx || (!buf && len) || !count || cap < 0 || (cap > 0 && !infos) || (int)format < 0 ||
+        format > SIMREP_FORMAT_SAFETENSORS)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_buffer_list: invalid arguments");
+    simrep__reader rd = {-1, buf, len, SIMREP__BUFFER_LABEL};
+    return list_reader(ctx, &rd, format, infos, cap, count);
+}
+
+/* ---------------------------------------------------------------- source */
+
+static const char *dtype_hint(int format)
+{
+    return format == SIMREP_FORMAT_SAFETENSORS ? "F16, BF16, F32 and F64; convert with tensor.float()"
+                                               : "float16, float32 and float64 (and bfloat16 in .safetensors); "
+                                                 "convert with arr.astype(np.float32)";
+}
+
+static simrep_status unsupported_dtype(simrep_ctx *ctx, const simrep_source *src, int format)
+{
+    char buf[64];
+    const char *kind = format == SIMREP_FORMAT_SAFETENSORS ? NULL
+                                                           : simrep__npy_kind_name(src->info.dtype_text, buf, sizeof buf);
+    if (kind)
+        return simrep__fail(ctx, SIMREP_E_UNSUPPORTED, "%s: dtype %s (%s) is not supported; simrep reads %s",
+                            src->label, src->info.dtype_text, kind, dtype_hint(format));
+    return simrep__fail(ctx, SIMREP_E_UNSUPPORTED, "%s: dtype %s is not supported; simrep reads %s", src->label,
+                        src->info.dtype_text, dtype_hint(format));
+}
+
+/* Open the array in src->rd (already set up) with key. */
+static simrep_status open_array(simrep_ctx *ctx, simrep_source *src, int format, const char *key)
+{
+    simrep_status st;
+    memset(&src->info, 0, sizeof src->info);
+    snprintf(src->label, sizeof src->label, "%s", src->rd.label);
+    if (format == SIMREP_FORMAT_NPY) {
+        if (key)
+            return simrep__fail(ctx, SIMREP_E_INVALID, "%s: a .npy file holds one array; it takes no key ('%s')",
+                                src->label, key);
+        src->st = (simrep__stream){&src->rd, 0, src->rd.size, NULL, src->label};
+        if ((st = simrep__npy_parse(ctx, &src->st, &src->info, &src->data_start)))
+            return st;
+        src->info.data_offset = src->data_start;
+        uint64_t have = src->rd.size - src->data_start;
+        if (src->info.dtype_supported && src->info.data_size > have) {
+            char shape[256];
+            simrep__format_shape(&src->info, shape, sizeof shape);
+            return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                "%s: truncated: header claims shape %s %s = %llu bytes but the file has %llu bytes of data",
+                                src->label, shape, simrep_dtype_name(src->info.dtype),
+                                (unsigned long long)src->info.data_size, (unsigned long long)have);
+        }
+    } else if (format == SIMREP_FORMAT_NPZ) {
+        if ((st = simrep__npz_open(ctx, &src->rd, key, &src->st, &src->info, &src->data_start, src->label,
+                                   sizeof src->label)))
+            return st;
+        src->st.label = src->label;
+    } else {
+        if ((st = simrep__st_open(ctx, &src->rd, key, &src->info)))
+            return st;
+        if (src->info.name[0])
+            snprintf(src->label, sizeof src->label, "%s:%s", src->rd.label, src->info.name);
+        src->st = (simrep__stream){&src->rd, 0, src->rd.size, NULL, src->label};
+        src->data_start = src->info.data_offset;
+    }
+    if (!src->info.dtype_supported)
+        return unsupported_dtype(ctx, src, format);
+    src->features_first = 0;
+    return SIMREP_OK;
+}
+
+simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_source **out)
+{
+    if (!ctx || !spec || !out)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open: invalid arguments");
+    *out = NULL;
+    const char *key;
+    size_t len = split_spec(spec, &key);
+    if (len >= sizeof ((simrep_source *)0)->path)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%.64s...: path too long", spec);
+    if (key && strlen(key) >= SIMREP_NAME_MAX)
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%.*s: key too long (at most %d bytes)", (int)len, spec,
+                            SIMREP_NAME_MAX - 1);
+    if (key && !*key)
+        key = NULL;
+    simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
+    if (!src)
+        return SIMREP_E_NOMEM;
+    memset(src, 0, sizeof *src);
+    src->rd.fd = -1;
+    memcpy(src->path, spec, len);
+    src->path[len] = '\0';
+    simrep_status st = simrep__reader_open_file(ctx, src->path, src->path, &src->rd);
+    if (st == SIMREP_OK) {
+        int format = format_of(src->path, len);
+        if (format < 0)
+            st = sniff(ctx, &src->rd, &format);
+        if (st == SIMREP_OK)
+            st = open_array(ctx, src, format, key);
+    } else if (!key) {
+        /* "x.npy:key" is not split: say why it was not found. */
+        const char *colon = strrchr(spec, ':');
+        if (colon && format_of(spec, (size_t)(colon - spec)) == SIMREP_FORMAT_NPY && access(spec, F_OK) != 0)
+            simrep__fail(ctx, SIMREP_E_IO, "%s: no such file; a .npy file holds one array, so name it without ':%s'",
+                         spec, colon + 1);
+    }
+    if (st) {
+        simrep_source_free(ctx, src);
+        return st;
+    }
+    *out = src;
+    return SIMREP_OK;
+}
+
+simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t len, simrep_format format,
+                                        const char *key, simrep_source **out)
+{
+    if (!ctx || (!buf && len) || !out || (int)format < 0 || format > SIMREP_FORMAT_SAFETENSORS)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open_buffer: invalid arguments");
+    *out = NULL;
+    if (key && strlen(key) >= SIMREP_NAME_MAX)
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: key too long (at most %d bytes)", SIMREP__BUFFER_LABEL,
+                            SIMREP_NAME_MAX - 1);
+    if (key && !*key)
+        key = NULL;
+    simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
+    if (!src)
+        return SIMREP_E_NOMEM;
+    memset(src, 0, sizeof *src);
+    snprintf(src->path, sizeof src->path, "%s", SIMREP__BUFFER_LABEL);
+    src->rd = (simrep__reader){-1, buf, len, src->path};
+    simrep_status st = open_array(ctx, src, format, key);
+    if (st) {
+        simrep_source_free(ctx, src);
+        return st;
+    }
+    *out = src;
+    return SIMREP_OK;
+}
+
+void simrep_source_free(simrep_ctx *ctx, simrep_source *src)
+{
+    if (!src)
+        return;
+    simrep__inflater_free(ctx, src->st.inf);
+    simrep__reader_close(&src->rd);
+    simrep__free(ctx, src->buf);
+    simrep__free(ctx, src);
+}
+
+const simrep_array_info *simrep_source_info(const simrep_source *src)
+{
+    return src ? &src->info : NULL;
+}
+
+/* The SHAPE error for an array that is not 2-D, naming what would read it. */
+static simrep_status not_2d(simrep_ctx *ctx, const simrep_source *src)
+{
+    char shape[256];
+    simrep__format_shape(&src->info, shape, sizeof shape);
+    const char *lead = "simrep compare takes 2-D samples x features";
+    switch (src->info.ndim) {
+    case 0:
+        return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: a scalar (0-D array): %s; save an array of shape (n, p)",
+                            src->label, lead);
+    case 1:
+        return simrep__fail(ctx, SIMREP_E_SHAPE,
+                            "%s: a 1-D array (shape %s): %s and needs shape (n, p); for a single feature save "
+                            "arr.reshape(-1, 1)",
+                            src->label, shape, lead);
+    case 3:
+        return simrep__fail(ctx, SIMREP_E_SHAPE,
+                            "%s: a 3-D array (shape %s): %s; sequences (N, T, D) need --sequence "
+                            "(see `simrep compare --help`)",
+                            src->label, shape, lead);
+    case 4:
+        return simrep__fail(ctx, SIMREP_E_SHAPE,
+                            "%s: a 4-D array (shape %s): %s; convolutional maps need --conv nhwc|nchw "
+                            "(see `simrep compare --help`)",
+                            src->label, shape, lead);
+    default:
+        return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: a %d-D array (shape %s): %s; reshape it to (n, p)", src->label,
+                            src->info.ndim, shape, lead);
+    }
+}
+
+simrep_status simrep_source_set_layout(simrep_ctx *ctx, simrep_source *src, int features_first)
+{
+    if (!ctx || !src || (features_first != 0 && features_first != 1))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_set_layout: invalid arguments");
+    if (src->info.ndim != 2)
+        return not_2d(ctx, src);
+    src->features_first = features_first;
+    return SIMREP_OK;
+}
+
+int64_t simrep_source_samples(const simrep_source *src)
+{
+    if (!src || src->info.ndim != 2)
+        return 0;
+    return src->info.shape[src->features_first ? 1 : 0];
+}
+
+int64_t simrep_source_features(const simrep_source *src)
+{
+    if (!src || src->info.ndim != 2)
+        return 0;
+    return src->info.shape[src->features_first ? 0 : 1];
+}
+
+static int host_big_endian(void)
+{
+    uint16_t x = 1;
+    unsigned char c;
+    memcpy(&c, &x, 1);
+    return c == 0;
+}
+
+static void byteswap(unsigned char *p, size_t count, size_t size)
+{
+    for (size_t i = 0; i < count; i++, p += size)
+        for (size_t a = 0, b = size - 1; a < b; a++, b--) {
+            unsigned char t = p[a];
+            p[a] = p[b];
+            p[b] = t;
+        }
+}
+
+simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t row0, int64_t rows,
+                                 simrep_matrix *view)
+{
+    if (!ctx || !src || !view || row0 < 0 || rows < 0)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_read: invalid arguments");
+    if (src->info.ndim != 2)
+        return not_2d(ctx, src);
+    const int64_t n = simrep_source_samples(src), p = simrep_source_features(src);
+    if (row0 > n)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%s: read from sample %lld but the array has %lld samples",
+                            src->label, (long long)row0, (long long)n);
+    if (rows > n - row0)
+        rows = n - row0;
+    const size_t isz = simrep_dtype_size(src->info.dtype);
+    int64_t count, bytes;
+    if (!simrep__mul_i64(rows, p, &count) || !simrep__mul_i64(count, (int64_t)isz, &bytes) ||
+        (uint64_t)bytes > SIZE_MAX)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%s: a block of %lld samples x %lld features is too large",
+                            src->label, (long long)rows, (long long)p);
+    if ((size_t)bytes > src->cap || !src->buf) {
+        unsigned char *nb = simrep__alloc(ctx, (size_t)bytes, "the input block buffer");
+        if (!nb)
+            return simrep__prefix(ctx, "%s", src->label);
+        simrep__free(ctx, src->buf);
+        src->buf = nb;
+        src->cap = (size_t)bytes;
+    }
+    /* In file order the array is outer x inner: C order is shape[0] x
+     * shape[1], Fortran order shape[1] x shape[0].  The block is contiguous
+     * when samples are the outer index. */
+    const int fortran = src->info.fortran_order;
+    const int samples_outer = fortran ? src->features_first : !src->features_first;
+    simrep_status st = SIMREP_OK;
+    view->data = src->buf;
+    view->dtype = src->info.dtype;
+    view->rows = rows;
+    view->cols = p;
+    if (samples_outer) {
+        st = simrep__stream_read(ctx, &src->st, src->data_start + (uint64_t)row0 * (uint64_t)p * isz, src->buf,
+                                 (size_t)bytes);
+        view->row_stride = p;
+        view->col_stride = 1;
+    } else {
+        if (src->st.inf && rows > 0 && p > 0)
+            st = simrep__inflater_spill(ctx, src->st.inf);
+        const size_t run = (size_t)rows * isz;
+        for (int64_t j = 0; j < p && st == SIMREP_OK && rows > 0; j++)
+            st = simrep__stream_read(ctx, &src->st, src->data_start + ((uint64_t)j * (uint64_t)n + (uint64_t)row0) * isz,
+                                     src->buf + (size_t)j * run, run);
+        view->row_stride = 1;
+        view->col_stride = rows;
+    }
+    if (st)
+        return st;
+    if (src->info.big_endian != host_big_endian() && isz > 1)
+        byteswap(src->buf, (size_t)count, isz);
+    return SIMREP_OK;
+}
