@@ -274,6 +274,22 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
         for (int64_t j = 0; j < ks; j++)
             for (int64_t i = 0; i < ks; i++)
                 scat[i + j * ks] += n * mu[i] * mu[j];
+        memcpy(g, scat, (size_t)(ks * ks) * sizeof(double));
+        st = simrep__potrf(ctx, ks, scat, ks, "the Gram matrix of the pwcca directions");
+    }
+    if (st == SIMREP_E_NUMERIC) {
+        /* The directions are linearly dependent (n <= k, or duplicated
+         * features): the reference's QR would complete the basis with
+         * arbitrary vectors.  mm lies in the range of the Gram matrix, so a
+         * ridge of 1e-12 of its largest diagonal (far below any direction
+         * the data span, far above round-off) gives the limit value.  Only
+         * taken when the plain Cholesky fails, so well-posed data are exact. */
+        double dmax = 0;
+        for (int64_t i = 0; i < ks; i++)
+            dmax = g[i + i * ks] > dmax ? g[i + i * ks] : dmax;
+        memcpy(scat, g, (size_t)(ks * ks) * sizeof(double));
+        for (int64_t i = 0; i < ks; i++)
+            scat[i + i * ks] += 1e-12 * dmax;
         st = simrep__potrf(ctx, ks, scat, ks, "the Gram matrix of the pwcca directions");
     }
     if (st == SIMREP_OK)
