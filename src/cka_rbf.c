@@ -1,36 +1,33 @@
 /*
- * cka_rbf.c: CKA with Gaussian (RBF) kernels, simrep_cka_rbf.
+ * cka_rbf.c: CKA with Gaussian kernels (simrep_cka_rbf), as the demo notebook
+ * of Kornblith et al. 2019 computes it: K_ij = exp(-D_ij / (2 sigma^2 m)), D
+ * the squared distances of the rows, m = np.median of all n^2 of them
+ * (diagonal zeros included; mean of the two middle values for even n^2), L
+ * likewise for y, CKA = <HKH, HLH>_F / (|HKH|_F |HLH|_F), H = I - 11ᵀ/n.
  *
- * Computes the notebook of Kornblith et al. 2019 ("Similarity of Neural
- * Network Representations Revisited", demo notebook gram_rbf / center_gram /
- * cka): K_ij = exp(-D_ij / (2 sigma^2 m)), D the squared distances between
- * rows, m = np.median of all n^2 of them (diagonal zeros included; the mean
- * of the two middle values when n^2 is even), the same for y with its own
- * median, and CKA = <HKH, HLH>_F / (|HKH|_F |HLH|_F), H = I - 11ᵀ/n.
- *
- * Method: nothing n x n is ever formed.  The rows are copied to double,
- * column-centered (D is translation invariant; centering removes the
- * cancellation of |xi|^2 + |xj|^2 - 2 xi.xj when the mean is large) and
- * scaled by a power of two (exact, so the result is bitwise unchanged, but
- * |x|^2 can then neither overflow nor underflow); equal rows are found by
- * hashing so that their distance is an exact 0.  Gram tiles of TILE x TILE
- * come from dgemm, only for tile rows I <= tile columns J (D is symmetric;
- * off-diagonal tiles count twice), and every pass over the data recomputes
- * them.  Passes: (1) a 16-bit radix histogram of the IEEE bit patterns of D
- * (for non-negative doubles the bit order is the numeric order), narrowing
- * the buckets that hold ranks floor((n^2-1)/2) and n^2/2; usually (2) one
- * more histogram of the next 16 bits; (3) collecting the few (<= COLLECT_MAX)
- * candidates left and selecting exactly; (4) the row sums of K and L; (5)
- * Σ Kc Lc, Σ Kc^2, Σ Lc^2 with Kc = K - u_i - u_j formed per entry (the
- * notebook's center_gram), not the expanded one-pass formula whose terms
- * cancel.  x and y share each pass.  Time O(n^2 (p + q)) per pass, memory
- * O(n (p + q)) + O(TILE^2) + the histograms and candidates.
- * Rejected: sorting or storing the n^2/2 distances (O(n^2) memory);
- * approximate medians (P^2, sampling), which would not reproduce np.median;
- * a random-pivot selection, which is not deterministic.
- * Parallelism: the tile loop runs over tile rows I with per-tile-row
- * partial sums; histograms, row sums and sums of products are additive, so a
- * later change can deal tile rows to threads or MPI ranks and merge.
+ * Method: nothing n x n is formed.  Rows are copied to double, centered (D is
+ * translation invariant; centering avoids cancellation in |xi|^2 + |xj|^2 -
+ * 2 xi.xj when the mean is large), scaled by a power of two (exact: the
+ * result is bitwise unchanged, |x|^2 cannot overflow or underflow), and equal
+ * rows found by hashing so their distance is an exact 0.  TILE x TILE Gram
+ * tiles come from dgemm for tile rows I <= tile columns J only (D is
+ * symmetric; off-diagonal tiles count twice) and are recomputed by every pass.
+ * Passes, x and y sharing each: 16-bit radix histograms of the IEEE bit
+ * patterns of D (ordered like the numbers for D >= 0) narrow the buckets of
+ * ranks floor((n^2-1)/2) and n^2/2 until a bucket holds <= COLLECT_MAX
+ * values, which one more pass collects for an exact selection (at most 4
+ * histograms + 1 collection; n = 10^4, p = 256 takes 2 + 1); then one pass
+ * for the row sums of K and L, and one for Σ Kc Lc, Σ Kc^2, Σ Lc^2 with
+ * Kc = K - u_i - u_j per entry (the notebook's center_gram), not the expanded
+ * one-pass formula whose terms cancel.  So usually 5 passes of O(n^2 (p+q));
+ * memory O(n (p + q)) + O(TILE^2) + histograms + <= COLLECT_MAX candidates.
+ * Rejected: storing or sorting the n^2/2 distances (O(n^2) memory);
+ * approximate medians (P^2, sampling), which do not reproduce np.median;
+ * random pivots, which are not deterministic.
+ * Parallelism: single-threaded apart from BLAS.  The loops run over tile rows
+ * I with per-tile-row partial sums, and histograms, row sums and the three
+ * sums are additive, so a later change can deal tile rows to threads or MPI
+ * ranks and merge.
  */
 #include "internal.h"
 #include "linalg.h"
