@@ -133,8 +133,10 @@ int cmd_info(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
+    if (argc < 2) {
+        cli_error(EXIT_USAGE, "no command given (commands: compare, info, measures)");
         return cmd_help(stderr), EXIT_USAGE;
+    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
         return cmd_help(stdout);
