@@ -121,21 +121,34 @@ def test_golden_coefs(case, golden_expected):
     assert abs(np.mean(np.array(j["cca"]["coefs"]) ** 2) - j["cca_r2"]["similarity"]) <= 1e-12
 
 
+# invertible_map: every rho is 1 - O(1e-10), so the canonical directions are
+# not determined (any rotation within the cluster is as good) and neither
+# are the weights; the similarity is 1 whatever they are and is checked above.
+WEIGHTS_UNDETERMINED = {"invertible_map"}
+
+
 @pytest.mark.parametrize("variant", ["google", "ding"])
 @pytest.mark.parametrize("case", CASES)
 def test_golden_pwcca_weights(case, variant):
-    """The projection weights (--coefs) are those of the reference, sum to 1,
-    and give the similarity as sum w_i rho_i."""
+    """The projection weights (--coefs) are those of the reference and give
+    the similarity as sum w_i rho_i.  google: one weight per rho, summing to
+    1.  ding: the weights are normalized over every feature of x and only
+    the first k = min(kept) enter the sum; simrep may list those k only."""
     j = cli(case) if variant == "google" else cli(case, "--pwcca-variant", "ding")
     m = j["measures"]["pwcca"]
     assert m["variant"] == variant
-    x, y = arrays(case)
-    r = ref.pwcca(x, y, variant)
     w = np.array(m["weights"])
-    np.testing.assert_allclose(w, r["weights"], rtol=0, atol=TOL)
-    assert abs(w.sum() - 1) <= 1e-12
-    k = min(len(w), len(m["coefs"]))
-    assert abs(np.dot(w[:k], m["coefs"][:k]) - m["similarity"]) <= 1e-12
+    rho = np.array(m["coefs"])
+    k = min(len(w), len(rho))
+    assert abs(np.dot(w[:k], rho[:k]) - m["similarity"]) <= 1e-12
+    if variant == "google":
+        assert len(w) == len(rho)
+        assert abs(w.sum() - 1) <= 1e-12
+    if case in WEIGHTS_UNDETERMINED:
+        return
+    x, y = arrays(case)
+    want = ref.pwcca(x, y, variant)["weights"]
+    np.testing.assert_allclose(w, want[:len(w)], rtol=0, atol=TOL)
 
 
 @pytest.mark.parametrize("case", CASES)
