@@ -251,6 +251,21 @@ static simrep_status sniff(simrep_ctx *ctx, const simrep__reader *rd, int *forma
     return SIMREP_OK;
 }
 
+/* The data of a .npy file must fit in it (trailing bytes are allowed, as
+ * numpy allows them). */
+static simrep_status npy_check_fit(simrep_ctx *ctx, const simrep__reader *rd, const simrep_array_info *info)
+{
+    uint64_t have = rd->size - info->data_offset;
+    if (info->data_size <= have)
+        return SIMREP_OK;
+    char shape[256];
+    simrep__format_shape(info, shape, sizeof shape);
+    return simrep__fail(ctx, SIMREP_E_FORMAT,
+                        "%s: truncated: header claims shape %s %s = %llu bytes but the file has %llu bytes of data",
+                        rd->label, shape, info->dtype_supported ? simrep_dtype_name(info->dtype) : info->dtype_text,
+                        (unsigned long long)info->data_size, (unsigned long long)have);
+}
+
 static simrep_status list_reader(simrep_ctx *ctx, const simrep__reader *rd, int format, simrep_array_info *infos,
                                  int cap, int *count)
 {
@@ -264,6 +279,8 @@ static simrep_status list_reader(simrep_ctx *ctx, const simrep__reader *rd, int 
         if (st)
             return st;
         info.data_offset = start;
+        if ((st = npy_check_fit(ctx, rd, &info)))
+            return st;
         *count = 1;
         if (cap > 0 && infos)
             infos[0] = info;
@@ -337,15 +354,8 @@ static simrep_status open_array(simrep_ctx *ctx, simrep_source *src, int format,
         if ((st = simrep__npy_parse(ctx, &src->st, &src->info, &src->data_start)))
             return st;
         src->info.data_offset = src->data_start;
-        uint64_t have = src->rd.size - src->data_start;
-        if (src->info.dtype_supported && src->info.data_size > have) {
-            char shape[256];
-            simrep__format_shape(&src->info, shape, sizeof shape);
-            return simrep__fail(ctx, SIMREP_E_FORMAT,
-                                "%s: truncated: header claims shape %s %s = %llu bytes but the file has %llu bytes of data",
-                                src->label, shape, simrep_dtype_name(src->info.dtype),
-                                (unsigned long long)src->info.data_size, (unsigned long long)have);
-        }
+        if ((st = npy_check_fit(ctx, &src->rd, &src->info)))
+            return st;
     } else if (format == SIMREP_FORMAT_NPZ) {
         if ((st = simrep__npz_open(ctx, &src->rd, key, &src->st, &src->info, &src->data_start, src->label,
                                    sizeof src->label)))
