@@ -241,12 +241,14 @@ static simrep_status copy_coefs(simrep_ctx *ctx, simrep_result *r, const double 
  */
 static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, const double *sss, int64_t ks,
                                   const double *soo, int64_t ko, const double *sso, const int64_t *idx, int64_t off,
-                                  double eps, simrep_result *r)
+                                  double eps, const cca_fit *shared, simrep_result *r)
 {
-    cca_fit f;
-    simrep_status st = cca_fit_compute(ctx, sss, ks, ks, soo, ko, ko, sso, ks, eps, 1, 0, &f);
+    /* The CCA with the smaller side first; shared when cca already made it. */
+    cca_fit own = {0};
+    simrep_status st = shared ? SIMREP_OK : cca_fit_compute(ctx, sss, ks, ks, soo, ko, ko, sso, ks, eps, 1, 0, &own);
     if (st != SIMREP_OK)
         return st;
+    const cca_fit f = shared ? *shared : own;
     const double n = (double)pr->n, nm1 = (double)(pr->n - 1);
     double *scat = simrep__alloc_array(ctx, (size_t)(ks * ks), sizeof(double), "pwcca work");
     double *g = scat ? simrep__alloc_array(ctx, (size_t)(ks * ks), sizeof(double), "pwcca Gram") : NULL;
@@ -322,7 +324,7 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
     simrep__free(ctx, g);
     simrep__free(ctx, mm);
     simrep__free(ctx, mu);
-    cca_fit_free(ctx, &f);
+    cca_fit_free(ctx, &own);
     return st;
 }
 
@@ -515,10 +517,13 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
     if (pr->kp < pr->p || pr->kq < pr->q)
         warn |= SIMREP_WARN_DEAD_FEATURES;
 
+    /* The CCA of x against y; with the google pwcca weights on x's side it
+     * is also pwcca's CCA (x first, full U), so compute U once for both. */
     cca_fit f = {0};
-    if (want[SIMREP_CCA] || want[SIMREP_CCA_R2])
-        st = cca_fit_compute(ctx, b.sxx, pr->kp, pr->kp, b.syy, pr->kq, pr->kq, b.sxy, pr->kp, opt->epsilon, 0, 0,
-                             &f);
+    const int pwcca_on_x = want[SIMREP_PWCCA] && opt->pwcca_variant == SIMREP_PWCCA_GOOGLE && pr->kp <= pr->kq;
+    if (want[SIMREP_CCA] || want[SIMREP_CCA_R2] || pwcca_on_x)
+        st = cca_fit_compute(ctx, b.sxx, pr->kp, pr->kp, b.syy, pr->kq, pr->kq, b.sxy, pr->kp, opt->epsilon,
+                             pwcca_on_x, 0, &f);
     for (int i = 0; i < count && st == SIMREP_OK; i++) {
         simrep_result *r = &results[i];
         switch (measures[i]) {
@@ -541,10 +546,10 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
             if (opt->pwcca_variant == SIMREP_PWCCA_DING)
                 st = pwcca_ding(ctx, pr, &b, r);
             else if (pr->kp <= pr->kq) /* smaller kept side first; ties: x */
-                st = pwcca_google(ctx, pr, b.sxx, pr->kp, b.syy, pr->kq, b.sxy, pr->kept, 0, opt->epsilon, r);
+                st = pwcca_google(ctx, pr, b.sxx, pr->kp, b.syy, pr->kq, b.sxy, pr->kept, 0, opt->epsilon, &f, r);
             else
                 st = pwcca_google(ctx, pr, b.syy, pr->kq, b.sxx, pr->kp, b.syx, pr->kept + pr->kp, pr->p,
-                                  opt->epsilon, r);
+                                  opt->epsilon, NULL, r);
             break;
         default:
             continue;

@@ -9,10 +9,10 @@
  * with a_i = |x_i - mu_x|^2 and b_i = |y_i - mu_y|^2,
  *   T_ab = sum a_i b_i, T_aa = sum a_i^2, T_bb = sum b_i^2,
  *   u_ax = sum a_i (x_i - mu_x), u_ay, u_bx, u_by likewise.
- * The u vectors are zero-sum-free leftovers needed only to move the other
- * sums to a new mean: when the mean moves by delta every sum above has a
- * closed-form update in terms of S, the u's, n and delta (derived in
- * shift_row_sums below), so partial results merge exactly.
+ * The u vectors are needed only to move the other sums to a new mean: when
+ * the mean moves by delta every sum above has a closed-form update in terms
+ * of S, the u's, n and delta (derived in shift_row_sums below), so partial
+ * results merge exactly.
  *
  * Update of a block B (b rows): convert to double in a b x d row-major
  * buffer (= a d x b column-major matrix, so DSYRK reads it in place), take
@@ -34,9 +34,9 @@
 /* Rows per internal block: large enough that the O(d^2) merge is small
  * against the O(rows * d^2) DSYRK, small enough that the buffer stays a few
  * tens of MiB at d = 2048 (the bench target keeps peak RSS <= 128 MiB). */
-#define BLOCK_TARGET_DOUBLES (2 * 1024 * 1024)
+#define BLOCK_TARGET_DOUBLES (4 * 1024 * 1024)
 #define BLOCK_MIN_ROWS 256
-#define BLOCK_MAX_ROWS 4096
+#define BLOCK_MAX_ROWS 8192
 
 struct simrep_moments {
     int64_t p, q, d;
@@ -51,10 +51,6 @@ struct simrep_moments {
     double *work;    /* 4 d */
 };
 
-static double *u_ax(simrep_moments *m) { return m->u; }
-static double *u_ay(simrep_moments *m) { return m->u + m->p; }
-static double *u_bx(simrep_moments *m) { return m->u + m->d; }
-static double *u_by(simrep_moments *m) { return m->u + m->d + m->p; }
 
 simrep_status simrep_moments_new(simrep_ctx *ctx, int64_t p, int64_t q, simrep_moments **out)
 {
@@ -203,44 +199,68 @@ static simrep_status shift_row_sums(simrep_ctx *ctx, const simrep_moments *m, co
     return SIMREP_OK;
 }
 
-/* Find the first NaN/Inf in the converted block; names side, row, column. */
+/* Column sums of the converted block z (rows x d) into sums (d). */
+static void column_sums(const double *restrict z, int64_t rows, int64_t d, double *restrict sums)
+{
+    for (int64_t j = 0; j < d; j++)
+        sums[j] = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        const double *restrict r = z + i * d;
+        for (int64_t j = 0; j < d; j++)
+            sums[j] += r[j];
+    }
+}
+
+/*
+ * NaN and Inf propagate into the column sums, so one vectorized pass gives
+ * both the block mean and the check; only a block whose sums are not finite
+ * is scanned for the culprit, named by side, row and column.  A block of
+ * finite values whose sum overflows is an error too (its scatter would be
+ * Inf).
+ */
 static simrep_status check_finite(simrep_ctx *ctx, const simrep_moments *m, const double *z, int64_t rows,
-                                  int64_t first_row)
+                                  const double *sums, int64_t first_row)
 {
     const int64_t d = m->d;
-    for (int64_t i = 0; i < rows; i++) {
-        const double *r = z + i * d;
-        double acc = 0;
-        for (int64_t j = 0; j < d; j++)
-            acc += r[j] * 0.0; /* NaN*0 and Inf*0 are NaN: one test per row */
-        if (acc == 0.0)
-            continue;
-        for (int64_t j = 0; j < d; j++)
-            if (!isfinite(r[j])) {
+    double acc = 0;
+    for (int64_t j = 0; j < d; j++)
+        acc += sums[j] * 0.0; /* NaN * 0 and Inf * 0 are NaN */
+    if (acc == 0.0)
+        return SIMREP_OK;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++) {
+            const double v = z[i * d + j];
+            if (!isfinite(v)) {
                 int is_x = j < m->p;
                 return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", is_x ? "x" : "y",
-                                    isnan(r[j]) ? "NaN" : "Inf", (long long)(first_row + i),
+                                    isnan(v) ? "NaN" : "Inf", (long long)(first_row + i),
                                     (long long)(is_x ? j : j - m->p));
             }
-    }
+        }
+    for (int64_t j = 0; j < d; j++)
+        if (!isfinite(sums[j])) {
+            int is_x = j < m->p;
+            return simrep__fail(ctx, SIMREP_E_NONFINITE,
+                                "%s: column %lld overflows double precision when summed over rows %lld to %lld "
+                                "(values near 1e308); rescale the data",
+                                is_x ? "x" : "y", (long long)(is_x ? j : j - m->p), (long long)first_row,
+                                (long long)(first_row + rows - 1));
+        }
     return SIMREP_OK;
 }
 
-/* Fold rows z (rows x d, row-major, already converted and checked) into m.
- * Overwrites z with the centered rows. */
-static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *z, int64_t rows)
+/* Fold rows z (rows x d, row-major, converted and checked, with column sums
+ * in m's first spare row) into m.  Overwrites z with the centered rows. */
+static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *restrict z, int64_t rows)
 {
     const int64_t p = m->p, d = m->d;
     const double n_old = (double)m->n, n_new = (double)(m->n + rows);
-    /* The two spare rows after the block hold the mean shift and the new
-     * mean (work[] is scratch for shift_row_sums). */
+    /* Spare space after the block: the column sums (turned into the mean
+     * shift), the new mean, and the per-row squared norms a_i, b_i (work[]
+     * is scratch for shift_row_sums). */
     double *shift = m->block + m->block_rows * d;
-    double *mnew = shift + d;
-    for (int64_t j = 0; j < d; j++)
-        shift[j] = 0;
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < d; j++)
-            shift[j] += z[i * d + j];
+    double *restrict mnew = shift + d;
+    double *restrict ra = mnew + d, *restrict rb = ra + m->block_rows;
     for (int64_t j = 0; j < d; j++) {
         double block_mean = shift[j] / (double)rows;
         mnew[j] = m->mean[j] + (block_mean - m->mean[j]) * ((double)rows / n_new);
@@ -256,10 +276,10 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *z, i
         if (st != SIMREP_OK)
             return st;
     }
-    /* Center the block about the new mean and fold in its row sums. */
-    double *uax = u_ax(m), *uay = u_ay(m), *ubx = u_bx(m), *uby = u_by(m);
+    /* Center the block about the new mean; a_i = |x~_i|^2, b_i = |y~_i|^2. */
+    double taa = 0, tbb = 0, tab = 0;
     for (int64_t i = 0; i < rows; i++) {
-        double *r = z + i * d;
+        double *restrict r = z + i * d;
         double a = 0, b = 0;
         for (int64_t j = 0; j < p; j++) {
             r[j] -= mnew[j];
@@ -269,21 +289,24 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *z, i
             r[j] -= mnew[j];
             b += r[j] * r[j];
         }
-        m->t[0] += a * b;
-        m->t[1] += a * a;
-        m->t[2] += b * b;
-        for (int64_t j = 0; j < p; j++) {
-            uax[j] += a * r[j];
-            ubx[j] += b * r[j];
-        }
-        for (int64_t j = 0; j < d - p; j++) {
-            uay[j] += a * r[p + j];
-            uby[j] += b * r[p + j];
-        }
+        ra[i] = a;
+        rb[i] = b;
+        tab += a * b;
+        taa += a * a;
+        tbb += b * b;
     }
+    m->t[0] += tab;
+    m->t[1] += taa;
+    m->t[2] += tbb;
+    /* [u_ax; u_ay] += sum_i a_i z~_i and [u_bx; u_by] += sum_i b_i z~_i: the
+     * block is the column-major d x rows matrix, so these are two DGEMVs. */
+    st = simrep__gemv(ctx, 'N', d, rows, 1.0, z, d, ra, 1.0, m->u);
+    if (st == SIMREP_OK)
+        st = simrep__gemv(ctx, 'N', d, rows, 1.0, z, d, rb, 1.0, m->u + d);
     /* S += BcᵀBc: the row-major rows x d block is the column-major d x rows
      * matrix Bcᵀ, so DSYRK with trans 'N' reads it in place. */
-    st = simrep__syrk(ctx, 'N', d, rows, 1.0, z, d, 1.0, m->scatter, d);
+    if (st == SIMREP_OK)
+        st = simrep__syrk(ctx, 'N', d, rows, 1.0, z, d, 1.0, m->scatter, d);
     if (st != SIMREP_OK)
         return st;
     memcpy(m->mean, mnew, (size_t)d * sizeof(double));
@@ -330,25 +353,32 @@ simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const si
     if (x->rows == 0)
         return SIMREP_OK;
     if (!m->block) {
-        /* block_rows rows plus two spare rows for the mean shift. */
-        m->block = simrep__alloc_array(ctx, (size_t)(m->block_rows + 2), (size_t)m->d * sizeof(double),
-                                       "moments block buffer");
+        /* block_rows rows, two spare rows for the mean shift and new mean,
+         * and 2 x block_rows for the per-row squared norms. */
+        size_t count = (size_t)(m->block_rows + 2) * (size_t)m->d + 2 * (size_t)m->block_rows;
+        m->block = simrep__alloc_array(ctx, count, sizeof(double), "moments block buffer");
         if (!m->block)
             return SIMREP_E_NOMEM;
     }
     /* Check the whole input before folding any of it, so that an error leaves
-     * the moments unchanged.  Cheap: O(rows * d) against the O(rows * d^2)
-     * product. */
-    for (int64_t r0 = 0; r0 < x->rows; r0 += m->block_rows) {
+     * the moments unchanged.  A single block (the streaming case) is
+     * converted once; a larger input is converted twice, which costs
+     * O(rows * d) against the O(rows * d^2) product. */
+    double *sums = m->block + m->block_rows * m->d;
+    const int single = x->rows <= m->block_rows;
+    for (int64_t r0 = 0; r0 < x->rows && !single; r0 += m->block_rows) {
         int64_t rows = x->rows - r0 < m->block_rows ? x->rows - r0 : m->block_rows;
         convert_rows(m, x, y, r0, rows, m->block);
-        if ((st = check_finite(ctx, m, m->block, rows, m->n + r0)) != SIMREP_OK)
+        column_sums(m->block, rows, m->d, sums);
+        if ((st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
     }
     for (int64_t r0 = 0; r0 < x->rows; r0 += m->block_rows) {
         int64_t rows = x->rows - r0 < m->block_rows ? x->rows - r0 : m->block_rows;
-        if (rows != x->rows || r0 != 0)
-            convert_rows(m, x, y, r0, rows, m->block);
+        convert_rows(m, x, y, r0, rows, m->block);
+        column_sums(m->block, rows, m->d, sums);
+        if (single && (st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
+            return st;
         if ((st = fold_block(ctx, m, m->block, rows)) != SIMREP_OK)
             return st;
     }
