@@ -454,8 +454,8 @@ int cmd_compare(int argc, char **argv)
     }
     if (rc < 0) {
         /* About 16 MiB of doubles per block of both inputs. */
-        int64_t block = (int64_t)(2 * 1024 * 1024) / (x.p + y.p);
-        block = block < 256 ? 256 : block > 4096 ? 4096 : block;
+        int64_t block = (int64_t)(4 * 1024 * 1024) / (x.p + y.p);
+        block = block < 256 ? 256 : block > 8192 ? 8192 : block;
         int tty = isatty(2) && (double)x.n * (double)(x.p + y.p) > 5e7;
         int shown = 0;
         time_t start = time(NULL);
