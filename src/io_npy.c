@@ -352,11 +352,19 @@ static simrep_status parse_header(npy_parser *ps, simrep_array_info *info)
 
 simrep_status simrep__npy_parse(simrep_ctx *ctx, simrep__stream *s, simrep_array_info *info, uint64_t *data_start)
 {
+    /* 10 bytes first, then 2 more for versions 2 and 3, so that a deflated
+     * member is read strictly forward (a backward read restarts it). */
     unsigned char pre[12];
     size_t got;
-    simrep_status st = simrep__stream_read_upto(ctx, s, 0, pre, sizeof pre, &got);
+    simrep_status st = simrep__stream_read_upto(ctx, s, 0, pre, 10, &got);
     if (st)
         return st;
+    if (got == 10 && (pre[6] == 2 || pre[6] == 3)) {
+        size_t more;
+        if ((st = simrep__stream_read_upto(ctx, s, 10, pre + 10, 2, &more)))
+            return st;
+        got += more;
+    }
     if (got == 0)
         return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: empty (0 bytes); not a .npy file", s->label);
     if (got < 6 || memcmp(pre, "\x93NUMPY", 6) != 0) {

@@ -149,6 +149,15 @@ simrep_status simrep__stream_read(simrep_ctx *ctx, simrep__stream *s, uint64_t o
     return st;
 }
 
+/* Make sure the message of a failed call starts with label (allocation
+ * failures deep in a parser only say what was being allocated). */
+static simrep_status named(simrep_ctx *ctx, simrep_status st, const char *label)
+{
+    if (st != SIMREP_OK && ctx && strncmp(ctx->message, label, strlen(label)) != 0)
+        simrep__prefix(ctx, "%s", label);
+    return st;
+}
+
 /* ---------------------------------------------------------------- shared */
 
 void simrep__format_shape(const simrep_array_info *info, char *buf, size_t cap)
@@ -306,7 +315,7 @@ simrep_status simrep_file_list(simrep_ctx *ctx, const char *path, simrep_array_i
     if (st == SIMREP_OK)
         st = list_reader(ctx, &rd, format, infos, cap, count);
     simrep__reader_close(&rd);
-    return st;
+    return named(ctx, st, path);
 }
 
 simrep_status simrep_buffer_list(simrep_ctx *ctx, const void *buf, size_t len, simrep_format format,
@@ -316,7 +325,7 @@ simrep_status simrep_buffer_list(simrep_ctx *ctx, const void *buf, size_t len, s
         format > SIMREP_FORMAT_SAFETENSORS)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_buffer_list: invalid arguments");
     simrep__reader rd = {-1, buf, len, SIMREP__BUFFER_LABEL};
-    return list_reader(ctx, &rd, format, infos, cap, count);
+    return named(ctx, list_reader(ctx, &rd, format, infos, cap, count), SIMREP__BUFFER_LABEL);
 }
 
 /* ---------------------------------------------------------------- source */
@@ -391,7 +400,7 @@ simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_sourc
         key = NULL;
     simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
     if (!src)
-        return SIMREP_E_NOMEM;
+        return simrep__prefix(ctx, "%.*s", (int)len, spec);
     memset(src, 0, sizeof *src);
     src->rd.fd = -1;
     memcpy(src->path, spec, len);
@@ -411,6 +420,7 @@ simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_sourc
                          spec, colon + 1);
     }
     if (st) {
+        named(ctx, st, src->path);
         simrep_source_free(ctx, src);
         return st;
     }
@@ -431,12 +441,13 @@ simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t
         key = NULL;
     simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
     if (!src)
-        return SIMREP_E_NOMEM;
+        return simrep__prefix(ctx, "%s", SIMREP__BUFFER_LABEL);
     memset(src, 0, sizeof *src);
     snprintf(src->path, sizeof src->path, "%s", SIMREP__BUFFER_LABEL);
     src->rd = (simrep__reader){-1, buf, len, src->path};
     simrep_status st = open_array(ctx, src, format, key);
     if (st) {
+        named(ctx, st, SIMREP__BUFFER_LABEL);
         simrep_source_free(ctx, src);
         return st;
     }
@@ -585,7 +596,7 @@ simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t ro
         view->col_stride = rows;
     }
     if (st)
-        return st;
+        return named(ctx, st, src->label);
     if (src->info.big_endian != host_big_endian() && isz > 1)
         byteswap(src->buf, (size_t)count, isz);
     return SIMREP_OK;
