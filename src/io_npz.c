@@ -260,6 +260,8 @@ simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
     simrep_status st;
     if (inf->pos != 0 && (st = restart(ctx, inf)))
         return st;
+    if (inf->tmp) /* left by a spill that failed part way */
+        fclose(inf->tmp);
     inf->tmp = tmpfile();
     if (!inf->tmp)
         return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot create a temporary file to inflate the member into: %s",

@@ -848,6 +848,16 @@ static void test_npz_bad(simrep_ctx *ctx)
             snprintf(name, sizeof name, "odd_%d_%d.npz", more, fortran);
             bad_case c = {name, "x", SIMREP_OK, SIMREP_E_FORMAT, more ? "inflates to more" : "truncated"};
             check_bad(ctx, &z3.out, &c, SIMREP_FORMAT_NPZ);
+            /* Failing again (a second spill to a temporary file, or a
+             * restart) is the same error and leaks nothing. */
+            simrep_source *src = NULL;
+            CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, z3.out.p, z3.out.n, SIMREP_FORMAT_NPZ, NULL, &src),
+                         SIMREP_OK);
+            for (int again = 0; again < 2 && src; again++) {
+                simrep_matrix v;
+                CHECK_STATUS(ctx, simrep_source_read(ctx, src, 0, 8, &v), SIMREP_E_FORMAT);
+            }
+            simrep_source_free(ctx, src);
             bytes_free(&z3.out);
             bytes_free(&odd);
         }
