@@ -387,8 +387,10 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             snprintf(notes, sizeof notes, "%lld correlations", (long long)r->ncoefs);
         else if (r->measure == SIMREP_CKA_RBF)
             snprintf(notes, sizeof notes, "sigma %g", a->opt.rbf_sigma);
-        printf("%-20s %12.6f %12.6f  %s\n", simrep_measure_get_info(r->measure)->id, r->similarity, r->distance,
-               notes);
+        /* Round-off can leave a distance of -1e-16 for identical inputs; the
+         * table shows it as 0 rather than -0.000000 (JSON keeps the value). */
+        double dist = fabs(r->distance) < 5e-7 ? 0.0 : r->distance;
+        printf("%-20s %12.6f %12.6f  %s\n", simrep_measure_get_info(r->measure)->id, r->similarity, dist, notes);
     }
     if (a->coefs)
         for (int i = 0; i < a->nmeasures; i++) {

@@ -99,7 +99,10 @@ int cmd_info(int argc, char **argv)
     }
     int fmt = simrep_format_from_path(path);
     printf("%s: %s, %d array%s\n", path,
-           fmt == SIMREP_FORMAT_NPZ ? "npz archive" : fmt == SIMREP_FORMAT_SAFETENSORS ? "safetensors" : "npy",
+           fmt == SIMREP_FORMAT_NPZ           ? "npz archive"
+           : fmt == SIMREP_FORMAT_SAFETENSORS ? "safetensors"
+           : fmt == SIMREP_FORMAT_NPY         ? "npy"
+                                              : "array file (format recognised by its contents)",
            count, count == 1 ? "" : "s");
     for (int i = 0; i < count && i < CAP; i++) {
         const simrep_array_info *a = &infos[i];
