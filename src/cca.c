@@ -235,6 +235,40 @@ static simrep_status copy_coefs(simrep_ctx *ctx, simrep_result *r, const double 
 }
 
 /*
+ * The projection weighting both pwcca variants share: alpha_i = sum_j |m_ij|
+ * over the k x k matrix m (row i: canonical direction i against the data's
+ * columns), normalized over all k rows; the first dim weights multiply the
+ * canonical correlations rho (dim <= k; Ding's pwcca_dist keeps
+ * min(len(weights), len(rho))).  Fills similarity, distance, coefs, weights.
+ */
+static simrep_status projection_weighted(simrep_ctx *ctx, const double *m, int64_t k, const double *rho,
+                                         int64_t dim, simrep_result *r)
+{
+    r->weights = simrep__alloc_array(ctx, (size_t)dim, sizeof(double), "pwcca weights");
+    simrep_status st = r->weights ? copy_coefs(ctx, r, rho, dim) : SIMREP_E_NOMEM;
+    if (st != SIMREP_OK)
+        return st;
+    double total = 0, sim = 0;
+    for (int64_t i = 0; i < k; i++) {
+        double a = 0;
+        for (int64_t j = 0; j < k; j++)
+            a += fabs(m[i + j * k]);
+        if (i < dim)
+            r->weights[i] = a;
+        total += a;
+    }
+    if (!(total > 0))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "pwcca: every projection weight is zero");
+    for (int64_t i = 0; i < dim; i++) {
+        r->weights[i] /= total;
+        sim += r->weights[i] * rho[i];
+    }
+    r->similarity = sim;
+    r->distance = 1 - sim;
+    return SIMREP_OK;
+}
+
+/*
  * pwcca with google/svcca's weights.  s_* are the smaller side's blocks
  * (first), o_* the other's; idx/off locate the smaller side's kept features
  * in the joint means.
@@ -296,30 +330,8 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
     }
     if (st == SIMREP_OK)
         st = simrep__trsm_upper(ctx, 'T', ks, ks, scat, ks, mm, ks); /* mm <- R^-ᵀ mm = Pᵀ S_raw */
-    if (st == SIMREP_OK) {
-        r->weights = simrep__alloc_array(ctx, (size_t)ks, sizeof(double), "pwcca weights");
-        st = r->weights ? copy_coefs(ctx, r, f.rho, f.k) : SIMREP_E_NOMEM;
-    }
-    if (st == SIMREP_OK) {
-        double total = 0, sim = 0;
-        for (int64_t i = 0; i < ks; i++) {
-            double a = 0;
-            for (int64_t j = 0; j < ks; j++)
-                a += fabs(mm[i + j * ks]);
-            r->weights[i] = a;
-            total += a;
-        }
-        if (!(total > 0))
-            st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "pwcca: every projection weight is zero");
-        else {
-            for (int64_t i = 0; i < ks; i++) {
-                r->weights[i] /= total;
-                sim += r->weights[i] * f.rho[i];
-            }
-            r->similarity = sim;
-            r->distance = 1 - sim;
-        }
-    }
+    if (st == SIMREP_OK)
+        st = projection_weighted(ctx, mm, ks, f.rho, ks, r);
     simrep__free(ctx, scat);
     simrep__free(ctx, g);
     simrep__free(ctx, mm);
@@ -352,34 +364,8 @@ static simrep_status pwcca_ding(simrep_ctx *ctx, const simrep__prepared *pr, con
     }
     if (st == SIMREP_OK)
         st = simrep__gemm(ctx, 'T', 'N', kp, kp, kp, 1.0, f.u, kp, t, kp, 0.0, ip, kp);
-    const int64_t dim = f.k; /* min(len(weights), len(rho)) */
-    if (st == SIMREP_OK) {
-        r->weights = simrep__alloc_array(ctx, (size_t)dim, sizeof(double), "pwcca weights");
-        st = r->weights ? copy_coefs(ctx, r, f.rho, f.k) : SIMREP_E_NOMEM;
-    }
-    if (st == SIMREP_OK) {
-        /* Weights are normalized over all kp rows, then the first dim used,
-         * as pwcca_dist does. */
-        double total = 0, sim = 0;
-        for (int64_t i = 0; i < kp; i++) {
-            double a = 0;
-            for (int64_t j = 0; j < kp; j++)
-                a += fabs(ip[i + j * kp]);
-            if (i < dim)
-                r->weights[i] = a;
-            total += a;
-        }
-        if (!(total > 0))
-            st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "pwcca: every projection weight is zero");
-        else {
-            for (int64_t i = 0; i < dim; i++) {
-                r->weights[i] /= total;
-                sim += r->weights[i] * f.rho[i];
-            }
-            r->similarity = sim;
-            r->distance = 1 - sim;
-        }
-    }
+    if (st == SIMREP_OK)
+        st = projection_weighted(ctx, ip, kp, f.rho, f.k, r);
     simrep__free(ctx, c);
     simrep__free(ctx, t);
     simrep__free(ctx, ip);
