@@ -8,7 +8,8 @@ a temporary directory, and three things are timed:
 
   simrep  the whole process `simrep compare X Y -m <seven linear measures>
           --format json` (reading the files included), best of 3, with its
-          peak RSS from os.wait4's rusage (ru_maxrss of that child alone);
+          peak RSS from os.wait4's rusage (ru_maxrss of that child alone,
+          started from a small launcher process: see start_launcher);
   floor   one float64 DSYRK of the joint n x (p+q) matrix, C = ZᵀZ, called
           directly from libopenblas through ctypes (no numpy dispatch to
           guess about), best of 3.  Every linear measure needs at least the
@@ -61,6 +62,67 @@ def parse_args():
 ARGS = parse_args()
 os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.threads)
 
+
+# ------------------------------------------------------------------ launcher
+# Peak RSS of a child.  ru_maxrss of a process started from this one is
+# wrong: Python's subprocess uses vfork, and at exec Linux records the
+# high-water RSS of the mm it leaves (this process's, with its GBs of numpy
+# arrays) into the child's maxrss.  A fork after the arrays exist is no
+# better (the copied mm starts at the parent's RSS).  So the simrep runs are
+# started by a small launcher process forked here, before numpy is imported
+# (~10 MiB resident), which fork-execs simrep and reports os.wait4's rusage.
+
+def _launcher_loop(fin, fout):
+    import tempfile as _tf
+    for line in fin:
+        cmd = json.loads(line)
+        with _tf.TemporaryFile() as out, _tf.TemporaryFile() as err:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            out.seek(0)
+            err.seek(0)
+            fout.write(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall": wall,
+                                   "maxrss_kib": usage.ru_maxrss,
+                                   "stdout": out.read().decode(errors="replace"),
+                                   "stderr": err.read().decode(errors="replace")}) + "\n")
+            fout.flush()
+    os._exit(0)
+
+
+def start_launcher():
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w1)
+        os.close(r2)
+        try:
+            _launcher_loop(os.fdopen(r1), os.fdopen(w2, "w"))
+        finally:
+            os._exit(0)
+    os.close(r1)
+    os.close(w2)
+    return pid, os.fdopen(w1, "w"), os.fdopen(r2)
+
+
+LAUNCHER = start_launcher()
+
+
+def launch(cmd):
+    _, to, frm = LAUNCHER
+    to.write(json.dumps([str(c) for c in cmd]) + "\n")
+    to.flush()
+    return json.loads(frm.readline())
+
+
+def stop_launcher():
+    pid, to, frm = LAUNCHER
+    to.close()
+    os.waitpid(pid, 0)
+
+
 import numpy as np  # noqa: E402  (after OPENBLAS_NUM_THREADS is set)
 
 sys.path.insert(0, str(REPO / "tests" / "python"))
@@ -97,17 +159,12 @@ def time_simrep(exe, fx, fy, repeats):
     cmd = [exe, "compare", str(fx), str(fy), "-m", ",".join(MEASURES), "--format", "json"]
     best, rss, out = None, 0, None
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        stdout, stderr = proc.stdout.read(), proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        dt = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), proc.returncode, stderr.decode()))
-        best = dt if best is None else min(best, dt)
-        rss = max(rss, usage.ru_maxrss)  # KiB on Linux
-        out = json.loads(stdout)
+        r = launch(cmd)
+        if r["code"] != 0:
+            raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), r["code"], r["stderr"]))
+        best = r["wall"] if best is None else min(best, r["wall"])
+        rss = max(rss, r["maxrss_kib"])  # KiB on Linux
+        out = json.loads(r["stdout"])
     return best, rss / 1024.0, out, " ".join(cmd)
 
 
@@ -241,6 +298,7 @@ def main():
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     with open(ARGS.out, "w") as f:
         json.dump(result, f, indent=1)
+    stop_launcher()
     print("results written to %s" % ARGS.out)
 
 
