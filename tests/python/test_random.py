@@ -349,3 +349,21 @@ def test_larger_n_streams_in_blocks(tmp_path):
     x, y = relu(np.random.default_rng(45), 3000, 30, 20)
     fx, fy = files(tmp_path, x, y)
     check_all(compare(fx, fy, "--coefs"), x, y, TOL, what="n=3000")
+
+
+@pytest.mark.parametrize("n", [200, 201], ids=["n_even", "n_odd"])
+def test_cka_rbf_median_with_ties(n, tmp_path):
+    """Integer-valued rows drawn from a few prototypes: many equal squared
+    distances and exact zeros off the diagonal, so the median of the n²
+    distances sits inside a run of ties (n² even: np.median averages the
+    two middle values; odd: the middle one)."""
+    rng = np.random.default_rng(46 + n)
+    protos_x = rng.integers(-3, 4, (7, 5)).astype(float)
+    protos_y = rng.integers(-3, 4, (6, 4)).astype(float)
+    idx = rng.integers(0, 7, n)
+    x = protos_x[idx]
+    y = protos_y[idx % 6] + (rng.random((n, 4)) < 0.1)
+    fx, fy = files(tmp_path, x, y)
+    for sigma in ("1.0", "0.5"):
+        j = compare(fx, fy, "--rbf-sigma", sigma, measures="cka_rbf")
+        check_all(j, x, y, TOL, ["cka_rbf"], "ties sigma " + sigma, rbf_sigma=float(sigma))
