@@ -199,18 +199,6 @@ static simrep_status shift_row_sums(simrep_ctx *ctx, const simrep_moments *m, co
     return SIMREP_OK;
 }
 
-/* Column sums of the converted block z (rows x d) into sums (d). */
-static void column_sums(const double *restrict z, int64_t rows, int64_t d, double *restrict sums)
-{
-    for (int64_t j = 0; j < d; j++)
-        sums[j] = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        const double *restrict r = z + i * d;
-        for (int64_t j = 0; j < d; j++)
-            sums[j] += r[j];
-    }
-}
-
 /*
  * NaN and Inf propagate into the column sums, so one vectorized pass gives
  * both the block mean and the check; only a block whose sums are not finite
@@ -298,11 +286,10 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
     m->t[0] += tab;
     m->t[1] += taa;
     m->t[2] += tbb;
-    /* [u_ax; u_ay] += sum_i a_i z~_i and [u_bx; u_by] += sum_i b_i z~_i: the
-     * block is the column-major d x rows matrix, so these are two DGEMVs. */
-    st = simrep__gemv(ctx, 'N', d, rows, 1.0, z, d, ra, 1.0, m->u);
-    if (st == SIMREP_OK)
-        st = simrep__gemv(ctx, 'N', d, rows, 1.0, z, d, rb, 1.0, m->u + d);
+    /* [u_ax u_bx; u_ay u_by] += Z~ [a b]: the block is the column-major
+     * d x rows matrix and a, b are the columns of a rows x 2 matrix (leading
+     * dimension block_rows), so this is one DGEMM, one pass over the block. */
+    st = simrep__gemm(ctx, 'N', 'N', d, 2, rows, 1.0, z, d, ra, m->block_rows, 1.0, m->u, d);
     /* S += BcᵀBc: the row-major rows x d block is the column-major d x rows
      * matrix Bcᵀ, so DSYRK with trans 'N' reads it in place. */
     if (st == SIMREP_OK)
@@ -314,26 +301,44 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
     return SIMREP_OK;
 }
 
-/* Convert rows [r0, r0+rows) of x and y into the block buffer. */
+/*
+ * Convert rows [r0, r0+rows) of x and y into the block buffer z and sum its
+ * columns into sums.  Row-contiguous views (the streaming case) are
+ * converted and summed row by row while the row is in L1, one pass over the
+ * block; column-major views are converted column by column (reading the
+ * source contiguously) and summed afterwards.
+ */
 static void convert_rows(const simrep_moments *m, const simrep_matrix *x, const simrep_matrix *y, int64_t r0,
-                         int64_t rows, double *z)
+                         int64_t rows, double *restrict z, double *restrict sums)
 {
+    const int64_t d = m->d, p = m->p;
+    for (int64_t j = 0; j < d; j++)
+        sums[j] = 0;
+    if (x->col_stride == 1 && y->col_stride == 1) {
+        for (int64_t i = 0; i < rows; i++) {
+            double *restrict r = z + i * d;
+            simrep__rows_to_double(x, r0 + i, 1, r, d);
+            simrep__rows_to_double(y, r0 + i, 1, r + p, d);
+            for (int64_t j = 0; j < d; j++)
+                sums[j] += r[j];
+        }
+        return;
+    }
     const simrep_matrix *side[2] = {x, y};
-    int64_t off[2] = {0, m->p};
+    const int64_t off[2] = {0, p};
     for (int s = 0; s < 2; s++) {
         const simrep_matrix *a = side[s];
-        if (a->col_stride == 1 || a->row_stride > a->col_stride) {
-            simrep_matrix shifted = *a;
-            /* rows_to_double writes at dst + i*ld; offset the column. */
-            simrep__rows_to_double(&shifted, r0, rows, z + off[s], m->d);
+        if (a->col_stride == 1) {
+            simrep__rows_to_double(a, r0, rows, z + off[s], d);
         } else {
-            /* Column-major-ish view: walk columns in the outer loop so the
-             * source is read contiguously. */
             for (int64_t j = 0; j < a->cols; j++)
                 for (int64_t i = 0; i < rows; i++)
-                    z[i * m->d + off[s] + j] = simrep__element(a, r0 + i, j);
+                    z[i * d + off[s] + j] = simrep__element(a, r0 + i, j);
         }
     }
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++)
+            sums[j] += z[i * d + j];
 }
 
 simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *x,
@@ -368,15 +373,13 @@ simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const si
     const int single = x->rows <= m->block_rows;
     for (int64_t r0 = 0; r0 < x->rows && !single; r0 += m->block_rows) {
         int64_t rows = x->rows - r0 < m->block_rows ? x->rows - r0 : m->block_rows;
-        convert_rows(m, x, y, r0, rows, m->block);
-        column_sums(m->block, rows, m->d, sums);
+        convert_rows(m, x, y, r0, rows, m->block, sums);
         if ((st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
     }
     for (int64_t r0 = 0; r0 < x->rows; r0 += m->block_rows) {
         int64_t rows = x->rows - r0 < m->block_rows ? x->rows - r0 : m->block_rows;
-        convert_rows(m, x, y, r0, rows, m->block);
-        column_sums(m->block, rows, m->d, sums);
+        convert_rows(m, x, y, r0, rows, m->block, sums);
         if (single && (st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
         if ((st = fold_block(ctx, m, m->block, rows)) != SIMREP_OK)
