@@ -60,72 +60,115 @@ static double max_abs(const double *a, int64_t rows, int64_t cols, int64_t ld)
 }
 
 /*
- * w = (s + eps I)^(-1/2), s k x k symmetric (overwritten).  With eps == 0
+ * One side's covariance block C (k x k), rescaled as the reference does
+ * (C / max|C|) and eigendecomposed once: the whitening of every CCA variant
+ * and svcca's principal directions all read it, so each side costs one
+ * dsyevd however many measures are asked for.  vecs == NULL means C was
+ * diagonal (svcca's projected covariance) and vals are its diagonal.
+ */
+typedef struct side_eig {
+    int64_t k;
+    double scale; /* max |C_ij| */
+    double *vals; /* eigenvalues of C / scale, descending, round-off negatives clamped to 0 */
+    double *vecs; /* k x k, columns in the order of vals; NULL: identity */
+} side_eig;
+
+static void side_eig_free(simrep_ctx *ctx, side_eig *e)
+{
+    simrep__free(ctx, e->vals);
+    simrep__free(ctx, e->vecs);
+    memset(e, 0, sizeof *e);
+}
+
+static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t k, int64_t ld, side_eig *e)
+{
+    memset(e, 0, sizeof *e);
+    e->k = k;
+    e->scale = max_abs(c, k, k, ld);
+    e->vals = simrep__alloc_array(ctx, (size_t)k, sizeof(double), "eigenvalues");
+    double *a = e->vals ? simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "eigenvectors") : NULL;
+    double *w = a ? simrep__alloc_array(ctx, (size_t)k, sizeof(double), "eigenvalues") : NULL;
+    e->vecs = w ? simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "eigenvectors") : NULL;
+    simrep_status st = e->vecs ? SIMREP_OK : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK && !(e->scale > 0))
+        st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "every feature has zero variance");
+    if (st == SIMREP_OK) {
+        for (int64_t j = 0; j < k; j++)
+            for (int64_t i = 0; i < k; i++)
+                a[i + j * k] = c[i + j * ld] / e->scale;
+        st = simrep__syevd(ctx, k, a, k, w);
+    }
+    if (st == SIMREP_OK)
+        for (int64_t j = 0; j < k; j++) { /* dsyevd's ascending order, reversed */
+            e->vals[j] = w[k - 1 - j] > 0 ? w[k - 1 - j] : 0; /* SPEC step 2: clamp round-off negatives */
+            memcpy(e->vecs + j * k, a + (k - 1 - j) * k, (size_t)k * sizeof(double));
+        }
+    simrep__free(ctx, a);
+    simrep__free(ctx, w);
+    if (st != SIMREP_OK)
+        side_eig_free(ctx, e);
+    return st;
+}
+
+/*
+ * w = (C/scale + eps I)^(-1/2) from the eigendecomposition.  With eps == 0
  * (Ding's variant) eigenvalues <= 0 get an inverse of 0, as sim_metric does.
  */
-static simrep_status inverse_sqrt(simrep_ctx *ctx, double *s, int64_t k, double eps, double *w)
+static simrep_status whitening(simrep_ctx *ctx, const side_eig *e, double eps, double *w)
 {
-    double *lam = simrep__alloc_array(ctx, (size_t)k, sizeof(double), "eigenvalues");
-    double *vs = lam ? simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "eigenvectors") : NULL;
-    simrep_status st = vs ? simrep__syevd(ctx, k, s, k, lam) : SIMREP_E_NOMEM;
-    if (st == SIMREP_OK) {
-        for (int64_t j = 0; j < k; j++) {
-            double l = lam[j] > 0 ? lam[j] : 0; /* round-off negatives: clamp (SPEC step 2) */
-            double f = (l + eps) > 0 ? 1.0 / sqrt(l + eps) : 0.0;
-            for (int64_t i = 0; i < k; i++)
-                vs[i + j * k] = s[i + j * k] * f;
-        }
-        st = simrep__gemm(ctx, 'N', 'T', k, k, k, 1.0, vs, k, s, k, 0.0, w, k);
+    const int64_t k = e->k;
+    if (!e->vecs) {
+        memset(w, 0, (size_t)(k * k) * sizeof(double));
+        for (int64_t i = 0; i < k; i++)
+            w[i + i * k] = e->vals[i] + eps > 0 ? 1.0 / sqrt(e->vals[i] + eps) : 0.0;
+        return SIMREP_OK;
     }
-    simrep__free(ctx, lam);
+    double *vs = simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "whitening");
+    if (!vs)
+        return SIMREP_E_NOMEM;
+    for (int64_t j = 0; j < k; j++) {
+        double f = e->vals[j] + eps > 0 ? 1.0 / sqrt(e->vals[j] + eps) : 0.0;
+        for (int64_t i = 0; i < k; i++)
+            vs[i + j * k] = e->vecs[i + j * k] * f;
+    }
+    simrep_status st = simrep__gemm(ctx, 'N', 'T', k, k, k, 1.0, vs, k, e->vecs, k, 0.0, w, k);
     simrep__free(ctx, vs);
     return st;
 }
 
 /*
- * CCA of covariance blocks sxx (kx x kx), syy (ky x ky), sxy (kx x ky), all
- * column-major with leading dimensions lx, ly, lxy (not modified).
+ * CCA of one side against the other from their eigendecompositions and the
+ * cross-covariance cxy (ex->k x ey->k, column-major, leading dimension lxy;
+ * not modified): rho = singular values of Wx (cxy / sqrt(sx sy)) Wy.
  */
-static simrep_status cca_fit_compute(simrep_ctx *ctx, const double *sxx, int64_t lx, int64_t kx, const double *syy,
-                                     int64_t ly, int64_t ky, const double *sxy, int64_t lxy, double eps,
-                                     int want_u, int want_wx, cca_fit *f)
+static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const side_eig *ey, const double *cxy,
+                                     int64_t lxy, double eps, int want_u, int want_wx, cca_fit *f)
 {
+    const int64_t kx = ex->k, ky = ey->k;
     memset(f, 0, sizeof *f);
     f->kx = kx;
     f->ky = ky;
     f->k = kx < ky ? kx : ky;
-    const double xmax = max_abs(sxx, kx, kx, lx), ymax = max_abs(syy, ky, ky, ly);
-    if (!(xmax > 0) || !(ymax > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature has zero variance", xmax > 0 ? "y" : "x");
-    const double sxym = sqrt(xmax) * sqrt(ymax);
-    size_t big = (size_t)(kx > ky ? kx : ky);
-    double *a = simrep__alloc_array(ctx, big * big, sizeof(double), "CCA work");
-    double *wx = a ? simrep__alloc_array(ctx, (size_t)(kx * kx), sizeof(double), "CCA whitening") : NULL;
+    const double sxym = sqrt(ex->scale) * sqrt(ey->scale);
+    double *wx = simrep__alloc_array(ctx, (size_t)(kx * kx), sizeof(double), "CCA whitening");
     double *wy = wx ? simrep__alloc_array(ctx, (size_t)(ky * ky), sizeof(double), "CCA whitening") : NULL;
-    double *t = wy ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work") : NULL;
+    double *a = wy ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work") : NULL;
+    double *t = a ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work") : NULL;
     double *arr = t ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA matrix") : NULL;
     f->rho = arr ? simrep__alloc_array(ctx, (size_t)f->k, sizeof(double), "canonical correlations") : NULL;
     if (want_u && f->rho)
         f->u = simrep__alloc_array(ctx, (size_t)(kx * kx), sizeof(double), "CCA directions");
     simrep_status st = (!f->rho || (want_u && !f->u)) ? SIMREP_E_NOMEM : SIMREP_OK;
+    if (st == SIMREP_OK)
+        st = whitening(ctx, ex, eps, wx);
+    if (st == SIMREP_OK)
+        st = whitening(ctx, ey, eps, wy);
     if (st == SIMREP_OK) {
-        for (int64_t j = 0; j < kx; j++)
-            for (int64_t i = 0; i < kx; i++)
-                a[i + j * kx] = sxx[i + j * lx] / xmax;
-        st = inverse_sqrt(ctx, a, kx, eps, wx);
-    }
-    if (st == SIMREP_OK) {
-        for (int64_t j = 0; j < ky; j++)
-            for (int64_t i = 0; i < ky; i++)
-                a[i + j * ky] = syy[i + j * ly] / ymax;
-        st = inverse_sqrt(ctx, a, ky, eps, wy);
-    }
-    if (st == SIMREP_OK) {
-        /* t = (sxy / sqrt(xmax ymax)) Wy; arr = Wx t (column-major kx x ky,
-         * the same matrix numpy hands to LAPACK). */
+        /* t = (cxy / sqrt(sx sy)) Wy; arr = Wx t (column-major kx x ky, the
+         * same matrix numpy hands to LAPACK). */
         for (int64_t j = 0; j < ky; j++)
             for (int64_t i = 0; i < kx; i++)
-                a[i + j * kx] = sxy[i + j * lxy] / sxym;
+                a[i + j * kx] = cxy[i + j * lxy] / sxym;
         st = simrep__gemm(ctx, 'N', 'N', kx, ky, ky, 1.0, a, kx, wy, ky, 0.0, t, kx);
     }
     if (st == SIMREP_OK)
@@ -144,9 +187,9 @@ static simrep_status cca_fit_compute(simrep_ctx *ctx, const double *sxx, int64_t
         f->wx = wx;
         wx = NULL;
     }
-    simrep__free(ctx, a);
     simrep__free(ctx, wx);
     simrep__free(ctx, wy);
+    simrep__free(ctx, a);
     simrep__free(ctx, t);
     simrep__free(ctx, arr);
     if (st != SIMREP_OK)
@@ -164,13 +207,17 @@ static void gather_block(const simrep__prepared *pr, const int64_t *idx_r, int64
             out[i + j * nr] = pr->cov[(off_r + idx_r[i]) + (off_c + idx_c[j]) * pr->d];
 }
 
-/* The kept-feature covariance blocks, gathered once. */
+/* The kept-feature covariance blocks and their eigendecompositions,
+ * computed once per call. */
 typedef struct kept_blocks {
     double *sxx, *syy, *sxy, *syx;
+    side_eig ex, ey;
 } kept_blocks;
 
 static void kept_blocks_free(simrep_ctx *ctx, kept_blocks *b)
 {
+    side_eig_free(ctx, &b->ex);
+    side_eig_free(ctx, &b->ey);
     simrep__free(ctx, b->sxx);
     simrep__free(ctx, b->syy);
     simrep__free(ctx, b->sxy);
@@ -194,7 +241,12 @@ static simrep_status kept_blocks_make(simrep_ctx *ctx, const simrep__prepared *p
     gather_block(pr, iy, kq, pr->p, iy, kq, pr->p, b->syy);
     gather_block(pr, ix, kp, 0, iy, kq, pr->p, b->sxy);
     gather_block(pr, iy, kq, pr->p, ix, kp, 0, b->syx);
-    return SIMREP_OK;
+    simrep_status st = side_eig_compute(ctx, b->sxx, kp, kp, &b->ex);
+    if (st == SIMREP_OK)
+        st = side_eig_compute(ctx, b->syy, kq, kq, &b->ey);
+    if (st != SIMREP_OK)
+        kept_blocks_free(ctx, b);
+    return st;
 }
 
 /* google/svcca's summary "mean": the mean of the leading rho whose sum first
@@ -269,17 +321,19 @@ static simrep_status projection_weighted(simrep_ctx *ctx, const double *m, int64
 }
 
 /*
- * pwcca with google/svcca's weights.  s_* are the smaller side's blocks
- * (first), o_* the other's; idx/off locate the smaller side's kept features
- * in the joint means.
+ * pwcca with google/svcca's weights.  es/sss are the smaller side's
+ * eigendecomposition and covariance block, eo the other's, sso the cross
+ * block (smaller side first); idx/off locate the smaller side's kept
+ * features in the joint means.
  */
-static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, const double *sss, int64_t ks,
-                                  const double *soo, int64_t ko, const double *sso, const int64_t *idx, int64_t off,
-                                  double eps, const cca_fit *shared, simrep_result *r)
+static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, const side_eig *es,
+                                  const double *sss, const side_eig *eo, const double *sso, const int64_t *idx,
+                                  int64_t off, double eps, const cca_fit *shared, simrep_result *r)
 {
+    const int64_t ks = es->k;
     /* The CCA with the smaller side first; shared when cca already made it. */
     cca_fit own = {0};
-    simrep_status st = shared ? SIMREP_OK : cca_fit_compute(ctx, sss, ks, ks, soo, ko, ko, sso, ks, eps, 1, 0, &own);
+    simrep_status st = shared ? SIMREP_OK : cca_fit_compute(ctx, es, eo, sso, ks, eps, 1, 0, &own);
     if (st != SIMREP_OK)
         return st;
     const cca_fit f = shared ? *shared : own;
@@ -344,22 +398,21 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
  * unregularized whitening (their cca_decomp). */
 static simrep_status pwcca_ding(simrep_ctx *ctx, const simrep__prepared *pr, const kept_blocks *b, simrep_result *r)
 {
-    const int64_t kp = pr->kp, kq = pr->kq;
+    const int64_t kp = pr->kp;
     cca_fit f;
-    simrep_status st = cca_fit_compute(ctx, b->sxx, kp, kp, b->syy, kq, kq, b->sxy, kp, 0.0, 1, 1, &f);
+    simrep_status st = cca_fit_compute(ctx, &b->ex, &b->ey, b->sxy, kp, 0.0, 1, 1, &f);
     if (st != SIMREP_OK)
         return st;
     /* Ding's data are unit-Frobenius: the scale cancels in the normalized
-     * weights, and cca_fit's wx is in units of Cxx / max|Cxx|, so use the
-     * same units for the covariance. */
-    const double xmax = max_abs(b->sxx, kp, kp, kp);
+     * weights, and f.wx is in units of Cxx / max|Cxx|, so use the same units
+     * for the covariance. */
     double *c = simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work");
     double *t = c ? simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work") : NULL;
     double *ip = t ? simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work") : NULL;
     st = ip ? SIMREP_OK : SIMREP_E_NOMEM;
     if (st == SIMREP_OK) {
         for (int64_t i = 0; i < kp * kp; i++)
-            c[i] = b->sxx[i] / xmax;
+            c[i] = b->sxx[i] / b->ex.scale;
         st = simrep__gemm(ctx, 'N', 'N', kp, kp, kp, 1.0, f.wx, kp, c, kp, 0.0, t, kp);
     }
     if (st == SIMREP_OK)
@@ -374,109 +427,88 @@ static simrep_status pwcca_ding(simrep_ctx *ctx, const simrep__prepared *pr, con
 }
 
 /*
- * Principal directions of one side for svcca: eigendecomposition of its
- * kept covariance block c (k x k), returning the number of directions kept
- * and, in vecs (k x k, columns by descending eigenvalue), the directions;
- * lam gets the eigenvalues in the same order.
+ * How many of a side's principal directions svcca keeps: exactly
+ * svcca_dims (capped at k), or the fewest whose eigenvalues (variance rule)
+ * or their square roots, the singular values of the centered data
+ * (singular-value rule), reach svcca_keep of the total.  vals descending.
  */
-static simrep_status svcca_directions(simrep_ctx *ctx, const double *c, int64_t k, const simrep_options *opt,
-                                      double *vecs, double *lam, int64_t *dims)
+static int64_t svcca_dims(const double *vals, int64_t k, const simrep_options *opt)
 {
-    double *a = simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "svcca work");
-    double *w = a ? simrep__alloc_array(ctx, (size_t)k, sizeof(double), "svcca eigenvalues") : NULL;
-    simrep_status st = w ? SIMREP_OK : SIMREP_E_NOMEM;
-    if (st == SIMREP_OK) {
-        memcpy(a, c, (size_t)(k * k) * sizeof(double));
-        st = simrep__syevd(ctx, k, a, k, w);
+    if (opt->svcca_dims > 0)
+        return opt->svcca_dims < k ? opt->svcca_dims : k;
+    const int sv = opt->svcca_rule == SIMREP_SVCCA_SINGULAR_VALUES;
+    double total = 0, run = 0;
+    for (int64_t j = 0; j < k; j++)
+        total += sv ? sqrt(vals[j]) : vals[j];
+    for (int64_t j = 0; j < k; j++) {
+        run += sv ? sqrt(vals[j]) : vals[j];
+        if (run >= opt->svcca_keep * total)
+            return j + 1;
     }
-    if (st == SIMREP_OK) {
-        /* Descending order; clamp round-off negatives to 0. */
-        for (int64_t j = 0; j < k; j++) {
-            lam[j] = w[k - 1 - j] > 0 ? w[k - 1 - j] : 0;
-            memcpy(vecs + j * k, a + (k - 1 - j) * k, (size_t)k * sizeof(double));
-        }
-        int64_t keep = k;
-        if (opt->svcca_dims > 0) {
-            keep = opt->svcca_dims < k ? opt->svcca_dims : k;
-        } else {
-            /* Variance rule: eigenvalues of the covariance are the variances
-             * along the principal directions.  Singular-value rule: the
-             * singular values of the centered data are their square roots. */
-            double total = 0, run = 0;
-            for (int64_t j = 0; j < k; j++)
-                total += opt->svcca_rule == SIMREP_SVCCA_SINGULAR_VALUES ? sqrt(lam[j]) : lam[j];
-            for (int64_t j = 0; j < k; j++) {
-                run += opt->svcca_rule == SIMREP_SVCCA_SINGULAR_VALUES ? sqrt(lam[j]) : lam[j];
-                if (run >= opt->svcca_keep * total) {
-                    keep = j + 1;
-                    break;
-                }
-            }
-        }
-        *dims = keep;
-    }
-    simrep__free(ctx, a);
-    simrep__free(ctx, w);
-    return st;
+    return k;
+}
+
+/* The eigendecomposition of svcca's projected covariance: diagonal, the
+ * top dims eigenvalues (in the side's rescaled units, rescaled again by the
+ * largest so it matches side_eig_compute on the diagonal matrix). */
+static simrep_status projected_eig(simrep_ctx *ctx, const side_eig *e, int64_t dims, side_eig *out)
+{
+    memset(out, 0, sizeof *out);
+    out->k = dims;
+    out->scale = e->vals[0] * e->scale;
+    out->vals = simrep__alloc_array(ctx, (size_t)dims, sizeof(double), "svcca eigenvalues");
+    if (!out->vals)
+        return SIMREP_E_NOMEM;
+    for (int64_t i = 0; i < dims; i++)
+        out->vals[i] = e->vals[i] / e->vals[0];
+    return SIMREP_OK;
 }
 
 static simrep_status svcca(simrep_ctx *ctx, const simrep__prepared *pr, const kept_blocks *b,
                            const simrep_options *opt, simrep_result *r)
 {
     const int64_t kp = pr->kp, kq = pr->kq;
-    double *vx = simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "svcca directions");
-    double *vy = vx ? simrep__alloc_array(ctx, (size_t)(kq * kq), sizeof(double), "svcca directions") : NULL;
-    double *lx = vy ? simrep__alloc_array(ctx, (size_t)kp, sizeof(double), "svcca eigenvalues") : NULL;
-    double *ly = lx ? simrep__alloc_array(ctx, (size_t)kq, sizeof(double), "svcca eigenvalues") : NULL;
-    double *t = ly ? simrep__alloc_array(ctx, (size_t)(kp * kq), sizeof(double), "svcca work") : NULL;
-    double *cxy = t ? simrep__alloc_array(ctx, (size_t)(kp * kq), sizeof(double), "svcca work") : NULL;
-    double *dxx = cxy ? simrep__calloc_array(ctx, (size_t)(kp * kp), sizeof(double), "svcca work") : NULL;
-    double *dyy = dxx ? simrep__calloc_array(ctx, (size_t)(kq * kq), sizeof(double), "svcca work") : NULL;
-    int64_t dx = 0, dy = 0;
+    const side_eig *ex = &b->ex, *ey = &b->ey;
+    int64_t dx = svcca_dims(ex->vals, kp, opt), dy = svcca_dims(ey->vals, kq, opt);
+    /* The reference's get_cca_similarity on the projections drops
+     * components whose variance is below epsilon of the largest. */
+    while (dx > 1 && !(ex->vals[dx - 1] > opt->epsilon * ex->vals[0]))
+        dx--;
+    while (dy > 1 && !(ey->vals[dy - 1] > opt->epsilon * ey->vals[0]))
+        dy--;
+    double *t = simrep__alloc_array(ctx, (size_t)(kp * dy), sizeof(double), "svcca work");
+    double *cxy = t ? simrep__alloc_array(ctx, (size_t)(dx * dy), sizeof(double), "svcca work") : NULL;
+    side_eig px = {0}, py = {0};
     cca_fit f = {0};
-    simrep_status st = dyy ? SIMREP_OK : SIMREP_E_NOMEM;
+    simrep_status st = cxy ? SIMREP_OK : SIMREP_E_NOMEM;
+    /* cxy = Vxᵀ Cxy Vy restricted to the kept directions. */
     if (st == SIMREP_OK)
-        st = svcca_directions(ctx, b->sxx, kp, opt, vx, lx, &dx);
+        st = simrep__gemm(ctx, 'N', 'N', kp, dy, kq, 1.0, b->sxy, kp, ey->vecs, kq, 0.0, t, kp);
     if (st == SIMREP_OK)
-        st = svcca_directions(ctx, b->syy, kq, opt, vy, ly, &dy);
-    if (st == SIMREP_OK) {
-        /* The reference's get_cca_similarity on the projections drops
-         * components whose variance is below epsilon of the largest. */
-        while (dx > 1 && !(lx[dx - 1] > opt->epsilon * lx[0]))
-            dx--;
-        while (dy > 1 && !(ly[dy - 1] > opt->epsilon * ly[0]))
-            dy--;
-        /* cxy = Vxᵀ Cxy Vy restricted to the kept directions. */
-        st = simrep__gemm(ctx, 'N', 'N', kp, dy, kq, 1.0, b->sxy, kp, vy, kq, 0.0, t, kp);
-    }
+        st = simrep__gemm(ctx, 'T', 'N', dx, dy, kp, 1.0, ex->vecs, kp, t, kp, 0.0, cxy, dx);
     if (st == SIMREP_OK)
-        st = simrep__gemm(ctx, 'T', 'N', dx, dy, kp, 1.0, vx, kp, t, kp, 0.0, cxy, dx);
+        st = projected_eig(ctx, ex, dx, &px);
+    if (st == SIMREP_OK)
+        st = projected_eig(ctx, ey, dy, &py);
+    /* cxy is in covariance units (the eigenvectors of C / scale are those of
+     * C), as px and py's scales are. */
+    if (st == SIMREP_OK)
+        st = cca_fit_compute(ctx, &px, &py, cxy, dx, opt->epsilon, 0, 0, &f);
     if (st == SIMREP_OK) {
-        for (int64_t i = 0; i < dx; i++)
-            dxx[i + i * dx] = lx[i];
-        for (int64_t i = 0; i < dy; i++)
-            dyy[i + i * dy] = ly[i];
-        st = cca_fit_compute(ctx, dxx, dx, dx, dyy, dy, dy, cxy, dx, opt->epsilon, 0, 0, &f);
-    }
-    if (st == SIMREP_OK) {
-        double s = 0;
+        double sum = 0;
         for (int64_t i = 0; i < f.k; i++)
-            s += f.rho[i];
-        r->similarity = s / (double)f.k;
+            sum += f.rho[i];
+        r->similarity = sum / (double)f.k;
         r->distance = 1 - r->similarity;
         r->dims_p = dx;
         r->dims_q = dy;
         st = copy_coefs(ctx, r, f.rho, f.k);
     }
     cca_fit_free(ctx, &f);
-    simrep__free(ctx, vx);
-    simrep__free(ctx, vy);
-    simrep__free(ctx, lx);
-    simrep__free(ctx, ly);
+    side_eig_free(ctx, &px);
+    side_eig_free(ctx, &py);
     simrep__free(ctx, t);
     simrep__free(ctx, cxy);
-    simrep__free(ctx, dxx);
-    simrep__free(ctx, dyy);
     return st;
 }
 
@@ -508,8 +540,7 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
     cca_fit f = {0};
     const int pwcca_on_x = want[SIMREP_PWCCA] && opt->pwcca_variant == SIMREP_PWCCA_GOOGLE && pr->kp <= pr->kq;
     if (want[SIMREP_CCA] || want[SIMREP_CCA_R2] || pwcca_on_x)
-        st = cca_fit_compute(ctx, b.sxx, pr->kp, pr->kp, b.syy, pr->kq, pr->kq, b.sxy, pr->kp, opt->epsilon,
-                             pwcca_on_x, 0, &f);
+        st = cca_fit_compute(ctx, &b.ex, &b.ey, b.sxy, pr->kp, opt->epsilon, pwcca_on_x, 0, &f);
     for (int i = 0; i < count && st == SIMREP_OK; i++) {
         simrep_result *r = &results[i];
         switch (measures[i]) {
@@ -531,11 +562,11 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
         case SIMREP_PWCCA:
             if (opt->pwcca_variant == SIMREP_PWCCA_DING)
                 st = pwcca_ding(ctx, pr, &b, r);
-            else if (pr->kp <= pr->kq) /* smaller kept side first; ties: x */
-                st = pwcca_google(ctx, pr, b.sxx, pr->kp, b.syy, pr->kq, b.sxy, pr->kept, 0, opt->epsilon, &f, r);
+            else if (pwcca_on_x) /* smaller kept side first; ties: x */
+                st = pwcca_google(ctx, pr, &b.ex, b.sxx, &b.ey, b.sxy, pr->kept, 0, opt->epsilon, &f, r);
             else
-                st = pwcca_google(ctx, pr, b.syy, pr->kq, b.sxx, pr->kp, b.syx, pr->kept + pr->kp, pr->p,
-                                  opt->epsilon, NULL, r);
+                st = pwcca_google(ctx, pr, &b.ey, b.syy, &b.ex, b.syx, pr->kept + pr->kp, pr->p, opt->epsilon,
+                                  NULL, r);
             break;
         default:
             continue;
