@@ -38,14 +38,12 @@ typedef struct cca_fit {
     int64_t kx, ky, k;
     double *rho; /* k canonical correlations, descending */
     double *u;   /* kx x kx left singular vectors (column-major), if asked */
-    double *wx;  /* kx x kx whitening of x (rescaled units), if asked */
 } cca_fit;
 
 static void cca_fit_free(simrep_ctx *ctx, cca_fit *f)
 {
     simrep__free(ctx, f->rho);
     simrep__free(ctx, f->u);
-    simrep__free(ctx, f->wx);
     memset(f, 0, sizeof *f);
 }
 
@@ -110,88 +108,110 @@ static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t 
     return st;
 }
 
-/*
- * w = (C/scale + eps I)^(-1/2) from the eigendecomposition.  With eps == 0
- * (Ding's variant) eigenvalues <= 0 get an inverse of 0, as sim_metric does.
- */
-static simrep_status whitening(simrep_ctx *ctx, const side_eig *e, double eps, double *w)
+/* The whitening factor of one eigenvalue: (lambda + eps)^(-1/2), or with
+ * eps == 0 (Ding's variant) 0 for lambda <= 0, as sim_metric does. */
+static double whiten(double lambda, double eps)
 {
-    const int64_t k = e->k;
-    if (!e->vecs) {
-        memset(w, 0, (size_t)(k * k) * sizeof(double));
-        for (int64_t i = 0; i < k; i++)
-            w[i + i * k] = e->vals[i] + eps > 0 ? 1.0 / sqrt(e->vals[i] + eps) : 0.0;
-        return SIMREP_OK;
-    }
-    double *vs = simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "whitening");
-    if (!vs)
+    return lambda + eps > 0 ? 1.0 / sqrt(lambda + eps) : 0.0;
+}
+
+/*
+ * The cross-covariance in the two sides' eigenbases, shared by every CCA of
+ * the call: t1 = Vxᵀ (Cxy / sqrt(sx sy)) Vy (kx x ky), with V = I for a
+ * diagonal side.  Since Wx = Vx Fx Vxᵀ (F the whitening factors), the
+ * reference's matrix is arr = Wx Cxy Wy = Vx (Fx t1 Fy) Vyᵀ, whose singular
+ * values are those of Fx t1 Fy: two products serve cca, cca_r2, svcca (a
+ * sub-block) and both pwcca variants.
+ */
+static simrep_status eigenbasis_cross(simrep_ctx *ctx, const side_eig *ex, const side_eig *ey, const double *cxy,
+                                      int64_t lxy, double *t1)
+{
+    const int64_t kx = ex->k, ky = ey->k;
+    const double s = 1.0 / (sqrt(ex->scale) * sqrt(ey->scale));
+    double *a = simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work");
+    if (!a)
         return SIMREP_E_NOMEM;
-    for (int64_t j = 0; j < k; j++) {
-        double f = e->vals[j] + eps > 0 ? 1.0 / sqrt(e->vals[j] + eps) : 0.0;
-        for (int64_t i = 0; i < k; i++)
-            vs[i + j * k] = e->vecs[i + j * k] * f;
+    for (int64_t j = 0; j < ky; j++)
+        for (int64_t i = 0; i < kx; i++)
+            a[i + j * kx] = cxy[i + j * lxy] * s;
+    simrep_status st = SIMREP_OK;
+    double *cur = a, *tmp = NULL;
+    if (ey->vecs) {
+        tmp = simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work");
+        st = tmp ? simrep__gemm(ctx, 'N', 'N', kx, ky, ky, 1.0, a, kx, ey->vecs, ky, 0.0, tmp, kx) : SIMREP_E_NOMEM;
+        cur = tmp;
     }
-    simrep_status st = simrep__gemm(ctx, 'N', 'T', k, k, k, 1.0, vs, k, e->vecs, k, 0.0, w, k);
-    simrep__free(ctx, vs);
+    if (st == SIMREP_OK) {
+        if (ex->vecs)
+            st = simrep__gemm(ctx, 'T', 'N', kx, ky, kx, 1.0, ex->vecs, kx, cur, kx, 0.0, t1, kx);
+        else
+            memcpy(t1, cur, (size_t)(kx * ky) * sizeof(double));
+    }
+    simrep__free(ctx, a);
+    simrep__free(ctx, tmp);
     return st;
 }
 
 /*
- * CCA of one side against the other from their eigendecompositions and the
- * cross-covariance cxy (ex->k x ey->k, column-major, leading dimension lxy;
- * not modified): rho = singular values of Wx (cxy / sqrt(sx sy)) Wy.
+ * CCA from the eigenbasis cross-covariance t1 (ex->k x ey->k, leading
+ * dimension ldt; with y_first, the CCA of y against x from the same t1).
+ * Without want_u only the canonical correlations are needed: the singular
+ * values of Fx t1 Fy (dgesdd without vectors).  With want_u, pwcca needs the
+ * left singular vectors with the signs LAPACK gives the reference's own
+ * matrix, so arr = V1 (F1 t F2) V2ᵀ is formed as numpy would hand it to
+ * dgesdd and decomposed with full U.
  */
-static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const side_eig *ey, const double *cxy,
-                                     int64_t lxy, double eps, int want_u, int want_wx, cca_fit *f)
+static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const side_eig *ey, const double *t1,
+                                     int64_t ldt, int y_first, double eps, int want_u, cca_fit *f)
 {
-    const int64_t kx = ex->k, ky = ey->k;
+    const side_eig *e1 = y_first ? ey : ex, *e2 = y_first ? ex : ey;
+    const int64_t k1 = e1->k, k2 = e2->k;
     memset(f, 0, sizeof *f);
-    f->kx = kx;
-    f->ky = ky;
-    f->k = kx < ky ? kx : ky;
-    const double sxym = sqrt(ex->scale) * sqrt(ey->scale);
-    double *wx = simrep__alloc_array(ctx, (size_t)(kx * kx), sizeof(double), "CCA whitening");
-    double *wy = wx ? simrep__alloc_array(ctx, (size_t)(ky * ky), sizeof(double), "CCA whitening") : NULL;
-    double *a = wy ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work") : NULL;
-    double *t = a ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work") : NULL;
-    double *arr = t ? simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA matrix") : NULL;
-    f->rho = arr ? simrep__alloc_array(ctx, (size_t)f->k, sizeof(double), "canonical correlations") : NULL;
-    if (want_u && f->rho)
-        f->u = simrep__alloc_array(ctx, (size_t)(kx * kx), sizeof(double), "CCA directions");
-    simrep_status st = (!f->rho || (want_u && !f->u)) ? SIMREP_E_NOMEM : SIMREP_OK;
-    if (st == SIMREP_OK)
-        st = whitening(ctx, ex, eps, wx);
-    if (st == SIMREP_OK)
-        st = whitening(ctx, ey, eps, wy);
-    if (st == SIMREP_OK) {
-        /* t = (cxy / sqrt(sx sy)) Wy; arr = Wx t (column-major kx x ky, the
-         * same matrix numpy hands to LAPACK). */
-        for (int64_t j = 0; j < ky; j++)
-            for (int64_t i = 0; i < kx; i++)
-                a[i + j * kx] = cxy[i + j * lxy] / sxym;
-        st = simrep__gemm(ctx, 'N', 'N', kx, ky, ky, 1.0, a, kx, wy, ky, 0.0, t, kx);
+    f->kx = k1;
+    f->ky = k2;
+    f->k = k1 < k2 ? k1 : k2;
+    double *a = simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA matrix");
+    f->rho = a ? simrep__alloc_array(ctx, (size_t)f->k, sizeof(double), "canonical correlations") : NULL;
+    if (!f->rho) {
+        simrep__free(ctx, a);
+        return SIMREP_E_NOMEM;
     }
-    if (st == SIMREP_OK)
-        st = simrep__gemm(ctx, 'N', 'N', kx, ky, kx, 1.0, wx, kx, t, kx, 0.0, arr, kx);
-    if (st == SIMREP_OK) {
-        if (want_u) {
-            /* Full U and Vᵀ as numpy.linalg.svd(full_matrices=True) asks. */
-            double *vt = simrep__alloc_array(ctx, (size_t)(ky * ky), sizeof(double), "CCA directions");
-            st = vt ? simrep__gesdd(ctx, 'A', kx, ky, arr, kx, f->rho, f->u, kx, vt, ky) : SIMREP_E_NOMEM;
-            simrep__free(ctx, vt);
-        } else {
-            st = simrep__gesdd(ctx, 'N', kx, ky, arr, kx, f->rho, NULL, 1, NULL, 1);
+    for (int64_t j = 0; j < k2; j++) {
+        const double f2 = whiten(e2->vals[j], eps);
+        for (int64_t i = 0; i < k1; i++) {
+            const double v = y_first ? t1[j + i * ldt] : t1[i + j * ldt];
+            a[i + j * k1] = whiten(e1->vals[i], eps) * v * f2;
         }
     }
-    if (st == SIMREP_OK && want_wx) {
-        f->wx = wx;
-        wx = NULL;
+    simrep_status st;
+    if (!want_u) {
+        st = simrep__gesdd(ctx, 'N', k1, k2, a, k1, f->rho, NULL, 1, NULL, 1);
+    } else {
+        double *t = simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA work");
+        double *arr = t ? simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA matrix") : NULL;
+        double *vt = arr ? simrep__alloc_array(ctx, (size_t)(k2 * k2), sizeof(double), "CCA directions") : NULL;
+        f->u = vt ? simrep__alloc_array(ctx, (size_t)(k1 * k1), sizeof(double), "CCA directions") : NULL;
+        st = f->u ? SIMREP_OK : SIMREP_E_NOMEM;
+        /* arr = V1 a V2ᵀ (a side without vectors is diagonal: V = I). */
+        const double *cur = a;
+        if (st == SIMREP_OK && e2->vecs) {
+            st = simrep__gemm(ctx, 'N', 'T', k1, k2, k2, 1.0, cur, k1, e2->vecs, k2, 0.0, t, k1);
+            cur = t;
+        }
+        if (st == SIMREP_OK) {
+            if (e1->vecs)
+                st = simrep__gemm(ctx, 'N', 'N', k1, k2, k1, 1.0, e1->vecs, k1, cur, k1, 0.0, arr, k1);
+            else
+                memcpy(arr, cur, (size_t)(k1 * k2) * sizeof(double));
+        }
+        /* Full U and Vᵀ as numpy.linalg.svd(full_matrices=True) asks. */
+        if (st == SIMREP_OK)
+            st = simrep__gesdd(ctx, 'A', k1, k2, arr, k1, f->rho, f->u, k1, vt, k2);
+        simrep__free(ctx, t);
+        simrep__free(ctx, arr);
+        simrep__free(ctx, vt);
     }
-    simrep__free(ctx, wx);
-    simrep__free(ctx, wy);
     simrep__free(ctx, a);
-    simrep__free(ctx, t);
-    simrep__free(ctx, arr);
     if (st != SIMREP_OK)
         cca_fit_free(ctx, f);
     return st;
@@ -210,8 +230,9 @@ static void gather_block(const simrep__prepared *pr, const int64_t *idx_r, int64
 /* The kept-feature covariance blocks and their eigendecompositions,
  * computed once per call. */
 typedef struct kept_blocks {
-    double *sxx, *syy, *sxy, *syx;
+    double *sxx, *syy, *sxy;
     side_eig ex, ey;
+    double *t1; /* kp x kq: the cross-covariance in the eigenbases (eigenbasis_cross) */
 } kept_blocks;
 
 static void kept_blocks_free(simrep_ctx *ctx, kept_blocks *b)
@@ -221,7 +242,7 @@ static void kept_blocks_free(simrep_ctx *ctx, kept_blocks *b)
     simrep__free(ctx, b->sxx);
     simrep__free(ctx, b->syy);
     simrep__free(ctx, b->sxy);
-    simrep__free(ctx, b->syx);
+    simrep__free(ctx, b->t1);
 }
 
 static simrep_status kept_blocks_make(simrep_ctx *ctx, const simrep__prepared *pr, kept_blocks *b)
@@ -232,18 +253,19 @@ static simrep_status kept_blocks_make(simrep_ctx *ctx, const simrep__prepared *p
     b->sxx = simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "covariance block");
     b->syy = b->sxx ? simrep__alloc_array(ctx, (size_t)(kq * kq), sizeof(double), "covariance block") : NULL;
     b->sxy = b->syy ? simrep__alloc_array(ctx, (size_t)(kp * kq), sizeof(double), "covariance block") : NULL;
-    b->syx = b->sxy ? simrep__alloc_array(ctx, (size_t)(kp * kq), sizeof(double), "covariance block") : NULL;
-    if (!b->syx) {
+    b->t1 = b->sxy ? simrep__alloc_array(ctx, (size_t)(kp * kq), sizeof(double), "covariance block") : NULL;
+    if (!b->t1) {
         kept_blocks_free(ctx, b);
         return SIMREP_E_NOMEM;
     }
     gather_block(pr, ix, kp, 0, ix, kp, 0, b->sxx);
     gather_block(pr, iy, kq, pr->p, iy, kq, pr->p, b->syy);
     gather_block(pr, ix, kp, 0, iy, kq, pr->p, b->sxy);
-    gather_block(pr, iy, kq, pr->p, ix, kp, 0, b->syx);
     simrep_status st = side_eig_compute(ctx, b->sxx, kp, kp, &b->ex);
     if (st == SIMREP_OK)
         st = side_eig_compute(ctx, b->syy, kq, kq, &b->ey);
+    if (st == SIMREP_OK)
+        st = eigenbasis_cross(ctx, &b->ex, &b->ey, b->sxy, kp, b->t1);
     if (st != SIMREP_OK)
         kept_blocks_free(ctx, b);
     return st;
@@ -321,19 +343,19 @@ static simrep_status projection_weighted(simrep_ctx *ctx, const double *m, int64
 }
 
 /*
- * pwcca with google/svcca's weights.  es/sss are the smaller side's
- * eigendecomposition and covariance block, eo the other's, sso the cross
- * block (smaller side first); idx/off locate the smaller side's kept
- * features in the joint means.
+ * pwcca with google/svcca's weights, the CCA taken with the smaller kept
+ * side S first (y_first when that is y); shared is that CCA when the caller
+ * already has it.
  */
-static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, const side_eig *es,
-                                  const double *sss, const side_eig *eo, const double *sso, const int64_t *idx,
-                                  int64_t off, double eps, const cca_fit *shared, simrep_result *r)
+static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, const kept_blocks *b, int y_first,
+                                  double eps, const cca_fit *shared, simrep_result *r)
 {
-    const int64_t ks = es->k;
-    /* The CCA with the smaller side first; shared when cca already made it. */
+    const side_eig *es = y_first ? &b->ey : &b->ex;
+    const double *sss = y_first ? b->syy : b->sxx;
+    const int64_t *idx = y_first ? pr->kept + pr->kp : pr->kept;
+    const int64_t off = y_first ? pr->p : 0, ks = es->k;
     cca_fit own = {0};
-    simrep_status st = shared ? SIMREP_OK : cca_fit_compute(ctx, es, eo, sso, ks, eps, 1, 0, &own);
+    simrep_status st = shared ? SIMREP_OK : cca_fit_compute(ctx, &b->ex, &b->ey, b->t1, pr->kp, y_first, eps, 1, &own);
     if (st != SIMREP_OK)
         return st;
     const cca_fit f = shared ? *shared : own;
@@ -394,32 +416,36 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
     return st;
 }
 
-/* pwcca with Ding et al.'s weights: row sums of |Uᵀ Wx Cxx| on x's side,
- * unregularized whitening (their cca_decomp). */
+/*
+ * pwcca with Ding et al.'s weights: row sums of |Uᵀ Wx Cxx| on x's side,
+ * unregularized whitening (their cca_decomp).  Their data are
+ * unit-Frobenius, a scale that cancels in the normalized weights; in the
+ * eigenbasis Wx Cxx / sx = Vx diag(sqrt(lambda)) Vxᵀ (lambda > 0; 0 where
+ * their inverse is 0).
+ */
 static simrep_status pwcca_ding(simrep_ctx *ctx, const simrep__prepared *pr, const kept_blocks *b, simrep_result *r)
 {
     const int64_t kp = pr->kp;
+    const side_eig *ex = &b->ex;
     cca_fit f;
-    simrep_status st = cca_fit_compute(ctx, &b->ex, &b->ey, b->sxy, kp, 0.0, 1, 1, &f);
+    simrep_status st = cca_fit_compute(ctx, ex, &b->ey, b->t1, kp, 0, 0.0, 1, &f);
     if (st != SIMREP_OK)
         return st;
-    /* Ding's data are unit-Frobenius: the scale cancels in the normalized
-     * weights, and f.wx is in units of Cxx / max|Cxx|, so use the same units
-     * for the covariance. */
-    double *c = simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work");
-    double *t = c ? simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work") : NULL;
+    double *t = simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work");
     double *ip = t ? simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "pwcca work") : NULL;
     st = ip ? SIMREP_OK : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK)
+        st = simrep__gemm(ctx, 'T', 'N', kp, kp, kp, 1.0, f.u, kp, ex->vecs, kp, 0.0, t, kp);
     if (st == SIMREP_OK) {
-        for (int64_t i = 0; i < kp * kp; i++)
-            c[i] = b->sxx[i] / b->ex.scale;
-        st = simrep__gemm(ctx, 'N', 'N', kp, kp, kp, 1.0, f.wx, kp, c, kp, 0.0, t, kp);
+        for (int64_t j = 0; j < kp; j++) {
+            const double g = ex->vals[j] > 0 ? sqrt(ex->vals[j]) : 0.0;
+            for (int64_t i = 0; i < kp; i++)
+                t[i + j * kp] *= g;
+        }
+        st = simrep__gemm(ctx, 'N', 'T', kp, kp, kp, 1.0, t, kp, ex->vecs, kp, 0.0, ip, kp);
     }
     if (st == SIMREP_OK)
-        st = simrep__gemm(ctx, 'T', 'N', kp, kp, kp, 1.0, f.u, kp, t, kp, 0.0, ip, kp);
-    if (st == SIMREP_OK)
         st = projection_weighted(ctx, ip, kp, f.rho, f.k, r);
-    simrep__free(ctx, c);
     simrep__free(ctx, t);
     simrep__free(ctx, ip);
     cca_fit_free(ctx, &f);
@@ -476,24 +502,24 @@ static simrep_status svcca(simrep_ctx *ctx, const simrep__prepared *pr, const ke
         dx--;
     while (dy > 1 && !(ey->vals[dy - 1] > opt->epsilon * ey->vals[0]))
         dy--;
-    double *t = simrep__alloc_array(ctx, (size_t)(kp * dy), sizeof(double), "svcca work");
-    double *cxy = t ? simrep__alloc_array(ctx, (size_t)(dx * dy), sizeof(double), "svcca work") : NULL;
+    /* The projected cross-covariance is the top-left dx x dy block of t1
+     * (eigenvectors in descending order), rescaled to the projected sides'
+     * own maxima, the largest eigenvalues. */
+    double *t1 = simrep__alloc_array(ctx, (size_t)(dx * dy), sizeof(double), "svcca work");
     side_eig px = {0}, py = {0};
     cca_fit f = {0};
-    simrep_status st = cxy ? SIMREP_OK : SIMREP_E_NOMEM;
-    /* cxy = Vxᵀ Cxy Vy restricted to the kept directions. */
-    if (st == SIMREP_OK)
-        st = simrep__gemm(ctx, 'N', 'N', kp, dy, kq, 1.0, b->sxy, kp, ey->vecs, kq, 0.0, t, kp);
-    if (st == SIMREP_OK)
-        st = simrep__gemm(ctx, 'T', 'N', dx, dy, kp, 1.0, ex->vecs, kp, t, kp, 0.0, cxy, dx);
-    if (st == SIMREP_OK)
+    simrep_status st = t1 ? SIMREP_OK : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK) {
+        const double s = 1.0 / (sqrt(ex->vals[0]) * sqrt(ey->vals[0]));
+        for (int64_t j = 0; j < dy; j++)
+            for (int64_t i = 0; i < dx; i++)
+                t1[i + j * dx] = b->t1[i + j * kp] * s;
         st = projected_eig(ctx, ex, dx, &px);
+    }
     if (st == SIMREP_OK)
         st = projected_eig(ctx, ey, dy, &py);
-    /* cxy is in covariance units (the eigenvectors of C / scale are those of
-     * C), as px and py's scales are. */
     if (st == SIMREP_OK)
-        st = cca_fit_compute(ctx, &px, &py, cxy, dx, opt->epsilon, 0, 0, &f);
+        st = cca_fit_compute(ctx, &px, &py, t1, dx, 0, opt->epsilon, 0, &f);
     if (st == SIMREP_OK) {
         double sum = 0;
         for (int64_t i = 0; i < f.k; i++)
@@ -507,8 +533,7 @@ static simrep_status svcca(simrep_ctx *ctx, const simrep__prepared *pr, const ke
     cca_fit_free(ctx, &f);
     side_eig_free(ctx, &px);
     side_eig_free(ctx, &py);
-    simrep__free(ctx, t);
-    simrep__free(ctx, cxy);
+    simrep__free(ctx, t1);
     return st;
 }
 
@@ -540,7 +565,7 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
     cca_fit f = {0};
     const int pwcca_on_x = want[SIMREP_PWCCA] && opt->pwcca_variant == SIMREP_PWCCA_GOOGLE && pr->kp <= pr->kq;
     if (want[SIMREP_CCA] || want[SIMREP_CCA_R2] || pwcca_on_x)
-        st = cca_fit_compute(ctx, &b.ex, &b.ey, b.sxy, pr->kp, opt->epsilon, pwcca_on_x, 0, &f);
+        st = cca_fit_compute(ctx, &b.ex, &b.ey, b.t1, pr->kp, 0, opt->epsilon, pwcca_on_x, &f);
     for (int i = 0; i < count && st == SIMREP_OK; i++) {
         simrep_result *r = &results[i];
         switch (measures[i]) {
@@ -562,11 +587,8 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
         case SIMREP_PWCCA:
             if (opt->pwcca_variant == SIMREP_PWCCA_DING)
                 st = pwcca_ding(ctx, pr, &b, r);
-            else if (pwcca_on_x) /* smaller kept side first; ties: x */
-                st = pwcca_google(ctx, pr, &b.ex, b.sxx, &b.ey, b.sxy, pr->kept, 0, opt->epsilon, &f, r);
-            else
-                st = pwcca_google(ctx, pr, &b.ey, b.syy, &b.ex, b.syx, pr->kept + pr->kp, pr->p, opt->epsilon,
-                                  NULL, r);
+            else /* the smaller kept side first; ties: x */
+                st = pwcca_google(ctx, pr, &b, !pwcca_on_x, opt->epsilon, pwcca_on_x ? &f : NULL, r);
             break;
         default:
             continue;
