@@ -17,7 +17,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/*.c))
 HDRS     := include/simrep.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/unit/*.h)
 
 B := build
-A := build/asan
+A := $(B)/asan
 
 LIB_OBJ      := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
 LIB_PIC_OBJ  := $(LIB_SRC:src/%.c=$(B)/pic/%.o)
