@@ -5,7 +5,7 @@
 # first (tools/install-deps.sh).
 CC      ?= gcc
 PY      := /usr/bin/python3
-CFLAGS  ?= -O3 -g
+CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
 CPPFLAGS := -Iinclude -D_FILE_OFFSET_BITS=64 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lopenblas -lz -lm -lpthread

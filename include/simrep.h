@@ -262,6 +262,34 @@ simrep_status simrep_compare_moments(simrep_ctx *ctx, const simrep_moments *m, c
                                      const simrep_measure *measures, int count, simrep_result *results);
 
 /*
+ * The CCA of x and y with the intermediate matrices of google/svcca's
+ * get_cca_similarity, for a drop-in replacement of that function (the
+ * Python package's simrep.compat).  All matrices are column-major; the
+ * whitening matrices are in the reference's rescaled units,
+ * (Cxx / max|Cxx| + epsilon I)^(-1/2).  Owned by the struct: release with
+ * simrep_cca_details_clear.
+ */
+typedef struct simrep_cca_details {
+    int64_t p, q;      /* features */
+    int64_t kp, kq, k; /* kept by the dead-feature rule; k = min(kp, kq) */
+    int64_t *kept_x;   /* kp indices into x's features (ascending) */
+    int64_t *kept_y;   /* kq indices into y's features */
+    double *rho;       /* k canonical correlations, descending */
+    double *u;         /* kp x kp: left singular vectors of Wx Cxy Wy (the reference's u; coef_x = uᵀ) */
+    double *vt;        /* kq x kq: its right singular vectors transposed (the reference's v = coef_y) */
+    double *wx;        /* kp x kp: invsqrt_xx */
+    double *wy;        /* kq x kq: invsqrt_yy */
+    double *mean_x;    /* p column means of x */
+    double *mean_y;    /* q column means of y */
+} simrep_cca_details;
+
+/* Errors as simrep_compare_moments (a side with every feature dead is
+ * SIMREP_E_DEGENERATE). */
+simrep_status simrep_cca_details_compute(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                         simrep_cca_details *out);
+void simrep_cca_details_clear(simrep_ctx *ctx, simrep_cca_details *details);
+
+/*
  * Compute measures from in-memory matrices x (n x p) and y (n x q): the
  * linear ones through a Moments, the kernel ones from the rows.
  */

@@ -38,12 +38,14 @@ typedef struct cca_fit {
     int64_t kx, ky, k;
     double *rho; /* k canonical correlations, descending */
     double *u;   /* kx x kx left singular vectors (column-major), if asked */
+    double *vt;  /* ky x ky right singular vectors transposed (numpy's vh), with u */
 } cca_fit;
 
 static void cca_fit_free(simrep_ctx *ctx, cca_fit *f)
 {
     simrep__free(ctx, f->rho);
     simrep__free(ctx, f->u);
+    simrep__free(ctx, f->vt);
     memset(f, 0, sizeof *f);
 }
 
@@ -189,8 +191,8 @@ static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const 
     } else {
         double *t = simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA work");
         double *arr = t ? simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA matrix") : NULL;
-        double *vt = arr ? simrep__alloc_array(ctx, (size_t)(k2 * k2), sizeof(double), "CCA directions") : NULL;
-        f->u = vt ? simrep__alloc_array(ctx, (size_t)(k1 * k1), sizeof(double), "CCA directions") : NULL;
+        f->vt = arr ? simrep__alloc_array(ctx, (size_t)(k2 * k2), sizeof(double), "CCA directions") : NULL;
+        f->u = f->vt ? simrep__alloc_array(ctx, (size_t)(k1 * k1), sizeof(double), "CCA directions") : NULL;
         st = f->u ? SIMREP_OK : SIMREP_E_NOMEM;
         /* arr = V1 a V2ᵀ (a side without vectors is diagonal: V = I). */
         const double *cur = a;
@@ -206,10 +208,9 @@ static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const 
         }
         /* Full U and Vᵀ as numpy.linalg.svd(full_matrices=True) asks. */
         if (st == SIMREP_OK)
-            st = simrep__gesdd(ctx, 'A', k1, k2, arr, k1, f->rho, f->u, k1, vt, k2);
+            st = simrep__gesdd(ctx, 'A', k1, k2, arr, k1, f->rho, f->u, k1, f->vt, k2);
         simrep__free(ctx, t);
         simrep__free(ctx, arr);
-        simrep__free(ctx, vt);
     }
     simrep__free(ctx, a);
     if (st != SIMREP_OK)
@@ -599,5 +600,89 @@ simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, co
     }
     cca_fit_free(ctx, &f);
     kept_blocks_free(ctx, &b);
+    return st;
+}
+
+/* W = V diag(whiten(lambda)) Vᵀ, the reference's invsqrt matrix (k x k). */
+static simrep_status whitening_matrix(simrep_ctx *ctx, const side_eig *e, double eps, double *w)
+{
+    const int64_t k = e->k;
+    double *vs = simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "whitening");
+    if (!vs)
+        return SIMREP_E_NOMEM;
+    for (int64_t j = 0; j < k; j++) {
+        const double f = whiten(e->vals[j], eps);
+        for (int64_t i = 0; i < k; i++)
+            vs[i + j * k] = e->vecs[i + j * k] * f;
+    }
+    simrep_status st = simrep__gemm(ctx, 'N', 'T', k, k, k, 1.0, vs, k, e->vecs, k, 0.0, w, k);
+    simrep__free(ctx, vs);
+    return st;
+}
+
+void simrep_cca_details_clear(simrep_ctx *ctx, simrep_cca_details *d)
+{
+    if (!d)
+        return;
+    simrep__free(ctx, d->kept_x);
+    simrep__free(ctx, d->kept_y);
+    simrep__free(ctx, d->rho);
+    simrep__free(ctx, d->u);
+    simrep__free(ctx, d->vt);
+    simrep__free(ctx, d->wx);
+    simrep__free(ctx, d->wy);
+    simrep__free(ctx, d->mean_x);
+    simrep__free(ctx, d->mean_y);
+    memset(d, 0, sizeof *d);
+}
+
+simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
+                                  simrep_cca_details *d)
+{
+    memset(d, 0, sizeof *d);
+    if (pr->kp == 0 || pr->kq == 0)
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                            "%s: every one of its %lld features is constant (dead), so the CCA family is undefined",
+                            pr->kp == 0 ? "x" : "y", (long long)(pr->kp == 0 ? pr->p : pr->q));
+    const int64_t kp = pr->kp, kq = pr->kq;
+    kept_blocks b;
+    simrep_status st = kept_blocks_make(ctx, pr, &b);
+    if (st != SIMREP_OK)
+        return st;
+    cca_fit f = {0};
+    st = cca_fit_compute(ctx, &b.ex, &b.ey, b.t1, kp, 0, opt->epsilon, 1, &f);
+    d->p = pr->p;
+    d->q = pr->q;
+    d->kp = kp;
+    d->kq = kq;
+    d->k = f.k;
+    if (st == SIMREP_OK) {
+        d->kept_x = simrep__alloc_array(ctx, (size_t)kp, sizeof(int64_t), "kept features");
+        d->kept_y = simrep__alloc_array(ctx, (size_t)kq, sizeof(int64_t), "kept features");
+        d->wx = simrep__alloc_array(ctx, (size_t)(kp * kp), sizeof(double), "whitening");
+        d->wy = simrep__alloc_array(ctx, (size_t)(kq * kq), sizeof(double), "whitening");
+        d->mean_x = simrep__alloc_array(ctx, (size_t)pr->p, sizeof(double), "means");
+        d->mean_y = simrep__alloc_array(ctx, (size_t)pr->q, sizeof(double), "means");
+        if (!d->kept_x || !d->kept_y || !d->wx || !d->wy || !d->mean_x || !d->mean_y)
+            st = simrep__fail(ctx, SIMREP_E_NOMEM, "out of memory for the CCA details");
+    }
+    if (st == SIMREP_OK)
+        st = whitening_matrix(ctx, &b.ex, opt->epsilon, d->wx);
+    if (st == SIMREP_OK)
+        st = whitening_matrix(ctx, &b.ey, opt->epsilon, d->wy);
+    if (st == SIMREP_OK) {
+        memcpy(d->kept_x, pr->kept, (size_t)kp * sizeof(int64_t));
+        memcpy(d->kept_y, pr->kept + kp, (size_t)kq * sizeof(int64_t));
+        memcpy(d->mean_x, pr->mean, (size_t)pr->p * sizeof(double));
+        memcpy(d->mean_y, pr->mean + pr->p, (size_t)pr->q * sizeof(double));
+        d->rho = f.rho;
+        d->u = f.u;
+        d->vt = f.vt;
+        memset(&f, 0, sizeof f);
+    }
+    cca_fit_free(ctx, &f);
+    kept_blocks_free(ctx, &b);
+    if (st != SIMREP_OK)
+        simrep_cca_details_clear(ctx, d);
     return st;
 }

@@ -131,6 +131,26 @@ simrep_status simrep_compare_moments(simrep_ctx *ctx, const simrep_moments *m, c
     return st;
 }
 
+simrep_status simrep_cca_details_compute(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                         simrep_cca_details *out)
+{
+    simrep_options defaults;
+    if (!options) {
+        simrep_options_init(&defaults);
+        options = &defaults;
+    }
+    if (!m || !out)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_cca_details_compute: NULL argument");
+    memset(out, 0, sizeof *out);
+    simrep__prepared pr;
+    simrep_status st = prepare(ctx, m, options->epsilon, &pr);
+    if (st == SIMREP_OK)
+        st = simrep__cca_details(ctx, &pr, options, out);
+    simrep__free(ctx, pr.cov);
+    simrep__free(ctx, pr.kept);
+    return st;
+}
+
 simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                              const simrep_options *options, const simrep_measure *measures, int count,
                              simrep_result *results)

@@ -23,6 +23,9 @@ typedef struct simrep__prepared {
  * are skipped); fills the matching results. */
 simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
                                  const simrep_measure *measures, int count, simrep_result *results);
+/* The CCA of x and y with its intermediate matrices (simrep_cca_details). */
+simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
+                                  simrep_cca_details *d);
 /* cka (debiased = 0) or cka_debiased (1). */
 simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r);
 /* procrustes (angular = 0) or procrustes_angular (1). */
