@@ -261,6 +261,44 @@ simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const doub
 simrep_status simrep_compare_moments(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                      const simrep_measure *measures, int count, simrep_result *results);
 
+/* --------------------------------------------------- many inputs at once */
+
+/*
+ * Moments of K >= 2 inputs at once (matrix comparisons: many networks,
+ * layers or checkpoints on the same samples).  The state is the joint
+ * moments of all inputs side by side, so one pass over the data gives every
+ * pair's cross-scatter (one DSYRK over sum(p_k) columns), and each input's
+ * own scatter once.  A Moments made by simrep_moments_new is the K = 2 case
+ * (x is input 0, y input 1); update, merge, save and load work for any K.
+ * Memory: (sum p_k)^2 doubles.
+ */
+simrep_status simrep_moments_new_multi(simrep_ctx *ctx, int inputs, const int64_t *features, simrep_moments **out);
+int simrep_moments_inputs(const simrep_moments *m);
+int64_t simrep_moments_features(const simrep_moments *m, int input);
+/* Fold in the same rows of every input: blocks[k] is input k's view
+ * (rows x features(k)); all blocks have the same number of rows.  Messages
+ * about one input start with "input K: ". */
+simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *blocks);
+
+/*
+ * The work every pair of inputs shares, done once per input: its
+ * dead-feature split and, for the CCA family, the eigendecomposition of its
+ * covariance (the whitening).  Then simrep_pairs_compare gives the measures
+ * of any pair (i, j) for the cost of the cross terms alone.  A simrep_pairs
+ * is read-only after preparation: threads may compare different pairs of
+ * one simrep_pairs concurrently, each with its own context.  measures lists
+ * what will be asked for (linear measures only).  It keeps a reference to
+ * m, which must outlive it.
+ */
+typedef struct simrep_pairs simrep_pairs;
+simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                   const simrep_measure *measures, int count, simrep_pairs **out);
+void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pairs);
+/* Measures of input i (as x) against input j (as y), i != j; results as
+ * simrep_compare_moments (messages about a side start with "x: " or "y: "). */
+simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pairs, int i, int j,
+                                   const simrep_measure *measures, int count, simrep_result *results);
+
 /*
  * The CCA of x and y with the intermediate matrices of google/svcca's
  * get_cca_similarity, for a drop-in replacement of that function (the
