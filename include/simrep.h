@@ -346,6 +346,25 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
 simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
                              double *similarity);
 
+/* ------------------------------------------------------------- embedding */
+
+/*
+ * Classical (Torgerson) multidimensional scaling of an n x n distance
+ * matrix: the points whose Euclidean distances best match dist in the
+ * least-squares sense of B = -1/2 J (D∘D) J (J = I - 11ᵀ/n), from its dims
+ * largest eigenvalues.  dist is row-major with leading dimension ld >= n;
+ * it is symmetrized ((d_ij + d_ji) / 2) and its diagonal is ignored (taken
+ * as 0).  coords receives n x dims values, row-major (point i's axis k at
+ * coords[i * dims + k]); eigenvalues (may be NULL) the dims largest
+ * eigenvalues of B, descending.  Distances that are not Euclidean give
+ * negative eigenvalues: an axis whose eigenvalue is <= 0 has all
+ * coordinates 0.  Each axis's sign is fixed so that its entry of largest
+ * magnitude is positive.  Errors: SIMREP_E_INVALID (sizes), SIMREP_E_NONFINITE
+ * (an off-diagonal NaN or Inf), SIMREP_E_NUMERIC, SIMREP_E_NOMEM.
+ */
+simrep_status simrep_mds(simrep_ctx *ctx, int64_t n, const double *dist, int64_t ld, int64_t dims, double *coords,
+                         double *eigenvalues);
+
 /* ----------------------------------------------------------------- input */
 
 /*

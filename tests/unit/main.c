@@ -12,6 +12,7 @@ void suite_io(void);
 void suite_moments(void);
 void suite_measures(void);
 void suite_rbf(void);
+void suite_embed(void);
 
 int main(void)
 {
@@ -19,6 +20,7 @@ int main(void)
     suite_moments();
     suite_measures();
     suite_rbf();
+    suite_embed();
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }
