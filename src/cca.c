@@ -66,12 +66,13 @@ static double max_abs(const double *a, int64_t rows, int64_t cols, int64_t ld)
  * dsyevd however many measures are asked for.  vecs == NULL means C was
  * diagonal (svcca's projected covariance) and vals are its diagonal.
  */
-typedef struct side_eig {
+typedef struct simrep__side side_eig;
+struct simrep__side {
     int64_t k;
     double scale; /* max |C_ij| */
     double *vals; /* eigenvalues of C / scale, descending, round-off negatives clamped to 0 */
     double *vecs; /* k x k, columns in the order of vals; NULL: identity */
-} side_eig;
+};
 
 static void side_eig_free(simrep_ctx *ctx, side_eig *e)
 {
@@ -233,13 +234,16 @@ static void gather_block(const simrep__prepared *pr, const int64_t *idx_r, int64
 typedef struct kept_blocks {
     double *sxx, *syy, *sxy;
     side_eig ex, ey;
+    int own_ex, own_ey; /* 0 when the eigendecomposition came with pr (shared by many pairs) */
     double *t1; /* kp x kq: the cross-covariance in the eigenbases (eigenbasis_cross) */
 } kept_blocks;
 
 static void kept_blocks_free(simrep_ctx *ctx, kept_blocks *b)
 {
-    side_eig_free(ctx, &b->ex);
-    side_eig_free(ctx, &b->ey);
+    if (b->own_ex)
+        side_eig_free(ctx, &b->ex);
+    if (b->own_ey)
+        side_eig_free(ctx, &b->ey);
     simrep__free(ctx, b->sxx);
     simrep__free(ctx, b->syy);
     simrep__free(ctx, b->sxy);
@@ -262,9 +266,17 @@ static simrep_status kept_blocks_make(simrep_ctx *ctx, const simrep__prepared *p
     gather_block(pr, ix, kp, 0, ix, kp, 0, b->sxx);
     gather_block(pr, iy, kq, pr->p, iy, kq, pr->p, b->syy);
     gather_block(pr, ix, kp, 0, iy, kq, pr->p, b->sxy);
-    simrep_status st = side_eig_compute(ctx, b->sxx, kp, kp, &b->ex);
-    if (st == SIMREP_OK)
-        st = side_eig_compute(ctx, b->syy, kq, kq, &b->ey);
+    simrep_status st = SIMREP_OK;
+    if (pr->side_x)
+        b->ex = *pr->side_x;
+    else if ((st = side_eig_compute(ctx, b->sxx, kp, kp, &b->ex)) == SIMREP_OK)
+        b->own_ex = 1;
+    if (st == SIMREP_OK) {
+        if (pr->side_y)
+            b->ey = *pr->side_y;
+        else if ((st = side_eig_compute(ctx, b->syy, kq, kq, &b->ey)) == SIMREP_OK)
+            b->own_ey = 1;
+    }
     if (st == SIMREP_OK)
         st = eigenbasis_cross(ctx, &b->ex, &b->ey, b->sxy, kp, b->t1);
     if (st != SIMREP_OK)
@@ -685,4 +697,25 @@ simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, c
     if (st != SIMREP_OK)
         simrep_cca_details_clear(ctx, d);
     return st;
+}
+
+simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, simrep__side **out)
+{
+    *out = simrep__alloc(ctx, sizeof **out, "eigendecomposition");
+    if (!*out)
+        return SIMREP_E_NOMEM;
+    simrep_status st = side_eig_compute(ctx, cov, k, ld, *out);
+    if (st != SIMREP_OK) {
+        simrep__free(ctx, *out);
+        *out = NULL;
+    }
+    return st;
+}
+
+void simrep__side_free(simrep_ctx *ctx, simrep__side *s)
+{
+    if (!s)
+        return;
+    side_eig_free(ctx, s);
+    simrep__free(ctx, s);
 }

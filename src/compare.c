@@ -1,7 +1,12 @@
 /*
- * compare.c: from moments (or in-memory matrices) to results: prepares the
- * shared covariance and dead-feature split once, then hands each requested
- * measure to its family (cca.c, cka.c, procrustes.c, cka_rbf.c).
+ * compare.c: from moments (or in-memory matrices) to results.  Work that
+ * depends on one input only (its dead-feature split, the eigendecomposition
+ * that whitens it for the CCA family) is done once per input in
+ * simrep_pairs_prepare; each pair then gets its joint covariance and hands
+ * each requested measure to its family (cca.c, cka.c, procrustes.c;
+ * cka_rbf.c from rows).  Two inputs (simrep_compare_moments) are the same
+ * path with one pair, so a matrix of comparisons and a single compare give
+ * the same numbers.
  *
  * Dead features (SPEC "Dead features"): a feature whose variance is
  * <= epsilon x the largest variance on its side is left out of the CCA
@@ -15,49 +20,224 @@
 
 #include <string.h>
 
-static simrep_status prepare(simrep_ctx *ctx, const simrep_moments *m, double epsilon, simrep__prepared *pr)
+/* One input's share of the work every pair reads. */
+typedef struct pair_input {
+    int64_t k;            /* features kept by the dead-feature rule */
+    int64_t *kept;        /* their indices within the input */
+    double trace;         /* tr of its scatter block */
+    simrep__side *side;   /* eigendecomposition of its kept covariance (CCA family), or NULL */
+} pair_input;
+
+struct simrep_pairs {
+    const simrep_moments *m;
+    simrep_options opt;
+    int count;            /* inputs */
+    int64_t n, d;
+    const int64_t *off;
+    const double *scatter; /* the moments' upper triangle */
+    pair_input *in;
+};
+
+/* Element (r, c) of the symmetric scatter from its upper triangle. */
+static double scatter_at(const simrep_pairs *pp, int64_t r, int64_t c)
 {
-    memset(pr, 0, sizeof *pr);
-    pr->n = simrep_moments_n(m);
-    pr->p = simrep_moments_p(m);
-    pr->q = simrep_moments_q(m);
-    pr->d = pr->p + pr->q;
-    if (pr->n < 2)
+    return r <= c ? pp->scatter[r + c * pp->d] : pp->scatter[c + r * pp->d];
+}
+
+static int is_cca_family(simrep_measure m)
+{
+    return m == SIMREP_CCA || m == SIMREP_CCA_R2 || m == SIMREP_SVCCA || m == SIMREP_PWCCA;
+}
+
+void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pp)
+{
+    if (!pp)
+        return;
+    for (int j = 0; pp->in && j < pp->count; j++) {
+        simrep__free(ctx, pp->in[j].kept);
+        simrep__side_free(ctx, pp->in[j].side);
+    }
+    simrep__free(ctx, pp->in);
+    simrep__free(ctx, pp);
+}
+
+static simrep_status check_measures(simrep_ctx *ctx, const simrep_measure *measures, int count, int allow_rows);
+
+static simrep_status check_options(simrep_ctx *ctx, const simrep_options *o)
+{
+    if (!(o->epsilon >= 0) || !(o->svcca_keep > 0 && o->svcca_keep <= 1) || o->svcca_dims < 0)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "options out of range (epsilon %g must be >= 0, svcca_keep %g in (0, 1], svcca_dims "
+                            "%lld >= 0)",
+                            o->epsilon, o->svcca_keep, (long long)o->svcca_dims);
+    return SIMREP_OK;
+}
+
+simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                   const simrep_measure *measures, int count, simrep_pairs **out)
+{
+    simrep_options defaults;
+    if (!options) {
+        simrep_options_init(&defaults);
+        options = &defaults;
+    }
+    *out = NULL;
+    if (!m)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
+    simrep_status st = check_measures(ctx, measures, count, 0);
+    if (st == SIMREP_OK)
+        st = check_options(ctx, options);
+    if (st != SIMREP_OK)
+        return st;
+    const int64_t n = simrep_moments_n(m);
+    if (n < 2)
         return simrep__fail(ctx, SIMREP_E_DEGENERATE,
                             "n = %lld sample%s: similarity needs at least 2 samples (rows) to center the data",
-                            (long long)pr->n, pr->n == 1 ? "" : "s");
+                            (long long)n, n == 1 ? "" : "s");
+    int cca = 0;
+    for (int i = 0; i < count; i++)
+        cca |= is_cca_family(measures[i]);
+    simrep_pairs *pp = simrep__alloc(ctx, sizeof *pp, "pairs");
+    if (!pp)
+        return SIMREP_E_NOMEM;
+    memset(pp, 0, sizeof *pp);
+    pp->m = m;
+    pp->opt = *options;
+    pp->count = simrep_moments_inputs(m);
+    pp->n = n;
+    pp->off = simrep__moments_offsets(m);
+    pp->d = pp->off[pp->count];
+    pp->scatter = simrep__moments_scatter_upper(m);
+    pp->in = simrep__calloc_array(ctx, (size_t)pp->count, sizeof *pp->in, "pairs inputs");
+    st = pp->in ? SIMREP_OK : SIMREP_E_NOMEM;
+    const double inv = 1.0 / (double)(n - 1);
+    for (int j = 0; j < pp->count && st == SIMREP_OK; j++) {
+        pair_input *in = &pp->in[j];
+        const int64_t o = pp->off[j], p = pp->off[j + 1] - o;
+        double vmax = 0;
+        for (int64_t c = 0; c < p; c++) {
+            const double v = pp->scatter[(o + c) * (pp->d + 1)];
+            in->trace += v;
+            vmax = v > vmax ? v : vmax;
+        }
+        in->kept = simrep__alloc_array(ctx, (size_t)p, sizeof(int64_t), "kept features");
+        if (!in->kept) {
+            st = SIMREP_E_NOMEM;
+            break;
+        }
+        for (int64_t c = 0; c < p; c++)
+            if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax)
+                in->kept[in->k++] = c;
+        if (!cca || in->k == 0)
+            continue;
+        /* The kept covariance block, eigendecomposed once for every pair. */
+        double *cov = simrep__alloc_array(ctx, (size_t)(in->k * in->k), sizeof(double), "covariance block");
+        if (!cov) {
+            st = SIMREP_E_NOMEM;
+            break;
+        }
+        for (int64_t b = 0; b < in->k; b++)
+            for (int64_t a = 0; a < in->k; a++)
+                cov[a + b * in->k] = scatter_at(pp, o + in->kept[a], o + in->kept[b]) * inv;
+        st = simrep__side_make(ctx, cov, in->k, in->k, &in->side);
+        simrep__free(ctx, cov);
+    }
+    if (st != SIMREP_OK) {
+        simrep_pairs_free(ctx, pp);
+        return st;
+    }
+    *out = pp;
+    return SIMREP_OK;
+}
+
+/* The joint covariance, means and dead-feature split of inputs i (as x) and
+ * j (as y), from the pairs' shared state. */
+static simrep_status prepare_pair(simrep_ctx *ctx, const simrep_pairs *pp, int i, int j, simrep__prepared *pr)
+{
+    memset(pr, 0, sizeof *pr);
+    const int64_t oi = pp->off[i], oj = pp->off[j];
+    pr->n = pp->n;
+    pr->p = pp->off[i + 1] - oi;
+    pr->q = pp->off[j + 1] - oj;
+    pr->d = pr->p + pr->q;
     const int64_t d = pr->d;
-    pr->mean = simrep__moments_mean(m);
-    pr->cov = simrep__alloc_array(ctx, (size_t)d * (size_t)d, sizeof(double), "covariance");
+    double *mean = simrep__alloc_array(ctx, (size_t)d, sizeof(double), "pair means");
+    pr->cov = mean ? simrep__alloc_array(ctx, (size_t)d * (size_t)d, sizeof(double), "covariance") : NULL;
     pr->kept = pr->cov ? simrep__alloc_array(ctx, (size_t)d, sizeof(int64_t), "kept features") : NULL;
     if (!pr->kept) {
+        simrep__free(ctx, mean);
         simrep__free(ctx, pr->cov);
         pr->cov = NULL;
         return SIMREP_E_NOMEM;
     }
-    simrep_moments_scatter(m, pr->cov, d);
-    const double inv = 1.0 / (double)(pr->n - 1);
-    for (int64_t i = 0; i < d; i++) {
-        if (i < pr->p)
-            pr->tr_sxx += pr->cov[i + i * d];
-        else
-            pr->tr_syy += pr->cov[i + i * d];
+    const double *mu = simrep__moments_mean(pp->m);
+    memcpy(mean, mu + oi, (size_t)pr->p * sizeof(double));
+    memcpy(mean + pr->p, mu + oj, (size_t)pr->q * sizeof(double));
+    pr->mean = mean;
+    const double inv = 1.0 / (double)(pp->n - 1);
+    for (int64_t c = 0; c < d; c++) {
+        const int64_t gc = c < pr->p ? oi + c : oj + (c - pr->p);
+        for (int64_t r = 0; r < d; r++) {
+            const int64_t gr = r < pr->p ? oi + r : oj + (r - pr->p);
+            pr->cov[r + c * d] = scatter_at(pp, gr, gc) * inv;
+        }
     }
-    for (int64_t i = 0; i < d * d; i++)
-        pr->cov[i] *= inv;
-    double maxx = 0, maxy = 0;
-    for (int64_t i = 0; i < pr->p; i++)
-        maxx = pr->cov[i + i * d] > maxx ? pr->cov[i + i * d] : maxx;
-    for (int64_t i = pr->p; i < d; i++)
-        maxy = pr->cov[i + i * d] > maxy ? pr->cov[i + i * d] : maxy;
-    for (int64_t i = 0; i < pr->p; i++)
-        if (pr->cov[i + i * d] > epsilon * maxx)
-            pr->kept[pr->kp++] = i;
-    for (int64_t i = 0; i < pr->q; i++)
-        if (pr->cov[(pr->p + i) * (d + 1)] > epsilon * maxy)
-            pr->kept[pr->kp + pr->kq++] = i;
-    simrep__moments_row_sums(m, &pr->t_ab, &pr->t_aa, &pr->t_bb);
+    const pair_input *a = &pp->in[i], *b = &pp->in[j];
+    pr->kp = a->k;
+    pr->kq = b->k;
+    memcpy(pr->kept, a->kept, (size_t)a->k * sizeof(int64_t));
+    memcpy(pr->kept + a->k, b->kept, (size_t)b->k * sizeof(int64_t));
+    pr->tr_sxx = a->trace;
+    pr->tr_syy = b->trace;
+    pr->t_ab = simrep__moments_row_sum(pp->m, i, j);
+    pr->t_aa = simrep__moments_row_sum(pp->m, i, i);
+    pr->t_bb = simrep__moments_row_sum(pp->m, j, j);
+    pr->side_x = a->side;
+    pr->side_y = b->side;
     return SIMREP_OK;
+}
+
+static void prepared_free(simrep_ctx *ctx, simrep__prepared *pr)
+{
+    simrep__free(ctx, (double *)pr->mean);
+    simrep__free(ctx, pr->cov);
+    simrep__free(ctx, pr->kept);
+}
+
+simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int i, int j,
+                                   const simrep_measure *measures, int count, simrep_result *results)
+{
+    if (!pp || i < 0 || j < 0 || i >= pp->count || j >= pp->count || i == j)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "pairs_compare: inputs %d and %d are not a pair of the %d inputs",
+                            i, j, pp ? pp->count : 0);
+    simrep_status st = check_measures(ctx, measures, count, 0);
+    if (st != SIMREP_OK)
+        return st;
+    for (int c = 0; c < count; c++) {
+        memset(&results[c], 0, sizeof results[c]);
+        results[c].measure = measures[c];
+        if (is_cca_family(measures[c]) && pp->in[i].k > 0 && pp->in[j].k > 0 && (!pp->in[i].side || !pp->in[j].side))
+            return simrep__fail(ctx, SIMREP_E_INVALID, "%s was not among the measures given to simrep_pairs_prepare",
+                                simrep_measure_get_info(measures[c])->id);
+    }
+    simrep__prepared pr;
+    st = prepare_pair(ctx, pp, i, j, &pr);
+    if (st == SIMREP_OK)
+        st = simrep__cca_family(ctx, &pr, &pp->opt, measures, count, results);
+    for (int c = 0; c < count && st == SIMREP_OK; c++) {
+        switch (measures[c]) {
+        case SIMREP_CKA: st = simrep__cka_linear(ctx, &pr, 0, &results[c]); break;
+        case SIMREP_CKA_DEBIASED: st = simrep__cka_linear(ctx, &pr, 1, &results[c]); break;
+        case SIMREP_PROCRUSTES: st = simrep__procrustes(ctx, &pr, 0, &results[c]); break;
+        case SIMREP_PROCRUSTES_ANGULAR: st = simrep__procrustes(ctx, &pr, 1, &results[c]); break;
+        default: break;
+        }
+    }
+    prepared_free(ctx, &pr);
+    if (st != SIMREP_OK)
+        for (int c = 0; c < count; c++)
+            simrep_result_clear(ctx, &results[c]);
+    return st;
 }
 
 void simrep_result_clear(simrep_ctx *ctx, simrep_result *r)
@@ -90,64 +270,37 @@ static simrep_status check_measures(simrep_ctx *ctx, const simrep_measure *measu
 simrep_status simrep_compare_moments(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                      const simrep_measure *measures, int count, simrep_result *results)
 {
-    simrep_options defaults;
-    if (!options) {
-        simrep_options_init(&defaults);
-        options = &defaults;
-    }
-    if (!m)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
-    simrep_status st = check_measures(ctx, measures, count, 0);
-    if (st != SIMREP_OK)
-        return st;
-    if (!(options->epsilon >= 0) || !(options->svcca_keep > 0 && options->svcca_keep <= 1) ||
-        options->svcca_dims < 0)
+    if (m && simrep_moments_inputs(m) != 2)
         return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "options out of range (epsilon %g must be >= 0, svcca_keep %g in (0, 1], svcca_dims "
-                            "%lld >= 0)",
-                            options->epsilon, options->svcca_keep, (long long)options->svcca_dims);
-    for (int i = 0; i < count; i++) {
-        memset(&results[i], 0, sizeof results[i]);
-        results[i].measure = measures[i];
-    }
-    simrep__prepared pr;
-    st = prepare(ctx, m, options->epsilon, &pr);
+                            "these moments have %d inputs; compare pairs of them with simrep_pairs_compare",
+                            simrep_moments_inputs(m));
+    simrep_pairs *pp = NULL;
+    simrep_status st = simrep_pairs_prepare(ctx, m, options, measures, count, &pp);
     if (st == SIMREP_OK)
-        st = simrep__cca_family(ctx, &pr, options, measures, count, results);
-    for (int i = 0; i < count && st == SIMREP_OK; i++) {
-        switch (measures[i]) {
-        case SIMREP_CKA: st = simrep__cka_linear(ctx, &pr, 0, &results[i]); break;
-        case SIMREP_CKA_DEBIASED: st = simrep__cka_linear(ctx, &pr, 1, &results[i]); break;
-        case SIMREP_PROCRUSTES: st = simrep__procrustes(ctx, &pr, 0, &results[i]); break;
-        case SIMREP_PROCRUSTES_ANGULAR: st = simrep__procrustes(ctx, &pr, 1, &results[i]); break;
-        default: break;
-        }
-    }
-    simrep__free(ctx, pr.cov);
-    simrep__free(ctx, pr.kept);
-    if (st != SIMREP_OK)
-        for (int i = 0; i < count; i++)
-            simrep_result_clear(ctx, &results[i]);
+        st = simrep_pairs_compare(ctx, pp, 0, 1, measures, count, results);
+    simrep_pairs_free(ctx, pp);
     return st;
 }
 
 simrep_status simrep_cca_details_compute(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                          simrep_cca_details *out)
 {
-    simrep_options defaults;
-    if (!options) {
-        simrep_options_init(&defaults);
-        options = &defaults;
-    }
     if (!m || !out)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_cca_details_compute: NULL argument");
     memset(out, 0, sizeof *out);
+    if (simrep_moments_inputs(m) != 2)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "CCA details need moments of two inputs");
+    const simrep_measure cca = SIMREP_CCA;
+    simrep_pairs *pp = NULL;
     simrep__prepared pr;
-    simrep_status st = prepare(ctx, m, options->epsilon, &pr);
+    memset(&pr, 0, sizeof pr);
+    simrep_status st = simrep_pairs_prepare(ctx, m, options, &cca, 1, &pp);
     if (st == SIMREP_OK)
-        st = simrep__cca_details(ctx, &pr, options, out);
-    simrep__free(ctx, pr.cov);
-    simrep__free(ctx, pr.kept);
+        st = prepare_pair(ctx, pp, 0, 1, &pr);
+    if (st == SIMREP_OK)
+        st = simrep__cca_details(ctx, &pr, &pp->opt, out);
+    prepared_free(ctx, &pr);
+    simrep_pairs_free(ctx, pp);
     return st;
 }
 

@@ -1,13 +1,20 @@
 /*
  * measures.h: the shared input of the linear measures (implemented across
  * cca.c, cka.c and procrustes.c, dispatched by compare.c): the covariance
- * of the joint rows and the dead-feature split, computed once per
- * simrep_compare_moments call and read by every measure.
+ * of one pair of inputs and their dead-feature split, made per pair from
+ * the per-input work a simrep_pairs holds, and read by every measure.
  */
 #ifndef SIMREP_MEASURES_H
 #define SIMREP_MEASURES_H
 
 #include "internal.h"
+
+/* One input's kept covariance block, rescaled and eigendecomposed (cca.c):
+ * the whitening every CCA-family measure of every pair with that input
+ * reads.  Read-only once made, so pairs compared in parallel share it. */
+typedef struct simrep__side simrep__side;
+simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, simrep__side **out);
+void simrep__side_free(simrep_ctx *ctx, simrep__side *side);
 
 typedef struct simrep__prepared {
     int64_t n, p, q, d;
@@ -17,6 +24,7 @@ typedef struct simrep__prepared {
     int64_t kp, kq;       /* features kept by the dead-feature rule */
     int64_t *kept;        /* kp indices into x's features, then kq indices of y's (0-based within each side) */
     double t_ab, t_aa, t_bb; /* debiased-CKA row sums (moments.h) */
+    const simrep__side *side_x, *side_y; /* shared eigendecompositions of the kept blocks, or NULL */
 } simrep__prepared;
 
 /* cca, cca_r2, svcca, pwcca: every CCA-family measure in measures[] (others

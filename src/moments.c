@@ -1,18 +1,19 @@
 /*
- * moments.c: streaming joint moments of two activation matrices, the core
- * every linear measure reads.
+ * moments.c: streaming joint moments of K >= 2 activation matrices (x and
+ * y are the K = 2 case), the core every linear measure reads.
  *
- * State for the rows seen so far: n, the joint column mean mu (d = p + q
- * values, x's first), the joint scatter S = ZcᵀZc of the centered joint rows
- * z = [x, y] (d x d, upper triangle, column-major), and the per-row sums
- * debiased CKA needs (Kornblith et al. 2019 notebook, Song et al. 2012):
- * with a_i = |x_i - mu_x|^2 and b_i = |y_i - mu_y|^2,
- *   T_ab = sum a_i b_i, T_aa = sum a_i^2, T_bb = sum b_i^2,
- *   u_ax = sum a_i (x_i - mu_x), u_ay, u_bx, u_by likewise.
- * The u vectors are needed only to move the other sums to a new mean: when
- * the mean moves by delta every sum above has a closed-form update in terms
- * of S, the u's, n and delta (derived in shift_row_sums below), so partial
- * results merge exactly.
+ * State for the rows seen so far: n, the joint column mean mu (d = sum of
+ * the inputs' feature counts, input 0's first), the joint scatter
+ * S = ZcᵀZc of the centered joint rows z = [z(0), ..., z(K-1)] (d x d,
+ * upper triangle, column-major), and the per-row sums debiased CKA needs
+ * (Kornblith et al. 2019 notebook, Song et al. 2012): with
+ * a_i(k) = |z_i(k) - mu(k)|^2 for each input k,
+ *   T[k][l] = sum_i a_i(k) a_i(l)                 (K x K)
+ *   U[k]    = sum_i a_i(k) (z_i - mu)             (d values per input)
+ * The U vectors are needed only to move T to a new mean: when the mean
+ * moves by delta, T and U have closed-form updates in terms of S, U, n and
+ * delta (derived in shift_row_sums below), so partial results merge
+ * exactly.
  *
  * Update of a block B (b rows): convert to double in a b x d row-major
  * buffer (= a d x b column-major matrix, so DSYRK reads it in place), take
@@ -22,16 +23,19 @@
  * merged mean.  Centering before the product is what makes the result agree
  * with a two-pass computation to ~1e-12 even when |mean| = 1e3 x std; the
  * textbook sum(z zᵀ) - n mu muᵀ loses all digits there and was rejected.
+ * With K inputs one DSYRK gives every pair's cross-scatter at once, which
+ * is what makes a matrix of comparisons cheaper than its pairs one by one.
  * The block size bounds memory: block_rows x d doubles, chosen so that the
- * O(d^2) merge is negligible next to the O(b d^2) DSYRK.
+ * O(K d^2) merge is small next to the O(b d^2) DSYRK.
  */
 #include "linalg.h"
 #include "moments.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-/* Rows per internal block: large enough that the O(d^2) merge is small
+/* Rows per internal block: large enough that the O(K d^2) merge is small
  * against the O(rows * d^2) DSYRK, small enough that the buffer stays a few
  * tens of MiB at d = 2048 (the bench target keeps peak RSS <= 128 MiB). */
 #define BLOCK_TARGET_DOUBLES (4 * 1024 * 1024)
@@ -39,18 +43,75 @@
 #define BLOCK_MAX_ROWS 8192
 
 struct simrep_moments {
-    int64_t p, q, d;
+    int k;           /* inputs */
+    int64_t *off;    /* k + 1 column offsets: input j is columns [off[j], off[j+1]) */
+    int64_t d;       /* off[k] */
     int64_t n;
     double *mean;    /* d */
     double *scatter; /* d x d, upper triangle valid */
-    double t[3];     /* t_ab, t_aa, t_bb */
-    double *u;       /* u_ax (p), u_ay (q), u_bx (p), u_by (q): 2d values */
+    double *t;       /* k x k, symmetric, full */
+    double *u;       /* k x d: u[j * d + c] = sum_i a_i(j) (z_ic - mu_c) */
     /* work space, not state */
     int64_t block_rows;
-    double *block;   /* block_rows x d */
-    double *work;    /* 4 d */
+    double *block;   /* block_rows x d, then scratch (see block_scratch) */
+    double *work;    /* d x k products S E, and per-input scalars */
 };
 
+static int64_t feat(const simrep_moments *m, int j) { return m->off[j + 1] - m->off[j]; }
+
+/* How a message names input j: "x"/"y" for two inputs, "input j" otherwise. */
+static void input_name(const simrep_moments *m, int j, char *buf, size_t cap)
+{
+    if (m->k == 2)
+        snprintf(buf, cap, "%s", j == 0 ? "x" : "y");
+    else
+        snprintf(buf, cap, "input %d", j);
+}
+
+simrep_status simrep_moments_new_multi(simrep_ctx *ctx, int inputs, const int64_t *features, simrep_moments **out)
+{
+    *out = NULL;
+    if (inputs < 2 || !features)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "moments need at least 2 inputs (got %d)", inputs);
+    int64_t d = 0, dd, kd;
+    for (int j = 0; j < inputs; j++) {
+        if (features[j] < 1)
+            return simrep__fail(ctx, SIMREP_E_INVALID, "moments need every input to have >= 1 feature (input %d has %lld)",
+                                j, (long long)features[j]);
+        if (features[j] > INT64_MAX / 4 - d)
+            return simrep__fail(ctx, SIMREP_E_INVALID, "too many features");
+        d += features[j];
+    }
+    if (!simrep__mul_i64(d, d, &dd) || !simrep__mul_i64(d, inputs, &kd))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%lld features in all is too many", (long long)d);
+    simrep_moments *m = simrep__alloc(ctx, sizeof *m, "moments");
+    if (!m)
+        return SIMREP_E_NOMEM;
+    memset(m, 0, sizeof *m);
+    m->k = inputs;
+    m->d = d;
+    int64_t rows = BLOCK_TARGET_DOUBLES / d;
+    m->block_rows = rows < BLOCK_MIN_ROWS ? BLOCK_MIN_ROWS : rows > BLOCK_MAX_ROWS ? BLOCK_MAX_ROWS : rows;
+    m->off = simrep__alloc_array(ctx, (size_t)inputs + 1, sizeof(int64_t), "moments offsets");
+    m->mean = m->off ? simrep__calloc_array(ctx, (size_t)d, sizeof(double), "moments means") : NULL;
+    m->scatter = m->mean ? simrep__calloc_array(ctx, (size_t)dd, sizeof(double), "moments scatter") : NULL;
+    m->t = m->scatter ? simrep__calloc_array(ctx, (size_t)inputs * (size_t)inputs, sizeof(double), "moments row sums")
+                      : NULL;
+    m->u = m->t ? simrep__calloc_array(ctx, (size_t)kd, sizeof(double), "moments row sums") : NULL;
+    /* shift_row_sums: E and S E (d x k each), A(j) and |delta(j)|^2. */
+    m->work = m->u ? simrep__calloc_array(ctx, 2 * (size_t)kd + 2 * (size_t)inputs, sizeof(double),
+                                          "moments work space")
+                   : NULL;
+    if (!m->work) {
+        simrep_moments_free(ctx, m);
+        return SIMREP_E_NOMEM;
+    }
+    m->off[0] = 0;
+    for (int j = 0; j < inputs; j++)
+        m->off[j + 1] = m->off[j] + features[j];
+    *out = m;
+    return SIMREP_OK;
+}
 
 simrep_status simrep_moments_new(simrep_ctx *ctx, int64_t p, int64_t q, simrep_moments **out)
 {
@@ -58,36 +119,18 @@ simrep_status simrep_moments_new(simrep_ctx *ctx, int64_t p, int64_t q, simrep_m
     if (p < 1 || q < 1)
         return simrep__fail(ctx, SIMREP_E_INVALID, "moments need p >= 1 and q >= 1 features (got %lld and %lld)",
                             (long long)p, (long long)q);
-    int64_t d = p + q, dd;
-    if (!simrep__mul_i64(d, d, &dd))
-        return simrep__fail(ctx, SIMREP_E_INVALID, "p + q = %lld features is too many", (long long)d);
-    simrep_moments *m = simrep__alloc(ctx, sizeof *m, "moments");
-    if (!m)
-        return SIMREP_E_NOMEM;
-    memset(m, 0, sizeof *m);
-    m->p = p;
-    m->q = q;
-    m->d = d;
-    int64_t rows = BLOCK_TARGET_DOUBLES / d;
-    m->block_rows = rows < BLOCK_MIN_ROWS ? BLOCK_MIN_ROWS : rows > BLOCK_MAX_ROWS ? BLOCK_MAX_ROWS : rows;
-    m->mean = simrep__calloc_array(ctx, (size_t)d, sizeof(double), "moments means");
-    m->scatter = m->mean ? simrep__calloc_array(ctx, (size_t)dd, sizeof(double), "moments scatter") : NULL;
-    m->u = m->scatter ? simrep__calloc_array(ctx, (size_t)(2 * d), sizeof(double), "moments row sums") : NULL;
-    m->work = m->u ? simrep__calloc_array(ctx, (size_t)(4 * d), sizeof(double), "moments work space") : NULL;
-    if (!m->work) {
-        simrep_moments_free(ctx, m);
-        return SIMREP_E_NOMEM;
-    }
-    *out = m;
-    return SIMREP_OK;
+    const int64_t features[2] = {p, q};
+    return simrep_moments_new_multi(ctx, 2, features, out);
 }
 
 void simrep_moments_free(simrep_ctx *ctx, simrep_moments *m)
 {
     if (!m)
         return;
+    simrep__free(ctx, m->off);
     simrep__free(ctx, m->mean);
     simrep__free(ctx, m->scatter);
+    simrep__free(ctx, m->t);
     simrep__free(ctx, m->u);
     simrep__free(ctx, m->work);
     simrep__free(ctx, m->block);
@@ -95,15 +138,21 @@ void simrep_moments_free(simrep_ctx *ctx, simrep_moments *m)
 }
 
 int64_t simrep_moments_n(const simrep_moments *m) { return m->n; }
-int64_t simrep_moments_p(const simrep_moments *m) { return m->p; }
-int64_t simrep_moments_q(const simrep_moments *m) { return m->q; }
+int64_t simrep_moments_p(const simrep_moments *m) { return feat(m, 0); }
+int64_t simrep_moments_q(const simrep_moments *m) { return m->d - feat(m, 0); }
+int simrep_moments_inputs(const simrep_moments *m) { return m->k; }
+
+int64_t simrep_moments_features(const simrep_moments *m, int input)
+{
+    return input >= 0 && input < m->k ? feat(m, input) : 0;
+}
 
 void simrep_moments_means(const simrep_moments *m, double *mean_x, double *mean_y)
 {
     if (mean_x)
-        memcpy(mean_x, m->mean, (size_t)m->p * sizeof(double));
+        memcpy(mean_x, m->mean, (size_t)feat(m, 0) * sizeof(double));
     if (mean_y)
-        memcpy(mean_y, m->mean + m->p, (size_t)m->q * sizeof(double));
+        memcpy(mean_y, m->mean + feat(m, 0), (size_t)(m->d - feat(m, 0)) * sizeof(double));
 }
 
 void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld)
@@ -118,91 +167,83 @@ void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld)
 }
 
 /* Internal accessors for the measures (declared in moments.h). */
-
 const double *simrep__moments_scatter_upper(const simrep_moments *m) { return m->scatter; }
 const double *simrep__moments_mean(const simrep_moments *m) { return m->mean; }
-void simrep__moments_row_sums(const simrep_moments *m, double *t_ab, double *t_aa, double *t_bb)
-{
-    *t_ab = m->t[0];
-    *t_aa = m->t[1];
-    *t_bb = m->t[2];
-}
+const int64_t *simrep__moments_offsets(const simrep_moments *m) { return m->off; }
+double simrep__moments_row_sum(const simrep_moments *m, int i, int j) { return m->t[i * m->k + j]; }
 
 /*
- * Move the debiased-CKA row sums of m from its mean mu to mu + delta.
- * With x~ = x - mu_x, x~' = x~ - dx, a = |x~|^2, a' = a - 2 x~.dx + |dx|^2,
- * and sum x~ = 0, expanding each sum gives (Ax = tr Sxx, By = tr Syy):
- *   T_aa' = T_aa - 4 dx.u_ax + 4 dxᵀSxx dx + 2|dx|^2 Ax + n|dx|^4
- *   T_ab' = T_ab - 2 dy.u_ay - 2 dx.u_bx + 4 dxᵀSxy dy + |dy|^2 Ax + |dx|^2 By + n|dx|^2|dy|^2
- *   u_ax' = u_ax - 2 Sxx dx - (Ax + n|dx|^2) dx
- *   u_ay' = u_ay - 2 Syx dx - (Ax + n|dx|^2) dy
- *   u_bx' = u_bx - 2 Sxy dy - (By + n|dy|^2) dx
- *   u_by' = u_by - 2 Syy dy - (By + n|dy|^2) dy
- * (T_bb' mirrors T_aa').  Uses the scatter about the old mean, so it runs
- * before the scatter is updated.
+ * Move the debiased-CKA row sums (t, k x k, and u, k x d) of a part with n
+ * rows and scatter S (about its old mean) to the mean moved by delta.  With
+ * z~ = z - mu, z~' = z~ - delta, a(j)' = a(j) - 2 z~(j).delta(j) + |delta(j)|^2,
+ * A(j) = sum a(j) = tr S(j,j) and sum z~ = 0, expanding gives
+ *   T'[k][l] = T[k][l] - 2 delta(l).U[k](l) - 2 delta(k).U[l](k)
+ *              + 4 delta(k)ᵀ S(k,l) delta(l) + |delta(l)|^2 A(k)
+ *              + |delta(k)|^2 A(l) + n |delta(k)|^2 |delta(l)|^2
+ *   U'[k]    = U[k] - 2 S(:,k) delta(k) - (A(k) + n |delta(k)|^2) delta
+ * (U[k](l) is the part of U[k] on input l's columns).  The products
+ * S(:,k) delta(k) for every k are one DSYMM of S with the d x K matrix E
+ * holding delta(k) in column k's rows of input k.
  */
-typedef struct row_sums {
-    double *t;       /* t_ab, t_aa, t_bb */
-    double *u;       /* u_ax (p), u_ay (q), u_bx (p), u_by (q) */
-} row_sums;
-
 static simrep_status shift_row_sums(simrep_ctx *ctx, const simrep_moments *m, const double *scatter, int64_t n,
-                                    row_sums rs, const double *delta, double *work)
+                                    double *t, double *u, const double *delta, double *work)
 {
-    const int64_t p = m->p, q = m->q, d = m->d;
+    const int k = m->k;
+    const int64_t d = m->d;
     if (n == 0)
         return SIMREP_OK;
-    double *ex = work, *sx = work + d, *ey = work + 2 * d, *sy = work + 3 * d;
-    const double *uax = rs.u, *uay = rs.u + p, *ubx = rs.u + d, *uby = rs.u + d + p;
-    /* S [dx; 0] = [Sxx dx; Syx dx] and S [0; dy] = [Sxy dy; Syy dy]. */
-    memset(ex, 0, (size_t)d * sizeof(double));
-    memset(ey, 0, (size_t)d * sizeof(double));
-    memcpy(ex, delta, (size_t)p * sizeof(double));
-    memcpy(ey + p, delta + p, (size_t)q * sizeof(double));
-    simrep_status st = simrep__symv(ctx, d, 1.0, scatter, d, ex, 0.0, sx);
-    if (st == SIMREP_OK)
-        st = simrep__symv(ctx, d, 1.0, scatter, d, ey, 0.0, sy);
+    double *e = work, *se = work + (size_t)k * d; /* d x k each: E and S E */
+    double *a = se + (size_t)k * d, *dd = a + k;   /* A(j), |delta(j)|^2 */
+    memset(e, 0, (size_t)k * (size_t)d * sizeof(double));
+    for (int j = 0; j < k; j++) {
+        a[j] = 0;
+        dd[j] = 0;
+        for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+            e[j * d + c] = delta[c];
+            a[j] += scatter[c + c * d];
+            dd[j] += delta[c] * delta[c];
+        }
+    }
+    simrep_status st = simrep__symm(ctx, d, k, scatter, d, e, d, se, d);
     if (st != SIMREP_OK)
         return st;
-    const double *dx = delta, *dy = delta + p;
-    double Ax = 0, By = 0, dx2 = 0, dy2 = 0, dxSxxdx = 0, dySyydy = 0, dxSxydy = 0;
-    double dx_uax = 0, dx_ubx = 0, dy_uay = 0, dy_uby = 0;
-    for (int64_t i = 0; i < p; i++) {
-        Ax += scatter[i + i * d];
-        dx2 += dx[i] * dx[i];
-        dxSxxdx += dx[i] * sx[i];
-        dxSxydy += dx[i] * sy[i];
-        dx_uax += dx[i] * uax[i];
-        dx_ubx += dx[i] * ubx[i];
-    }
-    for (int64_t i = 0; i < q; i++) {
-        By += scatter[(p + i) * (d + 1)];
-        dy2 += dy[i] * dy[i];
-        dySyydy += dy[i] * sy[p + i];
-        dy_uay += dy[i] * uay[i];
-        dy_uby += dy[i] * uby[i];
-    }
     const double nn = (double)n;
-    rs.t[1] += -4 * dx_uax + 4 * dxSxxdx + 2 * dx2 * Ax + nn * dx2 * dx2;
-    rs.t[2] += -4 * dy_uby + 4 * dySyydy + 2 * dy2 * By + nn * dy2 * dy2;
-    rs.t[0] += -2 * dy_uay - 2 * dx_ubx + 4 * dxSxydy + dy2 * Ax + dx2 * By + nn * dx2 * dy2;
-    const double ca = Ax + nn * dx2, cb = By + nn * dy2;
-    double *wax = rs.u, *way = rs.u + p, *wbx = rs.u + d, *wby = rs.u + d + p;
-    for (int64_t i = 0; i < p; i++) {
-        wax[i] += -2 * sx[i] - ca * dx[i];
-        wbx[i] += -2 * sy[i] - cb * dx[i];
-    }
-    for (int64_t i = 0; i < q; i++) {
-        way[i] += -2 * sx[p + i] - ca * dy[i];
-        wby[i] += -2 * sy[p + i] - cb * dy[i];
+    for (int i = 0; i < k; i++)
+        for (int j = i; j < k; j++) {
+            /* delta(i).U[i... ]: U[i] on j's columns, U[j] on i's columns,
+             * delta(i)ᵀ S(i,j) delta(j) = delta(i) . (S E)[:, j] on i's rows. */
+            double dj_ui = 0, di_uj = 0, dsd = 0;
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++)
+                dj_ui += delta[c] * u[i * d + c];
+            for (int64_t c = m->off[i]; c < m->off[i + 1]; c++) {
+                di_uj += delta[c] * u[j * d + c];
+                dsd += delta[c] * se[j * d + c];
+            }
+            double v = t[i * k + j] - 2 * dj_ui - 2 * di_uj + 4 * dsd + dd[j] * a[i] + dd[i] * a[j] +
+                       nn * dd[i] * dd[j];
+            t[i * k + j] = v;
+            t[j * k + i] = v;
+        }
+    for (int j = 0; j < k; j++) {
+        const double c0 = a[j] + nn * dd[j];
+        for (int64_t c = 0; c < d; c++)
+            u[j * d + c] += -2 * se[j * d + c] - c0 * delta[c];
     }
     return SIMREP_OK;
 }
 
+/* Scratch laid out after the block buffer: the column sums of the block
+ * (then the mean shift), the new mean, the per-row squared norms of each
+ * input (rows x k, leading dimension block_rows). */
+static size_t block_doubles(const simrep_moments *m)
+{
+    return (size_t)(m->block_rows + 2) * (size_t)m->d + (size_t)m->k * (size_t)m->block_rows;
+}
+
 /*
- * NaN and Inf propagate into the column sums, so one vectorized pass gives
- * both the block mean and the check; only a block whose sums are not finite
- * is scanned for the culprit, named by side, row and column.  A block of
+ * NaN and Inf propagate into the column sums, so one pass gives both the
+ * block mean and the check; only a block whose sums are not finite is
+ * scanned for the culprit, named by input, row and column.  A block of
  * finite values whose sum overflows is an error too (its scatter would be
  * Inf).
  */
@@ -215,47 +256,47 @@ static simrep_status check_finite(simrep_ctx *ctx, const simrep_moments *m, cons
         acc += sums[j] * 0.0; /* NaN * 0 and Inf * 0 are NaN */
     if (acc == 0.0)
         return SIMREP_OK;
+    char name[32];
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < d; j++) {
-            const double v = z[i * d + j];
-            if (!isfinite(v)) {
-                int is_x = j < m->p;
-                return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", is_x ? "x" : "y",
-                                    isnan(v) ? "NaN" : "Inf", (long long)(first_row + i),
-                                    (long long)(is_x ? j : j - m->p));
+        for (int j = 0; j < m->k; j++)
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+                const double v = z[i * d + c];
+                if (!isfinite(v)) {
+                    input_name(m, j, name, sizeof name);
+                    return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", name,
+                                        isnan(v) ? "NaN" : "Inf", (long long)(first_row + i),
+                                        (long long)(c - m->off[j]));
+                }
             }
-        }
-    for (int64_t j = 0; j < d; j++)
-        if (!isfinite(sums[j])) {
-            int is_x = j < m->p;
-            return simrep__fail(ctx, SIMREP_E_NONFINITE,
-                                "%s: column %lld overflows double precision when summed over rows %lld to %lld "
-                                "(values near 1e308); rescale the data",
-                                is_x ? "x" : "y", (long long)(is_x ? j : j - m->p), (long long)first_row,
-                                (long long)(first_row + rows - 1));
-        }
+    for (int j = 0; j < m->k; j++)
+        for (int64_t c = m->off[j]; c < m->off[j + 1]; c++)
+            if (!isfinite(sums[c])) {
+                input_name(m, j, name, sizeof name);
+                return simrep__fail(ctx, SIMREP_E_NONFINITE,
+                                    "%s: column %lld overflows double precision when summed over rows %lld to %lld "
+                                    "(values near 1e308); rescale the data",
+                                    name, (long long)(c - m->off[j]), (long long)first_row,
+                                    (long long)(first_row + rows - 1));
+            }
     return SIMREP_OK;
 }
 
 /* Fold rows z (rows x d, row-major, converted and checked, with column sums
- * in m's first spare row) into m.  Overwrites z with the centered rows. */
+ * in the first spare row) into m.  Overwrites z with the centered rows. */
 static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *restrict z, int64_t rows)
 {
-    const int64_t p = m->p, d = m->d;
+    const int k = m->k;
+    const int64_t d = m->d, br = m->block_rows;
     const double n_old = (double)m->n, n_new = (double)(m->n + rows);
-    /* Spare space after the block: the column sums (turned into the mean
-     * shift), the new mean, and the per-row squared norms a_i, b_i (work[]
-     * is scratch for shift_row_sums). */
-    double *shift = m->block + m->block_rows * d;
+    double *shift = m->block + br * d;
     double *restrict mnew = shift + d;
-    double *restrict ra = mnew + d, *restrict rb = ra + m->block_rows;
+    double *restrict ra = mnew + d; /* rows x k, leading dimension br */
     for (int64_t j = 0; j < d; j++) {
         double block_mean = shift[j] / (double)rows;
         mnew[j] = m->mean[j] + (block_mean - m->mean[j]) * ((double)rows / n_new);
         shift[j] = mnew[j] - m->mean[j];
     }
-    row_sums rs = {m->t, m->u};
-    simrep_status st = shift_row_sums(ctx, m, m->scatter, m->n, rs, shift, m->work);
+    simrep_status st = shift_row_sums(ctx, m, m->scatter, m->n, m->t, m->u, shift, m->work);
     if (st != SIMREP_OK)
         return st;
     /* S += n_old * shift shiftᵀ (the old rows' scatter about the new mean). */
@@ -264,32 +305,23 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
         if (st != SIMREP_OK)
             return st;
     }
-    /* Center the block about the new mean; a_i = |x~_i|^2, b_i = |y~_i|^2. */
-    double taa = 0, tbb = 0, tab = 0;
+    /* Center the block about the new mean; a_i(j) = |z~_i(j)|^2. */
     for (int64_t i = 0; i < rows; i++) {
         double *restrict r = z + i * d;
-        double a = 0, b = 0;
-        for (int64_t j = 0; j < p; j++) {
-            r[j] -= mnew[j];
-            a += r[j] * r[j];
+        for (int j = 0; j < k; j++) {
+            double a = 0;
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+                r[c] -= mnew[c];
+                a += r[c] * r[c];
+            }
+            ra[i + j * br] = a;
         }
-        for (int64_t j = p; j < d; j++) {
-            r[j] -= mnew[j];
-            b += r[j] * r[j];
-        }
-        ra[i] = a;
-        rb[i] = b;
-        tab += a * b;
-        taa += a * a;
-        tbb += b * b;
     }
-    m->t[0] += tab;
-    m->t[1] += taa;
-    m->t[2] += tbb;
-    /* [u_ax u_bx; u_ay u_by] += Z~ [a b]: the block is the column-major
-     * d x rows matrix and a, b are the columns of a rows x 2 matrix (leading
-     * dimension block_rows), so this is one DGEMM, one pass over the block. */
-    st = simrep__gemm(ctx, 'N', 'N', d, 2, rows, 1.0, z, d, ra, m->block_rows, 1.0, m->u, d);
+    /* T += Aᵀ A (k x k) and U += Z~ A (d x k): the block is the column-major
+     * d x rows matrix, A the rows x k norms; two small DGEMMs. */
+    st = simrep__gemm(ctx, 'T', 'N', k, k, rows, 1.0, ra, br, ra, br, 1.0, m->t, k);
+    if (st == SIMREP_OK)
+        st = simrep__gemm(ctx, 'N', 'N', d, k, rows, 1.0, z, d, ra, br, 1.0, m->u, d);
     /* S += BcᵀBc: the row-major rows x d block is the column-major d x rows
      * matrix Bcᵀ, so DSYRK with trans 'N' reads it in place. */
     if (st == SIMREP_OK)
@@ -302,38 +334,39 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
 }
 
 /*
- * Convert rows [r0, r0+rows) of x and y into the block buffer z and sum its
- * columns into sums.  Row-contiguous views (the streaming case) are
- * converted and summed row by row while the row is in L1, one pass over the
- * block; column-major views are converted column by column (reading the
- * source contiguously) and summed afterwards.
+ * Convert rows [r0, r0+rows) of every input into the block buffer and sum
+ * its columns.  Row-contiguous views (the streaming case) are converted and
+ * summed row by row while the row is in L1; column-major views are
+ * converted column by column (reading the source contiguously) and summed
+ * afterwards.
  */
-static void convert_rows(const simrep_moments *m, const simrep_matrix *x, const simrep_matrix *y, int64_t r0,
-                         int64_t rows, double *restrict z, double *restrict sums)
+static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, int64_t r0, int64_t rows,
+                         double *restrict z, double *restrict sums)
 {
-    const int64_t d = m->d, p = m->p;
+    const int64_t d = m->d;
     for (int64_t j = 0; j < d; j++)
         sums[j] = 0;
-    if (x->col_stride == 1 && y->col_stride == 1) {
+    int rowwise = 1;
+    for (int j = 0; j < m->k; j++)
+        rowwise &= blocks[j].col_stride == 1;
+    if (rowwise) {
         for (int64_t i = 0; i < rows; i++) {
             double *restrict r = z + i * d;
-            simrep__rows_to_double(x, r0 + i, 1, r, d);
-            simrep__rows_to_double(y, r0 + i, 1, r + p, d);
+            for (int j = 0; j < m->k; j++)
+                simrep__rows_to_double(&blocks[j], r0 + i, 1, r + m->off[j], d);
             for (int64_t j = 0; j < d; j++)
                 sums[j] += r[j];
         }
         return;
     }
-    const simrep_matrix *side[2] = {x, y};
-    const int64_t off[2] = {0, p};
-    for (int s = 0; s < 2; s++) {
-        const simrep_matrix *a = side[s];
+    for (int j = 0; j < m->k; j++) {
+        const simrep_matrix *a = &blocks[j];
         if (a->col_stride == 1) {
-            simrep__rows_to_double(a, r0, rows, z + off[s], d);
+            simrep__rows_to_double(a, r0, rows, z + m->off[j], d);
         } else {
-            for (int64_t j = 0; j < a->cols; j++)
+            for (int64_t c = 0; c < a->cols; c++)
                 for (int64_t i = 0; i < rows; i++)
-                    z[i * d + off[s] + j] = simrep__element(a, r0 + i, j);
+                    z[i * d + m->off[j] + c] = simrep__element(a, r0 + i, c);
         }
     }
     for (int64_t i = 0; i < rows; i++)
@@ -341,27 +374,33 @@ static void convert_rows(const simrep_moments *m, const simrep_matrix *x, const 
             sums[j] += z[i * d + j];
 }
 
-simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *x,
-                                    const simrep_matrix *y)
+simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *blocks)
 {
     simrep_status st;
-    if (!m)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
-    if ((st = simrep__check_matrix(ctx, x, "x")) != SIMREP_OK || (st = simrep__check_matrix(ctx, y, "y")) != SIMREP_OK)
-        return st;
-    if (x->cols != m->p || y->cols != m->q)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "moments were made for %lld + %lld features but got %lld + %lld",
-                            (long long)m->p, (long long)m->q, (long long)x->cols, (long long)y->cols);
-    if (x->rows != y->rows)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
-                            (long long)y->rows);
-    if (x->rows == 0)
+    if (!m || !blocks)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "moments or blocks is NULL");
+    char name[32];
+    for (int j = 0; j < m->k; j++) {
+        input_name(m, j, name, sizeof name);
+        if ((st = simrep__check_matrix(ctx, &blocks[j], name)) != SIMREP_OK)
+            return st;
+        if (blocks[j].cols != feat(m, j))
+            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: moments were made for %lld features but got %lld", name,
+                                (long long)feat(m, j), (long long)blocks[j].cols);
+    }
+    const int64_t n = blocks[0].rows;
+    for (int j = 1; j < m->k; j++)
+        if (blocks[j].rows != n) {
+            char first[32];
+            input_name(m, 0, first, sizeof first);
+            input_name(m, j, name, sizeof name);
+            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s has %lld rows but %s has %lld", first, (long long)n, name,
+                                (long long)blocks[j].rows);
+        }
+    if (n == 0)
         return SIMREP_OK;
     if (!m->block) {
-        /* block_rows rows, two spare rows for the mean shift and new mean,
-         * and 2 x block_rows for the per-row squared norms. */
-        size_t count = (size_t)(m->block_rows + 2) * (size_t)m->d + 2 * (size_t)m->block_rows;
-        m->block = simrep__alloc_array(ctx, count, sizeof(double), "moments block buffer");
+        m->block = simrep__alloc_array(ctx, block_doubles(m), sizeof(double), "moments block buffer");
         if (!m->block)
             return SIMREP_E_NOMEM;
     }
@@ -370,16 +409,16 @@ simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const si
      * converted once; a larger input is converted twice, which costs
      * O(rows * d) against the O(rows * d^2) product. */
     double *sums = m->block + m->block_rows * m->d;
-    const int single = x->rows <= m->block_rows;
-    for (int64_t r0 = 0; r0 < x->rows && !single; r0 += m->block_rows) {
-        int64_t rows = x->rows - r0 < m->block_rows ? x->rows - r0 : m->block_rows;
-        convert_rows(m, x, y, r0, rows, m->block, sums);
+    const int single = n <= m->block_rows;
+    for (int64_t r0 = 0; r0 < n && !single; r0 += m->block_rows) {
+        int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
+        convert_rows(m, blocks, r0, rows, m->block, sums);
         if ((st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
     }
-    for (int64_t r0 = 0; r0 < x->rows; r0 += m->block_rows) {
-        int64_t rows = x->rows - r0 < m->block_rows ? x->rows - r0 : m->block_rows;
-        convert_rows(m, x, y, r0, rows, m->block, sums);
+    for (int64_t r0 = 0; r0 < n; r0 += m->block_rows) {
+        int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
+        convert_rows(m, blocks, r0, rows, m->block, sums);
         if (single && (st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
         if ((st = fold_block(ctx, m, m->block, rows)) != SIMREP_OK)
@@ -388,37 +427,59 @@ simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const si
     return SIMREP_OK;
 }
 
+simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *x,
+                                    const simrep_matrix *y)
+{
+    if (!m || !x || !y)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "moments, x or y is NULL");
+    if (m->k != 2)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "these moments have %d inputs; use simrep_moments_update_multi",
+                            m->k);
+    const simrep_matrix blocks[2] = {*x, *y};
+    return simrep_moments_update_multi(ctx, m, blocks);
+}
+
+static int same_shape(const simrep_moments *a, const simrep_moments *b)
+{
+    if (a->k != b->k)
+        return 0;
+    for (int j = 0; j <= a->k; j++)
+        if (a->off[j] != b->off[j])
+            return 0;
+    return 1;
+}
+
 simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const simrep_moments *other)
 {
     if (!into || !other)
         return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
-    if (into->p != other->p || into->q != other->q)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "cannot merge moments of %lld + %lld features with %lld + %lld",
-                            (long long)into->p, (long long)into->q, (long long)other->p, (long long)other->q);
+    if (!same_shape(into, other))
+        return simrep__fail(ctx, SIMREP_E_SHAPE,
+                            "cannot merge moments of %d inputs (%lld features) with %d inputs (%lld features)",
+                            into->k, (long long)into->d, other->k, (long long)other->d);
     if (other->n == 0)
         return SIMREP_OK;
+    const int k = into->k;
     const int64_t d = into->d;
-    /* other's row sums, shifted to the merged mean in a scratch copy:
-     * 3 + 2d values, plus the two mean vectors and 4d of work. */
-    double *tmp = simrep__alloc_array(ctx, (size_t)(3 + 8 * d), sizeof(double), "moments merge scratch");
+    /* other's row sums, shifted to the merged mean in a scratch copy. */
+    const size_t kk = (size_t)k * (size_t)k, kd = (size_t)k * (size_t)d;
+    double *tmp = simrep__alloc_array(ctx, kk + kd + 2 * (size_t)d, sizeof(double), "moments merge scratch");
     if (!tmp)
         return SIMREP_E_NOMEM;
-    double *ot = tmp, *ou = tmp + 3, *mnew = ou + 2 * d, *shift = mnew + d, *work = shift + d;
+    double *ot = tmp, *ou = ot + kk, *mnew = ou + kd, *shift = mnew + d;
     const double na = (double)into->n, nb = (double)other->n, n = na + nb;
     for (int64_t j = 0; j < d; j++)
         mnew[j] = into->mean[j] + (other->mean[j] - into->mean[j]) * (nb / n);
-    memcpy(ot, other->t, 3 * sizeof(double));
-    memcpy(ou, other->u, (size_t)(2 * d) * sizeof(double));
-    simrep_status st = SIMREP_OK;
+    memcpy(ot, other->t, kk * sizeof(double));
+    memcpy(ou, other->u, kd * sizeof(double));
     for (int64_t j = 0; j < d; j++)
         shift[j] = mnew[j] - other->mean[j];
-    row_sums ors = {ot, ou};
-    st = shift_row_sums(ctx, other, other->scatter, other->n, ors, shift, work);
+    /* into->work is free scratch here (sized for shift_row_sums). */
+    simrep_status st = shift_row_sums(ctx, other, other->scatter, other->n, ot, ou, shift, into->work);
     if (st == SIMREP_OK) {
         for (int64_t j = 0; j < d; j++)
             shift[j] = mnew[j] - into->mean[j];
-        row_sums irs = {into->t, into->u};
-        st = shift_row_sums(ctx, into, into->scatter, into->n, irs, shift, work);
+        st = shift_row_sums(ctx, into, into->scatter, into->n, into->t, into->u, shift, into->work);
     }
     if (st == SIMREP_OK) {
         /* Chan et al.: S = Sa + Sb + (na nb / n) delta deltaᵀ, delta = mu_b - mu_a. */
@@ -430,9 +491,9 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
         for (int64_t j = 0; j < d; j++)
             for (int64_t i = 0; i <= j; i++)
                 into->scatter[i + j * d] += other->scatter[i + j * d];
-        for (int k = 0; k < 3; k++)
-            into->t[k] += ot[k];
-        for (int64_t j = 0; j < 2 * d; j++)
+        for (size_t j = 0; j < kk; j++)
+            into->t[j] += ot[j];
+        for (size_t j = 0; j < kd; j++)
             into->u[j] += ou[j];
         memcpy(into->mean, mnew, (size_t)d * sizeof(double));
         into->n += other->n;
@@ -441,49 +502,84 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
     return st;
 }
 
-/* State layout: p, q, n, t[3], mean (d), u (2d), scatter (d x d, full). */
+/*
+ * State layout: K, the K feature counts, n, T (K x K), the mean (d), U
+ * (K x d), the scatter (d x d, full).  K = 2 keeps the two-input API's
+ * simrep_moments_state_size(p, q).
+ */
+static int64_t state_len(int k, int64_t d)
+{
+    return 2 + (int64_t)k + (int64_t)k * k + d + (int64_t)k * d + d * d;
+}
+
 int64_t simrep_moments_state_size(int64_t p, int64_t q)
 {
-    int64_t d = p + q;
-    return 6 + 3 * d + d * d;
+    return state_len(2, p + q);
+}
+
+int64_t simrep_moments_state_len(const simrep_moments *m)
+{
+    return state_len(m->k, m->d);
 }
 
 void simrep_moments_save(const simrep_moments *m, double *state)
 {
+    const int k = m->k;
     const int64_t d = m->d;
-    state[0] = (double)m->p;
-    state[1] = (double)m->q;
-    state[2] = (double)m->n;
-    memcpy(state + 3, m->t, 3 * sizeof(double));
-    memcpy(state + 6, m->mean, (size_t)d * sizeof(double));
-    memcpy(state + 6 + d, m->u, (size_t)(2 * d) * sizeof(double));
-    simrep_moments_scatter(m, state + 6 + 3 * d, d);
+    double *s = state;
+    *s++ = (double)k;
+    for (int j = 0; j < k; j++)
+        *s++ = (double)feat(m, j);
+    *s++ = (double)m->n;
+    memcpy(s, m->t, (size_t)k * (size_t)k * sizeof(double));
+    s += (size_t)k * (size_t)k;
+    memcpy(s, m->mean, (size_t)d * sizeof(double));
+    s += d;
+    memcpy(s, m->u, (size_t)k * (size_t)d * sizeof(double));
+    s += (size_t)k * (size_t)d;
+    simrep_moments_scatter(m, s, d);
 }
 
 simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const double *state)
 {
+    const int k = m->k;
     const int64_t d = m->d;
-    if (state[0] != (double)m->p || state[1] != (double)m->q || !(state[2] >= 0) || state[2] != floor(state[2]))
+    int ok = state[0] == (double)k;
+    for (int j = 0; ok && j < k; j++)
+        ok = state[1 + j] == (double)feat(m, j);
+    const double n = ok ? state[1 + k] : -1;
+    if (!ok || !(n >= 0) || n != floor(n) || n > 9e15)
         return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "moments state is for %g + %g features with n = %g; expected %lld + %lld features",
-                            state[0], state[1], state[2], (long long)m->p, (long long)m->q);
-    m->n = (int64_t)state[2];
-    memcpy(m->t, state + 3, 3 * sizeof(double));
-    memcpy(m->mean, state + 6, (size_t)d * sizeof(double));
-    memcpy(m->u, state + 6 + d, (size_t)(2 * d) * sizeof(double));
-    memcpy(m->scatter, state + 6 + 3 * d, (size_t)(d * d) * sizeof(double));
+                            "moments state does not match these moments (%d inputs, %lld features) or is corrupt", k,
+                            (long long)d);
+    const double *s = state + 2 + k;
+    m->n = (int64_t)n;
+    memcpy(m->t, s, (size_t)k * (size_t)k * sizeof(double));
+    s += (size_t)k * (size_t)k;
+    memcpy(m->mean, s, (size_t)d * sizeof(double));
+    s += d;
+    memcpy(m->u, s, (size_t)k * (size_t)d * sizeof(double));
+    s += (size_t)k * (size_t)d;
+    memcpy(m->scatter, s, (size_t)(d * d) * sizeof(double));
     return SIMREP_OK;
 }
 
 simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, simrep_moments **out)
 {
-    simrep_status st = simrep_moments_new(ctx, m->p, m->q, out);
+    int64_t *features = simrep__alloc_array(ctx, (size_t)m->k, sizeof(int64_t), "moments clone");
+    if (!features)
+        return SIMREP_E_NOMEM;
+    for (int j = 0; j < m->k; j++)
+        features[j] = feat(m, j);
+    simrep_status st = simrep_moments_new_multi(ctx, m->k, features, out);
+    simrep__free(ctx, features);
     if (st != SIMREP_OK)
         return st;
+    const size_t kk = (size_t)m->k * (size_t)m->k, kd = (size_t)m->k * (size_t)m->d;
     (*out)->n = m->n;
-    memcpy((*out)->t, m->t, sizeof m->t);
+    memcpy((*out)->t, m->t, kk * sizeof(double));
     memcpy((*out)->mean, m->mean, (size_t)m->d * sizeof(double));
-    memcpy((*out)->u, m->u, (size_t)(2 * m->d) * sizeof(double));
+    memcpy((*out)->u, m->u, kd * sizeof(double));
     memcpy((*out)->scatter, m->scatter, (size_t)(m->d * m->d) * sizeof(double));
     return SIMREP_OK;
 }

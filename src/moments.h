@@ -7,13 +7,16 @@
 
 #include "internal.h"
 
-/* The joint scatter, column-major d x d (d = p + q); only the upper
- * triangle is valid. */
+/* The joint scatter, column-major d x d (d = all inputs' features); only
+ * the upper triangle is valid. */
 const double *simrep__moments_scatter_upper(const simrep_moments *m);
-/* The joint means (d values, x's first). */
+/* The joint means (d values, input 0's first). */
 const double *simrep__moments_mean(const simrep_moments *m);
-/* Debiased-CKA row sums about the mean: sum a_i b_i, sum a_i^2, sum b_i^2
- * with a_i = |x_i - mu_x|^2, b_i = |y_i - mu_y|^2. */
-void simrep__moments_row_sums(const simrep_moments *m, double *t_ab, double *t_aa, double *t_bb);
+/* The column offsets of the inputs (inputs + 1 values: input j is columns
+ * [off[j], off[j+1]) of the joint scatter and means). */
+const int64_t *simrep__moments_offsets(const simrep_moments *m);
+/* Debiased-CKA row sum of inputs i and j about the mean: sum_r a_r(i) a_r(j)
+ * with a_r(j) = |z_r(j) - mu(j)|^2. */
+double simrep__moments_row_sum(const simrep_moments *m, int i, int j);
 
 #endif
