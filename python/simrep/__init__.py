@@ -1,0 +1,24 @@
+"""simrep: how similar are two neural-network representations?
+
+    import simrep
+    simrep.compare(x, y, measures=["cca", "pwcca", "cka"])   # x: n x p, y: n x q
+    m = simrep.Moments(p, q); m.update(xb, yb); ...; m.compare()
+
+A thin layer over the simrep C library (ctypes over libsimrep.so, public API
+only; see _native for how the library is found, SIMREP_LIBRARY overrides).
+Computation runs in float64 in C with the GIL released; arrays are read in
+place (float16/bfloat16/float32/float64, C/Fortran order, strided views).
+
+Submodules: simrep.compat (drop-in google/svcca cca_core and pwcca),
+simrep.torch (forward-hook capture of activations, streaming into Moments).
+"""
+
+from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, Moments, SimrepWarning, compare,  # noqa: F401
+                    measures)
+from ._errors import Error, InvalidArgument, NotAvailable, OutOfMemory  # noqa: F401
+from ._native import library_path  # noqa: F401
+
+__version__ = "0.1.0"
+
+__all__ = ["compare", "Moments", "measures", "MEASURES", "DEFAULT_MEASURES", "CCA_FAMILY", "Error",
+           "InvalidArgument", "OutOfMemory", "NotAvailable", "SimrepWarning", "library_path"]

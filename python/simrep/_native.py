@@ -1,0 +1,180 @@
+"""ctypes bindings of include/simrep.h (the public API only).
+
+The shared library is found, in order, at:
+  1. $SIMREP_LIBRARY (a path to libsimrep.so);
+  2. libsimrep.so next to this file (what `make install-python` installs);
+  3. <repository>/build/libsimrep.so (running from the source tree after `make`);
+  4. the system's libsimrep.so (ctypes.util.find_library).
+
+ctypes.CDLL releases the GIL for the duration of every foreign call, so the
+computation runs in parallel with other Python threads.
+
+Struct layouts mirror the header by hand (ctypes has no header parser).
+simrep_options is append-only and filled by simrep_options_init, so it lives
+in an oversized buffer: a library that appended fields writes them into the
+slack instead of past the end of the object.  simrep_result is passed as an
+array, so its size must match the library's exactly; the header promises
+append-only fields, which would change that size, and the library offers no
+way to ask for it at run time (see the package's notes).
+"""
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint, c_void_p
+
+# simrep_status
+OK = 0
+E_NOMEM = 1
+E_INVALID = 2
+E_IO = 3
+E_FORMAT = 4
+E_UNSUPPORTED = 5
+E_SHAPE = 6
+E_NONFINITE = 7
+E_DEGENERATE = 8
+E_NUMERIC = 9
+E_NOTFOUND = 10
+
+# simrep_dtype
+F16, BF16, F32, F64 = 0, 1, 2, 3
+
+# simrep_svcca_rule, simrep_pwcca_variant
+SVCCA_VARIANCE, SVCCA_SINGULAR_VALUES = 0, 1
+PWCCA_GOOGLE, PWCCA_DING = 0, 1
+
+# result warning flags
+WARN_FEW_SAMPLES = 1
+WARN_DEAD_FEATURES = 2
+
+
+class Matrix(ctypes.Structure):
+    _fields_ = [("data", c_void_p), ("dtype", c_int), ("rows", c_int64), ("cols", c_int64),
+                ("row_stride", c_int64), ("col_stride", c_int64)]
+
+
+class Options(ctypes.Structure):
+    _fields_ = [("epsilon", c_double), ("svcca_rule", c_int), ("svcca_keep", c_double),
+                ("svcca_dims", c_int64), ("pwcca_variant", c_int), ("rbf_sigma", c_double)]
+
+
+# Room for fields a newer library appends to simrep_options (see above).
+OPTIONS_BUFFER_SIZE = 1024
+
+
+class Result(ctypes.Structure):
+    _fields_ = [("measure", c_int), ("similarity", c_double), ("distance", c_double),
+                ("kept_p", c_int64), ("kept_q", c_int64), ("dims_p", c_int64), ("dims_q", c_int64),
+                ("reference_mean", c_double), ("warnings", c_uint), ("coefs", POINTER(c_double)),
+                ("ncoefs", c_int64), ("weights", POINTER(c_double))]
+
+
+class MeasureInfo(ctypes.Structure):
+    _fields_ = [("id", c_char_p), ("title", c_char_p), ("similarity", c_char_p), ("distance", c_char_p),
+                ("higher_is_more_similar", c_int), ("invariances", c_char_p), ("reference", c_char_p),
+                ("needs_rows", c_int)]
+
+
+class CcaDetails(ctypes.Structure):
+    _fields_ = [("p", c_int64), ("q", c_int64), ("kp", c_int64), ("kq", c_int64), ("k", c_int64),
+                ("kept_x", POINTER(c_int64)), ("kept_y", POINTER(c_int64)), ("rho", POINTER(c_double)),
+                ("u", POINTER(c_double)), ("vt", POINTER(c_double)), ("wx", POINTER(c_double)),
+                ("wy", POINTER(c_double)), ("mean_x", POINTER(c_double)), ("mean_y", POINTER(c_double))]
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _candidates():
+    env = os.environ.get("SIMREP_LIBRARY")
+    if env:
+        return [env]  # an explicit choice is never second-guessed
+    out = [os.path.join(_HERE, "libsimrep.so"),
+           os.path.join(os.path.dirname(os.path.dirname(_HERE)), "build", "libsimrep.so")]
+    found = ctypes.util.find_library("simrep")
+    if found:
+        out.append(found)
+    return out
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append(path + " (missing)")
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+    raise ImportError("simrep: cannot load libsimrep.so; build it with `make` in the repository or set "
+                      "SIMREP_LIBRARY to its path. Tried: " + "; ".join(tried))
+
+
+lib, library_path = _load()
+
+_PROTOTYPES = {
+    "simrep_strerror": (c_char_p, [c_int]),
+    "simrep_ctx_new": (c_void_p, [c_void_p]),
+    "simrep_ctx_free": (None, [c_void_p]),
+    "simrep_ctx_message": (c_char_p, [c_void_p]),
+    "simrep_ctx_status": (c_int, [c_void_p]),
+    "simrep_options_init": (None, [c_void_p]),
+    "simrep_measure_get_info": (POINTER(MeasureInfo), [c_int]),
+    "simrep_measure_from_id": (c_int, [c_char_p]),
+    "simrep_result_clear": (None, [c_void_p, POINTER(Result)]),
+    "simrep_moments_new": (c_int, [c_void_p, c_int64, c_int64, POINTER(c_void_p)]),
+    "simrep_moments_free": (None, [c_void_p, c_void_p]),
+    "simrep_moments_clone": (c_int, [c_void_p, c_void_p, POINTER(c_void_p)]),
+    "simrep_moments_update": (c_int, [c_void_p, c_void_p, POINTER(Matrix), POINTER(Matrix)]),
+    "simrep_moments_merge": (c_int, [c_void_p, c_void_p, c_void_p]),
+    "simrep_moments_n": (c_int64, [c_void_p]),
+    "simrep_moments_p": (c_int64, [c_void_p]),
+    "simrep_moments_q": (c_int64, [c_void_p]),
+    "simrep_moments_means": (None, [c_void_p, c_void_p, c_void_p]),
+    "simrep_moments_scatter": (None, [c_void_p, c_void_p, c_int64]),
+    "simrep_moments_state_size": (c_int64, [c_int64, c_int64]),
+    "simrep_moments_save": (None, [c_void_p, c_void_p]),
+    "simrep_moments_load": (c_int, [c_void_p, c_void_p, c_void_p]),
+    "simrep_compare_moments": (c_int, [c_void_p, c_void_p, c_void_p, POINTER(c_int), c_int, POINTER(Result)]),
+    "simrep_compare": (c_int, [c_void_p, POINTER(Matrix), POINTER(Matrix), c_void_p, POINTER(c_int), c_int,
+                               POINTER(Result)]),
+    "simrep_cka_rbf": (c_int, [c_void_p, POINTER(Matrix), POINTER(Matrix), c_double, POINTER(c_double)]),
+    "simrep_cca_details_compute": (c_int, [c_void_p, c_void_p, c_void_p, POINTER(CcaDetails)]),
+    "simrep_cca_details_clear": (None, [c_void_p, POINTER(CcaDetails)]),
+    "simrep_dtype_size": (c_size_t, [c_int]),
+}
+
+for _name, (_res, _args) in _PROTOTYPES.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+
+
+def strerror(status):
+    return lib.simrep_strerror(status).decode("utf-8", "replace")
+
+
+def new_options():
+    """A zeroed, oversized buffer holding simrep_options with the library's
+    defaults, and the Options view of its known fields."""
+    buf = ctypes.create_string_buffer(OPTIONS_BUFFER_SIZE)
+    lib.simrep_options_init(buf)
+    return buf, Options.from_buffer(buf)
+
+
+def measure_infos():
+    """Every measure the library knows, in enum order: [(enum, info dict)]."""
+    out = []
+    i = 0
+    while True:
+        p = lib.simrep_measure_get_info(i)
+        if not p:
+            return out
+        inf = p.contents
+        out.append((i, {
+            "id": inf.id.decode(), "title": inf.title.decode(), "similarity": inf.similarity.decode(),
+            "distance": inf.distance.decode(), "higher_is_more_similar": bool(inf.higher_is_more_similar),
+            "invariances": inf.invariances.decode(), "reference": inf.reference.decode(),
+            "needs_rows": bool(inf.needs_rows)}))
+        i += 1
