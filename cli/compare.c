@@ -75,7 +75,8 @@ static int parse_measures(const char *s, compare_args *a)
     a->nmeasures = 0;
     if (strcmp(s, "all") == 0) {
         for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
-            a->measures[a->nmeasures++] = (simrep_measure)m;
+            if (!simrep_measure_get_info((simrep_measure)m)->needs_maps)
+                a->measures[a->nmeasures++] = (simrep_measure)m;
         return 0;
     }
     char buf[512];

@@ -155,7 +155,8 @@ typedef enum simrep_measure {
     SIMREP_CKA_RBF = 6,
     SIMREP_PROCRUSTES = 7,
     SIMREP_PROCRUSTES_ANGULAR = 8,
-    SIMREP_MEASURE_COUNT = 9
+    SIMREP_DFTCCA = 9,        /* conv maps only: simrep_dftcca (section "DFT-CCA") */
+    SIMREP_MEASURE_COUNT = 10
 } simrep_measure;
 
 typedef struct simrep_measure_info {
@@ -167,6 +168,7 @@ typedef struct simrep_measure_info {
     const char *invariances; /* what transformations of X (or Y) leave it unchanged */
     const char *reference;   /* the paper and the reference code it follows */
     int needs_rows;          /* 1 if computed from the rows (kernel), 0 if from the moments */
+    int needs_maps;          /* 1 if computed from conv feature maps (dftcca; needs_rows is 1 too) */
 } simrep_measure_info;
 
 /* Static info of a measure; NULL if m is out of range. */
@@ -451,6 +453,274 @@ int64_t simrep_source_features(const simrep_source *src);
  */
 simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t row0, int64_t rows,
                                  simrep_matrix *view);
+
+/* ------------------------------------------ conv maps and sequences */
+
+/*
+ * Arrays that are not 2-D samples x features: convolutional feature maps,
+ * 4-D (N, H, W, C) or (N, C, H, W), and sequences, 3-D (N, T, D).  A
+ * simrep_input is an opened array plus a simrep_layout saying how it maps
+ * to a samples x features matrix; it yields that matrix block by block as
+ * simrep_matrix views that simrep_moments_update (and update_multi) take as
+ * they are.  The reshaped matrix is never formed whole: resident memory is
+ * one block of the array (whole items covering the rows asked for) plus, for
+ * the computed layouts, one block of the output.  Both `simrep compare` and
+ * `simrep matrix` read every input through this.
+ *
+ * N is the number of items (images, sequences, rows of a 2-D array); row i
+ * of every input must come from the same item.  The layouts:
+ *
+ *   conv, positions (the default; SVCCA's "every spatial position is a
+ *       datapoint"): samples = N*H*W in the order (n, h, w), features = C.
+ *       NHWC in C order is a plain reshape (no copy); NCHW is transposed
+ *       image by image while reading.
+ *   conv, pool: the mean over H and W of each channel: N x C.
+ *   conv, flatten: N x H*W*C for NHWC or N x C*H*W for NCHW, the features in
+ *       the order of numpy's arr.reshape(N, -1) (last axis fastest), which is
+ *       the file's memory order for a C-order file.
+ *   sequence, flatten: time steps as samples: N*T x D, in the order (n, t).
+ *   sequence, per_step: T separate N x D matrices, one per step t
+ *       (x[:, t, :]); simrep_input_read fills T views, one per step.
+ *   sequence, last: x[:, T-1, :], N x D.   sequence, mean: the mean over t.
+ *
+ * Spatial sizes.  Every conv input is first brought to its target size
+ * (height x width, by default its own; see simrep_inputs_agree), then the
+ * mode applies.  Resizing (per image and channel, separable in h and w):
+ *
+ *   interp (upsampling, as the svcca conv tutorial with scipy's interp2d):
+ *       output pixel i of out_h reads source coordinate s = i * h / out_h
+ *       (corners not aligned: pixel 0 maps to 0, no half-pixel offset) and
+ *       interpolates linearly between floor(s) and floor(s) + 1, clamped to
+ *       the last row (edge values are repeated past h - 1).
+ *   pool_to (downsampling by averaging): output pixel i averages source rows
+ *       [floor(i * h / out_h), ceil((i + 1) * h / out_h)), the windows of
+ *       PyTorch's adaptive_avg_pool2d; with an integer ratio r = h / out_h
+ *       they are the disjoint r x r blocks of average pooling.
+ *   dft (as svcca's dft_ccas.fft_resize, then back to space): keep the
+ *       frequencies f with -out_h/2 <= f < out_h/2 (numpy's fftfreq units)
+ *       of the 2-D DFT along each axis, in np.fft order; the result is
+ *       real(ifft2(kept)) * (out_h * out_w) / (h * w), so a constant map
+ *       keeps its value.  (Also defined for upsampling: zero padding.)
+ *   Resizing to one's own size is the identity in every method.
+ *
+ * Options apply by number of dimensions: conv to 4-D arrays, sequence to
+ * 3-D arrays, features_first to 2-D arrays, so one layout serves a list of
+ * inputs mixing dense (2-D) and conv layers.  An array whose dimensions no
+ * option covers is SIMREP_E_SHAPE with a message naming the option
+ * ("x.npy: is 4-D (N, H, W, C) = ...: add --conv nhwc or --conv nchw").
+ */
+
+typedef enum simrep_conv {
+    SIMREP_CONV_NONE = 0, /* 4-D arrays are an error */
+    SIMREP_CONV_NHWC = 1, /* (N, H, W, C): TensorFlow / JAX */
+    SIMREP_CONV_NCHW = 2  /* (N, C, H, W): PyTorch */
+} simrep_conv;
+
+typedef enum simrep_conv_mode {
+    SIMREP_CONV_POSITIONS = 0, /* N*H*W samples x C features */
+    SIMREP_CONV_POOL = 1,      /* N x C: mean over space */
+    SIMREP_CONV_FLATTEN = 2    /* N x H*W*C (NHWC) or C*H*W (NCHW) */
+} simrep_conv_mode;
+
+typedef enum simrep_resize {
+    SIMREP_RESIZE_NONE = 0,    /* sizes must agree (positions) */
+    SIMREP_RESIZE_INTERP = 1,  /* bilinear upsampling of the smaller to the largest */
+    SIMREP_RESIZE_POOL_TO = 2, /* average pooling of the larger to the smallest */
+    SIMREP_RESIZE_DFT = 3      /* the common low frequencies of the 2-D DFT (the smallest size) */
+} simrep_resize;
+
+typedef enum simrep_sequence {
+    SIMREP_SEQUENCE_NONE = 0,     /* 3-D arrays are an error */
+    SIMREP_SEQUENCE_FLATTEN = 1,  /* N*T samples x D */
+    SIMREP_SEQUENCE_PER_STEP = 2, /* T matrices N x D */
+    SIMREP_SEQUENCE_LAST = 3,     /* N x D: the last step */
+    SIMREP_SEQUENCE_MEAN = 4      /* N x D: the mean over steps */
+} simrep_sequence;
+
+/* How an array maps to samples x features.  Initialise with
+ * simrep_layout_init (2-D samples x features, everything else refused);
+ * fields are only ever appended. */
+typedef struct simrep_layout {
+    int features_first;        /* 2-D arrays: 1 if features x samples (the google/svcca layout) */
+    simrep_conv conv;          /* 4-D arrays */
+    simrep_conv_mode conv_mode;
+    simrep_resize resize;      /* how simrep_inputs_agree reconciles spatial sizes */
+    simrep_sequence sequence;  /* 3-D arrays */
+} simrep_layout;
+
+void simrep_layout_init(simrep_layout *layout);
+
+/* An array read through a layout. */
+typedef struct simrep_input simrep_input;
+
+/* The sizes of an input under its layout (simrep_input_dims). */
+typedef struct simrep_input_dims {
+    int ndim;                  /* of the array: 2, 3 or 4 */
+    int64_t items;             /* N */
+    int64_t height, width;     /* conv: the array's own spatial size; 0 otherwise */
+    int64_t channels;          /* conv: C; 0 otherwise */
+    int64_t out_height, out_width; /* conv: the size after resizing, what is read; 0 otherwise */
+    int64_t steps;             /* sequences: T; 0 otherwise */
+    int64_t samples;           /* rows of the samples x features matrix (N*H*W, N*T or N) */
+    int64_t features;          /* its columns (p) */
+    int64_t rows_per_item;     /* samples / items: out_h*out_w (positions), T (sequence flatten), else 1 */
+    int64_t views;             /* matrices per read: T for per_step, else 1 */
+} simrep_input_dims;
+
+/*
+ * Open spec ("path", "path.npz:key", "path.safetensors:name", as
+ * simrep_source_open) under layout (NULL: the defaults).  Errors name the
+ * path; an array the layout does not cover is SIMREP_E_SHAPE naming the
+ * option; a conv or sequence array with a zero-sized axis other than N is
+ * SIMREP_E_SHAPE.
+ */
+simrep_status simrep_input_open(simrep_ctx *ctx, const char *spec, const simrep_layout *layout, simrep_input **out);
+/* The same over an opened source, which the input takes over (it is freed
+ * with the input, or at once if this fails). */
+simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, const simrep_layout *layout,
+                                       simrep_input **out);
+void simrep_input_free(simrep_ctx *ctx, simrep_input *in);
+/* "path" or "path:key", as messages name the input. */
+const char *simrep_input_label(const simrep_input *in);
+const simrep_array_info *simrep_input_info(const simrep_input *in);
+void simrep_input_dims_get(const simrep_input *in, simrep_input_dims *dims);
+
+/*
+ * Make count >= 1 inputs read as matrices with the same rows: the same N
+ * (and, for sequence flatten and per_step, the same T; last and mean allow
+ * different T), and for the conv inputs in positions mode the same spatial
+ * size.  The target size of every conv input is chosen by layout.resize of
+ * the first conv input: NONE keeps each input's own size (positions mode
+ * then requires them equal: SIMREP_E_SHAPE naming both inputs, both shapes
+ * and --resize), INTERP the largest height and the largest width among the
+ * conv inputs, POOL_TO and DFT the smallest.  2-D inputs are checked for N
+ * only (they must then not be mixed with positions or sequence flatten
+ * inputs, whose N differs from their samples: that is SIMREP_E_SHAPE).
+ * Messages start with the label of the input at fault.
+ */
+simrep_status simrep_inputs_agree(simrep_ctx *ctx, simrep_input *const *inputs, int count);
+/* Set a conv input's target spatial size directly (1 <= height, width;
+ * resizing with the input's layout.resize, or INTERP/POOL_TO by direction
+ * when that is NONE). */
+simrep_status simrep_input_set_spatial(simrep_ctx *ctx, simrep_input *in, int64_t height, int64_t width);
+
+/*
+ * Read samples [row0, row0 + rows) of the input's matrix into views[0 ..
+ * dims.views - 1], each rows x features (per_step: views[t] is step t of
+ * the items [row0, row0 + rows)).  A block reaching past the last sample is
+ * cut short (views[0].rows says how many were read; row0 == samples gives
+ * empty views; beyond is SIMREP_E_INVALID).  Rows need not align with
+ * items: the items covering the block are read whole (aligning blocks to
+ * rows_per_item avoids reading an item twice).
+ *
+ * The views point into buffers owned by the input, valid until the next
+ * call on it.  They are in the file's dtype when the block is a view of the
+ * stored array (2-D; NHWC positions without resizing, flatten, sequence
+ * flatten, per_step and last of a C-order file; per_step and last of a
+ * Fortran-order one) and float64 when computed (pool, resizing, NCHW
+ * positions, sequence mean, other Fortran-order cases); strides vary, so
+ * consumers must honour them (simrep_moments_update does).
+ * Reading forward in order is the fast path.  Memory: the items covering
+ * the block in the file's dtype plus, when computed, the output block in
+ * float64 (and per image the resize work, O(h*w*C)).
+ */
+simrep_status simrep_input_read(simrep_ctx *ctx, simrep_input *in, int64_t row0, int64_t rows,
+                                simrep_matrix *views);
+
+/*
+ * Conv inputs: images [item0, item0 + count) at the array's own spatial
+ * size (no resizing; DFT-CCA resizes in the frequency domain) as a view of
+ * count x (height*width*channels), the columns in NHWC order (channel
+ * fastest) whatever the layout.  Owned by the input as simrep_input_read's
+ * views (the next read of either kind invalidates it).  Not a conv input:
+ * SIMREP_E_INVALID.
+ */
+simrep_status simrep_input_read_maps(simrep_ctx *ctx, simrep_input *in, int64_t item0, int64_t count,
+                                     simrep_matrix *view);
+
+/* ------------------------------------------------------------- DFT-CCA */
+
+/*
+ * DFT-CCA (Raghu et al. 2017, SVCCA section 4; google/svcca
+ * dft_ccas.fourier_ccas): the 2-D DFT over space of every image's channel
+ * maps, then for every spatial frequency (u, v) a complex CCA between the
+ * N x p matrix X^(u, v) and the N x q matrix Y^(u, v).  For translation-
+ * invariant (conv) layers this block-diagonalises the CCA of the positions
+ * layout, and a circular shift of the images leaves every value unchanged.
+ *
+ * Per frequency the CCA is SPEC.md's, with complex Hermitian covariances
+ * (centered over the N images, n - 1): dead features (|X^_j|'s variance
+ * <= epsilon x the largest on that side at that frequency) dropped, each
+ * block rescaled by its side's largest variance, Wx = (Cxx + eps I)^(-1/2)
+ * (Hermitian), rho = singular values of Wx Cxy Wy, k = min(kept_p, kept_q).
+ * Frequencies f and -f give conjugate data and the same rho, so each pair
+ * is computed once.  A frequency where a side has every feature dead (a
+ * map that is constant along that direction) has no CCA: it is reported
+ * with k = 0 and left out of the aggregate.
+ *
+ * Sizes: x's maps are hx x wx with p channels, y's hy x wy with q.  When
+ * they differ, the common frequency grid is min(hx, hy) x min(wx, wy) and
+ * only the frequencies -m/2 <= f < m/2 of each axis are kept (fft_resize).
+ *
+ * Aggregate: similarity = the mean of every canonical correlation of every
+ * frequency of the full common grid (each computed pair counted twice), i.e.
+ * np.mean of the concatenated coefficients of svcca's per-frequency results;
+ * distance = 1 - similarity.
+ *
+ * Memory: per computed frequency the (p+q)^2 complex scatter, about
+ * 8 (h*w/2 + 2) (p+q)^2 doubles in all, plus one block of images.  Time:
+ * an FFT per image and channel, then one (p+q)^2 update per image and
+ * frequency.  FFTW3 does the transforms; plans are made in
+ * simrep_dftcca_new with FFTW_ESTIMATE (FFTW's planner is not thread-safe:
+ * do not call simrep_dftcca_new from several threads at once).
+ */
+typedef struct simrep_dftcca simrep_dftcca;
+
+simrep_status simrep_dftcca_new(simrep_ctx *ctx, int64_t hx, int64_t wx, int64_t p, int64_t hy, int64_t wy,
+                                int64_t q, simrep_dftcca **out);
+void simrep_dftcca_free(simrep_ctx *ctx, simrep_dftcca *d);
+/* Fold in images: x is count x (hx*wx*p) and y count x (hy*wy*q), the
+ * columns in NHWC order (simrep_input_read_maps); any dtype and strides.
+ * NaN or Inf is SIMREP_E_NONFINITE naming "x" or "y" and the image. */
+simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simrep_matrix *x,
+                                   const simrep_matrix *y);
+
+/* One computed frequency (and its conjugate). */
+typedef struct simrep_dftcca_frequency {
+    int64_t u, v;        /* signed frequencies in cycles per map (numpy's fftfreq(h, 1/h) units) */
+    int count;           /* 2 if it stands for f and -f, 1 if self-conjugate (or unpaired after resizing) */
+    int64_t kept_p, kept_q;
+    int64_t k;           /* canonical correlations; 0 if undefined here */
+    double mean;         /* their mean (0 if k == 0) */
+    double *coefs;       /* k of them, descending; points into the result */
+} simrep_dftcca_frequency;
+
+typedef struct simrep_dftcca_result {
+    double similarity, distance;
+    int64_t height, width;   /* the common frequency grid */
+    int64_t n;               /* images */
+    int64_t total;           /* canonical correlations averaged (over the full grid) */
+    unsigned warnings;       /* SIMREP_WARN_* of the per-frequency CCAs */
+    int64_t nfreq;
+    simrep_dftcca_frequency *freqs; /* nfreq, in np.fft order of the grid (u major) */
+    double *coef_store;
+} simrep_dftcca_result;
+
+/* Errors: n < 2 and a grid where no frequency has a CCA are
+ * SIMREP_E_DEGENERATE.  Release the result with
+ * simrep_dftcca_result_clear. */
+simrep_status simrep_dftcca_compute(simrep_ctx *ctx, const simrep_dftcca *d, const simrep_options *options,
+                                    simrep_dftcca_result *out);
+void simrep_dftcca_result_clear(simrep_ctx *ctx, simrep_dftcca_result *r);
+
+/*
+ * Read arrays of any ndim >= 2 as shape[0] samples x prod(shape[1:])
+ * features, the features numbered in the file's memory order of the
+ * trailing axes (C order: last axis fastest; Fortran order: axis 1
+ * fastest).  simrep_source_read then works as for 2-D arrays.  This is the
+ * raw access simrep_input builds on.
+ */
+simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,7 @@ struct simrep_source {
     char label[4096 + SIMREP_NAME_MAX + 8];
     uint64_t data_start; /* offset of the array data in st */
     int features_first;
+    int flat; /* simrep_source_set_flat: shape[0] x prod(shape[1:]) */
     unsigned char *buf;
     size_t cap;
 };
@@ -508,20 +509,50 @@ simrep_status simrep_source_set_layout(simrep_ctx *ctx, simrep_source *src, int 
     if (src->info.ndim != 2)
         return not_2d(ctx, src);
     src->features_first = features_first;
+    src->flat = 0;
     return SIMREP_OK;
+}
+
+simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src)
+{
+    if (!ctx || !src)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_set_flat: invalid arguments");
+    if (src->info.ndim < 2)
+        return not_2d(ctx, src);
+    int64_t p = 1;
+    for (int i = 1; i < src->info.ndim; i++)
+        if (!simrep__mul_i64(p, src->info.shape[i], &p))
+            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: too many elements per item", src->label);
+    src->features_first = 0;
+    src->flat = 1;
+    return SIMREP_OK;
+}
+
+/* The 2-D shape the block reader sees: the array itself, or its flat view. */
+static int readable(const simrep_source *src)
+{
+    return src->info.ndim == 2 || (src->flat && src->info.ndim > 2);
 }
 
 int64_t simrep_source_samples(const simrep_source *src)
 {
-    if (!src || src->info.ndim != 2)
+    if (!src || !readable(src))
         return 0;
+    if (src->info.ndim > 2)
+        return src->info.shape[0];
     return src->info.shape[src->features_first ? 1 : 0];
 }
 
 int64_t simrep_source_features(const simrep_source *src)
 {
-    if (!src || src->info.ndim != 2)
+    if (!src || !readable(src))
         return 0;
+    if (src->info.ndim > 2) {
+        int64_t p = 1;
+        for (int i = 1; i < src->info.ndim; i++)
+            p *= src->info.shape[i]; /* checked in simrep_source_set_flat */
+        return p;
+    }
     return src->info.shape[src->features_first ? 0 : 1];
 }
 
@@ -548,7 +579,7 @@ simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t ro
 {
     if (!ctx || !src || !view || row0 < 0 || rows < 0)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_read: invalid arguments");
-    if (src->info.ndim != 2)
+    if (!readable(src))
         return not_2d(ctx, src);
     const int64_t n = simrep_source_samples(src), p = simrep_source_features(src);
     if (row0 > n)
