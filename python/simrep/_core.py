@@ -289,9 +289,13 @@ class Moments:
         and the column; on error the Moments is unchanged.  Returns self."""
         mx, kx = _arrays.matrix(x_block, "x_block", features_first)
         my, ky = _arrays.matrix(y_block, "y_block", features_first)
+        return self._update_views(mx, my, ("x_block", "y_block"))
+
+    def _update_views(self, mx, my, names):
+        """update() from Matrix descriptors (names: the arguments' names for messages)."""
         with self._lock:
             self._ctx.check(_native.lib.simrep_moments_update(self._ctx.ptr, self._handle(), ctypes.byref(mx),
-                                                              ctypes.byref(my)), ("x_block", "y_block"))
+                                                              ctypes.byref(my)), names)
         return self
 
     def merge(self, other):
