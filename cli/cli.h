@@ -30,6 +30,11 @@ void cli_warning(const char *fmt, ...)
 #endif
     ;
 
+/* Show the library's progress on stderr when it is a terminal; clear the
+ * line at the end. */
+void cli_progress_attach(simrep_ctx *ctx);
+void cli_progress_end(simrep_ctx *ctx);
+
 /* A JSON string literal with escapes. */
 void json_string(FILE *f, const char *s);
 /* A JSON number; finite values only (callers never have others). */

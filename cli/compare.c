@@ -504,7 +504,9 @@ int cmd_compare(int argc, char **argv)
         simrep_matrix my = simrep_matrix_c(y.rows, SIMREP_F64, y.n, y.p);
         for (int i = 0; i < a.nmeasures && rc < 0; i++)
             if (a.measures[i] == SIMREP_CKA_RBF) {
+                cli_progress_attach(ctx);
                 st = simrep_cka_rbf(ctx, &mx, &my, a.opt.rbf_sigma, &res[i].similarity);
+                cli_progress_end(ctx);
                 if (st != SIMREP_OK)
                     rc = cli_library_error(ctx, st, a.x, a.y);
                 res[i].distance = 1 - res[i].similarity;

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 int cli_error(int code, const char *fmt, ...)
 {
@@ -71,4 +73,40 @@ void json_number(FILE *f, double v)
         return;
     }
     fprintf(f, "%.17g", v);
+}
+
+/* The library's progress callback: one line on stderr, redrawn in place at
+ * most ten times a second (and whenever the stage changes). */
+typedef struct progress_line {
+    char stage[64];
+    double last;
+} progress_line;
+
+static void draw_progress(void *user, const char *stage, double fraction)
+{
+    progress_line *pl = user;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    const int same = strcmp(pl->stage, stage) == 0;
+    if (same && now - pl->last < 0.1 && fraction < 1.0)
+        return;
+    snprintf(pl->stage, sizeof pl->stage, "%s", stage);
+    pl->last = now;
+    fprintf(stderr, "\r\033[Ksimrep: %s %3d%%", stage, (int)(100 * fraction));
+    fflush(stderr);
+}
+
+void cli_progress_attach(simrep_ctx *ctx)
+{
+    static progress_line line; /* one CLI process, one progress line */
+    if (isatty(2))
+        simrep_ctx_set_progress(ctx, draw_progress, &line);
+}
+
+void cli_progress_end(simrep_ctx *ctx)
+{
+    (void)ctx;
+    if (isatty(2))
+        fputs("\r\033[K", stderr);
 }

@@ -80,6 +80,17 @@ const char *simrep_ctx_message(const simrep_ctx *ctx);
 /* The status of the last failed call (SIMREP_OK if none). */
 simrep_status simrep_ctx_status(const simrep_ctx *ctx);
 
+/*
+ * Progress of long calls (cka_rbf's O(n^2) passes): fn(user, stage,
+ * fraction) is called from the calling thread with a short description of
+ * the stage ("cka_rbf median, pass 2") and the fraction of that stage done,
+ * in [0, 1], at most a few thousand times per call.  The library never
+ * prints; the caller decides (the CLI draws a line on stderr when it is a
+ * terminal).  fn NULL turns it off (the default).
+ */
+typedef void (*simrep_progress_fn)(void *user, const char *stage, double fraction);
+void simrep_ctx_set_progress(simrep_ctx *ctx, simrep_progress_fn fn, void *user);
+
 /* -------------------------------------------------------------- matrices */
 
 typedef enum simrep_dtype {

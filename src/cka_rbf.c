@@ -34,6 +34,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Tile edge: 256 x 256 doubles (512 KiB per side) keeps dgemm near peak
@@ -340,11 +341,19 @@ static double select_kth(double *v, uint64_t n, uint64_t k)
 }
 
 /* Sweep all tiles once for the unfinished targets of x and y. */
-static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
+/* The share of a pass's tiles (upper triangle) done before tile row i0. */
+static double pass_fraction(int64_t i0, int64_t n)
+{
+    const double left = (double)(n - i0) / (double)n;
+    return 1.0 - left * left;
+}
+
+static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, const char *stage)
 {
     const int64_t n = sides[0].n;
     for (int64_t i0 = 0; i0 < n; i0 += TILE) {
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        simrep__progress(ctx, stage, pass_fraction(i0, n));
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
             for (int s = 0; s < nsides; s++) {
@@ -401,6 +410,7 @@ static simrep_status target_advance(simrep_ctx *ctx, rbf_side *s, rbf_target *t,
 /* The median of all n^2 squared distances of each side, as np.median. */
 static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, double *med)
 {
+    int pass = 0;
     const uint64_t n = (uint64_t)sides[0].n, nn = n * n;
     for (int s = 0; s < nsides; s++) {
         sides[s].t[0].rank = (nn - 1) / 2;
@@ -441,7 +451,9 @@ static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, doubl
         }
         if (!active)
             break;
-        simrep_status st = median_pass(ctx, sides, nsides);
+        char stage[48];
+        snprintf(stage, sizeof stage, "cka_rbf median, pass %d", ++pass);
+        simrep_status st = median_pass(ctx, sides, nsides, stage);
         if (st != SIMREP_OK)
             return st;
         for (int s = 0; s < nsides; s++) {
@@ -494,6 +506,7 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
         memset(sides[s].rowsum, 0, (size_t)n * sizeof(double));
     for (int64_t i0 = 0; i0 < n; i0 += TILE) {
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        simrep__progress(ctx, "cka_rbf kernel row sums", pass_fraction(i0, n));
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
             const int diag = i0 == j0;
@@ -540,6 +553,7 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
     double skl = 0, skk = 0, sll = 0;
     for (int64_t i0 = 0; i0 < n; i0 += TILE) {
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        simrep__progress(ctx, "cka_rbf centred HSIC", pass_fraction(i0, n));
         double rkl = 0, rkk = 0, rll = 0;
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;

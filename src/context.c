@@ -75,6 +75,14 @@ simrep_status simrep_ctx_status(const simrep_ctx *ctx)
     return ctx ? ctx->status : SIMREP_OK;
 }
 
+void simrep_ctx_set_progress(simrep_ctx *ctx, simrep_progress_fn fn, void *user)
+{
+    if (!ctx)
+        return;
+    ctx->progress = fn;
+    ctx->progress_user = user;
+}
+
 simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fmt, ...)
 {
     if (!ctx)

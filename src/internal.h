@@ -24,7 +24,16 @@ struct simrep_ctx {
     simrep_allocator allocator;
     simrep_status status;
     char message[SIMREP__MSG_MAX];
+    simrep_progress_fn progress;
+    void *progress_user;
 };
+
+/* Report progress of a long call to the caller's callback, if any. */
+static inline void simrep__progress(simrep_ctx *ctx, const char *stage, double fraction)
+{
+    if (ctx && ctx->progress)
+        ctx->progress(ctx->progress_user, stage, fraction);
+}
 
 /* Record status and a printf-style message in ctx; returns status. */
 simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fmt, ...)

@@ -9,6 +9,7 @@
  * moves canonical correlations of a perfect linear map by about that much
  * times the condition number, so "all ones" is checked to 1e-6.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,10 +258,55 @@ static void test_svcca_options(void)
     free(y);
 }
 
+/* The progress callback sees every cka_rbf stage, fractions in [0, 1]
+ * rising within a stage; without a callback nothing is called. */
+typedef struct progress_log {
+    int calls, bad;
+    char stage[64];
+    double last;
+} progress_log;
+
+static void log_progress(void *user, const char *stage, double fraction)
+{
+    progress_log *l = user;
+    l->calls++;
+    if (!(fraction >= 0 && fraction <= 1))
+        l->bad++;
+    if (strcmp(stage, l->stage) == 0 && fraction < l->last)
+        l->bad++;
+    snprintf(l->stage, sizeof l->stage, "%s", stage);
+    l->last = fraction;
+}
+
+static void test_progress(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng rng = {9};
+    const int64_t n = 700;
+    double *x = malloc(sizeof(double) * n * P), *y = malloc(sizeof(double) * n * Q);
+    random_data(&rng, x, y, n, P, Q);
+    simrep_matrix vx = simrep_matrix_c(x, SIMREP_F64, n, P), vy = simrep_matrix_c(y, SIMREP_F64, n, Q);
+    progress_log log = {0, 0, "", 0};
+    simrep_ctx_set_progress(ctx, log_progress, &log);
+    double s = 0;
+    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &vx, &vy, 1.0, &s), SIMREP_OK);
+    CHECK(log.calls >= 3 * ((n + 255) / 256)); /* >= 3 passes, one call per tile row */
+    CHECK(log.bad == 0);
+    CHECK(strcmp(log.stage, "cka_rbf centred HSIC") == 0);
+    simrep_ctx_set_progress(ctx, NULL, NULL);
+    log.calls = 0;
+    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &vx, &vy, 1.0, &s), SIMREP_OK);
+    CHECK(log.calls == 0);
+    simrep_ctx_free(ctx);
+    free(x);
+    free(y);
+}
+
 void suite_measures(void)
 {
     test_invertible_map();
     test_invariances();
     test_degenerate();
     test_svcca_options();
+    test_progress();
 }
