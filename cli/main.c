@@ -1,10 +1,11 @@
 /*
  * main.c: the `simrep` command: dispatch to the subcommands (compare,
- * info, measures), the top-level help, and the two small subcommands that
+ * matrix, info, measures), the top-level help, and the two small subcommands that
  * only describe things (info: what a file holds; measures: what each
- * measure is).  compare lives in compare.c.
+ * measure is).  compare lives in compare.c, matrix in matrix*.c.
  */
 #include "cli.h"
+#include "matrix.h"
 
 #include <string.h>
 
@@ -15,6 +16,8 @@ static const char *usage_text =
     "\n"
     "commands:\n"
     "  compare X Y [options]  similarity of two activation matrices (see simrep compare --help)\n"
+    "  matrix --manifest M.csv  every pair of many inputs (networks, layers, checkpoints) as matrices\n"
+    "                         and figures (see simrep matrix --help)\n"
     "  info FILE              the arrays in a .npy/.npz/.safetensors file: names, shapes, dtypes, layout\n"
     "  measures [--format json]  every measure: what it is, range, direction, invariances, reference\n"
     "\n"
@@ -137,7 +140,7 @@ int cmd_info(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error(EXIT_USAGE, "no command given (commands: compare, info, measures)");
+        cli_error(EXIT_USAGE, "no command given (commands: compare, matrix, info, measures)");
         return cmd_help(stderr), EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -149,9 +152,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "matrix") == 0)
+        return cmd_matrix(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "measures") == 0)
         return cmd_measures(argc - 1, argv + 1);
-    return cli_error(EXIT_USAGE, "unknown command '%s' (commands: compare, info, measures; see simrep --help)", cmd);
+    return cli_error(EXIT_USAGE, "unknown command '%s' (commands: compare, matrix, info, measures; see simrep --help)", cmd);
 }

@@ -1,0 +1,941 @@
+/*
+ * matrix.c: `simrep matrix --manifest M.csv`: every pair of the K inputs a
+ * manifest lists, compared once (i < j in manifest order, mirrored), with
+ * the work each input needs done once, and the pairs spread over threads.
+ *
+ * Method.  One pass over the samples feeds every input's block into one
+ * K-input simrep_moments (simrep_moments_update_multi: one DSYRK over the
+ * sum of the feature counts gives every pair's cross-scatter and each
+ * input's own scatter).  simrep_pairs_prepare then does the per-input work
+ * once (dead features, the whitening eigendecomposition), and
+ * simrep_pairs_compare gives a pair for the cost of its cross terms; the
+ * pairs are handed to --threads workers, each with its own context, over
+ * one read-only simrep_pairs.  Compared with K(K-1)/2 runs of `simrep
+ * compare`, each input is read and converted once instead of K - 1 times
+ * and eigendecomposed once instead of K - 1 times.
+ *
+ * Memory.  The joint state is (sum of p)^2 doubles: 40 inputs of 256
+ * features are 0.8 GiB.  When that exceeds --max-memory (1 GiB by
+ * default), the inputs are cut, in manifest order, into tiles small enough
+ * that two tiles fit together, and the data are read once per pair of
+ * tiles: pass (a, b) is a K-input moments over the union of tiles a and b,
+ * giving the pairs across them and the pairs inside either that no earlier
+ * pass gave.  T tiles take T(T-1)/2 passes, each input being read T - 1
+ * times and prepared once per pass; results are identical to one pass
+ * (every pair comes from the same exact moments either way).
+ *
+ * cka_rbf is a kernel measure that needs the rows: when asked for, each
+ * input of a pass is also kept as float64 (n x p each, counted against
+ * --max-memory) and each pair calls simrep_cka_rbf on two of them.  Its
+ * cost is O(n^2 (p + q)) per pair, so it dominates any matrix it is in.
+ */
+#include "matrix.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *matrix_help =
+    "usage: simrep matrix --manifest M.csv [options]\n"
+    "\n"
+    "Every pair of the inputs listed in M.csv compared once (in parallel), as K x K matrices.\n"
+    "M.csv has a header and columns name,path plus optional group, layer, step and any others\n"
+    "(carried through to the outputs); path is path.npy, path.npz:key or path.safetensors:name,\n"
+    "relative to the manifest's directory.  Every input must have the same n samples.\n"
+    "\n"
+    "options:\n"
+    "  --manifest M.csv         the inputs (required)\n"
+    "  -m, --measures IDS       comma-separated measure ids, or 'all' (default: cca,svcca,pwcca,cka)\n"
+    "  --format F               table (default), json or csv (long form: one row per pair and measure)\n"
+    "  -o, --output DIR         also write CSV matrices, the group summary, training/depth tables and\n"
+    "                           SVG figures (heatmaps with dendrograms, MDS maps, group bars) into DIR\n"
+    "  --threads T              pairs computed by T threads (default: the number of CPUs)\n"
+    "  --max-memory SIZE        budget for the joint moments, e.g. 512M, 4G (default 1G); larger\n"
+    "                           manifests are done in several passes over the data\n"
+    "  --against final          training dynamics: each row against the last step of its group and\n"
+    "                           layer (automatic when the manifest has step and layer columns)\n"
+    "  --features-first         arrays are features x samples (the google/svcca layout)\n"
+    "  --epsilon E, --svcca-keep F, --svcca-dims K, --svcca-rule R, --rbf-sigma S,\n"
+    "  --pwcca-variant V        as in simrep compare\n"
+    "  -h, --help               this help\n"
+    "\n"
+    "Rows with a group column get within/between group summaries; with a layer column and groups,\n"
+    "layer x layer matrices between every two groups (depth); with step (and layer) columns, the\n"
+    "distance of each layer at each step to the same layer at the last step (training dynamics).\n";
+
+typedef struct matrix_args {
+    const char *manifest;
+    const char *outdir;
+    int format;
+    int threads;
+    double max_memory;
+    int against_final;
+    int features_first;
+    simrep_measure measures[SIMREP_MEASURE_COUNT];
+    int nmeasures;
+    simrep_options opt;
+} matrix_args;
+
+static int parse_number(const char *opt, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v))
+        return cli_error(EXIT_USAGE, "%s takes a number, not '%s'", opt, s);
+    *out = v;
+    return 0;
+}
+
+/* "1073741824", "512M", "4G", "4GiB", "1.5g": binary multiples. */
+static int parse_size(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v <= 0)
+        return cli_error(EXIT_USAGE, "--max-memory takes a size such as 512M or 4G, not '%s'", s);
+    double mult = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': mult = 1024.0; break;
+        case 'm': case 'M': mult = 1024.0 * 1024; break;
+        case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
+        case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
+        case 'b': case 'B': break;
+        default: return cli_error(EXIT_USAGE, "--max-memory takes a size such as 512M or 4G, not '%s'", s);
+        }
+        const char *rest = end + 1;
+        if (*end != 'b' && *end != 'B' && (strcmp(rest, "iB") == 0 || strcmp(rest, "B") == 0 || strcmp(rest, "b") == 0))
+            rest += strlen(rest);
+        if (*rest)
+            return cli_error(EXIT_USAGE, "--max-memory takes a size such as 512M or 4G, not '%s'", s);
+    }
+    *out = v * mult;
+    return 0;
+}
+
+static int parse_measures(const char *s, matrix_args *a)
+{
+    a->nmeasures = 0;
+    if (strcmp(s, "all") == 0) {
+        /* Every measure a matrix computes: not dftcca (see below). */
+        for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
+            if (!simrep_measure_get_info((simrep_measure)m)->needs_maps)
+                a->measures[a->nmeasures++] = (simrep_measure)m;
+        return 0;
+    }
+    char buf[512];
+    if (strlen(s) >= sizeof buf)
+        return cli_error(EXIT_USAGE, "-m: list too long");
+    strcpy(buf, s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int m = simrep_measure_from_id(tok);
+        if (m < 0 || m >= SIMREP_MEASURE_COUNT)
+            return cli_error(EXIT_USAGE,
+                             "unknown measure '%s' (ids: cca, cca_r2, svcca, pwcca, cka, cka_debiased, cka_rbf, "
+                             "procrustes, procrustes_angular, or all)",
+                             tok);
+        /* DFT-CCA keeps a (p + q)^2 complex scatter per spatial frequency
+         * for each pair, fed from the pair's raw maps: nothing is shared
+         * between pairs, so a matrix would be K(K-1)/2 separate compares. */
+        if (simrep_measure_get_info((simrep_measure)m)->needs_maps)
+            return cli_error(EXIT_USAGE, "%s is not available in simrep matrix (it shares no work between pairs); "
+                             "run simrep compare on the pairs you need", tok);
+        int dup = 0;
+        for (int i = 0; i < a->nmeasures; i++)
+            dup |= a->measures[i] == (simrep_measure)m;
+        if (!dup)
+            a->measures[a->nmeasures++] = (simrep_measure)m;
+    }
+    if (a->nmeasures == 0)
+        return cli_error(EXIT_USAGE, "-m: no measure given");
+    return 0;
+}
+
+/* Returns -1 to continue, else an exit status. */
+static int parse_args(int argc, char **argv, matrix_args *a)
+{
+    memset(a, 0, sizeof *a);
+    simrep_options_init(&a->opt);
+    const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
+    memcpy(a->measures, defaults, sizeof defaults);
+    a->nmeasures = 4;
+    a->max_memory = 1024.0 * 1024 * 1024;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
+    int have_keep = 0, have_dims = 0;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            fputs(matrix_help, stdout);
+            return 0;
+        }
+        if (arg[0] != '-')
+            return cli_error(EXIT_USAGE, "matrix takes its inputs from --manifest M.csv; unexpected '%s'", arg);
+        if (strcmp(arg, "--features-first") == 0) {
+            a->features_first = 1;
+            continue;
+        }
+        char name[64];
+        const char *val = NULL;
+        const char *eq = strchr(arg, '=');
+        if (eq && arg[1] == '-') {
+            size_t len = (size_t)(eq - arg) < sizeof name - 1 ? (size_t)(eq - arg) : sizeof name - 1;
+            memcpy(name, arg, len);
+            name[len] = 0;
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+        }
+        static const char *valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output", "--threads",
+                                       "--max-memory", "--against", "--epsilon", "--svcca-keep", "--svcca-dims",
+                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", NULL};
+        int known = 0;
+        for (int k = 0; valued[k]; k++)
+            known |= strcmp(name, valued[k]) == 0;
+        if (!known) {
+            if (strncmp(name, "--conv", 6) == 0 || strncmp(name, "--sequence", 10) == 0 ||
+                strcmp(name, "--resize") == 0)
+                return cli_error(EXIT_USAGE, "%s is not supported by simrep matrix in this version", name);
+            return cli_error(EXIT_USAGE, "unknown option '%s' (see simrep matrix --help)", arg);
+        }
+        if (!val) {
+            if (i + 1 >= argc)
+                return cli_error(EXIT_USAGE, "%s needs a value", name);
+            val = argv[++i];
+        }
+        int rc = 0;
+        double v = 0;
+        if (strcmp(name, "--manifest") == 0) {
+            a->manifest = val;
+        } else if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
+            rc = parse_measures(val, a);
+        } else if (strcmp(name, "--format") == 0) {
+            if (strcmp(val, "table") == 0)
+                a->format = MX_FORMAT_TABLE;
+            else if (strcmp(val, "json") == 0)
+                a->format = MX_FORMAT_JSON;
+            else if (strcmp(val, "csv") == 0)
+                a->format = MX_FORMAT_CSV;
+            else
+                rc = cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
+        } else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
+            a->outdir = val;
+        } else if (strcmp(name, "--threads") == 0) {
+            rc = parse_number(name, val, &v);
+            if (!rc && !(v >= 1 && v <= 1024 && v == floor(v)))
+                rc = cli_error(EXIT_USAGE, "--threads takes a whole number from 1 to 1024 (got %s)", val);
+            a->threads = (int)v;
+        } else if (strcmp(name, "--max-memory") == 0) {
+            rc = parse_size(val, &a->max_memory);
+        } else if (strcmp(name, "--against") == 0) {
+            if (strcmp(val, "final") != 0)
+                rc = cli_error(EXIT_USAGE, "--against takes 'final' (got '%s')", val);
+            a->against_final = 1;
+        } else if (strcmp(name, "--epsilon") == 0) {
+            rc = parse_number(name, val, &a->opt.epsilon);
+            if (!rc && a->opt.epsilon < 0)
+                rc = cli_error(EXIT_USAGE, "--epsilon must be >= 0 (got %s)", val);
+        } else if (strcmp(name, "--svcca-keep") == 0) {
+            rc = parse_number(name, val, &a->opt.svcca_keep);
+            if (!rc && !(a->opt.svcca_keep > 0 && a->opt.svcca_keep <= 1))
+                rc = cli_error(EXIT_USAGE, "--svcca-keep is a fraction in (0, 1] (got %s)", val);
+            have_keep = 1;
+        } else if (strcmp(name, "--svcca-dims") == 0) {
+            rc = parse_number(name, val, &v);
+            if (!rc && !(v >= 1 && v == floor(v) && v < 1e15))
+                rc = cli_error(EXIT_USAGE, "--svcca-dims takes a whole number >= 1 (got %s)", val);
+            a->opt.svcca_dims = (int64_t)v;
+            have_dims = 1;
+        } else if (strcmp(name, "--svcca-rule") == 0) {
+            if (strcmp(val, "variance") == 0)
+                a->opt.svcca_rule = SIMREP_SVCCA_VARIANCE;
+            else if (strcmp(val, "singular-values") == 0)
+                a->opt.svcca_rule = SIMREP_SVCCA_SINGULAR_VALUES;
+            else
+                rc = cli_error(EXIT_USAGE, "--svcca-rule is variance or singular-values (got '%s')", val);
+        } else if (strcmp(name, "--rbf-sigma") == 0) {
+            rc = parse_number(name, val, &a->opt.rbf_sigma);
+            if (!rc && !(a->opt.rbf_sigma > 0))
+                rc = cli_error(EXIT_USAGE, "--rbf-sigma must be > 0 (got %s)", val);
+        } else if (strcmp(name, "--pwcca-variant") == 0) {
+            if (strcmp(val, "google") == 0)
+                a->opt.pwcca_variant = SIMREP_PWCCA_GOOGLE;
+            else if (strcmp(val, "ding") == 0)
+                a->opt.pwcca_variant = SIMREP_PWCCA_DING;
+            else
+                rc = cli_error(EXIT_USAGE, "--pwcca-variant is google or ding (got '%s')", val);
+        }
+        if (rc)
+            return rc;
+    }
+    if (have_keep && have_dims)
+        return cli_error(EXIT_USAGE, "--svcca-keep and --svcca-dims are alternatives; give one");
+    if (!a->manifest)
+        return cli_error(EXIT_USAGE, "matrix needs --manifest M.csv (see simrep matrix --help)");
+    return -1;
+}
+
+/* ------------------------------------------------------------ inputs */
+
+static int is_cca_family(simrep_measure m)
+{
+    return m == SIMREP_CCA || m == SIMREP_CCA_R2 || m == SIMREP_SVCCA || m == SIMREP_PWCCA;
+}
+
+/* Index of s in names[0..*n), appending it if new; -1 when out of memory. */
+static int intern(const char ***names, int *n, const char *s)
+{
+    for (int k = 0; k < *n; k++)
+        if (strcmp((*names)[k], s) == 0)
+            return k;
+    const char **grown = realloc(*names, (size_t)(*n + 1) * sizeof **names);
+    if (!grown)
+        return -1;
+    *names = grown;
+    grown[*n] = s;
+    return (*n)++;
+}
+
+static int input_error(const mx_run *r, int i, const char *msg)
+{
+    return cli_error(EXIT_DATA, "%s:%d: %s: %s", r->manifest_path, r->in[i].line, r->in[i].name, msg);
+}
+
+/* Resolve the manifest's rows: paths, groups, layers, steps; open every
+ * input once for its shape. */
+static int load_inputs(mx_run *r, const matrix_args *a)
+{
+    char err[1024];
+    if (manifest_read_file(a->manifest, &r->man, err, sizeof err) != 0)
+        return cli_error(EXIT_DATA, "%s", err);
+    const manifest *m = &r->man;
+    r->K = m->nrows;
+    if (r->K < 2)
+        return cli_error(EXIT_DATA, "%s: a matrix needs at least 2 inputs (the manifest lists %d)", a->manifest, r->K);
+    r->in = calloc((size_t)r->K, sizeof *r->in);
+    if (!r->in)
+        return cli_error(EXIT_DATA, "out of memory");
+    r->has_group_column = m->col_group >= 0;
+    const char *slash = strrchr(a->manifest, '/');
+    size_t dirlen = slash ? (size_t)(slash - a->manifest) + 1 : 0;
+    for (int i = 0; i < r->K; i++) {
+        mx_input *in = &r->in[i];
+        in->name = manifest_cell(m, i, m->col_name);
+        in->line = m->line[i];
+        in->kept = -1;
+        const char *path = manifest_cell(m, i, m->col_path);
+        size_t len = strlen(path) + dirlen + 1;
+        if (!(in->spec = malloc(len)))
+            return cli_error(EXIT_DATA, "out of memory");
+        if (path[0] == '/' || dirlen == 0)
+            snprintf(in->spec, len, "%s", path);
+        else
+            snprintf(in->spec, len, "%.*s%s", (int)dirlen, a->manifest, path);
+        const char *g = m->col_group >= 0 ? manifest_cell(m, i, m->col_group) : "all";
+        if (!*g)
+            return cli_error(EXIT_DATA, "%s:%d: empty group for '%s' (give every row a group, or drop the column)",
+                             a->manifest, in->line, in->name);
+        if ((in->group = intern(&r->groups, &r->ngroups, g)) < 0)
+            return cli_error(EXIT_DATA, "out of memory");
+        in->layer = -1;
+        if (m->col_layer >= 0) {
+            const char *l = manifest_cell(m, i, m->col_layer);
+            if (!*l)
+                return cli_error(EXIT_DATA, "%s:%d: empty layer for '%s'", a->manifest, in->line, in->name);
+            if ((in->layer = intern(&r->layers, &r->nlayers, l)) < 0)
+                return cli_error(EXIT_DATA, "out of memory");
+        }
+        if (m->col_step >= 0) {
+            const char *s = manifest_cell(m, i, m->col_step);
+            char *end = NULL;
+            errno = 0;
+            in->step = strtod(s, &end);
+            if (!*s || *end || errno || !isfinite(in->step))
+                return cli_error(EXIT_DATA, "%s:%d: step '%s' of '%s' is not a number", a->manifest, in->line, s,
+                                 in->name);
+        }
+    }
+    /* Shapes: open each input once (sources are opened again per pass). */
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    int rc = -1;
+    for (int i = 0; i < r->K && rc < 0; i++) {
+        simrep_source *src = NULL;
+        simrep_status st = simrep_source_open(ctx, r->in[i].spec, &src);
+        if (st == SIMREP_OK)
+            st = simrep_source_set_layout(ctx, src, a->features_first);
+        if (st != SIMREP_OK) {
+            rc = input_error(r, i, simrep_ctx_message(ctx)[0] ? simrep_ctx_message(ctx) : simrep_strerror(st));
+        } else {
+            r->in[i].n = simrep_source_samples(src);
+            r->in[i].p = simrep_source_features(src);
+            if (r->in[i].p < 1) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "%s: has no features", r->in[i].spec);
+                rc = input_error(r, i, msg);
+            } else if (r->in[i].n != r->in[0].n) {
+                rc = cli_error(EXIT_DATA, "%s:%d: '%s' (%s) has %lld samples but '%s' (line %d, %s) has %lld; every "
+                               "input must have the same samples in the same order%s",
+                               a->manifest, r->in[i].line, r->in[i].name, r->in[i].spec, (long long)r->in[i].n,
+                               r->in[0].name, r->in[0].line, r->in[0].spec, (long long)r->in[0].n,
+                               a->features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+            } else if (r->in[i].n < 1) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "%s: has no samples", r->in[i].spec);
+                rc = input_error(r, i, msg);
+            }
+        }
+        simrep_source_free(ctx, src);
+    }
+    simrep_ctx_free(ctx);
+    return rc;
+}
+
+/* Training dynamics and depth tables: which apply, and their consistency. */
+static int plan_views(mx_run *r, const matrix_args *a)
+{
+    const manifest *m = &r->man;
+    if (a->against_final && m->col_step < 0)
+        return cli_error(EXIT_DATA, "%s: --against final needs a step column in the manifest", a->manifest);
+    r->training = m->col_step >= 0 && (m->col_layer >= 0 || a->against_final);
+    r->depth = !r->training && m->col_layer >= 0 && r->ngroups >= 2;
+    if (r->training) {
+        r->final_of = malloc((size_t)r->K * sizeof *r->final_of);
+        if (!r->final_of)
+            return cli_error(EXIT_DATA, "out of memory");
+        for (int i = 0; i < r->K; i++) {
+            int best = i;
+            for (int j = 0; j < r->K; j++) {
+                if (j == i || r->in[j].group != r->in[i].group || r->in[j].layer != r->in[i].layer)
+                    continue;
+                if (r->in[j].step == r->in[i].step && j < i)
+                    return cli_error(EXIT_DATA, "%s:%d: '%s' has the same group, layer and step as '%s' (line %d)",
+                                     a->manifest, r->in[i].line, r->in[i].name, r->in[j].name, r->in[j].line);
+                if (r->in[j].step > r->in[best].step)
+                    best = j;
+            }
+            r->final_of[i] = best;
+        }
+    }
+    if (r->depth)
+        for (int i = 0; i < r->K; i++)
+            for (int j = 0; j < i; j++)
+                if (r->in[j].group == r->in[i].group && r->in[j].layer == r->in[i].layer)
+                    return cli_error(EXIT_DATA, "%s:%d: '%s' has the same group and layer as '%s' (line %d); a "
+                                     "depth comparison needs one row per layer of each group",
+                                     a->manifest, r->in[i].line, r->in[i].name, r->in[j].name, r->in[j].line);
+    return -1;
+}
+
+/* -------------------------------------------------------------- passes */
+
+/* Terminal progress line, shared by the reading loop and the workers. */
+typedef struct progress {
+    int on;
+    pthread_mutex_t lock;
+    struct timespec last;
+    int shown;
+} progress;
+
+static void progress_show(progress *pr, int pass, int passes, const char *what, int64_t done, int64_t total)
+{
+    if (!pr->on || pthread_mutex_trylock(&pr->lock) != 0)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - pr->last.tv_sec) + 1e-9 * (double)(now.tv_nsec - pr->last.tv_nsec);
+    if (dt >= 0.1 || done == total) {
+        int width = 30, fill = total > 0 ? (int)(width * done / total) : width;
+        char bar[32];
+        for (int k = 0; k < width; k++)
+            bar[k] = k < fill ? '#' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\rsimrep: pass %d/%d %-8s [%s] %lld/%lld ", pass, passes, what, bar, (long long)done,
+                (long long)total);
+        fflush(stderr);
+        pr->last = now;
+        pr->shown = 1;
+    }
+    pthread_mutex_unlock(&pr->lock);
+}
+
+typedef struct pass_state {
+    mx_run *r;
+    const simrep_pairs *pairs;
+    int nm;
+    const int *members;          /* local index -> global input */
+    const int *job_i, *job_j;    /* local indices, job_i < job_j */
+    int njobs;
+    simrep_measure linear[SIMREP_MEASURE_COUNT];
+    int lin_where[SIMREP_MEASURE_COUNT], nlin, rbf_where;
+    double **rows;               /* per local input, n x p, with cka_rbf */
+    int64_t *kept_x, *kept_y;    /* per job */
+    atomic_int next, stop, done;
+    pthread_mutex_t lock;
+    int err_job;
+    char err[1200];
+    progress *pr;
+    int pass, passes;
+} pass_state;
+
+/* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>". */
+static void pair_failed(pass_state *s, int job, simrep_ctx *ctx, simrep_status st)
+{
+    const mx_run *r = s->r;
+    int gi = s->members[s->job_i[job]], gj = s->members[s->job_j[job]];
+    const char *msg = simrep_ctx_message(ctx);
+    if (!msg || !*msg)
+        msg = simrep_strerror(st);
+    char buf[1200];
+    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
+        int g = msg[0] == 'x' ? gi : gj;
+        snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name, r->in[g].spec,
+                 msg + 3);
+    } else {
+        snprintf(buf, sizeof buf, "%s: %s against %s: %s", r->manifest_path, r->in[gi].name, r->in[gj].name, msg);
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->err_job < 0 || job < s->err_job) {
+        s->err_job = job;
+        snprintf(s->err, sizeof s->err, "%s", buf);
+    }
+    pthread_mutex_unlock(&s->lock);
+    atomic_store(&s->stop, 1);
+}
+
+static void *pass_worker(void *arg)
+{
+    pass_state *s = arg;
+    mx_run *r = s->r;
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_result res[SIMREP_MEASURE_COUNT];
+    int K = r->K;
+    for (;;) {
+        if (atomic_load(&s->stop))
+            break;
+        int job = atomic_fetch_add(&s->next, 1);
+        if (job >= s->njobs)
+            break;
+        if (!ctx) {
+            pthread_mutex_lock(&s->lock);
+            if (s->err_job < 0)
+                s->err_job = job, snprintf(s->err, sizeof s->err, "out of memory");
+            pthread_mutex_unlock(&s->lock);
+            atomic_store(&s->stop, 1);
+            break;
+        }
+        int li = s->job_i[job], lj = s->job_j[job], gi = s->members[li], gj = s->members[lj];
+        if (s->nlin > 0) {
+            memset(res, 0, sizeof res);
+            simrep_status st = simrep_pairs_compare(ctx, s->pairs, li, lj, s->linear, s->nlin, res);
+            if (st != SIMREP_OK) {
+                pair_failed(s, job, ctx, st);
+                break;
+            }
+            for (int t = 0; t < s->nlin; t++) {
+                int w = s->lin_where[t];
+                r->sim[w][(size_t)gi * K + gj] = res[t].similarity;
+                r->dist[w][(size_t)gi * K + gj] = res[t].distance;
+                if (is_cca_family(res[t].measure)) {
+                    s->kept_x[job] = res[t].kept_p;
+                    s->kept_y[job] = res[t].kept_q;
+                }
+                simrep_result_clear(ctx, &res[t]);
+            }
+        }
+        if (s->rbf_where >= 0) {
+            simrep_matrix x = simrep_matrix_c(s->rows[li], SIMREP_F64, r->in[gi].n, r->in[gi].p);
+            simrep_matrix y = simrep_matrix_c(s->rows[lj], SIMREP_F64, r->in[gj].n, r->in[gj].p);
+            double v = 0;
+            simrep_status st = simrep_cka_rbf(ctx, &x, &y, r->opt.rbf_sigma, &v);
+            if (st != SIMREP_OK) {
+                pair_failed(s, job, ctx, st);
+                break;
+            }
+            r->sim[s->rbf_where][(size_t)gi * K + gj] = v;
+            r->dist[s->rbf_where][(size_t)gi * K + gj] = 1 - v;
+        }
+        int done = atomic_fetch_add(&s->done, 1) + 1;
+        progress_show(s->pr, s->pass, s->passes, "pairs", done, s->njobs);
+    }
+    simrep_ctx_free(ctx);
+    return NULL;
+}
+
+/* A library error during a pass, with "input K: " / "x: " / "y: " mapped
+ * to the manifest row. */
+static int pass_error(const mx_run *r, simrep_ctx *ctx, simrep_status st, const int *members, int nm)
+{
+    const char *msg = simrep_ctx_message(ctx);
+    if (!msg || !*msg)
+        msg = simrep_strerror(st);
+    int k = -1, skip = 0;
+    if (nm == 2 && (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0))
+        k = msg[0] == 'x' ? 0 : 1, skip = 3;
+    else if (sscanf(msg, "input %d: %n", &k, &skip) < 1 || skip == 0)
+        k = -1;
+    if (k >= 0 && k < nm) {
+        int g = members[k];
+        char buf[1200];
+        snprintf(buf, sizeof buf, "%s: %s", r->in[g].spec, msg + skip);
+        return input_error(r, g, buf);
+    }
+    return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s: %s", r->manifest_path, msg);
+}
+
+/* One pass: read the members' samples into one K-input moments (and rows
+ * for cka_rbf), prepare, compare the given pairs (global i < j). */
+static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm, const int *pi, const int *pj,
+                    int npairs, int pass, int passes, progress *pr)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    pass_state s;
+    memset(&s, 0, sizeof s);
+    s.r = r;
+    s.nm = nm;
+    s.members = members;
+    s.rbf_where = -1;
+    s.err_job = -1;
+    s.pr = pr;
+    s.pass = pass;
+    s.passes = passes;
+    for (int t = 0; t < r->nmeasures; t++) {
+        if (simrep_measure_get_info(r->measures[t])->needs_rows) {
+            s.rbf_where = t;
+        } else {
+            s.lin_where[s.nlin] = t;
+            s.linear[s.nlin++] = r->measures[t];
+        }
+    }
+    int rc = -1;
+    simrep_source **src = calloc((size_t)nm, sizeof *src);
+    int64_t *feat = calloc((size_t)nm, sizeof *feat);
+    simrep_matrix *blocks = calloc((size_t)nm, sizeof *blocks);
+    int *local = calloc((size_t)r->K, sizeof *local);
+    int *ji = malloc((size_t)(npairs ? npairs : 1) * sizeof *ji), *jj = malloc((size_t)(npairs ? npairs : 1) * sizeof *jj);
+    s.kept_x = malloc((size_t)(npairs ? npairs : 1) * sizeof *s.kept_x);
+    s.kept_y = malloc((size_t)(npairs ? npairs : 1) * sizeof *s.kept_y);
+    if (s.rbf_where >= 0)
+        s.rows = calloc((size_t)nm, sizeof *s.rows);
+    simrep_moments *mom = NULL;
+    simrep_pairs *pairs = NULL;
+    if (!src || !feat || !blocks || !local || !ji || !jj || !s.kept_x || !s.kept_y || (s.rbf_where >= 0 && !s.rows))
+        rc = cli_error(EXIT_DATA, "out of memory");
+    int64_t n = r->in[members[0]].n, ptot = 0;
+    for (int k = 0; k < nm && rc < 0; k++) {
+        int g = members[k];
+        local[g] = k;
+        feat[k] = r->in[g].p;
+        ptot += feat[k];
+        simrep_status st = simrep_source_open(ctx, r->in[g].spec, &src[k]);
+        if (st == SIMREP_OK)
+            st = simrep_source_set_layout(ctx, src[k], a->features_first);
+        if (st != SIMREP_OK)
+            rc = input_error(r, g, simrep_ctx_message(ctx));
+        if (rc < 0 && s.rows) {
+            s.rows[k] = malloc((size_t)n * (size_t)feat[k] * sizeof(double));
+            if (!s.rows[k])
+                rc = cli_error(EXIT_DATA, "out of memory: cka_rbf keeps every input as float64 (%.1f MiB for '%s')",
+                               (double)n * (double)feat[k] * 8 / 1048576.0, r->in[g].name);
+        }
+    }
+    for (int t = 0; t < npairs && rc < 0; t++) {
+        ji[t] = local[pi[t]];
+        jj[t] = local[pj[t]];
+        s.kept_x[t] = s.kept_y[t] = -1;
+    }
+    s.job_i = ji;
+    s.job_j = jj;
+    s.njobs = npairs;
+    if (rc < 0 && s.nlin > 0) {
+        simrep_status st = simrep_moments_new_multi(ctx, nm, feat, &mom);
+        if (st != SIMREP_OK)
+            rc = pass_error(r, ctx, st, members, nm);
+    }
+    if (rc < 0) {
+        /* About 4 Mi doubles (32 MiB) per block of all members together. */
+        int64_t block = (int64_t)(4 * 1024 * 1024) / (ptot ? ptot : 1);
+        block = block < 64 ? 64 : block > 8192 ? 8192 : block;
+        for (int64_t r0 = 0; r0 < n && rc < 0; r0 += block) {
+            int64_t rows = n - r0 < block ? n - r0 : block;
+            for (int k = 0; k < nm && rc < 0; k++) {
+                simrep_status st = simrep_source_read(ctx, src[k], r0, rows, &blocks[k]);
+                if (st != SIMREP_OK)
+                    rc = input_error(r, members[k], simrep_ctx_message(ctx));
+                else if (blocks[k].rows != rows)
+                    rc = input_error(r, members[k], "fewer samples than its header says");
+                else if (s.rows)
+                    simrep_matrix_to_double(&blocks[k], s.rows[k] + r0 * feat[k], feat[k]);
+            }
+            if (rc < 0 && mom) {
+                simrep_status st = simrep_moments_update_multi(ctx, mom, blocks);
+                if (st != SIMREP_OK)
+                    rc = pass_error(r, ctx, st, members, nm);
+            }
+            progress_show(pr, pass, passes, "reading", r0 + rows, n);
+        }
+    }
+    for (int k = 0; k < nm && src; k++) {
+        simrep_source_free(ctx, src[k]);
+        src[k] = NULL;
+    }
+    if (rc < 0 && mom) {
+        simrep_status st = simrep_pairs_prepare(ctx, mom, &r->opt, s.linear, s.nlin, &pairs);
+        if (st != SIMREP_OK)
+            rc = pass_error(r, ctx, st, members, nm);
+    }
+    if (rc < 0) {
+        s.pairs = pairs;
+        pthread_mutex_init(&s.lock, NULL);
+        atomic_init(&s.next, 0);
+        atomic_init(&s.stop, 0);
+        atomic_init(&s.done, 0);
+        int nt = a->threads < npairs ? a->threads : npairs;
+        if (nt < 1)
+            nt = 1;
+        pthread_t *th = calloc((size_t)nt, sizeof *th);
+        int started = 0;
+        if (th)
+            for (; started < nt - 1; started++)
+                if (pthread_create(&th[started], NULL, pass_worker, &s) != 0)
+                    break;
+        pass_worker(&s); /* the calling thread works too */
+        for (int t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        free(th);
+        pthread_mutex_destroy(&s.lock);
+        if (s.err_job >= 0)
+            rc = cli_error(EXIT_DATA, "%s", s.err);
+        for (int t = 0; t < npairs && rc < 0; t++) {
+            if (s.kept_x[t] >= 0)
+                r->in[pi[t]].kept = s.kept_x[t];
+            if (s.kept_y[t] >= 0)
+                r->in[pj[t]].kept = s.kept_y[t];
+        }
+    }
+    simrep_pairs_free(ctx, pairs);
+    simrep_moments_free(ctx, mom);
+    if (s.rows)
+        for (int k = 0; k < nm; k++)
+            free(s.rows[k]);
+    free(s.rows);
+    free(src), free(feat), free(blocks), free(local), free(ji), free(jj), free(s.kept_x), free(s.kept_y);
+    simrep_ctx_free(ctx);
+    return rc;
+}
+
+/* Bytes a pass over inputs with ptot features in all holds. */
+static double pass_bytes(double ptot, double n, int rbf)
+{
+    return ptot * ptot * 8.0 + (rbf ? n * ptot * 8.0 : 0.0);
+}
+
+/* Cut the inputs into tiles (see the design comment) and run the passes. */
+static int run_all(mx_run *r, const matrix_args *a)
+{
+    int K = r->K, rbf = 0;
+    for (int t = 0; t < r->nmeasures; t++) {
+        if (simrep_measure_get_info(r->measures[t])->needs_rows)
+            rbf = 1;
+    }
+    double n = (double)r->in[0].n, ptot = 0, pmax = 0, pmax2 = 0;
+    for (int i = 0; i < K; i++) {
+        double p = (double)r->in[i].p;
+        ptot += p;
+        if (p > pmax)
+            pmax2 = pmax, pmax = p;
+        else if (p > pmax2)
+            pmax2 = p;
+    }
+    int *tile = malloc((size_t)K * sizeof *tile), ntiles = 0;
+    if (!tile)
+        return cli_error(EXIT_DATA, "out of memory");
+    if (pass_bytes(ptot, n, rbf) <= a->max_memory) {
+        for (int i = 0; i < K; i++)
+            tile[i] = 0;
+        ntiles = 1;
+    } else {
+        if (pass_bytes(pmax + pmax2, n, rbf) > a->max_memory) {
+            free(tile);
+            return cli_error(EXIT_DATA, "%s: the two largest inputs (%.0f and %.0f features) need %.2f GiB together "
+                             "(joint moments: (p + q)^2 doubles%s), more than --max-memory %.2f GiB; raise it",
+                             r->manifest_path, pmax, pmax2, pass_bytes(pmax + pmax2, n, rbf) / 1073741824.0,
+                             rbf ? ", plus n x (p + q) doubles of rows for cka_rbf" : "", a->max_memory / 1073741824.0);
+        }
+        /* The largest tile size c such that any two tiles fit together:
+         * tiles hold at most c features unless a single input is larger
+         * (it then has a tile of its own), so the worst union is
+         * c + max(c, pmax); and two oversized inputs fit because the two
+         * largest do (checked above). */
+        double lo = 1, hi = ptot;
+        for (int it = 0; it < 100; it++) {
+            double mid = 0.5 * (lo + hi);
+            if (pass_bytes(mid + (mid > pmax ? mid : pmax), n, rbf) <= a->max_memory)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        double cap = floor(lo), fill = 0;
+        for (int i = 0; i < K; i++) {
+            double p = (double)r->in[i].p;
+            if (ntiles == 0 || fill + p > cap) {
+                ntiles++;
+                fill = 0;
+            }
+            tile[i] = ntiles - 1;
+            fill += p;
+        }
+    }
+    char *done = calloc((size_t)K * (size_t)K, 1);
+    int *members = malloc((size_t)K * sizeof *members);
+    int npmax = K * (K - 1) / 2;
+    int *pi = malloc((size_t)(npmax ? npmax : 1) * sizeof *pi), *pj = malloc((size_t)(npmax ? npmax : 1) * sizeof *pj);
+    int rc = -1;
+    if (!done || !members || !pi || !pj)
+        rc = cli_error(EXIT_DATA, "out of memory");
+    int passes = ntiles == 1 ? 1 : ntiles * (ntiles - 1) / 2;
+    r->passes = passes;
+    progress pr;
+    memset(&pr, 0, sizeof pr);
+    pr.on = isatty(2);
+    pthread_mutex_init(&pr.lock, NULL);
+    int pass = 0;
+    for (int ta = 0; ta < ntiles && rc < 0; ta++)
+        for (int tb = ntiles == 1 ? ta : ta + 1; tb < ntiles && rc < 0; tb++) {
+            int nm = 0, np = 0;
+            for (int i = 0; i < K; i++)
+                if (tile[i] == ta || tile[i] == tb)
+                    members[nm++] = i;
+            for (int x = 0; x < nm; x++)
+                for (int y = x + 1; y < nm; y++) {
+                    int i = members[x], j = members[y];
+                    if (!done[(size_t)i * K + j]) {
+                        done[(size_t)i * K + j] = 1;
+                        pi[np] = i;
+                        pj[np++] = j;
+                    }
+                }
+            pass++;
+            if (np > 0)
+                rc = run_pass(r, a, members, nm, pi, pj, np, pass, passes, &pr);
+        }
+    if (pr.shown)
+        fputc('\n', stderr);
+    pthread_mutex_destroy(&pr.lock);
+    free(tile), free(done), free(members), free(pi), free(pj);
+    if (rc >= 0)
+        return rc;
+    for (int t = 0; t < r->nmeasures; t++)
+        for (int i = 0; i < K; i++) {
+            r->sim[t][(size_t)i * K + i] = 1.0;
+            r->dist[t][(size_t)i * K + i] = 0.0;
+            for (int j = 0; j < i; j++) {
+                r->sim[t][(size_t)i * K + j] = r->sim[t][(size_t)j * K + i];
+                r->dist[t][(size_t)i * K + j] = r->dist[t][(size_t)j * K + i];
+            }
+        }
+    return -1;
+}
+
+static void add_warning(mx_run *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void add_warning(mx_run *r, const char *fmt, ...)
+{
+    if (r->nwarnings >= (int)(sizeof r->warnings / sizeof r->warnings[0]))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->warnings[r->nwarnings++], sizeof r->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+/* The compare command's warnings, once per input rather than per pair. */
+static void collect_warnings(mx_run *r)
+{
+    int cca = 0;
+    for (int t = 0; t < r->nmeasures; t++)
+        cca |= is_cca_family(r->measures[t]);
+    if (!cca)
+        return;
+    char list[400] = "";
+    int few = 0, dead = 0;
+    int64_t n = r->in[0].n;
+    for (int i = 0; i < r->K; i++) {
+        if (r->in[i].kept < 0)
+            continue;
+        if (n < 10 * r->in[i].kept) {
+            size_t len = strlen(list);
+            if (len < sizeof list - 40)
+                snprintf(list + len, sizeof list - len, "%s%s", few ? ", " : "", r->in[i].name);
+            few++;
+        }
+        if (r->in[i].kept < r->in[i].p)
+            dead++;
+    }
+    if (few)
+        add_warning(r, "n = %lld samples is less than 10 x the kept features of %d input%s (%s%s): CCA-family "
+                    "values are biased toward 1", (long long)n, few, few == 1 ? "" : "s", list,
+                    strlen(list) >= sizeof list - 40 ? ", ..." : "");
+    for (int i = 0; i < r->K && dead; i++)
+        if (r->in[i].kept >= 0 && r->in[i].kept < r->in[i].p)
+            add_warning(r, "%s: %lld of %lld features are constant (dead) and were left out of the CCA family",
+                        r->in[i].name, (long long)(r->in[i].p - r->in[i].kept), (long long)r->in[i].p);
+}
+
+int cmd_matrix(int argc, char **argv)
+{
+    matrix_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    mx_run r;
+    memset(&r, 0, sizeof r);
+    r.manifest_path = a.manifest;
+    r.opt = a.opt;
+    r.nmeasures = a.nmeasures;
+    memcpy(r.measures, a.measures, sizeof a.measures);
+    rc = load_inputs(&r, &a);
+    if (rc < 0)
+        rc = plan_views(&r, &a);
+    size_t kk = (size_t)r.K * (size_t)r.K;
+    for (int t = 0; t < r.nmeasures && rc < 0; t++) {
+        r.sim[t] = calloc(kk ? kk : 1, sizeof(double));
+        r.dist[t] = calloc(kk ? kk : 1, sizeof(double));
+        if (!r.sim[t] || !r.dist[t])
+            rc = cli_error(EXIT_DATA, "out of memory");
+    }
+    if (rc < 0)
+        rc = run_all(&r, &a);
+    if (rc < 0) {
+        collect_warnings(&r);
+        rc = matrix_print(&r, a.format);
+        if (rc == 0 && a.outdir)
+            rc = matrix_write_dir(&r, a.outdir);
+    }
+    for (int t = 0; t < r.nmeasures; t++) {
+        free(r.sim[t]);
+        free(r.dist[t]);
+    }
+    for (int i = 0; r.in && i < r.K; i++)
+        free(r.in[i].spec);
+    free(r.in);
+    free(r.groups);
+    free(r.layers);
+    free(r.final_of);
+    manifest_free(&r.man);
+    return rc;
+}

@@ -1,0 +1,818 @@
+/*
+ * matrix_output.c: what `simrep matrix` prints and writes: the JSON object
+ * (the contract of issue #3, keys only ever added), a text table, a long
+ * CSV, and with -o DIR the CSV matrices, tables and SVG figures.
+ *
+ * JSON shape:
+ *   {"n", "names": [...], "groups": [...],
+ *    "inputs": [{"name", "path", "line", "features", "kept", "fields": {<every manifest column>}}],
+ *    "measures": {"<id>": {"distance": [[...]], "similarity": [[...]]}},
+ *    "group_summary": {"<id>": {"within": {"<g>": mean}, "between": {"<g1>|<g2>": mean},
+ *                               "within_std", "between_std", "within_pairs", "between_pairs"}},
+ *    "clustering": {"<id>": {"linkage": "average", "order": [...], "merges": [[left, right, height, size]]}},
+ *    "mds": {"<id>": {"coords": [[x, y]], "eigenvalues": [l1, l2]}},
+ *    "training": [...] (with step columns), "depth": {...} (with layer and group columns),
+ *    "passes", "warnings": [...]}
+ * Group summaries are means of the distance over pairs (within: pairs
+ * inside a group of at least 2 inputs; between: one input in each group),
+ * with the sample standard deviation (ddof 1, 0 for one pair).  Clustering
+ * and MDS use the distance too; heatmaps colour the similarity.
+ */
+#include "matrix.h"
+#include "svg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Per-measure analyses shared by the JSON and the figures. */
+typedef struct mx_views {
+    cluster_tree tree[SIMREP_MEASURE_COUNT];
+    double *mds[SIMREP_MEASURE_COUNT]; /* K x 2 */
+    double mds_ev[SIMREP_MEASURE_COUNT][2];
+    int *sorted;                       /* training/depth rows: inputs by (group, layer, step) */
+} mx_views;
+
+static const mx_run *sort_run;
+
+static int by_group_layer_step(const void *pa, const void *pb)
+{
+    const mx_input *a = &sort_run->in[*(const int *)pa], *b = &sort_run->in[*(const int *)pb];
+    if (a->group != b->group)
+        return a->group < b->group ? -1 : 1;
+    if (a->layer != b->layer)
+        return a->layer < b->layer ? -1 : 1;
+    if (a->step != b->step)
+        return a->step < b->step ? -1 : 1;
+    return *(const int *)pa - *(const int *)pb;
+}
+
+static void views_free(const mx_run *r, mx_views *v)
+{
+    for (int t = 0; t < r->nmeasures; t++) {
+        cluster_tree_free(&v->tree[t]);
+        free(v->mds[t]);
+    }
+    free(v->sorted);
+}
+
+static int views_compute(const mx_run *r, mx_views *v)
+{
+    memset(v, 0, sizeof *v);
+    int K = r->K;
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    for (int t = 0; t < r->nmeasures; t++) {
+        if (cluster_upgma(K, r->dist[t], &v->tree[t]) != 0) {
+            simrep_ctx_free(ctx);
+            return cli_error(EXIT_DATA, "out of memory");
+        }
+        v->mds[t] = calloc((size_t)K * 2, sizeof(double));
+        if (!v->mds[t]) {
+            simrep_ctx_free(ctx);
+            return cli_error(EXIT_DATA, "out of memory");
+        }
+        simrep_status st = simrep_mds(ctx, K, r->dist[t], K, 2, v->mds[t], v->mds_ev[t]);
+        if (st != SIMREP_OK) {
+            int rc = cli_error(EXIT_DATA, "MDS of the %s distances: %s", simrep_measure_get_info(r->measures[t])->id,
+                               simrep_ctx_message(ctx));
+            simrep_ctx_free(ctx);
+            return rc;
+        }
+    }
+    simrep_ctx_free(ctx);
+    v->sorted = malloc((size_t)K * sizeof *v->sorted);
+    if (!v->sorted)
+        return cli_error(EXIT_DATA, "out of memory");
+    for (int i = 0; i < K; i++)
+        v->sorted[i] = i;
+    sort_run = r;
+    qsort(v->sorted, (size_t)K, sizeof *v->sorted, by_group_layer_step);
+    return 0;
+}
+
+static const char *mid(const mx_run *r, int t)
+{
+    return simrep_measure_get_info(r->measures[t])->id;
+}
+
+/* Depth: the inputs of group g, one per layer, in layer order; returns the count. */
+static int depth_rows(const mx_run *r, int g, int *out)
+{
+    int c = 0;
+    for (int l = 0; l < r->nlayers; l++)
+        for (int i = 0; i < r->K; i++)
+            if (r->in[i].group == g && r->in[i].layer == l)
+                out[c++] = i;
+    return c;
+}
+
+/* ----------------------------------------------------------------- JSON */
+
+static void json_matrix(FILE *f, const double *m, int K)
+{
+    fputc('[', f);
+    for (int i = 0; i < K; i++) {
+        fputs(i ? ",\n    [" : "[", f);
+        for (int j = 0; j < K; j++) {
+            if (j)
+                fputs(", ", f);
+            json_number(f, m[(size_t)i * K + j]);
+        }
+        fputc(']', f);
+    }
+    fputc(']', f);
+}
+
+static void json_pair_key(FILE *f, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+    if (!s)
+        return;
+    memcpy(s, a, la);
+    s[la] = '|';
+    memcpy(s + la + 1, b, lb + 1);
+    json_string(f, s);
+    free(s);
+}
+
+static void json_group_summary(FILE *f, const mx_run *r, int t)
+{
+    static const char *keys[3] = {"", "_std", "_pairs"};
+    for (int part = 0; part < 2; part++)
+        for (int k = 0; k < 3; k++) {
+            fprintf(f, "%s\"%s%s\": {", part || k ? ", " : "", part ? "between" : "within", keys[k]);
+            int first = 1;
+            for (int a = 0; a < r->ngroups; a++)
+                for (int b = part ? a + 1 : a; b < (part ? r->ngroups : a + 1); b++) {
+                    int *grp = malloc((size_t)r->K * sizeof *grp);
+                    if (!grp)
+                        return;
+                    for (int i = 0; i < r->K; i++)
+                        grp[i] = r->in[i].group;
+                    group_stat s = group_summary(r->K, r->dist[t], grp, a, b);
+                    free(grp);
+                    if (s.count == 0)
+                        continue;
+                    if (!first)
+                        fputs(", ", f);
+                    first = 0;
+                    if (part)
+                        json_pair_key(f, r->groups[a], r->groups[b]);
+                    else
+                        json_string(f, r->groups[a]);
+                    fputs(": ", f);
+                    if (k == 2)
+                        fprintf(f, "%lld", (long long)s.count);
+                    else
+                        json_number(f, k == 0 ? s.mean : s.std);
+                }
+            fputc('}', f);
+        }
+}
+
+static void print_json(const mx_run *r, const mx_views *v)
+{
+    FILE *f = stdout;
+    int K = r->K;
+    const manifest *m = &r->man;
+    fprintf(f, "{\"n\": %lld,\n \"names\": [", (long long)r->in[0].n);
+    for (int i = 0; i < K; i++) {
+        if (i)
+            fputs(", ", f);
+        json_string(f, r->in[i].name);
+    }
+    fputs("],\n \"groups\": [", f);
+    for (int i = 0; i < K; i++) {
+        if (i)
+            fputs(", ", f);
+        json_string(f, r->groups[r->in[i].group]);
+    }
+    fputs("],\n \"inputs\": [", f);
+    for (int i = 0; i < K; i++) {
+        fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", f);
+        json_string(f, r->in[i].name);
+        fputs(", \"path\": ", f);
+        json_string(f, r->in[i].spec);
+        fprintf(f, ", \"line\": %d, \"features\": %lld", r->in[i].line, (long long)r->in[i].p);
+        if (r->in[i].kept >= 0)
+            fprintf(f, ", \"kept\": %lld", (long long)r->in[i].kept);
+        fputs(", \"fields\": {", f);
+        for (int c = 0; c < m->ncols; c++) {
+            if (c)
+                fputs(", ", f);
+            json_string(f, m->cols[c]);
+            fputs(": ", f);
+            json_string(f, manifest_cell(m, i, c));
+        }
+        fputs("}}", f);
+    }
+    fputs("],\n \"measures\": {", f);
+    for (int t = 0; t < r->nmeasures; t++) {
+        fprintf(f, "%s\n  \"%s\": {\"distance\": ", t ? "," : "", mid(r, t));
+        json_matrix(f, r->dist[t], K);
+        fputs(",\n   \"similarity\": ", f);
+        json_matrix(f, r->sim[t], K);
+        fputc('}', f);
+    }
+    fputs("},\n \"group_summary\": {", f);
+    for (int t = 0; t < r->nmeasures; t++) {
+        fprintf(f, "%s\n  \"%s\": {", t ? "," : "", mid(r, t));
+        json_group_summary(f, r, t);
+        fputc('}', f);
+    }
+    fputs("},\n \"clustering\": {", f);
+    for (int t = 0; t < r->nmeasures; t++) {
+        const cluster_tree *c = &v->tree[t];
+        fprintf(f, "%s\n  \"%s\": {\"linkage\": \"average\", \"order\": [", t ? "," : "", mid(r, t));
+        for (int i = 0; i < K; i++)
+            fprintf(f, "%s%d", i ? ", " : "", c->order[i]);
+        fputs("], \"merges\": [", f);
+        for (int k = 0; k < K - 1; k++) {
+            fprintf(f, "%s[%d, %d, ", k ? ", " : "", c->left[k], c->right[k]);
+            json_number(f, c->height[k]);
+            fprintf(f, ", %d]", c->size[k]);
+        }
+        fputs("]}", f);
+    }
+    fputs("},\n \"mds\": {", f);
+    for (int t = 0; t < r->nmeasures; t++) {
+        fprintf(f, "%s\n  \"%s\": {\"coords\": [", t ? "," : "", mid(r, t));
+        for (int i = 0; i < K; i++) {
+            fputs(i ? ", [" : "[", f);
+            json_number(f, v->mds[t][2 * i]);
+            fputs(", ", f);
+            json_number(f, v->mds[t][2 * i + 1]);
+            fputc(']', f);
+        }
+        fputs("], \"eigenvalues\": [", f);
+        json_number(f, v->mds_ev[t][0]);
+        fputs(", ", f);
+        json_number(f, v->mds_ev[t][1]);
+        fputs("]}", f);
+    }
+    fputc('}', f);
+    if (r->training) {
+        fputs(",\n \"training\": [", f);
+        for (int k = 0; k < K; k++) {
+            int i = v->sorted[k], fin = r->final_of[i];
+            fputs(k ? ",\n  {\"name\": " : "\n  {\"name\": ", f);
+            json_string(f, r->in[i].name);
+            fputs(", \"group\": ", f);
+            json_string(f, r->groups[r->in[i].group]);
+            fputs(", \"layer\": ", f);
+            json_string(f, r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : "");
+            fputs(", \"step\": ", f);
+            json_number(f, r->in[i].step);
+            fputs(", \"final\": ", f);
+            json_string(f, r->in[fin].name);
+            for (int part = 0; part < 2; part++) {
+                fprintf(f, ", \"%s\": {", part ? "similarity" : "distance");
+                for (int t = 0; t < r->nmeasures; t++) {
+                    fprintf(f, "%s\"%s\": ", t ? ", " : "", mid(r, t));
+                    json_number(f, (part ? r->sim[t] : r->dist[t])[(size_t)i * K + fin]);
+                }
+                fputc('}', f);
+            }
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
+    if (r->depth) {
+        int *ra = malloc((size_t)K * sizeof *ra), *rb = malloc((size_t)K * sizeof *rb);
+        fputs(",\n \"depth\": {", f);
+        for (int t = 0; t < r->nmeasures && ra && rb; t++) {
+            fprintf(f, "%s\n  \"%s\": {", t ? "," : "", mid(r, t));
+            int first = 1;
+            for (int a = 0; a < r->ngroups; a++)
+                for (int b = a + 1; b < r->ngroups; b++) {
+                    int na = depth_rows(r, a, ra), nb = depth_rows(r, b, rb);
+                    fputs(first ? "\n   " : ",\n   ", f);
+                    first = 0;
+                    json_pair_key(f, r->groups[a], r->groups[b]);
+                    fputs(": {\"rows\": [", f);
+                    for (int x = 0; x < na; x++) {
+                        fputs(x ? ", " : "", f);
+                        json_string(f, r->layers[r->in[ra[x]].layer]);
+                    }
+                    fputs("], \"cols\": [", f);
+                    for (int y = 0; y < nb; y++) {
+                        fputs(y ? ", " : "", f);
+                        json_string(f, r->layers[r->in[rb[y]].layer]);
+                    }
+                    fputc(']', f);
+                    for (int part = 0; part < 2; part++) {
+                        fprintf(f, ", \"%s\": [", part ? "similarity" : "distance");
+                        for (int x = 0; x < na; x++) {
+                            fputs(x ? ", [" : "[", f);
+                            for (int y = 0; y < nb; y++) {
+                                fputs(y ? ", " : "", f);
+                                json_number(f, (part ? r->sim[t] : r->dist[t])[(size_t)ra[x] * K + rb[y]]);
+                            }
+                            fputc(']', f);
+                        }
+                        fputc(']', f);
+                    }
+                    fputc('}', f);
+                }
+            fputc('}', f);
+        }
+        fputc('}', f);
+        free(ra);
+        free(rb);
+    }
+    fprintf(f, ",\n \"passes\": %d,\n \"warnings\": [", r->passes);
+    for (int w = 0; w < r->nwarnings; w++) {
+        if (w)
+            fputs(", ", f);
+        json_string(f, r->warnings[w]);
+    }
+    fputs("]}\n", f);
+}
+
+/* ---------------------------------------------------------- table, CSV */
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void print_table(const mx_run *r, const mx_views *v)
+{
+    int K = r->K, w = 8;
+    for (int i = 0; i < K; i++) {
+        int len = (int)strlen(r->in[i].name);
+        w = len > w ? len : w;
+    }
+    if (w > 14)
+        w = 14;
+    printf("n = %lld samples, %d inputs, %d pair%s%s\n", (long long)r->in[0].n, K, K * (K - 1) / 2,
+           K * (K - 1) / 2 == 1 ? "" : "s", r->passes > 1 ? " (several passes: see --max-memory)" : "");
+    for (int t = 0; t < r->nmeasures; t++) {
+        printf("\n%s similarity (rows and columns in manifest order)\n%-*s", mid(r, t), w, "");
+        for (int j = 0; j < K; j++)
+            printf(" %*.*s", w > 8 ? w : 8, w, r->in[j].name);
+        putchar('\n');
+        for (int i = 0; i < K; i++) {
+            printf("%-*.*s", w, w, r->in[i].name);
+            for (int j = 0; j < K; j++)
+                printf(" %*.4f", w > 8 ? w : 8, r->sim[t][(size_t)i * K + j]);
+            putchar('\n');
+        }
+        if (r->has_group_column) {
+            int *grp = malloc((size_t)K * sizeof *grp);
+            if (!grp)
+                return;
+            for (int i = 0; i < K; i++)
+                grp[i] = r->in[i].group;
+            printf("%s distance by group (mean, std, pairs):\n", mid(r, t));
+            for (int a = 0; a < r->ngroups; a++)
+                for (int b = a; b < r->ngroups; b++) {
+                    group_stat s = group_summary(K, r->dist[t], grp, a, b);
+                    if (s.count == 0)
+                        continue;
+                    if (a == b)
+                        printf("  within  %-24s %.4f  %.4f  %lld\n", r->groups[a], s.mean, s.std, (long long)s.count);
+                    else
+                        printf("  between %-11s| %-11s %.4f  %.4f  %lld\n", r->groups[a], r->groups[b], s.mean, s.std,
+                               (long long)s.count);
+                }
+            free(grp);
+        }
+    }
+    if (r->training) {
+        printf("\ntraining dynamics: distance to the same layer at the last step\n%-12s %-12s %10s",
+               "group", "layer", "step");
+        for (int t = 0; t < r->nmeasures; t++)
+            printf(" %12s", mid(r, t));
+        putchar('\n');
+        for (int k = 0; k < K; k++) {
+            int i = v->sorted[k];
+            printf("%-12s %-12s %10g", r->groups[r->in[i].group], r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : "",
+                   r->in[i].step);
+            for (int t = 0; t < r->nmeasures; t++)
+                printf(" %12.6f", r->dist[t][(size_t)i * K + r->final_of[i]]);
+            putchar('\n');
+        }
+    }
+}
+
+int matrix_print(const mx_run *r, int format)
+{
+    for (int w = 0; w < r->nwarnings && format != MX_FORMAT_JSON; w++)
+        cli_warning("%s", r->warnings[w]);
+    if (format == MX_FORMAT_CSV) {
+        puts("measure,x,y,similarity,distance");
+        for (int t = 0; t < r->nmeasures; t++)
+            for (int i = 0; i < r->K; i++)
+                for (int j = i + 1; j < r->K; j++) {
+                    printf("%s,", mid(r, t));
+                    csv_field(stdout, r->in[i].name);
+                    putchar(',');
+                    csv_field(stdout, r->in[j].name);
+                    printf(",%.17g,%.17g\n", r->sim[t][(size_t)i * r->K + j], r->dist[t][(size_t)i * r->K + j]);
+                }
+        return 0;
+    }
+    mx_views v;
+    int rc = views_compute(r, &v);
+    if (rc == 0) {
+        if (format == MX_FORMAT_JSON)
+            print_json(r, &v);
+        else
+            print_table(r, &v);
+    }
+    views_free(r, &v);
+    fflush(stdout);
+    return rc;
+}
+
+/* ------------------------------------------------------------- -o DIR */
+
+typedef struct outdir {
+    const char *dir;
+    char path[4096];
+    int failed;
+} outdir;
+
+/* A file name fragment from a name: [A-Za-z0-9._-] kept, others '_'. */
+static void safe_name(char *dst, size_t cap, const char *s)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < cap && k < 60; s++) {
+        char c = *s;
+        dst[k++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '-' || c == '_') ? c : '_';
+    }
+    dst[k] = 0;
+}
+
+static FILE *out_open(outdir *o, const char *name)
+{
+    snprintf(o->path, sizeof o->path, "%s/%s", o->dir, name);
+    FILE *f = fopen(o->path, "w");
+    if (!f) {
+        cli_error(EXIT_DATA, "%s: cannot write: %s", o->path, strerror(errno));
+        o->failed = 1;
+    }
+    return f;
+}
+
+static void out_close(outdir *o, FILE *f, int rc)
+{
+    if (!f)
+        return;
+    if (fclose(f) != 0 || rc != 0) {
+        if (!o->failed)
+            cli_error(EXIT_DATA, "%s: write failed", o->path);
+        o->failed = 1;
+    }
+}
+
+static void write_square_csv(outdir *o, const mx_run *r, const char *file, const double *m)
+{
+    FILE *f = out_open(o, file);
+    if (!f)
+        return;
+    fputs("name", f);
+    for (int j = 0; j < r->K; j++) {
+        fputc(',', f);
+        csv_field(f, r->in[j].name);
+    }
+    fputc('\n', f);
+    for (int i = 0; i < r->K; i++) {
+        csv_field(f, r->in[i].name);
+        for (int j = 0; j < r->K; j++)
+            fprintf(f, ",%.17g", m[(size_t)i * r->K + j]);
+        fputc('\n', f);
+    }
+    out_close(o, f, ferror(f));
+}
+
+static void write_figures(outdir *o, const mx_run *r, const mx_views *v, int t)
+{
+    int K = r->K;
+    const char *id = mid(r, t);
+    const simrep_measure_info *info = simrep_measure_get_info(r->measures[t]);
+    const char **labels = malloc((size_t)K * sizeof *labels), **names = malloc((size_t)K * sizeof *names);
+    double *vals = malloc((size_t)K * K * sizeof *vals), *xs = malloc((size_t)K * sizeof *xs);
+    double *ys = malloc((size_t)K * sizeof *ys);
+    int *rg = malloc((size_t)K * sizeof *rg), *grp = malloc((size_t)K * sizeof *grp);
+    if (!labels || !names || !vals || !xs || !ys || !rg || !grp) {
+        cli_error(EXIT_DATA, "out of memory");
+        o->failed = 1;
+        goto done;
+    }
+    const int *ord = v->tree[t].order;
+    double lo = 0, hi = 1;
+    for (int i = 0; i < K; i++) {
+        labels[i] = r->in[ord[i]].name;
+        names[i] = r->in[i].name;
+        rg[i] = r->in[ord[i]].group;
+        grp[i] = r->in[i].group;
+        xs[i] = v->mds[t][2 * i];
+        ys[i] = v->mds[t][2 * i + 1];
+        for (int j = 0; j < K; j++) {
+            double s = r->sim[t][(size_t)ord[i] * K + ord[j]];
+            vals[(size_t)i * K + j] = s;
+            lo = fmin(lo, s);
+            hi = fmax(hi, s);
+        }
+    }
+    char title[256], sub[512], file[128], xl[64], yl[64];
+    snprintf(title, sizeof title, "%s similarity between %d inputs", id, K);
+    snprintf(sub, sizeof sub, "%s; ordered by average-linkage clustering of the distance (%s)", info->title,
+             info->distance);
+    svg_tree tree = {K, v->tree[t].left, v->tree[t].right, v->tree[t].height};
+    svg_heatmap_spec hm = {title, sub, "similarity", K, K, labels, labels, vals, lo, hi,
+                           r->has_group_column ? rg : NULL, &tree, ord,
+                           r->has_group_column ? r->groups : NULL, r->has_group_column ? r->ngroups : 0};
+    snprintf(file, sizeof file, "%s_heatmap.svg", id);
+    FILE *f = out_open(o, file);
+    if (f)
+        out_close(o, f, svg_heatmap(f, &hm));
+
+    /* Each axis's share of the two axes' (positive) eigenvalues; the full
+     * spectrum is not kept, so this is not a share of the total spread. */
+    double e0 = fmax(0, v->mds_ev[t][0]), e1 = fmax(0, v->mds_ev[t][1]), pos = e0 + e1;
+    snprintf(title, sizeof title, "%s distance: classical MDS of %d inputs", id, K);
+    snprintf(sub, sizeof sub, "Torgerson scaling of the %s distance (%s); eigenvalues %.3g and %.3g", id,
+             info->distance, v->mds_ev[t][0], v->mds_ev[t][1]);
+    snprintf(xl, sizeof xl, "MDS axis 1 (%.0f%% of the two)", pos > 0 ? 100 * e0 / pos : 0.0);
+    snprintf(yl, sizeof yl, "MDS axis 2 (%.0f%% of the two)", pos > 0 ? 100 * e1 / pos : 0.0);
+    svg_scatter_spec sc = {title, sub, xl, yl, K, xs, ys, names, grp, r->groups, r->ngroups};
+    snprintf(file, sizeof file, "%s_mds.svg", id);
+    if ((f = out_open(o, file)))
+        out_close(o, f, svg_scatter(f, &sc));
+
+    if (r->has_group_column) {
+        int nb = 0, cap = r->ngroups * (r->ngroups + 1) / 2;
+        char **bl = calloc((size_t)cap, sizeof *bl);
+        double *bv = calloc((size_t)cap, sizeof *bv), *be = calloc((size_t)cap, sizeof *be);
+        int *bc = calloc((size_t)cap, sizeof *bc);
+        for (int part = 0; part < 2 && bl && bv && be && bc; part++)
+            for (int a = 0; a < r->ngroups; a++)
+                for (int b = part ? a + 1 : a; b < (part ? r->ngroups : a + 1); b++) {
+                    group_stat s = group_summary(K, r->dist[t], grp, a, b);
+                    if (s.count == 0)
+                        continue;
+                    size_t len = strlen(r->groups[a]) + strlen(r->groups[b]) + 16;
+                    if (!(bl[nb] = malloc(len)))
+                        continue;
+                    if (part)
+                        snprintf(bl[nb], len, "%s | %s", r->groups[a], r->groups[b]);
+                    else
+                        snprintf(bl[nb], len, "within %s", r->groups[a]);
+                    bv[nb] = s.mean;
+                    be[nb] = s.std;
+                    bc[nb] = part ? -1 : a;
+                    nb++;
+                }
+        snprintf(title, sizeof title, "%s distance within and between groups", id);
+        snprintf(sub, sizeof sub, "mean %s distance over pairs of inputs; bars: one standard deviation (grey: "
+                 "between groups)", id);
+        snprintf(yl, sizeof yl, "%s distance", id);
+        svg_bars_spec bs = {title, sub, yl, nb, (const char *const *)bl, bv, be, bc};
+        snprintf(file, sizeof file, "%s_groups.svg", id);
+        if (bl && bv && be && bc && (f = out_open(o, file)))
+            out_close(o, f, svg_bars(f, &bs));
+        for (int k = 0; bl && k < nb; k++)
+            free(bl[k]);
+        free(bl), free(bv), free(be), free(bc);
+    }
+done:
+    free(labels), free(names), free(vals), free(xs), free(ys), free(rg), free(grp);
+}
+
+static void write_training(outdir *o, const mx_run *r, const mx_views *v)
+{
+    int K = r->K;
+    FILE *f = out_open(o, "training.csv");
+    if (f) {
+        fputs("name,group,layer,step,final", f);
+        for (int t = 0; t < r->nmeasures; t++)
+            fprintf(f, ",%s_distance,%s_similarity", mid(r, t), mid(r, t));
+        fputc('\n', f);
+        for (int k = 0; k < K; k++) {
+            int i = v->sorted[k], fin = r->final_of[i];
+            csv_field(f, r->in[i].name);
+            fputc(',', f);
+            csv_field(f, r->groups[r->in[i].group]);
+            fputc(',', f);
+            csv_field(f, r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : "");
+            fprintf(f, ",%.17g,", r->in[i].step);
+            csv_field(f, r->in[fin].name);
+            for (int t = 0; t < r->nmeasures; t++)
+                fprintf(f, ",%.17g,%.17g", r->dist[t][(size_t)i * K + fin], r->sim[t][(size_t)i * K + fin]);
+            fputc('\n', f);
+        }
+        out_close(o, f, ferror(f));
+    }
+    /* One line per (group, layer): the sorted order keeps each series contiguous. */
+    int *start = malloc((size_t)(K + 1) * sizeof *start), *count = malloc((size_t)K * sizeof *count);
+    char **names = calloc((size_t)K, sizeof *names);
+    double **xs = calloc((size_t)K, sizeof *xs), **ys = calloc((size_t)K, sizeof *ys);
+    double *xbuf = malloc((size_t)K * sizeof *xbuf), *ybuf = malloc((size_t)K * sizeof *ybuf);
+    if (!start || !count || !names || !xs || !ys || !xbuf || !ybuf) {
+        cli_error(EXIT_DATA, "out of memory");
+        o->failed = 1;
+    } else {
+        int ns = 0;
+        for (int k = 0; k < K; k++) {
+            int i = v->sorted[k];
+            if (k == 0 || r->in[v->sorted[k - 1]].group != r->in[i].group ||
+                r->in[v->sorted[k - 1]].layer != r->in[i].layer) {
+                start[ns] = k;
+                count[ns] = 0;
+                const char *layer = r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : r->in[i].name;
+                size_t len = strlen(layer) + strlen(r->groups[r->in[i].group]) + 4;
+                names[ns] = malloc(len);
+                if (names[ns]) {
+                    if (r->has_group_column && r->ngroups > 1)
+                        snprintf(names[ns], len, "%s / %s", r->groups[r->in[i].group], layer);
+                    else
+                        snprintf(names[ns], len, "%s", r->in[i].layer >= 0 ? layer : "input");
+                }
+                ns++;
+            }
+            count[ns - 1]++;
+        }
+        for (int t = 0; t < r->nmeasures; t++) {
+            int ok = 1;
+            for (int s = 0; s < ns; s++) {
+                ok &= names[s] != NULL;
+                xs[s] = xbuf + start[s];
+                ys[s] = ybuf + start[s];
+                for (int c = 0; c < count[s]; c++) {
+                    int i = v->sorted[start[s] + c];
+                    xbuf[start[s] + c] = r->in[i].step;
+                    ybuf[start[s] + c] = r->dist[t][(size_t)i * K + r->final_of[i]];
+                }
+            }
+            char title[256], sub[256], yl[128], file[128];
+            snprintf(title, sizeof title, "%s distance to the last step, per layer", mid(r, t));
+            snprintf(sub, sizeof sub, "each layer at each step against the same layer at its last step "
+                     "(lower = closer to its final representation)");
+            snprintf(yl, sizeof yl, "%s distance to final", mid(r, t));
+            svg_lines_spec ls = {title, sub, "step", yl, ns, (const char *const *)names, count,
+                                 (const double *const *)xs, (const double *const *)ys};
+            snprintf(file, sizeof file, "%s_training.svg", mid(r, t));
+            FILE *g = ok ? out_open(o, file) : NULL;
+            if (g)
+                out_close(o, g, svg_lines(g, &ls));
+        }
+    }
+    for (int s = 0; names && s < K; s++)
+        free(names[s]);
+    free(start), free(count), free(names), free(xs), free(ys), free(xbuf), free(ybuf);
+}
+
+static void write_depth(outdir *o, const mx_run *r)
+{
+    int K = r->K;
+    int *ra = malloc((size_t)K * sizeof *ra), *rb = malloc((size_t)K * sizeof *rb);
+    const char **la = malloc((size_t)K * sizeof *la), **lb = malloc((size_t)K * sizeof *lb);
+    double *vals = malloc((size_t)K * K * sizeof *vals);
+    FILE *f = ra && rb && la && lb && vals ? out_open(o, "depth.csv") : NULL;
+    if (f) {
+        fputs("measure,group_x,group_y,layer_x,layer_y,name_x,name_y,similarity,distance\n", f);
+        for (int t = 0; t < r->nmeasures; t++)
+            for (int a = 0; a < r->ngroups; a++)
+                for (int b = a + 1; b < r->ngroups; b++) {
+                    int na = depth_rows(r, a, ra), nb = depth_rows(r, b, rb);
+                    for (int x = 0; x < na; x++)
+                        for (int y = 0; y < nb; y++) {
+                            int i = ra[x], j = rb[y];
+                            fprintf(f, "%s,", mid(r, t));
+                            csv_field(f, r->groups[a]);
+                            fputc(',', f);
+                            csv_field(f, r->groups[b]);
+                            fputc(',', f);
+                            csv_field(f, r->layers[r->in[i].layer]);
+                            fputc(',', f);
+                            csv_field(f, r->layers[r->in[j].layer]);
+                            fputc(',', f);
+                            csv_field(f, r->in[i].name);
+                            fputc(',', f);
+                            csv_field(f, r->in[j].name);
+                            fprintf(f, ",%.17g,%.17g\n", r->sim[t][(size_t)i * K + j], r->dist[t][(size_t)i * K + j]);
+                        }
+                    /* The layer x layer heatmap of this pair of groups. */
+                    double lo = 0, hi = 1;
+                    for (int x = 0; x < na; x++) {
+                        la[x] = r->layers[r->in[ra[x]].layer];
+                        for (int y = 0; y < nb; y++) {
+                            double s = r->sim[t][(size_t)ra[x] * K + rb[y]];
+                            vals[(size_t)x * nb + y] = s;
+                            lo = fmin(lo, s), hi = fmax(hi, s);
+                        }
+                    }
+                    for (int y = 0; y < nb; y++)
+                        lb[y] = r->layers[r->in[rb[y]].layer];
+                    char title[512], sub[512], file[256], ga[64], gb[64];
+                    snprintf(title, sizeof title, "%s similarity, layer by layer: %s (rows) vs %s (columns)",
+                             mid(r, t), r->groups[a], r->groups[b]);
+                    snprintf(sub, sizeof sub, "%s; layers in manifest order",
+                             simrep_measure_get_info(r->measures[t])->title);
+                    svg_heatmap_spec hm = {title, sub, "similarity", na, nb, la, lb, vals, lo, hi,
+                                           NULL, NULL, NULL, NULL, 0};
+                    safe_name(ga, sizeof ga, r->groups[a]);
+                    safe_name(gb, sizeof gb, r->groups[b]);
+                    snprintf(file, sizeof file, "%s_depth_%s_vs_%s.svg", mid(r, t), ga, gb);
+                    FILE *g = out_open(o, file);
+                    if (g)
+                        out_close(o, g, svg_heatmap(g, &hm));
+                }
+        out_close(o, f, ferror(f));
+    } else if (!(ra && rb && la && lb && vals)) {
+        cli_error(EXIT_DATA, "out of memory");
+        o->failed = 1;
+    }
+    free(ra), free(rb), free(la), free(lb), free(vals);
+}
+
+int matrix_write_dir(const mx_run *r, const char *dir)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return cli_error(EXIT_DATA, "%s: cannot create the output directory: %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(EXIT_DATA, "%s: not a directory", dir);
+    mx_views v;
+    if (views_compute(r, &v) != 0) {
+        views_free(r, &v);
+        return EXIT_DATA;
+    }
+    outdir o = {dir, "", 0};
+    int K = r->K;
+    const manifest *m = &r->man;
+    char file[128];
+    for (int t = 0; t < r->nmeasures && !o.failed; t++) {
+        snprintf(file, sizeof file, "%s_similarity.csv", mid(r, t));
+        write_square_csv(&o, r, file, r->sim[t]);
+        snprintf(file, sizeof file, "%s_distance.csv", mid(r, t));
+        write_square_csv(&o, r, file, r->dist[t]);
+        write_figures(&o, r, &v, t);
+    }
+    FILE *f = o.failed ? NULL : out_open(&o, "inputs.csv");
+    if (f) {
+        for (int c = 0; c < m->ncols; c++) {
+            csv_field(f, m->cols[c]);
+            fputc(',', f);
+        }
+        fputs("resolved_path,features,kept\n", f);
+        for (int i = 0; i < K; i++) {
+            for (int c = 0; c < m->ncols; c++) {
+                csv_field(f, manifest_cell(m, i, c));
+                fputc(',', f);
+            }
+            csv_field(f, r->in[i].spec);
+            fprintf(f, ",%lld,", (long long)r->in[i].p);
+            if (r->in[i].kept >= 0)
+                fprintf(f, "%lld", (long long)r->in[i].kept);
+            fputc('\n', f);
+        }
+        out_close(&o, f, ferror(f));
+    }
+    f = o.failed ? NULL : out_open(&o, "group_summary.csv");
+    if (f) {
+        int *grp = malloc((size_t)K * sizeof *grp);
+        fputs("measure,kind,group_x,group_y,mean_distance,std,pairs\n", f);
+        for (int i = 0; grp && i < K; i++)
+            grp[i] = r->in[i].group;
+        for (int t = 0; grp && t < r->nmeasures; t++)
+            for (int a = 0; a < r->ngroups; a++)
+                for (int b = a; b < r->ngroups; b++) {
+                    group_stat s = group_summary(K, r->dist[t], grp, a, b);
+                    if (s.count == 0)
+                        continue;
+                    fprintf(f, "%s,%s,", mid(r, t), a == b ? "within" : "between");
+                    csv_field(f, r->groups[a]);
+                    fputc(',', f);
+                    csv_field(f, r->groups[b]);
+                    fprintf(f, ",%.17g,%.17g,%lld\n", s.mean, s.std, (long long)s.count);
+                }
+        free(grp);
+        out_close(&o, f, ferror(f) || !grp);
+    }
+    if (r->training && !o.failed)
+        write_training(&o, r, &v);
+    if (r->depth && !o.failed)
+        write_depth(&o, r);
+    views_free(r, &v);
+    return o.failed ? EXIT_DATA : 0;
+}
