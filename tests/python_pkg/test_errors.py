@@ -1,0 +1,88 @@
+"""Errors: ValueError / MemoryError / simrep.Error, with the library's message."""
+
+import numpy as np
+import pytest
+
+import simrep
+from simrep import _errors, _native
+from conftest import random_pair
+
+
+def test_out_of_memory_is_a_memory_error():
+    # (p+q)^2 doubles = 2.9 TB for the scatter: the allocation fails.
+    with pytest.raises(MemoryError, match="out of memory allocating") as e:
+        simrep.Moments(300000, 300000)
+    assert isinstance(e.value, simrep.Error) and e.value.status == _native.E_NOMEM
+
+
+def test_bad_arguments_are_value_errors():
+    x, y = random_pair(41, n=100)
+    cases = [
+        (dict(measures=["cca", "nope"]), "unknown measure 'nope'"),
+        (dict(measures=[]), "no measures given"),
+        (dict(epsilon=-1), "epsilon must be >= 0"),
+        (dict(svcca_keep=1.5), r"svcca_keep is a fraction in \(0, 1\]"),
+        (dict(svcca_keep=0.9, svcca_dims=3), "alternatives"),
+        (dict(svcca_dims=0), "svcca_dims takes a whole number"),
+        (dict(svcca_rule="median"), "svcca_rule is 'variance' or 'singular-values'"),
+        (dict(rbf_sigma=0), "rbf_sigma must be > 0"),
+        (dict(pwcca_variant="x"), "pwcca_variant is 'google' or 'ding'"),
+    ]
+    for kwargs, msg in cases:
+        with pytest.raises(ValueError, match=msg) as e:
+            simrep.compare(x, y, **kwargs)
+        assert isinstance(e.value, simrep.Error) and e.value.status == _native.E_INVALID
+    with pytest.raises(TypeError):
+        simrep.compare(x, y, threshold=3)  # not an option: Python's own error
+
+
+def test_shapes():
+    x, y = random_pair(42, n=100)
+    with pytest.raises(ValueError, match="y has 99 samples but x has 100.*features_first=True") as e:
+        simrep.compare(x, y[:99])
+    assert e.value.status == _native.E_SHAPE
+    with pytest.raises(ValueError, match=r"x has shape \(100,\): expected a 2-D"):
+        simrep.compare(x[:, 0], y)
+    with pytest.raises(ValueError, match=r"y has shape \(100, 3, 3\).*reshape"):
+        simrep.compare(x, y.reshape(100, 3, 3))
+    with pytest.raises(ValueError, match="x has no features"):
+        simrep.compare(x[:, :0], y)
+    with pytest.raises(ValueError, match="dtype complex128 is not supported"):
+        simrep.compare(x.astype(complex), y)
+
+
+def test_conv_and_sequence_options_are_not_available_yet():
+    x, y = random_pair(43)
+    for kw in ({"conv": "nhwc"}, {"sequence": "per-step"}):
+        with pytest.raises(NotImplementedError, match="conv/sequence") as e:
+            simrep.compare(x, y, **kw)
+        assert isinstance(e.value, simrep.Error) and e.value.status == _native.E_UNSUPPORTED
+
+
+def test_library_errors_carry_the_message_and_status():
+    x, y = random_pair(44, n=100)
+    bad = x.copy()
+    bad[17, 3] = np.nan
+    with pytest.raises(simrep.Error, match=r"^x: NaN at row 17, column 3") as e:
+        simrep.compare(bad, y, ["cca"])
+    assert e.value.status == _native.E_NONFINITE and e.value.status_name == "NaN or Inf in the data"
+    assert not isinstance(e.value, (ValueError, MemoryError))
+    with pytest.raises(simrep.Error, match="y has Inf at row 4"):
+        yb = y.copy()
+        yb[4, 0] = np.inf
+        simrep.compare(x, yb, ["cka_rbf"])
+    with pytest.raises(simrep.Error, match="every feature is constant, so CKA is undefined") as e:
+        simrep.compare(x, np.ones_like(y), ["cka"])
+    assert e.value.status == _native.E_DEGENERATE
+    with pytest.raises(simrep.Error, match="cka_debiased needs n >= 4"):
+        simrep.compare(x[:3], y[:3], ["cka_debiased"])
+
+
+def test_side_renaming():
+    assert _errors.rename_sides("x: NaN at row 1, column 2", ("acts1", "acts2")) == "acts1: NaN at row 1, column 2"
+    assert (_errors.rename_sides("x has 3 rows but y has 2", ("x_block", "y_block"))
+            == "x_block has 3 rows but y_block has 2")
+    assert _errors.rename_sides("max x value", ("a", "b")) == "max x value"
+    e = _errors.from_status(_native.E_NOMEM, "", None)
+    assert isinstance(e, MemoryError) and str(e) == "out of memory"
+    assert type(_errors.from_status(_native.E_NUMERIC, "dgesdd failed")) is simrep.Error
