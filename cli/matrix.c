@@ -76,7 +76,7 @@ typedef struct matrix_args {
     int threads;
     double max_memory;
     int against_final;
-    int features_first;
+    simrep_layout layout;
     simrep_measure measures[SIMREP_MEASURE_COUNT];
     int nmeasures;
     simrep_options opt;
@@ -164,6 +164,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
 {
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
+    simrep_layout_init(&a->layout);
     const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
     memcpy(a->measures, defaults, sizeof defaults);
     a->nmeasures = 4;
@@ -180,7 +181,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
         if (arg[0] != '-')
             return cli_error(EXIT_USAGE, "matrix takes its inputs from --manifest M.csv; unexpected '%s'", arg);
         if (strcmp(arg, "--features-first") == 0) {
-            a->features_first = 1;
+            a->layout.features_first = 1;
             continue;
         }
         char name[64];
@@ -196,14 +197,12 @@ static int parse_args(int argc, char **argv, matrix_args *a)
         }
         static const char *valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output", "--threads",
                                        "--max-memory", "--against", "--epsilon", "--svcca-keep", "--svcca-dims",
-                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", NULL};
+                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--conv", "--conv-mode",
+                                       "--resize", "--sequence", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++)
             known |= strcmp(name, valued[k]) == 0;
         if (!known) {
-            if (strncmp(name, "--conv", 6) == 0 || strncmp(name, "--sequence", 10) == 0 ||
-                strcmp(name, "--resize") == 0)
-                return cli_error(EXIT_USAGE, "%s is not supported by simrep matrix in this version", name);
             return cli_error(EXIT_USAGE, "unknown option '%s' (see simrep matrix --help)", arg);
         }
         if (!val) {
@@ -239,6 +238,43 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             if (strcmp(val, "final") != 0)
                 rc = cli_error(EXIT_USAGE, "--against takes 'final' (got '%s')", val);
             a->against_final = 1;
+        } else if (strcmp(name, "--conv") == 0) {
+            if (strcmp(val, "nhwc") == 0)
+                a->layout.conv = SIMREP_CONV_NHWC;
+            else if (strcmp(val, "nchw") == 0)
+                a->layout.conv = SIMREP_CONV_NCHW;
+            else
+                rc = cli_error(EXIT_USAGE, "--conv is nhwc or nchw (got '%s')", val);
+        } else if (strcmp(name, "--conv-mode") == 0) {
+            if (strcmp(val, "positions") == 0)
+                a->layout.conv_mode = SIMREP_CONV_POSITIONS;
+            else if (strcmp(val, "pool") == 0)
+                a->layout.conv_mode = SIMREP_CONV_POOL;
+            else if (strcmp(val, "flatten") == 0)
+                a->layout.conv_mode = SIMREP_CONV_FLATTEN;
+            else
+                rc = cli_error(EXIT_USAGE, "--conv-mode is positions, pool or flatten (got '%s')", val);
+        } else if (strcmp(name, "--resize") == 0) {
+            if (strcmp(val, "interp") == 0)
+                a->layout.resize = SIMREP_RESIZE_INTERP;
+            else if (strcmp(val, "pool-to") == 0)
+                a->layout.resize = SIMREP_RESIZE_POOL_TO;
+            else if (strcmp(val, "dft") == 0)
+                a->layout.resize = SIMREP_RESIZE_DFT;
+            else
+                rc = cli_error(EXIT_USAGE, "--resize is interp, pool-to or dft (got '%s')", val);
+        } else if (strcmp(name, "--sequence") == 0) {
+            if (strcmp(val, "flatten") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_FLATTEN;
+            else if (strcmp(val, "last") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_LAST;
+            else if (strcmp(val, "mean") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_MEAN;
+            else if (strcmp(val, "per-step") == 0)
+                rc = cli_error(EXIT_USAGE, "--sequence per-step gives one value per time step, which a matrix does "
+                               "not hold; use flatten, last or mean (or simrep compare for per-step curves)");
+            else
+                rc = cli_error(EXIT_USAGE, "--sequence is flatten, last or mean in simrep matrix (got '%s')", val);
         } else if (strcmp(name, "--epsilon") == 0) {
             rc = parse_number(name, val, &a->opt.epsilon);
             if (!rc && a->opt.epsilon < 0)
@@ -363,39 +399,78 @@ static int load_inputs(mx_run *r, const matrix_args *a)
                                  in->name);
         }
     }
-    /* Shapes: open each input once (sources are opened again per pass). */
+    /* Shapes: every input open at once, so that simrep_inputs_agree can
+     * settle the conv target sizes over the whole manifest; each pass opens
+     * its inputs again and sets the same sizes. */
     simrep_ctx *ctx = simrep_ctx_new(NULL);
-    if (!ctx)
+    simrep_input **ins = calloc((size_t)r->K, sizeof *ins);
+    if (!ctx || !ins) {
+        simrep_ctx_free(ctx);
+        free(ins);
         return cli_error(EXIT_DATA, "out of memory");
+    }
     int rc = -1;
+    simrep_input_dims d0;
+    memset(&d0, 0, sizeof d0);
     for (int i = 0; i < r->K && rc < 0; i++) {
-        simrep_source *src = NULL;
-        simrep_status st = simrep_source_open(ctx, r->in[i].spec, &src);
-        if (st == SIMREP_OK)
-            st = simrep_source_set_layout(ctx, src, a->features_first);
+        simrep_status st = simrep_input_open(ctx, r->in[i].spec, &a->layout, &ins[i]);
         if (st != SIMREP_OK) {
             rc = input_error(r, i, simrep_ctx_message(ctx)[0] ? simrep_ctx_message(ctx) : simrep_strerror(st));
-        } else {
-            r->in[i].n = simrep_source_samples(src);
-            r->in[i].p = simrep_source_features(src);
-            if (r->in[i].p < 1) {
-                char msg[600];
-                snprintf(msg, sizeof msg, "%s: has no features", r->in[i].spec);
-                rc = input_error(r, i, msg);
-            } else if (r->in[i].n != r->in[0].n) {
-                rc = cli_error(EXIT_DATA, "%s:%d: '%s' (%s) has %lld samples but '%s' (line %d, %s) has %lld; every "
-                               "input must have the same samples in the same order%s",
-                               a->manifest, r->in[i].line, r->in[i].name, r->in[i].spec, (long long)r->in[i].n,
-                               r->in[0].name, r->in[0].line, r->in[0].spec, (long long)r->in[0].n,
-                               a->features_first ? "" : " (if your arrays are features x samples, add --features-first)");
-            } else if (r->in[i].n < 1) {
-                char msg[600];
-                snprintf(msg, sizeof msg, "%s: has no samples", r->in[i].spec);
-                rc = input_error(r, i, msg);
-            }
+            break;
         }
-        simrep_source_free(ctx, src);
+        simrep_input_dims d;
+        simrep_input_dims_get(ins[i], &d);
+        if (i == 0)
+            d0 = d;
+        if (d.features < 1) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s: has no features", r->in[i].spec);
+            rc = input_error(r, i, msg);
+        } else if (d.items != d0.items) {
+            rc = cli_error(EXIT_DATA, "%s:%d: '%s' (%s) has %lld samples but '%s' (line %d, %s) has %lld; every "
+                           "input must have the same samples in the same order%s",
+                           a->manifest, r->in[i].line, r->in[i].name, r->in[i].spec, (long long)d.items,
+                           r->in[0].name, r->in[0].line, r->in[0].spec, (long long)d0.items,
+                           a->layout.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+        } else if (d.items < 1) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s: has no samples", r->in[i].spec);
+            rc = input_error(r, i, msg);
+        }
     }
+    if (rc < 0) {
+        simrep_status st = simrep_inputs_agree(ctx, ins, r->K);
+        if (st != SIMREP_OK) {
+            /* The message starts with the label of the input at fault. */
+            const char *msg = simrep_ctx_message(ctx);
+            int at = -1;
+            size_t best = 0;
+            for (int i = 0; i < r->K; i++) {
+                const char *label = simrep_input_label(ins[i]);
+                size_t len = strlen(label);
+                if (len > best && strncmp(msg, label, len) == 0 && msg[len] == ':')
+                    at = i, best = len;
+            }
+            rc = at >= 0 ? input_error(r, at, msg) : cli_error(EXIT_DATA, "%s: %s", a->manifest, msg);
+        }
+    }
+    for (int i = 0; i < r->K && rc < 0; i++) {
+        simrep_input_dims d;
+        simrep_input_dims_get(ins[i], &d);
+        r->in[i].n = d.samples;
+        r->in[i].p = d.features;
+        r->in[i].out_h = d.out_height;
+        r->in[i].out_w = d.out_width;
+        r->in[i].rows_per_item = d.rows_per_item > 0 ? d.rows_per_item : 1;
+        if (d.samples != r->in[0].n)
+            rc = cli_error(EXIT_DATA, "%s:%d: '%s' reads as %lld samples but '%s' (line %d) as %lld (mixing 2-D "
+                           "inputs with conv positions or sequence flatten inputs gives different sample counts)",
+                           a->manifest, r->in[i].line, r->in[i].name, (long long)d.samples, r->in[0].name,
+                           r->in[0].line, (long long)r->in[0].n);
+    }
+    for (int i = 0; i < r->K; i++)
+        simrep_input_free(ctx, ins[i]);
+    free(ins);
     simrep_ctx_free(ctx);
     return rc;
 }
@@ -619,7 +694,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         }
     }
     int rc = -1;
-    simrep_source **src = calloc((size_t)nm, sizeof *src);
+    simrep_input **src = calloc((size_t)nm, sizeof *src);
     int64_t *feat = calloc((size_t)nm, sizeof *feat);
     simrep_matrix *blocks = calloc((size_t)nm, sizeof *blocks);
     int *local = calloc((size_t)r->K, sizeof *local);
@@ -638,9 +713,9 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         local[g] = k;
         feat[k] = r->in[g].p;
         ptot += feat[k];
-        simrep_status st = simrep_source_open(ctx, r->in[g].spec, &src[k]);
-        if (st == SIMREP_OK)
-            st = simrep_source_set_layout(ctx, src[k], a->features_first);
+        simrep_status st = simrep_input_open(ctx, r->in[g].spec, &a->layout, &src[k]);
+        if (st == SIMREP_OK && r->in[g].out_h > 0)
+            st = simrep_input_set_spatial(ctx, src[k], r->in[g].out_h, r->in[g].out_w);
         if (st != SIMREP_OK)
             rc = input_error(r, g, simrep_ctx_message(ctx));
         if (rc < 0 && s.rows) {
@@ -667,10 +742,16 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         /* About 4 Mi doubles (32 MiB) per block of all members together. */
         int64_t block = (int64_t)(4 * 1024 * 1024) / (ptot ? ptot : 1);
         block = block < 64 ? 64 : block > 8192 ? 8192 : block;
+        /* Whole items per block (conv positions, sequence flatten), so no
+         * image or sequence is read twice. */
+        int64_t rpi = 1;
+        for (int k = 0; k < nm; k++)
+            rpi = r->in[members[k]].rows_per_item > rpi ? r->in[members[k]].rows_per_item : rpi;
+        block = (block + rpi - 1) / rpi * rpi;
         for (int64_t r0 = 0; r0 < n && rc < 0; r0 += block) {
             int64_t rows = n - r0 < block ? n - r0 : block;
             for (int k = 0; k < nm && rc < 0; k++) {
-                simrep_status st = simrep_source_read(ctx, src[k], r0, rows, &blocks[k]);
+                simrep_status st = simrep_input_read(ctx, src[k], r0, rows, &blocks[k]);
                 if (st != SIMREP_OK)
                     rc = input_error(r, members[k], simrep_ctx_message(ctx));
                 else if (blocks[k].rows != rows)
@@ -687,7 +768,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         }
     }
     for (int k = 0; k < nm && src; k++) {
-        simrep_source_free(ctx, src[k]);
+        simrep_input_free(ctx, src[k]);
         src[k] = NULL;
     }
     if (rc < 0 && mom) {

@@ -66,7 +66,9 @@ typedef struct mx_input {
     int group;          /* index into the group names */
     int layer;          /* index into the layer names; -1 without a layer column */
     double step;        /* the step column's value (training dynamics) */
-    int64_t n, p;
+    int64_t n, p;           /* samples and features as read (after the conv/sequence layout) */
+    int64_t out_h, out_w;   /* conv inputs: the spatial size read (settled over the whole manifest); else 0 */
+    int64_t rows_per_item;  /* samples per item (image positions, time steps); 1 for 2-D */
     int64_t kept;       /* features kept by the CCA family's dead-feature rule; -1 if not computed */
 } mx_input;
 
