@@ -71,6 +71,27 @@ $(B)/obj $(B)/pic $(A)/obj:
 check: deps
 	$(MAKE) all $(A)/simrep $(A)/test_unit
 	$(MAKE) check-unit check-python check-asan
+	$(MAKE) check-pkg
+
+# The Python package's tests (tests/python_pkg) against this build's library
+# and CLI.  Not on the sanitizer build: an ASan libsimrep.so only loads into a
+# Python started with the ASan runtime preloaded; check-asan covers the
+# library code there.
+.PHONY: check-pkg install-python
+check-pkg:
+	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
+		PYTHONPATH=python $(PY) -m pytest -q tests/python_pkg
+
+# The Python package with the library inside it (simrep/libsimrep.so, found
+# first by the package): `make install-python PREFIX=/usr/local` puts it on
+# Debian's /usr/bin/python3 path; any other PYSITE needs PYTHONPATH.
+PREFIX ?= /usr/local
+PYSITE ?= $(PREFIX)/lib/python$(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages
+install-python: $(B)/libsimrep.so
+	mkdir -p $(DESTDIR)$(PYSITE)/simrep/compat
+	cp python/simrep/*.py $(DESTDIR)$(PYSITE)/simrep/
+	cp python/simrep/compat/*.py $(DESTDIR)$(PYSITE)/simrep/compat/
+	cp $(B)/libsimrep.so $(DESTDIR)$(PYSITE)/simrep/libsimrep.so
 
 check-unit:
 	OPENBLAS_NUM_THREADS=1 $(B)/test_unit

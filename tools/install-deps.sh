@@ -4,6 +4,7 @@
 # and no network).  Called by `make deps`, `make check` and `make demo`.
 set -e
 PKGS="gcc make libopenblas-dev liblapacke-dev zlib1g-dev python3-numpy python3-pytest"
+PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
