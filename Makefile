@@ -8,7 +8,7 @@ PY      := /usr/bin/python3
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter
 CPPFLAGS := -Iinclude -D_FILE_OFFSET_BITS=64 -D_POSIX_C_SOURCE=200809L
-LIBS    := -lopenblas -lz -lm -lpthread
+LIBS    := -lopenblas -lfftw3 -lz -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 LIB_SRC  := $(sort $(wildcard src/*.c))

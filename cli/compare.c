@@ -14,6 +14,18 @@
  *   {"n", "x": {"path", "features", "kept"}, "y": {...},
  *    "measures": {"<id>": {"similarity", "distance", ...}}, "warnings": [...]}
  * Keys are only ever added.
+ *
+ * Conv maps and sequences (issue #3) are read through simrep_input (the
+ * library's layout API, shared with `simrep matrix`): --conv, --conv-mode,
+ * --resize and --sequence fill a simrep_layout, and the loop reads blocks
+ * of rows aligned to whole items.  --sequence per-step keeps one Moments
+ * per step t; each measure then reports "per_step" (similarities) and
+ * "per_step_distance" lists, and its top-level similarity and distance are
+ * the means over the T steps (so a curve's mean, not the measure of the
+ * pooled data; procrustes_angular's distance is the mean of the angles).
+ * dftcca reads the images themselves (simrep_input_read_maps) in a second
+ * pass and adds "grid", "total" and "per_frequency" to its entry.  x and y
+ * gain "shape" and "layout" when they are not 2-D.
  */
 #include "cli.h"
 
@@ -30,11 +42,13 @@ enum { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
 static const char *compare_help =
     "usage: simrep compare X Y [options]\n"
     "\n"
-    "X, Y: path.npy, path.npz:key or path.safetensors:name; 2-D, n samples x p (q) features.\n"
+    "X, Y: path.npy, path.npz:key or path.safetensors:name; 2-D, n samples x p (q) features,\n"
+    "      or 4-D conv maps with --conv, or 3-D sequences with --sequence.\n"
     "\n"
     "options:\n"
     "  -m, --measures IDS       comma-separated measure ids, or 'all' (default: cca,svcca,pwcca,cka);\n"
     "                           ids: cca cca_r2 svcca pwcca cka cka_debiased cka_rbf procrustes procrustes_angular\n"
+    "                           dftcca (conv maps only; part of 'all' with --conv)\n"
     "  --features-first         arrays are features x samples (the google/svcca layout)\n"
     "  --epsilon E              dead-feature threshold and CCA ridge, relative to the largest variance (1e-10)\n"
     "  --svcca-keep F           svcca keeps the fewest directions explaining fraction F of the variance (0.99)\n"
@@ -46,7 +60,15 @@ static const char *compare_help =
     "  --format F               table (default), json or csv\n"
     "  -h, --help               this help\n"
     "\n"
-    "3-D arrays (N, T, D) need --sequence and 4-D conv maps need --conv nhwc|nchw (not in this version).\n"
+    "\n"
+    "conv maps (4-D) and sequences (3-D):\n"
+    "  --conv L                 nhwc (N, H, W, C) or nchw (N, C, H, W)\n"
+    "  --conv-mode M            positions (default: every spatial position is a sample, features = C),\n"
+    "                           pool (mean over space: N x C) or flatten (N x H*W*C, the order of reshape(N, -1))\n"
+    "  --resize R               different spatial sizes: interp (bilinear upsampling of the smaller),\n"
+    "                           pool-to (average-pool the larger down) or dft (common low frequencies)\n"
+    "  --sequence S             (N, T, D): flatten (N*T samples), per-step (a value per step t, their mean\n"
+    "                           on top), last (x[:, -1]) or mean (mean over t)\n"
     "Run `simrep measures` for what each measure computes.\n";
 
 typedef struct compare_args {
@@ -57,6 +79,8 @@ typedef struct compare_args {
     int coefs;
     int format;
     simrep_options opt;
+    simrep_layout layout;
+    int measures_all;
 } compare_args;
 
 static int parse_double(const char *opt, const char *s, double *out)
@@ -74,11 +98,14 @@ static int parse_measures(const char *s, compare_args *a)
 {
     a->nmeasures = 0;
     if (strcmp(s, "all") == 0) {
+        /* dftcca joins 'all' once --conv is known (parse_args). */
         for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
             if (!simrep_measure_get_info((simrep_measure)m)->needs_maps)
                 a->measures[a->nmeasures++] = (simrep_measure)m;
+        a->measures_all = 1;
         return 0;
     }
+    a->measures_all = 0;
     char buf[512];
     if (strlen(s) >= sizeof buf)
         return cli_error(EXIT_USAGE, "-m: list too long");
@@ -88,7 +115,7 @@ static int parse_measures(const char *s, compare_args *a)
         if (m < 0)
             return cli_error(EXIT_USAGE,
                              "unknown measure '%s' (ids: cca, cca_r2, svcca, pwcca, cka, cka_debiased, cka_rbf, "
-                             "procrustes, procrustes_angular, or all)",
+                             "procrustes, procrustes_angular, dftcca, or all)",
                              tok);
         int dup = 0;
         for (int i = 0; i < a->nmeasures; i++)
@@ -106,6 +133,8 @@ static int parse_args(int argc, char **argv, compare_args *a)
 {
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
+    simrep_layout_init(&a->layout);
+    int have_conv_opts = 0;
     const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
     memcpy(a->measures, defaults, sizeof defaults);
     a->nmeasures = 4;
@@ -145,15 +174,13 @@ static int parse_args(int argc, char **argv, compare_args *a)
             snprintf(name, sizeof name, "%s", arg);
         }
         static const char *valued[] = {"-m", "--measures", "--epsilon", "--svcca-keep", "--svcca-dims",
-                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", NULL};
+                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", "--conv",
+                                       "--conv-mode", "--resize", "--sequence", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++)
             known |= strcmp(name, valued[k]) == 0;
-        if (!known) {
-            if (strcmp(name, "--conv") == 0 || strcmp(name, "--sequence") == 0)
-                return cli_error(EXIT_USAGE, "%s is not supported in this version of simrep", name);
+        if (!known)
             return cli_error(EXIT_USAGE, "unknown option '%s' (see simrep compare --help)", arg);
-        }
         if (!val) {
             if (i + 1 >= argc)
                 return cli_error(EXIT_USAGE, "%s needs a value", name);
@@ -205,12 +232,59 @@ static int parse_args(int argc, char **argv, compare_args *a)
                 a->format = FORMAT_CSV;
             else
                 rc = cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
+        } else if (strcmp(name, "--conv") == 0) {
+            if (strcmp(val, "nhwc") == 0)
+                a->layout.conv = SIMREP_CONV_NHWC;
+            else if (strcmp(val, "nchw") == 0)
+                a->layout.conv = SIMREP_CONV_NCHW;
+            else
+                rc = cli_error(EXIT_USAGE, "--conv is nhwc (N, H, W, C) or nchw (N, C, H, W) (got '%s')", val);
+        } else if (strcmp(name, "--conv-mode") == 0) {
+            have_conv_opts = 1;
+            if (strcmp(val, "positions") == 0)
+                a->layout.conv_mode = SIMREP_CONV_POSITIONS;
+            else if (strcmp(val, "pool") == 0)
+                a->layout.conv_mode = SIMREP_CONV_POOL;
+            else if (strcmp(val, "flatten") == 0)
+                a->layout.conv_mode = SIMREP_CONV_FLATTEN;
+            else
+                rc = cli_error(EXIT_USAGE, "--conv-mode is positions, pool or flatten (got '%s')", val);
+        } else if (strcmp(name, "--resize") == 0) {
+            have_conv_opts = 1;
+            if (strcmp(val, "interp") == 0)
+                a->layout.resize = SIMREP_RESIZE_INTERP;
+            else if (strcmp(val, "pool-to") == 0)
+                a->layout.resize = SIMREP_RESIZE_POOL_TO;
+            else if (strcmp(val, "dft") == 0)
+                a->layout.resize = SIMREP_RESIZE_DFT;
+            else
+                rc = cli_error(EXIT_USAGE, "--resize is interp, pool-to or dft (got '%s')", val);
+        } else if (strcmp(name, "--sequence") == 0) {
+            if (strcmp(val, "flatten") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_FLATTEN;
+            else if (strcmp(val, "per-step") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_PER_STEP;
+            else if (strcmp(val, "last") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_LAST;
+            else if (strcmp(val, "mean") == 0)
+                a->layout.sequence = SIMREP_SEQUENCE_MEAN;
+            else
+                rc = cli_error(EXIT_USAGE, "--sequence is flatten, per-step, last or mean (got '%s')", val);
         }
         if (rc)
             return rc;
     }
     if (have_keep && have_dims)
         return cli_error(EXIT_USAGE, "--svcca-keep and --svcca-dims are alternatives; give one");
+    if (have_conv_opts && a->layout.conv == SIMREP_CONV_NONE)
+        return cli_error(EXIT_USAGE, "--conv-mode and --resize apply to conv maps: add --conv nhwc or --conv nchw");
+    int dft = 0;
+    for (int i = 0; i < a->nmeasures; i++)
+        dft |= a->measures[i] == SIMREP_DFTCCA;
+    if (a->measures_all && a->layout.conv != SIMREP_CONV_NONE && !dft)
+        a->measures[a->nmeasures++] = SIMREP_DFTCCA;
+    if (dft && a->layout.conv == SIMREP_CONV_NONE)
+        return cli_error(EXIT_USAGE, "dftcca compares conv feature maps: add --conv nhwc or --conv nchw");
     if (npos != 2)
         return cli_error(EXIT_USAGE, "compare needs two inputs X and Y (see simrep compare --help)");
     a->x = pos[0];
@@ -218,29 +292,65 @@ static int parse_args(int argc, char **argv, compare_args *a)
     return -1;
 }
 
-/* One input: its source and, for cka_rbf, its rows gathered as double. */
+/* One input: its array read through the layout and, for cka_rbf, its rows
+ * gathered as double (one matrix per view: per-step has T). */
 typedef struct input {
     const char *spec;
-    simrep_source *src;
+    simrep_input *in;
+    simrep_input_dims dims;
     int64_t n, p;
-    double *rows; /* n x p, row-major, only when a kernel measure needs it */
+    double **rows; /* views of n x p, row-major, only when a kernel measure needs them */
 } input;
 
-static int open_input(simrep_ctx *ctx, input *in, const char *spec, int features_first)
+static int open_input(simrep_ctx *ctx, input *in, const char *spec, const simrep_layout *layout)
 {
     memset(in, 0, sizeof *in);
     in->spec = spec;
-    simrep_status st = simrep_source_open(ctx, spec, &in->src);
-    if (st == SIMREP_OK)
-        st = simrep_source_set_layout(ctx, in->src, features_first);
+    simrep_status st = simrep_input_open(ctx, spec, layout, &in->in);
     if (st != SIMREP_OK)
         return cli_library_error(ctx, st, NULL, NULL);
-    in->n = simrep_source_samples(in->src);
-    in->p = simrep_source_features(in->src);
+    simrep_input_dims_get(in->in, &in->dims);
+    in->n = in->dims.samples;
+    in->p = in->dims.features;
     if (in->p < 1)
         return cli_error(EXIT_DATA, "%s: has no features (shape gives 0 %s)", spec,
-                         features_first ? "rows" : "columns");
+                         layout->features_first ? "rows" : "columns");
     return -1;
+}
+
+static void dims_refresh(input *in)
+{
+    simrep_input_dims_get(in->in, &in->dims);
+    in->n = in->dims.samples;
+    in->p = in->dims.features;
+}
+
+/* "nhwc positions 8x8 (resized from 4x4)" etc., for the JSON and table. */
+static void layout_text(const compare_args *a, const input *in, char *buf, size_t cap)
+{
+    const simrep_input_dims *d = &in->dims;
+    static const char *modes[] = {"positions", "pool", "flatten"};
+    static const char *seqs[] = {"", "flatten", "per-step", "last", "mean"};
+    if (d->ndim == 4) {
+        int k = snprintf(buf, cap, "%s %s %lldx%lld", a->layout.conv == SIMREP_CONV_NHWC ? "nhwc" : "nchw",
+                         modes[a->layout.conv_mode], (long long)d->out_height, (long long)d->out_width);
+        if (k > 0 && (size_t)k < cap && (d->out_height != d->height || d->out_width != d->width))
+            snprintf(buf + k, cap - (size_t)k, " (resized from %lldx%lld)", (long long)d->height,
+                     (long long)d->width);
+    } else if (d->ndim == 3) {
+        snprintf(buf, cap, "sequence %s T=%lld", seqs[a->layout.sequence], (long long)d->steps);
+    } else {
+        snprintf(buf, cap, "%s", a->layout.features_first ? "features x samples" : "samples x features");
+    }
+}
+
+static void json_shape(const input *in)
+{
+    const simrep_array_info *info = simrep_input_info(in->in);
+    fputs(", \"shape\": [", stdout);
+    for (int i = 0; i < info->ndim; i++)
+        printf("%s%lld", i ? ", " : "", (long long)info->shape[i]);
+    fputc(']', stdout);
 }
 
 static void progress(int64_t done, int64_t total, time_t start, int *shown)
@@ -314,23 +424,77 @@ static void print_dead_warnings(const compare_args *a, const input *x, const inp
                  a->opt.epsilon);
 }
 
-static void print_results(const compare_args *a, const input *x, const input *y, const simrep_result *res)
+static void print_dft_json(const compare_args *a, const simrep_dftcca_result *d)
+{
+    printf(", \"grid\": [%lld, %lld], \"total\": %lld, \"per_frequency\": [", (long long)d->height,
+           (long long)d->width, (long long)d->total);
+    for (int64_t f = 0; f < d->nfreq; f++) {
+        const simrep_dftcca_frequency *fr = &d->freqs[f];
+        printf("%s{\"u\": %lld, \"v\": %lld, \"count\": %d, \"kept\": [%lld, %lld], \"k\": %lld, \"mean\": ",
+               f ? ", " : "", (long long)fr->u, (long long)fr->v, fr->count, (long long)fr->kept_p,
+               (long long)fr->kept_q, (long long)fr->k);
+        if (fr->k > 0)
+            json_number(stdout, fr->mean);
+        else
+            fputs("null", stdout);
+        if (a->coefs) {
+            fputs(", \"coefs\": [", stdout);
+            for (int64_t i = 0; i < fr->k; i++) {
+                if (i)
+                    fputs(", ", stdout);
+                json_number(stdout, fr->coefs[i]);
+            }
+            fputc(']', stdout);
+        }
+        fputc('}', stdout);
+    }
+    fputc(']', stdout);
+}
+
+/* Per-step results: steps[t * nmeasures + i] is measure i at step t. */
+typedef struct extra {
+    const simrep_result *steps;
+    int64_t nsteps; /* 0 unless --sequence per-step */
+    const simrep_dftcca_result *dft;
+} extra;
+
+static void print_results(const compare_args *a, const input *x, const input *y, const simrep_result *res,
+                          const extra *ex)
 {
     const simrep_result *cca = NULL;
     for (int i = 0; i < a->nmeasures; i++)
         if (is_cca_family(res[i].measure))
             cca = &res[i];
     char warn[8][512];
-    int nw = collect_warnings(a, res, x->n, warn);
+    int nw = collect_warnings(a, res, ex->nsteps ? x->dims.items : x->n, warn);
     print_dead_warnings(a, x, y, cca, warn, &nw);
+    if (ex->dft && (ex->dft->warnings & SIMREP_WARN_FEW_SAMPLES) && nw < 8)
+        snprintf(warn[nw++], 512,
+                 "dftcca: n = %lld images is less than 10 x the kept channels at some frequencies: values biased toward 1",
+                 (long long)ex->dft->n);
     int64_t kept_x = cca ? cca->kept_p : x->p, kept_y = cca ? cca->kept_q : y->p;
+    char lx[128], ly[128];
+    layout_text(a, x, lx, sizeof lx);
+    layout_text(a, y, ly, sizeof ly);
 
     if (a->format == FORMAT_JSON) {
         printf("{\"n\": %lld, \"x\": {\"path\": ", (long long)x->n);
         json_string(stdout, x->spec);
-        printf(", \"features\": %lld, \"kept\": %lld}, \"y\": {\"path\": ", (long long)x->p, (long long)kept_x);
+        printf(", \"features\": %lld, \"kept\": %lld", (long long)x->p, (long long)kept_x);
+        if (x->dims.ndim != 2) {
+            json_shape(x);
+            fputs(", \"layout\": ", stdout);
+            json_string(stdout, lx);
+        }
+        fputs("}, \"y\": {\"path\": ", stdout);
         json_string(stdout, y->spec);
-        printf(", \"features\": %lld, \"kept\": %lld}, \"measures\": {", (long long)y->p, (long long)kept_y);
+        printf(", \"features\": %lld, \"kept\": %lld", (long long)y->p, (long long)kept_y);
+        if (y->dims.ndim != 2) {
+            json_shape(y);
+            fputs(", \"layout\": ", stdout);
+            json_string(stdout, ly);
+        }
+        fputs("}, \"measures\": {", stdout);
         for (int i = 0; i < a->nmeasures; i++) {
             const simrep_result *r = &res[i];
             printf("%s\"%s\": {\"similarity\": ", i ? ", " : "", simrep_measure_get_info(r->measure)->id);
@@ -353,6 +517,19 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             }
             if (a->coefs && r->coefs)
                 print_coefs_json(r);
+            if (r->measure == SIMREP_DFTCCA && ex->dft)
+                print_dft_json(a, ex->dft);
+            if (ex->nsteps && r->measure != SIMREP_DFTCCA)
+                for (int which = 0; which < 2; which++) {
+                    fputs(which ? ", \"per_step_distance\": [" : ", \"per_step\": [", stdout);
+                    for (int64_t t = 0; t < ex->nsteps; t++) {
+                        const simrep_result *rt = &ex->steps[t * a->nmeasures + i];
+                        if (t)
+                            fputs(", ", stdout);
+                        json_number(stdout, which ? rt->distance : rt->similarity);
+                    }
+                    fputc(']', stdout);
+                }
             fputc('}', stdout);
         }
         fputs("}, \"warnings\": [", stdout);
@@ -373,9 +550,14 @@ static void print_results(const compare_args *a, const input *x, const input *y,
                    res[i].distance);
         return;
     }
-    printf("n = %lld samples\n", (long long)x->n);
-    printf("x: %s  (%lld features, %lld kept)\n", x->spec, (long long)x->p, (long long)kept_x);
-    printf("y: %s  (%lld features, %lld kept)\n\n", y->spec, (long long)y->p, (long long)kept_y);
+    if (ex->nsteps)
+        printf("n = %lld samples at each of %lld steps\n", (long long)x->dims.items, (long long)ex->nsteps);
+    else
+        printf("n = %lld samples\n", (long long)x->n);
+    printf("x: %s  (%lld features, %lld kept", x->spec, (long long)x->p, (long long)kept_x);
+    printf(x->dims.ndim != 2 ? "; %s)\n" : ")\n", lx);
+    printf("y: %s  (%lld features, %lld kept", y->spec, (long long)y->p, (long long)kept_y);
+    printf(y->dims.ndim != 2 ? "; %s)\n\n" : ")\n\n", ly);
     printf("%-20s %12s %12s  %s\n", "measure", "similarity", "distance", "notes");
     for (int i = 0; i < a->nmeasures; i++) {
         const simrep_result *r = &res[i];
@@ -388,6 +570,12 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             snprintf(notes, sizeof notes, "%lld correlations", (long long)r->ncoefs);
         else if (r->measure == SIMREP_CKA_RBF)
             snprintf(notes, sizeof notes, "sigma %g", a->opt.rbf_sigma);
+        if (r->measure == SIMREP_DFTCCA && ex->dft)
+            snprintf(notes, sizeof notes, "%lld x %lld frequencies", (long long)ex->dft->height,
+                     (long long)ex->dft->width);
+        else if (ex->nsteps)
+            snprintf(notes + strlen(notes), sizeof notes - strlen(notes), "%smean of %lld steps",
+                     notes[0] ? "; " : "", (long long)ex->nsteps);
         /* Round-off can leave a distance of -1e-16 for identical inputs; the
          * table shows it as 0 rather than -0.000000 (JSON keeps the value). */
         double dist = fabs(r->distance) < 5e-7 ? 0.0 : r->distance;
@@ -405,6 +593,49 @@ static void print_results(const compare_args *a, const input *x, const input *y,
         }
 }
 
+/* Add the lists of one measure's per-step similarities to the table. */
+static void print_steps_table(const compare_args *a, const extra *ex)
+{
+    for (int i = 0; i < a->nmeasures; i++) {
+        if (ex->steps[i].measure == SIMREP_DFTCCA)
+            continue;
+        printf("\n%s similarity per step:", simrep_measure_get_info(ex->steps[i].measure)->id);
+        for (int64_t t = 0; t < ex->nsteps; t++)
+            printf("%s%.6f", t % 8 ? " " : "\n  ", ex->steps[t * a->nmeasures + i].similarity);
+        fputc('\n', stdout);
+    }
+}
+
+/* DFT-CCA: a pass over the images of both inputs (their own spatial sizes). */
+static int run_dftcca(simrep_ctx *ctx, const compare_args *a, input *x, input *y, simrep_dftcca_result *out)
+{
+    const simrep_input_dims *dx = &x->dims, *dy = &y->dims;
+    if (dx->ndim != 4 || dy->ndim != 4)
+        return cli_error(EXIT_DATA, "%s: dftcca compares conv feature maps (4-D); this input is %d-D",
+                         dx->ndim != 4 ? x->spec : y->spec, dx->ndim != 4 ? dx->ndim : dy->ndim);
+    if (dx->items != dy->items)
+        return cli_error(EXIT_DATA, "%s: has %lld images but %s has %lld; image i of X and Y must come from the same input",
+                         y->spec, (long long)dy->items, x->spec, (long long)dx->items);
+    simrep_dftcca *d = NULL;
+    simrep_status st = simrep_dftcca_new(ctx, dx->height, dx->width, dx->channels, dy->height, dy->width,
+                                         dy->channels, &d);
+    int64_t per = dx->height * dx->width * dx->channels + dy->height * dy->width * dy->channels;
+    int64_t block = (int64_t)(4 * 1024 * 1024) / per;
+    block = block < 1 ? 1 : block > 4096 ? 4096 : block;
+    for (int64_t i0 = 0; i0 < dx->items && st == SIMREP_OK; i0 += block) {
+        simrep_matrix vx, vy;
+        st = simrep_input_read_maps(ctx, x->in, i0, block, &vx);
+        if (st == SIMREP_OK)
+            st = simrep_input_read_maps(ctx, y->in, i0, block, &vy);
+        if (st == SIMREP_OK)
+            st = simrep_dftcca_update(ctx, d, &vx, &vy);
+    }
+    if (st == SIMREP_OK)
+        st = simrep_dftcca_compute(ctx, d, &a->opt, out);
+    simrep_dftcca_free(ctx, d);
+    return st == SIMREP_OK ? -1 : cli_library_error(ctx, st, a->x, a->y);
+}
+
 int cmd_compare(int argc, char **argv)
 {
     compare_args a;
@@ -415,25 +646,27 @@ int cmd_compare(int argc, char **argv)
     if (!ctx)
         return cli_error(EXIT_DATA, "out of memory");
     input x, y;
+    memset(&x, 0, sizeof x);
     memset(&y, 0, sizeof y);
-    simrep_moments *m = NULL;
+    simrep_moments **m = NULL;
     simrep_result res[SIMREP_MEASURE_COUNT];
+    simrep_result *steps = NULL;
+    simrep_dftcca_result dft;
     memset(res, 0, sizeof res);
-    rc = open_input(ctx, &x, a.x, a.features_first);
+    memset(&dft, 0, sizeof dft);
+    a.layout.features_first = a.features_first;
+    rc = open_input(ctx, &x, a.x, &a.layout);
     if (rc < 0)
-        rc = open_input(ctx, &y, a.y, a.features_first);
-    if (rc < 0 && x.n != y.n)
-        rc = cli_error(EXIT_DATA, "%s: has %lld samples but %s has %lld; rows of X and Y must come from the same inputs%s",
-                       a.y, (long long)y.n, a.x, (long long)x.n,
-                       a.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
-    if (rc < 0 && x.n < 1)
-        rc = cli_error(EXIT_DATA, "%s: has no samples", a.x);
+        rc = open_input(ctx, &y, a.y, &a.layout);
 
-    int need_rows = 0;
+    int need_rows = 0, want_dft = 0;
     simrep_measure linear[SIMREP_MEASURE_COUNT];
     int where[SIMREP_MEASURE_COUNT], nlin = 0;
     for (int i = 0; i < a.nmeasures; i++) {
-        if (simrep_measure_get_info(a.measures[i])->needs_rows)
+        const simrep_measure_info *info = simrep_measure_get_info(a.measures[i]);
+        if (info->needs_maps)
+            want_dft = 1;
+        else if (info->needs_rows)
             need_rows = 1;
         else {
             where[nlin] = i;
@@ -441,86 +674,176 @@ int cmd_compare(int argc, char **argv)
         }
         res[i].measure = a.measures[i];
     }
-    if (rc < 0 && need_rows) {
-        size_t nx = (size_t)x.n * (size_t)x.p, ny = (size_t)y.n * (size_t)y.p;
-        x.rows = malloc(nx * sizeof(double));
-        y.rows = malloc(ny * sizeof(double));
-        if (!x.rows || !y.rows)
-            rc = cli_error(EXIT_DATA, "out of memory: cka_rbf needs both inputs in memory as float64 (%.1f GiB)",
-                           (double)(nx + ny) * 8 / 1073741824.0);
-    }
+    const int moments_pass = nlin > 0 || need_rows;
     simrep_status st = SIMREP_OK;
-    if (rc < 0) {
-        st = simrep_moments_new(ctx, x.p, y.p, &m);
+    if (rc < 0 && moments_pass) {
+        simrep_input *both[2] = {x.in, y.in};
+        st = simrep_inputs_agree(ctx, both, 2);
+        if (st != SIMREP_OK)
+            rc = cli_library_error(ctx, st, a.x, a.y);
+        dims_refresh(&x);
+        dims_refresh(&y);
+    }
+    if (rc < 0 && moments_pass && x.n != y.n)
+        rc = cli_error(EXIT_DATA, "%s: has %lld samples but %s has %lld; rows of X and Y must come from the same inputs%s",
+                       a.y, (long long)y.n, a.x, (long long)x.n,
+                       a.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+    if (rc < 0 && moments_pass && x.n < 1)
+        rc = cli_error(EXIT_DATA, "%s: has no samples", a.x);
+
+    /* One set of moments (and rows) per view: T for --sequence per-step. */
+    const int64_t nv = x.dims.views > 0 ? x.dims.views : 1;
+    if (rc < 0 && moments_pass) {
+        m = calloc((size_t)nv, sizeof *m);
+        steps = calloc((size_t)(nv * a.nmeasures), sizeof *steps);
+        if (!m || !steps)
+            rc = cli_error(EXIT_DATA, "out of memory");
+    }
+    if (rc < 0 && moments_pass && need_rows) {
+        size_t nx = (size_t)x.n * (size_t)x.p, ny = (size_t)y.n * (size_t)y.p;
+        x.rows = calloc((size_t)nv, sizeof(double *));
+        y.rows = calloc((size_t)nv, sizeof(double *));
+        int ok = x.rows && y.rows;
+        for (int64_t v = 0; v < nv && ok; v++) {
+            x.rows[v] = malloc(nx * sizeof(double));
+            y.rows[v] = malloc(ny * sizeof(double));
+            ok = x.rows[v] && y.rows[v];
+        }
+        if (!ok)
+            rc = cli_error(EXIT_DATA, "out of memory: cka_rbf needs both inputs in memory as float64 (%.1f GiB)",
+                           (double)(nx + ny) * (double)nv * 8 / 1073741824.0);
+    }
+    for (int64_t v = 0; rc < 0 && moments_pass && v < nv; v++) {
+        st = simrep_moments_new(ctx, x.p, y.p, &m[v]);
         if (st != SIMREP_OK)
             rc = cli_library_error(ctx, st, a.x, a.y);
     }
-    if (rc < 0) {
-        /* About 16 MiB of doubles per block of both inputs. */
-        int64_t block = (int64_t)(4 * 1024 * 1024) / (x.p + y.p);
-        block = block < 256 ? 256 : block > 8192 ? 8192 : block;
-        int tty = isatty(2) && (double)x.n * (double)(x.p + y.p) > 5e7;
+    if (rc < 0 && moments_pass) {
+        /* About 16 MiB of doubles per block of both inputs, in whole items. */
+        const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
+        int64_t block = (int64_t)(4 * 1024 * 1024) / ((x.p + y.p) * nv);
+        int64_t lo = 256 / nv > 1 ? 256 / nv : 1;
+        block = block < lo ? lo : block > 8192 ? 8192 : block;
+        if (rpi > 1)
+            block = (block / rpi > 1 ? block / rpi : 1) * rpi;
+        int tty = isatty(2) && (double)x.n * (double)(x.p + y.p) * (double)nv > 5e7;
         int shown = 0;
         time_t start = time(NULL);
+        simrep_matrix *vx = malloc((size_t)nv * sizeof *vx), *vy = malloc((size_t)nv * sizeof *vy);
+        if (!vx || !vy)
+            rc = cli_error(EXIT_DATA, "out of memory");
         for (int64_t r0 = 0; r0 < x.n && rc < 0; r0 += block) {
             int64_t rows = x.n - r0 < block ? x.n - r0 : block;
-            simrep_matrix vx, vy;
-            st = simrep_source_read(ctx, x.src, r0, rows, &vx);
+            st = simrep_input_read(ctx, x.in, r0, rows, vx);
+            if (st == SIMREP_OK)
+                st = simrep_input_read(ctx, y.in, r0, rows, vy);
+            for (int64_t v = 0; v < nv && st == SIMREP_OK; v++) {
+                st = simrep_moments_update(ctx, m[v], &vx[v], &vy[v]);
+                if (st == SIMREP_OK && need_rows) {
+                    simrep_matrix_to_double(&vx[v], x.rows[v] + r0 * x.p, x.p);
+                    simrep_matrix_to_double(&vy[v], y.rows[v] + r0 * y.p, y.p);
+                }
+            }
             if (st != SIMREP_OK) {
                 rc = cli_library_error(ctx, st, a.x, a.y);
                 break;
-            }
-            st = simrep_source_read(ctx, y.src, r0, rows, &vy);
-            if (st != SIMREP_OK) {
-                rc = cli_library_error(ctx, st, a.x, a.y);
-                break;
-            }
-            st = simrep_moments_update(ctx, m, &vx, &vy);
-            if (st != SIMREP_OK) {
-                rc = cli_library_error(ctx, st, a.x, a.y);
-                break;
-            }
-            if (need_rows) {
-                simrep_matrix_to_double(&vx, x.rows + r0 * x.p, x.p);
-                simrep_matrix_to_double(&vy, y.rows + r0 * y.p, y.p);
             }
             if (tty)
                 progress(r0 + rows, x.n, start, &shown);
         }
+        free(vx);
+        free(vy);
         if (shown)
             fputc('\n', stderr);
     }
-    if (rc < 0 && nlin > 0) {
-        simrep_result lin[SIMREP_MEASURE_COUNT];
-        st = simrep_compare_moments(ctx, m, &a.opt, linear, nlin, lin);
-        if (st != SIMREP_OK)
-            rc = cli_library_error(ctx, st, a.x, a.y);
-        else
+    for (int64_t v = 0; rc < 0 && moments_pass && v < nv; v++) {
+        simrep_result *sr = steps + v * a.nmeasures;
+        for (int i = 0; i < a.nmeasures; i++)
+            sr[i].measure = a.measures[i];
+        if (nlin > 0) {
+            simrep_result lin[SIMREP_MEASURE_COUNT];
+            st = simrep_compare_moments(ctx, m[v], &a.opt, linear, nlin, lin);
+            if (st != SIMREP_OK) {
+                rc = cli_library_error(ctx, st, a.x, a.y);
+                if (nv > 1)
+                    fprintf(stderr, "simrep: (at step t = %lld of --sequence per-step)\n", (long long)v);
+                break;
+            }
             for (int i = 0; i < nlin; i++)
-                res[where[i]] = lin[i];
+                sr[where[i]] = lin[i];
+        }
+        if (need_rows) {
+            simrep_matrix mx = simrep_matrix_c(x.rows[v], SIMREP_F64, x.n, x.p);
+            simrep_matrix my = simrep_matrix_c(y.rows[v], SIMREP_F64, y.n, y.p);
+            for (int i = 0; i < a.nmeasures && rc < 0; i++)
+                if (a.measures[i] == SIMREP_CKA_RBF) {
+                    st = simrep_cka_rbf(ctx, &mx, &my, a.opt.rbf_sigma, &sr[i].similarity);
+                    if (st != SIMREP_OK)
+                        rc = cli_library_error(ctx, st, a.x, a.y);
+                    sr[i].distance = 1 - sr[i].similarity;
+                }
+        }
     }
-    if (rc < 0 && need_rows) {
-        simrep_matrix mx = simrep_matrix_c(x.rows, SIMREP_F64, x.n, x.p);
-        simrep_matrix my = simrep_matrix_c(y.rows, SIMREP_F64, y.n, y.p);
+    if (rc < 0 && moments_pass) {
+        if (nv == 1) {
+            memcpy(res, steps, (size_t)a.nmeasures * sizeof *res);
+            memset(steps, 0, (size_t)a.nmeasures * sizeof *steps);
+        } else {
+            /* The curve's mean on top; kept counts are the fewest over the steps. */
+            for (int i = 0; i < a.nmeasures; i++) {
+                simrep_result *r = &res[i];
+                r->kept_p = r->kept_q = INT64_MAX;
+                for (int64_t v = 0; v < nv; v++) {
+                    const simrep_result *s = &steps[v * a.nmeasures + i];
+                    r->similarity += s->similarity / (double)nv;
+                    r->distance += s->distance / (double)nv;
+                    r->warnings |= s->warnings;
+                    r->kept_p = s->kept_p < r->kept_p ? s->kept_p : r->kept_p;
+                    r->kept_q = s->kept_q < r->kept_q ? s->kept_q : r->kept_q;
+                    r->dims_p = s->dims_p, r->dims_q = s->dims_q;
+                    r->ncoefs = s->ncoefs;
+                }
+            }
+        }
+    }
+    if (rc < 0 && want_dft) {
+        rc = run_dftcca(ctx, &a, &x, &y, &dft);
         for (int i = 0; i < a.nmeasures && rc < 0; i++)
-            if (a.measures[i] == SIMREP_CKA_RBF) {
-                cli_progress_attach(ctx);
-                st = simrep_cka_rbf(ctx, &mx, &my, a.opt.rbf_sigma, &res[i].similarity);
-                cli_progress_end(ctx);
-                if (st != SIMREP_OK)
-                    rc = cli_library_error(ctx, st, a.x, a.y);
-                res[i].distance = 1 - res[i].similarity;
+            if (a.measures[i] == SIMREP_DFTCCA) {
+                res[i].similarity = dft.similarity;
+                res[i].distance = dft.distance;
+                res[i].warnings = dft.warnings;
             }
     }
     if (rc < 0) {
-        print_results(&a, &x, &y, res);
+        if (!moments_pass) { /* dims for the report when only dftcca ran */
+            x.n = x.dims.items;
+            y.n = y.dims.items;
+        }
+        extra ex = {steps, nv > 1 ? nv : 0, want_dft ? &dft : NULL};
+        print_results(&a, &x, &y, res, &ex);
+        if (nv > 1 && a.format == FORMAT_TABLE)
+            print_steps_table(&a, &ex);
         rc = 0;
     }
     for (int i = 0; i < a.nmeasures; i++)
         simrep_result_clear(ctx, &res[i]);
-    simrep_moments_free(ctx, m);
-    simrep_source_free(ctx, x.src);
-    simrep_source_free(ctx, y.src);
+    for (int64_t v = 0; steps && v < nv; v++)
+        for (int i = 0; i < a.nmeasures; i++)
+            simrep_result_clear(ctx, &steps[v * a.nmeasures + i]);
+    free(steps);
+    simrep_dftcca_result_clear(ctx, &dft);
+    for (int64_t v = 0; m && v < nv; v++)
+        simrep_moments_free(ctx, m[v]);
+    free(m);
+    simrep_input_free(ctx, x.in);
+    simrep_input_free(ctx, y.in);
+    for (int64_t v = 0; v < nv; v++) {
+        if (x.rows)
+            free(x.rows[v]);
+        if (y.rows)
+            free(y.rows[v]);
+    }
     free(x.rows);
     free(y.rows);
     simrep_ctx_free(ctx);

@@ -101,6 +101,8 @@ simrep_status simrep__st_open(simrep_ctx *ctx, const simrep__reader *rd, const c
 
 /* -------------------------------------------------------------- shared */
 
+/* The source's "path" or "path:key" for messages (simrep_input). */
+const char *simrep__source_label(const simrep_source *src);
 /* "(1000, 64)", "(5,)", "()" into buf. */
 void simrep__format_shape(const simrep_array_info *info, char *buf, size_t cap);
 /* Append name to a "a, b, c" list in buf (at most a few, then "..."). */

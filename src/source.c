@@ -471,6 +471,11 @@ const simrep_array_info *simrep_source_info(const simrep_source *src)
     return src ? &src->info : NULL;
 }
 
+const char *simrep__source_label(const simrep_source *src)
+{
+    return src ? src->label : "";
+}
+
 /* The SHAPE error for an array that is not 2-D, naming what would read it. */
 static simrep_status not_2d(simrep_ctx *ctx, const simrep_source *src)
 {

@@ -3,7 +3,7 @@
 # but only those that are missing (so a machine that has them needs no root
 # and no network).  Called by `make deps`, `make check` and `make demo`.
 set -e
-PKGS="gcc make libopenblas-dev liblapacke-dev zlib1g-dev python3-numpy python3-pytest"
+PKGS="gcc make libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev python3-numpy python3-pytest"
 PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,446 @@
+/*
+ * dftcca.c: DFT-CCA of two conv layers (Raghu et al. 2017, SVCCA, section
+ * 4 "Scaling SVCCA for convolutional layers"; google/svcca
+ * dft_ccas.fourier_ccas): the 2-D DFT over space of every image's channel
+ * maps, then one complex CCA per spatial frequency between the N x p and
+ * N x q matrices of coefficients.  simrep.h documents the definition, the
+ * aggregate and the resizing (fft_resize's common low frequencies).
+ *
+ * Streaming.  Per computed frequency f the state is the joint complex mean
+ * (p+q) and Hermitian scatter S_f = sum (z - mean)(z - mean)ᴴ of
+ * z = [x^(f); y^(f)], folded in block by block with the pairwise update of
+ * Chan, Golub & LeVeque (as moments.c, with δδᴴ for δδᵀ).  A block of
+ * images is transformed with FFTW's real-to-complex 2-D plans (one plan per
+ * side, all channels at once, NHWC strides); x^(u, v) for v past the half
+ * spectrum is the conjugate of x^(-u, -v).  The block's scatter comes from
+ * one real DSYRK of [Re Z | Im Z] (k x 2(p+q)): ZᴴZ = (ZrᵀZr + ZiᵀZi) +
+ * i (ZrᵀZi - ZiᵀZr), so no complex BLAS is needed.
+ *
+ * CCA.  A complex Hermitian A = R + iI is handled through its real
+ * embedding [[R, -I], [I, R]], which is symmetric, has every eigenvalue of
+ * A twice, and maps products to products; so the whitening (Cxx + eps I)^-½
+ * is the embedding of the complex one, and the singular values of the
+ * embedded Wx Cxy Wy are the canonical correlations, each twice (pairs are
+ * averaged; they agree to round-off).  This costs 8x a native complex
+ * zheevd/zgesdd but reuses linalg.c's dsyevd and dgesdd wrappers.
+ * Symmetry: the coefficients at -f are the conjugates of those at f, which
+ * conjugates every covariance and leaves rho unchanged, so a pair (f, -f)
+ * is computed once and counted twice.  After resizing, f and -f are only
+ * partners if both sides' grids make them conjugate (frequency -m/2 of a
+ * larger grid is not the conjugate of anything kept): partner() checks.
+ */
+#include "linalg.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <string.h>
+
+struct simrep_dftcca {
+    int64_t h[2], w[2], c[2]; /* x, y */
+    int64_t d;                /* p + q */
+    int64_t gh, gw;           /* common grid */
+    int64_t nf;               /* computed frequencies */
+    int64_t *fu, *fv;
+    int *count;
+    int64_t n;
+    double *mean;             /* nf x 2d: re (d) then im (d) */
+    double *sre, *sim;        /* nf x d x d, full, column-major */
+    fftw_plan plan[2];
+    double *in[2];
+    fftw_complex *out[2];
+    int64_t sub;              /* images per internal block */
+    double *z;                /* nf x sub x 2d */
+    double *g;                /* (2d)^2 */
+    double *bmean;            /* 2d */
+};
+
+/* The signed frequency of fft index i of an m-point grid (np.fft.fftfreq(m, 1/m)). */
+static int64_t freq_of(int64_t i, int64_t m)
+{
+    return i < (m + 1) / 2 ? i : i - m;
+}
+
+static int64_t index_of(int64_t f, int64_t m)
+{
+    return f >= 0 ? f : f + m;
+}
+
+/* The kept frequency conjugate to f on both sides' grids (sizes a, b,
+ * common m), or 0 with *ok = 0 if there is none. */
+static int64_t partner(int64_t f, int64_t m, int64_t a, int64_t b, int *ok)
+{
+    int64_t c = -f;
+    if (c > (m + 1) / 2 - 1)
+        c -= m;
+    *ok = (c + f) % a == 0 && (c + f) % b == 0;
+    return c;
+}
+
+void simrep_dftcca_free(simrep_ctx *ctx, simrep_dftcca *d)
+{
+    if (!d)
+        return;
+    for (int s = 0; s < 2; s++) {
+        if (d->plan[s])
+            fftw_destroy_plan(d->plan[s]);
+        simrep__free(ctx, d->in[s]);
+        simrep__free(ctx, d->out[s]);
+    }
+    simrep__free(ctx, d->fu);
+    simrep__free(ctx, d->fv);
+    simrep__free(ctx, d->count);
+    simrep__free(ctx, d->mean);
+    simrep__free(ctx, d->sre);
+    simrep__free(ctx, d->sim);
+    simrep__free(ctx, d->z);
+    simrep__free(ctx, d->g);
+    simrep__free(ctx, d->bmean);
+    simrep__free(ctx, d);
+}
+
+simrep_status simrep_dftcca_new(simrep_ctx *ctx, int64_t hx, int64_t wx, int64_t p, int64_t hy, int64_t wy,
+                                int64_t q, simrep_dftcca **out)
+{
+    if (!ctx || !out)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_new: invalid arguments");
+    *out = NULL;
+    const int64_t lim = (int64_t)1 << 24;
+    if (hx < 1 || wx < 1 || p < 1 || hy < 1 || wy < 1 || q < 1 || hx > lim || wx > lim || hy > lim || wy > lim ||
+        p > lim || q > lim || hx * wx > lim || hy * wy > lim)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "dftcca: maps %lld x %lld x %lld and %lld x %lld x %lld out of range",
+                            (long long)hx, (long long)wx, (long long)p, (long long)hy, (long long)wy, (long long)q);
+    simrep_dftcca *d = simrep__alloc(ctx, sizeof *d, "DFT-CCA");
+    if (!d)
+        return SIMREP_E_NOMEM;
+    memset(d, 0, sizeof *d);
+    d->h[0] = hx, d->w[0] = wx, d->c[0] = p;
+    d->h[1] = hy, d->w[1] = wy, d->c[1] = q;
+    d->d = p + q;
+    d->gh = hx < hy ? hx : hy;
+    d->gw = wx < wy ? wx : wy;
+    const int64_t grid = d->gh * d->gw, dd = d->d;
+    d->fu = simrep__alloc_array(ctx, (size_t)grid, sizeof(int64_t), "DFT-CCA frequencies");
+    d->fv = simrep__alloc_array(ctx, (size_t)grid, sizeof(int64_t), "DFT-CCA frequencies");
+    d->count = simrep__alloc_array(ctx, (size_t)grid, sizeof(int), "DFT-CCA frequencies");
+    if (!d->fu || !d->fv || !d->count) {
+        simrep_dftcca_free(ctx, d);
+        return SIMREP_E_NOMEM;
+    }
+    for (int64_t a = 0; a < d->gh; a++)
+        for (int64_t b = 0; b < d->gw; b++) {
+            const int64_t u = freq_of(a, d->gh), v = freq_of(b, d->gw);
+            int oku, okv;
+            const int64_t cu = partner(u, d->gh, hx, hy, &oku), cv = partner(v, d->gw, wx, wy, &okv);
+            int cnt = 1;
+            if (oku && okv && (cu != u || cv != v)) {
+                if (index_of(cu, d->gh) * d->gw + index_of(cv, d->gw) < a * d->gw + b)
+                    continue; /* its partner came first */
+                cnt = 2;
+            }
+            d->fu[d->nf] = u, d->fv[d->nf] = v, d->count[d->nf] = cnt;
+            d->nf++;
+        }
+    /* Internal blocks: about 4 Mi doubles of coefficients. */
+    d->sub = ((int64_t)1 << 22) / (d->nf * 2 * dd);
+    d->sub = d->sub < 1 ? 1 : d->sub > 256 ? 256 : d->sub;
+    d->mean = simrep__calloc_array(ctx, (size_t)(d->nf * 2 * dd), sizeof(double), "DFT-CCA means");
+    d->sre = d->mean ? simrep__calloc_array(ctx, (size_t)(d->nf * dd), (size_t)dd * sizeof(double), "DFT-CCA scatter") : NULL;
+    d->sim = d->sre ? simrep__calloc_array(ctx, (size_t)(d->nf * dd), (size_t)dd * sizeof(double), "DFT-CCA scatter") : NULL;
+    d->z = d->sim ? simrep__alloc_array(ctx, (size_t)(d->nf * d->sub * 2), (size_t)dd * sizeof(double), "DFT-CCA block") : NULL;
+    d->g = d->z ? simrep__alloc_array(ctx, (size_t)(4 * dd), (size_t)dd * sizeof(double), "DFT-CCA block") : NULL;
+    d->bmean = d->g ? simrep__alloc_array(ctx, (size_t)(2 * dd), sizeof(double), "DFT-CCA block") : NULL;
+    simrep_status st = d->bmean ? SIMREP_OK : SIMREP_E_NOMEM;
+    for (int s = 0; s < 2 && st == SIMREP_OK; s++) {
+        const int64_t h = d->h[s], w = d->w[s], c = d->c[s];
+        d->in[s] = simrep__alloc_array(ctx, (size_t)(h * w * c), sizeof(double), "DFT-CCA image");
+        d->out[s] = d->in[s] ? simrep__alloc_array(ctx, (size_t)(h * (w / 2 + 1) * c), sizeof(fftw_complex),
+                                                   "DFT-CCA spectrum")
+                             : NULL;
+        if (!d->out[s]) {
+            st = SIMREP_E_NOMEM;
+            break;
+        }
+        int n[2] = {(int)h, (int)w};
+        d->plan[s] = fftw_plan_many_dft_r2c(2, n, (int)c, d->in[s], NULL, (int)c, 1, d->out[s], NULL, (int)c, 1,
+                                            FFTW_ESTIMATE | FFTW_UNALIGNED);
+        if (!d->plan[s])
+            st = simrep__fail(ctx, SIMREP_E_NUMERIC, "dftcca: FFTW could not plan a %lld x %lld transform",
+                              (long long)h, (long long)w);
+    }
+    if (st != SIMREP_OK) {
+        simrep_dftcca_free(ctx, d);
+        return st;
+    }
+    *out = d;
+    return SIMREP_OK;
+}
+
+/* x^(u, v) of channel ch of side s's last transform. */
+static void coef(const simrep_dftcca *d, int s, int64_t u, int64_t v, int64_t ch, double *re, double *im)
+{
+    const int64_t h = d->h[s], w = d->w[s], c = d->c[s], wh = w / 2 + 1;
+    int64_t a = ((u % h) + h) % h, b = ((v % w) + w) % w;
+    double sign = 1.0;
+    if (b >= wh) {
+        a = (h - a) % h;
+        b = (w - b) % w;
+        sign = -1.0;
+    }
+    const fftw_complex *o = d->out[s] + (a * wh + b) * c + ch;
+    *re = (*o)[0];
+    *im = sign * (*o)[1];
+}
+
+/* Fold the k images in d->z into the state (pairwise update). */
+static simrep_status fold(simrep_ctx *ctx, simrep_dftcca *d, int64_t k)
+{
+    const int64_t dd = d->d, d2 = 2 * dd, na = d->n;
+    for (int64_t f = 0; f < d->nf; f++) {
+        double *z = d->z + f * d->sub * d2;
+        double *bm = d->bmean;
+        memset(bm, 0, (size_t)d2 * sizeof(double));
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < d2; j++)
+                bm[j] += z[i * d2 + j];
+        for (int64_t j = 0; j < d2; j++)
+            bm[j] /= (double)k;
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < d2; j++)
+                z[i * d2 + j] -= bm[j];
+        /* z row-major k x 2d is column-major 2d x k: G = z zᵀ-as-columns = ZᵀZ. */
+        simrep_status st = simrep__syrk(ctx, 'N', d2, k, 1.0, z, d2, 0.0, d->g, d2);
+        if (st != SIMREP_OK)
+            return st;
+        double *mu = d->mean + f * d2, *sr = d->sre + f * dd * dd, *si = d->sim + f * dd * dd;
+        const double wgt = na ? (double)na * (double)k / (double)(na + k) : 0.0;
+#define G(r, c) ((r) <= (c) ? d->g[(r) + (c) * d2] : d->g[(c) + (r) * d2])
+        for (int64_t l = 0; l < dd; l++)
+            for (int64_t j = 0; j < dd; j++) {
+                /* S_jl = sum conj(z_j) z_l: re = rr + ii, im = r_j i_l - i_j r_l */
+                const double re = G(j, l) + G(dd + j, dd + l);
+                const double im = G(j, dd + l) - G(dd + j, l);
+                const double dr_j = bm[j] - mu[j], di_j = bm[dd + j] - mu[dd + j];
+                const double dr_l = bm[l] - mu[l], di_l = bm[dd + l] - mu[dd + l];
+                sr[j + l * dd] += re + wgt * (dr_j * dr_l + di_j * di_l);
+                si[j + l * dd] += im + wgt * (dr_j * di_l - di_j * dr_l);
+            }
+#undef G
+        const double frac = (double)k / (double)(na + k);
+        for (int64_t j = 0; j < d2; j++)
+            mu[j] += (bm[j] - mu[j]) * frac;
+    }
+    d->n += k;
+    return SIMREP_OK;
+}
+
+simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simrep_matrix *x,
+                                   const simrep_matrix *y)
+{
+    if (!ctx || !d)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_update: invalid arguments");
+    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    if (st == SIMREP_OK)
+        st = simrep__check_matrix(ctx, y, "y");
+    if (st != SIMREP_OK)
+        return st;
+    const simrep_matrix *m[2] = {x, y};
+    for (int s = 0; s < 2; s++)
+        if (m[s]->cols != d->h[s] * d->w[s] * d->c[s])
+            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: %lld columns, expected h*w*c = %lld x %lld x %lld",
+                                s ? "y" : "x", (long long)m[s]->cols, (long long)d->h[s], (long long)d->w[s],
+                                (long long)d->c[s]);
+    if (x->rows != y->rows)
+        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld images but y has %lld", (long long)x->rows,
+                            (long long)y->rows);
+    const int64_t dd = d->d, d2 = 2 * dd;
+    /* Check every value first so that an error leaves the state unchanged. */
+    for (int s = 0; s < 2; s++)
+        for (int64_t i = 0; i < m[s]->rows; i++)
+            for (int64_t j = 0; j < m[s]->cols; j++)
+                if (!isfinite(simrep__element(m[s], i, j)))
+                    return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: image %lld holds NaN or Inf (element %lld)",
+                                        s ? "y" : "x", (long long)(d->n + i), (long long)j);
+    for (int64_t r0 = 0; r0 < x->rows; r0 += d->sub) {
+        const int64_t k = x->rows - r0 < d->sub ? x->rows - r0 : d->sub;
+        for (int64_t i = 0; i < k; i++) {
+            for (int s = 0; s < 2; s++) {
+                simrep_matrix row = *m[s];
+                row.data = (const unsigned char *)m[s]->data +
+                           (size_t)((r0 + i) * m[s]->row_stride) * simrep_dtype_size(m[s]->dtype);
+                row.rows = 1;
+                simrep_matrix_to_double(&row, d->in[s], row.cols);
+                fftw_execute(d->plan[s]);
+            }
+            for (int64_t f = 0; f < d->nf; f++) {
+                double *zr = d->z + (f * d->sub + i) * d2;
+                for (int s = 0, off = 0; s < 2; off += (int)d->c[s], s++)
+                    for (int64_t ch = 0; ch < d->c[s]; ch++)
+                        coef(d, s, d->fu[f], d->fv[f], ch, &zr[off + ch], &zr[dd + off + ch]);
+            }
+        }
+        if ((st = fold(ctx, d, k)) != SIMREP_OK)
+            return st;
+    }
+    return SIMREP_OK;
+}
+
+void simrep_dftcca_result_clear(simrep_ctx *ctx, simrep_dftcca_result *r)
+{
+    if (!r)
+        return;
+    simrep__free(ctx, r->freqs);
+    simrep__free(ctx, r->coef_store);
+    memset(r, 0, sizeof *r);
+}
+
+/* The real embedding [[R, -I], [I, R]] of the complex block (rows ri,
+ * columns ci of the d x d Hermitian S) times s, into e (2nr x 2nc, col-major). */
+static void embed(const double *sr, const double *si, int64_t dd, const int64_t *ri, int64_t nr, const int64_t *ci,
+                  int64_t nc, double s, double *e)
+{
+    const int64_t ld = 2 * nr;
+    for (int64_t b = 0; b < nc; b++)
+        for (int64_t a = 0; a < nr; a++) {
+            const double re = sr[ri[a] + ci[b] * dd] * s, im = si[ri[a] + ci[b] * dd] * s;
+            e[a + b * ld] = re;
+            e[(a + nr) + (b + nc) * ld] = re;
+            e[(a + nr) + b * ld] = im;
+            e[a + (b + nc) * ld] = -im;
+        }
+}
+
+/* w (m x m) = V diag(whiten(lambda)) Vᵀ of the symmetric a (destroyed). */
+static simrep_status whitening(simrep_ctx *ctx, double *a, int64_t m, double eps, double *w, double *work)
+{
+    double *lam = work, *v = work + m;
+    simrep_status st = simrep__syevd(ctx, m, a, m, lam);
+    if (st != SIMREP_OK)
+        return st;
+    for (int64_t j = 0; j < m; j++) {
+        const double l = lam[j] > 0 ? lam[j] : 0; /* SPEC step 2: clamp round-off negatives */
+        const double f = 1.0 / sqrt(l + eps);
+        for (int64_t i = 0; i < m; i++)
+            v[i + j * m] = a[i + j * m] * f;
+    }
+    return simrep__gemm(ctx, 'N', 'T', m, m, m, 1.0, v, m, a, m, 0.0, w, m);
+}
+
+simrep_status simrep_dftcca_compute(simrep_ctx *ctx, const simrep_dftcca *d, const simrep_options *options,
+                                    simrep_dftcca_result *out)
+{
+    if (!ctx || !d || !out)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_compute: invalid arguments");
+    memset(out, 0, sizeof *out);
+    simrep_options defaults;
+    if (!options) {
+        simrep_options_init(&defaults);
+        options = &defaults;
+    }
+    const double eps = options->epsilon;
+    if (!(eps >= 0))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "epsilon %g must be >= 0", eps);
+    if (d->n < 2)
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "n = %lld image%s: DFT-CCA needs at least 2 images",
+                            (long long)d->n, d->n == 1 ? "" : "s");
+    const int64_t dd = d->d, p = d->c[0], q = d->c[1], kmax = p < q ? p : q;
+    out->height = d->gh;
+    out->width = d->gw;
+    out->n = d->n;
+    out->nfreq = d->nf;
+    out->freqs = simrep__calloc_array(ctx, (size_t)d->nf, sizeof *out->freqs, "DFT-CCA results");
+    out->coef_store = out->freqs ? simrep__alloc_array(ctx, (size_t)(d->nf * kmax), sizeof(double), "DFT-CCA results")
+                                 : NULL;
+    int64_t *kept = simrep__alloc_array(ctx, (size_t)dd, sizeof(int64_t), "kept features");
+    const size_t big = (size_t)(2 * dd) * (size_t)(2 * dd);
+    double *ex = simrep__alloc_array(ctx, big, sizeof(double), "DFT-CCA work");
+    double *ey = ex ? simrep__alloc_array(ctx, big, sizeof(double), "DFT-CCA work") : NULL;
+    double *wx = ey ? simrep__alloc_array(ctx, big, sizeof(double), "DFT-CCA work") : NULL;
+    double *wy = wx ? simrep__alloc_array(ctx, big, sizeof(double), "DFT-CCA work") : NULL;
+    double *exy = wy ? simrep__alloc_array(ctx, big, sizeof(double), "DFT-CCA work") : NULL;
+    double *t = exy ? simrep__alloc_array(ctx, big, sizeof(double), "DFT-CCA work") : NULL;
+    double *work = t ? simrep__alloc_array(ctx, big + (size_t)(2 * dd), sizeof(double), "DFT-CCA work") : NULL;
+    double *sv = work ? simrep__alloc_array(ctx, (size_t)(2 * dd), sizeof(double), "DFT-CCA work") : NULL;
+    simrep_status st = out->coef_store && kept && sv ? SIMREP_OK : SIMREP_E_NOMEM;
+    const double inv = 1.0 / (double)(d->n - 1);
+    double sum = 0;
+    int64_t total = 0, used = 0;
+    for (int64_t f = 0; f < d->nf && st == SIMREP_OK; f++) {
+        simrep_dftcca_frequency *fr = &out->freqs[f];
+        fr->u = d->fu[f];
+        fr->v = d->fv[f];
+        fr->count = d->count[f];
+        fr->coefs = out->coef_store + used;
+        const double *sr = d->sre + f * dd * dd, *si = d->sim + f * dd * dd;
+        /* Dead features per side at this frequency (variance = S_jj / (n - 1)). */
+        double vmax[2] = {0, 0};
+        for (int64_t j = 0; j < dd; j++) {
+            const double var = sr[j + j * dd] * inv;
+            const int s = j >= p;
+            vmax[s] = var > vmax[s] ? var : vmax[s];
+        }
+        int64_t kp = 0, kq = 0;
+        for (int64_t j = 0; j < p; j++)
+            if (vmax[0] > 0 && sr[j + j * dd] * inv > eps * vmax[0])
+                kept[kp++] = j;
+        for (int64_t j = p; j < dd; j++)
+            if (vmax[1] > 0 && sr[j + j * dd] * inv > eps * vmax[1])
+                kept[kp + kq++] = j;
+        fr->kept_p = kp;
+        fr->kept_q = kq;
+        if (kp == 0 || kq == 0)
+            continue;
+        if (kp < p || kq < q)
+            out->warnings |= SIMREP_WARN_DEAD_FEATURES;
+        if (d->n < 10 * (kp > kq ? kp : kq))
+            out->warnings |= SIMREP_WARN_FEW_SAMPLES;
+        const int64_t mx = 2 * kp, my = 2 * kq, k = kp < kq ? kp : kq;
+        /* The reference's rescaling: each block by its side's largest
+         * variance (max |C| is on the diagonal of a PSD matrix). */
+        const double sx = inv / vmax[0], sy = inv / vmax[1];
+        embed(sr, si, dd, kept, kp, kept, kp, sx, ex);
+        embed(sr, si, dd, kept + kp, kq, kept + kp, kq, sy, ey);
+        embed(sr, si, dd, kept, kp, kept + kp, kq, sqrt(sx) * sqrt(sy), exy);
+        st = whitening(ctx, ex, mx, eps, wx, work);
+        if (st == SIMREP_OK)
+            st = whitening(ctx, ey, my, eps, wy, work);
+        if (st == SIMREP_OK) /* t = Wx Exy, then ex = t Wy */
+            st = simrep__gemm(ctx, 'N', 'N', mx, my, mx, 1.0, wx, mx, exy, mx, 0.0, t, mx);
+        if (st == SIMREP_OK)
+            st = simrep__gemm(ctx, 'N', 'N', mx, my, my, 1.0, t, mx, wy, my, 0.0, ex, mx);
+        if (st == SIMREP_OK)
+            st = simrep__gesdd(ctx, 'N', mx, my, ex, mx, sv, NULL, 1, NULL, 1);
+        if (st != SIMREP_OK)
+            break;
+        double fsum = 0;
+        for (int64_t i = 0; i < k; i++) {
+            fr->coefs[i] = 0.5 * (sv[2 * i] + sv[2 * i + 1]);
+            fsum += fr->coefs[i];
+        }
+        fr->k = k;
+        fr->mean = fsum / (double)k;
+        used += k;
+        sum += fsum * fr->count;
+        total += k * fr->count;
+    }
+    simrep__free(ctx, kept);
+    simrep__free(ctx, ex);
+    simrep__free(ctx, ey);
+    simrep__free(ctx, wx);
+    simrep__free(ctx, wy);
+    simrep__free(ctx, exy);
+    simrep__free(ctx, t);
+    simrep__free(ctx, work);
+    simrep__free(ctx, sv);
+    if (st == SIMREP_OK && total == 0)
+        st = simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                          "dftcca: at every spatial frequency a side has every channel constant over the images, so "
+                          "no frequency has a CCA");
+    if (st != SIMREP_OK) {
+        simrep_dftcca_result_clear(ctx, out);
+        return st;
+    }
+    out->total = total;
+    out->similarity = sum / (double)total;
+    out->distance = 1.0 - out->similarity;
+    return SIMREP_OK;
+}
