@@ -179,8 +179,11 @@ const char *simrep__npy_kind_name(const char *descr, char *buf, size_t cap)
         return NULL;
     long size = 0;
     const char *digits = d + 1;
-    while (*digits >= '0' && *digits <= '9')
+    while (*digits >= '0' && *digits <= '9') {
         size = size * 10 + (*digits++ - '0');
+        if (size > 100000000) /* no such item size; stops before long overflows */
+            return NULL;
+    }
     switch (kind) {
     case 'f':
         if (size == 2 || size == 4 || size == 8) {
