@@ -18,7 +18,8 @@
  * The sizes in the archive are checked, not trusted: a member's uncompressed
  * size must equal its npy header plus shape x itemsize, and a deflated
  * member is inflated with that total as the bound: inflating to more or
- * fewer bytes, a corrupt stream or a CRC mismatch is a FORMAT error.
+ * fewer bytes, a corrupt stream or a CRC mismatch is a FORMAT error, and a
+ * total beyond deflate's 1032:1 limit is refused before anything is read.
  * Deflated members are inflated as a stream (zlib, raw deflate); reading
  * forward continues it, reading backward restarts it, and layouts that need
  * the member out of order spill it once to an anonymous tmpfile() and pread
@@ -501,6 +502,15 @@ static simrep_status open_member(simrep_ctx *ctx, const simrep__reader *rd, cons
                             "bytes)",
                             label, (unsigned long long)e->csize, (unsigned long long)data,
                             (unsigned long long)rd->size);
+    /* Deflate expands at most 1032:1 (a 258-byte match costs at least two
+     * bits), plus a few bytes of block framing: a larger claim is a lie, and
+     * is refused here rather than allocated for (the shape decides the
+     * caller's buffers) and found out only when the inflated data run short. */
+    if (e->method == 8 && e->csize < UINT64_MAX / 1032 - 1 && e->usize > (e->csize + 1) * 1032)
+        return simrep__fail(ctx, SIMREP_E_FORMAT,
+                            "%s: corrupt ZIP archive: the member claims %llu bytes uncompressed from %llu compressed; "
+                            "deflate cannot expand more than 1032-fold",
+                            label, (unsigned long long)e->usize, (unsigned long long)e->csize);
     if (e->method == 0) {
         s->base = data;
         s->size = e->csize;
