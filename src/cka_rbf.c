@@ -634,9 +634,9 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
     for (int s = 0; st == SIMREP_OK && s < 2; s++) {
         if (!(med[s] > 0))
             st = simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                              "cka_rbf: the median pairwise distance of %s is 0 (at least half of the pairs of rows "
-                              "are identical), so the RBF bandwidth is undefined",
-                              sides[s].name);
+                              "%s: cka_rbf: the median pairwise distance of %s is 0 (at least half of the pairs of "
+                              "rows are identical), so the RBF bandwidth is undefined",
+                              sides[s].name, sides[s].name);
         else
             sides[s].denom = 2.0 * sigma * sigma * med[s];
     }
