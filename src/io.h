@@ -101,6 +101,10 @@ simrep_status simrep__st_open(simrep_ctx *ctx, const simrep__reader *rd, const c
 
 /* -------------------------------------------------------------- shared */
 
+/* The length of the path part of a spec ("x.npz:key" -> 5); *key is set to
+ * the key (after the last ':', possibly "") when the part before that ':'
+ * ends in .npz or .safetensors, else to NULL.  Exposed for the fuzz target. */
+size_t simrep__split_spec(const char *spec, const char **key);
 /* The source's "path" or "path:key" for messages (simrep_input). */
 const char *simrep__source_label(const simrep_source *src);
 /* "(1000, 64)", "(5,)", "()" into buf. */

@@ -215,8 +215,7 @@ static int format_of(const char *path, size_t len)
     return -1;
 }
 
-/* The length of the path part of a spec; *key set to the key or NULL. */
-static size_t split_spec(const char *spec, const char **key)
+size_t simrep__split_spec(const char *spec, const char **key)
 {
     *key = NULL;
     const char *colon = strrchr(spec, ':');
@@ -236,7 +235,7 @@ int simrep_format_from_path(const char *path)
     if (!path)
         return -1;
     const char *key;
-    size_t len = split_spec(path, &key);
+    size_t len = simrep__split_spec(path, &key);
     return format_of(path, len);
 }
 
@@ -391,7 +390,7 @@ simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_sourc
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open: invalid arguments");
     *out = NULL;
     const char *key;
-    size_t len = split_spec(spec, &key);
+    size_t len = simrep__split_spec(spec, &key);
     if (len >= sizeof ((simrep_source *)0)->path)
         return simrep__fail(ctx, SIMREP_E_INVALID, "%.64s...: path too long", spec);
     if (key && strlen(key) >= SIMREP_NAME_MAX)
