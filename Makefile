@@ -27,7 +27,7 @@ ALIB_OBJ     := $(LIB_SRC:src/%.c=$(A)/obj/%.o)
 ACLI_OBJ     := $(CLI_SRC:cli/%.c=$(A)/obj/cli_%.o)
 ATEST_OBJ    := $(TEST_SRC:tests/unit/%.c=$(A)/obj/test_%.o)
 
-.PHONY: all deps check check-unit check-python check-asan demo bench clean
+.PHONY: all deps check check-unit check-python check-asan check-fuzz check-valgrind fuzz demo bench clean
 
 all: $(B)/simrep $(B)/libsimrep.so $(B)/test_unit
 
@@ -63,14 +63,35 @@ $(A)/simrep: $(ACLI_OBJ) $(ALIB_OBJ)
 $(A)/test_unit: $(ATEST_OBJ) $(ALIB_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
-$(B)/obj $(B)/pic $(A)/obj:
+$(B)/obj $(B)/pic $(A)/obj $(B)/fuzz $(A)/fuzz:
 	mkdir -p $@
+
+# Fuzz targets (fuzz/fuzz_NAME.c, one per parser).  `make fuzz` builds the
+# libFuzzer binaries $(B)/fuzz/fuzz_NAME with clang; every target is also
+# linked with fuzz/replay.c into a plain program, $(B)/fuzz/replay_NAME (and
+# the ASan build's), which check-fuzz runs over the seed corpus and the saved
+# crash regressions.  FUZZ_EXTRA_NAME: sources a target needs beyond the library.
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_EXTRA_manifest := cli/manifest.c
+REPLAY       := $(FUZZ_TARGETS:%=$(B)/fuzz/replay_%)
+AREPLAY      := $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
+
+$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz_common.h $(B)/libsimrep.a | $(B)/fuzz
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Isrc -o $@ $< fuzz/replay.c $(FUZZ_EXTRA_$*) $(B)/libsimrep.a $(LIBS)
+$(A)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz_common.h $(ALIB_OBJ) | $(A)/fuzz
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS) -Isrc -o $@ $< fuzz/replay.c $(FUZZ_EXTRA_$*) $(ALIB_OBJ) $(LIBS)
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(LIB_SRC) $(HDRS) | $(B)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -Isrc -o $@ $< $(FUZZ_EXTRA_$*) $(LIB_SRC) $(LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 
 # The C unit tests, the Python/numpy tests of the CLI, then both again on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build.
 check: deps
-	$(MAKE) all $(A)/simrep $(A)/test_unit
-	$(MAKE) check-unit check-python check-asan
+	$(MAKE) all $(A)/simrep $(A)/test_unit $(REPLAY) $(AREPLAY)
+	$(MAKE) check-unit check-python check-asan check-fuzz check-valgrind
 	$(MAKE) check-pkg
 
 # The Python package's tests (tests/python_pkg) against this build's library
@@ -103,6 +124,32 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1 OPENBLAS_NUM_THREADS=1 $(A)/test_unit
 	ASAN_OPTIONS=detect_leaks=1 OPENBLAS_NUM_THREADS=1 SIMREP_BIN=$(A)/simrep SIMREP_SANITIZED=1 \
 		$(PY) -m pytest -q tests/python
+
+# The fuzz corpus and regressions through every target, plain and ASan.
+check-fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		set -e; dirs="fuzz/corpus/$$t $$(ls -d fuzz/regressions/$$t 2>/dev/null || true)"; \
+		echo "replay $$t: $$dirs"; \
+		$(B)/fuzz/replay_$$t $$dirs; \
+		ASAN_OPTIONS=detect_leaks=1 $(A)/fuzz/replay_$$t $$dirs; \
+	done
+
+# Valgrind memcheck (what ASan does not see: reads of uninitialized memory)
+# on a fast subset: the input, moments and allocation-failure suites, the
+# corpus replay of every parser, and a few CLI calls on the example data.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
+check-valgrind:
+	SIMREP_TEST_SUITES=io,moments,alloc,edge OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/test_unit
+	@for t in $(FUZZ_TARGETS); do \
+		set -e; $(VALGRIND) $(B)/fuzz/replay_$$t fuzz/corpus/$$t $$(ls -d fuzz/regressions/$$t 2>/dev/null || true); \
+	done
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m cca,cca_r2,svcca,pwcca,cka,cka_debiased,procrustes \
+		examples/data/net_a.npz:hidden1 examples/data/net_b.npz:hidden2 >/dev/null
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m all --format json \
+		fuzz/corpus/npy/f8_fortran.npy fuzz/corpus/npz/zip64_full_deflated.npz:b >/dev/null
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep info examples/data/net_a.npz >/dev/null
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare fuzz/corpus/npy/nan.npy fuzz/corpus/npy/nan.npy 2>/dev/null; \
+		test $$? -eq 1
 
 demo: deps
 	$(MAKE) $(B)/simrep

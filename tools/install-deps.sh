@@ -2,8 +2,10 @@
 # Install the Debian packages simrep needs to build, test and run its demo,
 # but only those that are missing (so a machine that has them needs no root
 # and no network).  Called by `make deps`, `make check` and `make demo`.
+# (`make fuzz` also needs clang and libclang-rt-14-dev; `make check` does not:
+# it replays the fuzz corpus with gcc-built programs.)
 set -e
-PKGS="gcc make libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev python3-numpy python3-pytest"
+PKGS="gcc make libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev python3-numpy python3-pytest valgrind"
 PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
 missing=""
 for p in $PKGS; do
