@@ -1,0 +1,231 @@
+/*
+ * test_edge.c: numerical edge cases of every measure through the C API,
+ * beyond those of test_measures.c (which has per-feature 1e-30/1e30
+ * scaling, a dead and a duplicate column, p > n and a constant y for the
+ * CCA family and CKA):
+ *   - the whole of x scaled by 1e-30 and 1e30, in float64 and float32:
+ *     every measure is invariant to isotropic scaling (simrep_measure_info's
+ *     invariances), so each must equal the unscaled value;
+ *   - float16 input at the format's largest values (+-65504): converted
+ *     exactly, so every measure equals the float64 computation of the same
+ *     numbers, and nothing overflows on the way (the sums are in double);
+ *   - an all-zero y, x, or both: every measure on its own is a
+ *     SIMREP_E_DEGENERATE error whose message names the side, never a NaN;
+ *   - duplicate columns with p > n: finite values in [0, 1] and the
+ *     few-samples warning for the CCA family.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "internal.h"
+#include "simrep.h"
+#include "test_util.h"
+
+#define N 80
+#define P 6
+#define Q 5
+
+/* The measures of two sample x feature matrices (later measures, on
+ * feature maps, have their own tests). */
+#define NMEASURES (SIMREP_PROCRUSTES_ANGULAR + 1)
+
+static void fill(test_rng *g, double *x, double *y, int64_t n, int64_t p, int64_t q)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double z1 = test_normal(g), z2 = test_normal(g);
+        for (int64_t j = 0; j < p; j++)
+            x[i * p + j] = (j % 2 ? z1 : z2) * (j + 1) + 0.7 * test_normal(g);
+        for (int64_t j = 0; j < q; j++)
+            y[i * q + j] = (j % 3 ? z2 : z1) - 0.5 * j + 0.9 * test_normal(g);
+    }
+}
+
+/* One measure of x and y; on success *v is the similarity. */
+static simrep_status one(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, simrep_measure m,
+                         double *v, unsigned *warnings)
+{
+    simrep_result r;
+    simrep_status st = simrep_compare(ctx, x, y, NULL, &m, 1, &r);
+    if (st == SIMREP_OK) {
+        *v = r.similarity;
+        if (warnings)
+            *warnings = r.warnings;
+        CHECK(isfinite(r.similarity) && isfinite(r.distance));
+        for (int64_t i = 0; i < r.ncoefs; i++)
+            CHECK(isfinite(r.coefs[i]));
+        simrep_result_clear(ctx, &r);
+    }
+    return st;
+}
+
+static void test_isotropic_scale(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng g = {77};
+    double x[N * P], y[N * Q], xs[N * P];
+    float xf[N * P];
+    fill(&g, x, y, N, P, Q);
+    simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, N, P), Y = simrep_matrix_c(y, SIMREP_F64, N, Q);
+    static const double scales[] = {1e-30, 1e30};
+    for (int m = 0; m < NMEASURES; m++) {
+        double want = NAN;
+        CHECK_STATUS(ctx, one(ctx, &X, &Y, (simrep_measure)m, &want, NULL), SIMREP_OK);
+        for (int s = 0; s < 2; s++) {
+            for (int i = 0; i < N * P; i++) {
+                xs[i] = x[i] * scales[s];
+                xf[i] = (float)xs[i];
+            }
+            simrep_matrix XS = simrep_matrix_c(xs, SIMREP_F64, N, P), XF = simrep_matrix_c(xf, SIMREP_F32, N, P);
+            double got = NAN, gotf = NAN;
+            CHECK_STATUS(ctx, one(ctx, &XS, &Y, (simrep_measure)m, &got, NULL), SIMREP_OK);
+            /* Scaling by a power of ten is not exact in binary: the data
+             * change by one rounding (2^-53 relative), and the measures are
+             * well conditioned here, so 1e-9 is far above round-off. */
+            CHECK_CLOSE(got, want, 1e-9);
+            CHECK_STATUS(ctx, one(ctx, &XF, &Y, (simrep_measure)m, &gotf, NULL), SIMREP_OK);
+            /* float32 rounds each value to 2^-24 relative: the measures move
+             * by about that times the conditioning; 1e-4 is a loose bound. */
+            CHECK_CLOSE(gotf, want, 1e-4);
+        }
+        /* And the same for y, at the other extreme from x. */
+        double ys[N * Q], got = NAN;
+        for (int i = 0; i < N * Q; i++)
+            ys[i] = y[i] * 1e30;
+        for (int i = 0; i < N * P; i++)
+            xs[i] = x[i] * 1e-30;
+        simrep_matrix XS = simrep_matrix_c(xs, SIMREP_F64, N, P), YS = simrep_matrix_c(ys, SIMREP_F64, N, Q);
+        CHECK_STATUS(ctx, one(ctx, &XS, &YS, (simrep_measure)m, &got, NULL), SIMREP_OK);
+        CHECK_CLOSE(got, want, 1e-9);
+    }
+    simrep_ctx_free(ctx);
+}
+
+static uint16_t f16_bits(double v)
+{
+    /* Only the values used below: exact in binary16. */
+    if (v == 65504.0)
+        return 0x7bff;
+    if (v == -65504.0)
+        return 0xfbff;
+    /* Integers of magnitude < 2048 are exact in binary16. */
+    int neg = v < 0;
+    double a = neg ? -v : v;
+    if (a == 0)
+        return neg ? 0x8000 : 0;
+    int e = 0;
+    while (a >= 2.0)
+        a /= 2, e++;
+    uint16_t mant = (uint16_t)((a - 1.0) * 1024.0 + 0.5);
+    return (uint16_t)((neg ? 0x8000 : 0) | ((e + 15) << 10) | mant);
+}
+
+static void test_float16_extremes(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng g = {65504};
+    uint16_t xh[N * P];
+    double xd[N * P], y[N * Q], dummy[N * P];
+    fill(&g, dummy, y, N, P, Q);
+    /* Integer values in (-2048, 2048), plus +-65504 spread over every
+     * column, a column of only +-65504 and the largest value in a column
+     * otherwise small. */
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < P; j++) {
+            double v = floor(test_uniform(&g) * 4000.0) - 2000.0;
+            if (j == 0)
+                v = (i % 3) ? 65504.0 : -65504.0;
+            else if ((i + j) % 17 == 0)
+                v = (i % 2) ? 65504.0 : -65504.0;
+            xd[i * P + j] = v;
+            xh[i * P + j] = f16_bits(v);
+        }
+    for (int i = 0; i < N * P; i++)
+        CHECK(simrep__f16_to_double(xh[i]) == xd[i]);
+    simrep_matrix XH = simrep_matrix_c(xh, SIMREP_F16, N, P), XD = simrep_matrix_c(xd, SIMREP_F64, N, P);
+    simrep_matrix Y = simrep_matrix_c(y, SIMREP_F64, N, Q);
+    for (int m = 0; m < NMEASURES; m++) {
+        double a = NAN, b = NAN;
+        CHECK_STATUS(ctx, one(ctx, &XH, &Y, (simrep_measure)m, &a, NULL), SIMREP_OK);
+        CHECK_STATUS(ctx, one(ctx, &XD, &Y, (simrep_measure)m, &b, NULL), SIMREP_OK);
+        /* Same numbers, same code path after conversion: equal. */
+        CHECK(a == b);
+    }
+    /* x against itself in float16 is an identity for every measure. */
+    for (int m = 0; m < NMEASURES; m++) {
+        double a = NAN;
+        CHECK_STATUS(ctx, one(ctx, &XH, &XH, (simrep_measure)m, &a, NULL), SIMREP_OK);
+        /* 1 up to the round-off of an eigendecomposition of a 6 x 6
+         * covariance whose entries reach 4e9 * N. */
+        CHECK_CLOSE(a, 1.0, 1e-7);
+    }
+    simrep_ctx_free(ctx);
+}
+
+static void test_all_zero(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng g = {3};
+    double x[N * P], y[N * Q], zx[N * P], zy[N * Q];
+    fill(&g, x, y, N, P, Q);
+    memset(zx, 0, sizeof zx);
+    memset(zy, 0, sizeof zy);
+    simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, N, P), Y = simrep_matrix_c(y, SIMREP_F64, N, Q);
+    simrep_matrix ZX = simrep_matrix_c(zx, SIMREP_F64, N, P), ZY = simrep_matrix_c(zy, SIMREP_F64, N, Q);
+    const struct {
+        const simrep_matrix *x, *y;
+        const char *side;
+    } cases[] = {{&X, &ZY, "y"}, {&ZX, &Y, "x"}, {&ZX, &ZY, NULL}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int m = 0; m < NMEASURES; m++) {
+            double v = NAN;
+            simrep_status st = one(ctx, cases[c].x, cases[c].y, (simrep_measure)m, &v, NULL);
+            if (st != SIMREP_E_DEGENERATE)
+                fprintf(stderr, "FAIL all-zero %s, %s: status %d, similarity %g\n",
+                        cases[c].side ? cases[c].side : "x and y", simrep_measure_get_info((simrep_measure)m)->id,
+                        (int)st, v);
+            CHECK(st == SIMREP_E_DEGENERATE);
+            const char *msg = simrep_ctx_message(ctx);
+            CHECK(strlen(msg) > 10);
+            /* The message says which side: "y: ..." (or "x: ...") first. */
+            if (cases[c].side && !(msg[0] == cases[c].side[0] && msg[1] == ':'))
+                fprintf(stderr, "FAIL all-zero %s, %s: message does not start with the side: %s\n",
+                        cases[c].side, simrep_measure_get_info((simrep_measure)m)->id, msg);
+            if (cases[c].side)
+                CHECK(msg[0] == cases[c].side[0] && msg[1] == ':');
+        }
+    simrep_ctx_free(ctx);
+}
+
+static void test_duplicates_p_above_n(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng g = {11};
+    enum { n = 12, p = 30, q = 20 };
+    double x[n * p], y[n * q];
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < p; j++)
+            x[i * p + j] = j < 10 ? test_normal(&g) : x[i * p + j % 10]; /* columns 10.. repeat 0..9 */
+        for (int j = 0; j < q; j++)
+            y[i * q + j] = j < 5 ? x[i * p + j] + 0.1 * test_normal(&g) : test_normal(&g);
+    }
+    simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, n, p), Y = simrep_matrix_c(y, SIMREP_F64, n, q);
+    for (int m = 0; m < NMEASURES; m++) {
+        double v = NAN;
+        unsigned w = 0;
+        CHECK_STATUS(ctx, one(ctx, &X, &Y, (simrep_measure)m, &v, &w), SIMREP_OK);
+        CHECK(v >= -1e-12 && v <= 1 + 1e-12);
+        if (m <= SIMREP_PWCCA)
+            CHECK(w & SIMREP_WARN_FEW_SAMPLES);
+    }
+    simrep_ctx_free(ctx);
+}
+
+void suite_edge(void)
+{
+    test_isotropic_scale();
+    test_float16_extremes();
+    test_all_zero();
+    test_duplicates_p_above_n();
+}
