@@ -14,11 +14,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import (assert_error, compare, npy_bytes, npy_raw, ref, run, write_npy,
+from conftest import (SANITIZED, assert_error, compare, npy_bytes, npy_raw, ref, run, write_npy,
                       write_safetensors, write_safetensors_raw)
 
 N = 50
 HANG = 5.0
+# Issue 6 asks for an answer "in well under a second": measured, the slowest
+# case takes 0.05 s (0.15 s on the ASan build); the bound leaves room for a
+# loaded machine.
+FAST = 3.0 if SANITIZED else 1.0
 
 
 def good(tmp_path, n=N, p=4, name="good.npy", seed=0):
@@ -236,7 +240,7 @@ def test_bad_file(case, tmp_path):
     # is also a sample-count mismatch, which may be reported on either side.
     for xs, ys in ((bad, y), (y, bad)):
         r = run("compare", xs, ys, *args, timeout=HANG * 4)
-        assert r.elapsed < HANG, r
+        assert r.elapsed < FAST, r
         assert_error(r, 1, names=None if name in NAMES_EITHER else spec_path(bad), contains=contains)
         if name in NAMES_EITHER:
             assert spec_path(bad) in r.stderr or str(y) in r.stderr, r
@@ -250,7 +254,7 @@ def test_bad_file_info(case, tmp_path):
     name, maker, args, contains = case
     bad = spec_path(maker(tmp_path))
     r = run("info", bad, timeout=HANG * 4)
-    assert r.elapsed < HANG, r
+    assert r.elapsed < FAST, r
     assert 0 <= r.code < 128, r
     if r.code != 0:
         assert_error(r, 1, names=bad)
@@ -344,7 +348,7 @@ def test_usage_error(case, tmp_path):
     x, y = good(tmp_path, name="x.npy"), good(tmp_path, name="y.npy", seed=1)
     args = [a.format(x=x, y=y) for a in args]
     r = run(*args, timeout=HANG * 4)
-    assert r.elapsed < HANG, r
+    assert r.elapsed < FAST, r
     assert_error(r, 2)
     assert r.stdout == "", r
 
