@@ -12,14 +12,20 @@
  *   - an all-zero y, x, or both: every measure on its own is a
  *     SIMREP_E_DEGENERATE error whose message names the side, never a NaN;
  *   - duplicate columns with p > n: finite values in [0, 1] and the
- *     few-samples warning for the CCA family.
+ *     few-samples warning for the CCA family;
+ *   - resource limits: sizes whose products overflow, or that exceed the
+ *     32-bit BLAS integer, are refused before anything is allocated or
+ *     read, and sizes that merely do not fit in memory are SIMREP_E_NOMEM
+ *     (an allocator capped at 1 GiB stands in for a machine's memory).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "internal.h"
+#include "linalg.h"
 #include "simrep.h"
 #include "test_util.h"
 
@@ -222,8 +228,87 @@ static void test_duplicates_p_above_n(void)
     simrep_ctx_free(ctx);
 }
 
+/* An allocator that refuses blocks over 1 GiB, standing in for a machine
+ * without the memory (a real malloc may overcommit, or ASan abort). */
+#define CAP ((size_t)1 << 30)
+static long capped_live;
+static void *capped_malloc(void *user, size_t size)
+{
+    (void)user;
+    if (size > CAP)
+        return NULL;
+    void *p = malloc(size ? size : 1);
+    capped_live += p != NULL;
+    return p;
+}
+static void capped_free(void *user, void *ptr)
+{
+    (void)user;
+    capped_live -= ptr != NULL;
+    free(ptr);
+}
+
+static void test_resource_limits(void)
+{
+    simrep_allocator a = {capped_malloc, capped_free, NULL};
+    simrep_ctx *ctx = simrep_ctx_new(&a);
+    simrep_moments *m = NULL;
+    /* (p + q)^2 overflows int64: refused as an argument error. */
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, INT64_MAX / 2, INT64_MAX / 2, &m), SIMREP_E_INVALID);
+    CHECK(m == NULL);
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, (int64_t)1 << 32, 1, &m), SIMREP_E_INVALID);
+    /* Beyond the BLAS integer but not int64: no memory for the scatter. */
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, (int64_t)1 << 31, 1, &m), SIMREP_E_NOMEM);
+    CHECK(m == NULL);
+    /* Merely large (0.4 TB of scatter): out of memory, with a message. */
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, 200000, 30000, &m), SIMREP_E_NOMEM);
+    CHECK(strstr(simrep_ctx_message(ctx), "scatter") != NULL);
+    int64_t feats[3] = {INT64_MAX, 1, 1};
+    CHECK_STATUS(ctx, simrep_moments_new_multi(ctx, 3, feats, &m), SIMREP_E_INVALID);
+    /* The 32-bit BLAS integer is checked at the one place BLAS is called;
+     * nothing is read (the matrices are NULL) when a size does not fit. */
+    const int64_t big = (int64_t)INT_MAX + 1;
+    CHECK_STATUS(ctx, simrep__syrk(ctx, 'N', big, 4, 1.0, NULL, big, 0.0, NULL, big), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "32-bit BLAS") != NULL);
+    CHECK_STATUS(ctx, simrep__gemm(ctx, 'N', 'N', 4, big, 4, 1.0, NULL, 4, NULL, big, 0.0, NULL, 4),
+                 SIMREP_E_INVALID);
+    CHECK_STATUS(ctx, simrep__syevd(ctx, big, NULL, big, NULL), SIMREP_E_INVALID);
+    /* cka_rbf of 3e9 rows: n^2 fits int64, the rows converted to double
+     * (24 GB) do not fit the cap; NOMEM before any row is read (the view
+     * points at one double). */
+    double one = 1.0;
+    simrep_matrix X = {&one, SIMREP_F64, 3000000000LL, 1, 0, 0};
+    double v = -1;
+    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X, &X, 1.0, &v), SIMREP_E_NOMEM);
+    X.rows = (int64_t)1 << 32; /* n^2 overflows */
+    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X, &X, 1.0, &v), SIMREP_E_INVALID);
+    CHECK(v == -1);
+    /* A source read of a block whose bytes overflow is refused. */
+    static const char npy[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f8', 'fortran_order': False, "
+                              "'shape': (0, 1000000000000000), }";
+    char buf[128];
+    memset(buf, ' ', sizeof buf);
+    memcpy(buf, npy, sizeof npy - 1);
+    buf[127] = '\n';
+    simrep_source *src = NULL;
+    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, buf, sizeof buf, SIMREP_FORMAT_NPY, NULL, &src), SIMREP_OK);
+    if (src) {
+        simrep_matrix view;
+        CHECK(simrep_source_samples(src) == 0 && simrep_source_features(src) == 1000000000000000LL);
+        CHECK_STATUS(ctx, simrep_source_read(ctx, src, 0, 8192, &view), SIMREP_OK); /* 0 rows */
+        CHECK(view.rows == 0);
+        CHECK_STATUS(ctx, simrep_source_set_layout(ctx, src, 1), SIMREP_OK); /* now 1e15 samples of 0 features */
+        CHECK_STATUS(ctx, simrep_source_read(ctx, src, 0, 8192, &view), SIMREP_OK);
+        CHECK(view.rows == 8192 && view.cols == 0);
+        simrep_source_free(ctx, src);
+    }
+    simrep_ctx_free(ctx);
+    CHECK(capped_live == 0);
+}
+
 void suite_edge(void)
 {
+    test_resource_limits();
     test_isotropic_scale();
     test_float16_extremes();
     test_all_zero();
