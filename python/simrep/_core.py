@@ -24,7 +24,10 @@ DEFAULT_MEASURES = ("cca", "svcca", "pwcca", "cka")  # the CLI's default
 CCA_FAMILY = ("cca", "cca_r2", "svcca", "pwcca")
 
 _INFOS = _native.measure_infos()
-MEASURES = tuple(info["id"] for _, info in _INFOS)
+# Measures of two samples x features matrices; "all" means these, as in the
+# CLI without --conv.  Measures of conv feature maps (dftcca) need the conv
+# input support, which the package does not have yet.
+MEASURES = tuple(info["id"] for _, info in _INFOS if not info["needs_maps"])
 _BY_ID = {info["id"]: (code, info) for code, info in _INFOS}
 
 _SVCCA_RULES = {"variance": _native.SVCCA_VARIANCE, "singular-values": _native.SVCCA_SINGULAR_VALUES,
@@ -40,8 +43,9 @@ class SimrepWarning(UserWarning):
 
 
 def measures():
-    """Every measure: {id: {title, similarity, distance, invariances,
-    reference, needs_rows, higher_is_more_similar}} (`simrep measures`)."""
+    """Every measure the library knows: {id: {title, similarity, distance,
+    invariances, reference, needs_rows, needs_maps, higher_is_more_similar}}
+    (`simrep measures`)."""
     return {info["id"]: dict(info) for _, info in _INFOS}
 
 
@@ -55,6 +59,9 @@ def _measure_list(ms):
         if m == "all":
             out.extend(x for x in MEASURES if x not in out)
             continue
+        if m in _BY_ID and _BY_ID[m][1]["needs_maps"]:
+            raise NotAvailable("%s compares conv feature maps, which the Python package cannot pass yet (it comes "
+                               "with conv input support); use `simrep compare --conv ... -m %s` meanwhile" % (m, m))
         if m not in _BY_ID:
             raise InvalidArgument("unknown measure %r (ids: %s, or 'all')" % (m, ", ".join(MEASURES)))
         if m not in out:

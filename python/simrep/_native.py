@@ -72,7 +72,7 @@ class Result(ctypes.Structure):
 class MeasureInfo(ctypes.Structure):
     _fields_ = [("id", c_char_p), ("title", c_char_p), ("similarity", c_char_p), ("distance", c_char_p),
                 ("higher_is_more_similar", c_int), ("invariances", c_char_p), ("reference", c_char_p),
-                ("needs_rows", c_int)]
+                ("needs_rows", c_int), ("needs_maps", c_int)]
 
 
 class CcaDetails(ctypes.Structure):
@@ -176,5 +176,5 @@ def measure_infos():
             "id": inf.id.decode(), "title": inf.title.decode(), "similarity": inf.similarity.decode(),
             "distance": inf.distance.decode(), "higher_is_more_similar": bool(inf.higher_is_more_similar),
             "invariances": inf.invariances.decode(), "reference": inf.reference.decode(),
-            "needs_rows": bool(inf.needs_rows)}))
+            "needs_rows": bool(inf.needs_rows), "needs_maps": bool(inf.needs_maps)}))
         i += 1

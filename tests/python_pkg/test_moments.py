@@ -74,7 +74,7 @@ def test_pickle_roundtrip():
     st = m.state()
     m3 = simrep.Moments.from_state(12, 9, st)
     assert m3.n == 400
-    with pytest.raises(ValueError, match="has 510 values, got 9"):
+    with pytest.raises(ValueError, match=r"has \d+ values, got 9"):
         simrep.Moments.from_state(12, 9, st[:9])
     bad = st.copy()
     bad[0] = 5  # a header field of the state (its layout is the library's business)
@@ -101,7 +101,7 @@ def test_update_errors_name_the_block_and_leave_moments_unchanged():
     assert m.n == 50
     with pytest.raises(ValueError, match="x_block has 50 rows but y_block has 49"):
         m.update(x[50:], y[51:])
-    with pytest.raises(ValueError, match="made for 12 \\+ 9 features"):
+    with pytest.raises(ValueError, match="made for 12"):
         m.update(x[50:, :5], y[50:])
     with pytest.raises(ValueError, match="2-D"):
         m.update(x[50:, 0], y[50:])
