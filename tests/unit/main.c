@@ -18,6 +18,7 @@ void suite_rbf(void);
 void suite_embed(void);
 void suite_alloc(void);
 void suite_edge(void);
+void suite_layout(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -47,6 +48,7 @@ int main(void)
     RUN(embed);
     RUN(alloc);
     RUN(edge);
+    RUN(layout);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }
