@@ -34,6 +34,15 @@ extern "C" {
 
 #define SIMREP_VERSION "0.1.0"
 
+/* The version of the library actually loaded (SIMREP_VERSION when it was
+ * built), and the size of a public struct that callers allocate
+ * ("simrep_result", "simrep_options", "simrep_matrix", "simrep_array_info",
+ * "simrep_cca_details"; 0 for any other name), so a binding written against
+ * one header can check the library it loads: fields are only ever
+ * appended, so a larger size means a newer library. */
+const char *simrep_version(void);
+size_t simrep_struct_size(const char *name);
+
 /* ---------------------------------------------------------------- status */
 
 typedef enum simrep_status {

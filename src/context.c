@@ -16,6 +16,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *simrep_version(void)
+{
+    return SIMREP_VERSION;
+}
+
+size_t simrep_struct_size(const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+    } sizes[] = {
+        {"simrep_result", sizeof(simrep_result)},         {"simrep_options", sizeof(simrep_options)},
+        {"simrep_matrix", sizeof(simrep_matrix)},         {"simrep_array_info", sizeof(simrep_array_info)},
+        {"simrep_cca_details", sizeof(simrep_cca_details)},
+    };
+    for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(sizes[i].name, name) == 0)
+            return sizes[i].size;
+    return 0;
+}
+
 const char *simrep_strerror(simrep_status status)
 {
     switch (status) {

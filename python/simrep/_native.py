@@ -143,12 +143,29 @@ _PROTOTYPES = {
     "simrep_cca_details_compute": (c_int, [c_void_p, c_void_p, c_void_p, POINTER(CcaDetails)]),
     "simrep_cca_details_clear": (None, [c_void_p, POINTER(CcaDetails)]),
     "simrep_dtype_size": (c_size_t, [c_int]),
+    "simrep_version": (c_char_p, []),
+    "simrep_struct_size": (c_size_t, [c_char_p]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+
+def _check_abi():
+    """The structs this module lays out must be the library's: results are
+    passed as arrays, so a size mismatch would misplace every element."""
+    for name, struct in (("simrep_result", Result), ("simrep_matrix", Matrix),
+                         ("simrep_cca_details", CcaDetails)):
+        size = lib.simrep_struct_size(name.encode())
+        if size != ctypes.sizeof(struct):
+            raise ImportError("simrep: %s (version %s) has sizeof(%s) = %d but this package expects %d; "
+                              "rebuild the library and the package from the same source"
+                              % (library_path, lib.simrep_version().decode(), name, size, ctypes.sizeof(struct)))
+
+
+_check_abi()
 
 
 def strerror(status):

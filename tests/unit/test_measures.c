@@ -309,4 +309,10 @@ void suite_measures(void)
     test_degenerate();
     test_svcca_options();
     test_progress();
+    /* The ABI checks a binding makes. */
+    CHECK(strcmp(simrep_version(), SIMREP_VERSION) == 0);
+    CHECK(simrep_struct_size("simrep_result") == sizeof(simrep_result));
+    CHECK(simrep_struct_size("simrep_options") == sizeof(simrep_options));
+    CHECK(simrep_struct_size("simrep_cca_details") == sizeof(simrep_cca_details));
+    CHECK(simrep_struct_size("no_such_struct") == 0 && simrep_struct_size(NULL) == 0);
 }
