@@ -188,6 +188,11 @@ static simrep_status inflate_some(simrep_ctx *ctx, simrep__inflater *inf, unsign
         inf->pos += produced;
         if (zr == Z_STREAM_END) {
             inf->ended = 1;
+            /* Short data say more than the CRC they also break. */
+            if (inf->total != NO_TOTAL && inf->pos < inf->total)
+                return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                    "%s: truncated: the member inflates to %llu bytes but its npy header implies %llu",
+                                    inf->label, (unsigned long long)inf->pos, (unsigned long long)inf->total);
             if (inf->crc != inf->want_crc)
                 return simrep__fail(ctx, SIMREP_E_FORMAT,
                                     "%s: corrupt member: CRC-32 %08x of the inflated data, the archive says %08x",
