@@ -960,7 +960,7 @@ static void collect_warnings(mx_run *r)
             continue;
         if (n < 10 * r->in[i].kept) {
             size_t len = strlen(list);
-            if (len < sizeof list - 40)
+            if (few < 4 && len < sizeof list - 40)
                 snprintf(list + len, sizeof list - len, "%s%s", few ? ", " : "", r->in[i].name);
             few++;
         }
@@ -970,7 +970,7 @@ static void collect_warnings(mx_run *r)
     if (few)
         add_warning(r, "n = %lld samples is less than 10 x the kept features of %d input%s (%s%s): CCA-family "
                     "values are biased toward 1", (long long)n, few, few == 1 ? "" : "s", list,
-                    strlen(list) >= sizeof list - 40 ? ", ..." : "");
+                    few > 4 ? ", ..." : "");
     for (int i = 0; i < r->K && dead; i++)
         if (r->in[i].kept >= 0 && r->in[i].kept < r->in[i].p)
             add_warning(r, "%s: %lld of %lld features are constant (dead) and were left out of the CCA family",

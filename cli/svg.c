@@ -108,6 +108,8 @@ static void text(FILE *f, double x, double y, double size, const char *anchor, d
 
 static void begin(FILE *f, double w, double h, const char *title, const char *subtitle)
 {
+    /* Wide enough for the title (bold: a little wider than 0.6 em) and subtitle. */
+    w = fmax(w, fmax(32 + 1.1 * text_width(title ? title : "", 16), 32 + text_width(subtitle ? subtitle : "", 12)));
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                FONT ">\n<title>", w, h, w, h);
@@ -147,6 +149,12 @@ static int nice_ticks(double lo, double hi, double *ticks, int cap)
 static void fmt_value(char *buf, size_t cap, double v)
 {
     snprintf(buf, cap, "%.3g", v);
+}
+
+/* Tick labels are round numbers: all their digits, up to 6. */
+static void fmt_tick(char *buf, size_t cap, double v)
+{
+    snprintf(buf, cap, "%.6g", v);
 }
 
 /* ------------------------------------------------------------- heatmap */
@@ -256,7 +264,7 @@ int svg_heatmap(FILE *f, const svg_heatmap_spec *s)
     for (int k = 0; k < nt; k++) {
         double y = y0 + legend_h - (ticks[k] - s->vmin) / span * legend_h;
         char lab[32];
-        fmt_value(lab, sizeof lab, ticks[k]);
+        fmt_tick(lab, sizeof lab, ticks[k]);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", legend_x + 14, y,
                 legend_x + 18, y);
         text(f, legend_x + 21, y + 4, 10, "start", 0, NULL, lab);
@@ -311,7 +319,7 @@ static void draw_axes(FILE *f, const axes *a, const char *xlabel, const char *yl
     for (int k = 0; k < n; k++) {
         double y = ax_y(a, t[k]);
         char lab[32];
-        fmt_value(lab, sizeof lab, t[k]);
+        fmt_tick(lab, sizeof lab, t[k]);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", a->x0, y, a->x0 + a->w,
                 y);
         text(f, a->x0 - 6, y + 4, 11, "end", 0, NULL, lab);
@@ -321,7 +329,7 @@ static void draw_axes(FILE *f, const axes *a, const char *xlabel, const char *yl
         for (int k = 0; k < n; k++) {
             double x = ax_x(a, t[k]);
             char lab[32];
-            fmt_value(lab, sizeof lab, t[k]);
+            fmt_tick(lab, sizeof lab, t[k]);
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x, a->y0, x,
                     a->y0 + a->h);
             text(f, x, a->y0 + a->h + 16, 11, "middle", 0, NULL, lab);
