@@ -125,13 +125,15 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1 OPENBLAS_NUM_THREADS=1 SIMREP_BIN=$(A)/simrep SIMREP_SANITIZED=1 \
 		$(PY) -m pytest -q tests/python
 
-# The fuzz corpus and regressions through every target, plain and ASan.
+# The fuzz corpus and regressions through every target, plain and ASan (a
+# failure is rerun with -v, which names each input before running it).
 check-fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		set -e; dirs="fuzz/corpus/$$t $$(ls -d fuzz/regressions/$$t 2>/dev/null || true)"; \
 		echo "replay $$t: $$dirs"; \
-		$(B)/fuzz/replay_$$t $$dirs; \
-		ASAN_OPTIONS=detect_leaks=1 $(A)/fuzz/replay_$$t $$dirs; \
+		$(B)/fuzz/replay_$$t $$dirs || { $(B)/fuzz/replay_$$t -v $$dirs; exit 1; }; \
+		ASAN_OPTIONS=detect_leaks=1 $(A)/fuzz/replay_$$t $$dirs || \
+			{ ASAN_OPTIONS=detect_leaks=1 $(A)/fuzz/replay_$$t -v $$dirs; exit 1; }; \
 	done
 
 # Valgrind memcheck (what ASan does not see: reads of uninitialized memory)

@@ -7,8 +7,10 @@
  *
  * Each file is read whole and passed to LLVMFuzzerTestOneInput once; a
  * directory contributes its regular files (not recursively).  -v names
- * each input as it goes; without it, a crash (a signal, or a sanitizer's
- * report through its death callback) names the input that caused it.
+ * each input before running it; without it, a crash by a signal or an
+ * ASan report (through its death callback) names the input that caused
+ * it, but a UBSan report does not (gcc's runtime skips the callback), hence
+ * the rerun with -v in the Makefile.
  * The run ends with "N inputs replayed".
  */
 #include <dirent.h>
