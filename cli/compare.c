@@ -719,10 +719,15 @@ int cmd_compare(int argc, char **argv)
             rc = cli_library_error(ctx, st, a.x, a.y);
     }
     if (rc < 0 && moments_pass) {
-        /* About 16 MiB of doubles per block of both inputs, in whole items. */
+        /* About 4 Mi elements of both inputs per block (16 MiB of doubles
+         * for 2-D inputs), in whole items; item_elements counts what a row
+         * reads from the file (a pooled image is H*W*C elements, not C). */
         const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
-        int64_t block = (int64_t)(4 * 1024 * 1024) / ((x.p + y.p) * nv);
-        int64_t lo = 256 / nv > 1 ? 256 / nv : 1;
+        int64_t per_row = (x.dims.item_elements + y.dims.item_elements + rpi - 1) / rpi;
+        if (per_row < (x.p + y.p) * nv)
+            per_row = (x.p + y.p) * nv;
+        int64_t block = (int64_t)(4 * 1024 * 1024) / per_row;
+        const int64_t lo = x.dims.ndim == 2 && y.dims.ndim == 2 ? 256 : 1;
         block = block < lo ? lo : block > 8192 ? 8192 : block;
         if (rpi > 1)
             block = (block / rpi > 1 ? block / rpi : 1) * rpi;

@@ -585,6 +585,8 @@ typedef struct simrep_input_dims {
     int64_t features;          /* its columns (p) */
     int64_t rows_per_item;     /* samples / items: out_h*out_w (positions), T (sequence flatten), else 1 */
     int64_t views;             /* matrices per read: T for per_step, else 1 */
+    int64_t item_elements;     /* elements stored per item (H*W*C, T*D, or p): a read of r rows holds about
+                                  ceil(r / rows_per_item) * item_elements of them; size blocks by it */
 } simrep_input_dims;
 
 /*
@@ -640,9 +642,12 @@ simrep_status simrep_input_set_spatial(simrep_ctx *ctx, simrep_input *in, int64_
  * Fortran-order one) and float64 when computed (pool, resizing, NCHW
  * positions, sequence mean, other Fortran-order cases); strides vary, so
  * consumers must honour them (simrep_moments_update does).
- * Reading forward in order is the fast path.  Memory: the items covering
- * the block in the file's dtype plus, when computed, the output block in
- * float64 (and per image the resize work, O(h*w*C)).
+ * Reading forward in order is the fast path.  Memory: for a view of the
+ * stored array, the items covering the block in the file's dtype; when
+ * computed, the output block in float64 plus the source read in chunks of
+ * whole items of at most 4 Mi elements (and per image the resize work,
+ * O(h*w*C)).  Callers bound the former by sizing blocks with
+ * dims.item_elements.
  */
 simrep_status simrep_input_read(simrep_ctx *ctx, simrep_input *in, int64_t row0, int64_t rows,
                                 simrep_matrix *views);
@@ -688,11 +693,14 @@ simrep_status simrep_input_read_maps(simrep_ctx *ctx, simrep_input *in, int64_t 
  * distance = 1 - similarity.
  *
  * Memory: per computed frequency the (p+q)^2 complex scatter, about
- * 8 (h*w/2 + 2) (p+q)^2 doubles in all, plus one block of images.  Time:
- * an FFT per image and channel, then one (p+q)^2 update per image and
- * frequency.  FFTW3 does the transforms; plans are made in
- * simrep_dftcca_new with FFTW_ESTIMATE (FFTW's planner is not thread-safe:
- * do not call simrep_dftcca_new from several threads at once).
+ * (h*w + 4) (p+q)^2 doubles in all (for 32 x 32 maps of 256 + 256
+ * channels, 2 GiB), plus a block of at most 4 Mi doubles of coefficients
+ * and 24 (p+q)^2 doubles of work in simrep_dftcca_compute.  Time: an FFT
+ * per image and channel, then one 2(p+q) x 2(p+q) rank-k update per block
+ * and frequency, and one CCA of size 2p x 2q per frequency.  FFTW3 does
+ * the transforms; plans are made in simrep_dftcca_new with FFTW_ESTIMATE
+ * (FFTW's planner is not thread-safe: do not call simrep_dftcca_new or
+ * simrep_dftcca_free from several threads at once).
  */
 typedef struct simrep_dftcca simrep_dftcca;
 

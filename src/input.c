@@ -247,6 +247,7 @@ simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, cons
         st = simrep_source_set_flat(ctx, src);
         update_dims(in);
     }
+    d->item_elements = st == SIMREP_OK ? simrep_source_features(src) : 0;
     if (st != SIMREP_OK) {
         simrep_input_free(ctx, in);
         return st;
@@ -539,6 +540,42 @@ static simrep_status read_items(simrep_ctx *ctx, simrep_input *in, int64_t i0, i
     return simrep_source_read(ctx, in->src, i0, count, v);
 }
 
+/* Computed outputs read the source in chunks of whole items of at most
+ * CHUNK_ELEMENTS elements (8 MiB of float16, 32 MiB of float64), so their
+ * memory does not grow with the block: a pooled block of 8192 images of
+ * 32 x 32 x 256 would otherwise read 4 GiB at once. */
+#define CHUNK_ELEMENTS ((int64_t)1 << 22)
+
+typedef struct cursor {
+    simrep_matrix v;
+    int64_t c0, c1, end, chunk;
+} cursor;
+
+static cursor cursor_make(const simrep_input *in, int64_t end)
+{
+    cursor cu;
+    memset(&cu, 0, sizeof cu);
+    cu.end = end;
+    cu.chunk = CHUNK_ELEMENTS / (in->dims.item_elements > 0 ? in->dims.item_elements : 1);
+    cu.chunk = cu.chunk < 1 ? 1 : cu.chunk;
+    return cu;
+}
+
+/* Make item readable in cu->v; *il receives its index there. */
+static simrep_status cursor_at(simrep_ctx *ctx, simrep_input *in, cursor *cu, int64_t item, int64_t *il)
+{
+    if (item < cu->c0 || item >= cu->c1) {
+        const int64_t k = cu->end - item < cu->chunk ? cu->end - item : cu->chunk;
+        simrep_status st = read_items(ctx, in, item, k, &cu->v);
+        if (st != SIMREP_OK)
+            return st;
+        cu->c0 = item;
+        cu->c1 = item + k;
+    }
+    *il = item - cu->c0;
+    return SIMREP_OK;
+}
+
 static simrep_status read_conv(simrep_ctx *ctx, simrep_input *in, int64_t row0, int64_t rows, simrep_matrix *out)
 {
     const simrep_input_dims *d = &in->dims;
@@ -548,46 +585,53 @@ static simrep_status read_conv(simrep_ctx *ctx, simrep_input *in, int64_t row0, 
     const int64_t rpi = d->rows_per_item;
     const int64_t i0 = row0 / rpi, i1 = rows ? (row0 + rows + rpi - 1) / rpi : i0;
     simrep_matrix v;
-    simrep_status st = read_items(ctx, in, i0, i1 - i0, &v);
-    if (st != SIMREP_OK)
-        return st;
+    simrep_status st;
     const int plain = !in->fortran && !resized;
     if (in->lay.conv_mode == SIMREP_CONV_POSITIONS && plain && nhwc) {
+        if ((st = read_items(ctx, in, i0, i1 - i0, &v)) != SIMREP_OK)
+            return st;
         *out = simrep_matrix_c((const unsigned char *)v.data + (size_t)((row0 - i0 * rpi) * c) * in->isz, v.dtype,
                                rows, c);
         return SIMREP_OK;
     }
     if (in->lay.conv_mode == SIMREP_CONV_FLATTEN && plain) {
+        if ((st = read_items(ctx, in, i0, i1 - i0, &v)) != SIMREP_OK)
+            return st;
         *out = v;
         return SIMREP_OK;
     }
     if ((st = ensure_out(ctx, in, rows, d->features)) != SIMREP_OK)
         return st;
     double *o = in->out;
+    cursor cu = cursor_make(in, i1);
+    int64_t il = 0;
     if (in->lay.conv_mode == SIMREP_CONV_POSITIONS) {
         for (int64_t r = row0; r < row0 + rows;) {
             const int64_t item = r / hw, s0 = r % hw;
             const int64_t s1 = (item + 1) * hw < row0 + rows ? hw : row0 + rows - item * hw;
-            const int64_t il = item - i0;
+            if ((st = cursor_at(ctx, in, &cu, item, &il)) != SIMREP_OK)
+                return st;
             double *dst = o + (r - row0) * c;
             if (resized) {
-                const double *img = resized_image(in, &v, il);
+                const double *img = resized_image(in, &cu.v, il);
                 memcpy(dst, img + s0 * c, (size_t)((s1 - s0) * c) * sizeof(double));
             } else {
                 for (int64_t s = s0; s < s1;) {
                     const int64_t h = s / ow, w0 = s % ow;
                     const int64_t w1 = (h + 1) * ow < s1 ? ow : s1 - h * ow;
-                    load_row(in, &v, il, h, w0, w1, dst + (s - s0) * c);
+                    load_row(in, &cu.v, il, h, w0, w1, dst + (s - s0) * c);
                     s += w1 - w0;
                 }
             }
             r += s1 - s0;
         }
     } else if (in->lay.conv_mode == SIMREP_CONV_POOL) {
-        for (int64_t il = 0; il < rows; il++) {
-            double *dst = o + il * c;
+        for (int64_t r = 0; r < rows; r++) {
+            if ((st = cursor_at(ctx, in, &cu, i0 + r, &il)) != SIMREP_OK)
+                return st;
+            double *dst = o + r * c;
             memset(dst, 0, (size_t)c * sizeof(double));
-            const double *img = resized ? resized_image(in, &v, il) : NULL;
+            const double *img = resized ? resized_image(in, &cu.v, il) : NULL;
             if (img) {
                 for (int64_t s = 0; s < hw; s++)
                     for (int64_t ch = 0; ch < c; ch++)
@@ -595,7 +639,7 @@ static simrep_status read_conv(simrep_ctx *ctx, simrep_input *in, int64_t row0, 
             } else {
                 for (int64_t h = 0; h < oh; h++)
                     for (int64_t w = 0; w < ow; w++) {
-                        simrep_matrix m = sub(in, &v, il, h * in->sh + w * in->sw, 1, c, 0, in->sc);
+                        simrep_matrix m = sub(in, &cu.v, il, h * in->sh + w * in->sw, 1, c, 0, in->sc);
                         for (int64_t ch = 0; ch < c; ch++)
                             dst[ch] += simrep__element(&m, 0, ch);
                     }
@@ -605,10 +649,12 @@ static simrep_status read_conv(simrep_ctx *ctx, simrep_input *in, int64_t row0, 
         }
     } else { /* flatten, in reshape(N, -1) order */
         const int64_t f = d->features;
-        for (int64_t il = 0; il < rows; il++) {
-            double *dst = o + il * f;
+        for (int64_t r = 0; r < rows; r++) {
+            if ((st = cursor_at(ctx, in, &cu, i0 + r, &il)) != SIMREP_OK)
+                return st;
+            double *dst = o + r * f;
             if (resized) {
-                const double *img = resized_image(in, &v, il);
+                const double *img = resized_image(in, &cu.v, il);
                 if (nhwc)
                     memcpy(dst, img, (size_t)f * sizeof(double));
                 else
@@ -617,10 +663,10 @@ static simrep_status read_conv(simrep_ctx *ctx, simrep_input *in, int64_t row0, 
                             dst[ch * hw + s] = img[s * c + ch];
             } else if (nhwc) {
                 for (int64_t h = 0; h < oh; h++)
-                    load_row(in, &v, il, h, 0, ow, dst + h * ow * c);
+                    load_row(in, &cu.v, il, h, 0, ow, dst + h * ow * c);
             } else {
                 for (int64_t ch = 0; ch < c; ch++) {
-                    simrep_matrix m = sub(in, &v, il, ch * in->sc, oh, ow, in->sh, in->sw);
+                    simrep_matrix m = sub(in, &cu.v, il, ch * in->sc, oh, ow, in->sh, in->sw);
                     simrep_matrix_to_double(&m, dst + ch * hw, ow);
                 }
             }
@@ -637,9 +683,13 @@ static simrep_status read_seq(simrep_ctx *ctx, simrep_input *in, int64_t row0, i
     const int64_t rpi = d->rows_per_item;
     const int64_t i0 = row0 / rpi, i1 = rows ? (row0 + rows + rpi - 1) / rpi : i0;
     simrep_matrix v;
-    simrep_status st = read_items(ctx, in, i0, i1 - i0, &v);
+    const int computed = in->lay.sequence == SIMREP_SEQUENCE_MEAN ||
+                         (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN && in->fortran);
+    simrep_status st = computed ? SIMREP_OK : read_items(ctx, in, i0, i1 - i0, &v);
     if (st != SIMREP_OK)
         return st;
+    cursor cu = cursor_make(in, i1);
+    int64_t il = 0;
     switch (in->lay.sequence) {
     case SIMREP_SEQUENCE_PER_STEP:
         for (int64_t s = 0; s < t; s++) {
@@ -662,7 +712,9 @@ static simrep_status read_seq(simrep_ctx *ctx, simrep_input *in, int64_t row0, i
         for (int64_t r = row0; r < row0 + rows;) {
             const int64_t item = r / t, s0 = r % t;
             const int64_t s1 = (item + 1) * t < row0 + rows ? t : row0 + rows - item * t;
-            simrep_matrix m = sub(in, &v, item - i0, s0 * in->st, s1 - s0, dd, in->st, in->sd);
+            if ((st = cursor_at(ctx, in, &cu, item, &il)) != SIMREP_OK)
+                return st;
+            simrep_matrix m = sub(in, &cu.v, il, s0 * in->st, s1 - s0, dd, in->st, in->sd);
             simrep_matrix_to_double(&m, in->out + (r - row0) * dd, dd);
             r += s1 - s0;
         }
@@ -670,10 +722,12 @@ static simrep_status read_seq(simrep_ctx *ctx, simrep_input *in, int64_t row0, i
     default: /* mean */
         if ((st = ensure_out(ctx, in, rows, dd)) != SIMREP_OK)
             return st;
-        for (int64_t il = 0; il < rows; il++) {
-            double *dst = in->out + il * dd;
+        for (int64_t r = 0; r < rows; r++) {
+            if ((st = cursor_at(ctx, in, &cu, i0 + r, &il)) != SIMREP_OK)
+                return st;
+            double *dst = in->out + r * dd;
             memset(dst, 0, (size_t)dd * sizeof(double));
-            simrep_matrix m = sub(in, &v, il, 0, t, dd, in->st, in->sd);
+            simrep_matrix m = sub(in, &cu.v, il, 0, t, dd, in->st, in->sd);
             for (int64_t s = 0; s < t; s++)
                 for (int64_t j = 0; j < dd; j++)
                     dst[j] += simrep__element(&m, s, j);
@@ -718,19 +772,19 @@ simrep_status simrep_input_read_maps(simrep_ctx *ctx, simrep_input *in, int64_t 
                             (long long)item0, (long long)d->items);
     if (count > d->items - item0)
         count = d->items - item0;
-    simrep_matrix v;
-    simrep_status st = read_items(ctx, in, item0, count, &v);
-    if (st != SIMREP_OK)
-        return st;
+    simrep_status st;
     const int64_t f = d->height * d->width * d->channels;
-    if (!in->fortran && in->lay.conv == SIMREP_CONV_NHWC) {
-        *view = v;
-        return SIMREP_OK;
-    }
+    if (!in->fortran && in->lay.conv == SIMREP_CONV_NHWC)
+        return read_items(ctx, in, item0, count, view);
     if ((st = ensure_out(ctx, in, count, f)) != SIMREP_OK)
         return st;
-    for (int64_t il = 0; il < count; il++)
-        load_image(in, &v, il, in->out + il * f);
+    cursor cu = cursor_make(in, item0 + count);
+    int64_t il = 0;
+    for (int64_t r = 0; r < count; r++) {
+        if ((st = cursor_at(ctx, in, &cu, item0 + r, &il)) != SIMREP_OK)
+            return st;
+        load_image(in, &cu.v, il, in->out + r * f);
+    }
     *view = simrep_matrix_c(in->out, SIMREP_F64, count, f);
     return SIMREP_OK;
 }

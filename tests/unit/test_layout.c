@@ -409,8 +409,46 @@ static void test_dftcca_invariances(void)
     simrep_ctx_free(ctx);
 }
 
+/* Items larger than half the chunk limit: a computed read of 3 images
+ * reads them one chunk (one image) at a time. */
+static void test_chunked_reads(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    int64_t shape[4] = {3, 2, 1024, 1025}; /* NCHW, 2,099,200 elements per image */
+    size_t len;
+    unsigned char *buf = npy(shape, 4, SIMREP_F32, 0, val_index, &len);
+    simrep_layout lay;
+    simrep_layout_init(&lay);
+    lay.conv = SIMREP_CONV_NCHW;
+    lay.conv_mode = SIMREP_CONV_POOL;
+    simrep_input *in = open_input(ctx, buf, len, &lay);
+    simrep_input_dims d;
+    simrep_input_dims_get(in, &d);
+    CHECK(d.item_elements == 2 * 1024 * 1025);
+    simrep_matrix v;
+    CHECK_STATUS(ctx, simrep_input_read(ctx, in, 0, 3, &v), SIMREP_OK);
+    const int64_t hw = 1024 * 1025;
+    for (int64_t n = 0; n < 3; n++)
+        for (int64_t c = 0; c < 2; c++) {
+            double e = 0;
+            for (int64_t s = 0; s < hw; s++)
+                e += val_index((n * 2 + c) * hw + s);
+            CHECK_CLOSE(get(&v, n, c), e / (double)hw, 1e-9);
+        }
+    /* positions of image 2 after reading images 0-1: the transpose path */
+    lay.conv_mode = SIMREP_CONV_POSITIONS;
+    simrep_input *in2 = open_input(ctx, buf, len, &lay);
+    CHECK_STATUS(ctx, simrep_input_read(ctx, in2, hw - 1, 2, &v), SIMREP_OK);
+    CHECK(get(&v, 0, 1) == val_index(1 * hw + hw - 1) && get(&v, 1, 0) == val_index(2 * hw));
+    simrep_input_free(ctx, in);
+    simrep_input_free(ctx, in2);
+    free(buf);
+    simrep_ctx_free(ctx);
+}
+
 void suite_layout(void)
 {
+    test_chunked_reads();
     test_conv_modes();
     test_sequence_modes();
     test_resize_and_errors();
