@@ -29,9 +29,6 @@ void dgemv_(const char *trans, const blas_int *m, const blas_int *n, const doubl
             const blas_int *incy);
 void dsymv_(const char *uplo, const blas_int *n, const double *alpha, const double *a, const blas_int *lda,
             const double *x, const blas_int *incx, const double *beta, double *y, const blas_int *incy);
-void dsymm_(const char *side, const char *uplo, const blas_int *m, const blas_int *n, const double *alpha,
-            const double *a, const blas_int *lda, const double *b, const blas_int *ldb, const double *beta, double *c,
-            const blas_int *ldc);
 void dsyr_(const char *uplo, const blas_int *n, const double *alpha, const double *x, const blas_int *incx,
            double *a, const blas_int *lda);
 void dsyevd_(const char *jobz, const char *uplo, const blas_int *n, double *a, const blas_int *lda, double *w,
@@ -108,19 +105,6 @@ simrep_status simrep__symv(simrep_ctx *ctx, int64_t n, double alpha, const doubl
         return SIMREP_OK;
     blas_int bn = (blas_int)n, blda = ld_of(lda), one = 1;
     dsymv_("U", &bn, &alpha, a, &blda, x, &one, &beta, y, &one);
-    return SIMREP_OK;
-}
-
-simrep_status simrep__symm(simrep_ctx *ctx, int64_t n, int64_t m, const double *a, int64_t lda, const double *b,
-                           int64_t ldb, double *c, int64_t ldc)
-{
-    if (!fits(n) || !fits(m) || !fits(lda) || !fits(ldb) || !fits(ldc))
-        return too_big(ctx, "dsymm");
-    if (n == 0 || m == 0)
-        return SIMREP_OK;
-    blas_int bn = (blas_int)n, bm = (blas_int)m, blda = ld_of(lda), bldb = ld_of(ldb), bldc = ld_of(ldc);
-    double one = 1.0, zero = 0.0;
-    dsymm_("L", "U", &bn, &bm, &one, a, &blda, b, &bldb, &zero, c, &bldc);
     return SIMREP_OK;
 }
 

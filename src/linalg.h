@@ -30,11 +30,6 @@ simrep_status simrep__gemv(simrep_ctx *ctx, char trans, int64_t m, int64_t n, do
 simrep_status simrep__symv(simrep_ctx *ctx, int64_t n, double alpha, const double *a, int64_t lda,
                            const double *x, double beta, double *y);
 
-/* C (n x m) = A B with A n x n symmetric (upper triangle stored), B n x m
- * (dsymm, left side). */
-simrep_status simrep__symm(simrep_ctx *ctx, int64_t n, int64_t m, const double *a, int64_t lda, const double *b,
-                           int64_t ldb, double *c, int64_t ldc);
-
 /* A (n x n, upper triangle) += alpha * x xᵀ (dsyr). */
 simrep_status simrep__syr(simrep_ctx *ctx, int64_t n, double alpha, const double *x, double *a, int64_t lda);
 

@@ -98,8 +98,8 @@ simrep_status simrep_moments_new_multi(simrep_ctx *ctx, int inputs, const int64_
     m->t = m->scatter ? simrep__calloc_array(ctx, (size_t)inputs * (size_t)inputs, sizeof(double), "moments row sums")
                       : NULL;
     m->u = m->t ? simrep__calloc_array(ctx, (size_t)kd, sizeof(double), "moments row sums") : NULL;
-    /* shift_row_sums: E and S E (d x k each), A(j) and |delta(j)|^2. */
-    m->work = m->u ? simrep__calloc_array(ctx, 2 * (size_t)kd + 2 * (size_t)inputs, sizeof(double),
+    /* shift_row_sums: S(:,j) delta(j) (d x k), A(j) and |delta(j)|^2. */
+    m->work = m->u ? simrep__calloc_array(ctx, (size_t)kd + 2 * (size_t)inputs, sizeof(double),
                                           "moments work space")
                    : NULL;
     if (!m->work) {
@@ -182,8 +182,10 @@ double simrep__moments_row_sum(const simrep_moments *m, int i, int j) { return m
  *              + |delta(k)|^2 A(l) + n |delta(k)|^2 |delta(l)|^2
  *   U'[k]    = U[k] - 2 S(:,k) delta(k) - (A(k) + n |delta(k)|^2) delta
  * (U[k](l) is the part of U[k] on input l's columns).  The products
- * S(:,k) delta(k) for every k are one DSYMM of S with the d x K matrix E
- * holding delta(k) in column k's rows of input k.
+ * S(:,k) delta(k) read only input k's columns of S: from the upper triangle
+ * that is a DGEMV above the diagonal block, a DSYMV on it and a transposed
+ * DGEMV to its right, d p_k flops each, d^2 in all (a DSYMM with a d x K
+ * block-sparse matrix would cost K d^2).
  */
 static simrep_status shift_row_sums(simrep_ctx *ctx, const simrep_moments *m, const double *scatter, int64_t n,
                                     double *t, double *u, const double *delta, double *work)
@@ -192,19 +194,26 @@ static simrep_status shift_row_sums(simrep_ctx *ctx, const simrep_moments *m, co
     const int64_t d = m->d;
     if (n == 0)
         return SIMREP_OK;
-    double *e = work, *se = work + (size_t)k * d; /* d x k each: E and S E */
-    double *a = se + (size_t)k * d, *dd = a + k;   /* A(j), |delta(j)|^2 */
-    memset(e, 0, (size_t)k * (size_t)d * sizeof(double));
-    for (int j = 0; j < k; j++) {
+    double *se = work;                            /* d x k: column j is S(:,j) delta(j) */
+    double *a = se + (size_t)k * d, *dd = a + k;  /* A(j), |delta(j)|^2 */
+    simrep_status st = SIMREP_OK;
+    for (int j = 0; j < k && st == SIMREP_OK; j++) {
+        const int64_t o = m->off[j], e = m->off[j + 1], pj = e - o;
+        const double *dj = delta + o;
+        double *col = se + (size_t)j * d;
         a[j] = 0;
         dd[j] = 0;
-        for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
-            e[j * d + c] = delta[c];
+        for (int64_t c = o; c < e; c++) {
             a[j] += scatter[c + c * d];
             dd[j] += delta[c] * delta[c];
         }
+        /* rows above the block: S[0:o, o:e] is stored as it is */
+        st = simrep__gemv(ctx, 'N', o, pj, 1.0, scatter + o * d, d, dj, 0.0, col);
+        if (st == SIMREP_OK) /* the diagonal block, upper triangle */
+            st = simrep__symv(ctx, pj, 1.0, scatter + o + o * d, d, dj, 0.0, col + o);
+        if (st == SIMREP_OK) /* rows below: S[e:d, o:e] = S[o:e, e:d]ᵀ */
+            st = simrep__gemv(ctx, 'T', pj, d - e, 1.0, scatter + o + e * d, d, dj, 0.0, col + e);
     }
-    simrep_status st = simrep__symm(ctx, d, k, scatter, d, e, d, se, d);
     if (st != SIMREP_OK)
         return st;
     const double nn = (double)n;
