@@ -71,7 +71,10 @@ int cmd_measures(int argc, char **argv)
             printf("    distance:    %s\n", in->distance);
             printf("    invariant to: %s\n", in->invariances);
             printf("    reference:   %s\n", in->reference);
-            printf("    computed from: %s\n\n", in->needs_rows ? "the rows (O(n^2) time, blocked)" : "streamed moments");
+            printf("    computed from: %s\n\n",
+                   in->needs_maps   ? "conv feature maps (--conv), one CCA per spatial frequency"
+                   : in->needs_rows ? "the rows (O(n^2) time, blocked)"
+                                    : "streamed moments");
         }
     }
     if (json)

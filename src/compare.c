@@ -259,6 +259,11 @@ static simrep_status check_measures(simrep_ctx *ctx, const simrep_measure *measu
         const simrep_measure_info *info = simrep_measure_get_info(measures[i]);
         if (!info)
             return simrep__fail(ctx, SIMREP_E_INVALID, "unknown measure %d", (int)measures[i]);
+        if (info->needs_maps)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "%s needs conv feature maps (N, H, W, C), not a samples x features matrix; use "
+                                "simrep_dftcca_new/update/compute",
+                                info->id);
         if (info->needs_rows && !allow_rows)
             return simrep__fail(ctx, SIMREP_E_INVALID,
                                 "%s needs the rows themselves, not moments; use simrep_compare or simrep_cka_rbf",

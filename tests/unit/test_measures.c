@@ -206,6 +206,10 @@ static void test_degenerate(void)
     simrep_options_init(&o);
     o.svcca_keep = 1.5;
     CHECK_STATUS(ctx, compare(ctx, x, P, y, Q, N, &o, r), SIMREP_E_INVALID);
+    /* dftcca needs conv maps, not a matrix: refused, never a zeroed result. */
+    simrep_measure dft = SIMREP_DFTCCA;
+    CHECK_STATUS(ctx, simrep_compare(ctx, &vx, &vyc, NULL, &dft, 1, r), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "conv feature maps") != NULL);
     /* Moments cannot give a kernel measure. */
     simrep_moments *m = NULL;
     simrep_measure rbf = SIMREP_CKA_RBF;
