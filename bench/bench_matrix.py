@@ -17,10 +17,10 @@ Timed (whole processes, wall clock, best of --repeats for the matrix):
            K(K-1)/2 pairs, one after the other (with --pairs-sample S > 0,
            a random S of them, and the total extrapolated: the pairs all
            have the same shape, so their cost is uniform)
-compare runs with OPENBLAS_NUM_THREADS=T (its best setting); the matrix runs
-its T pair threads with OPENBLAS_NUM_THREADS=1, because T threads each
-calling a T-threaded OpenBLAS contend for its one thread pool (measured: the
-matrix took 3x longer with both at 2 on the 2-core machine).  The matrix values are checked
+Both run with OPENBLAS_NUM_THREADS=T; the matrix sets its BLAS pool to one
+thread itself while its T pair threads run (T threads each calling a
+T-threaded OpenBLAS contend for its one pool: the matrix took 3x longer
+before it did).  The matrix values are checked
 against the compare values of every timed pair (to 1e-9).  Results go to
 bench/results_matrix.json.
 """
@@ -85,7 +85,7 @@ def timed(cmd, env):
 def main():
     a = parse_args()
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
-    env_matrix = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env_matrix = env
     with tempfile.TemporaryDirectory(dir=a.tmpdir) as tmp:
         d = Path(tmp)
         names = make_data(d, a.nets, a.layers, a.n, a.p)
@@ -98,8 +98,8 @@ def main():
             dt, out = timed(cmd, env_matrix)
             best = dt if best is None else min(best, dt)
         mat = json.loads(out)
-        print("matrix: %d inputs, %d pairs: %.2f s (OPENBLAS_NUM_THREADS=1 simrep %s)"
-              % (K, K * (K - 1) // 2, best, " ".join(cmd[1:])))
+        print("matrix: %d inputs, %d pairs: %.2f s (OPENBLAS_NUM_THREADS=%d simrep %s)"
+              % (K, K * (K - 1) // 2, best, a.threads, " ".join(cmd[1:])))
 
         pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
         timed_pairs = pairs

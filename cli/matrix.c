@@ -787,6 +787,12 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
             nt = 1;
         pthread_t *th = calloc((size_t)nt, sizeof *th);
         int started = 0;
+        /* Concurrent LAPACK calls with a multi-threaded OpenBLAS wait on each
+         * other's thread pools: with several pair workers, each runs its
+         * BLAS on one thread (the data pass above used them all). */
+        const int blas_threads = simrep_blas_threads();
+        if (nt > 1)
+            simrep_set_blas_threads(1);
         if (th)
             for (; started < nt - 1; started++)
                 if (pthread_create(&th[started], NULL, pass_worker, &s) != 0)
@@ -794,6 +800,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         pass_worker(&s); /* the calling thread works too */
         for (int t = 0; t < started; t++)
             pthread_join(th[t], NULL);
+        simrep_set_blas_threads(blas_threads);
         free(th);
         pthread_mutex_destroy(&s.lock);
         if (s.err_job >= 0)

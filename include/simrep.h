@@ -135,6 +135,16 @@ simrep_matrix simrep_matrix_c(const void *data, simrep_dtype dtype, int64_t rows
  * dimension ld >= m->cols.  Never allocates. */
 void simrep_matrix_to_double(const simrep_matrix *m, double *dst, int64_t ld);
 
+/*
+ * The BLAS thread pool (OpenBLAS's own, process-wide setting: not simrep
+ * state).  A caller that runs simrep calls from several threads at once
+ * (simrep matrix's pair workers) sets it to 1 for that phase: OpenBLAS
+ * threads of concurrent calls otherwise wait on each other.  Without
+ * OpenBLAS, simrep_blas_threads returns 1 and setting does nothing.
+ */
+int simrep_blas_threads(void);
+void simrep_set_blas_threads(int threads);
+
 /* --------------------------------------------------------------- options */
 
 typedef enum simrep_svcca_rule {

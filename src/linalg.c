@@ -41,6 +41,21 @@ void dtrsm_(const char *side, const char *uplo, const char *transa, const char *
             const blas_int *n, const double *alpha, const double *a, const blas_int *lda, double *b,
             const blas_int *ldb);
 
+/* OpenBLAS's thread-pool controls (weak: absent from other BLAS). */
+void openblas_set_num_threads(int threads) __attribute__((weak));
+int openblas_get_num_threads(void) __attribute__((weak));
+
+int simrep_blas_threads(void)
+{
+    return openblas_get_num_threads ? openblas_get_num_threads() : 1;
+}
+
+void simrep_set_blas_threads(int threads)
+{
+    if (openblas_set_num_threads && threads >= 1)
+        openblas_set_num_threads(threads);
+}
+
 static int fits(int64_t v)
 {
     return v >= 0 && v <= INT_MAX;
