@@ -328,6 +328,23 @@ typedef struct simrep_pairs simrep_pairs;
 simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                    const simrep_measure *measures, int count, simrep_pairs **out);
 void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pairs);
+/*
+ * Splitting the per-input work between processes (simrep matrix under
+ * MPI): prepare only the inputs with which[k] != 0 (which NULL: all), send
+ * each prepared input's state to the processes that need it as a flat array
+ * of doubles, and load it there.  simrep_pairs_input_state_len is the same
+ * on every process for the same moments and measures (the longest state the
+ * input can have), so receivers can size buffers first; save writes that
+ * many doubles.  Comparing a pair with an input neither prepared nor loaded
+ * is SIMREP_E_INVALID.
+ */
+simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                        const simrep_measure *measures, int count, const unsigned char *which,
+                                        simrep_pairs **out);
+int64_t simrep_pairs_input_state_len(const simrep_pairs *pairs, int input);
+void simrep_pairs_input_save(const simrep_pairs *pairs, int input, double *state);
+simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pairs, int input, const double *state);
+
 /* Measures of input i (as x) against input j (as y), i != j; results as
  * simrep_compare_moments (messages about a side start with "x: " or "y: "). */
 simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pairs, int i, int j,

@@ -712,6 +712,44 @@ simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, i
     return st;
 }
 
+/* Flat state of a side: k, scale, vals (k), vecs (k x k). */
+int64_t simrep__side_state_len(const simrep__side *s)
+{
+    return 2 + s->k + s->k * s->k;
+}
+
+void simrep__side_save(const simrep__side *s, double *state)
+{
+    state[0] = (double)s->k;
+    state[1] = s->scale;
+    memcpy(state + 2, s->vals, (size_t)s->k * sizeof(double));
+    memcpy(state + 2 + s->k, s->vecs, (size_t)(s->k * s->k) * sizeof(double));
+}
+
+simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k, simrep__side **out)
+{
+    *out = NULL;
+    if (state[0] != (double)k || !(state[1] > 0))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "eigendecomposition state does not match (%g features, expected %lld)",
+                            state[0], (long long)k);
+    simrep__side *s = simrep__alloc(ctx, sizeof *s, "eigendecomposition");
+    if (!s)
+        return SIMREP_E_NOMEM;
+    memset(s, 0, sizeof *s);
+    s->k = k;
+    s->scale = state[1];
+    s->vals = simrep__alloc_array(ctx, (size_t)k, sizeof(double), "eigenvalues");
+    s->vecs = s->vals ? simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "eigenvectors") : NULL;
+    if (!s->vecs) {
+        simrep__side_free(ctx, s);
+        return SIMREP_E_NOMEM;
+    }
+    memcpy(s->vals, state + 2, (size_t)k * sizeof(double));
+    memcpy(s->vecs, state + 2 + k, (size_t)(k * k) * sizeof(double));
+    *out = s;
+    return SIMREP_OK;
+}
+
 void simrep__side_free(simrep_ctx *ctx, simrep__side *s)
 {
     if (!s)

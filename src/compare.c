@@ -18,10 +18,12 @@
 #include "measures.h"
 #include "moments.h"
 
+#include <math.h>
 #include <string.h>
 
 /* One input's share of the work every pair reads. */
 typedef struct pair_input {
+    int prepared;         /* 0: left to another process (simrep_pairs_prepare_some), until loaded */
     int64_t k;            /* features kept by the dead-feature rule */
     int64_t *kept;        /* their indices within the input */
     double trace;         /* tr of its scatter block */
@@ -31,6 +33,7 @@ typedef struct pair_input {
 struct simrep_pairs {
     const simrep_moments *m;
     simrep_options opt;
+    int cca;              /* the CCA family was asked for: inputs carry their eigendecomposition */
     int count;            /* inputs */
     int64_t n, d;
     const int64_t *off;
@@ -76,6 +79,13 @@ static simrep_status check_options(simrep_ctx *ctx, const simrep_options *o)
 simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                    const simrep_measure *measures, int count, simrep_pairs **out)
 {
+    return simrep_pairs_prepare_some(ctx, m, options, measures, count, NULL, out);
+}
+
+simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
+                                        const simrep_measure *measures, int count, const unsigned char *which,
+                                        simrep_pairs **out)
+{
     simrep_options defaults;
     if (!options) {
         simrep_options_init(&defaults);
@@ -103,6 +113,7 @@ simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, con
     memset(pp, 0, sizeof *pp);
     pp->m = m;
     pp->opt = *options;
+    pp->cca = cca;
     pp->count = simrep_moments_inputs(m);
     pp->n = n;
     pp->off = simrep__moments_offsets(m);
@@ -113,6 +124,9 @@ simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, con
     const double inv = 1.0 / (double)(n - 1);
     for (int j = 0; j < pp->count && st == SIMREP_OK; j++) {
         pair_input *in = &pp->in[j];
+        if (which && !which[j])
+            continue;
+        in->prepared = 1;
         const int64_t o = pp->off[j], p = pp->off[j + 1] - o;
         double vmax = 0;
         for (int64_t c = 0; c < p; c++) {
@@ -147,6 +161,68 @@ simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, con
         return st;
     }
     *out = pp;
+    return SIMREP_OK;
+}
+
+/*
+ * One input's prepared state as doubles: prepared, k, trace, has_side, the k
+ * kept indices, then the eigendecomposition's own state if any.
+ */
+int64_t simrep_pairs_input_state_len(const simrep_pairs *pp, int input)
+{
+    if (!pp || input < 0 || input >= pp->count)
+        return 0;
+    /* The longest state this input can have (every feature kept), so that a
+     * receiver can size its buffer before knowing k. */
+    const int64_t p = pp->off[input + 1] - pp->off[input];
+    return 4 + p + (pp->cca ? 2 + p + p * p : 0);
+}
+
+void simrep_pairs_input_save(const simrep_pairs *pp, int input, double *state)
+{
+    const pair_input *in = &pp->in[input];
+    const int64_t len = simrep_pairs_input_state_len(pp, input);
+    memset(state, 0, (size_t)len * sizeof(double));
+    state[0] = in->prepared;
+    state[1] = (double)in->k;
+    state[2] = in->trace;
+    state[3] = in->side ? 1 : 0;
+    for (int64_t a = 0; a < in->k; a++)
+        state[4 + a] = (double)in->kept[a];
+    if (in->side)
+        simrep__side_save(in->side, state + 4 + in->k);
+}
+
+simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pp, int input, const double *state)
+{
+    if (!pp || input < 0 || input >= pp->count || !state)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "pairs_input_load: no input %d", input);
+    pair_input *in = &pp->in[input];
+    const int64_t p = pp->off[input + 1] - pp->off[input];
+    const double k = state[1];
+    if (state[0] != 1 || !(k >= 0 && k <= (double)p && k == floor(k)) || (state[3] != 0 && state[3] != 1))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "pairs_input_load: the state of input %d is not a prepared input",
+                            input);
+    int64_t *kept = simrep__alloc_array(ctx, (size_t)p, sizeof(int64_t), "kept features");
+    if (!kept)
+        return SIMREP_E_NOMEM;
+    for (int64_t a = 0; a < (int64_t)k; a++)
+        kept[a] = (int64_t)state[4 + a];
+    simrep__side *side = NULL;
+    if (state[3] == 1) {
+        simrep_status st = simrep__side_load(ctx, state + 4 + (int64_t)k, (int64_t)k, &side);
+        if (st != SIMREP_OK) {
+            simrep__free(ctx, kept);
+            return st;
+        }
+    }
+    simrep__free(ctx, in->kept);
+    simrep__side_free(ctx, in->side);
+    in->kept = kept;
+    in->side = side;
+    in->k = (int64_t)k;
+    in->trace = state[2];
+    in->prepared = 1;
     return SIMREP_OK;
 }
 
@@ -213,6 +289,10 @@ simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int 
     simrep_status st = check_measures(ctx, measures, count, 0);
     if (st != SIMREP_OK)
         return st;
+    if (!pp->in[i].prepared || !pp->in[j].prepared)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "input %d was not prepared here; load its state (simrep_pairs_input_load) first",
+                            pp->in[i].prepared ? j : i);
     for (int c = 0; c < count; c++) {
         memset(&results[c], 0, sizeof results[c]);
         results[c].measure = measures[c];

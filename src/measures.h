@@ -15,6 +15,10 @@
 typedef struct simrep__side simrep__side;
 simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, simrep__side **out);
 void simrep__side_free(simrep_ctx *ctx, simrep__side *side);
+/* As a flat array of doubles, to send it to other processes. */
+int64_t simrep__side_state_len(const simrep__side *side);
+void simrep__side_save(const simrep__side *side, double *state);
+simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k, simrep__side **out);
 
 typedef struct simrep__prepared {
     int64_t n, p, q, d;

@@ -289,6 +289,41 @@ static void test_multi(void)
                 simrep_result_clear(ctx, &r2[c]);
             }
         }
+    /* The per-input work split between two "processes": each prepares some
+     * inputs, the other's states are sent over as doubles and loaded. */
+    {
+        const unsigned char mine[3] = {1, 0, 1}, theirs[3] = {0, 1, 0};
+        simrep_pairs *a = NULL, *other = NULL;
+        CHECK_STATUS(ctx, simrep_pairs_prepare_some(ctx, m, NULL, ms, nm, mine, &a), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep_pairs_prepare_some(ctx, m, NULL, ms, nm, theirs, &other), SIMREP_OK);
+        simrep_result ra[8], rp[8];
+        CHECK_STATUS(ctx, simrep_pairs_compare(ctx, a, 0, 1, ms, nm, ra), SIMREP_E_INVALID);
+        CHECK(strstr(simrep_ctx_message(ctx), "input 1 was not prepared here") != NULL);
+        const int64_t len = simrep_pairs_input_state_len(other, 1);
+        CHECK(len == simrep_pairs_input_state_len(a, 1) && len > 0);
+        const int64_t len0 = simrep_pairs_input_state_len(other, 0);
+        double *st = malloc(sizeof(double) * (len > len0 ? len : len0));
+        simrep_pairs_input_save(other, 1, st);
+        CHECK_STATUS(ctx, simrep_pairs_input_load(ctx, a, 1, st), SIMREP_OK);
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                if (i == j)
+                    continue;
+                CHECK_STATUS(ctx, simrep_pairs_compare(ctx, a, i, j, ms, nm, ra), SIMREP_OK);
+                CHECK_STATUS(ctx, simrep_pairs_compare(ctx, pp, i, j, ms, nm, rp), SIMREP_OK);
+                for (int c = 0; c < nm; c++) {
+                    CHECK(ra[c].similarity == rp[c].similarity); /* the same arithmetic */
+                    simrep_result_clear(ctx, &ra[c]);
+                    simrep_result_clear(ctx, &rp[c]);
+                }
+            }
+        /* An unprepared input's state is refused. */
+        simrep_pairs_input_save(other, 0, st);
+        CHECK_STATUS(ctx, simrep_pairs_input_load(ctx, a, 0, st), SIMREP_E_INVALID);
+        free(st);
+        simrep_pairs_free(ctx, a);
+        simrep_pairs_free(ctx, other);
+    }
     simrep_result r[8];
     CHECK_STATUS(ctx, simrep_pairs_compare(ctx, pp, 1, 1, ms, nm, r), SIMREP_E_INVALID);
     CHECK_STATUS(ctx, simrep_pairs_compare(ctx, pp, 0, 3, ms, nm, r), SIMREP_E_INVALID);
