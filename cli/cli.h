@@ -23,6 +23,13 @@ int cli_error(int code, const char *fmt, ...)
 /* A library failure: the context's message, with a leading "x: "/"y: "
  * replaced by the file the side came from. */
 int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, const char *y_spec);
+/* MPI ranks other than 0 hold back the errors and warnings of the phases
+ * every rank runs alike (parsing, opening, measures: rank 0 prints them
+ * once): while held, cli_error keeps its first message (cli_held_error)
+ * instead of printing it and cli_warning prints nothing.  cli_hold(1)
+ * clears the kept message.  See parallel.h. */
+void cli_hold(int on);
+const char *cli_held_error(void);
 /* "simrep: warning: <what>" on stderr. */
 void cli_warning(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -39,6 +46,40 @@ void cli_progress_end(simrep_ctx *ctx);
 void json_string(FILE *f, const char *s);
 /* A JSON number; finite values only (callers never have others). */
 void json_number(FILE *f, double v);
+
+/* ------------------------------------------------------------ options.c */
+
+/* A parser's answer for an option name it does not handle. */
+#define CLI_OPT_NOT_MINE (-1)
+
+/* Options seen so far, for the checks that span several options. */
+typedef struct cli_seen {
+    int svcca_keep, svcca_dims, conv_options;
+} cli_seen;
+
+typedef struct cli_measures {
+    simrep_measure ids[SIMREP_MEASURE_COUNT];
+    int count;
+    int all; /* the list was "all" */
+} cli_measures;
+
+/* A finite number, or a usage error naming the option (returns 0 or 2). */
+int cli_parse_number(const char *opt, const char *s, double *out);
+/* Split argv[*i] into an option name and its value ("--opt value" or
+ * "--opt=value", advancing *i past a separate value); valued lists the
+ * names that take one (NULL-terminated).  Returns -1 to go on, else a
+ * usage error's exit status. */
+int cli_split_option(int argc, char **argv, int *i, const char *const *valued, const char *command, char *name,
+                     size_t cap, const char **val);
+/* -m IDS|all (allow_maps: dftcca may be named).  Returns 0 or 2. */
+int cli_parse_measures(const char *s, int allow_maps, cli_measures *out);
+/* --epsilon, --svcca-keep, --svcca-dims, --svcca-rule, --rbf-sigma,
+ * --pwcca-variant: 0, a usage error's status, or CLI_OPT_NOT_MINE. */
+int cli_measure_option(const char *name, const char *val, simrep_options *opt, cli_seen *seen);
+/* --conv, --conv-mode, --resize, --sequence: likewise. */
+int cli_layout_option(const char *name, const char *val, int allow_per_step, simrep_layout *layout, cli_seen *seen);
+/* After all options: -1 if the layout options fit together, else 2. */
+int cli_check_layout(const simrep_layout *layout, const cli_seen *seen);
 
 int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);

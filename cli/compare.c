@@ -83,62 +83,16 @@ typedef struct compare_args {
     int measures_all;
 } compare_args;
 
-static int parse_double(const char *opt, const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v))
-        return cli_error(EXIT_USAGE, "%s takes a number, not '%s'", opt, s);
-    *out = v;
-    return 0;
-}
-
-static int parse_measures(const char *s, compare_args *a)
-{
-    a->nmeasures = 0;
-    if (strcmp(s, "all") == 0) {
-        /* dftcca joins 'all' once --conv is known (parse_args). */
-        for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
-            if (!simrep_measure_get_info((simrep_measure)m)->needs_maps)
-                a->measures[a->nmeasures++] = (simrep_measure)m;
-        a->measures_all = 1;
-        return 0;
-    }
-    a->measures_all = 0;
-    char buf[512];
-    if (strlen(s) >= sizeof buf)
-        return cli_error(EXIT_USAGE, "-m: list too long");
-    strcpy(buf, s);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        int m = simrep_measure_from_id(tok);
-        if (m < 0)
-            return cli_error(EXIT_USAGE,
-                             "unknown measure '%s' (ids: cca, cca_r2, svcca, pwcca, cka, cka_debiased, cka_rbf, "
-                             "procrustes, procrustes_angular, dftcca, or all)",
-                             tok);
-        int dup = 0;
-        for (int i = 0; i < a->nmeasures; i++)
-            dup |= a->measures[i] == (simrep_measure)m;
-        if (!dup)
-            a->measures[a->nmeasures++] = (simrep_measure)m;
-    }
-    if (a->nmeasures == 0)
-        return cli_error(EXIT_USAGE, "-m: no measure given");
-    return 0;
-}
-
 /* Returns -1 to continue, else an exit status. */
 static int parse_args(int argc, char **argv, compare_args *a)
 {
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
-    int have_conv_opts = 0;
+    cli_seen seen = {0, 0, 0};
     const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
     memcpy(a->measures, defaults, sizeof defaults);
     a->nmeasures = 4;
-    int have_keep = 0, have_dims = 0;
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -161,68 +115,25 @@ static int parse_args(int argc, char **argv, compare_args *a)
             a->coefs = 1;
             continue;
         }
-        /* Options with a value: "--opt value" or "--opt=value". */
+        static const char *const valued[] = {"-m", "--measures", "--epsilon", "--svcca-keep", "--svcca-dims",
+                                             "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", "--conv",
+                                             "--conv-mode", "--resize", "--sequence", NULL};
         char name[64];
         const char *val = NULL;
-        const char *eq = strchr(arg, '=');
-        if (eq && arg[1] == '-') {
-            size_t len = (size_t)(eq - arg) < sizeof name - 1 ? (size_t)(eq - arg) : sizeof name - 1;
-            memcpy(name, arg, len);
-            name[len] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-        }
-        static const char *valued[] = {"-m", "--measures", "--epsilon", "--svcca-keep", "--svcca-dims",
-                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", "--conv",
-                                       "--conv-mode", "--resize", "--sequence", NULL};
-        int known = 0;
-        for (int k = 0; valued[k]; k++)
-            known |= strcmp(name, valued[k]) == 0;
-        if (!known)
-            return cli_error(EXIT_USAGE, "unknown option '%s' (see simrep compare --help)", arg);
-        if (!val) {
-            if (i + 1 >= argc)
-                return cli_error(EXIT_USAGE, "%s needs a value", name);
-            val = argv[++i];
-        }
-        int rc = 0;
-        if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
-            rc = parse_measures(val, a);
-        } else if (strcmp(name, "--epsilon") == 0) {
-            rc = parse_double(name, val, &a->opt.epsilon);
-            if (!rc && a->opt.epsilon < 0)
-                rc = cli_error(EXIT_USAGE, "--epsilon must be >= 0 (got %s)", val);
-        } else if (strcmp(name, "--svcca-keep") == 0) {
-            rc = parse_double(name, val, &a->opt.svcca_keep);
-            if (!rc && !(a->opt.svcca_keep > 0 && a->opt.svcca_keep <= 1))
-                rc = cli_error(EXIT_USAGE, "--svcca-keep is a fraction in (0, 1] (got %s)", val);
-            have_keep = 1;
-        } else if (strcmp(name, "--svcca-dims") == 0) {
-            double k = 0;
-            rc = parse_double(name, val, &k);
-            if (!rc && !(k >= 1 && k == floor(k) && k < 1e15))
-                rc = cli_error(EXIT_USAGE, "--svcca-dims takes a whole number >= 1 (got %s)", val);
-            a->opt.svcca_dims = (int64_t)k;
-            have_dims = 1;
-        } else if (strcmp(name, "--svcca-rule") == 0) {
-            if (strcmp(val, "variance") == 0)
-                a->opt.svcca_rule = SIMREP_SVCCA_VARIANCE;
-            else if (strcmp(val, "singular-values") == 0)
-                a->opt.svcca_rule = SIMREP_SVCCA_SINGULAR_VALUES;
-            else
-                rc = cli_error(EXIT_USAGE, "--svcca-rule is variance or singular-values (got '%s')", val);
-        } else if (strcmp(name, "--rbf-sigma") == 0) {
-            rc = parse_double(name, val, &a->opt.rbf_sigma);
-            if (!rc && !(a->opt.rbf_sigma > 0))
-                rc = cli_error(EXIT_USAGE, "--rbf-sigma must be > 0 (got %s)", val);
-        } else if (strcmp(name, "--pwcca-variant") == 0) {
-            if (strcmp(val, "google") == 0)
-                a->opt.pwcca_variant = SIMREP_PWCCA_GOOGLE;
-            else if (strcmp(val, "ding") == 0)
-                a->opt.pwcca_variant = SIMREP_PWCCA_DING;
-            else
-                rc = cli_error(EXIT_USAGE, "--pwcca-variant is google or ding (got '%s')", val);
+        int rc = cli_split_option(argc, argv, &i, valued, "compare", name, sizeof name, &val);
+        if (rc >= 0)
+            return rc;
+        if ((rc = cli_measure_option(name, val, &a->opt, &seen)) != CLI_OPT_NOT_MINE ||
+            (rc = cli_layout_option(name, val, 1, &a->layout, &seen)) != CLI_OPT_NOT_MINE) {
+            if (rc)
+                return rc;
+        } else if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
+            cli_measures ms;
+            if ((rc = cli_parse_measures(val, 1, &ms)) != 0)
+                return rc;
+            memcpy(a->measures, ms.ids, sizeof ms.ids);
+            a->nmeasures = ms.count;
+            a->measures_all = ms.all;
         } else if (strcmp(name, "--format") == 0) {
             if (strcmp(val, "table") == 0)
                 a->format = FORMAT_TABLE;
@@ -231,53 +142,12 @@ static int parse_args(int argc, char **argv, compare_args *a)
             else if (strcmp(val, "csv") == 0)
                 a->format = FORMAT_CSV;
             else
-                rc = cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
-        } else if (strcmp(name, "--conv") == 0) {
-            if (strcmp(val, "nhwc") == 0)
-                a->layout.conv = SIMREP_CONV_NHWC;
-            else if (strcmp(val, "nchw") == 0)
-                a->layout.conv = SIMREP_CONV_NCHW;
-            else
-                rc = cli_error(EXIT_USAGE, "--conv is nhwc (N, H, W, C) or nchw (N, C, H, W) (got '%s')", val);
-        } else if (strcmp(name, "--conv-mode") == 0) {
-            have_conv_opts = 1;
-            if (strcmp(val, "positions") == 0)
-                a->layout.conv_mode = SIMREP_CONV_POSITIONS;
-            else if (strcmp(val, "pool") == 0)
-                a->layout.conv_mode = SIMREP_CONV_POOL;
-            else if (strcmp(val, "flatten") == 0)
-                a->layout.conv_mode = SIMREP_CONV_FLATTEN;
-            else
-                rc = cli_error(EXIT_USAGE, "--conv-mode is positions, pool or flatten (got '%s')", val);
-        } else if (strcmp(name, "--resize") == 0) {
-            have_conv_opts = 1;
-            if (strcmp(val, "interp") == 0)
-                a->layout.resize = SIMREP_RESIZE_INTERP;
-            else if (strcmp(val, "pool-to") == 0)
-                a->layout.resize = SIMREP_RESIZE_POOL_TO;
-            else if (strcmp(val, "dft") == 0)
-                a->layout.resize = SIMREP_RESIZE_DFT;
-            else
-                rc = cli_error(EXIT_USAGE, "--resize is interp, pool-to or dft (got '%s')", val);
-        } else if (strcmp(name, "--sequence") == 0) {
-            if (strcmp(val, "flatten") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_FLATTEN;
-            else if (strcmp(val, "per-step") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_PER_STEP;
-            else if (strcmp(val, "last") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_LAST;
-            else if (strcmp(val, "mean") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_MEAN;
-            else
-                rc = cli_error(EXIT_USAGE, "--sequence is flatten, per-step, last or mean (got '%s')", val);
+                return cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
         }
-        if (rc)
-            return rc;
     }
-    if (have_keep && have_dims)
-        return cli_error(EXIT_USAGE, "--svcca-keep and --svcca-dims are alternatives; give one");
-    if (have_conv_opts && a->layout.conv == SIMREP_CONV_NONE)
-        return cli_error(EXIT_USAGE, "--conv-mode and --resize apply to conv maps: add --conv nhwc or --conv nchw");
+    int rc = cli_check_layout(&a->layout, &seen);
+    if (rc >= 0)
+        return rc;
     int dft = 0;
     for (int i = 0; i < a->nmeasures; i++)
         dft |= a->measures[i] == SIMREP_DFTCCA;

@@ -82,17 +82,6 @@ typedef struct matrix_args {
     simrep_options opt;
 } matrix_args;
 
-static int parse_number(const char *opt, const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v))
-        return cli_error(EXIT_USAGE, "%s takes a number, not '%s'", opt, s);
-    *out = v;
-    return 0;
-}
-
 /* "1073741824", "512M", "4G", "4GiB", "1.5g": binary multiples. */
 static int parse_size(const char *s, double *out)
 {
@@ -121,57 +110,18 @@ static int parse_size(const char *s, double *out)
     return 0;
 }
 
-static int parse_measures(const char *s, matrix_args *a)
-{
-    a->nmeasures = 0;
-    if (strcmp(s, "all") == 0) {
-        /* Every measure a matrix computes: not dftcca (see below). */
-        for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
-            if (!simrep_measure_get_info((simrep_measure)m)->needs_maps)
-                a->measures[a->nmeasures++] = (simrep_measure)m;
-        return 0;
-    }
-    char buf[512];
-    if (strlen(s) >= sizeof buf)
-        return cli_error(EXIT_USAGE, "-m: list too long");
-    strcpy(buf, s);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int m = simrep_measure_from_id(tok);
-        if (m < 0 || m >= SIMREP_MEASURE_COUNT)
-            return cli_error(EXIT_USAGE,
-                             "unknown measure '%s' (ids: cca, cca_r2, svcca, pwcca, cka, cka_debiased, cka_rbf, "
-                             "procrustes, procrustes_angular, or all)",
-                             tok);
-        /* DFT-CCA keeps a (p + q)^2 complex scatter per spatial frequency
-         * for each pair, fed from the pair's raw maps: nothing is shared
-         * between pairs, so a matrix would be K(K-1)/2 separate compares. */
-        if (simrep_measure_get_info((simrep_measure)m)->needs_maps)
-            return cli_error(EXIT_USAGE, "%s is not available in simrep matrix (it shares no work between pairs); "
-                             "run simrep compare on the pairs you need", tok);
-        int dup = 0;
-        for (int i = 0; i < a->nmeasures; i++)
-            dup |= a->measures[i] == (simrep_measure)m;
-        if (!dup)
-            a->measures[a->nmeasures++] = (simrep_measure)m;
-    }
-    if (a->nmeasures == 0)
-        return cli_error(EXIT_USAGE, "-m: no measure given");
-    return 0;
-}
-
-/* Returns -1 to continue, else an exit status. */
 static int parse_args(int argc, char **argv, matrix_args *a)
 {
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
+    cli_seen seen = {0, 0, 0};
     const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
     memcpy(a->measures, defaults, sizeof defaults);
     a->nmeasures = 4;
     a->max_memory = 1024.0 * 1024 * 1024;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
-    int have_keep = 0, have_dims = 0;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -184,39 +134,30 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             a->layout.features_first = 1;
             continue;
         }
+        static const char *const valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output",
+                                             "--threads", "--max-memory", "--against", "--epsilon", "--svcca-keep",
+                                             "--svcca-dims", "--svcca-rule", "--rbf-sigma", "--pwcca-variant",
+                                             "--conv", "--conv-mode", "--resize", "--sequence", NULL};
         char name[64];
         const char *val = NULL;
-        const char *eq = strchr(arg, '=');
-        if (eq && arg[1] == '-') {
-            size_t len = (size_t)(eq - arg) < sizeof name - 1 ? (size_t)(eq - arg) : sizeof name - 1;
-            memcpy(name, arg, len);
-            name[len] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-        }
-        static const char *valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output", "--threads",
-                                       "--max-memory", "--against", "--epsilon", "--svcca-keep", "--svcca-dims",
-                                       "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--conv", "--conv-mode",
-                                       "--resize", "--sequence", NULL};
-        int known = 0;
-        for (int k = 0; valued[k]; k++)
-            known |= strcmp(name, valued[k]) == 0;
-        if (!known) {
-            return cli_error(EXIT_USAGE, "unknown option '%s' (see simrep matrix --help)", arg);
-        }
-        if (!val) {
-            if (i + 1 >= argc)
-                return cli_error(EXIT_USAGE, "%s needs a value", name);
-            val = argv[++i];
-        }
-        int rc = 0;
+        int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
+        if (rc >= 0)
+            return rc;
         double v = 0;
-        if (strcmp(name, "--manifest") == 0) {
+        if ((rc = cli_measure_option(name, val, &a->opt, &seen)) != CLI_OPT_NOT_MINE ||
+            (rc = cli_layout_option(name, val, 0, &a->layout, &seen)) != CLI_OPT_NOT_MINE) {
+            /* handled; rc is 0 or an error */
+        } else if (strcmp(name, "--manifest") == 0) {
             a->manifest = val;
+            rc = 0;
         } else if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
-            rc = parse_measures(val, a);
+            cli_measures ms;
+            if ((rc = cli_parse_measures(val, 0, &ms)) == 0) {
+                memcpy(a->measures, ms.ids, sizeof ms.ids);
+                a->nmeasures = ms.count;
+            }
         } else if (strcmp(name, "--format") == 0) {
+            rc = 0;
             if (strcmp(val, "table") == 0)
                 a->format = MX_FORMAT_TABLE;
             else if (strcmp(val, "json") == 0)
@@ -227,93 +168,26 @@ static int parse_args(int argc, char **argv, matrix_args *a)
                 rc = cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
         } else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
             a->outdir = val;
+            rc = 0;
         } else if (strcmp(name, "--threads") == 0) {
-            rc = parse_number(name, val, &v);
+            rc = cli_parse_number(name, val, &v);
             if (!rc && !(v >= 1 && v <= 1024 && v == floor(v)))
                 rc = cli_error(EXIT_USAGE, "--threads takes a whole number from 1 to 1024 (got %s)", val);
             a->threads = (int)v;
         } else if (strcmp(name, "--max-memory") == 0) {
             rc = parse_size(val, &a->max_memory);
         } else if (strcmp(name, "--against") == 0) {
+            rc = 0;
             if (strcmp(val, "final") != 0)
                 rc = cli_error(EXIT_USAGE, "--against takes 'final' (got '%s')", val);
             a->against_final = 1;
-        } else if (strcmp(name, "--conv") == 0) {
-            if (strcmp(val, "nhwc") == 0)
-                a->layout.conv = SIMREP_CONV_NHWC;
-            else if (strcmp(val, "nchw") == 0)
-                a->layout.conv = SIMREP_CONV_NCHW;
-            else
-                rc = cli_error(EXIT_USAGE, "--conv is nhwc or nchw (got '%s')", val);
-        } else if (strcmp(name, "--conv-mode") == 0) {
-            if (strcmp(val, "positions") == 0)
-                a->layout.conv_mode = SIMREP_CONV_POSITIONS;
-            else if (strcmp(val, "pool") == 0)
-                a->layout.conv_mode = SIMREP_CONV_POOL;
-            else if (strcmp(val, "flatten") == 0)
-                a->layout.conv_mode = SIMREP_CONV_FLATTEN;
-            else
-                rc = cli_error(EXIT_USAGE, "--conv-mode is positions, pool or flatten (got '%s')", val);
-        } else if (strcmp(name, "--resize") == 0) {
-            if (strcmp(val, "interp") == 0)
-                a->layout.resize = SIMREP_RESIZE_INTERP;
-            else if (strcmp(val, "pool-to") == 0)
-                a->layout.resize = SIMREP_RESIZE_POOL_TO;
-            else if (strcmp(val, "dft") == 0)
-                a->layout.resize = SIMREP_RESIZE_DFT;
-            else
-                rc = cli_error(EXIT_USAGE, "--resize is interp, pool-to or dft (got '%s')", val);
-        } else if (strcmp(name, "--sequence") == 0) {
-            if (strcmp(val, "flatten") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_FLATTEN;
-            else if (strcmp(val, "last") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_LAST;
-            else if (strcmp(val, "mean") == 0)
-                a->layout.sequence = SIMREP_SEQUENCE_MEAN;
-            else if (strcmp(val, "per-step") == 0)
-                rc = cli_error(EXIT_USAGE, "--sequence per-step gives one value per time step, which a matrix does "
-                               "not hold; use flatten, last or mean (or simrep compare for per-step curves)");
-            else
-                rc = cli_error(EXIT_USAGE, "--sequence is flatten, last or mean in simrep matrix (got '%s')", val);
-        } else if (strcmp(name, "--epsilon") == 0) {
-            rc = parse_number(name, val, &a->opt.epsilon);
-            if (!rc && a->opt.epsilon < 0)
-                rc = cli_error(EXIT_USAGE, "--epsilon must be >= 0 (got %s)", val);
-        } else if (strcmp(name, "--svcca-keep") == 0) {
-            rc = parse_number(name, val, &a->opt.svcca_keep);
-            if (!rc && !(a->opt.svcca_keep > 0 && a->opt.svcca_keep <= 1))
-                rc = cli_error(EXIT_USAGE, "--svcca-keep is a fraction in (0, 1] (got %s)", val);
-            have_keep = 1;
-        } else if (strcmp(name, "--svcca-dims") == 0) {
-            rc = parse_number(name, val, &v);
-            if (!rc && !(v >= 1 && v == floor(v) && v < 1e15))
-                rc = cli_error(EXIT_USAGE, "--svcca-dims takes a whole number >= 1 (got %s)", val);
-            a->opt.svcca_dims = (int64_t)v;
-            have_dims = 1;
-        } else if (strcmp(name, "--svcca-rule") == 0) {
-            if (strcmp(val, "variance") == 0)
-                a->opt.svcca_rule = SIMREP_SVCCA_VARIANCE;
-            else if (strcmp(val, "singular-values") == 0)
-                a->opt.svcca_rule = SIMREP_SVCCA_SINGULAR_VALUES;
-            else
-                rc = cli_error(EXIT_USAGE, "--svcca-rule is variance or singular-values (got '%s')", val);
-        } else if (strcmp(name, "--rbf-sigma") == 0) {
-            rc = parse_number(name, val, &a->opt.rbf_sigma);
-            if (!rc && !(a->opt.rbf_sigma > 0))
-                rc = cli_error(EXIT_USAGE, "--rbf-sigma must be > 0 (got %s)", val);
-        } else if (strcmp(name, "--pwcca-variant") == 0) {
-            if (strcmp(val, "google") == 0)
-                a->opt.pwcca_variant = SIMREP_PWCCA_GOOGLE;
-            else if (strcmp(val, "ding") == 0)
-                a->opt.pwcca_variant = SIMREP_PWCCA_DING;
-            else
-                rc = cli_error(EXIT_USAGE, "--pwcca-variant is google or ding (got '%s')", val);
         }
         if (rc)
             return rc;
     }
-    if (have_keep && have_dims)
-        return cli_error(EXIT_USAGE, "--svcca-keep and --svcca-dims are alternatives; give one");
+    int rc = cli_check_layout(&a->layout, &seen);
+    if (rc >= 0)
+        return rc;
     if (!a->manifest)
         return cli_error(EXIT_USAGE, "matrix needs --manifest M.csv (see simrep matrix --help)");
     return -1;
