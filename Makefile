@@ -153,7 +153,8 @@ check-valgrind:
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare fuzz/corpus/npy/nan.npy fuzz/corpus/npy/nan.npy 2>/dev/null; \
 		test $$? -eq 1
 
-demo: deps
+demo:
+	@tools/install-deps.sh --build
 	$(MAKE) $(B)/simrep
 	@examples/demo.sh
 

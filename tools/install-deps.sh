@@ -3,10 +3,20 @@
 # but only those that are missing (so a machine that has them needs no root
 # and no network).  Called by `make deps`, `make check` and `make demo`.
 # (`make fuzz` also needs clang and libclang-rt-14-dev; `make check` does not:
-# it replays the fuzz corpus with gcc-built programs.)
+# it replays the fuzz corpus with gcc-built programs.  `make findings` passes
+# dataset-fashion-mnist as an argument: extra packages to install if missing.)
+# With --build first, only what building and running the CLI needs (make demo:
+# no Python, no torch).
 set -e
-PKGS="gcc make libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev python3-numpy python3-pytest valgrind"
-PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
+PKGS="gcc make libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev"
+if [ "${1:-}" = "--build" ]; then
+    shift
+else
+    PKGS="$PKGS python3-numpy python3-pytest valgrind"
+    PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
+    PKGS="$PKGS python3-sklearn"  # load_digits for tests/findings (make check)
+fi
+PKGS="$PKGS $*"  # what one target needs beyond these (make findings: dataset-fashion-mnist)
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
