@@ -100,6 +100,33 @@ simrep_status simrep_ctx_status(const simrep_ctx *ctx);
 typedef void (*simrep_progress_fn)(void *user, const char *stage, double fraction);
 void simrep_ctx_set_progress(simrep_ctx *ctx, simrep_progress_fn fn, void *user);
 
+/*
+ * Work sharing across cooperating workers (MPI ranks, threads), for the
+ * calls whose work is far larger than their inputs: today simrep_cka_rbf,
+ * whose O(n^2) tile passes are split by tile rows.  Every worker calls the
+ * same function with the same arguments at the same time, each on its own
+ * context set with its part in [0, parts) of parts; worker `part` computes
+ * the tile rows r with r % parts == part, and the partial histograms, row
+ * sums and HSIC sums are combined through allreduce(user, buf, count),
+ * which must replace buf[0 .. count) on every worker by the elementwise
+ * sum over all workers, and return 0 (nonzero is a failure: the call
+ * returns SIMREP_E_IO, and workers still waiting in the allreduce are the
+ * caller's to release, e.g. by MPI's error handler).  Every worker returns
+ * the same status and the same value, equal to the unpartitioned result to
+ * round-off (sums are formed in another order: about 1e-15 relative, not
+ * bit for bit).  The library calls allreduce from the calling thread only,
+ * the same number of times with the same counts on every worker, and
+ * agrees on failures through it (an allocation failing on one worker makes
+ * every worker return an error), so a failure never leaves a worker
+ * waiting.  The MPI-free library never sees the transport: the simrep CLI
+ * passes an MPI_Allreduce (cli/parallel.c).  parts <= 1 or allreduce NULL
+ * turns it off (the default): the single-worker path is unchanged.
+ * Counts are whole numbers below 2^53 in the sums, so a partitioned cka_rbf
+ * needs n^2 < 2^53 (n < 9.4e7; SIMREP_E_INVALID beyond).
+ */
+typedef int (*simrep_allreduce_fn)(void *user, double *buf, int64_t count);
+void simrep_ctx_set_partition(simrep_ctx *ctx, int part, int parts, simrep_allreduce_fn allreduce, void *user);
+
 /* -------------------------------------------------------------- matrices */
 
 typedef enum simrep_dtype {
@@ -739,6 +766,22 @@ void simrep_dftcca_free(simrep_ctx *ctx, simrep_dftcca *d);
  * NaN or Inf is SIMREP_E_NONFINITE naming "x" or "y" and the image. */
 simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simrep_matrix *x,
                                    const simrep_matrix *y);
+
+/*
+ * Partial DFT-CCAs of disjoint sets of images (threads, MPI ranks) combine
+ * exactly: simrep_dftcca_merge(into, other) makes into the state of both
+ * image sets (the pairwise update of Chan, Golub & LeVeque per frequency,
+ * as simrep_moments_merge); both must come from simrep_dftcca_new with the
+ * same sizes (else SIMREP_E_SHAPE).  For sending a state between processes:
+ * simrep_dftcca_state_len doubles (1 + nf * 2(p+q) + 2 nf (p+q)^2, nf the
+ * computed frequencies: the memory figure above), written by
+ * simrep_dftcca_save and read back by simrep_dftcca_load into a DFT-CCA made
+ * with the same sizes.  None of them allocates.
+ */
+simrep_status simrep_dftcca_merge(simrep_ctx *ctx, simrep_dftcca *into, const simrep_dftcca *other);
+int64_t simrep_dftcca_state_len(const simrep_dftcca *d);
+void simrep_dftcca_save(const simrep_dftcca *d, double *state);
+simrep_status simrep_dftcca_load(simrep_ctx *ctx, simrep_dftcca *d, const double *state);
 
 /* One computed frequency (and its conjugate). */
 typedef struct simrep_dftcca_frequency {

@@ -26,8 +26,20 @@
  * random pivots, which are not deterministic.
  * Parallelism: single-threaded apart from BLAS.  The loops run over tile rows
  * I with per-tile-row partial sums, and histograms, row sums and the three
- * sums are additive, so a later change can deal tile rows to threads or MPI
- * ranks and merge.
+ * sums are additive, so simrep_ctx_set_partition deals tile rows to workers
+ * (MPI ranks in the CLI): worker `part` takes the tile rows I with
+ * I % parts == part (round robin, since row I of the upper triangle holds
+ * n - I*TILE columns: contiguous blocks would give the first worker the
+ * most), and each pass ends with an allreduce of its additive state: the
+ * histograms (exact: counts < 2^53 as doubles), the candidates of the
+ * collection pass (per-part counts summed first; each part then writes its
+ * candidates at its offset into a zeroed array of all of them, and the sum
+ * gives every part the same array in the same order, so the selection
+ * agrees bit for bit), the row sums and the three HSIC sums (in another
+ * order than one worker's: equal to round-off).  Rows, norms and duplicate
+ * groups are computed whole by every part (O(n (p + q)), small next to the
+ * O(n^2 (p + q)) passes).  A failure on one part (an allocation) is agreed
+ * through the same allreduce before the next exchange, so all parts return.
  */
 #include "internal.h"
 #include "linalg.h"
@@ -50,6 +62,43 @@
 #define RADIX_SIZE (1u << RADIX_BITS)
 
 enum { T_HIST, T_COLLECT, T_DONE };
+
+/* ------------------------------------------------------------ partition */
+
+/* Whether tile row i0 is this worker's (simrep_ctx_set_partition). */
+static int mine(const simrep_ctx *ctx, int64_t i0)
+{
+    return ctx->parts <= 1 || (i0 / TILE) % ctx->parts == ctx->part;
+}
+
+/* Sum buf over the parts, in place. */
+static simrep_status part_sum(simrep_ctx *ctx, double *buf, int64_t count)
+{
+    if (ctx->allreduce(ctx->allreduce_user, buf, count) != 0)
+        return simrep__fail(ctx, SIMREP_E_IO, "cka_rbf: the allreduce of worker %d of %d failed", ctx->part,
+                            ctx->parts);
+    return SIMREP_OK;
+}
+
+/* Agree on the status of a step across the parts: one vote per status
+ * code, and every part returns the smallest failing code (a failed part
+ * keeps its own message).  Without a partition, st itself. */
+#define VOTES 32
+static simrep_status part_agree(simrep_ctx *ctx, simrep_status st)
+{
+    if (ctx->parts <= 1)
+        return st;
+    double votes[VOTES] = {0};
+    if (st != SIMREP_OK)
+        votes[(unsigned)st < VOTES ? (unsigned)st : VOTES - 1] = 1;
+    if (part_sum(ctx, votes, VOTES) != SIMREP_OK || st != SIMREP_OK)
+        return st != SIMREP_OK ? st : SIMREP_E_IO;
+    for (int k = 1; k < VOTES; k++)
+        if (votes[k] > 0)
+            return simrep__fail(ctx, (simrep_status)k, "cka_rbf: %.0f other worker(s) of the partition failed (%s)",
+                                votes[k], simrep_strerror((simrep_status)k));
+    return SIMREP_OK;
+}
 
 /* One order statistic being searched for: the rank-th smallest distance.
  * Values whose top nfixed bits equal prefix are "in the bucket"; below of
@@ -353,6 +402,8 @@ static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, c
     const int64_t n = sides[0].n;
     for (int64_t i0 = 0; i0 < n; i0 += TILE) {
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        if (!mine(ctx, i0))
+            continue;
         simrep__progress(ctx, stage, pass_fraction(i0, n));
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
@@ -369,6 +420,46 @@ static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, c
             }
         }
     }
+    return SIMREP_OK;
+}
+
+/* Partitioned: combine the parts' work of a median pass on target t (a
+ * histogram, or candidates), so that every part holds all of it.  scratch
+ * holds RADIX_SIZE doubles. */
+static simrep_status target_combine(simrep_ctx *ctx, rbf_target *t, double *scratch)
+{
+    simrep_status st;
+    if (t->mode == T_HIST) {
+        for (unsigned b = 0; b < RADIX_SIZE; b++)
+            scratch[b] = (double)t->hist[b];
+        if ((st = part_sum(ctx, scratch, RADIX_SIZE)) != SIMREP_OK)
+            return st;
+        for (unsigned b = 0; b < RADIX_SIZE; b++)
+            t->hist[b] = (uint64_t)scratch[b];
+        return SIMREP_OK;
+    }
+    /* Candidates: the parts' counts, then each part's at its offset. */
+    const int parts = ctx->parts;
+    double *fills = scratch; /* parts <= RADIX_SIZE is checked by the caller */
+    memset(fills, 0, (size_t)parts * sizeof *fills);
+    fills[ctx->part] = (double)t->fill;
+    if ((st = part_sum(ctx, fills, parts)) != SIMREP_OK)
+        return st;
+    uint64_t total = 0, offset = 0;
+    for (int k = 0; k < parts; k++) {
+        if (k == ctx->part)
+            offset = total;
+        total += (uint64_t)fills[k];
+    }
+    if (total == t->count) {
+        /* Every part's fill is <= total == count: the moves stay inside buf. */
+        memmove(t->buf + offset, t->buf, (size_t)t->fill * sizeof(double));
+        memset(t->buf, 0, (size_t)offset * sizeof(double));
+        memset(t->buf + offset + t->fill, 0, (size_t)(t->count - offset - t->fill) * sizeof(double));
+        if ((st = part_sum(ctx, t->buf, (int64_t)t->count)) != SIMREP_OK)
+            return st;
+    }
+    t->fill = total; /* a mismatch is reported by target_advance, on every part alike */
     return SIMREP_OK;
 }
 
@@ -411,6 +502,15 @@ static simrep_status target_advance(simrep_ctx *ctx, rbf_side *s, rbf_target *t,
 static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, double *med)
 {
     int pass = 0;
+    double *scratch = NULL;
+    if (ctx->parts > 1) {
+        scratch = simrep__alloc_array(ctx, RADIX_SIZE, sizeof(double), "cka_rbf histogram exchange");
+        simrep_status st = part_agree(ctx, scratch ? SIMREP_OK : SIMREP_E_NOMEM);
+        if (st != SIMREP_OK) {
+            simrep__free(ctx, scratch);
+            return st;
+        }
+    }
     const uint64_t n = (uint64_t)sides[0].n, nn = n * n;
     for (int s = 0; s < nsides; s++) {
         sides[s].t[0].rank = (nn - 1) / 2;
@@ -425,7 +525,7 @@ static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, doubl
         }
     }
     for (;;) {
-        int active = 0;
+        int active = 0, nomem = 0;
         for (int s = 0; s < nsides; s++) {
             rbf_target *t = sides[s].t;
             /* The second target shares the first's work when both look at
@@ -437,25 +537,40 @@ static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, doubl
                 active = 1;
                 if (t[k].mode == T_HIST) {
                     if (!t[k].hist && !(t[k].hist = simrep__alloc_array(ctx, RADIX_SIZE, sizeof(uint64_t),
-                                                                          "cka_rbf median histogram")))
-                        return SIMREP_E_NOMEM;
+                                                                          "cka_rbf median histogram"))) {
+                        nomem = 1;
+                        continue;
+                    }
                     memset(t[k].hist, 0, RADIX_SIZE * sizeof(uint64_t));
                 } else {
                     simrep__free(ctx, t[k].buf);
                     if (!(t[k].buf = simrep__alloc_array(ctx, (size_t)t[k].count, sizeof(double),
-                                                         "cka_rbf median candidates")))
-                        return SIMREP_E_NOMEM;
+                                                         "cka_rbf median candidates"))) {
+                        nomem = 1;
+                        continue;
+                    }
                     t[k].fill = 0;
                 }
             }
+        }
+        simrep_status st = part_agree(ctx, nomem ? SIMREP_E_NOMEM : SIMREP_OK);
+        if (st != SIMREP_OK) {
+            simrep__free(ctx, scratch);
+            return st;
         }
         if (!active)
             break;
         char stage[48];
         snprintf(stage, sizeof stage, "cka_rbf median, pass %d", ++pass);
-        simrep_status st = median_pass(ctx, sides, nsides, stage);
-        if (st != SIMREP_OK)
+        st = part_agree(ctx, median_pass(ctx, sides, nsides, stage));
+        for (int s = 0; s < nsides && ctx->parts > 1 && st == SIMREP_OK; s++)
+            for (int k = 0; k < 2 && st == SIMREP_OK; k++)
+                if (sides[s].t[k].mode != T_DONE && !sides[s].t[k].alias)
+                    st = target_combine(ctx, &sides[s].t[k], scratch);
+        if (st != SIMREP_OK) {
+            simrep__free(ctx, scratch);
             return st;
+        }
         for (int s = 0; s < nsides; s++) {
             rbf_target *t = sides[s].t;
             /* t[1] first: advancing t[0] changes the bucket they share. */
@@ -463,10 +578,13 @@ static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, doubl
                 st = target_advance(ctx, &sides[s], &t[1], t[1].alias ? &t[0] : &t[1]);
             if (st == SIMREP_OK && t[0].mode != T_DONE)
                 st = target_advance(ctx, &sides[s], &t[0], &t[0]);
-            if (st != SIMREP_OK)
+            if (st != SIMREP_OK) {
+                simrep__free(ctx, scratch);
                 return st;
+            }
         }
     }
+    simrep__free(ctx, scratch);
     for (int s = 0; s < nsides; s++) {
         /* np.median: the mean of the two middle values (the same value
          * twice when n^2 is odd). */
@@ -506,6 +624,8 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
         memset(sides[s].rowsum, 0, (size_t)n * sizeof(double));
     for (int64_t i0 = 0; i0 < n; i0 += TILE) {
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        if (!mine(ctx, i0))
+            continue;
         simrep__progress(ctx, "cka_rbf kernel row sums", pass_fraction(i0, n));
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
@@ -514,7 +634,7 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
                 rbf_side *sd = &sides[s];
                 simrep_status st = side_kernel(ctx, sd, i0, ni, j0, nj);
                 if (st != SIMREP_OK)
-                    return st;
+                    return part_agree(ctx, st);
                 memset(colacc, 0, sizeof colacc);
                 for (int64_t a = 0; a < ni; a++) {
                     const double *row = sd->tile + a * TILE;
@@ -532,6 +652,11 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
             }
         }
     }
+    simrep_status agreed = part_agree(ctx, SIMREP_OK);
+    for (int s = 0; s < nsides && ctx->parts > 1 && agreed == SIMREP_OK; s++)
+        agreed = part_sum(ctx, sides[s].rowsum, n);
+    if (agreed != SIMREP_OK)
+        return agreed;
     for (int s = 0; s < nsides; s++) {
         double total = 0;
         for (int64_t i = 0; i < n; i++)
@@ -553,6 +678,8 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
     double skl = 0, skk = 0, sll = 0;
     for (int64_t i0 = 0; i0 < n; i0 += TILE) {
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
+        if (!mine(ctx, i0))
+            continue;
         simrep__progress(ctx, "cka_rbf centred HSIC", pass_fraction(i0, n));
         double rkl = 0, rkk = 0, rll = 0;
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
@@ -562,7 +689,7 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
             if (st == SIMREP_OK)
                 st = side_kernel(ctx, sy, i0, ni, j0, nj);
             if (st != SIMREP_OK)
-                return st;
+                return part_agree(ctx, st);
             double tkl = 0, tkk = 0, tll = 0;
             for (int64_t a = 0; a < ni; a++) {
                 const double *kr = sx->tile + a * TILE, *lr = sy->tile + a * TILE;
@@ -591,6 +718,14 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
         }
         skl += rkl, skk += rkk, sll += rll;
     }
+    simrep_status st = part_agree(ctx, SIMREP_OK);
+    if (st == SIMREP_OK && ctx->parts > 1) {
+        double sums[3] = {skl, skk, sll};
+        st = part_sum(ctx, sums, 3);
+        skl = sums[0], skk = sums[1], sll = sums[2];
+    }
+    if (st != SIMREP_OK)
+        return st;
     *kl = skl;
     *kk = skk;
     *ll = sll;
@@ -623,12 +758,17 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
     if (!simrep__mul_i64(n, n, &nn))
         return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: n = %lld is too large (n^2 overflows)", (long long)n);
 
+    if (ctx->parts > 1 && (nn >= ((int64_t)1 << 53) || ctx->parts > (int)RADIX_SIZE))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: a partition over %d workers needs n^2 < 2^53 and at "
+                            "most %u workers (n = %lld)", ctx->parts, RADIX_SIZE, (long long)n);
+
     rbf_side sides[2];
     memset(sides, 0, sizeof sides);
     double med[2];
     st = side_load(ctx, &sides[0], x, "x");
     if (st == SIMREP_OK)
         st = side_load(ctx, &sides[1], y, "y");
+    st = part_agree(ctx, st);
     if (st == SIMREP_OK)
         st = medians(ctx, sides, 2, med);
     for (int s = 0; st == SIMREP_OK && s < 2; s++) {

@@ -104,6 +104,18 @@ void simrep_ctx_set_progress(simrep_ctx *ctx, simrep_progress_fn fn, void *user)
     ctx->progress_user = user;
 }
 
+void simrep_ctx_set_partition(simrep_ctx *ctx, int part, int parts, simrep_allreduce_fn allreduce, void *user)
+{
+    if (!ctx)
+        return;
+    if (parts <= 1 || !allreduce || part < 0 || part >= parts)
+        part = 0, parts = 1, allreduce = NULL, user = NULL;
+    ctx->part = part;
+    ctx->parts = parts;
+    ctx->allreduce = allreduce;
+    ctx->allreduce_user = user;
+}
+
 simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fmt, ...)
 {
     if (!ctx)

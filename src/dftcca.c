@@ -284,6 +284,68 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
     return SIMREP_OK;
 }
 
+/* Merging and the flat state (MPI ranks each fold their share of the
+ * images, then merge): the same pairwise combination as fold(), with the
+ * other state's mean and scatter in place of a block's. */
+int64_t simrep_dftcca_state_len(const simrep_dftcca *d)
+{
+    return d ? 1 + d->nf * 2 * d->d + 2 * d->nf * d->d * d->d : 0;
+}
+
+void simrep_dftcca_save(const simrep_dftcca *d, double *state)
+{
+    if (!d || !state)
+        return;
+    const size_t nm = (size_t)(d->nf * 2 * d->d), ns = (size_t)(d->nf * d->d * d->d);
+    state[0] = (double)d->n;
+    memcpy(state + 1, d->mean, nm * sizeof(double));
+    memcpy(state + 1 + nm, d->sre, ns * sizeof(double));
+    memcpy(state + 1 + nm + ns, d->sim, ns * sizeof(double));
+}
+
+simrep_status simrep_dftcca_load(simrep_ctx *ctx, simrep_dftcca *d, const double *state)
+{
+    if (!ctx || !d || !state)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_load: invalid arguments");
+    if (!(state[0] >= 0 && state[0] < 9.007199254740992e15 && state[0] == floor(state[0])))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_load: the state's image count %g is not a count",
+                            state[0]);
+    const size_t nm = (size_t)(d->nf * 2 * d->d), ns = (size_t)(d->nf * d->d * d->d);
+    d->n = (int64_t)state[0];
+    memcpy(d->mean, state + 1, nm * sizeof(double));
+    memcpy(d->sre, state + 1 + nm, ns * sizeof(double));
+    memcpy(d->sim, state + 1 + nm + ns, ns * sizeof(double));
+    return SIMREP_OK;
+}
+
+simrep_status simrep_dftcca_merge(simrep_ctx *ctx, simrep_dftcca *into, const simrep_dftcca *other)
+{
+    if (!ctx || !into || !other)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_merge: invalid arguments");
+    for (int s = 0; s < 2; s++)
+        if (into->h[s] != other->h[s] || into->w[s] != other->w[s] || into->c[s] != other->c[s])
+            return simrep__fail(ctx, SIMREP_E_SHAPE, "simrep_dftcca_merge: the two states are of different maps");
+    if (other->n == 0)
+        return SIMREP_OK;
+    const int64_t dd = into->d, d2 = 2 * dd, na = into->n, nb = other->n;
+    const double wgt = (double)na * (double)nb / (double)(na + nb), frac = (double)nb / (double)(na + nb);
+    for (int64_t f = 0; f < into->nf; f++) {
+        double *mu = into->mean + f * d2, *sr = into->sre + f * dd * dd, *si = into->sim + f * dd * dd;
+        const double *mb = other->mean + f * d2, *br = other->sre + f * dd * dd, *bi = other->sim + f * dd * dd;
+        for (int64_t l = 0; l < dd; l++)
+            for (int64_t j = 0; j < dd; j++) {
+                const double dr_j = mb[j] - mu[j], di_j = mb[dd + j] - mu[dd + j];
+                const double dr_l = mb[l] - mu[l], di_l = mb[dd + l] - mu[dd + l];
+                sr[j + l * dd] += br[j + l * dd] + wgt * (dr_j * dr_l + di_j * di_l);
+                si[j + l * dd] += bi[j + l * dd] + wgt * (dr_j * di_l - di_j * dr_l);
+            }
+        for (int64_t j = 0; j < d2; j++)
+            mu[j] += (mb[j] - mu[j]) * frac;
+    }
+    into->n = na + nb;
+    return SIMREP_OK;
+}
+
 void simrep_dftcca_result_clear(simrep_ctx *ctx, simrep_dftcca_result *r)
 {
     if (!r)

@@ -26,6 +26,11 @@ struct simrep_ctx {
     char message[SIMREP__MSG_MAX];
     simrep_progress_fn progress;
     void *progress_user;
+    /* simrep_ctx_set_partition: this worker is part `part` of `parts`
+     * (parts <= 1: no partition, every call does all its work). */
+    int part, parts;
+    simrep_allreduce_fn allreduce;
+    void *allreduce_user;
 };
 
 /* Report progress of a long call to the caller's callback, if any. */

@@ -19,6 +19,7 @@ void suite_embed(void);
 void suite_alloc(void);
 void suite_edge(void);
 void suite_layout(void);
+void suite_partition(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -49,6 +50,7 @@ int main(void)
     RUN(alloc);
     RUN(edge);
     RUN(layout);
+    RUN(partition);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }
