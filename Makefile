@@ -93,6 +93,7 @@ check: deps
 	$(MAKE) all $(A)/simrep $(A)/test_unit $(REPLAY) $(AREPLAY)
 	$(MAKE) check-unit check-python check-asan check-fuzz check-valgrind
 	$(MAKE) check-pkg
+	$(MAKE) check-findings
 
 # The Python package's tests (tests/python_pkg) against this build's library
 # and CLI.  Not on the sanitizer build: an ASan libsimrep.so only loads into a
@@ -113,6 +114,22 @@ install-python: $(B)/libsimrep.so
 	cp python/simrep/*.py $(DESTDIR)$(PYSITE)/simrep/
 	cp python/simrep/compat/*.py $(DESTDIR)$(PYSITE)/simrep/compat/
 	cp $(B)/libsimrep.so $(DESTDIR)$(PYSITE)/simrep/libsimrep.so
+
+# The findings pipeline (examples/findings) on a reduced config: trains small
+# MLPs on scikit-learn's digits and asserts findings 1 and 2 (about a minute).
+.PHONY: check-findings findings
+check-findings:
+	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
+		PYTHONPATH=python $(PY) -m pytest -q tests/findings
+
+# The findings report (examples/findings/report/) and the demo's activations
+# (examples/data/) from networks trained here on Fashion-MNIST (Debian's
+# dataset-fashion-mnist, installed if missing); under 10 minutes on 2 cores.
+findings:
+	@tools/install-deps.sh dataset-fashion-mnist
+	$(MAKE) $(B)/simrep $(B)/libsimrep.so
+	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
+		$(PY) examples/findings/run.py --work $(B)/findings --demo-data examples/data
 
 check-unit:
 	OPENBLAS_NUM_THREADS=1 $(B)/test_unit
@@ -146,10 +163,10 @@ check-valgrind:
 		set -e; $(VALGRIND) $(B)/fuzz/replay_$$t fuzz/corpus/$$t $$(ls -d fuzz/regressions/$$t 2>/dev/null || true); \
 	done
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m cca,cca_r2,svcca,pwcca,cka,cka_debiased,procrustes \
-		examples/data/net_a.npz:hidden1 examples/data/net_b.npz:hidden2 >/dev/null
+		examples/data/gen0.npz:relu1 examples/data/mem0.npz:relu2 >/dev/null
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m all --format json \
 		fuzz/corpus/npy/f8_fortran.npy fuzz/corpus/npz/zip64_full_deflated.npz:b >/dev/null
-	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep info examples/data/net_a.npz >/dev/null
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep info examples/data/gen0.npz >/dev/null
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare fuzz/corpus/npy/nan.npy fuzz/corpus/npy/nan.npy 2>/dev/null; \
 		test $$? -eq 1
 

@@ -1,0 +1,422 @@
+"""Write the findings report (Markdown + SVG) from compare.py's results.
+
+    /usr/bin/python3 examples/findings/report.py --work build/findings --out examples/findings/report
+
+Design.  results.json (compare.py) holds every number; this file only
+formats: one section per finding with a table of the numbers, a verdict
+computed from them (each finding is stated as the inequalities the papers
+report, and the verdict says which hold, with the values), and figures:
+curves drawn here (svgplot.py) and the matrix figures simrep matrix wrote
+(clustered heatmap, MDS, group bars, training lines), copied from the work
+directory under stable names.  Nothing in the text is typed by hand after
+a run: rerunning `make findings` regenerates the numbers and the words
+that depend on them.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import svgplot  # noqa: E402
+
+M = ["pwcca", "cka"]
+MNAME = {"pwcca": "PWCCA", "cka": "linear CKA"}
+
+
+def f3(v):
+    return "%.3f" % v
+
+
+def _copy(src, dst, copied):
+    if os.path.exists(src):
+        shutil.copyfile(src, dst)
+        copied.append(os.path.basename(dst))
+        return True
+    return False
+
+
+def _holds(ok):
+    return "**holds**" if ok else "**does not hold**"
+
+
+SUMMARY = []   # (finding, claim, holds, numbers), filled by the sections, printed at the top
+
+
+def _claim(finding, claim, ok, numbers):
+    SUMMARY.append((finding, claim, ok, numbers))
+    return _holds(ok)
+
+
+def memorization(r, out, figs):
+    mem = r["memorization"]
+    layers = mem["layers"]
+    s = ["## 1. Generalizing vs memorizing networks (Morcos et al. 2018, §3.1)", ""]
+    g = r["groups"]["memorization"]
+    accs = {k: [r["nets"][n]["train_acc"] for n in v] for k, v in g.items()}
+    evs = {k: [r["nets"][n]["eval_acc"] for n in v] for k, v in g.items()}
+    s.append("%d MLPs trained on the true labels (generalizing) and %d on one fixed random permutation of them "
+             "(memorizing), identical otherwise. Training accuracy: generalizing %.3f-%.3f, memorizing %.3f-%.3f; "
+             "held-out accuracy: generalizing %.3f-%.3f, memorizing %.3f-%.3f (chance 0.1). Distances are on "
+             "n = %d held-out images."
+             % (len(g["generalizing"]), len(g["memorizing"]), min(accs["generalizing"]), max(accs["generalizing"]),
+                min(accs["memorizing"]), max(accs["memorizing"]), min(evs["generalizing"]), max(evs["generalizing"]),
+                min(evs["memorizing"]), max(evs["memorizing"]), mem["per_layer"][layers[0]]["n"]))
+    s.append("")
+    s.append("| layer | " + " | ".join("%s %s" % (MNAME[m], c) for m in M for c in ("gen-gen", "mem-mem", "gen-mem")) + " |")
+    s.append("|---|" + "---|" * 6)
+    for l in layers:
+        row = []
+        for m in M:
+            sm = mem["per_layer"][l]["summary"][m]
+            row += [sm["within"]["generalizing"], sm["within"]["memorizing"], sm["between"]["generalizing|memorizing"]]
+        s.append("| %s | %s |" % (l, " | ".join(f3(v) for v in row)))
+    s.append("")
+    for m in M:
+        series = []
+        for key, lab, dash in (("generalizing", "gen-gen", False), ("memorizing", "mem-mem", False),
+                               ("generalizing|memorizing", "gen-mem", True)):
+            part = "between" if "|" in key else "within"
+            series.append({"label": lab, "x": list(range(len(layers))), "dash": dash,
+                           "y": [mem["per_layer"][l]["summary"][m][part][key] for l in layers],
+                           "err": [mem["per_layer"][l]["summary"][m][part + "_std"][key] for l in layers]})
+        name = "memorization_%s.svg" % m
+        svgplot.line_plot(os.path.join(out, name), series, "%s distance within and between groups" % MNAME[m],
+                          "layer", "%s distance (mean ± sd over pairs)" % MNAME[m], xcats=layers, ymin=0)
+        figs.append(name)
+        s.append("![%s distance by layer](%s)" % (MNAME[m], name))
+    s.append("")
+    # verdicts
+    for m in M:
+        gg = [mem["per_layer"][l]["summary"][m]["within"]["generalizing"] for l in layers]
+        mm = [mem["per_layer"][l]["summary"][m]["within"]["memorizing"] for l in layers]
+        gm = [mem["per_layer"][l]["summary"][m]["between"]["generalizing|memorizing"] for l in layers]
+        hidden = [i for i, l in enumerate(layers) if l != "logits"]
+        gap = [mm[i] - gg[i] for i in range(len(layers))]
+        gaps = ", ".join("%s %+.3f" % (layers[i], gap[i]) for i in range(len(layers)))
+        s.append("- %s: generalizing nets closer to each other than memorizing nets in every layer: %s "
+                 "(mem-mem minus gen-gen: %s)." % (MNAME[m], _claim(1, "%s: gen-gen < mem-mem in every layer" % MNAME[m],
+                                                                    all(x > 0 for x in gap), gaps), gaps))
+        inc = all(gap[hidden[i + 1]] >= gap[hidden[i]] for i in range(len(hidden) - 1))
+        s.append("  The gap grows with depth over the hidden layers: %s."
+                 % _claim(1, "%s: the gap grows with depth (hidden layers)" % MNAME[m], inc, gaps))
+        last = hidden[-1]
+        rel = (gm[last] - mm[last]) / mm[last]
+        num = "%s gen-mem %.3f, mem-mem %.3f (%+.0f%%)" % (layers[last], gm[last], mm[last], 100 * rel)
+        s.append("  In the last hidden layer, gen-mem (%.3f) is about as far as mem-mem (%.3f): %s (%+.0f%%; "
+                 "'about' = within 25%%)." % (gm[last], mm[last], _claim(
+                     1, "%s: gen-mem about as far as mem-mem in the last hidden layer" % MNAME[m], abs(rel) <= 0.25, num),
+                     100 * rel))
+    s.append("")
+    s.append("The memorizing networks share one label permutation (the same targets on the training images). That may "
+             "be why, by CKA, they are closer to each other than to the generalizing networks in every layer (a "
+             "permutation per network was not tried).")
+    s.append("")
+    s.append("Heatmap of the last hidden layer (simrep matrix, PWCCA similarity, clustered):")
+    s.append("")
+    s.append("![heatmap](memorization_%s_pwcca_heatmap.svg)" % layers[-2])
+    s.append("")
+    return s
+
+
+def width(r, out, figs):
+    w = r["width"]
+    widths = sorted(w["widths"], key=lambda k: int(k[1:]))
+    layers = w["layers"]
+    s = ["## 2. Width (Morcos et al. 2018, §3.2)", ""]
+    ng = len(r["groups"]["width"][widths[0]])
+    s.append("Groups of %d MLPs (true labels, trained to ~100%% training accuracy) at widths %s; mean distance "
+             "between the networks of a group (%d pairs), on n = %d held-out images."
+             % (ng, ", ".join(x[1:] for x in widths), ng * (ng - 1) // 2, w["widths"][widths[0]][layers[0]]["n"]))
+    s.append("")
+    s.append("| width | " + " | ".join("%s %s" % (MNAME[m], l) for m in M for l in layers) + " |")
+    s.append("|---|" + "---|" * (len(layers) * len(M)))
+    for g in widths:
+        s.append("| %s | %s |" % (g[1:], " | ".join(f3(w["widths"][g][l][m]) for m in M for l in layers)))
+    s.append("")
+    n = w["widths"][widths[0]][layers[0]]["n"]
+    s.append("The samples per feature go from %.0f (width %s) to %.1f (width %s), all above the 10 of simrep's "
+             "warning." % (n / int(widths[0][1:]), widths[0][1:], n / int(widths[-1][1:]), widths[-1][1:]))
+    s.append("")
+    xs = [int(g[1:]) for g in widths]
+    for m in M:
+        series = [{"label": l, "x": xs, "y": [w["widths"][g][l][m] for g in widths]} for l in layers]
+        name = "width_%s.svg" % m
+        svgplot.line_plot(os.path.join(out, name), series, "%s distance within a group, by width" % MNAME[m],
+                          "width (units per hidden layer)", "%s distance" % MNAME[m], logx=True, ymin=0)
+        figs.append(name)
+        s.append("![%s by width](%s)" % (MNAME[m], name))
+    s.append("")
+    for m in M:
+        falls = {l: all(w["widths"][widths[i + 1]][l][m] < w["widths"][widths[i]][l][m] for i in range(len(widths) - 1))
+                 for l in layers}
+        for l in layers:
+            _claim(2, "%s %s: within-group distance falls with width" % (MNAME[m], l), falls[l],
+                   " -> ".join("%.3f" % w["widths"][g][l][m] for g in widths))
+        s.append("- %s: within-group distance falls at every width step in %s; smallest vs largest width: %s."
+                 % (MNAME[m], ", ".join("%s %s" % (l, "yes" if falls[l] else "**no**") for l in layers),
+                    ", ".join("%s %.3f -> %.3f" % (l, w["widths"][widths[0]][l][m], w["widths"][widths[-1]][l][m])
+                              for l in layers)))
+    s.append("")
+    return s
+
+
+def learning_rate(r, out, figs, work):
+    lr = r["learning_rate"]
+    layers = lr["layers"]
+    groups = list(r["groups"]["learning_rate"])
+    s = ["## 3. Learning rates (Morcos et al. 2018, §3.3)", ""]
+    nets = r["groups"]["learning_rate"]
+    s.append("%d groups of %d MLPs trained with SGD (momentum 0.9) for the same number of epochs at learning rates "
+             "%s. Accuracy (train / held-out): %s."
+             % (len(groups), len(nets[groups[0]]), ", ".join(g[2:] for g in groups),
+                "; ".join("%s %.3f / %.3f" % (g, np.mean([r["nets"][n]["train_acc"] for n in nets[g]]),
+                                              np.mean([r["nets"][n]["eval_acc"] for n in nets[g]])) for g in groups)))
+    s.append("")
+    s.append("| layer | measure | " + " | ".join("within %s" % g for g in groups) + " | between (mean) | nearest neighbour in own group |")
+    s.append("|---|---|" + "---|" * (len(groups) + 2))
+    for l in layers:
+        for m in M:
+            sm = lr["per_layer"][l]["summary"][m]
+            s.append("| %s | %s | %s | %s | %.0f%% |" % (l, MNAME[m], " | ".join(f3(sm["within"][g]) for g in groups),
+                                                       f3(np.mean(list(sm["between"].values()))),
+                                                       100 * lr["per_layer"][l]["nn_agreement"][m]))
+    s.append("")
+    s.append("The groups also differ in how far training got in the fixed number of epochs (training accuracy "
+             "above), so a clustering by learning rate here is also a clustering by training progress.")
+    s.append("")
+    show = layers[-2]
+    s.append("Clustered heatmap and MDS of %s (simrep matrix, PWCCA):" % show)
+    s.append("")
+    s.append("![heatmap](learning_rate_%s_pwcca_heatmap.svg) ![MDS](learning_rate_%s_pwcca_mds.svg)" % (show, show))
+    s.append("")
+    for m in M:
+        ok = [l for l in layers if lr["per_layer"][l]["nn_agreement"][m] == 1.0
+              and max(lr["per_layer"][l]["summary"][m]["within"].values())
+              < min(lr["per_layer"][l]["summary"][m]["between"].values())]
+        s.append("- %s: every network's nearest neighbour has its learning rate and every within-group mean is "
+                 "below every between-group mean in: %s." % (MNAME[m], ", ".join(ok) if ok else "**no layer**"))
+        _claim(3, "%s: the networks cluster by learning rate" % MNAME[m], len(ok) == len(layers),
+               "clusters in %d of %d layers; nearest neighbour in own group: %s" % (
+                   len(ok), len(layers), ", ".join("%s %.0f%%" % (l, 100 * lr["per_layer"][l]["nn_agreement"][m])
+                                                   for l in layers)))
+    s.append("")
+    return s
+
+
+def dynamics(r, out, figs):
+    d = r["dynamics"]["nets"]
+    s = ["## 4. Training dynamics (Raghu et al. 2017; Morcos et al. 2018, §4)", ""]
+    first = next(iter(d))
+    s.append("Checkpoints of %d generalizing networks of finding 1 at optimizer steps %s (20 steps per epoch); "
+             "each layer at each checkpoint against the same layer at the last step, n = %d held-out images."
+             % (len(d), ", ".join(str(x) for x in d[first]["steps"]), d[first]["n"]))
+    s.append("")
+    layers = list(d[first]["curves"])
+    for m in M:
+        v = d[first]
+        series = [{"label": l, "x": [x + 1 for x in v["steps"]], "y": v["curves"][l][m]} for l in layers]
+        name = "dynamics_%s.svg" % m
+        svgplot.line_plot(os.path.join(out, name), series,
+                          "%s distance to the final representation (net %s)" % (MNAME[m], first.split("-")[-1]),
+                          "optimizer step + 1", "%s distance" % MNAME[m], logx=True, ymin=0)
+        figs.append(name)
+        s.append("![%s dynamics](%s)" % (MNAME[m], name))
+    s.append("")
+    # first checkpoint at which each layer is within 0.05 (pwcca) / 0.05 (cka) of its final representation
+    thr = 0.05
+    s.append("Distance to the final representation (%s / %s) and the first checkpoint where it is below %.2f:"
+             % (MNAME["pwcca"], MNAME["cka"], thr))
+    s.append("")
+    for net, v in d.items():
+        s.append("| %s | " % net.split("-")[-1] + " | ".join("step %d" % x for x in v["steps"])
+                 + " | converged at (pwcca / cka) |")
+        s.append("|---|" + "---|" * (len(v["steps"]) + 1))
+        for l in layers:
+            conv = []
+            for m in M:
+                c = next((st for st, x in zip(v["steps"], v["curves"][l][m]) if x < thr), None)
+                conv.append(str(c))
+            s.append("| %s | %s | %s |" % (l, " | ".join("%.2f / %.2f" % (a, b) for a, b in
+                                                          zip(v["curves"][l]["pwcca"], v["curves"][l]["cka"])),
+                                          " / ".join(conv)))
+        s.append("")
+    for m in M:
+        orders = []
+        for net, v in d.items():
+            conv = [next((i for i, x in enumerate(v["curves"][l][m]) if x < thr), len(v["steps"])) for l in layers]
+            hidden = [c for l, c in zip(layers, conv) if l != "logits"]
+            orders.append(all(hidden[i] <= hidden[i + 1] for i in range(len(hidden) - 1)))
+        s.append("- %s: hidden layers converge bottom-up (each no later than the next; ties allowed) in %d of %d networks."
+                 % (MNAME[m], sum(orders), len(orders)))
+        v0 = d[first]
+        _claim(4, "%s: lower layers converge first (first checkpoint below %.2f; ties allowed)" % (MNAME[m], thr),
+               sum(orders) == len(orders),
+               "bottom-up in %d of %d networks; net %s mean distance to final over the checkpoints: %s"
+               % (sum(orders), len(orders), first.split("-")[-1],
+                  ", ".join("%s %.3f" % (l, np.mean(v0["curves"][l][m])) for l in layers)))
+    s.append("")
+    s.append("simrep matrix's training figure for net 0 (PWCCA):")
+    s.append("")
+    s.append("![training](dynamics_pwcca_training.svg)")
+    s.append("")
+    return s
+
+
+def cnn_lstm(r, out, figs):
+    s = ["## 5. A small CNN and an LSTM", ""]
+    c = r["cnn"]
+    n_cnn = len(r["groups"]["cnn"]["cnn"])
+    acc = np.mean([r["nets"][n]["eval_acc"] for n in r["groups"]["cnn"]["cnn"]])
+    s.append("**CNN** (conv 3x3 x16, max-pool, conv 3x3 x32, max-pool, fc 64, 10 outputs; %d seeds, held-out "
+             "accuracy %.3f). Conv layers are compared with `--conv nchw`: every spatial position of every held-out "
+             "image is a sample and the channels are the features (relu1: %d x 14 x 14 samples x 16; relu2: "
+             "%d x 7 x 7 x 32). Mean distance between the %d seeds:"
+             % (n_cnn, acc, c["per_layer"]["relu3"]["n"], c["per_layer"]["relu3"]["n"], n_cnn))
+    s.append("")
+    s.append("| layer | samples | PWCCA | linear CKA |")
+    s.append("|---|---|---|---|")
+    for l in c["layers"]:
+        sm = c["per_layer"][l]["summary"]
+        s.append("| %s | %d | %s | %s |" % (l, c["per_layer"][l]["n"], f3(sm["pwcca"]["within"]["cnn"]),
+                                           f3(sm["cka"]["within"]["cnn"])))
+    s.append("")
+    pw = {l: c["per_layer"][l]["summary"]["pwcca"]["within"]["cnn"] for l in c["layers"]}
+    s.append("- The conv layers (positions as samples) differ more between seeds (PWCCA %.3f, %.3f) than the "
+             "fully connected layers (%.3f, %.3f)." % (pw["relu1"], pw["relu2"], pw["relu3"], pw["logits"]))
+    s.append("")
+    ls = r["lstm"]
+    n_lstm = len(r["groups"]["lstm"]["lstm"])
+    acc = np.mean([r["nets"][n]["eval_acc"] for n in r["groups"]["lstm"]["lstm"]])
+    T = len(ls["per_step_mean"]["pwcca"])
+    s.append("**LSTM** (32 units) reading each 14 x 14 image row by row, one row per time step, classifying "
+             "from the last step (%d seeds, held-out accuracy %.3f). `simrep compare --sequence per-step` gives, "
+             "for each pair of seeds, the distance of the hidden states at each of the %d steps (n = %d held-out "
+             "images per step); mean ± sd over the %d pairs:"
+             % (n_lstm, acc, T, ls["matrix"]["per_layer"]["lstm"]["n"], ls["pairs"]))
+    s.append("")
+    series = [{"label": "%s, seed vs seed" % MNAME[m], "x": list(range(1, T + 1)), "y": ls["per_step_mean"][m],
+               "err": ls["per_step_std"][m]} for m in M]
+    series += [{"label": "%s, step vs last" % MNAME[m], "x": list(range(1, T + 1)), "y": ls["to_last_mean"][m],
+                "err": ls["to_last_std"][m], "dash": True, "colour": svgplot.COLOURS[k]} for k, m in enumerate(M)]
+    svgplot.line_plot(os.path.join(out, "lstm_per_step.svg"), series, "LSTM hidden state along the sequence",
+                      "time step (image row)", "distance", ymin=0, width=640, R=200)
+    figs.append("lstm_per_step.svg")
+    s.append("![per step](lstm_per_step.svg)")
+    s.append("")
+    s.append("Dashed: Morcos et al.'s view of a sequence, the hidden state at step t against the hidden state at the "
+             "last step of the same network (`simrep.compare` on the (n, 32) slices; mean ± sd over the %d networks)."
+             % n_lstm)
+    s.append("")
+    s.append("| step | " + " | ".join(str(t) for t in range(1, T + 1)) + " |")
+    s.append("|---|" + "---|" * T)
+    for m in M:
+        s.append("| %s seed vs seed | %s |" % (MNAME[m], " | ".join("%.2f" % v for v in ls["per_step_mean"][m])))
+    for m in M:
+        s.append("| %s step vs last | %s |" % (MNAME[m], " | ".join("%.2f" % v for v in ls["to_last_mean"][m])))
+    s.append("")
+    p, q = ls["per_step_mean"]["pwcca"], ls["to_last_mean"]["pwcca"]
+    s.append("- Seed vs seed, the PWCCA distance rises from %.3f at step 1 to %.3f at step %d (largest %.3f at step "
+             "%d): after the first rows (little read yet) every network's state is nearly the same up to a linear "
+             "map; the states diverge as the networks read more of the image."
+             % (p[0], p[-1], T, max(p), int(np.argmax(p)) + 1))
+    mid = T // 2 - 1
+    ok = q[mid] > 0.2
+    s.append("- Within a network the hidden state keeps changing along the sequence: PWCCA distance to the last "
+             "step %.3f at step 1, %.3f at step %d, %.3f at step %d (Morcos et al. §4: the hidden state is highly "
+             "variable over a sequence, even up to linear transforms): %s."
+             % (q[0], q[mid], mid + 1, q[-2], T - 1, _claim(5, "LSTM: the hidden state varies along the sequence "
+                                                                "(PWCCA distance to the last step > 0.2 mid-sequence)",
+                                                            ok, "%.3f at step %d" % (q[mid], mid + 1))))
+    s.append("")
+    s.append("Not done at this scale: a memorizing CNN or LSTM group (memorizing 2,000 shuffled labels takes a small "
+             "CNN over 100 epochs, about 90 s per network here, beyond the 10-minute budget), so finding 1 is "
+             "shown on MLPs only; the CNN and LSTM sections compare seeds.")
+    s.append("")
+    return s
+
+
+def warnings_section(r):
+    s = ["## simrep's warnings", ""]
+    s.append("| experiment | n < 10 x features | dead features left out |")
+    s.append("|---|---|---|")
+    ex = []
+    for e in ("memorization", "width", "learning_rate", "dynamics", "cnn", "lstm"):
+        if e in r:
+            w = r[e]["warnings"]
+            s.append("| %s | %d | %d |" % (e, w["few_samples"], w["dead_features"]))
+            ex += w["dead_examples"][:1] + w["few_samples_examples"][:1]
+    s.append("")
+    s.append("The sample-size warning stays quiet: every comparison has n >= 10 x the features of each side. "
+             "Dead-feature warnings are ReLU units that are zero on every held-out image (or LSTM/logit "
+             "features that never vary); they carry no signal and simrep leaves them out of the CCA family, "
+             "as SVCCA does. Examples: " + "; ".join("`%s`" % x for x in ex[:3]) if ex else
+             "No warnings: every comparison has n >= 10 x the features of each side and no dead features.")
+    s.append("")
+    return s
+
+
+def write(work, out):
+    with open(os.path.join(work, "results.json")) as f:
+        r = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    for old in os.listdir(out):
+        if old.endswith(".svg") or old == "report.md":
+            os.remove(os.path.join(out, old))
+    figs = []
+    mx = os.path.join(work, "matrices")
+    copied = []
+    lay = r["memorization"]["layers"]
+    _copy(os.path.join(mx, "memorization", lay[-2], "pwcca_heatmap.svg"),
+          os.path.join(out, "memorization_%s_pwcca_heatmap.svg" % lay[-2]), copied)
+    s = ["# Findings: the CCA papers' results on networks trained here", "",
+         "Generated by `make findings` (examples/findings/: train.py, compare.py, report.py) from config `%s`: "
+         "Fashion-MNIST (Debian's dataset-fashion-mnist) at 14 x 14 pixels, MLPs with 3 hidden ReLU layers "
+         "trained with one torch thread per process; every comparison is on held-out test images, never on the "
+         "training images. Comparisons of many networks are `simrep matrix` runs (one per experiment and layer; "
+         "manifests and every figure under the work directory's matrices/). Measures: PWCCA (Morcos et al. 2018) "
+         "and linear CKA (Kornblith et al. 2019), as distances (1 - similarity)." % r["config"], ""]
+    intro_len = len(s)
+    del SUMMARY[:]
+    s += memorization(r, out, figs)
+    s += width(r, out, figs)
+    if "learning_rate" in r:
+        lay = r["learning_rate"]["layers"]
+        for kind in ("heatmap", "mds"):
+            _copy(os.path.join(mx, "learning_rate", lay[-2], "pwcca_%s.svg" % kind),
+                  os.path.join(out, "learning_rate_%s_pwcca_%s.svg" % (lay[-2], kind)), copied)
+        s += learning_rate(r, out, figs, work)
+        net0 = next(iter(r["dynamics"]["nets"]))
+        _copy(os.path.join(mx, "dynamics", net0, "pwcca_training.svg"), os.path.join(out, "dynamics_pwcca_training.svg"),
+              copied)
+        s += dynamics(r, out, figs)
+        s += cnn_lstm(r, out, figs)
+    s += warnings_section(r)
+    summary = ["## Summary", "", "Each claim of the papers as an inequality on the numbers below; verdicts are computed "
+               "by report.py from this run.", "", "| finding | claim | verdict | numbers |", "|---|---|---|---|"]
+    summary += ["| %d | %s | %s | %s |" % (f, c, "holds" if ok else "**does not hold**", n) for f, c, ok, n in SUMMARY]
+    summary.append("")
+    s = s[:intro_len] + summary + s[intro_len:]
+    if "timing" in r:
+        s += ["## Run", "", r["timing"], ""]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(s))
+    return figs + copied
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", default="build/findings")
+    ap.add_argument("--out", default=os.path.join(HERE, "report"))
+    a = ap.parse_args()
+    write(a.work, a.out)
+
+
+if __name__ == "__main__":
+    main()

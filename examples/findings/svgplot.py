@@ -1,0 +1,99 @@
+"""Small SVG line plots for the findings report (no plotting library).
+
+Design.  The report's own figures are curves: distance against layer,
+width, time step or training step.  simrep matrix draws the matrix
+figures (heatmaps, MDS, group bars, training lines); these complete them
+with one function, line_plot(), writing a self-contained SVG: axes with
+"nice" ticks, optional log2 x axis, categorical x labels, error bars and a
+legend.  matplotlib was rejected to keep the pipeline on numpy + torch
+(and because its SVGs change byte-wise between versions, which makes the
+committed report noisy in git).
+"""
+
+import math
+from xml.sax.saxutils import escape
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _ticks(lo, hi, count=5):
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10 * mag)
+    first = math.floor(lo / step) * step
+    ticks, t = [first], first
+    while t < hi - 1e-9 * step:     # the last tick is at or above hi, so every point is inside the frame
+        t += step
+        ticks.append(round(t, 10))
+    return ticks
+
+
+def line_plot(path, series, title, xlabel, ylabel, xcats=None, logx=False, ymin=None, width=560, height=340, R=150):
+    """series: [{"label", "x": [...], "y": [...], "err": [...] (optional), "dash": bool}].
+    xcats: category names for x = 0, 1, ... (x values are then indices)."""
+    L, T, B = 62, 34, 48
+    pw, ph = width - L - R, height - T - B
+    xs = [x for s in series for x in s["x"]]
+    ys = [y + e for s in series for y, e in zip(s["y"], s.get("err") or [0] * len(s["y"]))]
+    ys += [y - e for s in series for y, e in zip(s["y"], s.get("err") or [0] * len(s["y"]))]
+    fx = (lambda v: math.log2(v)) if logx else (lambda v: v)
+    x0, x1 = min(fx(x) for x in xs), max(fx(x) for x in xs)
+    if xcats is not None:
+        x0, x1 = -0.3, len(xcats) - 0.7
+    if x1 == x0:
+        x1 = x0 + 1
+    yt = _ticks(min(ys) if ymin is None else ymin, max(ys))
+    y0, y1 = yt[0], yt[-1]
+
+    def X(v):
+        return L + (fx(v) - x0) / (x1 - x0) * pw
+
+    def Y(v):
+        return T + ph - (v - y0) / (y1 - y0) * ph
+
+    o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+         'font-family="sans-serif" font-size="11">' % (width, height, width, height),
+         '<rect width="100%" height="100%" fill="white"/>',
+         '<text x="%d" y="20" font-size="13" font-weight="bold">%s</text>' % (L, escape(title))]
+    for t in yt:
+        o.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>' % (L, L + pw, Y(t), Y(t)))
+        o.append('<text x="%d" y="%.1f" text-anchor="end">%g</text>' % (L - 5, Y(t) + 4, t))
+    if xcats is not None:
+        xt = [(i, c) for i, c in enumerate(xcats)]
+    elif logx:
+        xt = [(v, "%g" % v) for v in sorted(set(xs)) if v > 0]
+        if len(xt) > 12:
+            xt = [(v, l) for v, l in xt if abs(math.log2(v) - round(math.log2(v))) < 1e-9 and round(math.log2(v)) % 2 == 0]
+    else:
+        xt = [(v, "%g" % v) for v in _ticks(x0, x1) if x0 <= v <= x1]
+    shown = []
+    for v, lab in xt:                                     # drop labels that would overlap the previous one
+        if not shown or X(v) - X(shown[-1][0]) >= 28:
+            shown.append((v, lab))
+    for v, lab in shown:
+        o.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (X(v), T + ph + 16, escape(str(lab))))
+        o.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#888"/>' % (X(v), X(v), T + ph, T + ph + 4))
+    o.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#444"/>' % (L, T, pw, ph))
+    o.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (L + pw / 2, height - 10, escape(xlabel)))
+    o.append('<text transform="translate(16,%.1f) rotate(-90)" text-anchor="middle">%s</text>'
+             % (T + ph / 2, escape(ylabel)))
+    for k, s in enumerate(series):
+        c = s.get("colour") or COLOURS[k % len(COLOURS)]
+        pts = [(X(x), Y(y)) for x, y in zip(s["x"], s["y"]) if not (logx and x <= 0)]
+        dash = ' stroke-dasharray="5,3"' if s.get("dash") else ""
+        o.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>'
+                 % (c, dash, " ".join("%.1f,%.1f" % p for p in pts)))
+        for (px, py) in pts:
+            o.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (px, py, c))
+        for x, y, e in zip(s["x"], s["y"], s.get("err") or []):
+            if e:
+                o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>' % (X(x), X(x), Y(y - e), Y(y + e), c))
+        ly = T + 10 + 18 * k
+        o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>'
+                 % (L + pw + 10, L + pw + 30, ly, ly, c, dash))
+        o.append('<text x="%d" y="%d">%s</text>' % (L + pw + 35, ly + 4, escape(s["label"])))
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
