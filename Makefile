@@ -11,6 +11,14 @@ CPPFLAGS := -Iinclude -D_FILE_OFFSET_BITS=64 -D_POSIX_C_SOURCE=200809L
 LIBS    := -lopenblas -lfftw3 -lz -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
+# MPI (cli/parallel.c: compare and matrix across ranks under mpirun or
+# srun): when Open MPI's mpicc is installed (tools/install-deps.sh installs
+# it), that one file is compiled by it with SIMREP_WITH_MPI and the CLI is
+# linked by it; otherwise the same sources give a single-process CLI.  The
+# library never sees MPI.  `make MPICC=` builds without.
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+CLI_LD  := $(if $(MPICC),$(MPICC),$(CC))
+
 LIB_SRC  := $(sort $(wildcard src/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c))
@@ -40,6 +48,8 @@ $(B)/pic/%.o: src/%.c $(HDRS) | $(B)/pic
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -fPIC -c $< -o $@
 $(B)/obj/cli_%.o: cli/%.c $(HDRS) | $(B)/obj
 	$(CC) $(WARN) $(CFLAGS) -Iinclude -D_POSIX_C_SOURCE=200809L -c $< -o $@
+$(B)/obj/cli_parallel.o: cli/parallel.c $(HDRS) | $(B)/obj
+	$(if $(MPICC),$(MPICC) -DSIMREP_WITH_MPI,$(CC)) $(WARN) $(CFLAGS) -Iinclude -D_POSIX_C_SOURCE=200809L -c $< -o $@
 $(B)/obj/test_%.o: tests/unit/%.c $(HDRS) | $(B)/obj
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Isrc -c $< -o $@
 
@@ -48,7 +58,7 @@ $(B)/libsimrep.a: $(LIB_OBJ)
 $(B)/libsimrep.so: $(LIB_PIC_OBJ)
 	$(CC) -shared -o $@ $^ $(LIBS)
 $(B)/simrep: $(CLI_OBJ) $(B)/libsimrep.a
-	$(CC) -o $@ $(CLI_OBJ) $(B)/libsimrep.a $(LIBS)
+	$(CLI_LD) -o $@ $(CLI_OBJ) $(B)/libsimrep.a $(LIBS)
 $(B)/test_unit: $(TEST_OBJ) $(B)/libsimrep.a
 	$(CC) -o $@ $(TEST_OBJ) $(B)/libsimrep.a $(LIBS)
 

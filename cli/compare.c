@@ -26,8 +26,20 @@
  * dftcca reads the images themselves (simrep_input_read_maps) in a second
  * pass and adds "grid", "total" and "per_frequency" to its entry.  x and y
  * gain "shape" and "layout" when they are not 2-D.
+ *
+ * Under MPI (mpirun -np K simrep compare ...; parallel.h) the samples are
+ * split by whole items: rank r reads only items [N r / K, N (r+1) / K) of
+ * both inputs (its own byte ranges of the files), folds them into its own
+ * moments (one per step for --sequence per-step) and DFT-CCA state, and the
+ * partial states go down a binomial tree of exact pairwise merges to rank
+ * 0, which computes the measures and prints; the others print nothing but
+ * their own reading errors.  Equal to one process up to the order of the
+ * merges (1e-15 relative).  cka_rbf needs every row on every rank: the
+ * shares are all-gathered (O(n (p + q)) per rank, the only raw data sent)
+ * and its O(n^2) tile passes are shared through simrep_ctx_set_partition.
  */
 #include "cli.h"
+#include "parallel.h"
 
 #include <errno.h>
 #include <math.h>
@@ -476,6 +488,69 @@ static void print_steps_table(const compare_args *a, const extra *ex)
     }
 }
 
+/* ----------------------------------------------------------------- MPI */
+
+/* A reading error of this rank's share (items [i0, i1)): the file, the
+ * rank and the bytes of the file that share is, then the library's message. */
+static int share_error(simrep_ctx *ctx, simrep_status st, const input *x, const input *y, int features_first,
+                       int64_t i0, int64_t i1, int64_t row0)
+{
+    const char *msg = simrep_ctx_message(ctx);
+    if (!msg || !*msg)
+        msg = simrep_strerror(st);
+    const input *in = x;
+    size_t skip = 0, lx = strlen(x->spec), ly = strlen(y->spec);
+    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0)
+        in = msg[0] == 'x' ? x : y, skip = 3;
+    else if (strncmp(msg, y->spec, ly) == 0 && msg[ly] == ':' && !(strncmp(msg, x->spec, lx) == 0 && lx >= ly))
+        in = y, skip = ly + 1;
+    else if (strncmp(msg, x->spec, lx) == 0 && msg[lx] == ':')
+        in = x, skip = lx + 1;
+    while (msg[skip] == ' ')
+        skip++;
+    char where[256];
+    par_share_bytes(in->in, features_first, i0, i1, where, sizeof where);
+    const char *note = st == SIMREP_E_NONFINITE ? " (rows counted from the share's first sample)" : "";
+    return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA,
+                     "%s: rank %d: %s%s; this rank reads items %lld..%lld (samples from %lld), %s of %s", in->spec,
+                     par_rank(), msg + skip, note, (long long)i0, (long long)i1, (long long)row0, where, in->spec);
+}
+
+/* par_tree_reduce callbacks: a Moments (tmp receives the other's state). */
+typedef struct fold_moments {
+    simrep_ctx *ctx;
+    simrep_moments *m, *tmp;
+} fold_moments;
+
+static void save_moments(void *user, double *state)
+{
+    simrep_moments_save(((fold_moments *)user)->m, state);
+}
+
+static simrep_status merge_moments(void *user, const double *state)
+{
+    fold_moments *f = user;
+    simrep_status st = simrep_moments_load(f->ctx, f->tmp, state);
+    return st == SIMREP_OK ? simrep_moments_merge(f->ctx, f->m, f->tmp) : st;
+}
+
+typedef struct fold_dft {
+    simrep_ctx *ctx;
+    simrep_dftcca *d, *tmp;
+} fold_dft;
+
+static void save_dft(void *user, double *state)
+{
+    simrep_dftcca_save(((fold_dft *)user)->d, state);
+}
+
+static simrep_status merge_dft(void *user, const double *state)
+{
+    fold_dft *f = user;
+    simrep_status st = simrep_dftcca_load(f->ctx, f->tmp, state);
+    return st == SIMREP_OK ? simrep_dftcca_merge(f->ctx, f->d, f->tmp) : st;
+}
+
 /* DFT-CCA: a pass over the images of both inputs (their own spatial sizes). */
 static int run_dftcca(simrep_ctx *ctx, const compare_args *a, input *x, input *y, simrep_dftcca_result *out)
 {
@@ -489,21 +564,50 @@ static int run_dftcca(simrep_ctx *ctx, const compare_args *a, input *x, input *y
     simrep_dftcca *d = NULL;
     simrep_status st = simrep_dftcca_new(ctx, dx->height, dx->width, dx->channels, dy->height, dy->width,
                                          dy->channels, &d);
+    /* Under MPI: this rank's images, and what the merge tree needs,
+     * allocated before the agreement that ends the reading phase. */
+    int64_t first = 0, last = dx->items;
+    fold_dft fold = {ctx, d, NULL};
+    double *state = NULL;
+    int64_t len = 0;
+    if (par_size() > 1 && st == SIMREP_OK) {
+        par_share(dx->items, &first, &last);
+        st = simrep_dftcca_new(ctx, dx->height, dx->width, dx->channels, dy->height, dy->width, dy->channels,
+                               &fold.tmp);
+        len = simrep_dftcca_state_len(d);
+        if (st == SIMREP_OK && !(state = malloc((size_t)len * sizeof *state)))
+            st = SIMREP_E_NOMEM;
+    }
+    int rc = st == SIMREP_OK ? -1 : cli_library_error(ctx, st, a->x, a->y);
     int64_t per = dx->height * dx->width * dx->channels + dy->height * dy->width * dy->channels;
     int64_t block = (int64_t)(4 * 1024 * 1024) / per;
     block = block < 1 ? 1 : block > 4096 ? 4096 : block;
-    for (int64_t i0 = 0; i0 < dx->items && st == SIMREP_OK; i0 += block) {
+    par_hold(0);
+    for (int64_t i0 = first; i0 < last && st == SIMREP_OK; i0 += block) {
+        const int64_t count = last - i0 < block ? last - i0 : block;
         simrep_matrix vx, vy;
-        st = simrep_input_read_maps(ctx, x->in, i0, block, &vx);
+        st = simrep_input_read_maps(ctx, x->in, i0, count, &vx);
         if (st == SIMREP_OK)
-            st = simrep_input_read_maps(ctx, y->in, i0, block, &vy);
+            st = simrep_input_read_maps(ctx, y->in, i0, count, &vy);
         if (st == SIMREP_OK)
             st = simrep_dftcca_update(ctx, d, &vx, &vy);
+        if (st != SIMREP_OK)
+            rc = par_size() > 1 ? share_error(ctx, st, x, y, a->features_first, first, last, first)
+                                : cli_library_error(ctx, st, a->x, a->y);
     }
-    if (st == SIMREP_OK)
+    par_hold(1);
+    rc = par_agree(rc);
+    if (rc < 0 && par_size() > 1)
+        rc = par_tree_reduce(state, len, save_dft, merge_dft, &fold);
+    if (rc < 0 && par_rank() == 0) {
         st = simrep_dftcca_compute(ctx, d, &a->opt, out);
+        if (st != SIMREP_OK)
+            rc = cli_library_error(ctx, st, a->x, a->y);
+    }
+    free(state);
+    simrep_dftcca_free(ctx, fold.tmp);
     simrep_dftcca_free(ctx, d);
-    return st == SIMREP_OK ? -1 : cli_library_error(ctx, st, a->x, a->y);
+    return rc;
 }
 
 int cmd_compare(int argc, char **argv)
@@ -545,6 +649,7 @@ int cmd_compare(int argc, char **argv)
         res[i].measure = a.measures[i];
     }
     const int moments_pass = nlin > 0 || need_rows;
+    const int ranks = par_size(), me = par_rank();
     simrep_status st = SIMREP_OK;
     if (rc < 0 && moments_pass) {
         simrep_input *both[2] = {x.in, y.in};
@@ -588,6 +693,24 @@ int cmd_compare(int argc, char **argv)
         if (st != SIMREP_OK)
             rc = cli_library_error(ctx, st, a.x, a.y);
     }
+    /* MPI: this rank's items, and the merge tree's buffers, allocated
+     * before the agreement that ends the reading phase. */
+    int64_t item0 = 0, item1 = x.dims.items, row_begin = 0, row_end = x.n;
+    fold_moments fold = {ctx, NULL, NULL};
+    double *state = NULL;
+    const int64_t state_len = simrep_moments_state_size(x.p > 0 ? x.p : 1, y.p > 0 ? y.p : 1);
+    if (ranks > 1 && rc < 0 && moments_pass) {
+        const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
+        par_share(x.n / rpi, &item0, &item1);
+        row_begin = item0 * rpi;
+        row_end = item1 * rpi;
+        st = simrep_moments_new(ctx, x.p, y.p, &fold.tmp);
+        if (st != SIMREP_OK)
+            rc = cli_library_error(ctx, st, a.x, a.y);
+        else if (!(state = malloc((size_t)state_len * sizeof *state)))
+            rc = cli_error(EXIT_DATA, "out of memory");
+    }
+    rc = par_agree(rc);
     if (rc < 0 && moments_pass) {
         /* About 4 Mi elements of both inputs per block (16 MiB of doubles
          * for 2-D inputs), in whole items; item_elements counts what a row
@@ -601,14 +724,15 @@ int cmd_compare(int argc, char **argv)
         block = block < lo ? lo : block > 8192 ? 8192 : block;
         if (rpi > 1)
             block = (block / rpi > 1 ? block / rpi : 1) * rpi;
-        int tty = isatty(2) && (double)x.n * (double)(x.p + y.p) * (double)nv > 5e7;
+        int tty = me == 0 && isatty(2) && (double)x.n * (double)(x.p + y.p) * (double)nv > 5e7;
         int shown = 0;
         time_t start = time(NULL);
         simrep_matrix *vx = malloc((size_t)nv * sizeof *vx), *vy = malloc((size_t)nv * sizeof *vy);
         if (!vx || !vy)
             rc = cli_error(EXIT_DATA, "out of memory");
-        for (int64_t r0 = 0; r0 < x.n && rc < 0; r0 += block) {
-            int64_t rows = x.n - r0 < block ? x.n - r0 : block;
+        par_hold(0);
+        for (int64_t r0 = row_begin; r0 < row_end && rc < 0; r0 += block) {
+            int64_t rows = row_end - r0 < block ? row_end - r0 : block;
             st = simrep_input_read(ctx, x.in, r0, rows, vx);
             if (st == SIMREP_OK)
                 st = simrep_input_read(ctx, y.in, r0, rows, vy);
@@ -620,45 +744,75 @@ int cmd_compare(int argc, char **argv)
                 }
             }
             if (st != SIMREP_OK) {
-                rc = cli_library_error(ctx, st, a.x, a.y);
+                rc = ranks > 1 ? share_error(ctx, st, &x, &y, a.features_first, item0, item1, row_begin)
+                               : cli_library_error(ctx, st, a.x, a.y);
                 break;
             }
             if (tty)
-                progress(r0 + rows, x.n, start, &shown);
+                progress(r0 + rows - row_begin, row_end - row_begin, start, &shown);
         }
+        par_hold(1);
         free(vx);
         free(vy);
         if (shown)
             fputc('\n', stderr);
     }
-    for (int64_t v = 0; rc < 0 && moments_pass && v < nv; v++) {
+    if (ranks > 1 && moments_pass) {
+        /* Every rank reaches this agreement, whatever happened above. */
+        rc = par_agree(rc);
+        for (int64_t v = 0; v < nv && (rc < 0 || v > 0); v++) {
+            fold.m = m[v];
+            int merged = par_tree_reduce(state, state_len, save_moments, merge_moments, &fold);
+            rc = rc < 0 ? merged : rc;
+            if (need_rows) {
+                par_allgather_rows(x.rows[v], x.n, x.p);
+                par_allgather_rows(y.rows[v], y.n, y.p);
+            }
+        }
+        simrep_ctx_set_partition(ctx, me, ranks, par_allreduce_sum, NULL);
+    }
+    free(state);
+    simrep_moments_free(ctx, fold.tmp);
+    /* Rank 0 computes the linear measures; every rank takes its share of
+     * cka_rbf, so under MPI a failure of the former does not stop the
+     * latter (the others would wait in its allreduce). */
+    int stage_rc = -1;
+    for (int64_t v = 0; rc < 0 && (stage_rc < 0 || ranks > 1) && moments_pass && v < nv; v++) {
         simrep_result *sr = steps + v * a.nmeasures;
         for (int i = 0; i < a.nmeasures; i++)
             sr[i].measure = a.measures[i];
-        if (nlin > 0) {
+        if (nlin > 0 && stage_rc < 0 && me == 0) {
             simrep_result lin[SIMREP_MEASURE_COUNT];
             st = simrep_compare_moments(ctx, m[v], &a.opt, linear, nlin, lin);
             if (st != SIMREP_OK) {
-                rc = cli_library_error(ctx, st, a.x, a.y);
+                stage_rc = cli_library_error(ctx, st, a.x, a.y);
                 if (nv > 1)
                     fprintf(stderr, "simrep: (at step t = %lld of --sequence per-step)\n", (long long)v);
-                break;
+                if (ranks == 1)
+                    break;
+            } else {
+                for (int i = 0; i < nlin; i++)
+                    sr[where[i]] = lin[i];
             }
-            for (int i = 0; i < nlin; i++)
-                sr[where[i]] = lin[i];
         }
         if (need_rows) {
             simrep_matrix mx = simrep_matrix_c(x.rows[v], SIMREP_F64, x.n, x.p);
             simrep_matrix my = simrep_matrix_c(y.rows[v], SIMREP_F64, y.n, y.p);
-            for (int i = 0; i < a.nmeasures && rc < 0; i++)
+            for (int i = 0; i < a.nmeasures && (stage_rc < 0 || ranks > 1); i++)
                 if (a.measures[i] == SIMREP_CKA_RBF) {
                     st = simrep_cka_rbf(ctx, &mx, &my, a.opt.rbf_sigma, &sr[i].similarity);
-                    if (st != SIMREP_OK)
-                        rc = cli_library_error(ctx, st, a.x, a.y);
+                    if (st != SIMREP_OK && stage_rc < 0)
+                        stage_rc = cli_library_error(ctx, st, a.x, a.y);
                     sr[i].distance = 1 - sr[i].similarity;
                 }
         }
     }
+    if (stage_rc >= 0)
+        rc = stage_rc;
+    /* Rank 0 alone knows whether the measures failed: agree before dftcca's
+     * collectives. */
+    if (ranks > 1 && want_dft)
+        rc = par_agree(rc);
     if (rc < 0 && moments_pass) {
         if (nv == 1) {
             memcpy(res, steps, (size_t)a.nmeasures * sizeof *res);
@@ -696,9 +850,11 @@ int cmd_compare(int argc, char **argv)
             y.n = y.dims.items;
         }
         extra ex = {steps, nv > 1 ? nv : 0, want_dft ? &dft : NULL};
-        print_results(&a, &x, &y, res, &ex);
-        if (nv > 1 && a.format == FORMAT_TABLE)
-            print_steps_table(&a, &ex);
+        if (me == 0) {
+            print_results(&a, &x, &y, res, &ex);
+            if (nv > 1 && a.format == FORMAT_TABLE)
+                print_steps_table(&a, &ex);
+        }
         rc = 0;
     }
     for (int i = 0; i < a.nmeasures; i++)

@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "matrix.h"
+#include "parallel.h"
 
 #include <string.h>
 
@@ -140,7 +141,19 @@ int cmd_info(int argc, char **argv)
     return 0;
 }
 
+static int dispatch(int argc, char **argv);
+
+/* Under an MPI launcher every rank runs the command (compare and matrix
+ * share their work; rank 0 prints), and all ranks return the same status. */
 int main(int argc, char **argv)
+{
+    int rc = par_init(&argc, &argv);
+    if (rc >= 0)
+        return rc;
+    return par_finalize(dispatch(argc, argv));
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         cli_error(EXIT_USAGE, "no command given (commands: compare, matrix, info, measures)");

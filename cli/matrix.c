@@ -28,8 +28,26 @@
  * input of a pass is also kept as float64 (n x p each, counted against
  * --max-memory) and each pair calls simrep_cka_rbf on two of them.  Its
  * cost is O(n^2 (p + q)) per pair, so it dominates any matrix it is in.
+ *
+ * MPI (mpirun -np K simrep matrix ...; parallel.h).  Each pass is shared
+ * by the ranks in three static schedules, computed alike on every rank:
+ * the samples (rank r reads items [N r / K, N (r+1) / K) of every member
+ * into its own K-input moments; the partial moments go down the binomial
+ * merge tree to rank 0, which broadcasts the merged state, (sum p)^2
+ * doubles, to all); the inputs (each input's own work, simrep_pairs_
+ * prepare_some, is done once, on the rank the longest-first greedy
+ * schedule gives it with cost p^3, the eigendecomposition, and its state is
+ * sent to the ranks whose pairs need it); and the pairs (greedy by cost
+ * p_i p_j (p_i + p_j), the cross terms, plus n^2 (p_i + p_j) with cka_rbf,
+ * whose rows are all-gathered).  --threads workers run each rank's pairs.
+ * Rank 0 receives every rank's results (the values themselves, so the
+ * output is bit for bit the single-process one) and writes all outputs.
+ * --max-memory tiling is unchanged: every rank runs the same passes.
+ * Every phase ends with an agreement (par_agree), so an error on one rank
+ * stops all of them.
  */
 #include "matrix.h"
+#include "parallel.h"
 
 #include <errno.h>
 #include <math.h>
@@ -541,6 +559,54 @@ static int pass_error(const mx_run *r, simrep_ctx *ctx, simrep_status st, const 
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s: %s", r->manifest_path, msg);
 }
 
+/* Longest first: items by decreasing cost (ties by index), each to the
+ * rank with the least cost so far (ties to the lowest rank). */
+static int schedule(int count, const double *cost, int ranks, int *who)
+{
+    int *order = malloc((size_t)(count ? count : 1) * sizeof *order);
+    double *load = calloc((size_t)ranks, sizeof *load);
+    if (!order || !load) {
+        free(order), free(load);
+        return -1;
+    }
+    for (int t = 0; t < count; t++)
+        order[t] = t;
+    for (int t = 1; t < count; t++) { /* insertion sort: stable, counts are small */
+        int v = order[t], u = t;
+        for (; u > 0 && cost[order[u - 1]] < cost[v]; u--)
+            order[u] = order[u - 1];
+        order[u] = v;
+    }
+    for (int t = 0; t < count; t++) {
+        int best = 0;
+        for (int q = 1; q < ranks; q++)
+            if (load[q] < load[best])
+                best = q;
+        who[order[t]] = best;
+        load[best] += cost[order[t]];
+    }
+    free(order), free(load);
+    return 0;
+}
+
+/* par_tree_reduce callbacks for a K-input Moments. */
+typedef struct fold_state {
+    simrep_ctx *ctx;
+    simrep_moments *m, *tmp;
+} fold_state;
+
+static void fold_save(void *user, double *state)
+{
+    simrep_moments_save(((fold_state *)user)->m, state);
+}
+
+static simrep_status fold_merge(void *user, const double *state)
+{
+    fold_state *f = user;
+    simrep_status st = simrep_moments_load(f->ctx, f->tmp, state);
+    return st == SIMREP_OK ? simrep_moments_merge(f->ctx, f->m, f->tmp) : st;
+}
+
 /* One pass: read the members' samples into one K-input moments (and rows
  * for cka_rbf), prepare, compare the given pairs (global i < j). */
 static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm, const int *pi, const int *pj,
@@ -612,43 +678,163 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         if (st != SIMREP_OK)
             rc = pass_error(r, ctx, st, members, nm);
     }
+    /* Whole items per block (conv positions, sequence flatten), so no
+     * image or sequence is read twice. */
+    int64_t rpi = 1;
+    for (int k = 0; k < nm; k++)
+        rpi = r->in[members[k]].rows_per_item > rpi ? r->in[members[k]].rows_per_item : rpi;
+
+    /* MPI: the three schedules and every buffer the exchanges need, made
+     * before the agreement that ends the opening phase. */
+    const int ranks = par_size(), me = par_rank(), stride = 2 * r->nmeasures + 2;
+    int *owner = NULL, *jrank = NULL, *myjob = NULL, *myji = NULL, *myjj = NULL, nmine = 0;
+    unsigned char *which = NULL, *need = NULL;
+    double *state = NULL, *xfer = NULL, *res_buf = NULL;
+    int64_t state_len = 0, item0 = 0, item1 = n / rpi, row_begin = 0, row_end = n;
+    fold_state fold = {ctx, mom, NULL};
+    if (ranks > 1 && rc < 0) {
+        const int cnt = nm > npairs ? nm : npairs;
+        double *cost = malloc((size_t)(cnt ? cnt : 1) * sizeof *cost);
+        owner = malloc((size_t)nm * sizeof *owner);
+        jrank = malloc((size_t)(npairs ? npairs : 1) * sizeof *jrank);
+        myjob = malloc((size_t)(npairs ? npairs : 1) * sizeof *myjob);
+        myji = malloc((size_t)(npairs ? npairs : 1) * sizeof *myji);
+        myjj = malloc((size_t)(npairs ? npairs : 1) * sizeof *myjj);
+        which = calloc((size_t)nm, 1);
+        need = calloc((size_t)ranks * (size_t)nm, 1);
+        res_buf = malloc((size_t)(npairs ? npairs : 1) * (size_t)stride * sizeof *res_buf);
+        if (!cost || !owner || !jrank || !myjob || !myji || !myjj || !which || !need || !res_buf) {
+            rc = cli_error(EXIT_DATA, "out of memory");
+        } else {
+            for (int k = 0; k < nm; k++)
+                cost[k] = (double)feat[k] * (double)feat[k] * (double)feat[k];
+            int bad = schedule(nm, cost, ranks, owner);
+            for (int t = 0; t < npairs; t++) {
+                const double p1 = (double)feat[ji[t]], p2 = (double)feat[jj[t]];
+                cost[t] = p1 * p2 * (p1 + p2) + (s.rbf_where >= 0 ? (double)n * (double)n * (p1 + p2) : 0.0);
+            }
+            bad |= schedule(npairs, cost, ranks, jrank);
+            for (int t = 0; t < npairs && !bad; t++) {
+                need[(size_t)jrank[t] * nm + ji[t]] = need[(size_t)jrank[t] * nm + jj[t]] = 1;
+                if (jrank[t] == me) {
+                    myji[nmine] = ji[t], myjj[nmine] = jj[t];
+                    myjob[nmine++] = t;
+                }
+            }
+            for (int k = 0; k < nm; k++)
+                which[k] = owner[k] == me;
+            if (bad)
+                rc = cli_error(EXIT_DATA, "out of memory");
+        }
+        free(cost);
+        par_share(n / rpi, &item0, &item1);
+        row_begin = item0 * rpi;
+        row_end = item1 * rpi;
+        if (rc < 0 && mom) {
+            simrep_status st = simrep_moments_new_multi(ctx, nm, feat, &fold.tmp);
+            state_len = simrep_moments_state_len(mom);
+            if (st != SIMREP_OK)
+                rc = pass_error(r, ctx, st, members, nm);
+            else if (!(state = malloc((size_t)state_len * sizeof *state)))
+                rc = cli_error(EXIT_DATA, "out of memory: the joint moments' state (%.1f MiB)",
+                               (double)state_len * 8 / 1048576.0);
+        }
+        s.job_i = myji;
+        s.job_j = myjj;
+        s.njobs = nmine;
+    }
+    rc = par_agree(rc);
     if (rc < 0) {
         /* About 4 Mi doubles (32 MiB) per block of all members together. */
         int64_t block = (int64_t)(4 * 1024 * 1024) / (ptot ? ptot : 1);
         block = block < 64 ? 64 : block > 8192 ? 8192 : block;
-        /* Whole items per block (conv positions, sequence flatten), so no
-         * image or sequence is read twice. */
-        int64_t rpi = 1;
-        for (int k = 0; k < nm; k++)
-            rpi = r->in[members[k]].rows_per_item > rpi ? r->in[members[k]].rows_per_item : rpi;
         block = (block + rpi - 1) / rpi * rpi;
-        for (int64_t r0 = 0; r0 < n && rc < 0; r0 += block) {
-            int64_t rows = n - r0 < block ? n - r0 : block;
+        par_hold(0);
+        for (int64_t r0 = row_begin; r0 < row_end && rc < 0; r0 += block) {
+            int64_t rows = row_end - r0 < block ? row_end - r0 : block;
             for (int k = 0; k < nm && rc < 0; k++) {
                 simrep_status st = simrep_input_read(ctx, src[k], r0, rows, &blocks[k]);
-                if (st != SIMREP_OK)
-                    rc = input_error(r, members[k], simrep_ctx_message(ctx));
-                else if (blocks[k].rows != rows)
-                    rc = input_error(r, members[k], "fewer samples than its header says");
-                else if (s.rows)
+                const char *what = st != SIMREP_OK ? simrep_ctx_message(ctx)
+                                   : blocks[k].rows != rows ? "fewer samples than its header says" : NULL;
+                if (what && ranks > 1) {
+                    char where[300], msg[1200];
+                    par_share_bytes(src[k], a->layout.features_first, item0, item1, where, sizeof where);
+                    snprintf(msg, sizeof msg, "rank %d: %s; this rank reads items %lld..%lld, %s of %s", me, what,
+                             (long long)item0, (long long)item1, where, r->in[members[k]].spec);
+                    rc = input_error(r, members[k], msg);
+                } else if (what) {
+                    rc = input_error(r, members[k], what);
+                } else if (s.rows) {
                     simrep_matrix_to_double(&blocks[k], s.rows[k] + r0 * feat[k], feat[k]);
+                }
             }
             if (rc < 0 && mom) {
                 simrep_status st = simrep_moments_update_multi(ctx, mom, blocks);
                 if (st != SIMREP_OK)
                     rc = pass_error(r, ctx, st, members, nm);
             }
-            progress_show(pr, pass, passes, "reading", r0 + rows, n);
+            progress_show(pr, pass, passes, "reading", r0 + rows - row_begin, row_end - row_begin);
         }
+        par_hold(1);
     }
     for (int k = 0; k < nm && src; k++) {
         simrep_input_free(ctx, src[k]);
         src[k] = NULL;
     }
+    if (ranks > 1) {
+        /* Every rank reaches this, whatever happened above; then the merge
+         * tree, the merged state to every rank, and cka_rbf's rows. */
+        rc = par_agree(rc);
+        if (rc < 0 && mom) {
+            rc = par_tree_reduce(state, state_len, fold_save, fold_merge, &fold);
+            if (me == 0)
+                simrep_moments_save(mom, state);
+            par_bcast(state, state_len, 0);
+            if (me > 0 && rc < 0) {
+                simrep_status st = simrep_moments_load(ctx, mom, state);
+                if (st != SIMREP_OK)
+                    rc = pass_error(r, ctx, st, members, nm);
+            }
+            rc = par_agree(rc);
+        }
+        for (int k = 0; rc < 0 && s.rows && k < nm; k++)
+            par_allgather_rows(s.rows[k], n, feat[k]);
+    }
+    par_hold(0);
     if (rc < 0 && mom) {
-        simrep_status st = simrep_pairs_prepare(ctx, mom, &r->opt, s.linear, s.nlin, &pairs);
+        simrep_status st = ranks > 1 ? simrep_pairs_prepare_some(ctx, mom, &r->opt, s.linear, s.nlin, which, &pairs)
+                                     : simrep_pairs_prepare(ctx, mom, &r->opt, s.linear, s.nlin, &pairs);
         if (st != SIMREP_OK)
             rc = pass_error(r, ctx, st, members, nm);
+    }
+    if (ranks > 1 && mom) {
+        /* Each prepared input to the ranks whose pairs need it, in input
+         * order on every rank (so no two ranks wait on each other). */
+        int64_t xlen = 0;
+        for (int k = 0; rc < 0 && k < nm; k++) {
+            int64_t len = simrep_pairs_input_state_len(pairs, k);
+            xlen = len > xlen ? len : xlen;
+        }
+        if (rc < 0 && !(xfer = malloc((size_t)(xlen ? xlen : 1) * sizeof *xfer)))
+            rc = cli_error(EXIT_DATA, "out of memory");
+        rc = par_agree(rc);
+        for (int k = 0; rc < 0 && k < nm; k++) {
+            const int64_t len = simrep_pairs_input_state_len(pairs, k);
+            if (owner[k] == me) {
+                simrep_pairs_input_save(pairs, k, xfer);
+                for (int q = 0; q < ranks; q++)
+                    if (q != me && need[(size_t)q * nm + k])
+                        par_send(xfer, len, q);
+            } else if (need[(size_t)me * nm + k]) {
+                par_recv(xfer, len, owner[k]);
+                simrep_status st = simrep_pairs_input_load(ctx, pairs, k, xfer);
+                if (st != SIMREP_OK)
+                    rc = pass_error(r, ctx, st, members, nm);
+            }
+        }
+        rc = par_agree(rc);
+    } else if (ranks > 1) {
+        rc = par_agree(rc);
     }
     if (rc < 0) {
         s.pairs = pairs;
@@ -656,7 +842,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         atomic_init(&s.next, 0);
         atomic_init(&s.stop, 0);
         atomic_init(&s.done, 0);
-        int nt = a->threads < npairs ? a->threads : npairs;
+        int nt = a->threads < s.njobs ? a->threads : s.njobs;
         if (nt < 1)
             nt = 1;
         pthread_t *th = calloc((size_t)nt, sizeof *th);
@@ -679,11 +865,46 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         pthread_mutex_destroy(&s.lock);
         if (s.err_job >= 0)
             rc = cli_error(EXIT_DATA, "%s", s.err);
-        for (int t = 0; t < npairs && rc < 0; t++) {
+        for (int t = 0; t < s.njobs && rc < 0; t++) {
+            const int gt = ranks > 1 ? myjob[t] : t;
             if (s.kept_x[t] >= 0)
-                r->in[pi[t]].kept = s.kept_x[t];
+                r->in[pi[gt]].kept = s.kept_x[t];
             if (s.kept_y[t] >= 0)
-                r->in[pj[t]].kept = s.kept_y[t];
+                r->in[pj[gt]].kept = s.kept_y[t];
+        }
+    }
+    par_hold(1);
+    if (ranks > 1) {
+        /* Every rank's results to rank 0, as the values themselves. */
+        rc = par_agree(rc);
+        const int K = r->K, nmeas = r->nmeasures;
+        for (int u = 0; rc < 0 && u < nmine; u++) {
+            const size_t at = (size_t)pi[myjob[u]] * K + pj[myjob[u]];
+            double *o = res_buf + (size_t)u * stride;
+            for (int w = 0; w < nmeas; w++)
+                o[w] = r->sim[w][at], o[nmeas + w] = r->dist[w][at];
+            o[2 * nmeas] = (double)s.kept_x[u];
+            o[2 * nmeas + 1] = (double)s.kept_y[u];
+        }
+        if (rc < 0 && me > 0)
+            par_send(res_buf, (int64_t)nmine * stride, 0);
+        for (int q = 1; rc < 0 && me == 0 && q < ranks; q++) {
+            int count = 0;
+            for (int t = 0; t < npairs; t++)
+                count += jrank[t] == q;
+            par_recv(res_buf, (int64_t)count * stride, q);
+            for (int t = 0, u = 0; t < npairs; t++) {
+                if (jrank[t] != q)
+                    continue;
+                const double *o = res_buf + (size_t)(u++) * stride;
+                const size_t at = (size_t)pi[t] * K + pj[t];
+                for (int w = 0; w < nmeas; w++)
+                    r->sim[w][at] = o[w], r->dist[w][at] = o[nmeas + w];
+                if (o[2 * nmeas] >= 0)
+                    r->in[pi[t]].kept = (int64_t)o[2 * nmeas];
+                if (o[2 * nmeas + 1] >= 0)
+                    r->in[pj[t]].kept = (int64_t)o[2 * nmeas + 1];
+            }
         }
     }
     simrep_pairs_free(ctx, pairs);
@@ -693,6 +914,9 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
             free(s.rows[k]);
     free(s.rows);
     free(src), free(feat), free(blocks), free(local), free(ji), free(jj), free(s.kept_x), free(s.kept_y);
+    simrep_moments_free(ctx, fold.tmp);
+    free(owner), free(jrank), free(myjob), free(myji), free(myjj), free(which), free(need);
+    free(state), free(xfer), free(res_buf);
     simrep_ctx_free(ctx);
     return rc;
 }
@@ -770,7 +994,7 @@ static int run_all(mx_run *r, const matrix_args *a)
     r->passes = passes;
     progress pr;
     memset(&pr, 0, sizeof pr);
-    pr.on = isatty(2);
+    pr.on = isatty(2) && par_rank() == 0;
     pthread_mutex_init(&pr.lock, NULL);
     int pass = 0;
     for (int ta = 0; ta < ntiles && rc < 0; ta++)
@@ -880,8 +1104,11 @@ int cmd_matrix(int argc, char **argv)
         if (!r.sim[t] || !r.dist[t])
             rc = cli_error(EXIT_DATA, "out of memory");
     }
+    rc = par_agree(rc); /* every rank opened the manifest's inputs alike (MPI) */
     if (rc < 0)
         rc = run_all(&r, &a);
+    if (rc < 0 && par_rank() > 0)
+        rc = 0; /* rank 0 writes the outputs */
     if (rc < 0) {
         collect_warnings(&r);
         rc = matrix_print(&r, a.format);

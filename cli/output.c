@@ -11,10 +11,32 @@
 #include <time.h>
 #include <unistd.h>
 
+/* cli_hold: errors kept instead of printed (the first one), warnings dropped. */
+static int held;
+static char held_error[2048];
+
+void cli_hold(int on)
+{
+    held = on;
+    if (on)
+        held_error[0] = 0;
+}
+
+const char *cli_held_error(void)
+{
+    return held_error;
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    if (held) {
+        if (!held_error[0])
+            vsnprintf(held_error, sizeof held_error, fmt, ap);
+        va_end(ap);
+        return code;
+    }
     fputs("simrep: error: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -24,6 +46,8 @@ int cli_error(int code, const char *fmt, ...)
 
 void cli_warning(const char *fmt, ...)
 {
+    if (held)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fputs("simrep: warning: ", stderr);

@@ -9,12 +9,14 @@
 # no Python, no torch).
 set -e
 PKGS="gcc make libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev"
+PKGS="$PKGS libopenmpi-dev openmpi-bin"  # simrep compare/matrix across MPI ranks (mpirun, srun)
 if [ "${1:-}" = "--build" ]; then
     shift
 else
     PKGS="$PKGS python3-numpy python3-pytest valgrind"
     PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
     PKGS="$PKGS python3-sklearn"  # load_digits for tests/findings (make check)
+    PKGS="$PKGS python3-mpi4py"  # simrep.Moments.allreduce and its test (make check-mpi)
 fi
 PKGS="$PKGS $*"  # what one target needs beyond these (make findings: dataset-fashion-mnist)
 missing=""
