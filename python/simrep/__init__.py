@@ -3,6 +3,7 @@
     import simrep
     simrep.compare(x, y, measures=["cca", "pwcca", "cka"])   # x: n x p, y: n x q
     m = simrep.Moments(p, q); m.update(xb, yb); ...; m.compare()
+    simrep.matrix([a, b, c], names=[...], groups=[...], measures=["pwcca", "cka"])
 
 A thin layer over the simrep C library (ctypes over libsimrep.so, public API
 only; see _native for how the library is found, SIMREP_LIBRARY overrides).
@@ -16,9 +17,10 @@ simrep.torch (forward-hook capture of activations, streaming into Moments).
 from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, Moments, SimrepWarning, compare,  # noqa: F401
                     measures)
 from ._errors import Error, InvalidArgument, NotAvailable, OutOfMemory  # noqa: F401
+from ._matrix import matrix  # noqa: F401
 from ._native import library_path  # noqa: F401
 
 __version__ = "0.1.0"
 
-__all__ = ["compare", "Moments", "measures", "MEASURES", "DEFAULT_MEASURES", "CCA_FAMILY", "Error",
+__all__ = ["compare", "matrix", "Moments", "measures", "MEASURES", "DEFAULT_MEASURES", "CCA_FAMILY", "Error",
            "InvalidArgument", "OutOfMemory", "NotAvailable", "SimrepWarning", "library_path"]

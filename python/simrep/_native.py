@@ -144,6 +144,18 @@ _PROTOTYPES = {
     "simrep_cca_details_clear": (None, [c_void_p, POINTER(CcaDetails)]),
     "simrep_dtype_size": (c_size_t, [c_int]),
     "simrep_version": (c_char_p, []),
+    "simrep_matrix_to_double": (None, [POINTER(Matrix), c_void_p, c_int64]),
+    "simrep_moments_new_multi": (c_int, [c_void_p, c_int, POINTER(c_int64), POINTER(c_void_p)]),
+    "simrep_moments_update_multi": (c_int, [c_void_p, c_void_p, POINTER(Matrix)]),
+    "simrep_pairs_prepare": (c_int, [c_void_p, c_void_p, c_void_p, POINTER(c_int), c_int, POINTER(c_void_p)]),
+    "simrep_pairs_compare": (c_int, [c_void_p, c_void_p, c_int, c_int, POINTER(c_int), c_int, POINTER(Result)]),
+    "simrep_pairs_free": (None, [c_void_p, c_void_p]),
+    "simrep_source_open": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
+    "simrep_source_set_layout": (c_int, [c_void_p, c_void_p, c_int]),
+    "simrep_source_samples": (c_int64, [c_void_p]),
+    "simrep_source_features": (c_int64, [c_void_p]),
+    "simrep_source_read": (c_int, [c_void_p, c_void_p, c_int64, c_int64, POINTER(Matrix)]),
+    "simrep_source_free": (None, [c_void_p, c_void_p]),
     "simrep_struct_size": (c_size_t, [c_char_p]),
 }
 
