@@ -72,12 +72,8 @@ def _measure_list(ms):
 
 
 def _options(epsilon=None, svcca_keep=None, svcca_dims=None, svcca_rule=None, rbf_sigma=None,
-             pwcca_variant=None, conv=None, sequence=None):
+             pwcca_variant=None):
     """The option buffer for the library, checked like the CLI checks its flags."""
-    if conv is not None or sequence is not None:
-        raise NotAvailable("the conv= and sequence= options come with simrep's conv/sequence input support, "
-                           "which this version does not have; flatten the activations to samples x "
-                           "features (e.g. a.reshape(len(a), -1)) meanwhile")
     buf, o = _native.new_options()
     if epsilon is not None:
         epsilon = float(epsilon)
@@ -170,9 +166,52 @@ def _run_measures(ctx, call, ids, o, coefs, p, q, n, warn, names=None):
             _native.lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[i]))
 
 
+
+_CONV_MODES = ("positions", "pool", "flatten")
+_SEQUENCE_MODES = ("flatten", "per-step", "last", "mean")
+
+
+def _layout(a, name, conv, conv_mode, sequence):
+    """The samples x features views of a conv map or a sequence, as the CLI's
+    --conv/--conv-mode/--sequence define them (README, "Conv layers"):
+    a list of 2-D arrays, one per time step for sequence="per-step", else
+    one.  Reshapes of C-order arrays are views; NCHW positions, pooling and
+    the mean over time make a copy.  Different spatial sizes (the CLI's
+    --resize) are not handled here."""
+    if conv is None and sequence is None:
+        return None
+    arr = np.asarray(a) if not hasattr(a, "detach") else a.detach().cpu().numpy()
+    if conv is not None:
+        if conv not in ("nhwc", "nchw"):
+            raise InvalidArgument("conv is 'nhwc' or 'nchw' (got %r)" % (conv,))
+        mode = conv_mode or "positions"
+        if mode not in _CONV_MODES:
+            raise InvalidArgument("conv_mode is one of %s (got %r)" % (", ".join(_CONV_MODES), mode))
+        if arr.ndim != 4:
+            raise InvalidArgument("%s is %d-D %s; conv=%r takes 4-D maps" % (name, arr.ndim, arr.shape, conv))
+        nhwc = arr if conv == "nhwc" else arr.transpose(0, 2, 3, 1)
+        n, h, w, ch = nhwc.shape
+        if mode == "positions":
+            return [nhwc.reshape(n * h * w, ch)]
+        if mode == "pool":
+            return [nhwc.mean(axis=(1, 2), dtype=np.float64)]
+        return [arr.reshape(n, -1)]  # numpy's reshape order of the array as given
+    if sequence not in _SEQUENCE_MODES:
+        raise InvalidArgument("sequence is one of %s (got %r)" % (", ".join(_SEQUENCE_MODES), sequence))
+    if arr.ndim != 3:
+        raise InvalidArgument("%s is %d-D %s; sequence=%r takes (N, T, D)" % (name, arr.ndim, arr.shape, sequence))
+    n, t, d = arr.shape
+    if sequence == "flatten":
+        return [arr.reshape(n * t, d)]
+    if sequence == "last":
+        return [arr[:, -1, :]]
+    if sequence == "mean":
+        return [arr.mean(axis=1, dtype=np.float64)]
+    return [arr[:, s, :] for s in range(t)]
+
 def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_keep=None, svcca_dims=None,
-            svcca_rule=None, rbf_sigma=None, pwcca_variant=None, coefs=False, conv=None, sequence=None,
-            warn=True):
+            svcca_rule=None, rbf_sigma=None, pwcca_variant=None, coefs=False, conv=None, conv_mode=None,
+            sequence=None, warn=True):
     """Similarity of two representations x (n x p) and y (n x q).
 
     x, y: numpy arrays or torch tensors, float16/bfloat16/float32/float64
@@ -189,6 +228,14 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     (1.0), pwcca_variant ("google" or "ding"), coefs (add the canonical
     correlations as "coefs", and pwcca's "weights", as numpy arrays).
 
+    conv ("nhwc" or "nchw") with conv_mode ("positions", the default:
+    every spatial position of every image is a sample; "pool"; "flatten"),
+    or sequence ("flatten", "per-step", "last", "mean") for (N, T, D)
+    arrays, as the CLI's --conv/--conv-mode/--sequence (maps of different
+    spatial sizes and dftcca: use the CLI).  With sequence="per-step" each
+    measure also has "per_step" and "per_step_distance" (one value per time
+    step) and its similarity/distance are their means.
+
     Returns {id: {"similarity", "distance", ...}} with the keys of the CLI's
     JSON "measures" object ("kept", "dims", "reference_mean", "variant",
     "sigma").  The CLI's warnings are issued as SimrepWarning (warn=False
@@ -199,7 +246,29 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     undefined measure, each with the library's message.
     """
     ids = _measure_list(measures)
-    buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, rbf_sigma, pwcca_variant, conv, sequence)
+    buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, rbf_sigma, pwcca_variant)
+    if conv_mode is not None and conv is None:
+        raise InvalidArgument("conv_mode applies to conv maps: give conv='nhwc' or conv='nchw' too")
+    views_x = _layout(x, "x", conv, conv_mode, sequence)
+    if views_x is not None:
+        views_y = _layout(y, "y", conv, conv_mode, sequence)
+        if len(views_x) != len(views_y):
+            raise InvalidArgument("x has %d time steps but y has %d; sequence='per-step' needs the same T"
+                                  % (len(views_x), len(views_y)), _native.E_SHAPE)
+        opts = dict(epsilon=epsilon, svcca_keep=svcca_keep, svcca_dims=svcca_dims, svcca_rule=svcca_rule,
+                    rbf_sigma=rbf_sigma, pwcca_variant=pwcca_variant, coefs=coefs, warn=warn)
+        steps = [compare(vx, vy, ids, **opts) for vx, vy in zip(views_x, views_y)]
+        if len(steps) == 1 and sequence != "per-step":
+            return steps[0]
+        # The CLI's per-step JSON: the curve, and its mean at the top.
+        out = {}
+        for mid in ids:
+            out[mid] = dict(steps[-1][mid])
+            out[mid]["per_step"] = [s[mid]["similarity"] for s in steps]
+            out[mid]["per_step_distance"] = [s[mid]["distance"] for s in steps]
+            out[mid]["similarity"] = float(np.mean(out[mid]["per_step"]))
+            out[mid]["distance"] = float(np.mean(out[mid]["per_step_distance"]))
+        return out
     mx, keep_x = _arrays.matrix(x, "x", features_first)
     my, keep_y = _arrays.matrix(y, "y", features_first)
     if mx.rows != my.rows:
@@ -364,6 +433,45 @@ class Moments:
                                   % (self.p, self.q, size, state.size))
         with self._lock:
             self._ctx.check(_native.lib.simrep_moments_load(self._ctx.ptr, self._handle(), state.ctypes.data))
+
+    def allreduce(self, comm):
+        """Make every rank's Moments the merge of all ranks' (mpi4py).
+
+        comm is an mpi4py communicator (e.g. MPI.COMM_WORLD); every rank of
+        it calls allreduce at the same time with a Moments of the same p and
+        q.  Afterwards each one holds the moments of all the rows folded in
+        on any rank, identical bits on every rank, equal to one Moments fed
+        every row (to round-off: the exact pairwise merge).  Pickle-free:
+        the flat states travel as float64 buffers (comm.Allgather; size x
+        (p+q)^2 doubles per rank, independent of the rows) and are merged in
+        rank order on every rank.  A data-parallel training job gets exact
+        full-data similarity with no extra pass:
+
+            m = simrep.Moments(p, q)
+            for xb, yb in my_batches: m.update(xb, yb)
+            m.allreduce(MPI.COMM_WORLD).compare(["cca", "cka"])
+
+        Returns self.  Raises InvalidArgument (on every rank) when the
+        ranks' p and q differ."""
+        shape = np.array([self.p, self.q], dtype=np.int64)
+        shapes = np.zeros((comm.Get_size(), 2), dtype=np.int64)
+        comm.Allgather(shape, shapes)
+        if not (shapes == shape).all():
+            raise InvalidArgument("Moments.allreduce: the ranks' Moments differ in size (p, q per rank: %s)"
+                                  % ", ".join("%d, %d" % (a, b) for a, b in shapes))
+        mine = self.state()
+        states = np.zeros((comm.Get_size(), mine.size))
+        comm.Allgather(mine, states)
+        total = _moments_from_state(self.p, self.q, states[0])
+        try:
+            for r in range(1, states.shape[0]):
+                part = _moments_from_state(self.p, self.q, states[r])
+                total.merge(part)
+                part.close()
+            self._load(total.state())
+        finally:
+            total.close()
+        return self
 
     @classmethod
     def from_state(cls, p, q, state):

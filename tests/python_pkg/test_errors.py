@@ -51,12 +51,12 @@ def test_shapes():
         simrep.compare(x.astype(complex), y)
 
 
-def test_conv_and_sequence_options_are_not_available_yet():
+def test_conv_and_sequence_options_check_their_inputs():
     x, y = random_pair(43)
-    for kw in ({"conv": "nhwc"}, {"sequence": "per-step"}):
-        with pytest.raises(NotImplementedError, match="conv/sequence") as e:
+    for kw, msg in (({"conv": "nhwc"}, "takes 4-D maps"), ({"sequence": "per-step"}, "takes \\(N, T, D\\)"),
+                    ({"conv": "nhcw"}, "conv is 'nhwc' or 'nchw'"), ({"conv_mode": "pool"}, "give conv=")):
+        with pytest.raises(ValueError, match=msg):
             simrep.compare(x, y, **kw)
-        assert isinstance(e.value, simrep.Error) and e.value.status == _native.E_UNSUPPORTED
 
 
 def test_library_errors_carry_the_message_and_status():
