@@ -765,8 +765,9 @@ int cmd_compare(int argc, char **argv)
             int merged = par_tree_reduce(state, state_len, save_moments, merge_moments, &fold);
             rc = rc < 0 ? merged : rc;
             if (need_rows) {
-                par_allgather_rows(x.rows[v], x.n, x.p);
-                par_allgather_rows(y.rows[v], y.n, y.p);
+                const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
+                par_allgather_rows(x.rows[v], x.n, x.p, rpi);
+                par_allgather_rows(y.rows[v], y.n, y.p, rpi);
             }
         }
         simrep_ctx_set_partition(ctx, me, ranks, par_allreduce_sum, NULL);

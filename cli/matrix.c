@@ -798,7 +798,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
             rc = par_agree(rc);
         }
         for (int k = 0; rc < 0 && s.rows && k < nm; k++)
-            par_allgather_rows(s.rows[k], n, feat[k]);
+            par_allgather_rows(s.rows[k], n, feat[k], rpi);
     }
     par_hold(0);
     if (rc < 0 && mom) {

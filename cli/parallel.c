@@ -251,7 +251,7 @@ int par_allreduce_sum(void *user, double *buf, int64_t count)
     return 0;
 }
 
-void par_allgather_rows(double *rows, int64_t n, int64_t p)
+void par_allgather_rows(double *rows, int64_t n, int64_t p, int64_t rpi)
 {
 #ifdef SIMREP_WITH_MPI
     if (size == 1)
@@ -265,9 +265,9 @@ void par_allgather_rows(double *rows, int64_t n, int64_t p)
     int64_t i0, i1;
     for (int r = 0; r < size; r++) {
         rank = r;
-        par_share(n, &i0, &i1);
-        counts[r] = (int)(i1 - i0);
-        displs[r] = (int)i0;
+        par_share(n / rpi, &i0, &i1);
+        counts[r] = (int)((i1 - i0) * rpi);
+        displs[r] = (int)(i0 * rpi);
     }
     rank = me;
     MPI_Datatype row;
@@ -279,7 +279,7 @@ void par_allgather_rows(double *rows, int64_t n, int64_t p)
     free(counts);
     free(displs);
 #else
-    (void)rows, (void)n, (void)p;
+    (void)rows, (void)n, (void)p, (void)rpi;
 #endif
 }
 

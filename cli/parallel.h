@@ -65,9 +65,10 @@ void par_reduce_sum(double *buf, int64_t len);
 /* simrep_allreduce_fn for simrep_ctx_set_partition: sum in place on every
  * rank (user unused). */
 int par_allreduce_sum(void *user, double *buf, int64_t count);
-/* rows is n x p on every rank, row-major; rank r holds rows [i0_r, i1_r)
- * of par_share(n).  Afterwards every rank holds all n rows. */
-void par_allgather_rows(double *rows, int64_t n, int64_t p);
+/* rows is n x p on every rank, row-major, n = items x rpi rows; rank r
+ * holds the rows of its items (par_share(n / rpi)).  Afterwards every rank
+ * holds all n rows. */
+void par_allgather_rows(double *rows, int64_t n, int64_t p, int64_t rpi);
 /* The smallest value over the ranks. */
 int64_t par_min(int64_t v);
 
