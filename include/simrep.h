@@ -305,7 +305,8 @@ void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld);
  * processes (MPI, pickling) and rebuilding it with simrep_moments_load().
  */
 int64_t simrep_moments_state_size(int64_t p, int64_t q);
-/* The same for any Moments (any number of inputs). */
+/* The same for any Moments (any number of inputs).  Both return 0 for sizes
+ * whose state would not fit in an int64 (no such Moments can be made). */
 int64_t simrep_moments_state_len(const simrep_moments *m);
 void simrep_moments_save(const simrep_moments *m, double *state);
 simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const double *state);

@@ -518,11 +518,17 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
  */
 static int64_t state_len(int k, int64_t d)
 {
-    return 2 + (int64_t)k + (int64_t)k * k + d + (int64_t)k * d + d * d;
+    int64_t dd, kd;
+    if (k < 0 || d < 0 || !simrep__mul_i64(d, d, &dd) || !simrep__mul_i64(k, d, &kd) || dd > INT64_MAX / 2 ||
+        kd > INT64_MAX / 4 || d > INT64_MAX / 8)
+        return 0; /* no such moments can exist (simrep_moments_new refuses the sizes) */
+    return 2 + (int64_t)k + (int64_t)k * k + d + kd + dd;
 }
 
 int64_t simrep_moments_state_size(int64_t p, int64_t q)
 {
+    if (p < 0 || q < 0 || p > INT64_MAX / 2 || q > INT64_MAX / 2)
+        return 0;
     return state_len(2, p + q);
 }
 

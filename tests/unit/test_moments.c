@@ -119,6 +119,9 @@ static void test_two_pass_large_mean(void)
     CHECK(memcmp(state, s3, sizeof(double) * ss) == 0);
     state[0] = p + 1;
     CHECK_STATUS(ctx, simrep_moments_load(ctx, loaded, state), SIMREP_E_INVALID);
+    /* A size whose state cannot exist is 0, not an overflow. */
+    CHECK(simrep_moments_state_size(1000000000000LL, 4) == 0);
+    CHECK(simrep_moments_state_size(INT64_MAX, INT64_MAX) == 0);
 
     for (int c = 0; c < 3; c++)
         simrep_moments_free(ctx, parts[c]);
