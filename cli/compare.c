@@ -516,24 +516,7 @@ static int share_error(simrep_ctx *ctx, simrep_status st, const input *x, const 
                      par_rank(), msg + skip, note, (long long)i0, (long long)i1, (long long)row0, where, in->spec);
 }
 
-/* par_tree_reduce callbacks: a Moments (tmp receives the other's state). */
-typedef struct fold_moments {
-    simrep_ctx *ctx;
-    simrep_moments *m, *tmp;
-} fold_moments;
-
-static void save_moments(void *user, double *state)
-{
-    simrep_moments_save(((fold_moments *)user)->m, state);
-}
-
-static simrep_status merge_moments(void *user, const double *state)
-{
-    fold_moments *f = user;
-    simrep_status st = simrep_moments_load(f->ctx, f->tmp, state);
-    return st == SIMREP_OK ? simrep_moments_merge(f->ctx, f->m, f->tmp) : st;
-}
-
+/* par_tree_reduce callbacks for a DFT-CCA state (tmp receives the other's). */
 typedef struct fold_dft {
     simrep_ctx *ctx;
     simrep_dftcca *d, *tmp;
@@ -696,7 +679,7 @@ int cmd_compare(int argc, char **argv)
     /* MPI: this rank's items, and the merge tree's buffers, allocated
      * before the agreement that ends the reading phase. */
     int64_t item0 = 0, item1 = x.dims.items, row_begin = 0, row_end = x.n;
-    fold_moments fold = {ctx, NULL, NULL};
+    par_moments_fold fold = {ctx, NULL, NULL};
     double *state = NULL;
     const int64_t state_len = simrep_moments_state_size(x.p > 0 ? x.p : 1, y.p > 0 ? y.p : 1);
     if (ranks > 1 && rc < 0 && moments_pass) {
@@ -762,7 +745,7 @@ int cmd_compare(int argc, char **argv)
         rc = par_agree(rc);
         for (int64_t v = 0; v < nv && (rc < 0 || v > 0); v++) {
             fold.m = m[v];
-            int merged = par_tree_reduce(state, state_len, save_moments, merge_moments, &fold);
+            int merged = par_tree_reduce(state, state_len, par_moments_save, par_moments_merge, &fold);
             rc = rc < 0 ? merged : rc;
             if (need_rows) {
                 const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;

@@ -589,24 +589,6 @@ static int schedule(int count, const double *cost, int ranks, int *who)
     return 0;
 }
 
-/* par_tree_reduce callbacks for a K-input Moments. */
-typedef struct fold_state {
-    simrep_ctx *ctx;
-    simrep_moments *m, *tmp;
-} fold_state;
-
-static void fold_save(void *user, double *state)
-{
-    simrep_moments_save(((fold_state *)user)->m, state);
-}
-
-static simrep_status fold_merge(void *user, const double *state)
-{
-    fold_state *f = user;
-    simrep_status st = simrep_moments_load(f->ctx, f->tmp, state);
-    return st == SIMREP_OK ? simrep_moments_merge(f->ctx, f->m, f->tmp) : st;
-}
-
 /* One pass: read the members' samples into one K-input moments (and rows
  * for cka_rbf), prepare, compare the given pairs (global i < j). */
 static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm, const int *pi, const int *pj,
@@ -691,7 +673,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
     unsigned char *which = NULL, *need = NULL;
     double *state = NULL, *xfer = NULL, *res_buf = NULL;
     int64_t state_len = 0, item0 = 0, item1 = n / rpi, row_begin = 0, row_end = n;
-    fold_state fold = {ctx, mom, NULL};
+    par_moments_fold fold = {ctx, mom, NULL};
     if (ranks > 1 && rc < 0) {
         const int cnt = nm > npairs ? nm : npairs;
         double *cost = malloc((size_t)(cnt ? cnt : 1) * sizeof *cost);
@@ -786,7 +768,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
          * tree, the merged state to every rank, and cka_rbf's rows. */
         rc = par_agree(rc);
         if (rc < 0 && mom) {
-            rc = par_tree_reduce(state, state_len, fold_save, fold_merge, &fold);
+            rc = par_tree_reduce(state, state_len, par_moments_save, par_moments_merge, &fold);
             if (me == 0)
                 simrep_moments_save(mom, state);
             par_bcast(state, state_len, 0);

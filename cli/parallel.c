@@ -311,3 +311,15 @@ int64_t par_min(int64_t v)
 #endif
     return v;
 }
+
+void par_moments_save(void *user, double *state)
+{
+    simrep_moments_save(((par_moments_fold *)user)->m, state);
+}
+
+simrep_status par_moments_merge(void *user, const double *state)
+{
+    par_moments_fold *f = user;
+    simrep_status st = simrep_moments_load(f->ctx, f->tmp, state);
+    return st == SIMREP_OK ? simrep_moments_merge(f->ctx, f->m, f->tmp) : st;
+}

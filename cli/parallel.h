@@ -56,6 +56,16 @@ typedef void (*par_save_fn)(void *user, double *state);
 typedef simrep_status (*par_fold_fn)(void *user, const double *state);
 int par_tree_reduce(double *buf, int64_t len, par_save_fn save, par_fold_fn fold, void *user);
 
+/* The par_tree_reduce callbacks for a simrep_moments m (any number of
+ * inputs): save its state; load another rank's into tmp (same shape) and
+ * merge it into m.  compare and matrix both reduce this way. */
+typedef struct par_moments_fold {
+    simrep_ctx *ctx;
+    simrep_moments *m, *tmp;
+} par_moments_fold;
+void par_moments_save(void *user, double *state);
+simrep_status par_moments_merge(void *user, const double *state);
+
 /* Collectives on double arrays of any length (sent in chunks of 2^27). */
 void par_bcast(double *buf, int64_t len, int root);
 void par_send(const double *buf, int64_t len, int to);
