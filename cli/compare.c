@@ -648,6 +648,24 @@ int cmd_compare(int argc, char **argv)
                        a.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
     if (rc < 0 && moments_pass && x.n < 1)
         rc = cli_error(EXIT_DATA, "%s: has no samples", a.x);
+    else if (rc < 0 && moments_pass && x.n == 1)
+        rc = cli_error(EXIT_DATA, "%s: has 1 sample (and %s too): similarity needs at least 2 samples (rows) to "
+                       "center the data%s", a.x, a.y,
+                       a.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+    if (rc < 0 && moments_pass) {
+        /* The joint scatter and its covariance copy are (p+q)^2 doubles each
+         * whatever n is: a small file with many features can ask for more
+         * memory than the machine has.  Say so instead of swapping or failing
+         * half-way. */
+        const double views = x.dims.views > 0 ? (double)x.dims.views : 1.0;
+        const double d = (double)(x.p + y.p), need = 2.0 * d * d * 8.0 * views;
+        const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        if (have > 0 && need > have)
+            rc = cli_error(EXIT_DATA, "%s and %s: %lld + %lld features need %.1f GiB for the joint scatter "
+                           "((p+q)^2 doubles, twice), more than this machine's %.1f GiB; compare fewer features "
+                           "(e.g. --conv-mode pool, or a subset of the units)",
+                           a.x, a.y, (long long)x.p, (long long)y.p, need / 1073741824.0, have / 1073741824.0);
+    }
 
     /* One set of moments (and rows) per view: T for --sequence per-step. */
     const int64_t nv = x.dims.views > 0 ? x.dims.views : 1;

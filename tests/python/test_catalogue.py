@@ -239,8 +239,6 @@ def test_one_sample(measure, tmp_path):
     assert_error(r, 1)
 
 
-@pytest.mark.xfail(reason="the n = 1 message names no file (cli/compare.c); issue 6 asks every message to",
-                   strict=False)
 def test_one_sample_names_a_file(tmp_path):
     x = good(tmp_path, n=1, p=3, name="x.npy")
     y = good(tmp_path, n=1, p=2, name="y.npy", seed=1)
@@ -269,3 +267,13 @@ def test_float16_extremes_match_float64(tmp_path):
         for m in MEASURES:
             assert np.isfinite(got[m]["similarity"]) and np.isfinite(got[m]["distance"]), (m, got[m])
             assert got[m]["similarity"] == want[m]["similarity"], (m, got[m], want[m])
+
+
+def test_features_beyond_memory_are_refused_before_allocating(tmp_path):
+    """A small but genuinely wide file (2 x 50,000 float16, 200 KB) would need
+    (p+q)^2 doubles twice: refused up front, naming the files and the size."""
+    w = tmp_path / "wide.npy"
+    np.save(w, np.zeros((2, 50000), np.float16) + np.arange(2, dtype=np.float16)[:, None])
+    r = run("compare", w, w)
+    assert r.elapsed < FAST, r
+    assert_error(r, 1, names=w, contains=("GiB for the joint scatter",))
