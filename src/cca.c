@@ -119,6 +119,34 @@ static double whiten(double lambda, double eps)
 }
 
 /*
+ * out = V1ᵀ a V2 (into the eigenbases, into = 1) or V1 a V2ᵀ (back, into =
+ * 0), with a and out k1 x k2 column-major and V1, V2 the sides'
+ * eigenvectors; a side without vectors is diagonal (V = I).
+ */
+static simrep_status change_basis(simrep_ctx *ctx, int into, const side_eig *e1, const side_eig *e2,
+                                  const double *a, double *out)
+{
+    const int64_t k1 = e1->k, k2 = e2->k;
+    double *tmp = NULL;
+    const double *cur = a;
+    simrep_status st = SIMREP_OK;
+    if (e2->vecs) {
+        tmp = simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA work");
+        st = tmp ? simrep__gemm(ctx, 'N', into ? 'N' : 'T', k1, k2, k2, 1.0, a, k1, e2->vecs, k2, 0.0, tmp, k1)
+                 : SIMREP_E_NOMEM;
+        cur = tmp;
+    }
+    if (st == SIMREP_OK) {
+        if (e1->vecs)
+            st = simrep__gemm(ctx, into ? 'T' : 'N', 'N', k1, k2, k1, 1.0, e1->vecs, k1, cur, k1, 0.0, out, k1);
+        else
+            memcpy(out, cur, (size_t)(k1 * k2) * sizeof(double));
+    }
+    simrep__free(ctx, tmp);
+    return st;
+}
+
+/*
  * The cross-covariance in the two sides' eigenbases, shared by every CCA of
  * the call: t1 = Vxᵀ (Cxy / sqrt(sx sy)) Vy (kx x ky), with V = I for a
  * diagonal side.  Since Wx = Vx Fx Vxᵀ (F the whitening factors), the
@@ -137,21 +165,8 @@ static simrep_status eigenbasis_cross(simrep_ctx *ctx, const side_eig *ex, const
     for (int64_t j = 0; j < ky; j++)
         for (int64_t i = 0; i < kx; i++)
             a[i + j * kx] = cxy[i + j * lxy] * s;
-    simrep_status st = SIMREP_OK;
-    double *cur = a, *tmp = NULL;
-    if (ey->vecs) {
-        tmp = simrep__alloc_array(ctx, (size_t)(kx * ky), sizeof(double), "CCA work");
-        st = tmp ? simrep__gemm(ctx, 'N', 'N', kx, ky, ky, 1.0, a, kx, ey->vecs, ky, 0.0, tmp, kx) : SIMREP_E_NOMEM;
-        cur = tmp;
-    }
-    if (st == SIMREP_OK) {
-        if (ex->vecs)
-            st = simrep__gemm(ctx, 'T', 'N', kx, ky, kx, 1.0, ex->vecs, kx, cur, kx, 0.0, t1, kx);
-        else
-            memcpy(t1, cur, (size_t)(kx * ky) * sizeof(double));
-    }
+    simrep_status st = change_basis(ctx, 1, ex, ey, a, t1);
     simrep__free(ctx, a);
-    simrep__free(ctx, tmp);
     return st;
 }
 
@@ -190,27 +205,13 @@ static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const 
     if (!want_u) {
         st = simrep__gesdd(ctx, 'N', k1, k2, a, k1, f->rho, NULL, 1, NULL, 1);
     } else {
-        double *t = simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA work");
-        double *arr = t ? simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA matrix") : NULL;
+        double *arr = simrep__alloc_array(ctx, (size_t)(k1 * k2), sizeof(double), "CCA matrix");
         f->vt = arr ? simrep__alloc_array(ctx, (size_t)(k2 * k2), sizeof(double), "CCA directions") : NULL;
         f->u = f->vt ? simrep__alloc_array(ctx, (size_t)(k1 * k1), sizeof(double), "CCA directions") : NULL;
-        st = f->u ? SIMREP_OK : SIMREP_E_NOMEM;
-        /* arr = V1 a V2ᵀ (a side without vectors is diagonal: V = I). */
-        const double *cur = a;
-        if (st == SIMREP_OK && e2->vecs) {
-            st = simrep__gemm(ctx, 'N', 'T', k1, k2, k2, 1.0, cur, k1, e2->vecs, k2, 0.0, t, k1);
-            cur = t;
-        }
-        if (st == SIMREP_OK) {
-            if (e1->vecs)
-                st = simrep__gemm(ctx, 'N', 'N', k1, k2, k1, 1.0, e1->vecs, k1, cur, k1, 0.0, arr, k1);
-            else
-                memcpy(arr, cur, (size_t)(k1 * k2) * sizeof(double));
-        }
+        st = f->u ? change_basis(ctx, 0, e1, e2, a, arr) : SIMREP_E_NOMEM;
         /* Full U and Vᵀ as numpy.linalg.svd(full_matrices=True) asks. */
         if (st == SIMREP_OK)
             st = simrep__gesdd(ctx, 'A', k1, k2, arr, k1, f->rho, f->u, k1, f->vt, k2);
-        simrep__free(ctx, t);
         simrep__free(ctx, arr);
     }
     simrep__free(ctx, a);
