@@ -190,3 +190,12 @@ def golden_cases():
 
 def load_f64(path):
     return np.load(path).astype(np.float64)
+
+
+def spec_path(spec):
+    """The file part of a spec, the part the message must name."""
+    s = str(spec)
+    for ext in (".npz:", ".safetensors:"):
+        if ext in s:
+            return s[:s.index(ext) + len(ext) - 1]
+    return s

@@ -19,7 +19,8 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import SANITIZED, assert_error, compare, npy_raw, run, write_npy, write_safetensors_raw
+from conftest import (SANITIZED, assert_error, compare, npy_raw, run, spec_path, write_npy,
+                      write_safetensors_raw)
 
 N = 50
 # "Well under a second": every case takes a few milliseconds on the
@@ -185,14 +186,6 @@ CASES = [
     ("not_a_regular_file", not_regular, ()),
     ("npz_is_a_directory", npz_directory, ()),
 ]
-
-
-def spec_path(spec):
-    s = str(spec)
-    for ext in (".npz:", ".safetensors:"):
-        if ext in s:
-            return s[:s.index(ext) + len(ext) - 1]
-    return s
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

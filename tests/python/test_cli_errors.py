@@ -14,7 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import (SANITIZED, assert_error, compare, npy_bytes, npy_raw, ref, run, write_npy,
+from conftest import (SANITIZED, assert_error, compare, npy_bytes, npy_raw, ref, run, spec_path, write_npy,
                       write_safetensors, write_safetensors_raw)
 
 N = 50
@@ -218,15 +218,6 @@ BAD_FILES = [
 
 
 NAMES_EITHER = {"zero_rows"}
-
-
-def spec_path(spec):
-    """The file part of a spec, the part the message must name."""
-    s = str(spec)
-    for ext in (".npz:", ".safetensors:"):
-        if ext in s:
-            return s[:s.index(ext) + len(ext) - 1]
-    return s
 
 
 @pytest.mark.parametrize("case", BAD_FILES, ids=[c[0] for c in BAD_FILES])
