@@ -71,6 +71,8 @@ int cli_parse_number(const char *opt, const char *s, double *out);
  * usage error's exit status. */
 int cli_split_option(int argc, char **argv, int *i, const char *const *valued, const char *command, char *name,
                      size_t cap, const char **val);
+/* The measures without -m (cca, svcca, pwcca, cka), into ids (>= 4). */
+void cli_default_measures(simrep_measure *ids, int *count);
 /* -m IDS|all (allow_maps: dftcca may be named).  Returns 0 or 2. */
 int cli_parse_measures(const char *s, int allow_maps, cli_measures *out);
 /* --epsilon, --svcca-keep, --svcca-dims, --svcca-rule, --rbf-sigma,

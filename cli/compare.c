@@ -102,9 +102,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
     cli_seen seen = {0, 0, 0};
-    const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
-    memcpy(a->measures, defaults, sizeof defaults);
-    a->nmeasures = 4;
+    cli_default_measures(a->measures, &a->nmeasures);
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {

@@ -134,9 +134,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
     cli_seen seen = {0, 0, 0};
-    const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
-    memcpy(a->measures, defaults, sizeof defaults);
-    a->nmeasures = 4;
+    cli_default_measures(a->measures, &a->nmeasures);
     a->max_memory = 1024.0 * 1024 * 1024;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;

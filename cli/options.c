@@ -52,6 +52,13 @@ int cli_split_option(int argc, char **argv, int *i, const char *const *valued, c
     return -1;
 }
 
+void cli_default_measures(simrep_measure *ids, int *count)
+{
+    static const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
+    memcpy(ids, defaults, sizeof defaults);
+    *count = (int)(sizeof defaults / sizeof defaults[0]);
+}
+
 int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
 {
     out->count = 0;
