@@ -27,7 +27,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-GOLDEN = Path(os.environ.get("SIMREP_GOLDEN", REPO.parent / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("SIMREP_GOLDEN", REPO / "tests" / "golden"))
 BIN = Path(os.environ.get("SIMREP_BIN", REPO / "build" / "simrep"))
 if not BIN.is_absolute():
     BIN = REPO / BIN

@@ -22,7 +22,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-GOLDEN = Path(os.environ.get("SIMREP_GOLDEN", REPO.parent / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("SIMREP_GOLDEN", REPO / "tests" / "golden"))
 SANITIZED = os.environ.get("SIMREP_SANITIZED", "") not in ("", "0")
 
 sys.path.insert(0, str(HERE))

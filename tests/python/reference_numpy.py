@@ -1,4 +1,4 @@
-"""An independent numpy implementation of every simrep measure (SPEC.md).
+"""An independent numpy implementation of every simrep measure (docs/measures.md).
 
 This is the oracle of the Python tests.  It deliberately works on the full
 data matrices, the way the reference code does (google/svcca cca_core and
@@ -14,7 +14,7 @@ Every function takes float64 arrays (callers convert; simrep computes in
 float64 whatever the input dtype, so tests compare against the float64 image
 of the dtype-rounded values).
 
-Departures from the reference code, each one the behaviour SPEC.md asks for:
+Departures from the reference code, each one the behaviour docs/measures.md asks for:
   - dead features (variance <= epsilon * max variance on that side) are
     dropped before any CCA-family measure (the reference keeps a feature if
     its rescaled variance is >= epsilon; same thing up to the boundary);

@@ -246,7 +246,7 @@ def test_sequence_table_and_unequal_t(tmp_path):
 # ---------------------------------------------------------------- DFT-CCA
 
 def complex_cca(a, b, eps=1e-10):
-    """SPEC.md's CCA with complex Hermitian covariances (np.cov conjugates)."""
+    """docs/measures.md's CCA with complex Hermitian covariances (np.cov conjugates)."""
     def kept(z):
         v = np.var(z, axis=0, ddof=1)
         return v > eps * v.max() if v.max() > 0 else np.zeros(z.shape[1], bool)

@@ -1,7 +1,7 @@
-"""Golden values: every case of ../shared/golden through the CLI.
+"""Golden values: every case of tests/golden through the CLI.
 
 expected.json holds what the reference code (google/svcca, the Kornblith
-notebook, sim_metric) gives in float64 with numpy 1.24 + OpenBLAS.  SPEC.md
+notebook, sim_metric) gives in float64 with numpy 1.24 + OpenBLAS.  docs/measures.md
 asks for agreement to 1e-6 absolute; that is the tolerance here, for every
 measure, the canonical correlations and the reference "mean".
 
@@ -22,7 +22,7 @@ import pytest
 
 from conftest import GOLDEN, golden_cases, compare, load_f64, ref
 
-TOL = 1e-6  # SPEC.md "Reference values"
+TOL = 1e-6  # docs/measures.md "Reference values"
 CASES = golden_cases()
 MEASURES = ref.ALL_MEASURES
 NOT_REPRODUCIBLE = {("dead_units_f32", "pwcca_ding")}

@@ -159,7 +159,7 @@ def test_huge_mean_rbf(tmp_path):
     """cka_rbf on the same data.  Squared distances are translation
     invariant; forming them as |xi|² + |xj|² - 2 xi·xj without centring
     first loses every digit here (the notebook's gram_rbf does that; the
-    quantity SPEC.md defines does not depend on the mean)."""
+    quantity docs/measures.md defines does not depend on the mean)."""
     x, y = offset(np.random.default_rng(20), 400, 10, 7, 1e6)
     fx, fy = files(tmp_path, x, y)
     check_all(compare(fx, fy, measures="cka_rbf"), x, y, TOL_HUGE_MEAN, ["cka_rbf"], "huge mean")

@@ -23,7 +23,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-GOLDEN = Path(os.environ.get("SIMREP_GOLDEN", REPO.parent / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("SIMREP_GOLDEN", REPO / "tests" / "golden"))
 SANITIZED = os.environ.get("SIMREP_SANITIZED", "") not in ("", "0")
 
 # Before the library (and OpenBLAS) load: one BLAS thread, so timings in the

@@ -84,7 +84,7 @@ GOLDEN_KEYS = {  # golden key -> (options, measure, field)
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden_values(case, golden_expected):
-    """SPEC.md: agreement with the reference outputs to 1e-6."""
+    """docs/measures.md: agreement with the reference outputs to 1e-6."""
     e = golden_expected[case]
     x, y = golden_arrays(case)
     for key, (opts, mid, field) in GOLDEN_KEYS.items():
