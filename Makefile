@@ -100,6 +100,7 @@ fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 # The C unit tests, the Python/numpy tests of the CLI, then both again on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build.
 check: deps
+	$(MAKE) check-docs
 	$(MAKE) all $(A)/simrep $(A)/test_unit $(REPLAY) $(AREPLAY)
 	$(MAKE) check-unit check-python check-asan check-fuzz check-valgrind check-mpi
 	$(MAKE) check-pkg
@@ -140,6 +141,12 @@ findings:
 	$(MAKE) $(B)/simrep $(B)/libsimrep.so
 	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
 		$(PY) examples/findings/run.py --work $(B)/findings --demo-data examples/data
+
+# README.md and docs/*.md: every relative link resolves, README under 250
+# lines, and nothing in the repository reads from outside it.
+.PHONY: check-docs
+check-docs:
+	$(PY) tools/check_docs.py
 
 check-unit:
 	OPENBLAS_NUM_THREADS=1 $(B)/test_unit

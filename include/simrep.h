@@ -9,7 +9,7 @@
  * (simrep_moments), so an input never has to be in memory whole.  The kernel
  * measure cka_rbf needs the rows themselves (simrep_cka_rbf).
  *
- * Conventions (see SPEC.md in the project for the formulas):
+ * Conventions (see docs/measures.md for the formulas):
  *   - n samples, p features of x, q features of y, k components kept.
  *   - Sizes are int64_t.  Matrices are passed as simrep_matrix views with
  *     row and column strides in elements, so C-order, Fortran-order and
@@ -728,7 +728,7 @@ simrep_status simrep_input_read_maps(simrep_ctx *ctx, simrep_input *in, int64_t 
  * invariant (conv) layers this block-diagonalises the CCA of the positions
  * layout, and a circular shift of the images leaves every value unchanged.
  *
- * Per frequency the CCA is SPEC.md's, with complex Hermitian covariances
+ * Per frequency the CCA is docs/measures.md's, with complex Hermitian covariances
  * (centered over the N images, n - 1): dead features (|X^_j|'s variance
  * <= epsilon x the largest on that side at that frequency) dropped, each
  * block rescaled by its side's largest variance, Wx = (Cxx + eps I)^(-1/2)

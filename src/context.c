@@ -204,7 +204,7 @@ int simrep__mul_size(size_t a, size_t b, size_t *out)
 void simrep_options_init(simrep_options *o)
 {
     memset(o, 0, sizeof *o);
-    /* SPEC.md: the default dead-feature threshold and CCA ridge, the value
+    /* docs/measures.md: the default dead-feature threshold and CCA ridge, the value
      * users pass to google/svcca's get_cca_similarity. */
     o->epsilon = 1e-10;
     o->svcca_rule = SIMREP_SVCCA_VARIANCE;

@@ -2,7 +2,7 @@
  * measures.c: the catalogue of measures: ids as the CLI, JSON and Python
  * spell them, what each computes, its range and direction, its invariances
  * and the paper and reference code it follows.  `simrep measures` prints
- * this table; keep it in step with SPEC.md.  dftcca (last, appended with
+ * this table; keep it in step with docs/measures.md.  dftcca (last, appended with
  * issue 3) needs the conv maps themselves: needs_rows and needs_maps are 1.
  */
 #include "internal.h"
