@@ -12,13 +12,14 @@ releases the GIL during every library call.
 """
 
 import ctypes
+import re
 import threading
 import warnings
 
 import numpy as np
 
 from . import _arrays, _native
-from ._errors import Context, InvalidArgument, NotAvailable
+from ._errors import Context, InvalidArgument, NotAvailable, from_status
 
 DEFAULT_MEASURES = ("cca", "svcca", "pwcca", "cka")  # the CLI's default
 CCA_FAMILY = ("cca", "cca_r2", "svcca", "pwcca")
@@ -287,36 +288,77 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
             ids, o, coefs, mx.cols, my.cols, mx.rows, warn)
 
 
-def _moments_from_state(p, q, state):
-    m = Moments(p, q)
-    m._load(state)
+_INPUT = re.compile(r"\binput (\d+)\b")
+
+
+def _input_names(ctx, names):
+    """The context's message with the library's "input k" replaced by names[k]."""
+    msg = (_native.lib.simrep_ctx_message(ctx.ptr) or b"").decode("utf-8", "replace")
+    return _INPUT.sub(lambda mo: names[int(mo.group(1))] if int(mo.group(1)) < len(names) else mo.group(0), msg)
+
+
+def _prepare_pairs(ctx, moments, buf, ids):
+    """simrep_pairs_prepare for the measures ids (free with simrep_pairs_free)."""
+    codes = (ctypes.c_int * len(ids))(*[_BY_ID[m][0] for m in ids])
+    pairs = ctypes.c_void_p()
+    ctx.check(_native.lib.simrep_pairs_prepare(ctx.ptr, moments, buf, codes, len(ids), ctypes.byref(pairs)))
+    return pairs
+
+
+def _moments_from_state(*args):
+    """Moments(*features) loaded with state (the last argument); pickles of
+    two-input Moments carry (p, q, state)."""
+    m = Moments(*args[:-1])
+    m._load(args[-1])
     return m
 
 
+def _check_features(features):
+    if len(features) < 2:
+        raise InvalidArgument("Moments(p, q, ...) takes the feature counts of at least 2 inputs (got %d)"
+                              % len(features))
+    for k, v in enumerate(features):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            name = ("p", "q")[k] if len(features) == 2 else "input %d" % k
+            raise InvalidArgument("Moments(p, q, ...) needs at least 1 feature per input (%s = %r)" % (name, v))
+    return tuple(int(v) for v in features)
+
+
 class Moments:
-    """Streaming joint moments of x (p features) and y (q features).
+    """Streaming joint moments of x (p features) and y (q features), or of
+    K >= 2 inputs at once.
 
     m = simrep.Moments(p, q)
     for xb, yb in batches:        # any number of rows per block, any dtype/layout
         m.update(xb, yb)
     m.compare(measures=["cca", "cka"])   # == simrep.compare on all the rows
 
+    m = simrep.Moments(p1, p2, p3, ...)  # K inputs: the library's many-input moments
+    m.update(b1, b2, b3, ...)             # the same rows of every input
+    m.matrix(["cka", "pwcca"])            # every pair, as simrep.matrix
+    m.compare(pair=(0, 2))                # one pair
+
     Partial Moments (threads, files, processes) combine with merge(); a
-    Moments pickles (its state is n, means and the (p+q)^2 scatter).  The
-    kernel measure cka_rbf needs the rows themselves, not moments: use
-    simrep.compare for it.
+    Moments pickles (its state is n, means and the (sum of features)^2
+    scatter); allreduce(comm) (mpi4py) and all_reduce(group)
+    (torch.distributed) merge the Moments of every rank.  The kernel measure
+    cka_rbf needs the rows themselves, not moments: use simrep.compare for it.
     """
 
-    def __init__(self, p, q):
-        for name, v in (("p", p), ("q", q)):
-            if isinstance(v, bool) or int(v) != v or v < 1:
-                raise InvalidArgument("Moments(p, q) needs p >= 1 and q >= 1 features (%s = %r)" % (name, v))
+    def __init__(self, *features):
+        features = _check_features(features)
         self._lock = threading.Lock()
         self._ctx = Context()
         ptr = ctypes.c_void_p()
         self._ptr = None
-        self._ctx.check(_native.lib.simrep_moments_new(self._ctx.ptr, int(p), int(q), ctypes.byref(ptr)))
+        if len(features) == 2:
+            st = _native.lib.simrep_moments_new(self._ctx.ptr, features[0], features[1], ctypes.byref(ptr))
+        else:
+            arr = (ctypes.c_int64 * len(features))(*features)
+            st = _native.lib.simrep_moments_new_multi(self._ctx.ptr, len(features), arr, ctypes.byref(ptr))
+        self._ctx.check(st)
         self._ptr = ptr
+        self._features = features
 
     # -- lifetime
     def close(self):
@@ -345,33 +387,69 @@ class Moments:
         return int(_native.lib.simrep_moments_n(self._handle()))
 
     @property
+    def features(self):
+        """The feature count of every input (p, q for two)."""
+        return self._features
+
+    @property
+    def inputs(self):
+        """K, the number of inputs."""
+        return len(self._features)
+
+    @property
     def p(self):
-        return int(_native.lib.simrep_moments_p(self._handle()))
+        """Features of input 0 (x)."""
+        return self._features[0]
 
     @property
     def q(self):
-        return int(_native.lib.simrep_moments_q(self._handle()))
+        """Features of input 1 (y)."""
+        return self._features[1]
 
     def __repr__(self):
         if not self._ptr:
             return "<simrep.Moments (closed)>"
-        return "<simrep.Moments p=%d q=%d n=%d>" % (self.p, self.q, self.n)
+        if self.inputs == 2:
+            return "<simrep.Moments p=%d q=%d n=%d>" % (self.p, self.q, self.n)
+        return "<simrep.Moments features=%s n=%d>" % (list(self._features), self.n)
 
     # -- accumulation
-    def update(self, x_block, y_block, *, features_first=False):
-        """Fold in rows of x (rows x p) and y (rows x q); blocks of any size,
-        dtype and layout (read in place).  NaN/Inf raises simrep.Error naming
-        x_block or y_block, the row (counted from the first row ever given)
-        and the column; on error the Moments is unchanged.  Returns self."""
-        mx, kx = _arrays.matrix(x_block, "x_block", features_first)
-        my, ky = _arrays.matrix(y_block, "y_block", features_first)
-        return self._update_views(mx, my, ("x_block", "y_block"))
+    def update(self, *blocks, features_first=False):
+        """Fold in the same rows of every input: update(x_block, y_block)
+        (rows x p and rows x q), or K blocks for K inputs; blocks of any
+        size, dtype and layout (read in place).  NaN/Inf raises simrep.Error
+        naming x_block or y_block (block k for K > 2), the row (counted from
+        the first row ever given) and the column; on error the Moments is
+        unchanged.  Returns self."""
+        if len(blocks) != self.inputs:
+            raise InvalidArgument("update() takes one block per input: %d inputs, %d blocks"
+                                  % (self.inputs, len(blocks)))
+        if self.inputs == 2:
+            mx, kx = _arrays.matrix(blocks[0], "x_block", features_first)
+            my, ky = _arrays.matrix(blocks[1], "y_block", features_first)
+            return self._update_views(mx, my, ("x_block", "y_block"))
+        names = ["block %d" % k for k in range(self.inputs)]
+        views = (_native.Matrix * self.inputs)()
+        keep = []
+        for k, b in enumerate(blocks):
+            views[k], kb = _arrays.matrix(b, names[k], features_first)
+            keep.append(kb)
+        return self._update_multi(views, names)
 
     def _update_views(self, mx, my, names):
         """update() from Matrix descriptors (names: the arguments' names for messages)."""
         with self._lock:
             self._ctx.check(_native.lib.simrep_moments_update(self._ctx.ptr, self._handle(), ctypes.byref(mx),
                                                               ctypes.byref(my)), names)
+        return self
+
+    def _update_multi(self, views, names):
+        """update() of K inputs from a ctypes array of Matrix (the library's
+        "input k" in messages is replaced by names[k])."""
+        with self._lock:
+            st = _native.lib.simrep_moments_update_multi(self._ctx.ptr, self._handle(), views)
+            if st != _native.OK:
+                raise from_status(st, _input_names(self._ctx, names))
         return self
 
     def merge(self, other):
@@ -393,6 +471,7 @@ class Moments:
         out._lock = threading.Lock()
         out._ctx = Context()
         out._ptr = None
+        out._features = self._features
         ptr = ctypes.c_void_p()
         with self._lock:
             out._ctx.check(_native.lib.simrep_moments_clone(out._ctx.ptr, self._handle(), ctypes.byref(ptr)))
@@ -401,15 +480,19 @@ class Moments:
 
     # -- contents
     def means(self):
-        """(mean of x's p columns, mean of y's q columns) as float64 arrays."""
-        mx, my = np.zeros(self.p), np.zeros(self.q)
+        """The column means of every input as float64 arrays: (mean of x,
+        mean of y) for two inputs, a list of K arrays for more."""
+        head, rest = np.zeros(self.p), np.zeros(sum(self._features) - self.p)
         with self._lock:
-            _native.lib.simrep_moments_means(self._handle(), mx.ctypes.data, my.ctypes.data)
-        return mx, my
+            _native.lib.simrep_moments_means(self._handle(), head.ctypes.data, rest.ctypes.data)
+        if self.inputs == 2:
+            return head, rest
+        return [head] + np.split(rest, np.cumsum(self._features[1:-1]))
 
     def scatter(self):
-        """The (p+q) x (p+q) centered scatter [[Sxx, Sxy], [Syx, Syy]]."""
-        d = self.p + self.q
+        """The joint centered scatter, (sum of features) square:
+        [[Sxx, Sxy], [Syx, Syy]] for two inputs, blocks in input order."""
+        d = sum(self._features)
         out = np.zeros((d, d))
         with self._lock:
             _native.lib.simrep_moments_scatter(self._handle(), out.ctypes.data, d)
@@ -418,54 +501,28 @@ class Moments:
     # -- pickling (and MPI-style transport): the library's flat state
     def state(self):
         """The raw state as a float64 array (simrep_moments_save)."""
-        size = _native.lib.simrep_moments_state_size(self.p, self.q)
-        out = np.zeros(size)
         with self._lock:
+            out = np.zeros(_native.lib.simrep_moments_state_len(self._handle()))
             _native.lib.simrep_moments_save(self._handle(), out.ctypes.data)
         return out
 
     def _load(self, state):
         state = np.ascontiguousarray(np.frombuffer(state, dtype=np.float64) if isinstance(state, bytes)
                                      else state, dtype=np.float64)
-        size = _native.lib.simrep_moments_state_size(self.p, self.q)
+        size = _native.lib.simrep_moments_state_len(self._handle())
         if state.ndim != 1 or state.size != size:
-            raise InvalidArgument("a Moments state for p = %d, q = %d has %d values, got %d"
-                                  % (self.p, self.q, size, state.size))
+            raise InvalidArgument("a Moments state for features %s has %d values, got %d"
+                                  % (", ".join(map(str, self._features)), size, state.size))
         with self._lock:
             self._ctx.check(_native.lib.simrep_moments_load(self._ctx.ptr, self._handle(), state.ctypes.data))
 
-    def allreduce(self, comm):
-        """Make every rank's Moments the merge of all ranks' (mpi4py).
-
-        comm is an mpi4py communicator (e.g. MPI.COMM_WORLD); every rank of
-        it calls allreduce at the same time with a Moments of the same p and
-        q.  Afterwards each one holds the moments of all the rows folded in
-        on any rank, identical bits on every rank, equal to one Moments fed
-        every row (to round-off: the exact pairwise merge).  Pickle-free:
-        the flat states travel as float64 buffers (comm.Allgather; size x
-        (p+q)^2 doubles per rank, independent of the rows) and are merged in
-        rank order on every rank.  A data-parallel training job gets exact
-        full-data similarity with no extra pass:
-
-            m = simrep.Moments(p, q)
-            for xb, yb in my_batches: m.update(xb, yb)
-            m.allreduce(MPI.COMM_WORLD).compare(["cca", "cka"])
-
-        Returns self.  Raises InvalidArgument (on every rank) when the
-        ranks' p and q differ."""
-        shape = np.array([self.p, self.q], dtype=np.int64)
-        shapes = np.zeros((comm.Get_size(), 2), dtype=np.int64)
-        comm.Allgather(shape, shapes)
-        if not (shapes == shape).all():
-            raise InvalidArgument("Moments.allreduce: the ranks' Moments differ in size (p, q per rank: %s)"
-                                  % ", ".join("%d, %d" % (a, b) for a, b in shapes))
-        mine = self.state()
-        states = np.zeros((comm.Get_size(), mine.size))
-        comm.Allgather(mine, states)
-        total = _moments_from_state(self.p, self.q, states[0])
+    def _merge_states(self, states):
+        """Load the merge of the rows of states (one per rank) in rank order:
+        the same operations on every rank, so the same bits."""
+        total = _moments_from_state(*self._features, states[0])
         try:
-            for r in range(1, states.shape[0]):
-                part = _moments_from_state(self.p, self.q, states[r])
+            for r in range(1, len(states)):
+                part = _moments_from_state(*self._features, states[r])
                 total.merge(part)
                 part.close()
             self._load(total.state())
@@ -473,19 +530,113 @@ class Moments:
             total.close()
         return self
 
+    def _mismatch(self, call, shapes):
+        return InvalidArgument("Moments.%s: the ranks' Moments differ in size (features per rank: %s)"
+                               % (call, "; ".join(", ".join(str(v) for v in s) for s in shapes)))
+
+    def allreduce(self, comm):
+        """Make every rank's Moments the merge of all ranks' (mpi4py).
+
+        comm is an mpi4py communicator (e.g. MPI.COMM_WORLD); every rank of
+        it calls allreduce at the same time with a Moments of the same
+        feature counts.  Afterwards each one holds the moments of all the
+        rows folded in on any rank, identical bits on every rank, equal to
+        one Moments fed every row (to round-off: the exact pairwise merge).
+        Pickle-free: the flat states travel as float64 buffers
+        (comm.Allgather; size x (sum of features)^2 doubles per rank,
+        independent of the rows) and are merged in rank order on every rank.
+        A data-parallel training job gets exact full-data similarity with no
+        extra pass:
+
+            m = simrep.Moments(p, q)
+            for xb, yb in my_batches: m.update(xb, yb)
+            m.allreduce(MPI.COMM_WORLD).compare(["cca", "cka"])
+
+        Returns self.  Raises InvalidArgument (on every rank) when the
+        ranks' feature counts differ.  (torch.distributed: all_reduce.)"""
+        size = comm.Get_size()
+        k = np.array([self.inputs], dtype=np.int64)
+        ks = np.zeros(size, dtype=np.int64)
+        comm.Allgather(k, ks)
+        if (ks == self.inputs).all():
+            shape = np.array(self._features, dtype=np.int64)
+            shapes = np.zeros((size, self.inputs), dtype=np.int64)
+            comm.Allgather(shape, shapes)
+            shapes = shapes.tolist()
+            if all(tuple(s) == self._features for s in shapes):
+                mine = self.state()
+                states = np.zeros((size, mine.size))
+                comm.Allgather(mine, states)
+                return self._merge_states(states)
+        else:
+            shapes = [["%d inputs" % v] for v in ks]
+        raise self._mismatch("allreduce", shapes)
+
+    def all_reduce(self, group=None):
+        """Make every rank's Moments the merge of all ranks' (torch.distributed).
+
+        The torch.distributed counterpart of allreduce() for jobs started by
+        torchrun or torch.multiprocessing (DistributedDataParallel training,
+        sharded evaluation): every process of group (None: the default
+        group, after torch.distributed.init_process_group) calls it at the
+        same time with a Moments of the same feature counts, and afterwards
+        every one holds the moments of every rank's rows: identical bits on
+        every rank (the states are all-gathered as float64 tensors and
+        merged in rank order on each), equal to one Moments fed every row to
+        round-off (exact pairwise merges, no averaging of per-batch values).
+
+            m = simrep.Moments(p, q)
+            for xb, yb in my_shard: m.update(xb, yb)
+            m.all_reduce().compare(["cka", "pwcca"])
+
+        gloo sends CPU tensors; with an nccl group the states go through the
+        current CUDA device.  Traffic: world size x (sum of features)^2
+        doubles per rank, independent of the rows.  Returns self.  Raises
+        InvalidArgument (on every rank) when the ranks' feature counts
+        differ, and when torch.distributed is not initialized."""
+        import torch
+        import torch.distributed as dist
+        if not (dist.is_available() and dist.is_initialized()):
+            raise InvalidArgument("Moments.all_reduce: torch.distributed is not initialized (call "
+                                  "torch.distributed.init_process_group first, or run under torchrun)")
+        size = dist.get_world_size(group)
+        device = torch.device("cpu")
+        if dist.get_backend(group) == "nccl":
+            device = torch.device("cuda", torch.cuda.current_device())
+
+        def gather(values, dtype):
+            mine = torch.as_tensor(values, dtype=dtype).to(device)
+            out = [torch.empty_like(mine) for _ in range(size)]
+            dist.all_gather(out, mine, group=group)
+            return [o.cpu().numpy() for o in out]
+
+        ks = gather([self.inputs], torch.int64)
+        if all(int(v[0]) == self.inputs for v in ks):
+            shapes = [s.tolist() for s in gather(list(self._features), torch.int64)]
+            if all(tuple(s) == self._features for s in shapes):
+                return self._merge_states(gather(self.state(), torch.float64))
+        else:
+            shapes = [["%d inputs" % int(v[0])] for v in ks]
+        raise self._mismatch("all_reduce", shapes)
+
     @classmethod
-    def from_state(cls, p, q, state):
-        """Rebuild a Moments from state() (e.g. after sending it between processes)."""
-        return _moments_from_state(p, q, state)
+    def from_state(cls, *args):
+        """Moments.from_state(p, q, state) (or from_state(*features, state)):
+        rebuild a Moments from state() (e.g. after sending it between processes)."""
+        if len(args) < 3:
+            raise InvalidArgument("from_state(p, q, ..., state) takes the feature counts and the state")
+        return _moments_from_state(*args)
 
     def __reduce__(self):
-        return (_moments_from_state, (self.p, self.q, self.state().tobytes()))
+        return (_moments_from_state, tuple(self._features) + (self.state().tobytes(),))
 
     # -- measures
-    def compare(self, measures=None, *, epsilon=None, svcca_keep=None, svcca_dims=None, svcca_rule=None,
-                pwcca_variant=None, coefs=False, warn=True):
+    def compare(self, measures=None, *, pair=None, epsilon=None, svcca_keep=None, svcca_dims=None,
+                svcca_rule=None, pwcca_variant=None, coefs=False, warn=True):
         """The measures of the data folded in so far; the same dict as
-        simrep.compare.  Linear measures only: cka_rbf needs the rows."""
+        simrep.compare.  Linear measures only: cka_rbf needs the rows.
+        pair=(i, j): inputs i (as x) and j (as y) of a K-input Moments
+        (default (0, 1), the only pair of two inputs)."""
         ids = _measure_list(measures)
         rows = [m for m in ids if _BY_ID[m][1]["needs_rows"]]
         if rows:
@@ -493,12 +644,59 @@ class Moments:
                 "%s needs the rows themselves, not moments (it is a kernel measure, O(n^2)): call "
                 "simrep.compare(x, y, measures=%r) on the full data instead" % (", ".join(rows), rows))
         buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, None, pwcca_variant)
+        i, j = self._pair(pair)
         with self._lock:
-            p, q, n = self.p, self.q, self.n
-            return _run_measures(
-                self._ctx, lambda codes, count, res: _native.lib.simrep_compare_moments(
-                    self._ctx.ptr, self._handle(), buf, codes, count, res),
-                ids, o, coefs, p, q, n, warn)
+            n = self.n
+            if (i, j) == (0, 1) and self.inputs == 2:
+                return _run_measures(
+                    self._ctx, lambda codes, count, res: _native.lib.simrep_compare_moments(
+                        self._ctx.ptr, self._handle(), buf, codes, count, res),
+                    ids, o, coefs, self.p, self.q, n, warn)
+            pairs = _prepare_pairs(self._ctx, self._handle(), buf, ids)
+            try:
+                return _run_measures(
+                    self._ctx, lambda codes, count, res: _native.lib.simrep_pairs_compare(
+                        self._ctx.ptr, pairs, i, j, codes, count, res),
+                    ids, o, coefs, self._features[i], self._features[j], n, warn)
+            finally:
+                _native.lib.simrep_pairs_free(self._ctx.ptr, pairs)
+
+    def _pair(self, pair):
+        if pair is None:
+            if self.inputs != 2:
+                raise InvalidArgument("a Moments of %d inputs has %d pairs: give pair=(i, j), or use matrix()"
+                                      % (self.inputs, self.inputs * (self.inputs - 1) // 2))
+            return 0, 1
+        try:
+            i, j = (int(v) for v in pair)
+        except (TypeError, ValueError):
+            raise InvalidArgument("pair is two input indices (i, j), not %r" % (pair,)) from None
+        if not (0 <= i < self.inputs and 0 <= j < self.inputs) or i == j:
+            raise InvalidArgument("pair=(%d, %d): two different inputs in 0..%d" % (i, j, self.inputs - 1))
+        return i, j
+
+    def matrix(self, measures=None, names=None, groups=None, *, epsilon=None, svcca_keep=None, svcca_dims=None,
+               svcca_rule=None, pwcca_variant=None):
+        """Every pair of the inputs: the dict simrep.matrix returns (n,
+        names, groups, kept, measures {id: {similarity, distance: K x K}},
+        group_summary), from the moments alone (linear measures only).
+        Each input's own work (dead features, whitening) is done once."""
+        from ._matrix import matrix_result, pairs_matrix
+        K = self.inputs
+        names = [str(i) for i in range(K)] if names is None else [str(s) for s in names]
+        groups = [""] * K if groups is None else [str(g) for g in groups]
+        if len(names) != K or len(groups) != K:
+            raise InvalidArgument("%d inputs but %d names and %d groups" % (K, len(names), len(groups)))
+        ids = _measure_list(measures)
+        rows = [m for m in ids if _BY_ID[m][1]["needs_rows"]]
+        if rows:
+            raise InvalidArgument("%s needs the rows themselves, not moments: use simrep.matrix on the arrays"
+                                  % ", ".join(rows))
+        buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, None, pwcca_variant)
+        with self._lock:
+            n = self.n
+            sim, dist, kept = pairs_matrix(self._ctx, self._handle(), names, ids, buf)
+        return matrix_result(n, names, groups, dict(zip(names, self._features)) | kept, ids, sim, dist)
 
     def cca_details(self, epsilon=None):
         """The CCA with google/svcca's intermediate matrices

@@ -22,7 +22,7 @@ import ctypes
 import numpy as np
 
 from . import _arrays, _native
-from ._core import CCA_FAMILY, _BY_ID, _measure_list, _options
+from ._core import CCA_FAMILY, _BY_ID, _input_names, _measure_list, _options, _prepare_pairs
 from ._errors import Context, InvalidArgument, from_status
 
 _lib = _native.lib
@@ -85,6 +85,53 @@ def _group_summary(dist, groups, order):
     return out
 
 
+def pairs_matrix(ctx, moments, names, linear, buf):
+    """Every pair's linear measures from a K-input simrep_moments (the
+    per-input work done once by simrep_pairs_prepare): ({id: K x K
+    similarity}, {id: K x K distance}, {name: features kept by the CCA
+    family}); diagonals 1 and 0."""
+    K = len(names)
+    sim = {m: np.eye(K) for m in linear}
+    dist = {m: np.zeros((K, K)) for m in linear}
+    kept = {}
+    if not linear:
+        return sim, dist, kept
+    codes = (ctypes.c_int * len(linear))(*[_BY_ID[m][0] for m in linear])
+    pairs = _prepare_pairs(ctx, moments, buf, linear)
+    try:
+        results = (_native.Result * len(linear))()
+        for i in range(K):
+            for j in range(i + 1, K):
+                st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(linear), results)
+                try:
+                    ctx.check(st, (names[i], names[j]))
+                    for c, m in enumerate(linear):
+                        r = results[c]
+                        sim[m][i, j] = sim[m][j, i] = r.similarity
+                        dist[m][i, j] = dist[m][j, i] = r.distance
+                        if m in CCA_FAMILY:
+                            kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
+                finally:
+                    for c in range(len(linear)):
+                        _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
+    finally:
+        _lib.simrep_pairs_free(ctx.ptr, pairs)
+    return sim, dist, kept
+
+
+def matrix_result(n, names, groups, kept, ids, sim, dist):
+    """The dict simrep.matrix returns (the CLI's matrix JSON shape)."""
+    order = list(dict.fromkeys(groups))
+    return {
+        "n": n,
+        "names": names,
+        "groups": groups,
+        "kept": kept,
+        "measures": {m: {"similarity": sim[m], "distance": dist[m]} for m in ids},
+        "group_summary": {m: _group_summary(dist[m], groups, order) for m in ids},
+    }
+
+
 def matrix(inputs, names=None, groups=None, measures=None, *, features_first=False, epsilon=None,
            svcca_keep=None, svcca_dims=None, svcca_rule=None, rbf_sigma=None, pwcca_variant=None):
     """Every pair of K >= 2 representations of the same n samples.
@@ -125,7 +172,6 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
     with Context() as ctx:
         ins = []
         moments = ctypes.c_void_p()
-        pairs = ctypes.c_void_p()
         try:
             for item, name in zip(inputs, names):
                 ins.append(_Input(ctx, item, name, features_first))
@@ -150,35 +196,15 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
                                                      rows_f64[k][r0:r0 + rows].ctypes.data, inp.cols)
                 st = _lib.simrep_moments_update_multi(ctx.ptr, moments, views)
                 if st != _native.OK:
-                    msg = (_lib.simrep_ctx_message(ctx.ptr) or b"").decode("utf-8", "replace")
                     # The library names inputs "input k" (or x and y when
                     # there are two): use the caller's names.
-                    for k in range(K):
-                        msg = msg.replace("input %d" % k, names[k])
-                    raise from_status(st, msg, names[:2] if K == 2 else None)
+                    raise from_status(st, _input_names(ctx, names), names[:2] if K == 2 else None)
 
-            out_sim = {m: np.eye(K) for m in ids}
-            out_dist = {m: np.zeros((K, K)) for m in ids}
+            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf)
+            out_sim.update({m: np.eye(K) for m in ids if m not in out_sim})
+            out_dist.update({m: np.zeros((K, K)) for m in ids if m not in out_dist})
             kept = {name: inp.cols for name, inp in zip(names, ins)}
-            if linear:
-                codes = (ctypes.c_int * len(linear))(*[_BY_ID[m][0] for m in linear])
-                ctx.check(_lib.simrep_pairs_prepare(ctx.ptr, moments, buf, codes, len(linear),
-                                                    ctypes.byref(pairs)))
-                results = (_native.Result * len(linear))()
-                for i in range(K):
-                    for j in range(i + 1, K):
-                        st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(linear), results)
-                        try:
-                            ctx.check(st, (names[i], names[j]))
-                            for c, m in enumerate(linear):
-                                r = results[c]
-                                out_sim[m][i, j] = out_sim[m][j, i] = r.similarity
-                                out_dist[m][i, j] = out_dist[m][j, i] = r.distance
-                                if m in CCA_FAMILY:
-                                    kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
-                        finally:
-                            for c in range(len(linear)):
-                                _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
+            kept.update(kept_cca)
             if rbf:
                 sigma = float(o.rbf_sigma)
                 descs = [_arrays.describe(a, _native.F64) for a in rows_f64]
@@ -190,20 +216,9 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
                         out_sim["cka_rbf"][i, j] = out_sim["cka_rbf"][j, i] = s.value
                         out_dist["cka_rbf"][i, j] = out_dist["cka_rbf"][j, i] = 1 - s.value
         finally:
-            if pairs:
-                _lib.simrep_pairs_free(ctx.ptr, pairs)
             if moments:
                 _lib.simrep_moments_free(ctx.ptr, moments)
             for inp in ins:
                 inp.close(ctx)
 
-    order = list(dict.fromkeys(groups))
-    return {
-        "n": n,
-        "names": names,
-        "groups": groups,
-        "kept": kept,
-        "measures": {m: {"similarity": out_sim[m], "distance": out_dist[m]} for m in ids},
-        "group_summary": {m: _group_summary(out_dist[m], groups, order) for m in ids},
-    }
-
+    return matrix_result(n, names, groups, kept, ids, out_sim, out_dist)

@@ -120,3 +120,70 @@ def test_degenerate_moments():
     with pytest.raises(simrep.Error, match="at least 2 samples") as e:
         m.compare(["cca"])
     assert e.value.status_name == "measure undefined for these data"
+
+
+def _three(seed=31, n=420):
+    x, y = random_pair(seed, n=n)
+    rng = np.random.default_rng(seed)
+    z = np.hstack([x[:, :3], y[:, :2]]) @ rng.standard_normal((5, 7)) + 0.4 * rng.standard_normal((n, 7))
+    return [x, y.astype(np.float32), np.asfortranarray(z)]
+
+
+def test_many_inputs_equal_pairs_and_matrix():
+    """Moments(p1, p2, p3): streamed in uneven blocks, every pair equals
+    simrep.compare of that pair and matrix() equals simrep.matrix; means,
+    scatter, copy, merge and pickling carry the K inputs."""
+    arrs = _three()
+    feats = [a.shape[1] for a in arrs]
+    m = simrep.Moments(*feats)
+    assert m.features == tuple(feats) and m.inputs == 3 and "features=[12, 9, 7]" in repr(m)
+    cuts = [0, 1, 90, 91, 300, 420]
+    for a, b in zip(cuts, cuts[1:]):
+        m.update(*[x[a:b] for x in arrs])
+    ms = "cca,svcca,pwcca,cka,cka_debiased,procrustes"
+    for i, j in ((0, 1), (2, 0), (1, 2)):
+        _close(m.compare(ms, pair=(i, j), warn=False), simrep.compare(arrs[i], arrs[j], ms, warn=False), 1e-9)
+    got = m.matrix(ms, names=["a", "b", "c"], groups=["g", "g", "h"])
+    want = simrep.matrix(arrs, names=["a", "b", "c"], groups=["g", "g", "h"], measures=ms)
+    assert got["n"] == want["n"] == 420 and got["kept"] == want["kept"]
+    for mid in got["measures"]:
+        for key in ("similarity", "distance"):
+            np.testing.assert_allclose(got["measures"][mid][key], want["measures"][mid][key], rtol=0, atol=1e-12)
+    for mid, summary in got["group_summary"].items():
+        for part, values in summary.items():
+            assert values == pytest.approx(want["group_summary"][mid][part], abs=1e-12), (mid, part)
+    means = m.means()
+    for mu, x in zip(means, arrs):
+        np.testing.assert_allclose(mu, x.mean(axis=0, dtype=np.float64), atol=1e-6)
+    joint = np.hstack([x.astype(np.float64) for x in arrs])
+    xc = joint - joint.mean(axis=0)
+    np.testing.assert_allclose(m.scatter(), xc.T @ xc, rtol=1e-6, atol=1e-6)
+    half = simrep.Moments(*feats).update(*[x[:200] for x in arrs])
+    rest = simrep.Moments(*feats).update(*[x[200:] for x in arrs])
+    merged = half.copy().merge(rest)
+    m2 = pickle.loads(pickle.dumps(merged))
+    assert m2.features == tuple(feats) and m2.n == 420
+    _close(m2.compare(ms, pair=(1, 2), warn=False), m.compare(ms, pair=(1, 2), warn=False), 1e-9)
+
+
+def test_many_inputs_errors():
+    m = simrep.Moments(3, 2, 4)
+    with pytest.raises(ValueError, match="one block per input: 3 inputs, 2 blocks"):
+        m.update(np.zeros((5, 3)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="give pair"):
+        m.compare("cka")
+    with pytest.raises(ValueError, match="two different inputs in 0..2"):
+        m.compare("cka", pair=(1, 1))
+    with pytest.raises(ValueError, match="two different inputs"):
+        m.compare("cka", pair=(0, 3))
+    with pytest.raises(ValueError, match="at least 2 inputs"):
+        simrep.Moments(3)
+    with pytest.raises(ValueError, match="input 2 = 0"):
+        simrep.Moments(3, 2, 0)
+    bad = np.ones((4, 4))
+    bad[2, 1] = np.nan
+    with pytest.raises(simrep.Error, match="block 2"):
+        m.update(np.ones((4, 3)), np.ones((4, 2)), bad)
+    assert m.n == 0
+    with pytest.raises(ValueError, match="cka_rbf needs the rows"):
+        m.matrix("cka,cka_rbf")
