@@ -103,7 +103,7 @@ check: deps
 	$(MAKE) check-docs
 	$(MAKE) all $(A)/simrep $(A)/test_unit $(REPLAY) $(AREPLAY)
 	$(MAKE) check-unit check-python check-asan check-fuzz check-valgrind check-mpi
-	$(MAKE) check-pkg
+	$(MAKE) check-pkg check-install
 	$(MAKE) check-findings
 
 # The Python package's tests (tests/python_pkg) against this build's library
@@ -114,6 +114,13 @@ check: deps
 check-pkg:
 	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
 		PYTHONPATH=python $(PY) -m pytest -q tests/python_pkg
+
+# pip install . / pip install -e . into fresh venvs, python3 -m build
+# --wheel and its install, each imported from outside the tree and
+# uninstalled (tests/install; offline, Debian's setuptools/wheel/build).
+.PHONY: check-install
+check-install: $(B)/libsimrep.so
+	$(PY) -m pytest -q tests/install
 
 # The Python package with the library inside it (simrep/libsimrep.so, found
 # first by the package): `make install-python PREFIX=/usr/local` puts it on

@@ -17,6 +17,8 @@ else
     PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
     PKGS="$PKGS python3-sklearn"  # load_digits for tests/findings (make check)
     PKGS="$PKGS python3-mpi4py"  # simrep.Moments.allreduce and its test (make check-mpi)
+    # pip install . / -e . and python3 -m build --wheel, offline (make check-install)
+    PKGS="$PKGS python3-pip python3-venv python3-setuptools python3-wheel python3-build"
 fi
 PKGS="$PKGS $*"  # what one target needs beyond these (make findings: dataset-fashion-mnist)
 missing=""

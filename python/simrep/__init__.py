@@ -18,9 +18,11 @@ from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, Moments, SimrepWarni
                     measures)
 from ._errors import Error, InvalidArgument, NotAvailable, OutOfMemory  # noqa: F401
 from ._matrix import matrix  # noqa: F401
-from ._native import library_path  # noqa: F401
+from ._native import lib as _lib, library_path  # noqa: F401
 
-__version__ = "0.1.0"
+# The loaded library's version: SIMREP_VERSION of include/simrep.h, the one
+# place it is written (setup.py gives the same to pip).
+__version__ = _lib.simrep_version().decode()
 
 __all__ = ["compare", "matrix", "Moments", "measures", "MEASURES", "DEFAULT_MEASURES", "CCA_FAMILY", "Error",
            "InvalidArgument", "OutOfMemory", "NotAvailable", "SimrepWarning", "library_path"]
