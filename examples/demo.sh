@@ -48,4 +48,4 @@ for layer in relu1 relu2 relu3 logits; do
     echo "  $OUT/$layer/  ($(cd "$OUT/$layer" && ls *.svg | tr '\n' ' '))"
 done
 echo "Similarity matrices: $OUT/<layer>/matrix.txt.  The full report (five findings, figures):"
-echo "examples/findings/report/report.md; rerun it with: make findings"
+echo "examples/findings/report/report.md (and docs/findings.md); rerun it with: make findings"

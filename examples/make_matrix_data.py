@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Example inputs for `simrep matrix` (README, "Many-network comparisons").
+"""Example inputs for `simrep matrix` (docs/matrix.md).
 
     /usr/bin/python3 examples/make_matrix_data.py [DIR]     (default /tmp/simrep-matrix)
 

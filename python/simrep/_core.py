@@ -174,7 +174,7 @@ _SEQUENCE_MODES = ("flatten", "per-step", "last", "mean")
 
 def _layout(a, name, conv, conv_mode, sequence):
     """The samples x features views of a conv map or a sequence, as the CLI's
-    --conv/--conv-mode/--sequence define them (README, "Conv layers"):
+    --conv/--conv-mode/--sequence define them (docs/conv-and-sequences.md):
     a list of 2-D arrays, one per time step for sequence="per-step", else
     one.  Reshapes of C-order arrays are views; NCHW positions, pooling and
     the mean over time make a copy.  Different spatial sizes (the CLI's
