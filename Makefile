@@ -100,9 +100,8 @@ fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 # The C unit tests, the Python/numpy tests of the CLI, then both again on the
 # AddressSanitizer + UndefinedBehaviorSanitizer build.
 check: deps
-	$(MAKE) check-docs
 	$(MAKE) all $(A)/simrep $(A)/test_unit $(REPLAY) $(AREPLAY)
-	$(MAKE) check-unit check-python check-asan check-fuzz check-valgrind check-mpi
+	$(MAKE) check-docs check-unit check-python check-asan check-fuzz check-valgrind check-mpi
 	$(MAKE) check-pkg check-install
 	$(MAKE) check-findings
 
@@ -150,10 +149,12 @@ findings:
 		$(PY) examples/findings/run.py --work $(B)/findings --demo-data examples/data
 
 # README.md and docs/*.md: every relative link resolves, README under 250
-# lines, and nothing in the repository reads from outside it.
+# lines, nothing in the repository reads from outside it (check_docs.py),
+# and every ```sh / ```python example runs against this build (tests/docs).
 .PHONY: check-docs
-check-docs:
+check-docs: $(B)/simrep $(B)/libsimrep.so
 	$(PY) tools/check_docs.py
+	SIMREP_BIN=$(abspath $(B)/simrep) SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) $(PY) -m pytest -q tests/docs
 
 check-unit:
 	OPENBLAS_NUM_THREADS=1 $(B)/test_unit
