@@ -37,9 +37,10 @@ extern "C" {
 /* The version of the library actually loaded (SIMREP_VERSION when it was
  * built), and the size of a public struct that callers allocate
  * ("simrep_result", "simrep_options", "simrep_matrix", "simrep_array_info",
- * "simrep_cca_details"; 0 for any other name), so a binding written against
- * one header can check the library it loads: fields are only ever
- * appended, so a larger size means a newer library. */
+ * "simrep_cca_details", "simrep_layout", "simrep_input_dims"; 0 for any
+ * other name), so a binding written against one header can check the
+ * library it loads: fields are only ever appended, so a larger size means
+ * a newer library. */
 const char *simrep_version(void);
 size_t simrep_struct_size(const char *name);
 
@@ -500,6 +501,20 @@ simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_sourc
  * key may be NULL (npy, or an archive with a single array). */
 simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t len, simrep_format format,
                                         const char *key, simrep_source **out);
+/*
+ * An array in the caller's memory (the Python package's numpy arrays and
+ * torch tensors), so that layouts (simrep_input_from_source) apply to it as
+ * to a file: ndim in [1, SIMREP_MAX_NDIM] axes of shape[], elements of
+ * dtype in native byte order, stored contiguously in C order (fortran_order
+ * 0: last axis fastest) or Fortran order (1: first axis fastest).  Not
+ * copied: data must outlive the source; blocks are read out of it as from a
+ * file.  label (copied; NULL: "<array>") starts every message about it.
+ * Errors: SIMREP_E_INVALID for a negative or overflowing shape or NULL data
+ * with elements.
+ */
+simrep_status simrep_source_open_memory(simrep_ctx *ctx, const void *data, simrep_dtype dtype, int ndim,
+                                        const int64_t *shape, int fortran_order, const char *label,
+                                        simrep_source **out);
 void simrep_source_free(simrep_ctx *ctx, simrep_source *src);
 const simrep_array_info *simrep_source_info(const simrep_source *src);
 
@@ -557,6 +572,23 @@ simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t ro
  *   sequence, per_step: T separate N x D matrices, one per step t
  *       (x[:, t, :]); simrep_input_read fills T views, one per step.
  *   sequence, last: x[:, T-1, :], N x D.   sequence, mean: the mean over t.
+ *   sequence, first: x[:, 0, :], N x D (a transformer's [CLS] position).
+ *
+ * Token masks (padded batches of variable-length sequences: layout.mask,
+ * section "token masks" below).  With a mask, a sequence's steps are its
+ * valid tokens only, for every 3-D input of the layout:
+ *   flatten: every valid token is a sample, in the order (n, t): the
+ *       samples are the mask's tokens (sequences without a token give none);
+ *   mean: the mean over the valid tokens of each sequence, N x D;
+ *   first, last: the first / last valid token of each sequence (the smallest
+ *       / largest valid t, whatever the padding side), N x D;
+ *   per_step: refused (SIMREP_E_INVALID: step t is padding in some sequences).
+ * mean, first and last need a valid token in every sequence (else
+ * SIMREP_E_SHAPE naming the mask and the sequence).  The mask must cover
+ * the array: N sequences, and T steps for an (N, T) mask or lengths <= T
+ * (SIMREP_E_SHAPE naming the mask and the array otherwise).  Inputs of
+ * different T pair up when their masks agree (lengths masks): flatten
+ * compares the same tokens.  2-D and 4-D inputs ignore the mask.
  *
  * Spatial sizes.  Every conv input is first brought to its target size
  * (height x width, by default its own; see simrep_inputs_agree), then the
@@ -609,8 +641,46 @@ typedef enum simrep_sequence {
     SIMREP_SEQUENCE_FLATTEN = 1,  /* N*T samples x D */
     SIMREP_SEQUENCE_PER_STEP = 2, /* T matrices N x D */
     SIMREP_SEQUENCE_LAST = 3,     /* N x D: the last step */
-    SIMREP_SEQUENCE_MEAN = 4      /* N x D: the mean over steps */
+    SIMREP_SEQUENCE_MEAN = 4,     /* N x D: the mean over steps */
+    SIMREP_SEQUENCE_FIRST = 5     /* N x D: the first step */
 } simrep_sequence;
+
+/*
+ * Token masks: which steps of padded (N, T, D) sequences are tokens.  A
+ * mask is N x T (1 = token, 0 = padding: a tokenizer's attention_mask; the
+ * opposite of PyTorch's src_key_padding_mask) or N lengths (right padding:
+ * steps t < length[i] are tokens).  Read from a file or from memory, values
+ * checked: 0/1 only (bool, any integer or float dtype), lengths whole
+ * numbers >= 0; a mask without a single token is refused (SIMREP_E_SHAPE,
+ * "every position is padding").  Errors name the mask ("mask.npy: value 2
+ * at [3, 5]: ...").  Memory: N x T bytes (or 8 N) plus 24 N bytes of
+ * per-sequence counts.  A mask is read-only once made: inputs opened with
+ * it (simrep_layout.mask) keep a pointer, so it must outlive them; threads
+ * may share it.
+ */
+typedef struct simrep_mask simrep_mask;
+
+/* spec as simrep_source_open ("mask.npy", "batch.npz:attention_mask"):
+ * 2-D (N, T) of bool, int8..int64, uint8..uint64 or float16/32/64 holding
+ * 0/1, or 1-D (N,) integer lengths.  Other shapes or dtypes:
+ * SIMREP_E_SHAPE / SIMREP_E_UNSUPPORTED naming the file. */
+simrep_status simrep_mask_open(simrep_ctx *ctx, const char *spec, simrep_mask **out);
+/* The same from memory: data holds ndim (1 or 2) axes of shape[],
+ * contiguous in C order (fortran_order 0) or Fortran order (1), with
+ * elements described by dtype_text in numpy's array-protocol spelling
+ * ("|b1", "|u1", "<i8", "<f4": numpy's arr.dtype.str).  Copied: data may
+ * be freed after the call.  label (NULL: "<mask>") names it in messages. */
+simrep_status simrep_mask_from_memory(simrep_ctx *ctx, const void *data, const char *dtype_text, int ndim,
+                                      const int64_t *shape, int fortran_order, const char *label,
+                                      simrep_mask **out);
+void simrep_mask_free(simrep_ctx *ctx, simrep_mask *mask);
+/* N; T of an (N, T) mask (0 for lengths); the valid tokens in all. */
+int64_t simrep_mask_items(const simrep_mask *mask);
+int64_t simrep_mask_steps(const simrep_mask *mask);
+int64_t simrep_mask_tokens(const simrep_mask *mask);
+/* The valid tokens of sequence item (0 if out of range). */
+int64_t simrep_mask_count(const simrep_mask *mask, int64_t item);
+const char *simrep_mask_label(const simrep_mask *mask);
 
 /* How an array maps to samples x features.  Initialise with
  * simrep_layout_init (2-D samples x features, everything else refused);
@@ -621,6 +691,7 @@ typedef struct simrep_layout {
     simrep_conv_mode conv_mode;
     simrep_resize resize;      /* how simrep_inputs_agree reconciles spatial sizes */
     simrep_sequence sequence;  /* 3-D arrays */
+    const simrep_mask *mask;   /* 3-D arrays: the valid tokens (NULL: every step); not owned, see above */
 } simrep_layout;
 
 void simrep_layout_init(simrep_layout *layout);
@@ -638,10 +709,13 @@ typedef struct simrep_input_dims {
     int64_t steps;             /* sequences: T; 0 otherwise */
     int64_t samples;           /* rows of the samples x features matrix (N*H*W, N*T or N) */
     int64_t features;          /* its columns (p) */
-    int64_t rows_per_item;     /* samples / items: out_h*out_w (positions), T (sequence flatten), else 1 */
+    int64_t rows_per_item;     /* samples / items: out_h*out_w (positions), T (sequence flatten), else 1;
+                                  1 for masked flatten, whose sequences have different numbers of rows
+                                  (simrep_input_item_row) */
     int64_t views;             /* matrices per read: T for per_step, else 1 */
     int64_t item_elements;     /* elements stored per item (H*W*C, T*D, or p): a read of r rows holds about
-                                  ceil(r / rows_per_item) * item_elements of them; size blocks by it */
+                                  ceil(r / rows_per_item) * item_elements of them; size blocks by it
+                                  (masked flatten: the elements read per sample, ceil(N*T*D / samples)) */
 } simrep_input_dims;
 
 /*
@@ -662,10 +736,16 @@ const char *simrep_input_label(const simrep_input *in);
 const simrep_array_info *simrep_input_info(const simrep_input *in);
 void simrep_input_dims_get(const simrep_input *in, simrep_input_dims *dims);
 
+/* The first sample (row) of item i, for 0 <= i <= items: item i's rows are
+ * [simrep_input_item_row(in, i), simrep_input_item_row(in, i + 1)), e.g.
+ * the valid tokens of sequence i under masked flatten (whole items are the
+ * units to resample or split).  -1 for i out of range. */
+int64_t simrep_input_item_row(const simrep_input *in, int64_t item);
+
 /*
  * Make count >= 1 inputs read as matrices with the same rows: the same N
- * (and, for sequence flatten and per_step, the same T; last and mean allow
- * different T), and for the conv inputs in positions mode the same spatial
+ * (and, for sequence flatten and per_step, the same T; first, last, mean
+ * and masked flatten allow different T), and for the conv inputs in positions mode the same spatial
  * size.  The target size of every conv input is chosen by layout.resize of
  * the first conv input: NONE keeps each input's own size (positions mode
  * then requires them equal: SIMREP_E_SHAPE naming both inputs, both shapes

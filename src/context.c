@@ -29,7 +29,8 @@ size_t simrep_struct_size(const char *name)
     } sizes[] = {
         {"simrep_result", sizeof(simrep_result)},         {"simrep_options", sizeof(simrep_options)},
         {"simrep_matrix", sizeof(simrep_matrix)},         {"simrep_array_info", sizeof(simrep_array_info)},
-        {"simrep_cca_details", sizeof(simrep_cca_details)},
+        {"simrep_cca_details", sizeof(simrep_cca_details)}, {"simrep_layout", sizeof(simrep_layout)},
+        {"simrep_input_dims", sizeof(simrep_input_dims)},
     };
     for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
         if (strcmp(sizes[i].name, name) == 0)

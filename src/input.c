@@ -17,10 +17,17 @@
  *   - computes the block in float64 into the input's own buffer, row by
  *     row through simrep_matrix_to_double on strided views (one (w, c) row
  *     of an image, one (t, d) slab of a sequence): NCHW positions (the
- *     per-image transpose), pooling, resizing, sequence mean.
+ *     per-image transpose), pooling, resizing, sequence mean, and every
+ *     sequence read through a token mask (mask.c).
  * Memory is therefore the covering items in the file's dtype plus at most
  * one output block in float64 and, for resizing, two images in float64.
  * The 10,000 x 32 x 32 x 256 NHWC positions case never copies at all.
+ * Under a mask, flatten's rows are the valid tokens: row r is token r of
+ * the mask, found by binary search over the per-sequence token counts,
+ * and each run of consecutive valid steps is one strided copy; first, last
+ * and mean read each sequence's valid steps only.  Such an input has
+ * rows_per_item 1 (sequences differ in length): callers that split or
+ * resample by sequence ask simrep_input_item_row where each one starts.
  *
  * Resizing is separable: out = A x Bᵀ per channel, A (out_h x h) and B
  * (out_w x w) fixed at set-up.  interp (svcca's conv tutorial, scipy
@@ -52,6 +59,8 @@ struct simrep_input {
     simrep_input_dims dims;
     int64_t sh, sw, sc; /* conv: strides of h, w, c in the flat item */
     int64_t st, sd;     /* sequence: strides of t, d */
+    const simrep_mask *mask; /* sequence: the valid tokens (not owned), or NULL */
+    int64_t stored;     /* elements stored per item (the flat source's features) */
     simrep_resize method; /* the resize actually applied (NONE when out == own size) */
     double *ar, *ai, *br, *bi; /* resize maps: out_h x h, out_w x w (ai, bi: dft only) */
     double *out;        /* computed output block */
@@ -146,7 +155,9 @@ static void update_dims(simrep_input *in)
         d->features = in->src ? simrep_source_info(in->src)->shape[2] : 0;
         d->rows_per_item = 1;
         d->samples = d->items;
-        if (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN)
+        if (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN && in->mask)
+            d->samples = simrep_mask_tokens(in->mask);
+        else if (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN)
             d->samples = d->items * d->steps, d->rows_per_item = d->steps;
         if (in->lay.sequence == SIMREP_SEQUENCE_PER_STEP)
             d->views = d->steps;
@@ -159,6 +170,53 @@ static simrep_status ndim_error(simrep_ctx *ctx, const simrep_input *in, const c
     shape_text(simrep_source_info(in->src), shape, sizeof shape);
     return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: is %d-D %s = %s; compare takes 2-D samples x features: %s",
                         label_of(in), simrep_source_info(in->src)->ndim, names, shape, option);
+}
+
+static const char *sequence_name(simrep_sequence s)
+{
+    static const char *names[] = {"none", "flatten", "per-step", "last", "mean", "first"};
+    return (unsigned)s <= SIMREP_SEQUENCE_FIRST ? names[s] : "?";
+}
+
+/* Check that mask m covers the sequences of in (items, steps) and suits
+ * the mode, and read through it from now on. */
+static simrep_status apply_mask(simrep_ctx *ctx, simrep_input *in, const simrep_mask *m)
+{
+    const simrep_input_dims *d = &in->dims;
+    const char *ml = simrep_mask_label(m);
+    const simrep_sequence mode = in->lay.sequence;
+    if (mode == SIMREP_SEQUENCE_PER_STEP)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "%s: --sequence per-step pairs step t of every sequence, but with the mask %s steps are "
+                            "padding in some: use flatten (the tokens as samples), first, last or mean",
+                            label_of(in), ml);
+    const int64_t mt = simrep_mask_steps(m);
+    if (simrep_mask_items(m) != d->items || (mt > 0 && mt != d->steps)) {
+        char shape[256];
+        shape_text(simrep_source_info(in->src), shape, sizeof shape);
+        if (mt > 0)
+            return simrep__fail(ctx, SIMREP_E_SHAPE,
+                                "%s: the mask is (N, T) = (%lld, %lld) but %s is (N, T, D) = %s; a mask needs one "
+                                "row per sequence and one column per step",
+                                ml, (long long)simrep_mask_items(m), (long long)mt, label_of(in), shape);
+        return simrep__fail(ctx, SIMREP_E_SHAPE,
+                            "%s: holds %lld lengths but %s is (N, T, D) = %s; a mask needs one length per sequence",
+                            ml, (long long)simrep_mask_items(m), label_of(in), shape);
+    }
+    for (int64_t i = 0; i < d->items; i++) {
+        if (simrep__mask_last(m, i) >= d->steps)
+            return simrep__fail(ctx, SIMREP_E_SHAPE,
+                                "%s: length %lld at [%lld] is more than the T = %lld steps of %s", ml,
+                                (long long)simrep__mask_last(m, i) + 1, (long long)i, (long long)d->steps,
+                                label_of(in));
+        if (simrep__mask_first(m, i) < 0 && mode != SIMREP_SEQUENCE_FLATTEN)
+            return simrep__fail(ctx, SIMREP_E_SHAPE,
+                                "%s: sequence %lld has no token (every step is padding); --sequence %s needs one in "
+                                "every sequence (flatten skips empty ones)",
+                                ml, (long long)i, sequence_name(mode));
+    }
+    in->mask = m;
+    return SIMREP_OK;
 }
 
 simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, const simrep_layout *layout,
@@ -174,7 +232,7 @@ simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, cons
     if (!layout)
         layout = &defaults;
     if ((unsigned)layout->conv > SIMREP_CONV_NCHW || (unsigned)layout->conv_mode > SIMREP_CONV_FLATTEN ||
-        (unsigned)layout->resize > SIMREP_RESIZE_DFT || (unsigned)layout->sequence > SIMREP_SEQUENCE_MEAN ||
+        (unsigned)layout->resize > SIMREP_RESIZE_DFT || (unsigned)layout->sequence > SIMREP_SEQUENCE_FIRST ||
         (layout->features_first != 0 && layout->features_first != 1)) {
         simrep_source_free(ctx, src);
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_input: layout option out of range");
@@ -188,6 +246,7 @@ simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, cons
     memset(in, 0, sizeof *in);
     in->src = src;
     in->lay = *layout;
+    in->lay.mask = NULL; /* in->mask, for 3-D inputs only */
     const simrep_array_info *info = simrep_source_info(src);
     in->fortran = info->fortran_order;
     in->isz = simrep_dtype_size(info->dtype);
@@ -218,7 +277,7 @@ simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, cons
         }
     } else if (info->ndim == 3) {
         if (layout->sequence == SIMREP_SEQUENCE_NONE)
-            st = ndim_error(ctx, in, "(N, T, D)", "add --sequence flatten|per-step|last|mean");
+            st = ndim_error(ctx, in, "(N, T, D)", "add --sequence flatten|per-step|first|last|mean");
         else {
             in->kind = KIND_SEQ;
             d->items = info->shape[0];
@@ -230,6 +289,8 @@ simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, cons
                 shape_text(info, shape, sizeof shape);
                 st = simrep__fail(ctx, SIMREP_E_SHAPE, "%s: sequences of shape %s (N, T, D) have an empty axis",
                                   label_of(in), shape);
+            } else if (layout->mask) {
+                st = apply_mask(ctx, in, layout->mask);
             }
         }
     } else if (info->ndim == 2) {
@@ -247,7 +308,10 @@ simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, cons
         st = simrep_source_set_flat(ctx, src);
         update_dims(in);
     }
-    d->item_elements = st == SIMREP_OK ? simrep_source_features(src) : 0;
+    in->stored = st == SIMREP_OK ? simrep_source_features(src) : 0;
+    d->item_elements = in->stored;
+    if (st == SIMREP_OK && in->mask && layout->sequence == SIMREP_SEQUENCE_FLATTEN)
+        d->item_elements = (int64_t)ceil((double)d->items * (double)in->stored / (double)d->samples);
     if (st != SIMREP_OK) {
         simrep_input_free(ctx, in);
         return st;
@@ -396,7 +460,7 @@ simrep_status simrep_input_set_spatial(simrep_ctx *ctx, simrep_input *in, int64_
 
 static int agrees_t(const simrep_input *in)
 {
-    return in->kind == KIND_SEQ &&
+    return in->kind == KIND_SEQ && !in->mask &&
            (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN || in->lay.sequence == SIMREP_SEQUENCE_PER_STEP);
 }
 
@@ -457,7 +521,8 @@ simrep_status simrep_inputs_agree(simrep_ctx *ctx, simrep_input *const *inputs, 
         if (agrees_t(a) && agrees_t(b) && a->dims.steps != b->dims.steps)
             return simrep__fail(ctx, SIMREP_E_SHAPE,
                                 "%s: has T = %lld steps but %s has T = %lld; --sequence flatten and per-step pair "
-                                "step t with step t (use --sequence last or mean for different lengths)",
+                                "step t with step t (use --sequence first, last or mean, or a --mask of lengths, "
+                                "for different lengths)",
                                 label_of(b), (long long)b->dims.steps, label_of(a), (long long)a->dims.steps);
         if (a->dims.items != b->dims.items)
             return simrep__fail(ctx, SIMREP_E_SHAPE,
@@ -556,7 +621,7 @@ static cursor cursor_make(const simrep_input *in, int64_t end)
     cursor cu;
     memset(&cu, 0, sizeof cu);
     cu.end = end;
-    cu.chunk = CHUNK_ELEMENTS / (in->dims.item_elements > 0 ? in->dims.item_elements : 1);
+    cu.chunk = CHUNK_ELEMENTS / (in->stored > 0 ? in->stored : 1);
     cu.chunk = cu.chunk < 1 ? 1 : cu.chunk;
     return cu;
 }
@@ -698,7 +763,9 @@ static simrep_status read_seq(simrep_ctx *ctx, simrep_input *in, int64_t row0, i
         }
         return SIMREP_OK;
     case SIMREP_SEQUENCE_LAST:
-        views[0] = sub(in, &v, 0, (t - 1) * in->st, rows, dd, 0, in->sd);
+    case SIMREP_SEQUENCE_FIRST:
+        views[0] = sub(in, &v, 0, (in->lay.sequence == SIMREP_SEQUENCE_LAST ? t - 1 : 0) * in->st, rows, dd, 0,
+                       in->sd);
         views[0].row_stride = v.row_stride;
         return SIMREP_OK;
     case SIMREP_SEQUENCE_FLATTEN:
@@ -739,6 +806,97 @@ static simrep_status read_seq(simrep_ctx *ctx, simrep_input *in, int64_t row0, i
     return SIMREP_OK;
 }
 
+/* The step of token k (0-based) of sequence item. */
+static int64_t nth_step(const simrep_mask *m, int64_t item, int64_t k)
+{
+    int64_t s = simrep__mask_first(m, item);
+    for (;; s++)
+        if (simrep__mask_valid(m, item, s) && k-- == 0)
+            return s;
+}
+
+/* The end of the run of tokens of item that starts at step s (<= last). */
+static int64_t run_end(const simrep_mask *m, int64_t item, int64_t s, int64_t last)
+{
+    while (s <= last && simrep__mask_valid(m, item, s))
+        s++;
+    return s;
+}
+
+/* Sequences through a token mask: always computed, in float64. */
+static simrep_status read_masked(simrep_ctx *ctx, simrep_input *in, int64_t row0, int64_t rows, simrep_matrix *views)
+{
+    const simrep_mask *m = in->mask;
+    const int64_t dd = in->dims.features;
+    simrep_status st = ensure_out(ctx, in, rows, dd);
+    if (st != SIMREP_OK)
+        return st;
+    double *o = in->out;
+    int64_t il = 0;
+    if (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN) {
+        int64_t item = rows ? simrep__mask_item_of(m, row0) : 0;
+        cursor cu = cursor_make(in, rows ? simrep__mask_item_of(m, row0 + rows - 1) + 1 : 0);
+        for (int64_t r = row0; r < row0 + rows;) {
+            while (simrep__mask_offset(m, item + 1) <= r)
+                item++; /* sequences without tokens */
+            if ((st = cursor_at(ctx, in, &cu, item, &il)) != SIMREP_OK)
+                return st;
+            const int64_t last = simrep__mask_last(m, item);
+            for (int64_t s = nth_step(m, item, r - simrep__mask_offset(m, item)); s <= last && r < row0 + rows;) {
+                if (!simrep__mask_valid(m, item, s)) {
+                    s++;
+                    continue;
+                }
+                int64_t e = run_end(m, item, s, last);
+                e = e - s > row0 + rows - r ? s + (row0 + rows - r) : e;
+                simrep_matrix v = sub(in, &cu.v, il, s * in->st, e - s, dd, in->st, in->sd);
+                simrep_matrix_to_double(&v, o + (r - row0) * dd, dd);
+                r += e - s;
+                s = e;
+            }
+            item++;
+        }
+    } else {
+        cursor cu = cursor_make(in, row0 + rows);
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t item = row0 + r;
+            if ((st = cursor_at(ctx, in, &cu, item, &il)) != SIMREP_OK)
+                return st;
+            double *dst = o + r * dd;
+            const int64_t first = simrep__mask_first(m, item), last = simrep__mask_last(m, item);
+            if (in->lay.sequence != SIMREP_SEQUENCE_MEAN) {
+                const int64_t s = in->lay.sequence == SIMREP_SEQUENCE_FIRST ? first : last;
+                simrep_matrix v = sub(in, &cu.v, il, s * in->st, 1, dd, in->st, in->sd);
+                simrep_matrix_to_double(&v, dst, dd);
+                continue;
+            }
+            memset(dst, 0, (size_t)dd * sizeof(double));
+            int64_t count = 0;
+            for (int64_t s = first; s <= last; s++) {
+                if (!simrep__mask_valid(m, item, s))
+                    continue;
+                simrep_matrix v = sub(in, &cu.v, il, s * in->st, 1, dd, in->st, in->sd);
+                for (int64_t j = 0; j < dd; j++)
+                    dst[j] += simrep__element(&v, 0, j);
+                count++;
+            }
+            for (int64_t j = 0; j < dd; j++)
+                dst[j] /= (double)count;
+        }
+    }
+    views[0] = simrep_matrix_c(o, SIMREP_F64, rows, dd);
+    return SIMREP_OK;
+}
+
+int64_t simrep_input_item_row(const simrep_input *in, int64_t item)
+{
+    if (!in || item < 0 || item > in->dims.items)
+        return -1;
+    if (in->mask && in->lay.sequence == SIMREP_SEQUENCE_FLATTEN)
+        return simrep__mask_offset(in->mask, item);
+    return item * in->dims.rows_per_item;
+}
+
 simrep_status simrep_input_read(simrep_ctx *ctx, simrep_input *in, int64_t row0, int64_t rows,
                                 simrep_matrix *views)
 {
@@ -752,7 +910,9 @@ simrep_status simrep_input_read(simrep_ctx *ctx, simrep_input *in, int64_t row0,
                             label_of(in), (long long)row0, (long long)d->samples);
     if (rows > d->samples - row0)
         rows = d->samples - row0;
-    simrep_status st = in->kind == KIND_CONV ? read_conv(ctx, in, row0, rows, views) : read_seq(ctx, in, row0, rows, views);
+    simrep_status st = in->kind == KIND_CONV ? read_conv(ctx, in, row0, rows, views)
+                       : in->mask            ? read_masked(ctx, in, row0, rows, views)
+                                             : read_seq(ctx, in, row0, rows, views);
     if (st != SIMREP_OK && ctx->message[0] && strncmp(ctx->message, label_of(in), strlen(label_of(in))) != 0)
         simrep__prefix(ctx, "%s", label_of(in));
     return st;

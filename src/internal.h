@@ -84,6 +84,18 @@ static inline double simrep__element(const simrep_matrix *m, int64_t i, int64_t 
  * ld, starting at column offset col0 of dst), converting to double. */
 void simrep__rows_to_double(const simrep_matrix *m, int64_t row0, int64_t rows, double *dst, int64_t ld);
 
+/* Token masks (mask.c), as simrep_input reads them: the tokens before
+ * sequence item (its first row under masked flatten), its first and last
+ * valid step (-1 without tokens), whether a step is a token, the largest
+ * valid step + 1 of any sequence, and the sequence holding token number
+ * `token` (0 <= token < the mask's tokens). */
+int64_t simrep__mask_offset(const simrep_mask *m, int64_t item);
+int64_t simrep__mask_first(const simrep_mask *m, int64_t item);
+int64_t simrep__mask_last(const simrep_mask *m, int64_t item);
+int simrep__mask_valid(const simrep_mask *m, int64_t item, int64_t step);
+int64_t simrep__mask_max_step(const simrep_mask *m);
+int64_t simrep__mask_item_of(const simrep_mask *m, int64_t token);
+
 /* Validate a matrix view argument; name is "x" or "y" for the message. */
 simrep_status simrep__check_matrix(simrep_ctx *ctx, const simrep_matrix *m, const char *name);
 

@@ -107,6 +107,13 @@ simrep_status simrep__st_open(simrep_ctx *ctx, const simrep__reader *rd, const c
 size_t simrep__split_spec(const char *spec, const char **key);
 /* The source's "path" or "path:key" for messages (simrep_input). */
 const char *simrep__source_label(const simrep_source *src);
+/* Open spec as simrep_source_open does, but keep arrays of any dtype with
+ * a known item size (bool, integers: token masks); such a source is read
+ * with simrep__source_read_bytes only. */
+simrep_status simrep__source_open_raw(simrep_ctx *ctx, const char *spec, simrep_source **out);
+/* Bytes [off, off + n) of the array's data, in the file's memory order and
+ * byte order (info->big_endian). */
+simrep_status simrep__source_read_bytes(simrep_ctx *ctx, simrep_source *src, uint64_t off, void *dst, size_t n);
 /* "(1000, 64)", "(5,)", "()" into buf. */
 void simrep__format_shape(const simrep_array_info *info, char *buf, size_t cap);
 /* Append name to a "a, b, c" list in buf (at most a few, then "..."). */

@@ -349,8 +349,9 @@ static simrep_status unsupported_dtype(simrep_ctx *ctx, const simrep_source *src
                         src->info.dtype_text, dtype_hint(format));
 }
 
-/* Open the array in src->rd (already set up) with key. */
-static simrep_status open_array(simrep_ctx *ctx, simrep_source *src, int format, const char *key)
+/* Open the array in src->rd (already set up) with key; any_dtype keeps
+ * arrays of dtypes the block reader does not convert (masks read them raw). */
+static simrep_status open_array(simrep_ctx *ctx, simrep_source *src, int format, const char *key, int any_dtype)
 {
     simrep_status st;
     memset(&src->info, 0, sizeof src->info);
@@ -378,16 +379,14 @@ static simrep_status open_array(simrep_ctx *ctx, simrep_source *src, int format,
         src->st = (simrep__stream){&src->rd, 0, src->rd.size, NULL, src->label};
         src->data_start = src->info.data_offset;
     }
-    if (!src->info.dtype_supported)
+    if (!src->info.dtype_supported && !any_dtype)
         return unsupported_dtype(ctx, src, format);
     src->features_first = 0;
     return SIMREP_OK;
 }
 
-simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_source **out)
+static simrep_status open_spec(simrep_ctx *ctx, const char *spec, int any_dtype, simrep_source **out)
 {
-    if (!ctx || !spec || !out)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open: invalid arguments");
     *out = NULL;
     const char *key;
     size_t len = simrep__split_spec(spec, &key);
@@ -411,7 +410,7 @@ simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_sourc
         if (format < 0)
             st = sniff(ctx, &src->rd, &format);
         if (st == SIMREP_OK)
-            st = open_array(ctx, src, format, key);
+            st = open_array(ctx, src, format, key, any_dtype);
     } else if (!key) {
         /* "x.npy:key" is not split: say why it was not found. */
         const char *colon = strrchr(spec, ':');
@@ -424,6 +423,67 @@ simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_sourc
         simrep_source_free(ctx, src);
         return st;
     }
+    *out = src;
+    return SIMREP_OK;
+}
+
+simrep_status simrep_source_open(simrep_ctx *ctx, const char *spec, simrep_source **out)
+{
+    if (!ctx || !spec || !out)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open: invalid arguments");
+    return open_spec(ctx, spec, 0, out);
+}
+
+simrep_status simrep__source_open_raw(simrep_ctx *ctx, const char *spec, simrep_source **out)
+{
+    return open_spec(ctx, spec, 1, out);
+}
+
+simrep_status simrep__source_read_bytes(simrep_ctx *ctx, simrep_source *src, uint64_t off, void *dst, size_t n)
+{
+    if (off > src->info.data_size || n > src->info.data_size - off)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%s: read of %zu bytes at %llu past the data (%llu bytes)",
+                            src->label, n, (unsigned long long)off, (unsigned long long)src->info.data_size);
+    return named(ctx, simrep__stream_read(ctx, &src->st, src->data_start + off, dst, n), src->label);
+}
+
+static int host_big_endian(void);
+
+simrep_status simrep_source_open_memory(simrep_ctx *ctx, const void *data, simrep_dtype dtype, int ndim,
+                                        const int64_t *shape, int fortran_order, const char *label,
+                                        simrep_source **out)
+{
+    if (!ctx || !out || ndim < 1 || ndim > SIMREP_MAX_NDIM || !shape || (unsigned)dtype > SIMREP_F64 ||
+        (fortran_order != 0 && fortran_order != 1))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open_memory: invalid arguments");
+    *out = NULL;
+    if (!label)
+        label = "<array>";
+    int64_t count = 1, bytes;
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || !simrep__mul_i64(count, shape[i], &count))
+            return simrep__fail(ctx, SIMREP_E_INVALID, "%s: shape out of range (axis %d)", label, i);
+    if (!simrep__mul_i64(count, (int64_t)simrep_dtype_size(dtype), &bytes) || (uint64_t)bytes > SIZE_MAX)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%s: shape out of range", label);
+    if (!data && bytes > 0)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%s: no data for %lld elements", label, (long long)count);
+    simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
+    if (!src)
+        return simrep__prefix(ctx, "%s", label);
+    memset(src, 0, sizeof *src);
+    snprintf(src->path, sizeof src->path, "%s", label);
+    snprintf(src->label, sizeof src->label, "%s", label);
+    src->rd = (simrep__reader){-1, data, (uint64_t)bytes, src->path};
+    src->st = (simrep__stream){&src->rd, 0, (uint64_t)bytes, NULL, src->label};
+    simrep_array_info *info = &src->info;
+    info->ndim = ndim;
+    memcpy(info->shape, shape, (size_t)ndim * sizeof *shape);
+    info->dtype_supported = 1;
+    info->dtype = dtype;
+    snprintf(info->dtype_text, sizeof info->dtype_text, "%s", simrep_dtype_name(dtype));
+    info->fortran_order = fortran_order;
+    info->big_endian = host_big_endian();
+    info->data_size = (uint64_t)bytes;
     *out = src;
     return SIMREP_OK;
 }
@@ -445,7 +505,7 @@ simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t
     memset(src, 0, sizeof *src);
     snprintf(src->path, sizeof src->path, "%s", SIMREP__BUFFER_LABEL);
     src->rd = (simrep__reader){-1, buf, len, src->path};
-    simrep_status st = open_array(ctx, src, format, key);
+    simrep_status st = open_array(ctx, src, format, key, 0);
     if (st) {
         named(ctx, st, SIMREP__BUFFER_LABEL);
         simrep_source_free(ctx, src);

@@ -214,7 +214,7 @@ static void test_sequence_modes(void)
     const int64_t N = 6, T = 4, D = 3;
     for (int fortran = 0; fortran < 2; fortran++)
         for (int dt = 0; dt < 2; dt++)
-            for (int mode = 1; mode <= 4; mode++) {
+            for (int mode = 1; mode <= 5; mode++) {
                 int64_t shape[3] = {N, T, D};
                 size_t len;
                 unsigned char *buf = npy(shape, 3, dt ? SIMREP_F32 : SIMREP_F16, fortran, val_index, &len);
@@ -244,6 +244,8 @@ static void test_sequence_modes(void)
                                         e = seq_at(T, D, r, k, j);
                                     else if (mode == SIMREP_SEQUENCE_LAST)
                                         e = seq_at(T, D, r, T - 1, j);
+                                    else if (mode == SIMREP_SEQUENCE_FIRST)
+                                        e = seq_at(T, D, r, 0, j);
                                     else {
                                         for (int64_t t = 0; t < T; t++)
                                             e += seq_at(T, D, r, t, j) / (double)T;
@@ -446,8 +448,235 @@ static void test_chunked_reads(void)
     simrep_ctx_free(ctx);
 }
 
+/* The masks of the masked-sequence test (N = 6, T = 5): right padding
+ * with a full row, left padding, gaps, a single token; row 4 is empty in
+ * the first (flatten only).  As lengths: the right-padded rows only. */
+static const unsigned char mask_a[6][5] = {
+    {1, 1, 1, 0, 0}, {1, 1, 1, 1, 1}, {0, 0, 1, 1, 1}, {1, 0, 1, 0, 1}, {0, 0, 0, 0, 0}, {0, 0, 0, 1, 0}};
+static const unsigned char mask_b[6][5] = {
+    {1, 1, 1, 0, 0}, {1, 1, 1, 1, 1}, {0, 0, 1, 1, 1}, {1, 0, 1, 0, 1}, {0, 1, 0, 0, 0}, {0, 0, 0, 1, 0}};
+static const int64_t mask_len[6] = {3, 5, 1, 0, 2, 4};
+
+/* Masked sequences read from a file buffer and from memory, in every mode
+ * x C/Fortran order of the array and of the mask x dtype x block size,
+ * against the loops written out; simrep_input_item_row gives each
+ * sequence's first row. */
+static void test_masked_sequences(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    enum { N = 6, T = 5, D = 3 };
+    const int modes[4] = {SIMREP_SEQUENCE_FLATTEN, SIMREP_SEQUENCE_FIRST, SIMREP_SEQUENCE_LAST, SIMREP_SEQUENCE_MEAN};
+    for (int kind = 0; kind < 4; kind++) /* mask_a C order, mask_b Fortran order, lengths int64, lengths f32 */
+        for (int fortran = 0; fortran < 2; fortran++)
+            for (int dt = 0; dt < 2; dt++)
+                for (int mi = 0; mi < 4; mi++) {
+                    const int mode = modes[mi];
+                    unsigned char valid[N][T];
+                    for (int i = 0; i < N; i++)
+                        for (int t = 0; t < T; t++)
+                            valid[i][t] = kind == 0   ? mask_a[i][t]
+                                          : kind == 1 ? mask_b[i][t]
+                                                      : (unsigned char)(t < mask_len[i]);
+                    const int has_empty = kind == 0 || kind >= 2;
+                    simrep_mask *mask = NULL;
+                    if (kind <= 1) {
+                        unsigned char mem[N * T];
+                        for (int i = 0; i < N; i++)
+                            for (int t = 0; t < T; t++)
+                                mem[kind ? t * N + i : i * T + t] = valid[i][t];
+                        int64_t ms[2] = {N, T};
+                        CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, mem, "|b1", 2, ms, kind, "m", &mask), SIMREP_OK);
+                    } else if (kind == 2) {
+                        int64_t ms[1] = {N};
+                        CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, mask_len, "<i8", 1, ms, 0, "m", &mask),
+                                     SIMREP_OK);
+                    } else {
+                        float lf[N];
+                        for (int i = 0; i < N; i++)
+                            lf[i] = (float)mask_len[i];
+                        int64_t ms[1] = {N};
+                        CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, lf, "<f4", 1, ms, 0, "m", &mask), SIMREP_OK);
+                    }
+                    int64_t tokens = 0;
+                    for (int i = 0; i < N; i++)
+                        for (int t = 0; t < T; t++)
+                            tokens += valid[i][t];
+                    CHECK(simrep_mask_tokens(mask) == tokens && simrep_mask_items(mask) == N);
+                    int64_t shape[3] = {N, T, D};
+                    size_t len;
+                    unsigned char *buf = npy(shape, 3, dt ? SIMREP_F64 : SIMREP_F16, fortran, val_index, &len);
+                    simrep_layout lay;
+                    simrep_layout_init(&lay);
+                    lay.sequence = (simrep_sequence)mode;
+                    lay.mask = mask;
+                    simrep_source *src = NULL;
+                    simrep_input *in = NULL;
+                    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, buf, len, SIMREP_FORMAT_NPY, NULL, &src),
+                                 SIMREP_OK);
+                    simrep_status st = simrep_input_from_source(ctx, src, &lay, &in);
+                    if (has_empty && mode != SIMREP_SEQUENCE_FLATTEN) {
+                        /* a sequence without a token has no first, last or mean */
+                        CHECK_STATUS(ctx, st, SIMREP_E_SHAPE);
+                        CHECK(strstr(simrep_ctx_message(ctx), "m: sequence 4 has no token") != NULL ||
+                              strstr(simrep_ctx_message(ctx), "m: sequence 3 has no token") != NULL);
+                        simrep_mask_free(ctx, mask);
+                        free(buf);
+                        continue;
+                    }
+                    CHECK_STATUS(ctx, st, SIMREP_OK);
+                    simrep_input_dims d;
+                    simrep_input_dims_get(in, &d);
+                    const int64_t rows = mode == SIMREP_SEQUENCE_FLATTEN ? tokens : N;
+                    CHECK(d.samples == rows && d.features == D && d.steps == T && d.views == 1);
+                    /* expected rows */
+                    double want[N * T][D];
+                    int64_t r = 0, start[N + 1];
+                    for (int i = 0; i < N; i++) {
+                        start[i] = r;
+                        int first = -1, last = -1, count = 0;
+                        double mean[D] = {0};
+                        for (int t = 0; t < T; t++)
+                            if (valid[i][t]) {
+                                first = first < 0 ? t : first;
+                                last = t;
+                                count++;
+                                for (int j = 0; j < D; j++) {
+                                    if (mode == SIMREP_SEQUENCE_FLATTEN)
+                                        want[r][j] = seq_at(T, D, i, t, j);
+                                    mean[j] += seq_at(T, D, i, t, j);
+                                }
+                                r += mode == SIMREP_SEQUENCE_FLATTEN;
+                            }
+                        if (mode != SIMREP_SEQUENCE_FLATTEN) {
+                            for (int j = 0; j < D; j++)
+                                want[i][j] = mode == SIMREP_SEQUENCE_MEAN    ? mean[j] / count
+                                             : mode == SIMREP_SEQUENCE_FIRST ? seq_at(T, D, i, first, j)
+                                                                             : seq_at(T, D, i, last, j);
+                            r = i + 1;
+                        }
+                    }
+                    start[N] = r;
+                    for (int i = 0; i <= N; i++)
+                        CHECK(simrep_input_item_row(in, i) == (mode == SIMREP_SEQUENCE_FLATTEN ? start[i] : i));
+                    CHECK(simrep_input_item_row(in, N + 1) == -1);
+                    int bad = 0;
+                    simrep_matrix v;
+                    for (int64_t block = 1; block <= rows; block++)
+                        for (int64_t r0 = 0; r0 < rows; r0 += block) {
+                            CHECK_STATUS(ctx, simrep_input_read(ctx, in, r0, block, &v), SIMREP_OK);
+                            for (int64_t i = 0; i < v.rows; i++)
+                                for (int64_t j = 0; j < D; j++)
+                                    bad += fabs(get(&v, i, j) - want[r0 + i][j]) > 1e-12 * (1 + fabs(want[r0 + i][j]));
+                        }
+                    CHECK(bad == 0);
+                    if (bad)
+                        fprintf(stderr, "  masked kind=%d fortran=%d dt=%d mode=%d\n", kind, fortran, dt, mode);
+                    simrep_input_free(ctx, in);
+                    /* the same array in memory reads the same */
+                    if (!dt && !fortran) {
+                        double arr[N * T * D];
+                        for (int64_t c = 0; c < N * T * D; c++)
+                            arr[c] = val_index(c);
+                        CHECK_STATUS(ctx, simrep_source_open_memory(ctx, arr, SIMREP_F64, 3, shape, 0, "acts", &src),
+                                     SIMREP_OK);
+                        CHECK_STATUS(ctx, simrep_input_from_source(ctx, src, &lay, &in), SIMREP_OK);
+                        CHECK(strcmp(simrep_input_label(in), "acts") == 0);
+                        CHECK_STATUS(ctx, simrep_input_read(ctx, in, 0, rows, &v), SIMREP_OK);
+                        int badm = 0;
+                        for (int64_t i = 0; i < rows; i++)
+                            for (int64_t j = 0; j < D; j++)
+                                badm += fabs(get(&v, i, j) - want[i][j]) > 1e-12 * (1 + fabs(want[i][j]));
+                        CHECK(badm == 0);
+                        simrep_input_free(ctx, in);
+                    }
+                    simrep_mask_free(ctx, mask);
+                    free(buf);
+                }
+    simrep_ctx_free(ctx);
+}
+
+/* What a bad mask or a mask that does not fit says. */
+static void test_mask_errors(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_mask *m = NULL;
+    int64_t s2[2] = {2, 3}, s1[1] = {3}, s3[3] = {2, 3, 1};
+    const unsigned char two[6] = {1, 1, 0, 1, 2, 1};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, two, "|u1", 2, s2, 0, "mask.npy", &m), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "mask.npy: value 2 at [1, 1]; a mask holds 1 for a token") != NULL);
+    CHECK(m == NULL);
+    const double half[6] = {1, 0.5, 0, 1, 1, 1};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, half, "<f8", 2, s2, 1, "mask.npy", &m), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "value 0.5 at [1, 0]") != NULL); /* Fortran order: element 1 is [1, 0] */
+    const int32_t neg[3] = {2, -1, 3};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, neg, "<i4", 1, s1, 0, "len.npy", &m), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "len.npy: length -1 at [1]") != NULL);
+    const unsigned char none[6] = {0};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, none, "|b1", 2, s2, 0, "pad.npy", &m), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "pad.npy: every position is padding (no token in 2 sequences)") != NULL);
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, none, "|b1", 3, s3, 0, "cube.npy", &m), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "cube.npy: a mask is (N, T)") != NULL &&
+          strstr(simrep_ctx_message(ctx), "(2, 3, 1)") != NULL);
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, none, "<c16", 1, s1, 0, "c.npy", &m), SIMREP_E_UNSUPPORTED);
+    CHECK(strstr(simrep_ctx_message(ctx), "c.npy: dtype <c16 is not a mask's") != NULL);
+    /* big-endian int16 lengths 1, 2, 3 */
+    const unsigned char be[6] = {0, 1, 0, 2, 0, 3};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, be, ">i2", 1, s1, 0, "be", &m), SIMREP_OK);
+    CHECK(simrep_mask_tokens(m) == 6 && simrep_mask_count(m, 2) == 3 && simrep_mask_steps(m) == 0);
+    /* lengths up to 3 against sequences of T = 2 */
+    int64_t shape[3] = {3, 2, 2};
+    size_t len;
+    unsigned char *buf = npy(shape, 3, SIMREP_F32, 0, val_index, &len);
+    simrep_layout lay;
+    simrep_layout_init(&lay);
+    lay.sequence = SIMREP_SEQUENCE_MEAN;
+    lay.mask = m;
+    simrep_source *src = NULL;
+    simrep_input *in = NULL;
+    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, buf, len, SIMREP_FORMAT_NPY, NULL, &src), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_input_from_source(ctx, src, &lay, &in), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "be: length 3 at [2] is more than the T = 2 steps of <buffer>") != NULL);
+    simrep_mask_free(ctx, m);
+    /* an (N, T) mask of another shape; per-step refused */
+    const unsigned char ones[6] = {1, 1, 1, 1, 1, 1};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, ones, "|b1", 2, s2, 0, "m2", &m), SIMREP_OK);
+    lay.mask = m;
+    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, buf, len, SIMREP_FORMAT_NPY, NULL, &src), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_input_from_source(ctx, src, &lay, &in), SIMREP_E_SHAPE);
+    CHECK(strstr(simrep_ctx_message(ctx), "m2: the mask is (N, T) = (2, 3) but <buffer> is (N, T, D) = (3, 2, 2)") !=
+          NULL);
+    simrep_mask_free(ctx, m);
+    int64_t s32[2] = {3, 2};
+    CHECK_STATUS(ctx, simrep_mask_from_memory(ctx, ones, "|b1", 2, s32, 0, "m3", &m), SIMREP_OK);
+    lay.mask = m;
+    lay.sequence = SIMREP_SEQUENCE_PER_STEP;
+    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, buf, len, SIMREP_FORMAT_NPY, NULL, &src), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_input_from_source(ctx, src, &lay, &in), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "per-step") != NULL);
+    /* 2-D inputs ignore the mask */
+    lay.sequence = SIMREP_SEQUENCE_FLATTEN;
+    int64_t shape2[2] = {4, 2};
+    size_t len2;
+    unsigned char *buf2 = npy(shape2, 2, SIMREP_F32, 0, val_index, &len2);
+    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, buf2, len2, SIMREP_FORMAT_NPY, NULL, &src), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_input_from_source(ctx, src, &lay, &in), SIMREP_OK);
+    simrep_input_free(ctx, in);
+    /* memory sources: bad arguments */
+    CHECK_STATUS(ctx, simrep_source_open_memory(ctx, NULL, SIMREP_F32, 2, shape2, 0, NULL, &src), SIMREP_E_INVALID);
+    int64_t negshape[2] = {-1, 2};
+    CHECK_STATUS(ctx, simrep_source_open_memory(ctx, buf2, SIMREP_F32, 2, negshape, 0, NULL, &src), SIMREP_E_INVALID);
+    CHECK_STATUS(ctx, simrep_source_open_memory(ctx, buf2, SIMREP_F32, 0, shape2, 0, NULL, &src), SIMREP_E_INVALID);
+    simrep_mask_free(ctx, m);
+    simrep_mask_free(ctx, NULL);
+    free(buf);
+    free(buf2);
+    simrep_ctx_free(ctx);
+}
+
 void suite_layout(void)
 {
+    test_masked_sequences();
+    test_mask_errors();
     test_chunked_reads();
     test_conv_modes();
     test_sequence_modes();
