@@ -214,4 +214,4 @@ bench: deps
 	$(PY) bench/bench_compare.py
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) python/simrep.egg-info dist
