@@ -268,6 +268,12 @@ void simrep_result_clear(simrep_ctx *ctx, simrep_result *result);
  * is far larger than the spread, and two Moments filled from different parts
  * of the data merge exactly.
  *
+ * Any finite scale: each input's state is kept in its own power-of-two
+ * units (exact), so data near 1e300 or 1e-300 neither overflow nor
+ * underflow and every measure equals that of the unscaled data; data
+ * between about 1e-30 and 1e30 are never rescaled (bit for bit the plain
+ * computation).  At most 2^53 samples (counts are exact doubles).
+ *
  * Memory: (p+q)^2 doubles for the scatter plus a block buffer of at most
  * block_rows x (p+q) doubles.
  */
@@ -288,7 +294,9 @@ simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, sim
  */
 simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *x,
                                     const simrep_matrix *y);
-/* into += other (exact pairwise merge); p and q must agree. */
+/* into += other (exact pairwise merge); p and q must agree.  States held
+ * in different units are brought to common ones first.  More than 2^53
+ * samples in all is SIMREP_E_INVALID (into unchanged). */
 simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const simrep_moments *other);
 
 int64_t simrep_moments_n(const simrep_moments *m);
@@ -298,12 +306,15 @@ int64_t simrep_moments_q(const simrep_moments *m);
 void simrep_moments_means(const simrep_moments *m, double *mean_x, double *mean_y);
 /* Copy the (p+q) x (p+q) joint scatter [[Sxx, Sxy], [Syx, Syy]], full and
  * symmetric, into out with leading dimension ld >= p+q (row-major and
- * column-major are the same for a symmetric matrix). */
+ * column-major are the same for a symmetric matrix).  In the data's own
+ * units: entries beyond double's range (data near 1e155 and above) are
+ * +-Inf, those below it 0; the measures do not read these copies. */
 void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld);
 
 /*
  * The raw state as a flat array of doubles, for sending a Moments between
- * processes (MPI, pickling) and rebuilding it with simrep_moments_load().
+ * processes (MPI, pickling) and rebuilding it with simrep_moments_load():
+ * the state in each input's units, then the K exponents of those units.
  */
 int64_t simrep_moments_state_size(int64_t p, int64_t q);
 /* The same for any Moments (any number of inputs).  Both return 0 for sizes
@@ -854,7 +865,7 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
  * image sets (the pairwise update of Chan, Golub & LeVeque per frequency,
  * as simrep_moments_merge); both must come from simrep_dftcca_new with the
  * same sizes (else SIMREP_E_SHAPE).  For sending a state between processes:
- * simrep_dftcca_state_len doubles (1 + nf * 2(p+q) + 2 nf (p+q)^2, nf the
+ * simrep_dftcca_state_len doubles (3 + nf * 2(p+q) + 2 nf (p+q)^2, nf the
  * computed frequencies: the memory figure above), written by
  * simrep_dftcca_save and read back by simrep_dftcca_load into a DFT-CCA made
  * with the same sizes.  None of them allocates.

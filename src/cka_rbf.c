@@ -203,6 +203,18 @@ static simrep_status side_groups(simrep_ctx *ctx, rbf_side *s)
     return SIMREP_OK;
 }
 
+/* Multiply v by 2^-e, e the exponent of amax > 0 (frexp's: amax 2^-e is in
+ * [0.5, 1)); ldexp because 2^-e itself is not a double for amax < 2^-1023. */
+static void scale_pow2(double *v, size_t count, double amax)
+{
+    int e = 0;
+    if (amax > 0)
+        frexp(amax, &e);
+    if (e != 0)
+        for (size_t k = 0; k < count; k++)
+            v[k] = ldexp(v[k], -e);
+}
+
 /* Copy, check, center and scale one side. */
 static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix *m, const char *name)
 {
@@ -230,9 +242,15 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
                 return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s has %s at row %lld, column %lld (0-based)", name,
                                     isnan(v) ? "NaN" : "Inf", (long long)i, (long long)j);
         }
+    /* Bring max |x| to [0.5, 1) first (exact, see below), so that the sums
+     * of the means cannot overflow for data near 1e308. */
+    double amax = 0;
+    for (size_t k = 0; k < np; k++)
+        amax = fabs(s->rows[k]) > amax ? fabs(s->rows[k]) : amax;
+    scale_pow2(s->rows, np, amax);
     /* Column means by a plain sum: any error in the mean is a translation,
      * to which D is invariant in exact arithmetic. */
-    double amax = 0;
+    amax = 0;
     for (int64_t j = 0; j < p; j++) {
         double mean = 0;
         for (int64_t i = 0; i < n; i++)
@@ -249,13 +267,7 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
      * same power of four, exactly, so K is unchanged bit for bit, while
      * |x|^2 <= p can no longer overflow (inputs near 1e200) or underflow
      * to a spurious zero median (inputs near 1e-200). */
-    if (amax > 0) {
-        int e;
-        frexp(amax, &e);
-        if (e != 0)
-            for (size_t k = 0; k < np; k++)
-                s->rows[k] = ldexp(s->rows[k], -e);
-    }
+    scale_pow2(s->rows, np, amax);
     for (int64_t i = 0; i < n; i++) {
         double acc = 0;
         for (int64_t j = 0; j < p; j++)

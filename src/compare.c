@@ -384,6 +384,12 @@ simrep_status simrep_cca_details_compute(simrep_ctx *ctx, const simrep_moments *
         st = prepare_pair(ctx, pp, 0, 1, &pr);
     if (st == SIMREP_OK)
         st = simrep__cca_details(ctx, &pr, &pp->opt, out);
+    if (st == SIMREP_OK) { /* the means in the data's own units (moments.h) */
+        for (int64_t c = 0; c < out->p; c++)
+            out->mean_x[c] = ldexp(out->mean_x[c], simrep__moments_exponent(m, 0));
+        for (int64_t c = 0; c < out->q; c++)
+            out->mean_y[c] = ldexp(out->mean_y[c], simrep__moments_exponent(m, 1));
+    }
     prepared_free(ctx, &pr);
     simrep_pairs_free(ctx, pp);
     return st;

@@ -28,10 +28,16 @@
  * is computed once and counted twice.  After resizing, f and -f are only
  * partners if both sides' grids make them conjugate (frequency -m/2 of a
  * larger grid is not the conjugate of anything kept): partner() checks.
+ *
+ * Scale: as moments.c ("Scale"), each side's state is kept in units of
+ * 2^expo[s], the images multiplied by 2^-expo[s] before their transform
+ * (exact, and the DFT is linear), so maps near 1e300 or 1e-300 neither
+ * overflow nor underflow, and maps in [2^-100, 2^100] are never rescaled.
  */
 #include "linalg.h"
 
 #include <fftw3.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -52,7 +58,64 @@ struct simrep_dftcca {
     double *z;                /* nf x sub x 2d */
     double *g;                /* (2d)^2 */
     double *bmean;            /* 2d */
+    int expo[2];              /* side s's state is in units of 2^expo[s] */
+    double mag[2];            /* a bound on side s's largest pixel seen, in those units */
 };
+
+#define SCALE_MAX_EXP 100 /* the window of moments.c */
+
+static int exponent_of(double v)
+{
+    return v > 0 ? ilogb(v) : INT_MIN;
+}
+
+/* 2^e applied to v, for any int e (ldexp only when e != 0: the common case
+ * costs nothing). */
+static double scaled(double v, int e)
+{
+    return e ? ldexp(v, e) : v;
+}
+
+/* Express side s's state in units of 2^(expo[s] + shift). */
+static void rescale_side(simrep_dftcca *d, int s, int shift)
+{
+    if (shift == 0)
+        return;
+    const int64_t dd = d->d, lo = s ? d->c[0] : 0, hi = s ? dd : d->c[0];
+    for (int64_t f = 0; f < d->nf; f++) {
+        double *mu = d->mean + f * 2 * dd, *sr = d->sre + f * dd * dd, *si = d->sim + f * dd * dd;
+        for (int64_t j = lo; j < hi; j++) {
+            mu[j] = ldexp(mu[j], -shift);
+            mu[dd + j] = ldexp(mu[dd + j], -shift);
+        }
+        for (int64_t l = 0; l < dd; l++)
+            for (int64_t j = 0; j < dd; j++) {
+                const int times = (j >= lo && j < hi) + (l >= lo && l < hi);
+                if (times) {
+                    sr[j + l * dd] = ldexp(sr[j + l * dd], -times * shift);
+                    si[j + l * dd] = ldexp(si[j + l * dd], -times * shift);
+                }
+            }
+    }
+    d->mag[s] = ldexp(d->mag[s], -shift);
+    d->expo[s] += shift;
+}
+
+/* Before folding images whose largest raw magnitude on side s is raw[s]:
+ * keep each side's largest magnitude inside [2^-100, 2^100) of its units. */
+static void adapt_scales(simrep_dftcca *d, const double raw[2])
+{
+    for (int s = 0; s < 2; s++) {
+        const int eb = raw[s] > 0 ? exponent_of(raw[s]) - d->expo[s] : INT_MIN, es = exponent_of(d->mag[s]);
+        const int top = eb > es ? eb : es;
+        if (top != INT_MIN && (top >= SCALE_MAX_EXP || top < -SCALE_MAX_EXP))
+            rescale_side(d, s, top);
+        if (raw[s] > 0) {
+            const double b = ldexp(raw[s], -d->expo[s]);
+            d->mag[s] = b > d->mag[s] ? b : d->mag[s];
+        }
+    }
+}
 
 /* The signed frequency of fft index i of an m-point grid (np.fft.fftfreq(m, 1/m)). */
 static int64_t freq_of(int64_t i, int64_t m)
@@ -253,13 +316,20 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
         return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld images but y has %lld", (long long)x->rows,
                             (long long)y->rows);
     const int64_t dd = d->d, d2 = 2 * dd;
+    if (x->rows > SIMREP__MAX_SAMPLES - d->n)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "dftcca: more than 2^53 images");
     /* Check every value first so that an error leaves the state unchanged. */
+    double raw[2] = {0, 0};
     for (int s = 0; s < 2; s++)
         for (int64_t i = 0; i < m[s]->rows; i++)
-            for (int64_t j = 0; j < m[s]->cols; j++)
-                if (!isfinite(simrep__element(m[s], i, j)))
+            for (int64_t j = 0; j < m[s]->cols; j++) {
+                const double v = simrep__element(m[s], i, j);
+                if (!isfinite(v))
                     return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: image %lld holds NaN or Inf (element %lld)",
                                         s ? "y" : "x", (long long)(d->n + i), (long long)j);
+                raw[s] = fabs(v) > raw[s] ? fabs(v) : raw[s];
+            }
+    adapt_scales(d, raw);
     for (int64_t r0 = 0; r0 < x->rows; r0 += d->sub) {
         const int64_t k = x->rows - r0 < d->sub ? x->rows - r0 : d->sub;
         for (int64_t i = 0; i < k; i++) {
@@ -269,6 +339,9 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
                            (size_t)((r0 + i) * m[s]->row_stride) * simrep_dtype_size(m[s]->dtype);
                 row.rows = 1;
                 simrep_matrix_to_double(&row, d->in[s], row.cols);
+                if (d->expo[s] != 0)
+                    for (int64_t j = 0; j < row.cols; j++)
+                        d->in[s][j] = ldexp(d->in[s][j], -d->expo[s]);
                 fftw_execute(d->plan[s]);
             }
             for (int64_t f = 0; f < d->nf; f++) {
@@ -289,7 +362,7 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
  * other state's mean and scatter in place of a block's. */
 int64_t simrep_dftcca_state_len(const simrep_dftcca *d)
 {
-    return d ? 1 + d->nf * 2 * d->d + 2 * d->nf * d->d * d->d : 0;
+    return d ? 3 + d->nf * 2 * d->d + 2 * d->nf * d->d * d->d : 0;
 }
 
 void simrep_dftcca_save(const simrep_dftcca *d, double *state)
@@ -301,6 +374,8 @@ void simrep_dftcca_save(const simrep_dftcca *d, double *state)
     memcpy(state + 1, d->mean, nm * sizeof(double));
     memcpy(state + 1 + nm, d->sre, ns * sizeof(double));
     memcpy(state + 1 + nm + ns, d->sim, ns * sizeof(double));
+    state[1 + nm + 2 * ns] = d->expo[0];
+    state[2 + nm + 2 * ns] = d->expo[1];
 }
 
 simrep_status simrep_dftcca_load(simrep_ctx *ctx, simrep_dftcca *d, const double *state)
@@ -315,6 +390,17 @@ simrep_status simrep_dftcca_load(simrep_ctx *ctx, simrep_dftcca *d, const double
     memcpy(d->mean, state + 1, nm * sizeof(double));
     memcpy(d->sre, state + 1 + nm, ns * sizeof(double));
     memcpy(d->sim, state + 1 + nm + ns, ns * sizeof(double));
+    for (int s = 0; s < 2; s++) {
+        d->expo[s] = (int)state[1 + nm + 2 * ns + s];
+        d->mag[s] = 0;
+    }
+    for (int64_t f = 0; f < d->nf; f++) /* a bound from the state (pixels <= coefficients here) */
+        for (int64_t j = 0; j < d->d; j++) {
+            const double *mu = d->mean + f * 2 * d->d, v = d->sre[f * d->d * d->d + j * (d->d + 1)];
+            const double b = fabs(mu[j]) + fabs(mu[d->d + j]) + (v > 0 ? sqrt(v) : 0.0);
+            const int s = j >= d->c[0];
+            d->mag[s] = b > d->mag[s] ? b : d->mag[s];
+        }
     return SIMREP_OK;
 }
 
@@ -327,22 +413,44 @@ simrep_status simrep_dftcca_merge(simrep_ctx *ctx, simrep_dftcca *into, const si
             return simrep__fail(ctx, SIMREP_E_SHAPE, "simrep_dftcca_merge: the two states are of different maps");
     if (other->n == 0)
         return SIMREP_OK;
-    const int64_t dd = into->d, d2 = 2 * dd, na = into->n, nb = other->n;
+    if (other->n > SIMREP__MAX_SAMPLES - into->n)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_merge: %lld + %lld images pass 2^53",
+                            (long long)into->n, (long long)other->n);
+    /* Common units: those of whichever state holds the larger magnitudes
+     * of each side; other's values are read through eo (exponent offsets). */
+    int eo[2];
+    for (int s = 0; s < 2; s++) {
+        const int ea = exponent_of(into->mag[s]), eb = exponent_of(other->mag[s]);
+        int target = into->expo[s]; /* same units (the usual case), or no data: keep them */
+        if (into->expo[s] != other->expo[s] && (ea != INT_MIN || eb != INT_MIN)) {
+            const int la = ea == INT_MIN ? INT_MIN : into->expo[s] + ea;
+            const int lb = eb == INT_MIN ? INT_MIN : other->expo[s] + eb;
+            target = la > lb ? la : lb; /* log2 of the larger magnitude */
+        }
+        rescale_side(into, s, target - into->expo[s]);
+        eo[s] = other->expo[s] - into->expo[s];
+        const double mo = scaled(other->mag[s], eo[s]);
+        into->mag[s] = mo > into->mag[s] ? mo : into->mag[s];
+    }
+    const int64_t dd = into->d, d2 = 2 * dd, na = into->n, nb = other->n, p = into->c[0];
     const double wgt = (double)na * (double)nb / (double)(na + nb), frac = (double)nb / (double)(na + nb);
     for (int64_t f = 0; f < into->nf; f++) {
         double *mu = into->mean + f * d2, *sr = into->sre + f * dd * dd, *si = into->sim + f * dd * dd;
         const double *mb = other->mean + f * d2, *br = other->sre + f * dd * dd, *bi = other->sim + f * dd * dd;
         for (int64_t l = 0; l < dd; l++)
             for (int64_t j = 0; j < dd; j++) {
-                const double dr_j = mb[j] - mu[j], di_j = mb[dd + j] - mu[dd + j];
-                const double dr_l = mb[l] - mu[l], di_l = mb[dd + l] - mu[dd + l];
-                sr[j + l * dd] += br[j + l * dd] + wgt * (dr_j * dr_l + di_j * di_l);
-                si[j + l * dd] += bi[j + l * dd] + wgt * (dr_j * di_l - di_j * dr_l);
+                const int ej = eo[j >= p], el = eo[l >= p];
+                const double dr_j = scaled(mb[j], ej) - mu[j], di_j = scaled(mb[dd + j], ej) - mu[dd + j];
+                const double dr_l = scaled(mb[l], el) - mu[l], di_l = scaled(mb[dd + l], el) - mu[dd + l];
+                sr[j + l * dd] += scaled(br[j + l * dd], ej + el) + wgt * (dr_j * dr_l + di_j * di_l);
+                si[j + l * dd] += scaled(bi[j + l * dd], ej + el) + wgt * (dr_j * di_l - di_j * dr_l);
             }
         for (int64_t j = 0; j < d2; j++)
-            mu[j] += (mb[j] - mu[j]) * frac;
+            mu[j] += (scaled(mb[j], eo[(j % dd) >= p]) - mu[j]) * frac;
     }
     into->n = na + nb;
+    const double none[2] = {0, 0};
+    adapt_scales(into, none);
     return SIMREP_OK;
 }
 

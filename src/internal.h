@@ -33,6 +33,10 @@ struct simrep_ctx {
     void *allreduce_user;
 };
 
+/* The most samples a Moments (or any count kept as a double) may hold:
+ * counts are exact integers in double precision up to 2^53. */
+#define SIMREP__MAX_SAMPLES ((int64_t)1 << 53)
+
 /* Report progress of a long call to the caller's callback, if any. */
 static inline void simrep__progress(simrep_ctx *ctx, const char *stage, double fraction)
 {

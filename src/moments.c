@@ -27,10 +27,30 @@
  * is what makes a matrix of comparisons cheaper than its pairs one by one.
  * The block size bounds memory: block_rows x d doubles, chosen so that the
  * O(K d^2) merge is small next to the O(b d^2) DSYRK.
+ *
+ * Scale.  Every measure is invariant to scaling each input by a constant,
+ * but the state is not: sums of squares of data near 1e200 overflow and
+ * those of data near 1e-200 underflow (and T, a sum of fourth powers, does
+ * so from 1e77 and 1e-77).  So each input j's state is kept in units of
+ * 2^expo[j]: a block is multiplied by 2^-expo[j] after conversion, and the
+ * state (mean, scatter rows/columns, T, U) is rescaled by a power of two
+ * whenever the largest magnitude seen so far would leave [2^-100, 2^100]
+ * in these units (expo then moves so that it is in [1, 2)).  Multiplying by
+ * a power of two is exact and commutes with every rounding, so results are
+ * bit for bit those of the unscaled data whenever those do not overflow or
+ * underflow, and data in [2^-100, 2^100] (about 1e-30 to 1e30) never
+ * rescale at all.  In those units the scatter is at most n 2^202, the
+ * squared scatter and T at most n^2 2^404 (p <= 2^40), and the smallest
+ * non-dead variance stays far above the subnormal range.  The measures
+ * read the state in these units (each side's unit cancels); the public
+ * accessors (means, scatter) multiply it back.  Rejected: a per-column
+ * scale (CKA and Procrustes are not invariant to it), and one scale fixed
+ * by the first block (later blocks may be 1e300 times larger).
  */
 #include "linalg.h"
 #include "moments.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +71,9 @@ struct simrep_moments {
     double *scatter; /* d x d, upper triangle valid */
     double *t;       /* k x k, symmetric, full */
     double *u;       /* k x d: u[j * d + c] = sum_i a_i(j) (z_ic - mu_c) */
+    int *expo;       /* k: input j's state is in units of 2^expo[j] (see "Scale") */
+    double *mag;     /* 2k: a bound on input j's largest magnitude folded so far, in those units;
+                        then the current block's largest magnitudes (raw) */
     /* work space, not state */
     int64_t block_rows;
     double *block;   /* block_rows x d, then scratch (see block_scratch) */
@@ -102,7 +125,9 @@ simrep_status simrep_moments_new_multi(simrep_ctx *ctx, int inputs, const int64_
     m->work = m->u ? simrep__calloc_array(ctx, (size_t)kd + 2 * (size_t)inputs, sizeof(double),
                                           "moments work space")
                    : NULL;
-    if (!m->work) {
+    m->expo = m->work ? simrep__calloc_array(ctx, (size_t)inputs, sizeof(int), "moments scales") : NULL;
+    m->mag = m->expo ? simrep__calloc_array(ctx, 2 * (size_t)inputs, sizeof(double), "moments scales") : NULL;
+    if (!m->mag) {
         simrep_moments_free(ctx, m);
         return SIMREP_E_NOMEM;
     }
@@ -133,6 +158,8 @@ void simrep_moments_free(simrep_ctx *ctx, simrep_moments *m)
     simrep__free(ctx, m->t);
     simrep__free(ctx, m->u);
     simrep__free(ctx, m->work);
+    simrep__free(ctx, m->expo);
+    simrep__free(ctx, m->mag);
     simrep__free(ctx, m->block);
     simrep__free(ctx, m);
 }
@@ -147,23 +174,40 @@ int64_t simrep_moments_features(const simrep_moments *m, int input)
     return input >= 0 && input < m->k ? feat(m, input) : 0;
 }
 
+/* The input a joint column belongs to. */
+static int input_of(const simrep_moments *m, int64_t c)
+{
+    int j = 0;
+    while (c >= m->off[j + 1])
+        j++;
+    return j;
+}
+
 void simrep_moments_means(const simrep_moments *m, double *mean_x, double *mean_y)
 {
-    if (mean_x)
-        memcpy(mean_x, m->mean, (size_t)feat(m, 0) * sizeof(double));
-    if (mean_y)
-        memcpy(mean_y, m->mean + feat(m, 0), (size_t)(m->d - feat(m, 0)) * sizeof(double));
+    const int64_t p = feat(m, 0);
+    for (int64_t c = 0; c < m->d; c++) {
+        const double v = ldexp(m->mean[c], m->expo[input_of(m, c)]);
+        if (c < p && mean_x)
+            mean_x[c] = v;
+        else if (c >= p && mean_y)
+            mean_y[c - p] = v;
+    }
 }
 
 void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld)
 {
     const int64_t d = m->d;
-    for (int64_t j = 0; j < d; j++)
+    for (int64_t j = 0; j < d; j++) {
+        const int ej = m->expo[input_of(m, j)];
         for (int64_t i = 0; i <= j; i++) {
             double v = m->scatter[i + j * d];
+            if (ej != 0 || m->expo[input_of(m, i)] != 0)
+                v = ldexp(v, ej + m->expo[input_of(m, i)]);
             out[i + j * ld] = v;
             out[j + i * ld] = v;
         }
+    }
 }
 
 /* Internal accessors for the measures (declared in moments.h). */
@@ -171,6 +215,110 @@ const double *simrep__moments_scatter_upper(const simrep_moments *m) { return m-
 const double *simrep__moments_mean(const simrep_moments *m) { return m->mean; }
 const int64_t *simrep__moments_offsets(const simrep_moments *m) { return m->off; }
 double simrep__moments_row_sum(const simrep_moments *m, int i, int j) { return m->t[i * m->k + j]; }
+int simrep__moments_exponent(const simrep_moments *m, int j) { return m->expo[j]; }
+
+/* ---------------------------------------------------------------- scale */
+
+/* The window of magnitudes (in an input's units) that never rescales. */
+#define SCALE_MAX_EXP 100
+
+/* A bound on the largest magnitude input j's state can hold, in its units:
+ * every value of column c lies within sqrt(S_cc) of the column's mean. */
+static double state_magnitude(const simrep_moments *m, int j)
+{
+    double b = 0;
+    for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+        const double s = m->scatter[c + c * m->d];
+        const double v = fabs(m->mean[c]) + (s > 0 ? sqrt(s) : 0.0);
+        b = v > b ? v : b;
+    }
+    return b;
+}
+
+/* Express input j's share of the state in units of 2^(expo[j] + shift):
+ * its means, its rows and columns of the scatter, its T and U entries are
+ * multiplied by 2^-shift to the power of how often input j enters them.
+ * Exact but for values that become subnormal, which are then negligible
+ * against the largest ones (2^-1022 of a value near 1). */
+static void rescale_input(simrep_moments *m, int j, int shift)
+{
+    if (shift == 0)
+        return;
+    const int k = m->k;
+    const int64_t d = m->d, o = m->off[j], e = m->off[j + 1];
+    for (int64_t c = o; c < e; c++)
+        m->mean[c] = ldexp(m->mean[c], -shift);
+    for (int64_t b = 0; b < d; b++) { /* upper triangle: a <= b */
+        const int bin = b >= o && b < e;
+        for (int64_t a = 0; a <= b; a++) {
+            const int times = bin + (a >= o && a < e);
+            if (times)
+                m->scatter[a + b * d] = ldexp(m->scatter[a + b * d], -times * shift);
+        }
+    }
+    for (int l = 0; l < k; l++) {
+        const int times = l == j ? 4 : 2;
+        m->t[j * k + l] = ldexp(m->t[j * k + l], -times * shift);
+        if (l != j)
+            m->t[l * k + j] = m->t[j * k + l];
+        for (int64_t c = 0; c < d; c++) {
+            const int tu = 2 * (l == j) + (c >= o && c < e);
+            if (tu)
+                m->u[l * d + c] = ldexp(m->u[l * d + c], -tu * shift);
+        }
+    }
+    m->mag[j] = ldexp(m->mag[j], -shift);
+    m->expo[j] += shift;
+}
+
+/* The binary exponent of v > 0 (v = f 2^e, 1 <= f < 2), or INT_MIN for 0. */
+static int exponent_of(double v)
+{
+    return v > 0 ? ilogb(v) : INT_MIN;
+}
+
+/* Before folding a block whose largest raw magnitudes per input are
+ * mag[k + j]: move each input's units so that the largest magnitude of its
+ * state and of the block, in those units, is inside [2^-100, 2^100), and
+ * record the new bound. */
+static void adapt_scales(simrep_moments *m)
+{
+    for (int j = 0; j < m->k; j++) {
+        const double raw = m->mag[m->k + j];
+        const int eb = raw > 0 ? exponent_of(raw) - m->expo[j] : INT_MIN;
+        const int es = exponent_of(m->mag[j]);
+        const int top = eb > es ? eb : es;
+        if (top != INT_MIN && (top >= SCALE_MAX_EXP || top < -SCALE_MAX_EXP))
+            rescale_input(m, j, top);
+        if (raw > 0) {
+            const double b = ldexp(raw, -m->expo[j]);
+            m->mag[j] = b > m->mag[j] ? b : m->mag[j];
+        }
+    }
+}
+
+/* Multiply input j's columns of the block (and their sums) by 2^-expo[j]:
+ * two factors when 2^-expo[j] itself is not a double (expo < -1023). */
+static void scale_block(const simrep_moments *m, double *restrict z, int64_t rows, double *restrict sums)
+{
+    const int64_t d = m->d;
+    for (int j = 0; j < m->k; j++) {
+        int e = -m->expo[j];
+        if (e == 0)
+            continue;
+        double f1 = 1.0;
+        if (e > 1000) {
+            f1 = ldexp(1.0, 1000);
+            e -= 1000;
+        }
+        const double f2 = ldexp(1.0, e);
+        for (int64_t i = 0; i <= rows; i++) { /* the sums are row `rows` */
+            double *restrict r = i < rows ? z + i * d : sums;
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++)
+                r[c] = r[c] * f1 * f2;
+        }
+    }
+}
 
 /*
  * Move the debiased-CKA row sums (t, k x k, and u, k x d) of a part with n
@@ -253,8 +401,8 @@ static size_t block_doubles(const simrep_moments *m)
  * NaN and Inf propagate into the column sums, so one pass gives both the
  * block mean and the check; only a block whose sums are not finite is
  * scanned for the culprit, named by input, row and column.  A block of
- * finite values whose sum overflows is an error too (its scatter would be
- * Inf).
+ * finite values whose sum overflows (values near 1e308) is fine: the sums
+ * are recomputed once the block is in its inputs' units (scale_block).
  */
 static simrep_status check_finite(simrep_ctx *ctx, const simrep_moments *m, const double *z, int64_t rows,
                                   const double *sums, int64_t first_row)
@@ -277,17 +425,16 @@ static simrep_status check_finite(simrep_ctx *ctx, const simrep_moments *m, cons
                                         (long long)(c - m->off[j]));
                 }
             }
-    for (int j = 0; j < m->k; j++)
-        for (int64_t c = m->off[j]; c < m->off[j + 1]; c++)
-            if (!isfinite(sums[c])) {
-                input_name(m, j, name, sizeof name);
-                return simrep__fail(ctx, SIMREP_E_NONFINITE,
-                                    "%s: column %lld overflows double precision when summed over rows %lld to %lld "
-                                    "(values near 1e308); rescale the data",
-                                    name, (long long)(c - m->off[j]), (long long)first_row,
-                                    (long long)(first_row + rows - 1));
-            }
     return SIMREP_OK;
+}
+
+/* Whether any column sum is Inf (finite values near 1e308 summed). */
+static int sums_overflowed(const double *sums, int64_t d)
+{
+    for (int64_t j = 0; j < d; j++)
+        if (!isfinite(sums[j]))
+            return 1;
+    return 0;
 }
 
 /* Fold rows z (rows x d, row-major, converted and checked, with column sums
@@ -350,21 +497,28 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
  * afterwards.
  */
 static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, int64_t r0, int64_t rows,
-                         double *restrict z, double *restrict sums)
+                         double *restrict z, double *restrict sums, double *restrict amax)
 {
     const int64_t d = m->d;
     for (int64_t j = 0; j < d; j++)
         sums[j] = 0;
+    for (int j = 0; j < m->k; j++)
+        amax[j] = 0;
     int rowwise = 1;
     for (int j = 0; j < m->k; j++)
         rowwise &= blocks[j].col_stride == 1;
     if (rowwise) {
         for (int64_t i = 0; i < rows; i++) {
             double *restrict r = z + i * d;
-            for (int j = 0; j < m->k; j++)
+            for (int j = 0; j < m->k; j++) {
                 simrep__rows_to_double(&blocks[j], r0 + i, 1, r + m->off[j], d);
-            for (int64_t j = 0; j < d; j++)
-                sums[j] += r[j];
+                double a = amax[j];
+                for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+                    sums[c] += r[c];
+                    a = fabs(r[c]) > a ? fabs(r[c]) : a;
+                }
+                amax[j] = a;
+            }
         }
         return;
     }
@@ -379,8 +533,14 @@ static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, i
         }
     }
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < d; j++)
-            sums[j] += z[i * d + j];
+        for (int j = 0; j < m->k; j++) {
+            double a = amax[j];
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+                sums[c] += z[i * d + c];
+                a = fabs(z[i * d + c]) > a ? fabs(z[i * d + c]) : a;
+            }
+            amax[j] = a;
+        }
 }
 
 simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *blocks)
@@ -417,19 +577,34 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
      * the moments unchanged.  A single block (the streaming case) is
      * converted once; a larger input is converted twice, which costs
      * O(rows * d) against the O(rows * d^2) product. */
-    double *sums = m->block + m->block_rows * m->d;
+    if (n > SIMREP__MAX_SAMPLES - m->n)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "these moments hold %lld samples; %lld more would pass 2^53, beyond which counts are "
+                            "not exact in double precision",
+                            (long long)m->n, (long long)n);
+    double *sums = m->block + m->block_rows * m->d, *amax = m->mag + m->k;
     const int single = n <= m->block_rows;
     for (int64_t r0 = 0; r0 < n && !single; r0 += m->block_rows) {
         int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
-        convert_rows(m, blocks, r0, rows, m->block, sums);
+        convert_rows(m, blocks, r0, rows, m->block, sums, amax);
         if ((st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
     }
     for (int64_t r0 = 0; r0 < n; r0 += m->block_rows) {
         int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
-        convert_rows(m, blocks, r0, rows, m->block, sums);
+        convert_rows(m, blocks, r0, rows, m->block, sums, amax);
         if (single && (st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
+        const int resum = sums_overflowed(sums, m->d);
+        adapt_scales(m);
+        scale_block(m, m->block, rows, sums);
+        if (resum) {
+            for (int64_t c = 0; c < m->d; c++)
+                sums[c] = 0;
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t c = 0; c < m->d; c++)
+                    sums[c] += m->block[i * m->d + c];
+        }
         if ((st = fold_block(ctx, m, m->block, rows)) != SIMREP_OK)
             return st;
     }
@@ -447,6 +622,8 @@ simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const si
     const simrep_matrix blocks[2] = {*x, *y};
     return simrep_moments_update_multi(ctx, m, blocks);
 }
+
+static simrep_status merge_rescaled(simrep_ctx *ctx, simrep_moments *into, const simrep_moments *other);
 
 static int same_shape(const simrep_moments *a, const simrep_moments *b)
 {
@@ -468,6 +645,16 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
                             into->k, (long long)into->d, other->k, (long long)other->d);
     if (other->n == 0)
         return SIMREP_OK;
+    if (other->n > SIMREP__MAX_SAMPLES - into->n)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "merging moments of %lld and %lld samples would pass 2^53 samples, beyond which counts "
+                            "are not exact in double precision",
+                            (long long)into->n, (long long)other->n);
+    int same = 1;
+    for (int j = 0; j < into->k; j++)
+        same &= into->expo[j] == other->expo[j];
+    if (!same)
+        return merge_rescaled(ctx, into, other);
     const int k = into->k;
     const int64_t d = into->d;
     /* other's row sums, shifted to the merged mean in a scratch copy. */
@@ -506,14 +693,46 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
             into->u[j] += ou[j];
         memcpy(into->mean, mnew, (size_t)d * sizeof(double));
         into->n += other->n;
+        for (int j = 0; j < k; j++) { /* a bound on both; keep it inside the window */
+            into->mag[j] = other->mag[j] > into->mag[j] ? other->mag[j] : into->mag[j];
+            into->mag[k + j] = 0;
+        }
+        adapt_scales(into);
     }
     simrep__free(ctx, tmp);
     return st;
 }
 
+/* Merge moments kept in different units (see "Scale"): a copy of other and
+ * into itself are first brought to common units, those of whichever of the
+ * two holds the larger magnitudes of each input, so neither can overflow. */
+static simrep_status merge_rescaled(simrep_ctx *ctx, simrep_moments *into, const simrep_moments *other)
+{
+    simrep_moments *o = NULL;
+    simrep_status st = simrep_moments_clone(ctx, other, &o);
+    if (st != SIMREP_OK)
+        return st;
+    for (int j = 0; j < into->k; j++) {
+        const int ea = exponent_of(into->mag[j]), eb = exponent_of(o->mag[j]);
+        int target; /* log2 of the larger magnitude: expo + exponent of mag */
+        if (ea == INT_MIN && eb == INT_MIN)
+            target = into->expo[j];
+        else if (eb == INT_MIN || (ea != INT_MIN && into->expo[j] + ea >= o->expo[j] + eb))
+            target = into->expo[j] + ea;
+        else
+            target = o->expo[j] + eb;
+        rescale_input(into, j, target - into->expo[j]);
+        rescale_input(o, j, target - o->expo[j]);
+    }
+    st = simrep_moments_merge(ctx, into, o);
+    simrep_moments_free(ctx, o);
+    return st;
+}
+
 /*
  * State layout: K, the K feature counts, n, T (K x K), the mean (d), U
- * (K x d), the scatter (d x d, full).  K = 2 keeps the two-input API's
+ * (K x d), the scatter (d x d, full), all in the inputs' units, then the K
+ * exponents of those units (see "Scale").  K = 2 keeps the two-input API's
  * simrep_moments_state_size(p, q).
  */
 static int64_t state_len(int k, int64_t d)
@@ -522,7 +741,7 @@ static int64_t state_len(int k, int64_t d)
     if (k < 0 || d < 0 || !simrep__mul_i64(d, d, &dd) || !simrep__mul_i64(k, d, &kd) || dd > INT64_MAX / 2 ||
         kd > INT64_MAX / 4 || d > INT64_MAX / 8)
         return 0; /* no such moments can exist (simrep_moments_new refuses the sizes) */
-    return 2 + (int64_t)k + (int64_t)k * k + d + kd + dd;
+    return 2 + 2 * (int64_t)k + (int64_t)k * k + d + kd + dd;
 }
 
 int64_t simrep_moments_state_size(int64_t p, int64_t q)
@@ -552,7 +771,12 @@ void simrep_moments_save(const simrep_moments *m, double *state)
     s += d;
     memcpy(s, m->u, (size_t)k * (size_t)d * sizeof(double));
     s += (size_t)k * (size_t)d;
-    simrep_moments_scatter(m, s, d);
+    for (int64_t j = 0; j < d; j++)
+        for (int64_t i = 0; i <= j; i++)
+            s[i + j * d] = s[j + i * d] = m->scatter[i + j * d];
+    s += d * d;
+    for (int j = 0; j < k; j++)
+        s[j] = (double)m->expo[j];
 }
 
 simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const double *state)
@@ -576,6 +800,11 @@ simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const doub
     memcpy(m->u, s, (size_t)k * (size_t)d * sizeof(double));
     s += (size_t)k * (size_t)d;
     memcpy(m->scatter, s, (size_t)(d * d) * sizeof(double));
+    s += d * d;
+    for (int j = 0; j < k; j++) {
+        m->expo[j] = (int)s[j];
+        m->mag[j] = state_magnitude(m, j);
+    }
     return SIMREP_OK;
 }
 
@@ -596,5 +825,7 @@ simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, sim
     memcpy((*out)->mean, m->mean, (size_t)m->d * sizeof(double));
     memcpy((*out)->u, m->u, kd * sizeof(double));
     memcpy((*out)->scatter, m->scatter, (size_t)(m->d * m->d) * sizeof(double));
+    memcpy((*out)->expo, m->expo, (size_t)m->k * sizeof(int));
+    memcpy((*out)->mag, m->mag, 2 * (size_t)m->k * sizeof(double));
     return SIMREP_OK;
 }

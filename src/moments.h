@@ -18,5 +18,9 @@ const int64_t *simrep__moments_offsets(const simrep_moments *m);
 /* Debiased-CKA row sum of inputs i and j about the mean: sum_r a_r(i) a_r(j)
  * with a_r(j) = |z_r(j) - mu(j)|^2. */
 double simrep__moments_row_sum(const simrep_moments *m, int i, int j);
+/* Input j's state is in units of 2^exponent (moments.c, "Scale"): the
+ * means, scatter and row sums above are in those units, which every measure
+ * may use as they are (each is invariant to scaling an input). */
+int simrep__moments_exponent(const simrep_moments *m, int j);
 
 #endif

@@ -180,6 +180,26 @@ def test_compare_conv_and_sequences(tmp_path):
                             tmp_path / "s.npy", tmp_path / "t.npy"))
 
 
+def test_compare_scales_across_ranks(tmp_path):
+    """Issue 10, item 2: ranks whose shares are at 1e-250, 1 and 1e250 keep
+    their moments in different units and merge them: equal to one process,
+    and the whole data at 1e300 / 1e-300 equal the unscaled values."""
+    x, y, xd, yd = rng_data(tmp_path, 900, 6, 5)
+    f = np.repeat([1e-250, 1.0, 1e250], 300)[:, None]
+    np.save(tmp_path / "xs.npy", xd * f)
+    np.save(tmp_path / "ys.npy", yd.astype(np.float64) * f * 1e-40)
+    args = ("compare", "-m", ",".join(LINEAR), "--format", "json", tmp_path / "xs.npy", tmp_path / "ys.npy")
+    check_compare(*both(3, *args))
+    np.save(tmp_path / "xb.npy", xd * 1e300)
+    np.save(tmp_path / "yb.npy", yd.astype(np.float64) * 1e-300)
+    np.save(tmp_path / "y64.npy", yd.astype(np.float64))
+    one = json.loads(alone("compare", "-m", ",".join(LINEAR), "--format", "json", x, tmp_path / "y64.npy").stdout)
+    many = mpi(3, "compare", "-m", ",".join(LINEAR), "--format", "json", tmp_path / "xb.npy", tmp_path / "yb.npy")
+    assert many.returncode == 0, many.stderr
+    for k, r in one["measures"].items():
+        assert abs(json.loads(many.stdout)["measures"][k]["similarity"] - r["similarity"]) <= 1e-9, k
+
+
 # ------------------------------------------------------------------- matrix
 
 

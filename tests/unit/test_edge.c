@@ -3,9 +3,15 @@
  * beyond those of test_measures.c (which has per-feature 1e-30/1e30
  * scaling, a dead and a duplicate column, p > n and a constant y for the
  * CCA family and CKA):
- *   - the whole of x scaled by 1e-30 and 1e30, in float64 and float32:
- *     every measure is invariant to isotropic scaling (simrep_measure_info's
- *     invariances), so each must equal the unscaled value;
+ *   - the whole of x scaled by 1e-300 ... 1e300 (and near DBL_MAX) in
+ *     float64, by powers of two in float32: every measure is invariant to
+ *     isotropic scaling (simrep_measure_info's invariances), so each must
+ *     equal the unscaled value to 1e-9, never NaN or an error (issue 10,
+ *     item 2: sums of squares and fourth powers used to overflow or
+ *     underflow from 1e75 and 1e-75);
+ *   - streamed: blocks of one Moments at magnitudes growing from 1e-250 to
+ *     1e250, and merges of Moments held in different units (moments.c
+ *     "Scale"), equal one Moments of the same rows; DFT-CCA likewise;
  *   - float16 input at the format's largest values (+-65504): converted
  *     exactly, so every measure equals the float64 computation of the same
  *     numbers, and nothing overflows on the way (the sums are in double);
@@ -70,41 +76,141 @@ static void test_isotropic_scale(void)
 {
     simrep_ctx *ctx = simrep_ctx_new(NULL);
     test_rng g = {77};
-    double x[N * P], y[N * Q], xs[N * P];
-    float xf[N * P];
+    double x[N * P], y[N * Q], xs[N * P], ys[N * Q];
+    float xf[N * P], x32[N * P];
     fill(&g, x, y, N, P, Q);
+    double xmax = 0, ymax = 0;
+    for (int i = 0; i < N * P; i++) {
+        x32[i] = (float)x[i];
+        xmax = fabs(x[i]) > xmax ? fabs(x[i]) : xmax;
+    }
+    for (int i = 0; i < N * Q; i++)
+        ymax = fabs(y[i]) > ymax ? fabs(y[i]) : ymax;
     simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, N, P), Y = simrep_matrix_c(y, SIMREP_F64, N, Q);
-    static const double scales[] = {1e-30, 1e30};
+    simrep_matrix X32 = simrep_matrix_c(x32, SIMREP_F32, N, P);
+    /* x's scale, y's scale (0: y unscaled); the last row puts both near
+     * DBL_MAX, where even the column sums overflow. */
+    const double scales[][2] = {{1e-300, 0}, {1e-150, 0}, {1e-75, 0}, {1e-30, 0}, {1e30, 0}, {1e75, 0},
+                                {1e150, 0},  {1e300, 0},  {1e-300, 1e300}, {1e300, 1e-300},
+                                {1.7e308 / xmax, 1.7e308 / ymax}};
+    /* float32: powers of two, exact while the values stay normal
+     * (|x| in [1e-3, 5] here, float32's normal range 1.2e-38 .. 3.4e38). */
+    static const int pow2[] = {-100, -40, 40, 100};
     for (int m = 0; m < NMEASURES; m++) {
-        double want = NAN;
+        double want = NAN, want32 = NAN;
         CHECK_STATUS(ctx, one(ctx, &X, &Y, (simrep_measure)m, &want, NULL), SIMREP_OK);
-        for (int s = 0; s < 2; s++) {
-            for (int i = 0; i < N * P; i++) {
-                xs[i] = x[i] * scales[s];
-                xf[i] = (float)xs[i];
-            }
-            simrep_matrix XS = simrep_matrix_c(xs, SIMREP_F64, N, P), XF = simrep_matrix_c(xf, SIMREP_F32, N, P);
-            double got = NAN, gotf = NAN;
-            CHECK_STATUS(ctx, one(ctx, &XS, &Y, (simrep_measure)m, &got, NULL), SIMREP_OK);
+        CHECK_STATUS(ctx, one(ctx, &X32, &Y, (simrep_measure)m, &want32, NULL), SIMREP_OK);
+        for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+            for (int i = 0; i < N * P; i++)
+                xs[i] = x[i] * scales[s][0];
+            for (int i = 0; i < N * Q; i++)
+                ys[i] = scales[s][1] ? y[i] * scales[s][1] : y[i];
+            simrep_matrix XS = simrep_matrix_c(xs, SIMREP_F64, N, P), YS = simrep_matrix_c(ys, SIMREP_F64, N, Q);
+            double got = NAN;
+            CHECK_STATUS(ctx, one(ctx, &XS, &YS, (simrep_measure)m, &got, NULL), SIMREP_OK);
             /* Scaling by a power of ten is not exact in binary: the data
              * change by one rounding (2^-53 relative), and the measures are
              * well conditioned here, so 1e-9 is far above round-off. */
             CHECK_CLOSE(got, want, 1e-9);
-            CHECK_STATUS(ctx, one(ctx, &XF, &Y, (simrep_measure)m, &gotf, NULL), SIMREP_OK);
-            /* float32 rounds each value to 2^-24 relative: the measures move
-             * by about that times the conditioning; 1e-4 is a loose bound. */
-            CHECK_CLOSE(gotf, want, 1e-4);
         }
-        /* And the same for y, at the other extreme from x. */
-        double ys[N * Q], got = NAN;
-        for (int i = 0; i < N * Q; i++)
-            ys[i] = y[i] * 1e30;
-        for (int i = 0; i < N * P; i++)
-            xs[i] = x[i] * 1e-30;
-        simrep_matrix XS = simrep_matrix_c(xs, SIMREP_F64, N, P), YS = simrep_matrix_c(ys, SIMREP_F64, N, Q);
-        CHECK_STATUS(ctx, one(ctx, &XS, &YS, (simrep_measure)m, &got, NULL), SIMREP_OK);
-        CHECK_CLOSE(got, want, 1e-9);
+        for (size_t s = 0; s < sizeof pow2 / sizeof pow2[0]; s++) {
+            for (int i = 0; i < N * P; i++)
+                xf[i] = (float)ldexp(x32[i], pow2[s]);
+            simrep_matrix XF = simrep_matrix_c(xf, SIMREP_F32, N, P);
+            double gotf = NAN;
+            CHECK_STATUS(ctx, one(ctx, &XF, &Y, (simrep_measure)m, &gotf, NULL), SIMREP_OK);
+            CHECK_CLOSE(gotf, want32, 1e-12); /* exactly scaled data: round-off only */
+        }
     }
+    simrep_ctx_free(ctx);
+}
+
+/* The linear measures of moments m against the reference results want. */
+static void check_moments(simrep_ctx *ctx, const simrep_moments *m, const double *want)
+{
+    simrep_measure ms[NMEASURES - 1];
+    simrep_result r[NMEASURES - 1];
+    int k = 0;
+    for (int i = 0; i < NMEASURES; i++)
+        if (i != SIMREP_CKA_RBF)
+            ms[k++] = (simrep_measure)i;
+    CHECK_STATUS(ctx, simrep_compare_moments(ctx, m, NULL, ms, k, r), SIMREP_OK);
+    for (int i = 0; i < k; i++) {
+        CHECK_CLOSE(r[i].similarity, want[i], 1e-9);
+        simrep_result_clear(ctx, &r[i]);
+    }
+}
+
+/* Moments fed rows whose magnitude grows block by block from 1e-250 to
+ * 1e250 (rescaled on the way), and Moments merged from parts at different
+ * scales, equal one Moments of the rows at a single scale: at the largest
+ * block's scale every other block is 1e-50 of it and less, below
+ * round-off, so the reference is the last block after rows of zeros. */
+static void test_streamed_scales(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng g = {91};
+    enum { B = 40, K = 6 };
+    static const double mags[K] = {1e-250, 1e-120, 1.0, 1e100, 1e200, 1e250};
+    double x[K * B * P], y[K * B * Q];
+    fill(&g, x, y, K * B, P, Q);
+    simrep_measure ms[NMEASURES - 1];
+    int nm = 0;
+    for (int i = 0; i < NMEASURES; i++)
+        if (i != SIMREP_CKA_RBF)
+            ms[nm++] = (simrep_measure)i;
+    double want[NMEASURES], zx[K * B * P] = {0}, zy[K * B * Q] = {0};
+    simrep_moments *ref = NULL, *all = NULL, *merged = NULL, *part = NULL;
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, P, Q, &ref), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, P, Q, &all), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, P, Q, &merged), SIMREP_OK);
+    memcpy(zx + (K - 1) * B * P, x + (K - 1) * B * P, sizeof(double) * B * P);
+    memcpy(zy + (K - 1) * B * Q, y + (K - 1) * B * Q, sizeof(double) * B * Q);
+    simrep_matrix XR = simrep_matrix_c(zx, SIMREP_F64, K * B, P), YR = simrep_matrix_c(zy, SIMREP_F64, K * B, Q);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, ref, &XR, &YR), SIMREP_OK);
+    simrep_result r[NMEASURES];
+    CHECK_STATUS(ctx, simrep_compare_moments(ctx, ref, NULL, ms, nm, r), SIMREP_OK);
+    for (int i = 0; i < nm; i++) {
+        want[i] = r[i].similarity;
+        simrep_result_clear(ctx, &r[i]);
+    }
+    for (int b = 0; b < K; b++) {
+        double *xb = x + b * B * P, *yb = y + b * B * Q;
+        for (int i = 0; i < B * P; i++)
+            xb[i] *= mags[b];
+        for (int i = 0; i < B * Q; i++)
+            yb[i] *= mags[b] * 1e-30; /* y in other units than x */
+        simrep_matrix XB = simrep_matrix_c(xb, SIMREP_F64, B, P), YB = simrep_matrix_c(yb, SIMREP_F64, B, Q);
+        CHECK_STATUS(ctx, simrep_moments_update(ctx, all, &XB, &YB), SIMREP_OK);
+        /* parts merged in the reverse order: the large ones first */
+        CHECK_STATUS(ctx, simrep_moments_new(ctx, P, Q, &part), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep_moments_update(ctx, part, &XB, &YB), SIMREP_OK);
+        simrep_moments *tmp = part;
+        part = NULL;
+        if (b == 0) {
+            simrep_moments_free(ctx, merged);
+            merged = tmp;
+        } else {
+            CHECK_STATUS(ctx, simrep_moments_merge(ctx, tmp, merged), SIMREP_OK);
+            simrep_moments_free(ctx, merged);
+            merged = tmp;
+        }
+    }
+    check_moments(ctx, all, want);
+    check_moments(ctx, merged, want);
+    /* a saved and loaded state keeps its units */
+    double *state = malloc(sizeof(double) * (size_t)simrep_moments_state_len(all));
+    simrep_moments_save(all, state);
+    CHECK_STATUS(ctx, simrep_moments_load(ctx, ref, state), SIMREP_OK);
+    check_moments(ctx, ref, want);
+    /* the accessors give the data's own units: the means of 1e250 rows */
+    double mx[P], my[Q];
+    simrep_moments_means(all, mx, my);
+    CHECK(fabs(mx[0]) > 1e240 && isfinite(mx[0]));
+    free(state);
+    simrep_moments_free(ctx, ref);
+    simrep_moments_free(ctx, all);
+    simrep_moments_free(ctx, merged);
     simrep_ctx_free(ctx);
 }
 
@@ -310,6 +416,7 @@ void suite_edge(void)
 {
     test_resource_limits();
     test_isotropic_scale();
+    test_streamed_scales();
     test_float16_extremes();
     test_all_zero();
     test_duplicates_p_above_n();

@@ -405,6 +405,61 @@ static void test_dftcca_invariances(void)
     CHECK_CLOSE(sim[1], sim[0], 1e-10); /* shift of x alone: a phase per frequency */
     CHECK_CLOSE(sim[2], 1.0, 1e-9);     /* x against itself */
     CHECK(sim[0] > 0.3 && sim[0] < 0.999);
+
+    /* Scale (issue 10, item 2): x and y at 1e-300 and 1e300 give the
+     * unscaled value; images 25.. at 1e250 after images 0..24 at 1e-250,
+     * folded in one state or in two merged ones (held in different units),
+     * give the value of zeros followed by the large images. */
+    const int64_t ex = n * h * w * p, ey = n * h * w * q, cut = 25;
+    double *x2 = malloc(sizeof(double) * (size_t)ex), *y2 = malloc(sizeof(double) * (size_t)ey);
+    double *zx = calloc((size_t)ex, sizeof(double)), *zy = calloc((size_t)ey, sizeof(double));
+    double want = NAN, got[4];
+    for (int k = 0; k < 5; k++) {
+        for (int64_t i = 0; i < ex; i++) {
+            const int big = i >= cut * h * w * p;
+            x2[i] = x[i] * (k == 0 ? 1e-300 : big ? 1e250 : 1e-250);
+            if (big)
+                zx[i] = x[i];
+        }
+        for (int64_t i = 0; i < ey; i++) {
+            const int big = i >= cut * h * w * q;
+            y2[i] = y[i] * (k == 0 ? 1e300 : big ? 1e220 : 1e-280);
+            if (big)
+                zy[i] = y[i];
+        }
+        simrep_dftcca *d = NULL, *e = NULL;
+        CHECK_STATUS(ctx, simrep_dftcca_new(ctx, h, w, p, h, w, q, &d), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep_dftcca_new(ctx, h, w, p, h, w, q, &e), SIMREP_OK);
+        simrep_matrix a = simrep_matrix_c(k == 4 ? zx : x2, SIMREP_F64, cut, h * w * p);
+        simrep_matrix b = simrep_matrix_c(k == 4 ? zy : y2, SIMREP_F64, cut, h * w * q);
+        simrep_matrix a2 = a, b2 = b;
+        a2.data = (const double *)a.data + cut * a.row_stride;
+        b2.data = (const double *)b.data + cut * b.row_stride;
+        a2.rows = b2.rows = n - cut;
+        CHECK_STATUS(ctx, simrep_dftcca_update(ctx, d, &a, &b), SIMREP_OK);
+        if (k == 2 || k == 3) { /* two states: merged big into small, or small into big */
+            CHECK_STATUS(ctx, simrep_dftcca_update(ctx, e, &a2, &b2), SIMREP_OK);
+            CHECK_STATUS(ctx, k == 2 ? simrep_dftcca_merge(ctx, d, e) : simrep_dftcca_merge(ctx, e, d), SIMREP_OK);
+        } else {
+            CHECK_STATUS(ctx, simrep_dftcca_update(ctx, d, &a2, &b2), SIMREP_OK);
+        }
+        simrep_dftcca_result r;
+        CHECK_STATUS(ctx, simrep_dftcca_compute(ctx, k == 3 ? e : d, NULL, &r), SIMREP_OK);
+        if (k < 4)
+            got[k] = r.similarity;
+        else
+            want = r.similarity;
+        simrep_dftcca_result_clear(ctx, &r);
+        simrep_dftcca_free(ctx, d);
+        simrep_dftcca_free(ctx, e);
+    }
+    CHECK_CLOSE(got[0], sim[0], 1e-9);
+    for (int k = 1; k < 4; k++)
+        CHECK_CLOSE(got[k], want, 1e-9);
+    free(x2);
+    free(y2);
+    free(zx);
+    free(zy);
     free(x);
     free(y);
     free(xs);
