@@ -54,7 +54,7 @@ void json_number(FILE *f, double v);
 
 /* Options seen so far, for the checks that span several options. */
 typedef struct cli_seen {
-    int svcca_keep, svcca_dims, conv_options;
+    int svcca_keep, svcca_dims, conv_options, mask;
 } cli_seen;
 
 typedef struct cli_measures {
@@ -78,10 +78,13 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out);
 /* --epsilon, --svcca-keep, --svcca-dims, --svcca-rule, --rbf-sigma,
  * --pwcca-variant: 0, a usage error's status, or CLI_OPT_NOT_MINE. */
 int cli_measure_option(const char *name, const char *val, simrep_options *opt, cli_seen *seen);
-/* --conv, --conv-mode, --resize, --sequence: likewise. */
+/* --conv, --conv-mode, --resize, --sequence, --mask: likewise (--mask
+ * reads the mask file into layout->mask: data errors return 1). */
 int cli_layout_option(const char *name, const char *val, int allow_per_step, simrep_layout *layout, cli_seen *seen);
 /* After all options: -1 if the layout options fit together, else 2. */
 int cli_check_layout(const simrep_layout *layout, const cli_seen *seen);
+/* Release what cli_layout_option allocated (the mask), on every path. */
+void cli_layout_free(simrep_layout *layout);
 
 int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);

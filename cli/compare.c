@@ -80,7 +80,10 @@ static const char *compare_help =
     "  --resize R               different spatial sizes: interp (bilinear upsampling of the smaller),\n"
     "                           pool-to (average-pool the larger down) or dft (common low frequencies)\n"
     "  --sequence S             (N, T, D): flatten (N*T samples), per-step (a value per step t, their mean\n"
-    "                           on top), last (x[:, -1]) or mean (mean over t)\n"
+    "                           on top), first (x[:, 0]), last (x[:, -1]) or mean (mean over t)\n"
+    "  --mask FILE[:key]        which steps are tokens: (N, T) 1 = token, 0 = padding (an attention_mask),\n"
+    "                           or (N,) lengths; flatten then takes every token as a sample, first/last\n"
+    "                           the first/last token, mean the mean over tokens\n"
     "Run `simrep measures` for what each measure computes.\n";
 
 typedef struct compare_args {
@@ -101,7 +104,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
-    cli_seen seen = {0, 0, 0};
+    cli_seen seen = {0, 0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
     const char *pos[2];
     int npos = 0;
@@ -127,7 +130,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
         }
         static const char *const valued[] = {"-m", "--measures", "--epsilon", "--svcca-keep", "--svcca-dims",
                                              "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", "--conv",
-                                             "--conv-mode", "--resize", "--sequence", NULL};
+                                             "--conv-mode", "--resize", "--sequence", "--mask", NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "compare", name, sizeof name, &val);
@@ -210,7 +213,7 @@ static void layout_text(const compare_args *a, const input *in, char *buf, size_
 {
     const simrep_input_dims *d = &in->dims;
     static const char *modes[] = {"positions", "pool", "flatten"};
-    static const char *seqs[] = {"", "flatten", "per-step", "last", "mean"};
+    static const char *seqs[] = {"", "flatten", "per-step", "last", "mean", "first"};
     if (d->ndim == 4) {
         int k = snprintf(buf, cap, "%s %s %lldx%lld", a->layout.conv == SIMREP_CONV_NHWC ? "nhwc" : "nchw",
                          modes[a->layout.conv_mode], (long long)d->out_height, (long long)d->out_width);
@@ -218,7 +221,10 @@ static void layout_text(const compare_args *a, const input *in, char *buf, size_
             snprintf(buf + k, cap - (size_t)k, " (resized from %lldx%lld)", (long long)d->height,
                      (long long)d->width);
     } else if (d->ndim == 3) {
-        snprintf(buf, cap, "sequence %s T=%lld", seqs[a->layout.sequence], (long long)d->steps);
+        int k = snprintf(buf, cap, "sequence %s T=%lld", seqs[a->layout.sequence], (long long)d->steps);
+        if (k > 0 && (size_t)k < cap && a->layout.mask)
+            snprintf(buf + k, cap - (size_t)k, " masked by %s (%lld tokens)", simrep_mask_label(a->layout.mask),
+                     (long long)simrep_mask_tokens(a->layout.mask));
     } else {
         snprintf(buf, cap, "%s", a->layout.features_first ? "features x samples" : "samples x features");
     }
@@ -353,7 +359,7 @@ static void print_results(const compare_args *a, const input *x, const input *y,
                  "dftcca: n = %lld images is less than 10 x the kept channels at some frequencies: values biased toward 1",
                  (long long)ex->dft->n);
     int64_t kept_x = cca ? cca->kept_p : x->p, kept_y = cca ? cca->kept_q : y->p;
-    char lx[128], ly[128];
+    char lx[1024], ly[1024];
     layout_text(a, x, lx, sizeof lx);
     layout_text(a, y, ly, sizeof ly);
 
@@ -595,11 +601,15 @@ int cmd_compare(int argc, char **argv)
 {
     compare_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0)
+    if (rc >= 0) {
+        cli_layout_free(&a.layout);
         return rc;
+    }
     simrep_ctx *ctx = simrep_ctx_new(NULL);
-    if (!ctx)
+    if (!ctx) {
+        cli_layout_free(&a.layout);
         return cli_error(EXIT_DATA, "out of memory");
+    }
     input x, y;
     memset(&x, 0, sizeof x);
     memset(&y, 0, sizeof y);
@@ -878,5 +888,6 @@ int cmd_compare(int argc, char **argv)
     free(x.rows);
     free(y.rows);
     simrep_ctx_free(ctx);
+    cli_layout_free(&a.layout);
     return rc;
 }

@@ -81,6 +81,8 @@ static const char *matrix_help =
     "  --features-first         arrays are features x samples (the google/svcca layout)\n"
     "  --epsilon E, --svcca-keep F, --svcca-dims K, --svcca-rule R, --rbf-sigma S,\n"
     "  --pwcca-variant V        as in simrep compare\n"
+    "  --conv L, --conv-mode M, --resize R, --sequence S (flatten, first, last or mean), --mask FILE[:key]\n"
+    "                           conv maps and sequences, as in simrep compare (applied to every input)\n"
     "  -h, --help               this help\n"
     "\n"
     "Rows with a group column get within/between group summaries; with a layer column and groups,\n"
@@ -133,7 +135,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
-    cli_seen seen = {0, 0, 0};
+    cli_seen seen = {0, 0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
     a->max_memory = 1024.0 * 1024 * 1024;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -153,7 +155,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
         static const char *const valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output",
                                              "--threads", "--max-memory", "--against", "--epsilon", "--svcca-keep",
                                              "--svcca-dims", "--svcca-rule", "--rbf-sigma", "--pwcca-variant",
-                                             "--conv", "--conv-mode", "--resize", "--sequence", NULL};
+                                             "--conv", "--conv-mode", "--resize", "--sequence", "--mask", NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
@@ -1066,8 +1068,10 @@ int cmd_matrix(int argc, char **argv)
 {
     matrix_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0)
+    if (rc >= 0) {
+        cli_layout_free(&a.layout);
         return rc;
+    }
     mx_run r;
     memset(&r, 0, sizeof r);
     r.manifest_path = a.manifest;
@@ -1106,5 +1110,6 @@ int cmd_matrix(int argc, char **argv)
     free(r.layers);
     free(r.final_of);
     manifest_free(&r.man);
+    cli_layout_free(&a.layout);
     return rc;
 }

@@ -3,7 +3,7 @@
  * matrix` share, parsed in one place so both spell, check and explain them
  * the same way: the measure list (-m), the measure options (--epsilon,
  * --svcca-keep/-dims/-rule, --rbf-sigma, --pwcca-variant) and the input
- * layout options (--conv, --conv-mode, --resize, --sequence).  Each parser
+ * layout options (--conv, --conv-mode, --resize, --sequence, --mask).  Each parser
  * answers CLI_OPT_NOT_MINE for a name it does not know, so a command tries
  * them in turn before its own options.
  */
@@ -179,6 +179,8 @@ int cli_layout_option(const char *name, const char *val, int allow_per_step, sim
     } else if (strcmp(name, "--sequence") == 0) {
         if (strcmp(val, "flatten") == 0)
             layout->sequence = SIMREP_SEQUENCE_FLATTEN;
+        else if (strcmp(val, "first") == 0)
+            layout->sequence = SIMREP_SEQUENCE_FIRST;
         else if (strcmp(val, "last") == 0)
             layout->sequence = SIMREP_SEQUENCE_LAST;
         else if (strcmp(val, "mean") == 0)
@@ -187,10 +189,22 @@ int cli_layout_option(const char *name, const char *val, int allow_per_step, sim
             layout->sequence = SIMREP_SEQUENCE_PER_STEP;
         else if (strcmp(val, "per-step") == 0)
             rc = cli_error(EXIT_USAGE, "--sequence per-step gives one value per time step, which a matrix does "
-                           "not hold; use flatten, last or mean (or simrep compare for per-step curves)");
+                           "not hold; use flatten, first, last or mean (or simrep compare for per-step curves)");
         else
-            rc = cli_error(EXIT_USAGE, "--sequence is flatten, %slast or mean (got '%s')",
+            rc = cli_error(EXIT_USAGE, "--sequence is flatten, %sfirst, last or mean (got '%s')",
                            allow_per_step ? "per-step, " : "", val);
+    } else if (strcmp(name, "--mask") == 0) {
+        /* Read once here (N x T bytes) and shared by every input opened
+         * with the layout; cli_layout_free releases it. */
+        if (layout->mask)
+            return cli_error(EXIT_USAGE, "--mask given twice");
+        simrep_ctx *ctx = simrep_ctx_new(NULL);
+        simrep_mask *mask = NULL;
+        simrep_status st = ctx ? simrep_mask_open(ctx, val, &mask) : SIMREP_E_NOMEM;
+        rc = st == SIMREP_OK ? 0 : ctx ? cli_library_error(ctx, st, NULL, NULL) : cli_error(EXIT_DATA, "out of memory");
+        layout->mask = mask;
+        seen->mask = 1;
+        simrep_ctx_free(ctx);
     } else {
         return CLI_OPT_NOT_MINE;
     }
@@ -201,5 +215,19 @@ int cli_check_layout(const simrep_layout *layout, const cli_seen *seen)
 {
     if (seen->conv_options && layout->conv == SIMREP_CONV_NONE)
         return cli_error(EXIT_USAGE, "--conv-mode and --resize apply to conv maps: add --conv nhwc or --conv nchw");
+    if (seen->mask && layout->sequence == SIMREP_SEQUENCE_NONE)
+        return cli_error(EXIT_USAGE, "--mask says which steps of (N, T, D) sequences are tokens: add --sequence "
+                         "flatten (every token a sample), first, last or mean");
     return -1;
+}
+
+void cli_layout_free(simrep_layout *layout)
+{
+    if (!layout->mask)
+        return;
+    simrep_ctx *ctx = simrep_ctx_new(NULL); /* the default allocator, which made the mask */
+    if (ctx)
+        simrep_mask_free(ctx, (simrep_mask *)layout->mask);
+    simrep_ctx_free(ctx);
+    layout->mask = NULL;
 }

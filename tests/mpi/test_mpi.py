@@ -178,6 +178,12 @@ def test_compare_conv_and_sequences(tmp_path):
     for seq in ("per-step", "flatten", "mean"):
         check_compare(*both(3, "compare", "-m", "cca,cka,cka_rbf,procrustes", "--sequence", seq, "--format", "json",
                             tmp_path / "s.npy", tmp_path / "t.npy"))
+    # token masks: the rows (tokens) are split across ranks inside sequences;
+    # flatten skips the sequences without tokens, last needs one in each
+    for seq, low in (("flatten", 0), ("last", 1)):
+        np.save(tmp_path / "mask.npy", np.arange(4)[None, :] < r.integers(low, 5, size=50)[:, None])
+        check_compare(*both(3, "compare", "-m", "cca,cka,cka_rbf", "--sequence", seq, "--mask", tmp_path / "mask.npy",
+                            "--format", "json", tmp_path / "s.npy", tmp_path / "t.npy"))
 
 
 def test_compare_scales_across_ranks(tmp_path):

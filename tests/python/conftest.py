@@ -139,7 +139,8 @@ def npy_raw(header_dict_text, data=b"", version=(1, 0), pad=True, header_len=Non
 
 def write_safetensors(path, tensors, metadata=None):
     """A safetensors file by hand: u64 LE header length, JSON header, data.
-    tensors: {name: (dtype_name, array)}; dtype_name is F16/BF16/F32/F64.
+    tensors: {name: (dtype_name, array)}; dtype_name is F16/BF16/F32/F64
+    (or BOOL/U8/I32/I64, for token masks).
     BF16 arrays are passed as float32 and stored by truncating the low
     16 bits (round toward zero)."""
     header = {}
@@ -151,7 +152,8 @@ def write_safetensors(path, tensors, metadata=None):
             bits = np.ascontiguousarray(a, dtype="<f4").view("<u4")
             raw = (bits >> 16).astype("<u2").tobytes()
         else:
-            npdt = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}[dt]
+            npdt = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "BOOL": "|u1", "U8": "|u1", "I32": "<i4",
+                    "I64": "<i8"}[dt]
             raw = a.astype(npdt).tobytes()
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)

@@ -211,6 +211,8 @@ def test_sequence_modes(tmp_path, fortran):
     check(j, x.reshape(-1, d), y.reshape(-1, 3))
     j = compare(px, py, "--sequence", "last", measures=LINEAR)
     check(j, x[:, -1], y[:, -1])
+    j = compare(px, py, "--sequence", "first", measures=LINEAR)
+    check(j, x[:, 0], y[:, 0])
     j = compare(px, py, "--sequence", "mean", measures=LINEAR)
     check(j, x.mean(axis=1), y.mean(axis=1))
     j = compare(px, py, "--sequence", "per-step", measures=LINEAR + ",cka_rbf")
