@@ -185,6 +185,21 @@ typedef enum simrep_pwcca_variant {
     SIMREP_PWCCA_DING = 1    /* the weights of Ding et al. 2021 (sim_metric) */
 } simrep_pwcca_variant;
 
+/* rsa: the dissimilarity of two samples (rows) in a representational
+ * dissimilarity matrix. */
+typedef enum simrep_rsa_rdm {
+    SIMREP_RDM_EUCLIDEAN = 0,   /* squared Euclidean distance (rsatoolbox's 'euclidean', up to its 1/p) */
+    SIMREP_RDM_CORRELATION = 1, /* 1 - Pearson correlation of the two rows (rsatoolbox's 'correlation') */
+    SIMREP_RDM_COSINE = 2       /* 1 - cosine of the two rows (scipy pdist's 'cosine') */
+} simrep_rsa_rdm;
+
+/* rsa: how the upper triangles of the two RDMs are compared. */
+typedef enum simrep_rsa_compare {
+    SIMREP_RSA_PEARSON = 0,  /* Pearson correlation (rsatoolbox's 'corr') */
+    SIMREP_RSA_SPEARMAN = 1, /* Pearson correlation of the ranks, ties averaged (rsatoolbox's 'spearman') */
+    SIMREP_RSA_KENDALL = 2   /* Kendall's tau-b (rsatoolbox's 'kendall', scipy.stats.kendalltau) */
+} simrep_rsa_compare;
+
 /*
  * Options of every measure.  Initialise with simrep_options_init() and then
  * set fields by name; fields are only ever appended.  NULL options mean the
@@ -197,6 +212,11 @@ typedef struct simrep_options {
     int64_t svcca_dims;      /* if > 0, svcca keeps exactly this many directions per side (capped at kept) */
     simrep_pwcca_variant pwcca_variant;
     double rbf_sigma;        /* cka_rbf bandwidth, as a multiple of the median distance; 1.0 */
+    simrep_rsa_rdm rsa_rdm;  /* rsa: dissimilarity of two samples; SIMREP_RDM_CORRELATION */
+    simrep_rsa_compare rsa_compare; /* rsa: comparison of the two RDMs; SIMREP_RSA_SPEARMAN */
+    int64_t knn;             /* mutual_knn, cknna: nearest neighbours per sample, >= 1 (cknna: >= 2); 10 */
+    double rsa_memory;       /* rsa rank comparisons: MiB of distances sorted in memory before the rest is
+                                spilled to files in $TMPDIR (else /tmp); 1024 */
 } simrep_options;
 
 void simrep_options_init(simrep_options *options);

@@ -215,6 +215,13 @@ void simrep_options_init(simrep_options *o)
     o->pwcca_variant = SIMREP_PWCCA_GOOGLE;
     /* The CKA notebook's gram_rbf default threshold. */
     o->rbf_sigma = 1.0;
+    /* issue 12: rsatoolbox's usual RDM and comparison; platonic-rep's k. */
+    o->rsa_rdm = SIMREP_RDM_CORRELATION;
+    o->rsa_compare = SIMREP_RSA_SPEARMAN;
+    o->knn = 10;
+    /* 1 GiB holds n ~ 8000 samples' n(n-1)/2 distance pairs (32 bytes each with
+     * the sort's scratch); larger n spill to $TMPDIR. */
+    o->rsa_memory = 1024;
 }
 
 size_t simrep_dtype_size(simrep_dtype d)
