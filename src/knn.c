@@ -386,8 +386,7 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
         const int64_t n = sides[0].n;
         col = simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cknna column sums");
         row = col ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cknna row sums") : NULL;
-        if (!row)
-            st = SIMREP_E_NOMEM;
+        st = simrep__part_agree(ctx, "cknna", row ? SIMREP_OK : SIMREP_E_NOMEM);
     }
     if (st == SIMREP_OK) {
         const int64_t k = opt->knn;

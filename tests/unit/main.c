@@ -20,6 +20,7 @@ void suite_alloc(void);
 void suite_edge(void);
 void suite_layout(void);
 void suite_partition(void);
+void suite_rows(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -51,6 +52,7 @@ int main(void)
     RUN(edge);
     RUN(layout);
     RUN(partition);
+    RUN(rows);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "rows.h"
 #include "simrep.h"
 #include "test_util.h"
 
@@ -408,8 +409,46 @@ static simrep_status sc_file(simrep_ctx *ctx, const void *arg, double *digest)
     return st;
 }
 
+/* The rows measures (rows.h): rsa with each comparison (Kendall through
+ * the spill files: n = 100 is 4950 pairs, 3 buckets of 2048 at 1/16 MiB;
+ * a heavily tied y so that the tie paths allocate too), mutual_knn, cknna. */
+static simrep_status sc_rows(simrep_ctx *ctx, const void *arg, double *digest)
+{
+    const data *d = arg;
+    simrep_matrix x = simrep_matrix_c(d->x, SIMREP_F64, d->n, d->p);
+    simrep_matrix y = {d->yf, SIMREP_F32, d->n, d->q, 1, d->n};
+    simrep_options o;
+    simrep_options_init(&o);
+    o.knn = 4;
+    o.rsa_memory = 1.0 / 16;
+    simrep_result r;
+    simrep_status st = SIMREP_OK;
+    *digest = 0;
+    for (int how = 0; how < 4 && st == SIMREP_OK; how++) {
+        /* Euclidean RDMs with each comparison, then correlation RDMs of x
+         * against itself (y has constant rows, fine only for euclidean). */
+        o.rsa_compare = (simrep_rsa_compare)(how % 3);
+        o.rsa_rdm = how < 3 ? SIMREP_RDM_EUCLIDEAN : SIMREP_RDM_CORRELATION;
+        if ((st = simrep__rsa(ctx, &x, how < 3 ? &y : &x, &o, &r)) == SIMREP_OK)
+            *digest += r.similarity;
+    }
+    if (st == SIMREP_OK && (st = simrep__mutual_knn(ctx, &x, &y, &o, &r)) == SIMREP_OK)
+        *digest += r.similarity;
+    if (st == SIMREP_OK && (st = simrep__cknna(ctx, &x, &y, &o, &r)) == SIMREP_OK)
+        *digest += r.similarity;
+    return st;
+}
+
 void suite_alloc(void)
 {
+    {
+        data r;
+        data_make(&r, 100, 3, 2, 1);
+        for (int64_t i = 0; i < r.n * r.q; i++)
+            r.yf[i] = (float)(int)(r.yf[i] > 0);
+        CHECK(sweep("rows measures", sc_rows, &r) > 20);
+        data_free(&r);
+    }
     data d;
     data_make(&d, 60, 6, 4, 5);
     long n;

@@ -16,6 +16,7 @@
  * other piece the CLI's data-parallel compare distributes.
  */
 #include "harness.h"
+#include "rows.h"
 #include "simrep.h"
 
 #include <errno.h>
@@ -67,6 +68,10 @@ typedef struct member {
     /* the call */
     const simrep_matrix *x, *y;
     double sigma;
+    /* or a rows measure (rows.h) with its options, instead of cka_rbf */
+    simrep_status (*fn)(simrep_ctx *, const simrep_matrix *, const simrep_matrix *, const simrep_options *,
+                        simrep_result *);
+    const simrep_options *opt;
     int fail_at; /* fail this allocation (1-based) of this part's context; 0: never */
     int allocs;
     simrep_status st;
@@ -125,14 +130,25 @@ static void *run_part(void *arg)
         return NULL;
     }
     simrep_ctx_set_partition(ctx, m->part, m->t->parts, team_allreduce, m);
-    m->st = simrep_cka_rbf(ctx, m->x, m->y, m->sigma, &m->value);
+    if (m->fn) {
+        simrep_result r;
+        memset(&r, 0, sizeof r);
+        m->st = m->fn(ctx, m->x, m->y, m->opt, &r);
+        m->value = r.similarity;
+    } else {
+        m->st = simrep_cka_rbf(ctx, m->x, m->y, m->sigma, &m->value);
+    }
     simrep_ctx_free(ctx);
     return NULL;
 }
 
-/* Run cka_rbf on parts threads; part fail_part fails allocation fail_at. */
-static void run_team(int parts, const simrep_matrix *x, const simrep_matrix *y, double sigma, int fail_part,
-                     int fail_at, member *m, int *timed_out)
+typedef simrep_status (*rows_fn)(simrep_ctx *, const simrep_matrix *, const simrep_matrix *,
+                                 const simrep_options *, simrep_result *);
+
+/* Run cka_rbf (fn NULL) or fn on parts threads; part fail_part fails
+ * allocation fail_at. */
+static void run_team_fn(int parts, const simrep_matrix *x, const simrep_matrix *y, double sigma, rows_fn fn,
+                        const simrep_options *opt, int fail_part, int fail_at, member *m, int *timed_out)
 {
     team t;
     memset(&t, 0, sizeof t);
@@ -145,6 +161,7 @@ static void run_team(int parts, const simrep_matrix *x, const simrep_matrix *y, 
         m[k].t = &t;
         m[k].part = k;
         m[k].x = x, m[k].y = y, m[k].sigma = sigma;
+        m[k].fn = fn, m[k].opt = opt;
         m[k].fail_at = k == fail_part ? fail_at : 0;
         m[k].value = -1;
         pthread_create(&th[k], NULL, run_part, &m[k]);
@@ -154,6 +171,12 @@ static void run_team(int parts, const simrep_matrix *x, const simrep_matrix *y, 
     *timed_out = t.timed_out;
     pthread_cond_destroy(&t.cv);
     pthread_mutex_destroy(&t.mu);
+}
+
+static void run_team(int parts, const simrep_matrix *x, const simrep_matrix *y, double sigma, int fail_part,
+                     int fail_at, member *m, int *timed_out)
+{
+    run_team_fn(parts, x, y, sigma, NULL, NULL, fail_part, fail_at, m, timed_out);
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -250,8 +273,69 @@ static void check_dftcca_merge(void)
     free(yd);
 }
 
+/* The rows measures (rsa.c, knn.c) split the same way: every part returns
+ * the unpartitioned value.  Neighbour lists and ranks are exact (== bit for
+ * bit: the same tiles, integer counts); rsa's Pearson merges sums in another
+ * order (1e-12 on a correlation).  Then one part's allocation failing at
+ * each point in turn: all parts fail together or all succeed alike. */
+static void check_rows(int64_t n, int levels, int parts)
+{
+    double *xd = data(n, 6, levels), *yd = data(n, 5, levels);
+    for (int64_t i = 0; i < n; i++)
+        yd[i * 5] += 2 * xd[i * 6];
+    simrep_matrix x = simrep_matrix_c(xd, SIMREP_F64, n, 6), y = simrep_matrix_c(yd, SIMREP_F64, n, 5);
+    static const struct {
+        rows_fn fn;
+        int how; /* rsa_compare, or -1 */
+    } cases[] = {{simrep__rsa, SIMREP_RSA_PEARSON}, {simrep__rsa, SIMREP_RSA_SPEARMAN},
+                 {simrep__rsa, SIMREP_RSA_KENDALL}, {simrep__mutual_knn, -1}, {simrep__cknna, -1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        simrep_options o;
+        simrep_options_init(&o);
+        o.rsa_rdm = SIMREP_RDM_EUCLIDEAN;
+        if (cases[c].how >= 0)
+            o.rsa_compare = (simrep_rsa_compare)cases[c].how;
+        o.knn = 7;
+        simrep_ctx *ctx = simrep_ctx_new(NULL);
+        simrep_result serial;
+        memset(&serial, 0, sizeof serial);
+        CHECK_STATUS(ctx, cases[c].fn(ctx, &x, &y, &o, &serial), SIMREP_OK);
+        simrep_ctx_free(ctx);
+        member m[MAX_PARTS];
+        int timed_out = 0;
+        run_team_fn(parts, &x, &y, 0, cases[c].fn, &o, -1, 0, m, &timed_out);
+        CHECK(!timed_out);
+        for (int k = 0; k < parts; k++) {
+            CHECK(m[k].st == SIMREP_OK);
+            if (cases[c].how == SIMREP_RSA_PEARSON)
+                CHECK_CLOSE(m[k].value, serial.similarity, 1e-12);
+            else
+                CHECK(m[k].value == serial.similarity);
+            CHECK(m[k].value == m[0].value);
+        }
+        int agreed = 1, last_ok = 0, any_fail = 0;
+        for (int at = 2; at < 40 && !last_ok; at++) {
+            run_team_fn(3, &x, &y, 0, cases[c].fn, &o, 1, at, m, &timed_out);
+            int nok = 0;
+            for (int k = 0; k < 3; k++)
+                nok += m[k].st == SIMREP_OK;
+            agreed &= !timed_out && (nok == 0 || (nok == 3 && m[0].value == m[1].value && m[1].value == m[2].value));
+            any_fail |= nok == 0;
+            last_ok = nok == 3;
+        }
+        CHECK(agreed);
+        CHECK(any_fail);
+        CHECK(last_ok);
+    }
+    free(xd);
+    free(yd);
+}
+
 void suite_partition(void)
 {
+    check_rows(700, 0, 3);
+    check_rows(600, 3, 2);
+    check_rows(40, 0, 3);
     check_dftcca_merge();
     /* 700 rows: 3 tile rows of 256; 3 parts one each, 2 parts uneven, 5
      * parts leave two idle.  1100 rows: 5 tile rows over 3 parts. */
