@@ -1167,6 +1167,8 @@ static simrep_status rsa_ranks(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, simr
     R.tmp = R.buf ? simrep__alloc_array(ctx, (size_t)R.C, sizeof(rec), "rsa sort scratch") : NULL;
     if (!R.tmp)
         st = SIMREP_E_NOMEM;
+    simrep__advise_huge(R.buf, (size_t)R.C * sizeof(rec));
+    simrep__advise_huge(R.tmp, (size_t)R.C * sizeof(rec));
     if (st == SIMREP_OK && R.C == R.M) {
         st = tile_pass(ctx, sx, sy, "rsa pairs", collect_tile, &R);
         if (st == SIMREP_OK && R.fill != R.M)

@@ -17,11 +17,13 @@
  * (FNV-1a of their values, -0 read as +0), sorted by hash and compared, so
  * equal rows are found in O(n log n + n p) without comparing all pairs.
  */
+#define _DEFAULT_SOURCE /* MADV_HUGEPAGE (Linux) */
 #include "tiles.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int simrep__tile_mine(const simrep_ctx *ctx, int64_t i0)
 {
@@ -149,4 +151,17 @@ simrep_status simrep__row_groups(simrep_ctx *ctx, const double *rows, int64_t n,
     }
     simrep__free(ctx, keys);
     return SIMREP_OK;
+}
+
+void simrep__advise_huge(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)1 << 21, a = ((uintptr_t)p + huge - 1) & ~(huge - 1),
+                    e = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (p && e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only: a failure changes nothing */
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
