@@ -932,6 +932,185 @@ void simrep_dftcca_result_clear(simrep_ctx *ctx, simrep_dftcca_result *r);
  */
 simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
 
+/* ------------------------------------- uncertainty and chance (issue 11) */
+
+/*
+ * Bootstrap confidence intervals, permutation nulls and chance levels of
+ * the measures computed from the moments (family CCA and MOMENTS; the
+ * measures that need the rows or conv maps, cka_rbf and dftcca, are not
+ * resampled: their result says so).  src/stats.c opens with the design and
+ * its justification; docs/statistics.md is the user's page.  In short:
+ *
+ * Units.  Rows are resampled and re-paired in units of unit_rows
+ * consecutive rows: a row by default, an image for conv positions, a
+ * sequence for sequence flatten (the CLI passes rows_per_item), K rows
+ * with --unit-rows K.  Positions of one image are not independent: treating
+ * them as units would make the intervals far too narrow.
+ *
+ * Bootstrap (B resamples).  During the one pass over the data every unit
+ * goes to one of G buckets (a hash of the unit's index and the seed), and
+ * each bucket keeps its own moments, shifted about a common origin.  A
+ * resample draws G buckets with replacement and combines their moments
+ * with those multiplicities (one GEMM for a batch of resamples), then
+ * computes the measures from the combined moments.  With G >= the number
+ * of units each unit is its own bucket and this IS the unit bootstrap;
+ * otherwise it is the bootstrap of G random groups of units, whose
+ * standard error has about G - 1 degrees of freedom (G = 128: the
+ * standard error is itself uncertain by about 6%).  The data are read
+ * once.  Intervals are percentile intervals of the similarity.
+ *
+ * Permutations (K nulls).  The units are cut into S segments of equal
+ * size (plus a remainder of fewer than S units); while reading, the
+ * cross products of every segment of x with every segment of y are kept
+ * (S^2 blocks of (p+2) x (q+2), unit j of segment a against unit j of
+ * segment b).  A null pairs segment a of x with segment sigma(a) of y for a
+ * random permutation sigma of the S segments (never the identity), which
+ * gives the cross-scatter of a re-pairing of the units exactly; x's and y's
+ * own scatters do not change, so each null costs one measure evaluation
+ * with the sides' eigendecompositions shared.  The pass reads the S
+ * segments side by side (simrep_stats_next gives the order).  Permuting
+ * segments is a group acting on the data, so the p-value
+ * (1 + #{null >= observed}) / (1 + K) is exact under independence of x's
+ * and y's units; a permutation leaves on average one segment paired with
+ * itself, so about 1/S of the true pairing stays in a null (for CKA about
+ * 1/S^2 of the signal).  Cost: S x the cross product p q n of a plain
+ * compare, once, whatever K.
+ *
+ * Chance levels in closed form: the exact mean over random re-pairings of
+ * the rows, from the observed moments alone: cca_r2 max(kept_p, kept_q) /
+ * (n - 1); cka tr(Sxx) tr(Syy) / ((n - 1) |Sxx|_F |Syy|_F); cka_debiased 0.
+ * Other measures have none (has_chance 0).
+ *
+ * Memory: G (p+q)^2 doubles for the bootstrap buckets and S^2 (p+2)(q+2)
+ * for the permutation blocks, within max_memory: G (default up to 128) is
+ * lowered to fit, and below 16 buckets the call fails (SIMREP_E_INVALID
+ * saying how much is needed); S (default 8) is lowered to 4 at least.
+ * Results do not depend on the number of threads.
+ */
+typedef struct simrep_stats_options {
+    int64_t bootstrap;      /* B resamples of the units (0: none) */
+    int64_t permutations;   /* K random re-pairings of the units (0: none) */
+    double ci;              /* level of the percentile intervals, in (0, 1); 0.95 */
+    uint64_t seed;          /* every random choice follows from it (any value, 0 included); 0 */
+    int64_t unit_rows;      /* rows per sampling unit, >= 1; 1 */
+    int64_t buckets;        /* bootstrap buckets G (0: min(units, 128), fewer to fit max_memory) */
+    int64_t segments;       /* permutation segments S >= 2 (0: 8, down to 4 to fit max_memory) */
+    double max_memory;      /* bytes the resampling state may take (0: 1 GiB) */
+    int threads;            /* worker threads for the resamples (0 or 1: the calling thread only) */
+} simrep_stats_options;
+
+void simrep_stats_options_init(simrep_stats_options *options);
+
+typedef struct simrep_stats simrep_stats;
+
+/*
+ * Resampling state for n rows of x (p features) and y (q features).
+ * Errors: SIMREP_E_INVALID for options out of range (the message names
+ * the option) or a state that would not fit in max_memory (the message
+ * says how much it needs).
+ */
+simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n, const simrep_stats_options *options,
+                               simrep_stats **out);
+void simrep_stats_free(simrep_ctx *ctx, simrep_stats *s);
+
+/*
+ * The rows to read next: writes row0 and rows (at most max_rows, at least
+ * one unit: whole units always) and returns 1, or returns 0 once every row
+ * was handed out.  Read those rows of x and y and give them to
+ * simrep_stats_update before asking again.  Without permutations the rows
+ * come in order; with them, the S segments are read side by side (a block
+ * from each segment in turn), then the remainder.  max_rows must be the
+ * same in every call.
+ */
+int simrep_stats_next(simrep_stats *s, int64_t max_rows, int64_t *row0, int64_t *rows);
+/* Fold in the rows of the last simrep_stats_next (x: rows x p, y: rows x
+ * q, any dtype and strides).  NaN or Inf: SIMREP_E_NONFINITE naming "x" or
+ * "y", the row and the column; rows other than those asked for:
+ * SIMREP_E_INVALID. */
+simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep_matrix *x, const simrep_matrix *y);
+
+/* What the state is. */
+typedef struct simrep_stats_info {
+    int64_t units;          /* sampling units */
+    int64_t unit_rows;      /* rows per unit (the last unit may have fewer) */
+    int64_t buckets;        /* G (0 without bootstrap) */
+    int exact_bootstrap;    /* 1 if every unit is its own bucket: the unit bootstrap itself */
+    int64_t segments;       /* S (0 without permutations) */
+    int64_t segment_units;  /* units per segment */
+    double memory;          /* bytes of resampling state */
+} simrep_stats_info;
+
+void simrep_stats_get_info(const simrep_stats *s, simrep_stats_info *info);
+
+/* One measure's uncertainty and chance level.  Fields of a part not run
+ * are 0. */
+typedef struct simrep_stats_result {
+    simrep_measure measure;
+    int resampled;           /* 1 if computed from moments (bootstrap and permutations apply), else 0 */
+    double similarity;       /* observed, as simrep_compare_moments */
+    int64_t bootstrap;       /* resamples in which the measure was defined (<= B) */
+    double ci_low, ci_high;  /* percentile interval of the similarity at options.ci */
+    double se;               /* standard deviation of the resampled similarities */
+    double boot_mean;        /* their mean */
+    double distance_ci_low, distance_ci_high, distance_se; /* the same for the distance */
+    int64_t permutations;    /* nulls in which the measure was defined (<= K) */
+    double null_mean, null_sd;
+    double p_value;          /* (1 + #{null >= observed}) / (1 + permutations) */
+    double adjusted;         /* (observed - null_mean) / (1 - null_mean) */
+    int has_chance;          /* 1 if the measure has a closed-form chance level */
+    double chance;           /* the mean over random re-pairings of the rows (see above) */
+} simrep_stats_result;
+
+/*
+ * After every row was given: the observed measures from m (the exact
+ * moments of the same n rows: simrep_moments_update of every block, in any
+ * order), then the bootstrap and the permutations.  results[i] for
+ * measures[i]; measures that need rows or maps get resampled 0 and their
+ * similarity 0 (compute them elsewhere).  Progress is reported through the
+ * context ("bootstrap", "permutations").  The resamples run on
+ * options.threads workers with one BLAS thread each (the BLAS pool is set
+ * to 1 for the call and restored).  Errors: as simrep_compare_moments for
+ * the observed data; SIMREP_E_INVALID if rows are missing or m does not
+ * match.  A resample where a measure is undefined (e.g. every feature of a
+ * side dead) is left out of that measure's counts.
+ */
+simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simrep_moments *m,
+                                   const simrep_options *options, const simrep_measure *measures, int count,
+                                   simrep_stats_result *results);
+
+/* The closed-form chance level of a measure from moments (see above); 0
+ * and *has = 0 if it has none. */
+double simrep_chance_level(simrep_measure measure, const simrep_moments *m, int64_t kept_p, int64_t kept_q, int *has);
+
+/*
+ * Group tests on a matrix of distances between N inputs with group labels
+ * (simrep matrix): for every pair of groups a < b (and all groups at
+ * once, reported as a = b = -1), the statistic is the mean distance
+ * between the two groups minus the mean distance within them (pairs inside
+ * a or inside b); its p-value permutes the labels of the inputs of the two
+ * groups K times (sizes kept): (1 + #{null >= observed}) / (1 + K).  The
+ * bootstrap resamples the inputs of each group with replacement (B times)
+ * and gives percentile intervals of every group's within mean and every
+ * pair's between mean (pairs of an input with itself left out).
+ */
+typedef struct simrep_group_test {
+    int a, b;                /* groups (indices into the labels' 0 .. groups-1), or -1, -1 for all */
+    double within, between;  /* observed means */
+    double statistic;        /* between - within */
+    int64_t permutations;
+    double null_mean, null_sd, p_value;
+} simrep_group_test;
+
+/* dist: N x N row-major (ld >= N), symmetric; labels[i] in [0, groups).
+ * tests receives groups (groups - 1) / 2 + 1 entries (pairs in order
+ * (0,1), (0,2), ..., then all); within_ci (groups x 2), between_ci
+ * (groups x groups x 2, symmetric; diagonal = within_ci) may be NULL when
+ * bootstrap is 0.  Groups with fewer than 2 inputs have no within mean
+ * (NaN there, and no test for their pairs: permutations 0). */
+simrep_status simrep_group_tests(simrep_ctx *ctx, int64_t n, const double *dist, int64_t ld, const int *labels,
+                                 int groups, int64_t permutations, int64_t bootstrap, double ci, uint64_t seed,
+                                 simrep_group_test *tests, double *within_ci, double *between_ci);
+
 #ifdef __cplusplus
 }
 #endif

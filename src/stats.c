@@ -1,0 +1,1298 @@
+/*
+ * stats.c: bootstrap intervals, permutation nulls and chance levels of the
+ * measures computed from moments, from ONE pass over the data (issue 11).
+ *
+ * Everything resamples units (unit_rows consecutive rows: a row, an image,
+ * a sequence), never rows inside a unit.
+ *
+ * Bootstrap.  The exact bootstrap would refold the data B times.  Instead
+ * every unit is hashed (with the seed) to one of G buckets, and each bucket
+ * keeps, about a common origin c (the mean of the first block read), its
+ * count, sums, scatter and the debiased-CKA row sums: a column of length
+ * L = d^2 + 3d + 6 (d = p + q).  A resample draws G buckets with
+ * replacement; the combined raw sums of a batch of resamples are one GEMM
+ * (L x G times G x batch), and each is turned into central moments about its
+ * own mean (moments_from_raw) and handed to simrep_compare_moments.  This
+ * is the bootstrap of G random groups of units ("random groups", Wolter
+ * 2007, ch. 2; the cluster bootstrap of Davison & Hinkley 1997, 3.8): the
+ * groups are i.i.d. because the assignment is random, so its variance is
+ * (G - 1) / G of the unit bootstrap's in expectation, with about G - 1
+ * degrees of freedom (relative sd of the SE 1 / sqrt(2 (G - 1)): 6% at
+ * G = 128, against 5% for a unit bootstrap with B = 200 itself).  When the
+ * units are no more than G each is its own bucket and it is the unit
+ * bootstrap exactly.  Rejected: Poisson weights per unit and per resample
+ * (Chamandy et al. 2012) need B moments updated per row (B x the pass);
+ * the delta method needs every measure's gradient (and for svcca and pwcca
+ * a discontinuous one); keeping the rows is O(n d) memory.  The origin c
+ * keeps the shifted sums accurate: the error of S = C - n dd^T grows with
+ * |mean - c|^2 / var, and c is a mean of hundreds of the same rows.
+ *
+ * Permutations.  A re-pairing changes only the cross-scatter Sxy (and the
+ * cross row sum of debiased CKA): one costs p q n flops, half a plain
+ * compare, so K of them would be K / 2 plain compares.  Instead the units
+ * are cut into S segments of m units; the pass reads unit j of every
+ * segment side by side, and accumulates P_ab = sum_j x~(a, j)ᵀ y~(b, j) for
+ * every a, b (one GEMM per round of reads: S p q n flops in all), with
+ * x~ = [x - c, |x - c|^2, 1] (and y~ alike) so every cross sum the moments
+ * need is in the blocks.  A null sums P_{a sigma(a)} over a random
+ * permutation sigma of the segments (plus the remainder's own pairing):
+ * the exact cross moments of that re-pairing of the units.  The segments
+ * form a group acting on the data, so under independence the observed
+ * value is exchangeable with the nulls and the p-value is exact; the
+ * price is that a permutation leaves a segment with itself about once, so
+ * 1/S of the pairing carries over (the rows of a fixed segment keep their
+ * partner).  sigma = identity is never drawn.
+ *
+ * Chance levels: for any data, the mean over all re-pairings of the rows of
+ * tr(A P B Pᵀ), A and B centered (zero row sums), is tr A tr B / (n - 1)
+ * (the diagonal terms give tr A tr B / n, the others tr A tr B / (n (n-1))).
+ * With A, B the Gram matrices this is CKA's numerator; with the hat
+ * matrices of x and y (traces p and q) it is the sum of the squared
+ * canonical correlations (Pillai's trace), hence cca_r2 = max(p, q) / (n-1);
+ * unbiased HSIC (Song et al. 2012) has mean 0 over re-pairings.
+ */
+#include "linalg.h"
+#include "moments.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Defaults: 128 buckets (6% relative noise in the SE, see above), 8
+ * segments (8! - 1 = 40319 distinct nulls, 8 x the cross product). */
+#define DEFAULT_BUCKETS 128
+#define MIN_BUCKETS 16
+#define DEFAULT_SEGMENTS 8
+#define MIN_SEGMENTS 4
+#define DEFAULT_MEMORY (1024.0 * 1024.0 * 1024.0)
+/* Resamples combined per GEMM: at most this many bytes of combined sums
+ * per worker, at most 16 (the product is memory-bound beyond). */
+#define BATCH_BYTES (64.0 * 1024 * 1024)
+#define BATCH_MAX 16
+
+/* Random streams: every choice is a function of (seed, stream, index). */
+enum { STREAM_BUCKET = 1, STREAM_BOOT = 2, STREAM_PERM = 3, STREAM_GROUP = 4, STREAM_GBOOT = 5 };
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t stream_state(uint64_t seed, int stream, uint64_t index)
+{
+    uint64_t x = seed ^ ((uint64_t)stream * 0xD1B54A32D192ED03ull);
+    uint64_t a = splitmix(&x);
+    x = a ^ (index * 0x8CB92BA72F3D8DD7ull);
+    splitmix(&x);
+    return x;
+}
+
+/* Uniform in [0, n) (Lemire's multiply-high; bias < n / 2^64). */
+static uint64_t uniform(uint64_t *st, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)splitmix(st) * n) >> 64);
+}
+
+struct simrep_stats {
+    simrep_stats_options o;
+    int64_t p, q, d, n;
+    int64_t ur, units;
+    /* bootstrap */
+    int64_t G, L;
+    int exact;
+    double *bk;          /* L x G, column g = bucket g's raw sums (layout in bucket_offsets) */
+    /* permutations */
+    int64_t S, m;        /* segments, units per segment */
+    int64_t pa, qa;      /* p + 2, q + 2 */
+    double *P;           /* (S pa) x (S qa), column-major: block (a, b) at rows a pa, columns b qa */
+    double *R;           /* pa x qa: the remainder's own pairing */
+    /* origin */
+    int have_c;
+    double *c;           /* d */
+    /* reading plan */
+    int64_t max_rows, round_units; /* fixed at the first simrep_stats_next */
+    int64_t j0, seg;     /* next round's first unit within the segments, next segment */
+    int64_t rem_row;     /* next remainder row (after the rounds) */
+    int64_t cur0, cur_rows, cur_seg; /* the read handed out (cur_seg -1: sequential or remainder) */
+    int pending;
+    int64_t rows_given;
+    /* work space */
+    double *z;           /* max_rows x (d + 2): converted, shifted rows and their |.|^2 per side */
+    double *zb;          /* the same sorted by bucket */
+    int64_t *cnt;        /* G + 1 */
+    double *xr, *yr;     /* round buffers: rr x (S pa), rr x (S qa), column-major, ld rr */
+    int64_t rr;          /* rows per segment read in a round (round_units * ur) */
+};
+
+/* Offsets inside a bucket column. */
+typedef struct bucket_offsets {
+    int64_t C, Wx, Wy, s, aa, a, n;
+} bucket_offsets;
+
+static bucket_offsets offsets(int64_t d)
+{
+    bucket_offsets b;
+    b.C = 0;
+    b.Wx = d * d;
+    b.Wy = b.Wx + d;
+    b.s = b.Wy + d;
+    b.aa = b.s + d; /* xx, xy, yy */
+    b.a = b.aa + 3; /* x, y */
+    b.n = b.a + 2;
+    return b;
+}
+
+void simrep_stats_options_init(simrep_stats_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->ci = 0.95;
+    o->unit_rows = 1;
+}
+
+void simrep_stats_free(simrep_ctx *ctx, simrep_stats *s)
+{
+    if (!s)
+        return;
+    simrep__free(ctx, s->bk);
+    simrep__free(ctx, s->P);
+    simrep__free(ctx, s->R);
+    simrep__free(ctx, s->c);
+    simrep__free(ctx, s->z);
+    simrep__free(ctx, s->zb);
+    simrep__free(ctx, s->cnt);
+    simrep__free(ctx, s->xr);
+    simrep__free(ctx, s->yr);
+    simrep__free(ctx, s);
+}
+
+static double mib(double bytes) { return bytes / 1048576.0; }
+
+simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n, const simrep_stats_options *options,
+                               simrep_stats **out)
+{
+    simrep_stats_options o;
+    if (options)
+        o = *options;
+    else
+        simrep_stats_options_init(&o);
+    *out = NULL;
+    if (p < 1 || q < 1 || n < 2)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "statistics need p, q >= 1 and n >= 2 (got %lld, %lld, %lld)",
+                            (long long)p, (long long)q, (long long)n);
+    if (o.bootstrap < 0 || o.bootstrap > 100000000)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "bootstrap must be a number of resamples from 0 to 1e8 (got %lld)",
+                            (long long)o.bootstrap);
+    if (o.permutations < 0 || o.permutations > 100000000)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "permutations must be from 0 to 1e8 (got %lld)",
+                            (long long)o.permutations);
+    if (!(o.ci > 0 && o.ci < 1))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "ci must be a level in (0, 1), e.g. 0.95 (got %g)", o.ci);
+    if (o.unit_rows < 1 || o.unit_rows > n)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "unit_rows must be from 1 to n = %lld (got %lld)", (long long)n,
+                            (long long)o.unit_rows);
+    if (o.buckets < 0 || o.segments < 0 || o.segments == 1 || o.threads < 0 || o.threads > 1024 ||
+        !(o.max_memory >= 0) || !isfinite(o.max_memory))
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "buckets >= 0, segments 0 or >= 2, threads 0..1024 and max_memory >= 0 (got %lld, %lld, "
+                            "%d, %g)",
+                            (long long)o.buckets, (long long)o.segments, o.threads, o.max_memory);
+    const double budget = o.max_memory > 0 ? o.max_memory : DEFAULT_MEMORY;
+    const int64_t d = p + q, ur = o.unit_rows, units = (n + ur - 1) / ur;
+    if (d > 1 << 20)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "statistics: %lld features in all is too many", (long long)d);
+    /* Permutations first (their state is the smaller), then the buckets. */
+    int64_t S = 0, m = 0;
+    double used = 0;
+    const double block = (double)(p + 2) * (double)(q + 2) * 8.0;
+    if (o.permutations > 0) {
+        const int64_t full = n / ur;
+        S = o.segments ? o.segments : DEFAULT_SEGMENTS;
+        if (!o.segments)
+            while (S > MIN_SEGMENTS && (double)S * (double)S * block > budget / 2)
+                S--;
+        if ((double)S * (double)S * block > budget)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "permutations need %lld^2 blocks of (p+2)(q+2) doubles (%.1f MiB), more than the "
+                                "memory allowed (%.1f MiB); raise it",
+                                (long long)S, mib((double)S * (double)S * block), mib(budget));
+        if (full < 2 * S)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "permutations need at least %lld units (2 per segment), there are %lld", (long long)(2 * S),
+                                (long long)full);
+        m = full / S;
+        used = (double)S * (double)S * block + block;
+    }
+    int64_t G = 0, L = d * d + 3 * d + 6;
+    if (o.bootstrap > 0) {
+        const double col = (double)L * 8.0;
+        if (o.buckets) {
+            G = o.buckets < units ? o.buckets : units;
+        } else {
+            G = units < DEFAULT_BUCKETS ? units : DEFAULT_BUCKETS;
+            while (G > MIN_BUCKETS && used + (double)G * col > budget)
+                G--;
+        }
+        if (used + (double)G * col > budget)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "the bootstrap needs %lld buckets of (p+q)^2 doubles (%.1f MiB)%s, more than the memory "
+                                "allowed (%.1f MiB); raise it",
+                                (long long)G, mib((double)G * col), used > 0 ? " besides the permutations' blocks" : "",
+                                mib(budget));
+    }
+    simrep_stats *s = simrep__alloc(ctx, sizeof *s, "statistics");
+    if (!s)
+        return SIMREP_E_NOMEM;
+    memset(s, 0, sizeof *s);
+    s->o = o;
+    s->p = p;
+    s->q = q;
+    s->d = d;
+    s->n = n;
+    s->ur = ur;
+    s->units = units;
+    s->G = G;
+    s->L = L;
+    s->exact = G > 0 && G == units;
+    s->S = S;
+    s->m = m;
+    s->pa = p + 2;
+    s->qa = q + 2;
+    s->cur_seg = -1;
+    s->rem_row = S * m * ur;
+    int ok = (s->c = simrep__calloc_array(ctx, (size_t)d, sizeof(double), "statistics origin")) != NULL;
+    if (ok && G > 0)
+        ok = (s->bk = simrep__calloc_array(ctx, (size_t)L * (size_t)G, sizeof(double), "bootstrap buckets")) &&
+             (s->cnt = simrep__calloc_array(ctx, (size_t)G + 1, sizeof(int64_t), "bootstrap buckets"));
+    if (ok && S > 0)
+        ok = (s->P = simrep__calloc_array(ctx, (size_t)(S * s->pa) * (size_t)(S * s->qa), sizeof(double),
+                                          "permutation blocks")) &&
+             (s->R = simrep__calloc_array(ctx, (size_t)(s->pa * s->qa), sizeof(double), "permutation blocks"));
+    if (!ok) {
+        simrep_stats_free(ctx, s);
+        return SIMREP_E_NOMEM;
+    }
+    *out = s;
+    return SIMREP_OK;
+}
+
+void simrep_stats_get_info(const simrep_stats *s, simrep_stats_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->units = s->units;
+    info->unit_rows = s->ur;
+    info->buckets = s->G;
+    info->exact_bootstrap = s->exact;
+    info->segments = s->S;
+    info->segment_units = s->m;
+    info->memory = ((double)s->L * (double)s->G + (double)(s->S * s->pa) * (double)(s->S * s->qa) +
+                    (double)(s->pa * s->qa)) * 8.0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+int simrep_stats_next(simrep_stats *s, int64_t max_rows, int64_t *row0, int64_t *rows)
+{
+    if (!s->max_rows) {
+        s->max_rows = max_rows < s->ur ? s->ur : max_rows;
+        if (s->S > 0) {
+            int64_t r = s->max_rows / (s->S * s->ur);
+            s->round_units = r < 1 ? 1 : r > s->m ? s->m : r;
+            s->rr = s->round_units * s->ur;
+        }
+    }
+    const int64_t mr = s->max_rows - s->max_rows % s->ur;
+    if (s->S > 0 && s->j0 < s->m) {
+        const int64_t r = s->m - s->j0 < s->round_units ? s->m - s->j0 : s->round_units;
+        s->cur0 = (s->seg * s->m + s->j0) * s->ur;
+        s->cur_rows = r * s->ur;
+        s->cur_seg = s->seg;
+    } else {
+        if (s->rem_row >= s->n)
+            return 0;
+        s->cur0 = s->rem_row;
+        s->cur_rows = s->n - s->rem_row < mr ? s->n - s->rem_row : mr;
+        s->cur_seg = -1;
+    }
+    s->pending = 1;
+    *row0 = s->cur0;
+    *rows = s->cur_rows;
+    return 1;
+}
+
+/* Convert, check and shift the rows into s->z: row i is [x - cx, y - cy,
+ * |x - cx|^2, |y - cy|^2]. */
+static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_matrix *x, const simrep_matrix *y)
+{
+    const int64_t rows = x->rows, p = s->p, d = s->d, w = d + 2;
+    simrep__rows_to_double(x, 0, rows, s->z, w);
+    simrep__rows_to_double(y, 0, rows, s->z + p, w);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++)
+            if (!isfinite(s->z[i * w + j]))
+                return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", j < p ? "x" : "y",
+                                    isnan(s->z[i * w + j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
+                                    (long long)(j < p ? j : j - p));
+    if (!s->have_c) {
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < d; j++)
+                s->c[j] += s->z[i * w + j];
+        for (int64_t j = 0; j < d; j++)
+            s->c[j] /= (double)rows;
+        s->have_c = 1;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        double *r = s->z + i * w, ax = 0, ay = 0;
+        for (int64_t j = 0; j < d; j++) {
+            r[j] -= s->c[j];
+            if (j < p)
+                ax += r[j] * r[j];
+            else
+                ay += r[j] * r[j];
+        }
+        r[d] = ax;
+        r[d + 1] = ay;
+    }
+    return SIMREP_OK;
+}
+
+/* The bucket of a unit. */
+static int64_t bucket_of(const simrep_stats *s, int64_t unit)
+{
+    if (s->exact)
+        return unit;
+    uint64_t st = stream_state(s->o.seed, STREAM_BUCKET, (uint64_t)unit);
+    return (int64_t)uniform(&st, (uint64_t)s->G);
+}
+
+static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows)
+{
+    const int64_t d = s->d, w = d + 2, G = s->G;
+    const bucket_offsets bo = offsets(d);
+    int64_t *cnt = s->cnt;
+    memset(cnt, 0, (size_t)(G + 1) * sizeof *cnt);
+    /* Counting sort of the rows by bucket (units are whole in a read). */
+    int64_t *b = simrep__alloc_array(ctx, (size_t)rows, sizeof *b, "bootstrap buckets");
+    if (!b)
+        return SIMREP_E_NOMEM;
+    for (int64_t i = 0; i < rows; i++) {
+        b[i] = bucket_of(s, (s->cur0 + i) / s->ur);
+        cnt[b[i] + 1]++;
+    }
+    for (int64_t g = 0; g < G; g++)
+        cnt[g + 1] += cnt[g];
+    int64_t *fill = simrep__alloc_array(ctx, (size_t)G, sizeof *fill, "bootstrap buckets");
+    if (!fill) {
+        simrep__free(ctx, b);
+        return SIMREP_E_NOMEM;
+    }
+    memcpy(fill, cnt, (size_t)G * sizeof *fill);
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(s->zb + (fill[b[i]]++) * w, s->z + i * w, (size_t)w * sizeof(double));
+    simrep__free(ctx, fill);
+    simrep__free(ctx, b);
+    simrep_status st = SIMREP_OK;
+    for (int64_t g = 0; g < G && st == SIMREP_OK; g++) {
+        const int64_t k = cnt[g + 1] - cnt[g];
+        if (k == 0)
+            continue;
+        double *col = s->bk + g * s->L;
+        const double *v = s->zb + cnt[g] * w;
+        /* C += Vᵀ V: the row-major k x d rows (ld w) are the column-major
+         * d x k matrix, read in place by DSYRK. */
+        st = simrep__syrk(ctx, 'N', d, k, 1.0, v, w, 1.0, col + bo.C, d);
+        for (int64_t i = 0; i < k && st == SIMREP_OK; i++) {
+            const double *r = v + i * w, ax = r[d], ay = r[d + 1];
+            for (int64_t j = 0; j < d; j++) {
+                col[bo.Wx + j] += ax * r[j];
+                col[bo.Wy + j] += ay * r[j];
+                col[bo.s + j] += r[j];
+            }
+            col[bo.aa] += ax * ax;
+            col[bo.aa + 1] += ax * ay;
+            col[bo.aa + 2] += ay * ay;
+            col[bo.a] += ax;
+            col[bo.a + 1] += ay;
+            col[bo.n] += 1;
+        }
+    }
+    return st;
+}
+
+/* Augmented rows [v, alpha, 1] of x (or y) into column-major dst (ld). */
+static void augment(const simrep_stats *s, int side, int64_t rows, double *dst, int64_t ld)
+{
+    const int64_t w = s->d + 2, o = side ? s->p : 0, f = side ? s->q : s->p;
+    for (int64_t j = 0; j < f; j++)
+        for (int64_t i = 0; i < rows; i++)
+            dst[i + j * ld] = s->z[i * w + o + j];
+    for (int64_t i = 0; i < rows; i++) {
+        dst[i + f * ld] = s->z[i * w + s->d + side];
+        dst[i + (f + 1) * ld] = 1.0;
+    }
+}
+
+static simrep_status fold_permutation(simrep_ctx *ctx, simrep_stats *s, int64_t rows)
+{
+    const int64_t pa = s->pa, qa = s->qa, S = s->S;
+    if (s->cur_seg < 0) { /* remainder: its own pairing */
+        double *ax = simrep__alloc_array(ctx, (size_t)(rows * (pa + qa)), sizeof(double), "permutation rows");
+        if (!ax)
+            return SIMREP_E_NOMEM;
+        double *ay = ax + rows * pa;
+        augment(s, 0, rows, ax, rows);
+        augment(s, 1, rows, ay, rows);
+        simrep_status st = simrep__gemm(ctx, 'T', 'N', pa, qa, rows, 1.0, ax, rows, ay, rows, 1.0, s->R, pa);
+        simrep__free(ctx, ax);
+        return st;
+    }
+    const int64_t ld = s->rr, a = s->cur_seg;
+    /* Segment a's rows go to columns a pa .. (a+1) pa of the round buffers;
+     * a short last round leaves rows [rows, rr) unused: zero them so the
+     * GEMM over rows can ignore them (it runs over `rows`). */
+    augment(s, 0, rows, s->xr + a * pa * ld, ld);
+    augment(s, 1, rows, s->yr + a * qa * ld, ld);
+    if (a + 1 < S)
+        return SIMREP_OK;
+    return simrep__gemm(ctx, 'T', 'N', S * pa, S * qa, rows, 1.0, s->xr, ld, s->yr, ld, 1.0, s->P, S * pa);
+}
+
+simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep_matrix *x, const simrep_matrix *y)
+{
+    if (!s || !x || !y)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "statistics, x or y is NULL");
+    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    if (st == SIMREP_OK)
+        st = simrep__check_matrix(ctx, y, "y");
+    if (st != SIMREP_OK)
+        return st;
+    if (!s->pending || x->rows != s->cur_rows || y->rows != s->cur_rows || x->cols != s->p || y->cols != s->q)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "statistics expected rows %lld..%lld of x (%lld features) and y (%lld): got %lld x %lld "
+                            "and %lld x %lld",
+                            (long long)s->cur0, (long long)(s->cur0 + s->cur_rows), (long long)s->p, (long long)s->q,
+                            (long long)x->rows, (long long)x->cols, (long long)y->rows, (long long)y->cols);
+    const int64_t rows = s->cur_rows, w = s->d + 2;
+    if (!s->z) {
+        const size_t cap = (size_t)(s->max_rows > s->cur_rows ? s->max_rows : s->cur_rows);
+        s->z = simrep__alloc_array(ctx, cap * (size_t)w, sizeof(double), "statistics rows");
+        if (s->z && s->G > 0)
+            s->zb = simrep__alloc_array(ctx, cap * (size_t)w, sizeof(double), "statistics rows");
+        if (s->z && s->S > 0) {
+            s->xr = simrep__calloc_array(ctx, (size_t)(s->rr * s->S * s->pa), sizeof(double), "permutation rows");
+            s->yr = s->xr ? simrep__calloc_array(ctx, (size_t)(s->rr * s->S * s->qa), sizeof(double),
+                                                 "permutation rows")
+                          : NULL;
+        }
+        if (!s->z || (s->G > 0 && !s->zb) || (s->S > 0 && !s->yr))
+            return SIMREP_E_NOMEM;
+    }
+    st = load_rows(ctx, s, x, y);
+    if (st == SIMREP_OK && s->G > 0)
+        st = fold_buckets(ctx, s, rows);
+    if (st == SIMREP_OK && s->S > 0)
+        st = fold_permutation(ctx, s, rows);
+    if (st != SIMREP_OK)
+        return st;
+    s->pending = 0;
+    s->rows_given += rows;
+    if (s->cur_seg >= 0) {
+        if (++s->seg == s->S) {
+            s->seg = 0;
+            s->j0 += s->round_units;
+        }
+    } else if (s->S > 0) {
+        s->rem_row += rows;
+    } else {
+        s->rem_row += rows;
+    }
+    return SIMREP_OK;
+}
+
+/* ---------------------------------------------------- moments states */
+
+/*
+ * A moments state (simrep_moments_save's layout: 2, p, q, n, T (2 x 2),
+ * mean (d), U (2 x d), scatter (d x d)) from raw sums about the origin c:
+ * n, s = sum v, C = sum v vᵀ (upper triangle valid), W[k] = sum alpha(k) v,
+ * AA[k][l] = sum alpha(k) alpha(l), A[k] = sum alpha(k), with v = z - c and
+ * alpha(k) = |v(k)|^2.  With delta = s / n the mean is c + delta, the
+ * scatter C - n delta deltaᵀ, and a(k) = |z(k) - mu(k)|^2 =
+ * alpha(k) - 2 v(k).delta(k) + D(k), D(k) = |delta(k)|^2, so
+ *   T[k][l] = AA[k][l] - 2 W[k](l).delta(l) - 2 W[l](k).delta(k)
+ *             + 4 delta(k)ᵀ C(k,l) delta(l) + D(l) A[k] + D(k) A[l]
+ *             - 2 D(l) s(k).delta(k) - 2 D(k) s(l).delta(l) + n D(k) D(l)
+ *   U[k]    = sum a(k) (z - mu) = W[k] - 2 C(:,k) delta(k) + D(k) s
+ *             - delta (A[k] - 2 s(k).delta(k) + n D(k)).
+ * work: 2d doubles.
+ */
+static void moments_from_raw(int64_t p, int64_t q, const double *c, const double *raw, double *state, double *work)
+{
+    const int64_t d = p + q;
+    const bucket_offsets bo = offsets(d);
+    const double *C = raw + bo.C, *W[2] = {raw + bo.Wx, raw + bo.Wy}, *sv = raw + bo.s;
+    const double n = raw[bo.n];
+    const double AA[2][2] = {{raw[bo.aa], raw[bo.aa + 1]}, {raw[bo.aa + 1], raw[bo.aa + 2]}};
+    const double A[2] = {raw[bo.a], raw[bo.a + 1]};
+    const int64_t off[3] = {0, p, d};
+    double *delta = work, *cd = work + d; /* cd = C(:, k's columns) delta(k), one side at a time */
+    double D[2] = {0, 0}, sd[2] = {0, 0};
+    for (int64_t j = 0; j < d; j++)
+        delta[j] = n > 0 ? sv[j] / n : 0;
+    for (int k = 0; k < 2; k++)
+        for (int64_t j = off[k]; j < off[k + 1]; j++) {
+            D[k] += delta[j] * delta[j];
+            sd[k] += sv[j] * delta[j];
+        }
+    double *st = state;
+    st[0] = 2;
+    st[1] = (double)p;
+    st[2] = (double)q;
+    st[3] = n;
+    double *T = st + 4, *mean = T + 4, *U = mean + d, *S = U + 2 * d;
+    for (int64_t j = 0; j < d; j++)
+        mean[j] = c[j] + delta[j];
+    /* Scatter, full. */
+    for (int64_t j = 0; j < d; j++)
+        for (int64_t i = 0; i <= j; i++) {
+            const double v = C[i + j * d] - n * delta[i] * delta[j];
+            S[i + j * d] = v;
+            S[j + i * d] = v;
+        }
+    /* U[k] needs C(:, k-cols) delta(k): two products with the full C (now
+     * S + n delta deltaᵀ; use C's symmetric entries directly). */
+    for (int k = 0; k < 2; k++) {
+        for (int64_t r = 0; r < d; r++) {
+            double acc = 0;
+            for (int64_t j = off[k]; j < off[k + 1]; j++)
+                acc += (r <= j ? C[r + j * d] : C[j + r * d]) * delta[j];
+            cd[r] = acc;
+        }
+        /* delta(l)ᵀ C(l, k) delta(k) for both l, before cd is reused */
+        double dcd[2] = {0, 0};
+        for (int l = 0; l < 2; l++)
+            for (int64_t r = off[l]; r < off[l + 1]; r++)
+                dcd[l] += delta[r] * cd[r];
+        const double sumA = A[k] - 2 * sd[k] + n * D[k];
+        for (int64_t r = 0; r < d; r++)
+            U[k * d + r] = W[k][r] - 2 * cd[r] + D[k] * sv[r] - delta[r] * sumA;
+        for (int l = 0; l < 2; l++) {
+            /* W[k](l).delta(l) and W[l](k).delta(k) */
+            double wk_l = 0, wl_k = 0;
+            for (int64_t r = off[l]; r < off[l + 1]; r++)
+                wk_l += W[k][r] * delta[r];
+            for (int64_t r = off[k]; r < off[k + 1]; r++)
+                wl_k += W[l][r] * delta[r];
+            T[k * 2 + l] = AA[k][l] - 2 * wk_l - 2 * wl_k + 4 * dcd[l] + D[l] * A[k] + D[k] * A[l] -
+                           2 * D[l] * sd[k] - 2 * D[k] * sd[l] + n * D[k] * D[l];
+        }
+    }
+    /* Symmetrize T against round-off (both orders computed). */
+    const double t01 = 0.5 * (T[1] + T[2]);
+    T[1] = T[2] = t01;
+}
+
+/* ---------------------------------------------------------- compute */
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's default (linear) quantile of sorted v[0 .. n). */
+static double quantile(const double *v, int64_t n, double f)
+{
+    if (n == 1)
+        return v[0];
+    const double h = f * (double)(n - 1);
+    const int64_t lo = (int64_t)floor(h);
+    if (lo >= n - 1)
+        return v[n - 1];
+    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
+}
+
+double simrep_chance_level(simrep_measure measure, const simrep_moments *m, int64_t kept_p, int64_t kept_q, int *has)
+{
+    *has = 0;
+    if (!m || simrep_moments_inputs(m) != 2 || simrep_moments_n(m) < 2)
+        return 0;
+    const double n1 = (double)(simrep_moments_n(m) - 1);
+    switch (measure) {
+    case SIMREP_CCA_R2:
+        if (kept_p < 1 || kept_q < 1)
+            return 0;
+        *has = 1;
+        return (double)(kept_p > kept_q ? kept_p : kept_q) / n1;
+    case SIMREP_CKA_DEBIASED: *has = 1; return 0;
+    case SIMREP_CKA: {
+        const double *sc = simrep__moments_scatter_upper(m);
+        const int64_t p = simrep_moments_p(m), d = p + simrep_moments_q(m);
+        double tr[2] = {0, 0}, fro[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            const int64_t o = k ? p : 0, e = k ? d : p;
+            for (int64_t j = o; j < e; j++) {
+                tr[k] += sc[j + j * d];
+                for (int64_t i = o; i < j; i++)
+                    fro[k] += 2 * sc[i + j * d] * sc[i + j * d];
+                fro[k] += sc[j + j * d] * sc[j + j * d];
+            }
+        }
+        if (!(fro[0] > 0 && fro[1] > 0))
+            return 0;
+        *has = 1;
+        return tr[0] * tr[1] / (n1 * sqrt(fro[0]) * sqrt(fro[1]));
+    }
+    default: return 0;
+    }
+}
+
+/* What a worker shares with the others. */
+typedef struct job {
+    simrep_stats *s;
+    const simrep_moments *m;
+    const simrep_options *opt;
+    const simrep_measure *lin; /* the resampled measures */
+    int nlin;
+    int kind;                  /* 0 bootstrap, 1 permutations */
+    int64_t total;             /* resamples */
+    int64_t batch;             /* resamples per task */
+    double *sim, *dist;        /* total x nlin values (NaN: undefined there) */
+    pthread_mutex_t lock;
+    int64_t next, done;
+    simrep_status status;
+    char message[SIMREP__MSG_MAX];
+    const double *state0;      /* m's saved state (permutations) */
+} job;
+
+/* Multinomial weights of G buckets for resample b. */
+static void boot_weights(const simrep_stats *s, int64_t b, double *w)
+{
+    uint64_t st = stream_state(s->o.seed, STREAM_BOOT, (uint64_t)b);
+    for (int64_t g = 0; g < s->G; g++)
+        w[g] = 0;
+    for (int64_t g = 0; g < s->G; g++)
+        w[uniform(&st, (uint64_t)s->G)] += 1;
+}
+
+/* Permutation k of the S segments (Fisher-Yates), never the identity. */
+static void perm_sigma(const simrep_stats *s, int64_t k, int64_t *sigma)
+{
+    uint64_t st = stream_state(s->o.seed, STREAM_PERM, (uint64_t)k);
+    for (;;) {
+        for (int64_t a = 0; a < s->S; a++)
+            sigma[a] = a;
+        for (int64_t a = s->S - 1; a > 0; a--) {
+            const int64_t j = (int64_t)uniform(&st, (uint64_t)(a + 1)), t = sigma[a];
+            sigma[a] = sigma[j];
+            sigma[j] = t;
+        }
+        int id = 1;
+        for (int64_t a = 0; a < s->S && id; a++)
+            id = sigma[a] == a;
+        if (!id)
+            return;
+    }
+}
+
+/*
+ * Overwrite the cross parts of a moments state (Sxy both ways, T_xy, U's
+ * cross parts) with those of the pairing whose augmented cross sums are Q
+ * (pa x qa): Q = [[sum vx vyᵀ, sum vx ay, sum vx], [sum ax vyᵀ, sum ax ay,
+ * sum ax], [sum vyᵀ, sum ay, n]].  The means, Sxx, Syy and the own row
+ * sums are those of the observed data (unchanged by re-pairing).
+ */
+static void cross_into_state(const simrep_stats *s, const double *Q, double *state)
+{
+    const int64_t p = s->p, q = s->q, d = s->d, pa = s->pa;
+    double *T = state + 4, *mean = T + 4, *U = mean + d, *Sc = U + 2 * d;
+    const double n = Q[(p + 1) + (q + 1) * pa];
+    /* delta = mean - c, by side; D, s.delta per side */
+    double Dx = 0, Dy = 0, sdx = 0, sdy = 0;
+    for (int64_t i = 0; i < p; i++) {
+        const double di = mean[i] - s->c[i];
+        Dx += di * di;
+        sdx += Q[i + (q + 1) * pa] * di;
+    }
+    for (int64_t j = 0; j < q; j++) {
+        const double dj = mean[p + j] - s->c[p + j];
+        Dy += dj * dj;
+        sdy += Q[(p + 1) + j * pa] * dj;
+    }
+    const double Ax = Q[p + (q + 1) * pa], Ay = Q[(p + 1) + q * pa], AAxy = Q[p + q * pa];
+    /* Sxy = sum vx vyᵀ - n dx dyᵀ; also dxᵀ Cxy dy, W terms. */
+    double dCd = 0, wx_y = 0, wy_x = 0;
+    for (int64_t j = 0; j < q; j++) {
+        const double dj = mean[p + j] - s->c[p + j];
+        double col = 0;
+        for (int64_t i = 0; i < p; i++) {
+            const double di = mean[i] - s->c[i], cxy = Q[i + j * pa];
+            const double v = cxy - n * di * dj;
+            Sc[i + (p + j) * d] = v;
+            Sc[(p + j) + i * d] = v;
+            col += di * cxy;
+        }
+        dCd += col * dj;
+        wx_y += Q[p + j * pa] * dj;          /* sum ax vy . dy */
+    }
+    for (int64_t i = 0; i < p; i++)
+        wy_x += Q[i + q * pa] * (mean[i] - s->c[i]); /* sum ay vx . dx */
+    const double txy = AAxy - 2 * wx_y - 2 * wy_x + 4 * dCd + Dy * Ax + Dx * Ay - 2 * Dy * sdx - 2 * Dx * sdy +
+                       n * Dx * Dy;
+    T[1] = T[2] = txy;
+    /* U[x] on y's columns: sum ax vy - 2 Cyx dx + Dx sy - dy (Ax - 2 sdx + n Dx);
+     * U[y] on x's columns: sum ay vx - 2 Cxy dy + Dy sx - dx (Ay - 2 sdy + n Dy). */
+    const double sumAx = Ax - 2 * sdx + n * Dx, sumAy = Ay - 2 * sdy + n * Dy;
+    for (int64_t j = 0; j < q; j++) {
+        const double dj = mean[p + j] - s->c[p + j];
+        double cd = 0;
+        for (int64_t i = 0; i < p; i++)
+            cd += Q[i + j * pa] * (mean[i] - s->c[i]);
+        U[0 * d + p + j] = Q[p + j * pa] - 2 * cd + Dx * Q[(p + 1) + j * pa] - dj * sumAx;
+    }
+    for (int64_t i = 0; i < p; i++) {
+        const double di = mean[i] - s->c[i];
+        double cd = 0;
+        for (int64_t j = 0; j < q; j++)
+            cd += Q[i + j * pa] * (mean[p + j] - s->c[p + j]);
+        U[1 * d + i] = Q[i + q * pa] - 2 * cd + Dy * Q[i + (q + 1) * pa] - di * sumAy;
+    }
+}
+
+/* Sum of the blocks of permutation sigma plus the remainder into Q. */
+static void permuted_cross(const simrep_stats *s, const int64_t *sigma, double *Q)
+{
+    const int64_t pa = s->pa, qa = s->qa, ldp = s->S * pa;
+    memcpy(Q, s->R, (size_t)(pa * qa) * sizeof(double));
+    for (int64_t a = 0; a < s->S; a++) {
+        const double *blk = s->P + a * pa + sigma[a] * qa * ldp;
+        for (int64_t j = 0; j < qa; j++)
+            for (int64_t i = 0; i < pa; i++)
+                Q[i + j * pa] += blk[i + j * ldp];
+    }
+}
+
+static void record(job *jb, int64_t r, const simrep_result *res, simrep_status st)
+{
+    for (int i = 0; i < jb->nlin; i++) {
+        jb->sim[r * jb->nlin + i] = st == SIMREP_OK ? res[i].similarity : NAN;
+        jb->dist[r * jb->nlin + i] = st == SIMREP_OK ? res[i].distance : NAN;
+    }
+}
+
+/* Compute the measures one by one when they fail together (one undefined
+ * measure must not hide the others). */
+static void compute_each(simrep_ctx *ctx, job *jb, const simrep_pairs *pairs, const simrep_moments *m, int64_t r)
+{
+    for (int i = 0; i < jb->nlin; i++) {
+        simrep_result one;
+        simrep_status st = pairs ? simrep_pairs_compare(ctx, pairs, 0, 1, &jb->lin[i], 1, &one)
+                                 : simrep_compare_moments(ctx, m, jb->opt, &jb->lin[i], 1, &one);
+        jb->sim[r * jb->nlin + i] = st == SIMREP_OK ? one.similarity : NAN;
+        jb->dist[r * jb->nlin + i] = st == SIMREP_OK ? one.distance : NAN;
+        simrep_result_clear(ctx, &one);
+    }
+}
+
+static void fail_job(job *jb, simrep_ctx *ctx, simrep_status st)
+{
+    pthread_mutex_lock(&jb->lock);
+    if (jb->status == SIMREP_OK) {
+        jb->status = st;
+        snprintf(jb->message, sizeof jb->message, "%s", simrep_ctx_message(ctx));
+    }
+    pthread_mutex_unlock(&jb->lock);
+}
+
+/* One worker: takes batches of resamples until none is left.  report:
+ * the calling thread's context for progress, NULL in the other workers. */
+static void run_worker(job *jb, simrep_ctx *report)
+{
+    simrep_stats *s = jb->s;
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_moments *mm = NULL;
+    simrep_pairs *pairs = NULL;
+    double *state = NULL, *w = NULL, *out = NULL, *work = NULL, *Q = NULL;
+    int64_t *sigma = NULL;
+    const int64_t len = simrep_moments_state_len(jb->m);
+    simrep_status st = ctx ? simrep_moments_clone(ctx, jb->m, &mm) : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK) {
+        state = malloc((size_t)len * sizeof *state);
+        work = malloc((size_t)(2 * s->d) * sizeof *work);
+        if (jb->kind == 0) {
+            w = malloc((size_t)(s->G * jb->batch) * sizeof *w);
+            out = malloc((size_t)s->L * (size_t)jb->batch * sizeof *out);
+        } else {
+            Q = malloc((size_t)(s->pa * s->qa) * sizeof *Q);
+            sigma = malloc((size_t)s->S * sizeof *sigma);
+        }
+        if (!state || !work || (jb->kind == 0 ? !w || !out : !Q || !sigma))
+            st = simrep__fail(ctx, SIMREP_E_NOMEM, "out of memory for the resamples");
+    }
+    if (st == SIMREP_OK && jb->kind == 1) {
+        memcpy(state, jb->state0, (size_t)len * sizeof *state);
+        /* Sxx, Syy, the means: unchanged by re-pairing, so the sides'
+         * decompositions are made once per worker. */
+        st = simrep_pairs_prepare(ctx, mm, jb->opt, jb->lin, jb->nlin, &pairs);
+    }
+    if (st != SIMREP_OK && ctx)
+        fail_job(jb, ctx, st);
+    for (;;) {
+        pthread_mutex_lock(&jb->lock);
+        const int64_t b0 = jb->status == SIMREP_OK ? jb->next : jb->total;
+        jb->next = b0 + jb->batch;
+        pthread_mutex_unlock(&jb->lock);
+        if (b0 >= jb->total || st != SIMREP_OK)
+            break;
+        const int64_t nb = jb->total - b0 < jb->batch ? jb->total - b0 : jb->batch;
+        if (jb->kind == 0) {
+            for (int64_t b = 0; b < nb; b++)
+                boot_weights(s, b0 + b, w + b * s->G);
+            st = simrep__gemm(ctx, 'N', 'N', s->L, nb, s->G, 1.0, s->bk, s->L, w, s->G, 0.0, out, s->L);
+            for (int64_t b = 0; b < nb && st == SIMREP_OK; b++) {
+                moments_from_raw(s->p, s->q, s->c, out + b * s->L, state, work);
+                st = simrep_moments_load(ctx, mm, state);
+                simrep_result res[SIMREP_MEASURE_COUNT];
+                simrep_status cs = st == SIMREP_OK ? simrep_compare_moments(ctx, mm, jb->opt, jb->lin, jb->nlin, res)
+                                                   : st;
+                if (cs == SIMREP_E_NOMEM)
+                    st = cs;
+                else if (cs != SIMREP_OK && st == SIMREP_OK)
+                    compute_each(ctx, jb, NULL, mm, b0 + b);
+                else
+                    record(jb, b0 + b, res, cs);
+                if (cs == SIMREP_OK)
+                    for (int i = 0; i < jb->nlin; i++)
+                        simrep_result_clear(ctx, &res[i]);
+            }
+        } else {
+            for (int64_t b = 0; b < nb && st == SIMREP_OK; b++) {
+                perm_sigma(s, b0 + b, sigma);
+                permuted_cross(s, sigma, Q);
+                cross_into_state(s, Q, state);
+                st = simrep_moments_load(ctx, mm, state);
+                simrep_result res[SIMREP_MEASURE_COUNT];
+                simrep_status cs = st == SIMREP_OK ? simrep_pairs_compare(ctx, pairs, 0, 1, jb->lin, jb->nlin, res)
+                                                   : st;
+                if (cs == SIMREP_E_NOMEM)
+                    st = cs;
+                else if (cs != SIMREP_OK && st == SIMREP_OK)
+                    compute_each(ctx, jb, pairs, mm, b0 + b);
+                else
+                    record(jb, b0 + b, res, cs);
+                if (cs == SIMREP_OK)
+                    for (int i = 0; i < jb->nlin; i++)
+                        simrep_result_clear(ctx, &res[i]);
+            }
+        }
+        if (st != SIMREP_OK) {
+            fail_job(jb, ctx, st);
+            break;
+        }
+        pthread_mutex_lock(&jb->lock);
+        jb->done += nb;
+        const double frac = (double)jb->done / (double)jb->total;
+        pthread_mutex_unlock(&jb->lock);
+        if (report)
+            simrep__progress(report, jb->kind == 0 ? "bootstrap" : "permutations", frac);
+    }
+    free(state);
+    free(work);
+    free(w);
+    free(out);
+    free(Q);
+    free(sigma);
+    simrep_pairs_free(ctx, pairs);
+    simrep_moments_free(ctx, mm);
+    simrep_ctx_free(ctx);
+}
+
+static void *worker_main(void *arg)
+{
+    run_worker(arg, NULL);
+    return NULL;
+}
+
+static simrep_status run_job(simrep_ctx *ctx, job *jb, int threads)
+{
+    pthread_mutex_init(&jb->lock, NULL);
+    jb->next = jb->done = 0;
+    jb->status = SIMREP_OK;
+    jb->message[0] = 0;
+    const int64_t tasks = (jb->total + jb->batch - 1) / jb->batch;
+    int nt = threads < 1 ? 1 : threads;
+    if (nt > tasks)
+        nt = (int)tasks;
+    pthread_t *tid = nt > 1 ? malloc((size_t)(nt - 1) * sizeof *tid) : NULL;
+    int started = 0;
+    for (int t = 0; t + 1 < nt && tid; t++) {
+        if (pthread_create(&tid[t], NULL, worker_main, jb) != 0)
+            break;
+        started++;
+    }
+    run_worker(jb, ctx);
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    free(tid);
+    pthread_mutex_destroy(&jb->lock);
+    if (jb->status != SIMREP_OK)
+        return simrep__fail(ctx, jb->status, "%s", jb->message[0] ? jb->message : simrep_strerror(jb->status));
+    return SIMREP_OK;
+}
+
+/* Mean and sd (n - 1) of the finite values among v[i * stride], i < n. */
+static int64_t finite_values(const double *v, int64_t n, int64_t stride, double *dst)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(v[i * stride]))
+            dst[k++] = v[i * stride];
+    return k;
+}
+
+static void mean_sd(const double *v, int64_t k, double *mean, double *sd)
+{
+    double mu = 0, ss = 0;
+    for (int64_t i = 0; i < k; i++)
+        mu += v[i];
+    mu = k ? mu / (double)k : 0;
+    for (int64_t i = 0; i < k; i++)
+        ss += (v[i] - mu) * (v[i] - mu);
+    *mean = mu;
+    *sd = k > 1 ? sqrt(ss / (double)(k - 1)) : 0;
+}
+
+simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simrep_moments *m,
+                                   const simrep_options *options, const simrep_measure *measures, int count,
+                                   simrep_stats_result *results)
+{
+    if (!s || !m || (count > 0 && (!measures || !results)) || count < 0 || count > SIMREP_MEASURE_COUNT)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_compute: bad arguments");
+    if (s->rows_given != s->n || s->pending)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "statistics were given %lld of the %lld rows; read every block simrep_stats_next names first",
+                            (long long)s->rows_given, (long long)s->n);
+    if (simrep_moments_inputs(m) != 2 || simrep_moments_p(m) != s->p || simrep_moments_q(m) != s->q ||
+        simrep_moments_n(m) != s->n)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "the moments (%lld rows, %lld + %lld features) are not those of the statistics' data (%lld "
+                            "rows, %lld + %lld)",
+                            (long long)simrep_moments_n(m), (long long)simrep_moments_p(m),
+                            (long long)simrep_moments_q(m), (long long)s->n, (long long)s->p, (long long)s->q);
+    simrep_measure lin[SIMREP_MEASURE_COUNT];
+    int where[SIMREP_MEASURE_COUNT], nlin = 0;
+    for (int i = 0; i < count; i++) {
+        memset(&results[i], 0, sizeof results[i]);
+        results[i].measure = measures[i];
+        const simrep_measure_info *info = simrep_measure_get_info(measures[i]);
+        if (!info)
+            return simrep__fail(ctx, SIMREP_E_INVALID, "unknown measure %d", (int)measures[i]);
+        if (!info->needs_rows) {
+            results[i].resampled = 1;
+            where[nlin] = i;
+            lin[nlin++] = measures[i];
+        }
+    }
+    if (nlin == 0)
+        return SIMREP_OK;
+    simrep_result obs[SIMREP_MEASURE_COUNT];
+    simrep_status st = simrep_compare_moments(ctx, m, options, lin, nlin, obs);
+    if (st != SIMREP_OK)
+        return st;
+    for (int i = 0; i < nlin; i++) {
+        simrep_stats_result *r = &results[where[i]];
+        r->similarity = obs[i].similarity;
+        r->chance = simrep_chance_level(lin[i], m, obs[i].kept_p, obs[i].kept_q, &r->has_chance);
+        simrep_result_clear(ctx, &obs[i]);
+    }
+    const int64_t B = s->G > 0 ? s->o.bootstrap : 0, K = s->S > 0 ? s->o.permutations : 0;
+    const int64_t most = B > K ? B : K;
+    double *sim = simrep__alloc_array(ctx, (size_t)(most > 0 ? most : 1) * (size_t)nlin, sizeof(double), "resamples");
+    double *dist = sim ? simrep__alloc_array(ctx, (size_t)(most > 0 ? most : 1) * (size_t)nlin, sizeof(double),
+                                             "resamples")
+                       : NULL;
+    double *vals = dist ? simrep__alloc_array(ctx, (size_t)(most > 0 ? most : 1), sizeof(double), "resamples") : NULL;
+    double *state0 = vals ? simrep__alloc_array(ctx, (size_t)simrep_moments_state_len(m), sizeof(double), "resamples")
+                          : NULL;
+    if (!state0) {
+        simrep__free(ctx, sim);
+        simrep__free(ctx, dist);
+        simrep__free(ctx, vals);
+        return SIMREP_E_NOMEM;
+    }
+    const int blas = simrep_blas_threads();
+    simrep_set_blas_threads(1);
+    for (int kind = 0; kind < 2 && st == SIMREP_OK; kind++) {
+        const int64_t total = kind == 0 ? B : K;
+        if (total == 0)
+            continue;
+        job jb;
+        memset(&jb, 0, sizeof jb);
+        jb.s = s;
+        jb.m = m;
+        jb.opt = options;
+        jb.lin = lin;
+        jb.nlin = nlin;
+        jb.kind = kind;
+        jb.total = total;
+        jb.sim = sim;
+        jb.dist = dist;
+        if (kind == 0) {
+            int64_t b = (int64_t)(BATCH_BYTES / ((double)s->L * 8.0));
+            jb.batch = b < 1 ? 1 : b > BATCH_MAX ? BATCH_MAX : b;
+        } else {
+            jb.batch = 4;
+            simrep_moments_save(m, state0);
+            jb.state0 = state0;
+        }
+        st = run_job(ctx, &jb, s->o.threads);
+        for (int i = 0; i < nlin && st == SIMREP_OK; i++) {
+            simrep_stats_result *r = &results[where[i]];
+            int64_t k = finite_values(sim + i, total, nlin, vals);
+            double mu, sd;
+            mean_sd(vals, k, &mu, &sd);
+            if (kind == 0) {
+                r->bootstrap = k;
+                r->boot_mean = mu;
+                r->se = sd;
+                if (k > 0) {
+                    qsort(vals, (size_t)k, sizeof *vals, cmp_double);
+                    r->ci_low = quantile(vals, k, (1 - s->o.ci) / 2);
+                    r->ci_high = quantile(vals, k, (1 + s->o.ci) / 2);
+                }
+                k = finite_values(dist + i, total, nlin, vals);
+                mean_sd(vals, k, &mu, &r->distance_se);
+                if (k > 0) {
+                    qsort(vals, (size_t)k, sizeof *vals, cmp_double);
+                    r->distance_ci_low = quantile(vals, k, (1 - s->o.ci) / 2);
+                    r->distance_ci_high = quantile(vals, k, (1 + s->o.ci) / 2);
+                }
+            } else {
+                r->permutations = k;
+                r->null_mean = mu;
+                r->null_sd = sd;
+                int64_t ge = 0;
+                for (int64_t j = 0; j < k; j++)
+                    ge += vals[j] >= r->similarity;
+                r->p_value = (1.0 + (double)ge) / (1.0 + (double)k);
+                /* A null mean of 1 (every re-pairing as similar as it gets)
+                 * leaves nothing to adjust for: 0, not a division by 0. */
+                r->adjusted = mu < 1 ? (r->similarity - mu) / (1 - mu) : 0;
+            }
+        }
+    }
+    simrep_set_blas_threads(blas);
+    simrep__free(ctx, sim);
+    simrep__free(ctx, dist);
+    simrep__free(ctx, vals);
+    simrep__free(ctx, state0);
+    return st;
+}
+
+/* ---------------------------------------------------- group tests */
+
+/* Mean distance between groups a and b (a == b: within a), inputs lab[]. */
+static void group_means(int64_t n, const double *dist, int64_t ld, const int *lab, int groups, double *sum,
+                        double *cnt)
+{
+    for (int i = 0; i < groups * groups; i++)
+        sum[i] = cnt[i] = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++) {
+            const int a = lab[i], b = lab[j];
+            if (a < 0 || b < 0)
+                continue;
+            const double v = 0.5 * (dist[i * ld + j] + dist[j * ld + i]);
+            sum[a * groups + b] += v;
+            cnt[a * groups + b] += 1;
+            if (a != b) {
+                sum[b * groups + a] += v;
+                cnt[b * groups + a] += 1;
+            }
+        }
+}
+
+/* The statistic of groups a, b (a < 0: all): between mean - within mean. */
+static double group_stat(const double *sum, const double *cnt, int groups, int a, int b, double *within,
+                         double *between)
+{
+    double ws = 0, wc = 0, bs = 0, bc = 0;
+    for (int g = 0; g < groups; g++)
+        for (int h = g; h < groups; h++) {
+            if (a >= 0 && !((g == a || g == b) && (h == a || h == b)))
+                continue;
+            if (g == h) {
+                ws += sum[g * groups + h];
+                wc += cnt[g * groups + h];
+            } else {
+                bs += sum[g * groups + h];
+                bc += cnt[g * groups + h];
+            }
+        }
+    *within = wc > 0 ? ws / wc : NAN;
+    *between = bc > 0 ? bs / bc : NAN;
+    return *between - *within;
+}
+
+simrep_status simrep_group_tests(simrep_ctx *ctx, int64_t n, const double *dist, int64_t ld, const int *labels,
+                                 int groups, int64_t permutations, int64_t bootstrap, double ci, uint64_t seed,
+                                 simrep_group_test *tests, double *within_ci, double *between_ci)
+{
+    if (n < 2 || !dist || ld < n || !labels || groups < 1 || groups > 100000 || permutations < 0 ||
+        bootstrap < 0 || !tests || (bootstrap > 0 && (!within_ci || !between_ci || !(ci > 0 && ci < 1))))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_group_tests: bad arguments");
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= groups)
+            return simrep__fail(ctx, SIMREP_E_INVALID, "input %lld has group %d, outside 0..%d", (long long)i,
+                                labels[i], groups - 1);
+    const size_t gg = (size_t)groups * (size_t)groups;
+    double *sum = simrep__alloc_array(ctx, 4 * gg, sizeof(double), "group tests");
+    int *lab = simrep__alloc_array(ctx, (size_t)n, sizeof(int), "group tests");
+    int64_t *idx = simrep__alloc_array(ctx, (size_t)n, sizeof(int64_t), "group tests");
+    int64_t *size = simrep__calloc_array(ctx, (size_t)groups, sizeof(int64_t), "group tests");
+    double *vals = simrep__alloc_array(ctx, (size_t)(permutations > bootstrap ? permutations : bootstrap) + 1,
+                                       sizeof(double), "group tests");
+    if (!sum || !lab || !idx || !size || !vals) {
+        simrep__free(ctx, sum);
+        simrep__free(ctx, lab);
+        simrep__free(ctx, idx);
+        simrep__free(ctx, size);
+        simrep__free(ctx, vals);
+        return SIMREP_E_NOMEM;
+    }
+    double *cnt = sum + gg, *s2 = sum + 2 * gg; /* s2: a permutation's sums and counts */
+    for (int64_t i = 0; i < n; i++)
+        size[labels[i]]++;
+    group_means(n, dist, ld, labels, groups, sum, cnt);
+    int t = 0;
+    const int ntests = groups * (groups - 1) / 2 + 1;
+    for (int a = -1; a < groups; a++)
+        for (int b = a + 1; b < groups; b++) {
+            if (a < 0 && b > 0)
+                break; /* the "all" test once, as a = b = -1 */
+            simrep_group_test *g = a < 0 ? &tests[ntests - 1] : &tests[t++];
+            memset(g, 0, sizeof *g);
+            g->a = a < 0 ? -1 : a;
+            g->b = a < 0 ? -1 : b;
+            g->statistic = group_stat(sum, cnt, groups, g->a, g->b, &g->within, &g->between);
+            if (!isfinite(g->statistic) || permutations == 0)
+                continue;
+            /* The inputs of the groups concerned, relabelled K times. */
+            int64_t m = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (g->a < 0 || labels[i] == g->a || labels[i] == g->b)
+                    idx[m++] = i;
+            int64_t ge = 0, k = 0;
+            for (int64_t r = 0; r < permutations; r++) {
+                uint64_t st = stream_state(seed, STREAM_GROUP,
+                                           (uint64_t)r * 0x10001u + (uint64_t)(g->a + 1) * 977u + (uint64_t)g->b);
+                for (int64_t i = 0; i < n; i++)
+                    lab[i] = labels[i];
+                for (int64_t i = m - 1; i > 0; i--) {
+                    const int64_t j = (int64_t)uniform(&st, (uint64_t)(i + 1));
+                    const int tmp = lab[idx[i]];
+                    lab[idx[i]] = lab[idx[j]];
+                    lab[idx[j]] = tmp;
+                }
+                double w, bt;
+                group_means(n, dist, ld, lab, groups, s2, s2 + gg);
+                const double v = group_stat(s2, s2 + gg, groups, g->a, g->b, &w, &bt);
+                if (!isfinite(v))
+                    continue;
+                vals[k++] = v;
+                ge += v >= g->statistic;
+            }
+            g->permutations = k;
+            mean_sd(vals, k, &g->null_mean, &g->null_sd);
+            g->p_value = (1.0 + (double)ge) / (1.0 + (double)k);
+        }
+    /* Bootstrap over inputs within each group: percentile intervals of the
+     * within and between means; pairs of a copy of an input with itself are
+     * left out (their distance is 0 by construction, not a measurement). */
+    if (bootstrap > 0) {
+        double *bv = simrep__alloc_array(ctx, (size_t)bootstrap * gg, sizeof(double), "group bootstrap");
+        int64_t *pick = simrep__alloc_array(ctx, (size_t)n, sizeof(int64_t), "group bootstrap");
+        int64_t **members = simrep__calloc_array(ctx, (size_t)groups, sizeof(int64_t *), "group bootstrap");
+        int ok = bv && pick && members;
+        for (int g = 0; ok && g < groups; g++) {
+            members[g] = simrep__alloc_array(ctx, (size_t)(size[g] > 0 ? size[g] : 1), sizeof(int64_t),
+                                             "group bootstrap");
+            ok = members[g] != NULL;
+            int64_t k = 0;
+            for (int64_t i = 0; ok && i < n; i++)
+                if (labels[i] == g)
+                    members[g][k++] = i;
+        }
+        for (int64_t r = 0; ok && r < bootstrap; r++) {
+            uint64_t st = stream_state(seed, STREAM_GBOOT, (uint64_t)r);
+            int64_t k = 0;
+            for (int g = 0; g < groups; g++)
+                for (int64_t i = 0; i < size[g]; i++)
+                    pick[k++] = members[g][uniform(&st, (uint64_t)size[g])];
+            double *bs = bv + (size_t)r * gg;
+            for (size_t i = 0; i < gg; i++)
+                bs[i] = 0;
+            double *cc = simrep__calloc_array(ctx, gg, sizeof(double), "group bootstrap");
+            if (!cc) {
+                ok = 0;
+                break;
+            }
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = i + 1; j < n; j++) {
+                    if (pick[i] == pick[j])
+                        continue;
+                    const int a = labels[pick[i]], b = labels[pick[j]];
+                    const double v = 0.5 * (dist[pick[i] * ld + pick[j]] + dist[pick[j] * ld + pick[i]]);
+                    bs[a * groups + b] += v;
+                    cc[a * groups + b] += 1;
+                    if (a != b) {
+                        bs[b * groups + a] += v;
+                        cc[b * groups + a] += 1;
+                    }
+                }
+            for (size_t i = 0; i < gg; i++)
+                bs[i] = cc[i] > 0 ? bs[i] / cc[i] : NAN;
+            simrep__free(ctx, cc);
+        }
+        for (int a = 0; ok && a < groups; a++)
+            for (int b = 0; b < groups; b++) {
+                const int64_t k = finite_values(bv + (size_t)a * groups + b, bootstrap, (int64_t)gg, vals);
+                double lo = NAN, hi = NAN;
+                if (k > 0) {
+                    qsort(vals, (size_t)k, sizeof *vals, cmp_double);
+                    lo = quantile(vals, k, (1 - ci) / 2);
+                    hi = quantile(vals, k, (1 + ci) / 2);
+                }
+                double *dst = a == b ? within_ci + 2 * a : NULL;
+                if (dst) {
+                    dst[0] = lo;
+                    dst[1] = hi;
+                }
+                between_ci[2 * ((size_t)a * groups + b)] = lo;
+                between_ci[2 * ((size_t)a * groups + b) + 1] = hi;
+            }
+        for (int g = 0; members && g < groups; g++)
+            simrep__free(ctx, members[g]);
+        simrep__free(ctx, members);
+        simrep__free(ctx, pick);
+        simrep__free(ctx, bv);
+        if (!ok) {
+            simrep__free(ctx, sum);
+            simrep__free(ctx, lab);
+            simrep__free(ctx, idx);
+            simrep__free(ctx, size);
+            simrep__free(ctx, vals);
+            return SIMREP_E_NOMEM;
+        }
+    }
+    simrep__free(ctx, sum);
+    simrep__free(ctx, lab);
+    simrep__free(ctx, idx);
+    simrep__free(ctx, size);
+    simrep__free(ctx, vals);
+    return SIMREP_OK;
+}
