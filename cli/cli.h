@@ -65,6 +65,9 @@ typedef struct cli_measures {
 
 /* A finite number, or a usage error naming the option (returns 0 or 2). */
 int cli_parse_number(const char *opt, const char *s, double *out);
+/* A size in bytes: "1073741824", "512M", "4G", "4GiB", "1.5g" (binary
+ * multiples); > 0.  Returns 0 or a usage error's status naming opt. */
+int cli_parse_size(const char *opt, const char *s, double *out);
 /* Split argv[*i] into an option name and its value ("--opt value" or
  * "--opt=value", advancing *i past a separate value); valued lists the
  * names that take one (NULL-terminated).  Returns -1 to go on, else a

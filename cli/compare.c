@@ -40,6 +40,7 @@
  */
 #include "cli.h"
 #include "parallel.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -84,6 +85,20 @@ static const char *compare_help =
     "  --mask FILE[:key]        which steps are tokens: (N, T) 1 = token, 0 = padding (an attention_mask),\n"
     "                           or (N,) lengths; flatten then takes every token as a sample, first/last\n"
     "                           the first/last token, mean the mean over tokens\n"
+    "\n"
+    "uncertainty and chance (docs/statistics.md):\n"
+    "  --bootstrap B            percentile intervals and standard errors from B resamples of the units\n"
+    "  --permutations K         null distribution from K random re-pairings of x's and y's units: null mean\n"
+    "                           and sd, p = (1 + #{null >= observed}) / (1 + K), adjusted similarity\n"
+    "  --ci LEVEL               interval level (0.95)\n"
+    "  --ci-method M            percentile (default) or basic (2 x observed - the percentiles: corrects the\n"
+    "                           upward shift resampling gives CCA-family and CKA values)\n"
+    "  --seed S                 every random choice follows from S (0); the same S gives the same numbers\n"
+    "  --unit-rows K            K consecutive rows are one unit (default: a row; an image under --conv\n"
+    "                           positions; a sequence under --sequence flatten)\n"
+    "  --threads T              resamples computed by T threads (default: the number of CPUs)\n"
+    "  --max-memory SIZE        budget for the resampling state, e.g. 512M, 4G (default 1G)\n"
+    "  --buckets G, --segments S  bootstrap groups (128) and permutation segments (8)\n"
     "Run `simrep measures` for what each measure computes.\n";
 
 typedef struct compare_args {
@@ -96,6 +111,9 @@ typedef struct compare_args {
     simrep_options opt;
     simrep_layout layout;
     int measures_all;
+    cli_stats stats;
+    int threads;
+    double max_memory;
 } compare_args;
 
 /* Returns -1 to continue, else an exit status. */
@@ -106,6 +124,10 @@ static int parse_args(int argc, char **argv, compare_args *a)
     simrep_layout_init(&a->layout);
     cli_seen seen = {0, 0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
+    cli_stats_init(&a->stats);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
+    a->max_memory = 1024.0 * 1024 * 1024;
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -130,15 +152,27 @@ static int parse_args(int argc, char **argv, compare_args *a)
         }
         static const char *const valued[] = {"-m", "--measures", "--epsilon", "--svcca-keep", "--svcca-dims",
                                              "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", "--conv",
-                                             "--conv-mode", "--resize", "--sequence", "--mask", NULL};
+                                             "--conv-mode", "--resize", "--sequence", "--mask", CLI_STATS_OPTIONS,
+                                             CLI_STATS_COMPARE_OPTIONS, NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "compare", name, sizeof name, &val);
         if (rc >= 0)
             return rc;
         if ((rc = cli_measure_option(name, val, &a->opt, &seen)) != CLI_OPT_NOT_MINE ||
-            (rc = cli_layout_option(name, val, 1, &a->layout, &seen)) != CLI_OPT_NOT_MINE) {
+            (rc = cli_layout_option(name, val, 1, &a->layout, &seen)) != CLI_OPT_NOT_MINE ||
+            (rc = cli_stats_option(name, val, 1, &a->stats)) != CLI_OPT_NOT_MINE) {
             if (rc)
+                return rc;
+        } else if (strcmp(name, "--threads") == 0) {
+            double v = 0;
+            if ((rc = cli_parse_number(name, val, &v)) != 0)
+                return rc;
+            if (!(v >= 1 && v <= 1024 && v == floor(v)))
+                return cli_error(EXIT_USAGE, "--threads takes a whole number from 1 to 1024 (got %s)", val);
+            a->threads = (int)v;
+        } else if (strcmp(name, "--max-memory") == 0) {
+            if ((rc = cli_parse_size(name, val, &a->max_memory)) != 0)
                 return rc;
         } else if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
             cli_measures ms;
@@ -168,6 +202,9 @@ static int parse_args(int argc, char **argv, compare_args *a)
         a->measures[a->nmeasures++] = SIMREP_DFTCCA;
     if (dft && a->layout.conv == SIMREP_CONV_NONE)
         return cli_error(EXIT_USAGE, "dftcca compares conv feature maps: add --conv nhwc or --conv nchw");
+    if (cli_stats_requested(&a->stats) && a->layout.sequence == SIMREP_SEQUENCE_PER_STEP)
+        return cli_error(EXIT_USAGE, "--bootstrap and --permutations do not combine with --sequence per-step yet; "
+                         "use --sequence flatten (a sequence is then one unit) or last/mean");
     if (npos != 2)
         return cli_error(EXIT_USAGE, "compare needs two inputs X and Y (see simrep compare --help)");
     a->x = pos[0];
@@ -342,6 +379,9 @@ typedef struct extra {
     const simrep_result *steps;
     int64_t nsteps; /* 0 unless --sequence per-step */
     const simrep_dftcca_result *dft;
+    const simrep_stats_result *stats; /* per measure: chance always, the rest when have_stats */
+    int have_stats;
+    const simrep_stats_info *sinfo;
 } extra;
 
 static void print_results(const compare_args *a, const input *x, const input *y, const simrep_result *res,
@@ -405,6 +445,8 @@ static void print_results(const compare_args *a, const input *x, const input *y,
                 print_coefs_json(r);
             if (r->measure == SIMREP_DFTCCA && ex->dft)
                 print_dft_json(a, ex->dft);
+            if (ex->stats)
+                cli_stats_json_measure(&ex->stats[i], ex->have_stats);
             if (ex->nsteps && r->measure != SIMREP_DFTCCA)
                 for (int which = 0; which < 2; which++) {
                     fputs(which ? ", \"per_step_distance\": [" : ", \"per_step\": [", stdout);
@@ -418,7 +460,10 @@ static void print_results(const compare_args *a, const input *x, const input *y,
                 }
             fputc('}', stdout);
         }
-        fputs("}, \"warnings\": [", stdout);
+        fputc('}', stdout);
+        if (ex->have_stats)
+            cli_stats_json_summary(&a->stats, ex->sinfo);
+        fputs(", \"warnings\": [", stdout);
         for (int i = 0; i < nw; i++) {
             if (i)
                 fputs(", ", stdout);
@@ -430,10 +475,14 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     for (int i = 0; i < nw; i++)
         cli_warning("%s", warn[i]);
     if (a->format == FORMAT_CSV) {
-        puts("measure,similarity,distance");
-        for (int i = 0; i < a->nmeasures; i++)
-            printf("%s,%.17g,%.17g\n", simrep_measure_get_info(res[i].measure)->id, res[i].similarity,
+        printf("measure,similarity,distance%s\n", ex->have_stats ? cli_stats_csv_header() : "");
+        for (int i = 0; i < a->nmeasures; i++) {
+            printf("%s,%.17g,%.17g", simrep_measure_get_info(res[i].measure)->id, res[i].similarity,
                    res[i].distance);
+            if (ex->have_stats)
+                cli_stats_csv_row(&ex->stats[i]);
+            fputc('\n', stdout);
+        }
         return;
     }
     if (ex->nsteps)
@@ -462,11 +511,16 @@ static void print_results(const compare_args *a, const input *x, const input *y,
         else if (ex->nsteps)
             snprintf(notes + strlen(notes), sizeof notes - strlen(notes), "%smean of %lld steps",
                      notes[0] ? "; " : "", (long long)ex->nsteps);
+        if (ex->stats && ex->stats[i].has_chance)
+            snprintf(notes + strlen(notes), sizeof notes - strlen(notes), "%schance %.6f", notes[0] ? "; " : "",
+                     ex->stats[i].chance);
         /* Round-off can leave a distance of -1e-16 for identical inputs; the
          * table shows it as 0 rather than -0.000000 (JSON keeps the value). */
         double dist = fabs(r->distance) < 5e-7 ? 0.0 : r->distance;
         printf("%-20s %12.6f %12.6f  %s\n", simrep_measure_get_info(r->measure)->id, r->similarity, dist, notes);
     }
+    if (ex->have_stats)
+        cli_stats_table(&a->stats, ex->sinfo, ex->stats, a->nmeasures);
     if (a->coefs)
         for (int i = 0; i < a->nmeasures; i++) {
             const simrep_result *r = &res[i];
@@ -617,8 +671,16 @@ int cmd_compare(int argc, char **argv)
     simrep_result res[SIMREP_MEASURE_COUNT];
     simrep_result *steps = NULL;
     simrep_dftcca_result dft;
+    simrep_stats *stats = NULL;
+    simrep_stats_result sres[SIMREP_MEASURE_COUNT];
+    simrep_stats_info sinfo;
+    int have_stats = 0;
     memset(res, 0, sizeof res);
     memset(&dft, 0, sizeof dft);
+    memset(sres, 0, sizeof sres);
+    memset(&sinfo, 0, sizeof sinfo);
+    for (int i = 0; i < a.nmeasures; i++)
+        sres[i].measure = a.measures[i];
     a.layout.features_first = a.features_first;
     rc = open_input(ctx, &x, a.x, &a.layout);
     if (rc < 0)
@@ -702,6 +764,42 @@ int cmd_compare(int argc, char **argv)
         if (st != SIMREP_OK)
             rc = cli_library_error(ctx, st, a.x, a.y);
     }
+    /* --bootstrap / --permutations: the resampling state, fed by the same
+     * reads as the moments (in the order it asks for). */
+    if (rc < 0 && moments_pass && cli_stats_requested(&a.stats)) {
+        const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
+        const int64_t ur = a.stats.unit_rows ? a.stats.unit_rows : rpi;
+        for (int i = 0; i < a.nmeasures; i++)
+            if (simrep_measure_get_info(a.measures[i])->needs_rows && me == 0)
+                cli_warning("%s is computed from the %s, not from moments: it gets no interval or null "
+                            "(--bootstrap and --permutations resample the moments)",
+                            simrep_measure_get_info(a.measures[i])->id,
+                            simrep_measure_get_info(a.measures[i])->needs_maps ? "conv maps" : "rows");
+        if (ranks > 1)
+            rc = cli_error(EXIT_USAGE, "--bootstrap and --permutations do not run under MPI yet; run one process");
+        else if (ur % rpi != 0)
+            rc = cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
+                           (long long)ur, (long long)rpi,
+                           x.dims.ndim == 4 ? "the positions of one image" : "the steps of one sequence");
+        else if (a.stats.o.permutations > 0 &&
+                 (simrep_input_info(x.in)->compressed || simrep_input_info(y.in)->compressed))
+            rc = cli_error(EXIT_USAGE, "%s: is a deflated npz member; --permutations reads several parts of the "
+                           "data side by side, which a deflated member can only do by inflating it again each "
+                           "time: save it uncompressed (np.savez, or .npy) first",
+                           simrep_input_info(x.in)->compressed ? a.x : a.y);
+        else if (nlin > 0) {
+            simrep_stats_options so = a.stats.o;
+            so.unit_rows = ur;
+            so.threads = a.threads;
+            so.max_memory = a.max_memory;
+            st = simrep_stats_new(ctx, x.p, y.p, x.n, &so, &stats);
+            if (st != SIMREP_OK)
+                rc = cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s%s", simrep_ctx_message(ctx),
+                               st == SIMREP_E_INVALID && strstr(simrep_ctx_message(ctx), "memory allowed")
+                                   ? " with --max-memory"
+                                   : "");
+        }
+    }
     /* MPI: this rank's items, and the merge tree's buffers, allocated
      * before the agreement that ends the reading phase. */
     int64_t item0 = 0, item1 = x.dims.items, row_begin = 0, row_end = x.n;
@@ -740,8 +838,18 @@ int cmd_compare(int argc, char **argv)
         if (!vx || !vy)
             rc = cli_error(EXIT_DATA, "out of memory");
         par_hold(0);
-        for (int64_t r0 = row_begin; r0 < row_end && rc < 0; r0 += block) {
-            int64_t rows = row_end - r0 < block ? row_end - r0 : block;
+        int64_t done = 0;
+        for (int64_t next0 = row_begin; rc < 0;) {
+            int64_t r0 = next0, rows = 0;
+            if (stats) {
+                if (!simrep_stats_next(stats, block, &r0, &rows))
+                    break;
+            } else {
+                if (next0 >= row_end)
+                    break;
+                rows = row_end - next0 < block ? row_end - next0 : block;
+                next0 += rows;
+            }
             st = simrep_input_read(ctx, x.in, r0, rows, vx);
             if (st == SIMREP_OK)
                 st = simrep_input_read(ctx, y.in, r0, rows, vy);
@@ -752,13 +860,16 @@ int cmd_compare(int argc, char **argv)
                     simrep_matrix_to_double(&vy[v], y.rows[v] + r0 * y.p, y.p);
                 }
             }
+            if (st == SIMREP_OK && stats)
+                st = simrep_stats_update(ctx, stats, &vx[0], &vy[0]);
             if (st != SIMREP_OK) {
                 rc = ranks > 1 ? share_error(ctx, st, &x, &y, a.features_first, item0, item1, row_begin)
                                : cli_library_error(ctx, st, a.x, a.y);
                 break;
             }
+            done += rows;
             if (tty)
-                progress(r0 + rows - row_begin, row_end - row_begin, start, &shown);
+                progress(done, row_end - row_begin, start, &shown);
         }
         par_hold(1);
         free(vx);
@@ -793,7 +904,14 @@ int cmd_compare(int argc, char **argv)
             sr[i].measure = a.measures[i];
         if (nlin > 0 && stage_rc < 0 && me == 0) {
             simrep_result lin[SIMREP_MEASURE_COUNT];
+            /* With statistics the observed values are computed as every
+             * resample is, on one BLAS thread, so they and the p-values do
+             * not move with the thread count (LAPACK's last bits do). */
+            const int blas = simrep_blas_threads();
+            if (stats)
+                simrep_set_blas_threads(1);
             st = simrep_compare_moments(ctx, m[v], &a.opt, linear, nlin, lin);
+            simrep_set_blas_threads(blas);
             if (st != SIMREP_OK) {
                 stage_rc = cli_library_error(ctx, st, a.x, a.y);
                 if (nv > 1)
@@ -819,6 +937,21 @@ int cmd_compare(int argc, char **argv)
     }
     if (stage_rc >= 0)
         rc = stage_rc;
+    if (rc < 0 && stats) {
+        simrep_stats_result lin[SIMREP_MEASURE_COUNT];
+        cli_progress_attach(ctx);
+        st = simrep_stats_compute(ctx, stats, m[0], &a.opt, linear, nlin, lin);
+        cli_progress_end(ctx);
+        if (st != SIMREP_OK) {
+            rc = cli_library_error(ctx, st, a.x, a.y);
+        } else {
+            for (int i = 0; i < nlin; i++)
+                sres[where[i]] = lin[i];
+            simrep_stats_get_info(stats, &sinfo);
+            have_stats = 1;
+            cli_stats_warnings(sres, a.nmeasures, a.stats.o.interval == SIMREP_INTERVAL_BASIC);
+        }
+    }
     /* Rank 0 alone knows whether the measures failed: agree before dftcca's
      * collectives. */
     if (ranks > 1 && want_dft)
@@ -827,6 +960,11 @@ int cmd_compare(int argc, char **argv)
         if (nv == 1) {
             memcpy(res, steps, (size_t)a.nmeasures * sizeof *res);
             memset(steps, 0, (size_t)a.nmeasures * sizeof *steps);
+            /* The closed-form chance levels, resampling or not. */
+            for (int i = 0; i < a.nmeasures && !have_stats; i++) {
+                sres[i].chance = res[i].chance;
+                sres[i].has_chance = res[i].has_chance;
+            }
         } else {
             /* The curve's mean on top; kept counts are the fewest over the steps. */
             for (int i = 0; i < a.nmeasures; i++) {
@@ -859,7 +997,7 @@ int cmd_compare(int argc, char **argv)
             x.n = x.dims.items;
             y.n = y.dims.items;
         }
-        extra ex = {steps, nv > 1 ? nv : 0, want_dft ? &dft : NULL};
+        extra ex = {steps, nv > 1 ? nv : 0, want_dft ? &dft : NULL, sres, have_stats, &sinfo};
         if (me == 0) {
             print_results(&a, &x, &y, res, &ex);
             if (nv > 1 && a.format == FORMAT_TABLE)
@@ -874,6 +1012,7 @@ int cmd_compare(int argc, char **argv)
             simrep_result_clear(ctx, &steps[v * a.nmeasures + i]);
     free(steps);
     simrep_dftcca_result_clear(ctx, &dft);
+    simrep_stats_free(ctx, stats);
     for (int64_t v = 0; m && v < nv; v++)
         simrep_moments_free(ctx, m[v]);
     free(m);

@@ -102,34 +102,6 @@ typedef struct matrix_args {
     simrep_options opt;
 } matrix_args;
 
-/* "1073741824", "512M", "4G", "4GiB", "1.5g": binary multiples. */
-static int parse_size(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v <= 0)
-        return cli_error(EXIT_USAGE, "--max-memory takes a size such as 512M or 4G, not '%s'", s);
-    double mult = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k': case 'K': mult = 1024.0; break;
-        case 'm': case 'M': mult = 1024.0 * 1024; break;
-        case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
-        case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-        case 'b': case 'B': break;
-        default: return cli_error(EXIT_USAGE, "--max-memory takes a size such as 512M or 4G, not '%s'", s);
-        }
-        const char *rest = end + 1;
-        if (*end != 'b' && *end != 'B' && (strcmp(rest, "iB") == 0 || strcmp(rest, "B") == 0 || strcmp(rest, "b") == 0))
-            rest += strlen(rest);
-        if (*rest)
-            return cli_error(EXIT_USAGE, "--max-memory takes a size such as 512M or 4G, not '%s'", s);
-    }
-    *out = v * mult;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, matrix_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -193,7 +165,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
                 rc = cli_error(EXIT_USAGE, "--threads takes a whole number from 1 to 1024 (got %s)", val);
             a->threads = (int)v;
         } else if (strcmp(name, "--max-memory") == 0) {
-            rc = parse_size(val, &a->max_memory);
+            rc = cli_parse_size(name, val, &a->max_memory);
         } else if (strcmp(name, "--against") == 0) {
             rc = 0;
             if (strcmp(val, "final") != 0)

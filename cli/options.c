@@ -25,6 +25,34 @@ int cli_parse_number(const char *opt, const char *s, double *out)
     return 0;
 }
 
+/* "1073741824", "512M", "4G", "4GiB", "1.5g": binary multiples. */
+int cli_parse_size(const char *opt, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v <= 0)
+        return cli_error(EXIT_USAGE, "%s takes a size such as 512M or 4G, not '%s'", opt, s);
+    double mult = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': mult = 1024.0; break;
+        case 'm': case 'M': mult = 1024.0 * 1024; break;
+        case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
+        case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
+        case 'b': case 'B': break;
+        default: return cli_error(EXIT_USAGE, "%s takes a size such as 512M or 4G, not '%s'", opt, s);
+        }
+        const char *rest = end + 1;
+        if (*end != 'b' && *end != 'B' && (strcmp(rest, "iB") == 0 || strcmp(rest, "B") == 0 || strcmp(rest, "b") == 0))
+            rest += strlen(rest);
+        if (*rest)
+            return cli_error(EXIT_USAGE, "%s takes a size such as 512M or 4G, not '%s'", opt, s);
+    }
+    *out = v * mult;
+    return 0;
+}
+
 int cli_split_option(int argc, char **argv, int *i, const char *const *valued, const char *command, char *name,
                      size_t cap, const char **val)
 {

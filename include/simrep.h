@@ -273,6 +273,10 @@ typedef struct simrep_result {
     double *coefs;           /* CCA family: the canonical correlations, descending (ncoefs of them) */
     int64_t ncoefs;
     double *weights;         /* pwcca: the projection weights (ncoefs of them) */
+    /* Appended with issue 11: the closed-form chance level, where the
+     * measure has one (see "uncertainty and chance"). */
+    int has_chance;
+    double chance;
 } simrep_result;
 
 void simrep_result_clear(simrep_ctx *ctx, simrep_result *result);
@@ -979,7 +983,8 @@ simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
  * Chance levels in closed form: the exact mean over random re-pairings of
  * the rows, from the observed moments alone: cca_r2 max(kept_p, kept_q) /
  * (n - 1); cka tr(Sxx) tr(Syy) / ((n - 1) |Sxx|_F |Syy|_F); cka_debiased 0.
- * Other measures have none (has_chance 0).
+ * Every simrep_result from moments carries it (has_chance, chance); other
+ * measures have none (has_chance 0).
  *
  * Memory: G (p+q)^2 doubles for the bootstrap buckets and S^2 (p+2)(q+2)
  * for the permutation blocks, within max_memory: G (default up to 128) is
@@ -987,6 +992,18 @@ simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
  * saying how much is needed); S (default 8) is lowered to 4 at least.
  * Results do not depend on the number of threads.
  */
+/* Bootstrap intervals.  Percentile: the quantiles of the resampled values.
+ * Basic (reverse percentile, Davison & Hinkley 1997, eq. 5.6):
+ * [2 observed - q_high, 2 observed - q_low], which removes the first-order
+ * bias that resampling with replacement adds (duplicated units act like
+ * fewer samples, raising CCA-family and CKA values); it covers the
+ * population value better where that bias is not small next to the
+ * spread (e.g. many features per sample), and may leave [0, 1]. */
+typedef enum simrep_interval {
+    SIMREP_INTERVAL_PERCENTILE = 0,
+    SIMREP_INTERVAL_BASIC = 1
+} simrep_interval;
+
 typedef struct simrep_stats_options {
     int64_t bootstrap;      /* B resamples of the units (0: none) */
     int64_t permutations;   /* K random re-pairings of the units (0: none) */
@@ -997,6 +1014,7 @@ typedef struct simrep_stats_options {
     int64_t segments;       /* permutation segments S >= 2 (0: 8, down to 4 to fit max_memory) */
     double max_memory;      /* bytes the resampling state may take (0: 1 GiB) */
     int threads;            /* worker threads for the resamples (0 or 1: the calling thread only) */
+    simrep_interval interval; /* SIMREP_INTERVAL_PERCENTILE (default) or _BASIC */
 } simrep_stats_options;
 
 void simrep_stats_options_init(simrep_stats_options *options);
@@ -1049,7 +1067,7 @@ typedef struct simrep_stats_result {
     int resampled;           /* 1 if computed from moments (bootstrap and permutations apply), else 0 */
     double similarity;       /* observed, as simrep_compare_moments */
     int64_t bootstrap;       /* resamples in which the measure was defined (<= B) */
-    double ci_low, ci_high;  /* percentile interval of the similarity at options.ci */
+    double ci_low, ci_high;  /* interval of the similarity at options.ci (options.interval's kind) */
     double se;               /* standard deviation of the resampled similarities */
     double boot_mean;        /* their mean */
     double distance_ci_low, distance_ci_high, distance_se; /* the same for the distance */
@@ -1078,9 +1096,6 @@ simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simre
                                    const simrep_options *options, const simrep_measure *measures, int count,
                                    simrep_stats_result *results);
 
-/* The closed-form chance level of a measure from moments (see above); 0
- * and *has = 0 if it has none. */
-double simrep_chance_level(simrep_measure measure, const simrep_moments *m, int64_t kept_p, int64_t kept_q, int *has);
 
 /*
  * Group tests on a matrix of distances between N inputs with group labels

@@ -313,6 +313,8 @@ simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int 
         default: break;
         }
     }
+    for (int c = 0; c < count && st == SIMREP_OK; c++)
+        simrep__chance(&pr, &results[c]);
     prepared_free(ctx, &pr);
     if (st != SIMREP_OK)
         for (int c = 0; c < count; c++)

@@ -40,6 +40,9 @@ simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, c
                                   simrep_cca_details *d);
 /* cka (debiased = 0) or cka_debiased (1). */
 simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r);
+/* The closed-form chance level of r->measure (stats.c), into r->chance
+ * and r->has_chance; reads r->kept_p/q (set by the CCA family first). */
+void simrep__chance(const simrep__prepared *pr, simrep_result *r);
 /* procrustes (angular = 0) or procrustes_angular (1). */
 simrep_status simrep__procrustes(simrep_ctx *ctx, const simrep__prepared *pr, int angular, simrep_result *r);
 

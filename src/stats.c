@@ -52,6 +52,7 @@
  * unbiased HSIC (Song et al. 2012) has mean 0 over re-pairings.
  */
 #include "linalg.h"
+#include "measures.h"
 #include "moments.h"
 
 #include <math.h>
@@ -190,6 +191,9 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
     if (o.permutations < 0 || o.permutations > 100000000)
         return simrep__fail(ctx, SIMREP_E_INVALID, "permutations must be from 0 to 1e8 (got %lld)",
                             (long long)o.permutations);
+    if (o.interval != SIMREP_INTERVAL_PERCENTILE && o.interval != SIMREP_INTERVAL_BASIC)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "interval must be percentile (0) or basic (1) (got %d)",
+                            (int)o.interval);
     if (!(o.ci > 0 && o.ci < 1))
         return simrep__fail(ctx, SIMREP_E_INVALID, "ci must be a level in (0, 1), e.g. 0.95 (got %g)", o.ci);
     if (o.unit_rows < 1 || o.unit_rows > n)
@@ -616,39 +620,61 @@ static double quantile(const double *v, int64_t n, double f)
     return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
 }
 
-double simrep_chance_level(simrep_measure measure, const simrep_moments *m, int64_t kept_p, int64_t kept_q, int *has)
+/* The interval of the resampled values v[0 .. k) (sorted here) around
+ * the observed value, of the kind options.interval asks for. */
+static void interval(const simrep_stats *s, double *v, int64_t k, double observed, double *lo, double *hi)
+{
+    qsort(v, (size_t)k, sizeof *v, cmp_double);
+    const double ql = quantile(v, k, (1 - s->o.ci) / 2), qh = quantile(v, k, (1 + s->o.ci) / 2);
+    if (s->o.interval == SIMREP_INTERVAL_BASIC) {
+        *lo = 2 * observed - qh;
+        *hi = 2 * observed - ql;
+    } else {
+        *lo = ql;
+        *hi = qh;
+    }
+}
+
+/* The closed forms (see the design comment): n samples, kept features,
+ * the traces and Frobenius norms of Sxx and Syy. */
+static double chance_formula(simrep_measure m, double n, int64_t kp, int64_t kq, double trx, double trY,
+                             double frox, double froy, int *has)
 {
     *has = 0;
-    if (!m || simrep_moments_inputs(m) != 2 || simrep_moments_n(m) < 2)
+    if (!(n >= 2))
         return 0;
-    const double n1 = (double)(simrep_moments_n(m) - 1);
-    switch (measure) {
+    switch (m) {
     case SIMREP_CCA_R2:
-        if (kept_p < 1 || kept_q < 1)
+        if (kp < 1 || kq < 1)
             return 0;
         *has = 1;
-        return (double)(kept_p > kept_q ? kept_p : kept_q) / n1;
+        return (double)(kp > kq ? kp : kq) / (n - 1);
     case SIMREP_CKA_DEBIASED: *has = 1; return 0;
-    case SIMREP_CKA: {
-        const double *sc = simrep__moments_scatter_upper(m);
-        const int64_t p = simrep_moments_p(m), d = p + simrep_moments_q(m);
-        double tr[2] = {0, 0}, fro[2] = {0, 0};
-        for (int k = 0; k < 2; k++) {
-            const int64_t o = k ? p : 0, e = k ? d : p;
-            for (int64_t j = o; j < e; j++) {
-                tr[k] += sc[j + j * d];
-                for (int64_t i = o; i < j; i++)
-                    fro[k] += 2 * sc[i + j * d] * sc[i + j * d];
-                fro[k] += sc[j + j * d] * sc[j + j * d];
-            }
-        }
-        if (!(fro[0] > 0 && fro[1] > 0))
+    case SIMREP_CKA:
+        if (!(frox > 0 && froy > 0))
             return 0;
         *has = 1;
-        return tr[0] * tr[1] / (n1 * sqrt(fro[0]) * sqrt(fro[1]));
-    }
+        return trx * trY / ((n - 1) * frox * froy);
     default: return 0;
     }
+}
+
+void simrep__chance(const simrep__prepared *pr, simrep_result *r)
+{
+    double fro[2] = {0, 0};
+    if (r->measure == SIMREP_CKA) {
+        const double scale = (double)(pr->n - 1);
+        for (int k = 0; k < 2; k++) {
+            const int64_t o = k ? pr->p : 0, e = k ? pr->d : pr->p;
+            for (int64_t j = o; j < e; j++)
+                for (int64_t i = o; i < e; i++) {
+                    const double v = pr->cov[i + j * pr->d] * scale;
+                    fro[k] += v * v;
+                }
+        }
+    }
+    r->chance = chance_formula(r->measure, (double)pr->n, r->kept_p, r->kept_q, pr->tr_sxx, pr->tr_syy,
+                               sqrt(fro[0]), sqrt(fro[1]), &r->has_chance);
 }
 
 /* What a worker shares with the others. */
@@ -999,14 +1025,23 @@ simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simre
     }
     if (nlin == 0)
         return SIMREP_OK;
+    /* Everything from here, the observed values included, on one BLAS
+     * thread: LAPACK's last bits then do not depend on the thread count. */
+    const int blas = simrep_blas_threads();
+    simrep_set_blas_threads(1);
     simrep_result obs[SIMREP_MEASURE_COUNT];
     simrep_status st = simrep_compare_moments(ctx, m, options, lin, nlin, obs);
-    if (st != SIMREP_OK)
+    if (st != SIMREP_OK) {
+        simrep_set_blas_threads(blas);
         return st;
+    }
+    double obs_dist[SIMREP_MEASURE_COUNT];
     for (int i = 0; i < nlin; i++) {
         simrep_stats_result *r = &results[where[i]];
         r->similarity = obs[i].similarity;
-        r->chance = simrep_chance_level(lin[i], m, obs[i].kept_p, obs[i].kept_q, &r->has_chance);
+        obs_dist[i] = obs[i].distance;
+        r->chance = obs[i].chance;
+        r->has_chance = obs[i].has_chance;
         simrep_result_clear(ctx, &obs[i]);
     }
     const int64_t B = s->G > 0 ? s->o.bootstrap : 0, K = s->S > 0 ? s->o.permutations : 0;
@@ -1019,13 +1054,12 @@ simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simre
     double *state0 = vals ? simrep__alloc_array(ctx, (size_t)simrep_moments_state_len(m), sizeof(double), "resamples")
                           : NULL;
     if (!state0) {
+        simrep_set_blas_threads(blas);
         simrep__free(ctx, sim);
         simrep__free(ctx, dist);
         simrep__free(ctx, vals);
         return SIMREP_E_NOMEM;
     }
-    const int blas = simrep_blas_threads();
-    simrep_set_blas_threads(1);
     for (int kind = 0; kind < 2 && st == SIMREP_OK; kind++) {
         const int64_t total = kind == 0 ? B : K;
         if (total == 0)
@@ -1059,18 +1093,12 @@ simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simre
                 r->bootstrap = k;
                 r->boot_mean = mu;
                 r->se = sd;
-                if (k > 0) {
-                    qsort(vals, (size_t)k, sizeof *vals, cmp_double);
-                    r->ci_low = quantile(vals, k, (1 - s->o.ci) / 2);
-                    r->ci_high = quantile(vals, k, (1 + s->o.ci) / 2);
-                }
+                if (k > 0)
+                    interval(s, vals, k, r->similarity, &r->ci_low, &r->ci_high);
                 k = finite_values(dist + i, total, nlin, vals);
                 mean_sd(vals, k, &mu, &r->distance_se);
-                if (k > 0) {
-                    qsort(vals, (size_t)k, sizeof *vals, cmp_double);
-                    r->distance_ci_low = quantile(vals, k, (1 - s->o.ci) / 2);
-                    r->distance_ci_high = quantile(vals, k, (1 + s->o.ci) / 2);
-                }
+                if (k > 0)
+                    interval(s, vals, k, obs_dist[i], &r->distance_ci_low, &r->distance_ci_high);
             } else {
                 r->permutations = k;
                 r->null_mean = mu;

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from . import _arrays, _native
+from . import _arrays, _native, _stats
 from ._errors import Context, InvalidArgument, NotAvailable, from_status
 
 DEFAULT_MEASURES = ("cca", "svcca", "pwcca", "cka")  # the CLI's default
@@ -131,6 +131,8 @@ def _results_to_dict(ids, results, o, coefs, p, q, n, warn, stacklevel):
             d["variant"] = "ding" if o.pwcca_variant == _native.PWCCA_DING else "google"
         if mid == "cka_rbf":
             d["sigma"] = float(o.rbf_sigma)
+        if r.has_chance:
+            d["chance"] = float(r.chance)
         if coefs and r.coefs:
             d["coefs"] = _doubles(r.coefs, r.ncoefs)
             if r.weights:
@@ -212,7 +214,8 @@ def _layout(a, name, conv, conv_mode, sequence):
 
 def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_keep=None, svcca_dims=None,
             svcca_rule=None, rbf_sigma=None, pwcca_variant=None, coefs=False, conv=None, conv_mode=None,
-            sequence=None, warn=True):
+            sequence=None, warn=True, bootstrap=None, permutations=None, seed=None, ci=None, ci_method=None,
+            unit_rows=None, threads=None, max_memory=None, buckets=None, segments=None):
     """Similarity of two representations x (n x p) and y (n x q).
 
     x, y: numpy arrays or torch tensors, float16/bfloat16/float32/float64
@@ -242,6 +245,17 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     "sigma").  The CLI's warnings are issued as SimrepWarning (warn=False
     silences them).
 
+    Uncertainty (docs/statistics.md; the CLI's options of the same names):
+    bootstrap=B adds "ci" (the interval at level ci=0.95, ci_method
+    "percentile" or "basic"), "se", "bias", "bootstrap", "distance_ci",
+    "distance_se"; permutations=K adds "null" {"mean", "sd", "p",
+    "permutations"} and "adjusted"; both add "chance" where a closed form
+    exists, and the returned dict's .statistics says how (units, buckets,
+    segments, seed).  seed=S fixes every random choice (the same S gives the
+    CLI's numbers whatever threads=); unit_rows=K makes K consecutive rows
+    one unit (default: a row; an image with conv positions; a sequence with
+    sequence="flatten").  max_memory (bytes), buckets, segments as the CLI.
+
     Raises InvalidArgument (a ValueError) for bad options or shapes,
     OutOfMemory (a MemoryError), simrep.Error for NaN/Inf in the data or an
     undefined measure, each with the library's message.
@@ -258,6 +272,16 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
                                   % (len(views_x), len(views_y)), _native.E_SHAPE)
         opts = dict(epsilon=epsilon, svcca_keep=svcca_keep, svcca_dims=svcca_dims, svcca_rule=svcca_rule,
                     rbf_sigma=rbf_sigma, pwcca_variant=pwcca_variant, coefs=coefs, warn=warn)
+        if bootstrap or permutations:
+            if sequence == "per-step":
+                raise InvalidArgument("bootstrap and permutations do not combine with sequence='per-step' yet")
+            # The unit is an item: an image's positions, a sequence's steps.
+            item = views_x[0].shape[0] // (np.asarray(x).shape[0] if not hasattr(x, "detach") else x.shape[0])
+            if unit_rows is not None and int(unit_rows) % item:
+                raise InvalidArgument("unit_rows=%r must be a whole number of items of %d rows" % (unit_rows, item))
+            opts.update(bootstrap=bootstrap, permutations=permutations, seed=seed, ci=ci, ci_method=ci_method,
+                        unit_rows=unit_rows if unit_rows is not None else item, threads=threads,
+                        max_memory=max_memory, buckets=buckets, segments=segments)
         steps = [compare(vx, vy, ids, **opts) for vx, vy in zip(views_x, views_y)]
         if len(steps) == 1 and sequence != "per-step":
             return steps[0]
@@ -281,11 +305,26 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
         if m.cols < 1:
             raise InvalidArgument("%s has no features (shape gives 0 %s)"
                                   % (name, "rows" if features_first else "columns"), _native.E_SHAPE)
+    so = None
+    if bootstrap or permutations:
+        so = _stats.options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets,
+                            segments)
     with Context() as ctx:
-        return _run_measures(
+        out = Results(_run_measures(
             ctx, lambda codes, count, res: _native.lib.simrep_compare(
                 ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, res),
-            ids, o, coefs, mx.cols, my.cols, mx.rows, warn)
+            ids, o, coefs, mx.cols, my.cols, mx.rows, warn))
+        if so is not None:
+            added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ids, lambda mid: _BY_ID[mid][0])
+            for mid in ids:
+                out[mid].update(added[mid])
+        return out
+
+
+class Results(dict):
+    """simrep.compare's answer: {measure id: {...}}; .statistics is the CLI
+    JSON's "statistics" object when bootstrap or permutations ran, else None."""
+    statistics = None
 
 
 _INPUT = re.compile(r"\binput (\d+)\b")

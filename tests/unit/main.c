@@ -21,6 +21,7 @@ void suite_edge(void);
 void suite_layout(void);
 void suite_partition(void);
 void suite_rows(void);
+void suite_stats(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -53,6 +54,7 @@ int main(void)
     RUN(layout);
     RUN(partition);
     RUN(rows);
+    RUN(stats);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }

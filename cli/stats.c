@@ -1,0 +1,260 @@
+/*
+ * stats.c (CLI): the options and the output of the statistics of issue 11,
+ * shared by `simrep compare` (bootstrap intervals, permutation nulls,
+ * chance levels: the library's simrep_stats) and `simrep matrix` (group
+ * tests: simrep_group_tests).
+ *
+ * Options: --bootstrap B, --permutations K, --ci LEVEL, --seed S (both
+ * commands); --unit-rows K, --buckets G, --segments S (compare; --threads
+ * and --max-memory are the commands' own).  The sampling unit defaults to
+ * the layout's item: an image under --conv ... positions, a sequence under
+ * --sequence flatten, else a row.
+ *
+ * Output, only ever added to: in JSON each measure gains "ci" [low, high],
+ * "se", "bootstrap" (resamples used), "null" {"mean", "sd", "p",
+ * "permutations"}, "adjusted", and "chance" wherever a closed form exists
+ * (even without resampling, so the small-sample bias shows); the document
+ * gains "statistics" (units, buckets, segments, seed, level).  The table
+ * keeps its columns and adds a second table; CSV adds columns after
+ * "distance" when statistics were asked for.  Measures that are not
+ * computed from moments (cka_rbf, dftcca) are not resampled: a warning
+ * says so and their entries have no statistics keys.
+ */
+#include "cli.h"
+#include "stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_stats_init(cli_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    simrep_stats_options_init(&s->o);
+}
+
+/* A whole number in [lo, hi], or a usage error naming the option. */
+static int whole(const char *name, const char *val, double lo, double hi, double *out)
+{
+    int rc = cli_parse_number(name, val, out);
+    if (!rc && !(*out >= lo && *out <= hi && *out == floor(*out)))
+        rc = cli_error(EXIT_USAGE, "%s takes a whole number from %.0f to %.0f (got %s)", name, lo, hi, val);
+    return rc;
+}
+
+int cli_stats_option(const char *name, const char *val, int compare, cli_stats *s)
+{
+    double v = 0;
+    int rc;
+    if (strcmp(name, "--bootstrap") == 0) {
+        if (!(rc = whole(name, val, 0, 1e7, &v)))
+            s->o.bootstrap = (int64_t)v;
+        return rc;
+    }
+    if (strcmp(name, "--permutations") == 0) {
+        if (!(rc = whole(name, val, 0, 1e7, &v)))
+            s->o.permutations = (int64_t)v;
+        return rc;
+    }
+    if (strcmp(name, "--ci") == 0) {
+        rc = cli_parse_number(name, val, &v);
+        if (!rc && !(v > 0 && v < 1))
+            rc = cli_error(EXIT_USAGE, "--ci takes a level in (0, 1) such as 0.95 (got %s)", val);
+        s->o.ci = v;
+        s->ci_given = 1;
+        return rc;
+    }
+    if (strcmp(name, "--seed") == 0) {
+        if (!(rc = whole(name, val, 0, 9007199254740991.0, &v)))
+            s->o.seed = (uint64_t)v;
+        return rc;
+    }
+    if (strcmp(name, "--ci-method") == 0) {
+        if (strcmp(val, "percentile") == 0)
+            s->o.interval = SIMREP_INTERVAL_PERCENTILE;
+        else if (strcmp(val, "basic") == 0)
+            s->o.interval = SIMREP_INTERVAL_BASIC;
+        else
+            return cli_error(EXIT_USAGE, "--ci-method is percentile or basic (got '%s')", val);
+        return 0;
+    }
+    if (!compare)
+        return CLI_OPT_NOT_MINE;
+    if (strcmp(name, "--unit-rows") == 0) {
+        if (!(rc = whole(name, val, 1, 1e15, &v)))
+            s->unit_rows = (int64_t)v;
+        return rc;
+    }
+    if (strcmp(name, "--buckets") == 0) {
+        if (!(rc = whole(name, val, 1, 1e6, &v)))
+            s->o.buckets = (int64_t)v;
+        return rc;
+    }
+    if (strcmp(name, "--segments") == 0) {
+        if (!(rc = whole(name, val, 2, 64, &v)))
+            s->o.segments = (int64_t)v;
+        return rc;
+    }
+    return CLI_OPT_NOT_MINE;
+}
+
+int cli_stats_requested(const cli_stats *s)
+{
+    return s->o.bootstrap > 0 || s->o.permutations > 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void pair(double lo, double hi)
+{
+    fputc('[', stdout);
+    json_number(stdout, lo);
+    fputs(", ", stdout);
+    json_number(stdout, hi);
+    fputc(']', stdout);
+}
+
+void cli_stats_json_measure(const simrep_stats_result *r, int have_stats)
+{
+    if (r->has_chance) {
+        fputs(", \"chance\": ", stdout);
+        json_number(stdout, r->chance);
+    }
+    if (!have_stats || !r->resampled)
+        return;
+    if (r->bootstrap > 0) {
+        fputs(", \"ci\": ", stdout);
+        pair(r->ci_low, r->ci_high);
+        fputs(", \"se\": ", stdout);
+        json_number(stdout, r->se);
+        fputs(", \"bias\": ", stdout);
+        json_number(stdout, r->boot_mean - r->similarity);
+        printf(", \"bootstrap\": %lld, \"distance_ci\": ", (long long)r->bootstrap);
+        pair(r->distance_ci_low, r->distance_ci_high);
+        fputs(", \"distance_se\": ", stdout);
+        json_number(stdout, r->distance_se);
+    }
+    if (r->permutations > 0) {
+        fputs(", \"null\": {\"mean\": ", stdout);
+        json_number(stdout, r->null_mean);
+        fputs(", \"sd\": ", stdout);
+        json_number(stdout, r->null_sd);
+        fputs(", \"p\": ", stdout);
+        json_number(stdout, r->p_value);
+        printf(", \"permutations\": %lld}, \"adjusted\": ", (long long)r->permutations);
+        json_number(stdout, r->adjusted);
+    }
+}
+
+void cli_stats_warnings(const simrep_stats_result *res, int count, int basic)
+{
+    char ids[256] = "";
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < count; i++) {
+        const simrep_stats_result *r = &res[i];
+        if (!r->resampled || r->bootstrap == 0 || basic ||
+            (r->similarity >= r->ci_low && r->similarity <= r->ci_high))
+            continue;
+        const size_t len = strlen(ids);
+        snprintf(ids + len, sizeof ids - len, "%s%s", len ? ", " : "", simrep_measure_get_info(r->measure)->id);
+        const double shift = r->boot_mean - r->similarity;
+        lo = shift < lo ? shift : lo;
+        hi = shift > hi ? shift : hi;
+    }
+    if (!ids[0])
+        return;
+    char range[64];
+    if (lo == hi)
+        snprintf(range, sizeof range, "%+.4g", lo);
+    else
+        snprintf(range, sizeof range, "%+.4g to %+.4g", lo, hi);
+    cli_warning("%s: the observed value lies outside the percentile bootstrap interval: resampling units with "
+                "replacement shifts these measures by %s (duplicated units act like fewer samples); the "
+                "interval's width is the uncertainty, and --ci-method basic corrects the shift to first order "
+                "(docs/statistics.md)",
+                ids, range);
+}
+
+void cli_stats_json_summary(const cli_stats *s, const simrep_stats_info *info)
+{
+    printf(", \"statistics\": {\"units\": %lld, \"unit_rows\": %lld, \"seed\": %llu, \"level\": ",
+           (long long)info->units, (long long)info->unit_rows, (unsigned long long)s->o.seed);
+    json_number(stdout, s->o.ci);
+    printf(", \"ci_method\": \"%s\"", s->o.interval == SIMREP_INTERVAL_BASIC ? "basic" : "percentile");
+    printf(", \"bootstrap\": %lld, \"buckets\": %lld, \"exact_bootstrap\": %s, \"permutations\": %lld, "
+           "\"segments\": %lld, \"segment_units\": %lld}",
+           (long long)s->o.bootstrap, (long long)info->buckets, info->exact_bootstrap ? "true" : "false",
+           (long long)s->o.permutations, (long long)info->segments, (long long)info->segment_units);
+}
+
+const char *cli_stats_csv_header(void)
+{
+    return ",ci_low,ci_high,se,null_mean,null_sd,p,adjusted,chance";
+}
+
+static void csv_value(int have, double v)
+{
+    if (have)
+        printf(",%.17g", v);
+    else
+        fputc(',', stdout);
+}
+
+void cli_stats_csv_row(const simrep_stats_result *r)
+{
+    const int b = r->resampled && r->bootstrap > 0, k = r->resampled && r->permutations > 0;
+    csv_value(b, r->ci_low);
+    csv_value(b, r->ci_high);
+    csv_value(b, r->se);
+    csv_value(k, r->null_mean);
+    csv_value(k, r->null_sd);
+    csv_value(k, r->p_value);
+    csv_value(k, r->adjusted);
+    csv_value(r->has_chance, r->chance);
+}
+
+static void cell(int have, const char *fmt, double v)
+{
+    if (have)
+        printf(fmt, v);
+    else
+        printf(" %*s", (int)strtol(fmt + 2, NULL, 10), "-"); /* fmt is " %W.Pf" */
+}
+
+void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const simrep_stats_result *res, int count)
+{
+    printf("\nuncertainty: units of %lld row%s (%lld units)", (long long)info->unit_rows,
+           info->unit_rows == 1 ? "" : "s", (long long)info->units);
+    if (s->o.bootstrap > 0)
+        printf("; bootstrap %lld resamples%s", (long long)s->o.bootstrap,
+               info->exact_bootstrap ? "" : " of random groups");
+    if (info->buckets > 0 && !info->exact_bootstrap)
+        printf(" (%lld buckets)", (long long)info->buckets);
+    if (s->o.permutations > 0)
+        printf("; %lld permutations of %lld segments", (long long)s->o.permutations, (long long)info->segments);
+    printf("; seed %llu\n", (unsigned long long)s->o.seed);
+    char level[32];
+    snprintf(level, sizeof level, "%g%% interval", 100 * s->o.ci);
+    printf("%-20s %23s %9s %10s %9s %9s %9s %9s\n", "measure", level, "se", "null mean", "null sd", "p", "adjusted",
+           "chance");
+    for (int i = 0; i < count; i++) {
+        const simrep_stats_result *r = &res[i];
+        printf("%-20s ", simrep_measure_get_info(r->measure)->id);
+        if (!r->resampled) {
+            printf("%23s\n", "(not resampled: computed from the rows)");
+            continue;
+        }
+        const int b = r->bootstrap > 0, k = r->permutations > 0;
+        if (b)
+            printf("   [%9.6f, %9.6f]", r->ci_low, r->ci_high);
+        else
+            printf("%23s", "-");
+        cell(b, " %9.6f", r->se);
+        cell(k, " %10.6f", r->null_mean);
+        cell(k, " %9.6f", r->null_sd);
+        cell(k, " %9.4g", r->p_value);
+        cell(k, " %9.6f", r->adjusted);
+        cell(r->has_chance, " %9.6f", r->chance);
+        fputc('\n', stdout);
+    }
+}

@@ -1,0 +1,38 @@
+/*
+ * stats.h: the statistics options and output shared by compare and matrix
+ * (cli/stats.c; issue 11).
+ */
+#ifndef SIMREP_CLI_STATS_H
+#define SIMREP_CLI_STATS_H
+
+#include "simrep.h"
+
+typedef struct cli_stats {
+    simrep_stats_options o; /* bootstrap, permutations, ci, seed, buckets, segments (threads, memory: the command's) */
+    int64_t unit_rows;      /* --unit-rows (0: the layout's item) */
+    int ci_given;
+} cli_stats;
+
+void cli_stats_init(cli_stats *s);
+/* --bootstrap, --permutations, --ci, --seed, and for compare --unit-rows,
+ * --buckets, --segments: 0, a usage error's status, or CLI_OPT_NOT_MINE. */
+int cli_stats_option(const char *name, const char *val, int compare, cli_stats *s);
+/* The option names that take a value, for cli_split_option's lists. */
+#define CLI_STATS_OPTIONS "--bootstrap", "--permutations", "--ci", "--ci-method", "--seed"
+#define CLI_STATS_COMPARE_OPTIONS "--unit-rows", "--buckets", "--segments", "--threads", "--max-memory"
+/* 1 if a bootstrap or permutations were asked for. */
+int cli_stats_requested(const cli_stats *s);
+
+/* Keys added to a measure's JSON entry (chance always; the rest when
+ * have_stats). */
+void cli_stats_json_measure(const simrep_stats_result *r, int have_stats);
+/* Warnings about the results (an observed value outside its interval). */
+void cli_stats_warnings(const simrep_stats_result *res, int count, int basic);
+/* The document's "statistics" object (with its leading ", "). */
+void cli_stats_json_summary(const cli_stats *s, const simrep_stats_info *info);
+const char *cli_stats_csv_header(void);
+void cli_stats_csv_row(const simrep_stats_result *r);
+/* The second table of `compare` (after the measures). */
+void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const simrep_stats_result *res, int count);
+
+#endif

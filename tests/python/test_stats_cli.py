@@ -1,0 +1,145 @@
+"""simrep compare --bootstrap/--permutations (issue 11) through the CLI: the
+keys and columns added, the sampling unit each layout implies, the same
+numbers for any --threads, and every bad value as a usage error.  Small
+data: these run under ASan too.  The statistical calibration is in
+tests/python_pkg/test_stats_calibration.py."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_error, run, write_npy
+
+MEASURES = "cca,cca_r2,svcca,pwcca,cka,cka_debiased,procrustes,procrustes_angular"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stats")
+    r = np.random.default_rng(5)
+    n = 600
+    z = r.normal(size=(n, 3))
+    x = np.c_[z, r.normal(size=(n, 5))].astype(np.float32)
+    y = np.c_[z @ r.normal(size=(3, 3)), r.normal(size=(n, 4))].astype(np.float32)
+    return write_npy(d / "x.npy", x), write_npy(d / "y.npy", y), x, y
+
+
+def test_json_keys(pair):
+    px, py, _, _ = pair
+    j = run("compare", px, py, "-m", MEASURES + ",cka_rbf", "--bootstrap", 30, "--permutations", 20,
+            "--format", "json").json()
+    for mid, e in j["measures"].items():
+        if mid == "cka_rbf":
+            assert "ci" not in e and "null" not in e  # computed from the rows: not resampled
+            continue
+        lo, hi = e["ci"]
+        assert lo <= hi and e["se"] > 0 and e["bootstrap"] == 30
+        assert set(e["null"]) == {"mean", "sd", "p", "permutations"} and e["null"]["permutations"] == 20
+        # strong shared signal: no null reaches the observed value
+        assert e["null"]["p"] == pytest.approx(1 / 21)
+        assert e["adjusted"] == pytest.approx((e["similarity"] - e["null"]["mean"]) / (1 - e["null"]["mean"]))
+        assert e["distance_ci"][0] <= e["distance_ci"][1]
+    m = j["measures"]
+    assert m["cca_r2"]["chance"] == pytest.approx(8 / 599)  # max(p, q) / (n - 1)
+    assert m["cka_debiased"]["chance"] == 0 and "chance" in m["cka"] and "chance" not in m["cca"]
+    s = j["statistics"]
+    assert s["units"] == 600 and s["unit_rows"] == 1 and s["seed"] == 0 and s["level"] == 0.95
+    assert s["buckets"] == 128 and not s["exact_bootstrap"] and s["segments"] == 8 and s["segment_units"] == 75
+    assert "cka_rbf" in run("compare", px, py, "-m", "cka,cka_rbf", "--bootstrap", 5).stderr
+
+
+def test_chance_without_resampling(pair):
+    px, py, _, _ = pair
+    j = run("compare", px, py, "-m", "cca_r2,cka", "--format", "json").json()
+    assert j["measures"]["cca_r2"]["chance"] == pytest.approx(8 / 599)
+    assert "ci" not in j["measures"]["cka"] and "statistics" not in j
+    t = run("compare", px, py, "-m", "cca_r2").stdout
+    assert "chance 0.013356" in t
+
+
+def test_table_and_csv(pair):
+    px, py, _, _ = pair
+    t = run("compare", px, py, "-m", "cca,cka", "--bootstrap", 20, "--permutations", 10, "--ci", 0.9)
+    assert t.code == 0 and "uncertainty: units of 1 row (600 units)" in t.stdout and "90% interval" in t.stdout
+    c = run("compare", px, py, "-m", "cca,cka", "--bootstrap", 20, "--format", "csv").stdout.splitlines()
+    assert c[0] == "measure,similarity,distance,ci_low,ci_high,se,null_mean,null_sd,p,adjusted,chance"
+    cells = c[2].split(",")
+    assert cells[0] == "cka" and len(cells) == 11 and cells[6] == "" and float(cells[10]) > 0
+
+
+def test_same_seed_same_numbers_any_threads(pair):
+    px, py, _, _ = pair
+    args = ["compare", px, py, "-m", MEASURES, "--bootstrap", 25, "--permutations", 15, "--seed", 99,
+            "--format", "json"]
+    a = run(*args, "--threads", 1)
+    b = run(*args, "--threads", 2, env={"OPENBLAS_NUM_THREADS": "2"})
+    assert a.code == 0 and a.stdout == b.stdout
+    c = run(*args[:-4], "--seed", 100, "--format", "json").json()
+    assert c["measures"]["cca"]["ci"] != a.json()["measures"]["cca"]["ci"]
+
+
+def test_basic_interval(pair):
+    px, py, _, _ = pair
+    p = run("compare", px, py, "-m", "cka", "--bootstrap", 30, "--format", "json").json()["measures"]["cka"]
+    b = run("compare", px, py, "-m", "cka", "--bootstrap", 30, "--ci-method", "basic",
+            "--format", "json").json()["measures"]["cka"]
+    s = p["similarity"]
+    assert b["ci"][0] == pytest.approx(2 * s - p["ci"][1]) and b["ci"][1] == pytest.approx(2 * s - p["ci"][0])
+
+
+def test_units_follow_the_layout(tmp_path):
+    r = np.random.default_rng(2)
+    xm = r.normal(size=(40, 3, 3, 4)).astype(np.float32)
+    ym = (xm @ r.normal(size=(4, 5))).astype(np.float32)
+    px, py = write_npy(tmp_path / "xm.npy", xm), write_npy(tmp_path / "ym.npy", ym)
+    j = run("compare", px, py, "--conv", "nhwc", "-m", "cka", "--bootstrap", 10, "--permutations", 5,
+            "--format", "json").json()
+    assert j["statistics"]["units"] == 40 and j["statistics"]["unit_rows"] == 9
+    j = run("compare", px, py, "--conv", "nhwc", "-m", "cka", "--bootstrap", 10, "--unit-rows", 18,
+            "--format", "json").json()
+    assert j["statistics"]["units"] == 20 and j["statistics"]["unit_rows"] == 18
+    assert_error(run("compare", px, py, "--conv", "nhwc", "--bootstrap", 10, "--unit-rows", 4), 2,
+                 contains=["--unit-rows 4", "9 rows"])
+    xs = r.normal(size=(30, 6, 4)).astype(np.float32)
+    ps = write_npy(tmp_path / "s.npy", xs)
+    j = run("compare", ps, ps, "--sequence", "flatten", "-m", "cka", "--bootstrap", 5, "--format", "json").json()
+    assert j["statistics"]["units"] == 30 and j["statistics"]["unit_rows"] == 6
+    assert_error(run("compare", ps, ps, "--sequence", "per-step", "--bootstrap", 5), 2, contains=["per-step"])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--bootstrap", "-3"], ["--bootstrap"]),
+    (["--bootstrap", "1e9"], ["--bootstrap"]),
+    (["--permutations", "2.5"], ["--permutations"]),
+    (["--ci", "1"], ["--ci"]),
+    (["--ci", "nan"], ["--ci"]),
+    (["--ci-method", "bca"], ["--ci-method"]),
+    (["--seed", "-1"], ["--seed"]),
+    (["--unit-rows", "0"], ["--unit-rows"]),
+    (["--segments", "1"], ["--segments"]),
+    (["--threads", "0"], ["--threads"]),
+    (["--max-memory", "lots"], ["--max-memory"]),
+    (["--bootstrap", "10", "--max-memory", "1K"], ["--max-memory", "MiB"]),
+    (["--permutations", "10", "--segments", "64", "--unit-rows", "50"], ["units"]),
+])
+def test_bad_values(pair, args, words):
+    px, py, _, _ = pair
+    assert_error(run("compare", px, py, *args), 2, contains=words)
+
+
+def test_deflated_npz_refused_for_permutations(pair, tmp_path):
+    _, py, x, _ = pair
+    np.savez_compressed(tmp_path / "x.npz", a=x)
+    r = run("compare", str(tmp_path / "x.npz") + ":a", py, "--permutations", 10)
+    assert_error(r, 2, names="x.npz", contains=["deflated"])
+    # the bootstrap reads in order: fine
+    assert run("compare", str(tmp_path / "x.npz") + ":a", py, "--bootstrap", 5).code == 0
+
+
+def test_nan_named(pair, tmp_path):
+    _, py, x, _ = pair
+    x = x.copy()
+    x[17, 2] = np.nan
+    r = run("compare", write_npy(tmp_path / "nan.npy", x), py, "--bootstrap", 5, "--permutations", 5)
+    assert_error(r, 1, names="nan.npy", contains=["NaN", "row 17"])
