@@ -306,9 +306,12 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
             raise InvalidArgument("%s has no features (shape gives 0 %s)"
                                   % (name, "rows" if features_first else "columns"), _native.E_SHAPE)
     so = None
-    if bootstrap or permutations:
+    if any(v is not None for v in (bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory,
+                                   buckets, segments)):
         so = _stats.options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets,
                             segments)
+        if not (so.bootstrap or so.permutations):
+            so = None
     with Context() as ctx:
         out = Results(_run_measures(
             ctx, lambda codes, count, res: _native.lib.simrep_compare(
