@@ -598,6 +598,10 @@ static void moments_from_raw(int64_t p, int64_t q, const double *c, const double
     /* Symmetrize T against round-off (both orders computed). */
     const double t01 = 0.5 * (T[1] + T[2]);
     T[1] = T[2] = t01;
+    /* The inputs' units (moments.c, "Scale"): the raw sums are in the
+     * data's own, 2^0. */
+    S[d * d] = 0;
+    S[d * d + 1] = 0;
 }
 
 /* ---------------------------------------------------------- compute */
@@ -735,17 +739,23 @@ static void perm_sigma(const simrep_stats *s, int64_t k, int64_t *sigma)
 static void cross_into_state(const simrep_stats *s, const double *Q, double *state)
 {
     const int64_t p = s->p, q = s->q, d = s->d, pa = s->pa;
-    double *T = state + 4, *mean = T + 4, *U = mean + d, *Sc = U + 2 * d;
+    double *T = state + 4, *mean_u = T + 4, *U = mean_u + d, *Sc = U + 2 * d;
     const double n = Q[(p + 1) + (q + 1) * pa];
+    /* The state is in the inputs' units 2^expo (moments.c, "Scale"); Q and
+     * the origin are in the data's.  Means back to the data's units here,
+     * the cross parts written into the state's below. */
+    const int ex = (int)Sc[d * d], ey = (int)Sc[d * d + 1];
+    const double ux = ldexp(1.0, -ex), uy = ldexp(1.0, -ey);
+#define mean(i) ((i) < p ? mean_u[i] / ux : mean_u[i] / uy)
     /* delta = mean - c, by side; D, s.delta per side */
     double Dx = 0, Dy = 0, sdx = 0, sdy = 0;
     for (int64_t i = 0; i < p; i++) {
-        const double di = mean[i] - s->c[i];
+        const double di = mean(i) - s->c[i];
         Dx += di * di;
         sdx += Q[i + (q + 1) * pa] * di;
     }
     for (int64_t j = 0; j < q; j++) {
-        const double dj = mean[p + j] - s->c[p + j];
+        const double dj = mean(p + j) - s->c[p + j];
         Dy += dj * dj;
         sdy += Q[(p + 1) + j * pa] * dj;
     }
@@ -753,40 +763,41 @@ static void cross_into_state(const simrep_stats *s, const double *Q, double *sta
     /* Sxy = sum vx vyᵀ - n dx dyᵀ; also dxᵀ Cxy dy, W terms. */
     double dCd = 0, wx_y = 0, wy_x = 0;
     for (int64_t j = 0; j < q; j++) {
-        const double dj = mean[p + j] - s->c[p + j];
+        const double dj = mean(p + j) - s->c[p + j];
         double col = 0;
         for (int64_t i = 0; i < p; i++) {
-            const double di = mean[i] - s->c[i], cxy = Q[i + j * pa];
+            const double di = mean(i) - s->c[i], cxy = Q[i + j * pa];
             const double v = cxy - n * di * dj;
-            Sc[i + (p + j) * d] = v;
-            Sc[(p + j) + i * d] = v;
+            Sc[i + (p + j) * d] = v * ux * uy;
+            Sc[(p + j) + i * d] = v * ux * uy;
             col += di * cxy;
         }
         dCd += col * dj;
         wx_y += Q[p + j * pa] * dj;          /* sum ax vy . dy */
     }
     for (int64_t i = 0; i < p; i++)
-        wy_x += Q[i + q * pa] * (mean[i] - s->c[i]); /* sum ay vx . dx */
+        wy_x += Q[i + q * pa] * (mean(i) - s->c[i]); /* sum ay vx . dx */
     const double txy = AAxy - 2 * wx_y - 2 * wy_x + 4 * dCd + Dy * Ax + Dx * Ay - 2 * Dy * sdx - 2 * Dx * sdy +
                        n * Dx * Dy;
-    T[1] = T[2] = txy;
+    T[1] = T[2] = txy * ux * ux * uy * uy;
     /* U[x] on y's columns: sum ax vy - 2 Cyx dx + Dx sy - dy (Ax - 2 sdx + n Dx);
      * U[y] on x's columns: sum ay vx - 2 Cxy dy + Dy sx - dx (Ay - 2 sdy + n Dy). */
     const double sumAx = Ax - 2 * sdx + n * Dx, sumAy = Ay - 2 * sdy + n * Dy;
     for (int64_t j = 0; j < q; j++) {
-        const double dj = mean[p + j] - s->c[p + j];
+        const double dj = mean(p + j) - s->c[p + j];
         double cd = 0;
         for (int64_t i = 0; i < p; i++)
-            cd += Q[i + j * pa] * (mean[i] - s->c[i]);
-        U[0 * d + p + j] = Q[p + j * pa] - 2 * cd + Dx * Q[(p + 1) + j * pa] - dj * sumAx;
+            cd += Q[i + j * pa] * (mean(i) - s->c[i]);
+        U[0 * d + p + j] = (Q[p + j * pa] - 2 * cd + Dx * Q[(p + 1) + j * pa] - dj * sumAx) * ux * ux * uy;
     }
     for (int64_t i = 0; i < p; i++) {
-        const double di = mean[i] - s->c[i];
+        const double di = mean(i) - s->c[i];
         double cd = 0;
         for (int64_t j = 0; j < q; j++)
-            cd += Q[i + j * pa] * (mean[p + j] - s->c[p + j]);
-        U[1 * d + i] = Q[i + q * pa] - 2 * cd + Dy * Q[i + (q + 1) * pa] - di * sumAy;
+            cd += Q[i + j * pa] * (mean(p + j) - s->c[p + j]);
+        U[1 * d + i] = (Q[i + q * pa] - 2 * cd + Dy * Q[i + (q + 1) * pa] - di * sumAy) * uy * uy * ux;
     }
+#undef mean
 }
 
 /* Sum of the blocks of permutation sigma plus the remainder into Q. */
