@@ -777,6 +777,9 @@ int cmd_compare(int argc, char **argv)
                             simrep_measure_get_info(a.measures[i])->needs_maps ? "conv maps" : "rows");
         if (ranks > 1)
             rc = cli_error(EXIT_USAGE, "--bootstrap and --permutations do not run under MPI yet; run one process");
+        else if (a.layout.mask && a.layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a.stats.unit_rows)
+            rc = cli_error(EXIT_USAGE, "--bootstrap and --permutations resample whole sequences, which --mask "
+                           "makes of different lengths: not supported yet (use --sequence mean/first/last)");
         else if (ur % rpi != 0)
             rc = cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
                            (long long)ur, (long long)rpi,
