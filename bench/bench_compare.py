@@ -23,7 +23,7 @@ OPENBLAS_NUM_THREADS is set (default 2, --threads) for simrep and numpy alike,
 before numpy is imported.  OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as
 the environment has them and printed.  Results go to bench/results.json.
 
-Targets (SPEC / project plan): at 512+512 x 50,000, simrep <= 1.5x floor and
+Targets (the project plan; docs/speed.md): at 512+512 x 50,000, simrep <= 1.5x floor and
 peak RSS <= 128 MiB.
 """
 

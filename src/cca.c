@@ -101,7 +101,7 @@ static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t 
     }
     if (st == SIMREP_OK)
         for (int64_t j = 0; j < k; j++) { /* dsyevd's ascending order, reversed */
-            e->vals[j] = w[k - 1 - j] > 0 ? w[k - 1 - j] : 0; /* SPEC step 2: clamp round-off negatives */
+            e->vals[j] = w[k - 1 - j] > 0 ? w[k - 1 - j] : 0; /* docs/measures.md, CCA step 2: clamp round-off negatives */
             memcpy(e->vecs + j * k, a + (k - 1 - j) * k, (size_t)k * sizeof(double));
         }
     simrep__free(ctx, a);

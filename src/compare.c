@@ -8,7 +8,7 @@
  * path with one pair, so a matrix of comparisons and a single compare give
  * the same numbers.
  *
- * Dead features (SPEC "Dead features"): a feature whose variance is
+ * Dead features (docs/measures.md, "Dead features"): a feature whose variance is
  * <= epsilon x the largest variance on its side is left out of the CCA
  * family (the reference's remove_small, which compares the rescaled
  * diagonal against epsilon).  CKA and Procrustes use every feature: a

@@ -487,7 +487,7 @@ static simrep_status whitening(simrep_ctx *ctx, double *a, int64_t m, double eps
     if (st != SIMREP_OK)
         return st;
     for (int64_t j = 0; j < m; j++) {
-        const double l = lam[j] > 0 ? lam[j] : 0; /* SPEC step 2: clamp round-off negatives */
+        const double l = lam[j] > 0 ? lam[j] : 0; /* docs/measures.md, CCA step 2: clamp round-off negatives */
         const double f = 1.0 / sqrt(l + eps);
         for (int64_t i = 0; i < m; i++)
             v[i + j * m] = a[i + j * m] * f;

@@ -9,7 +9,7 @@ One exception, pwcca_ding on dead_units_f32: the reference (sim_metric's
 cca_decomp) keeps the two constant columns, whose eigenvalues in A Aᵀ are
 round-off (~1e-17) instead of 0; it inverts them (1/sqrt(1e-17) ~ 3e8) and
 the resulting weights are noise: the golden 0.68145 is not reproducible even
-by the reference on another BLAS.  simrep drops dead features first (SPEC
+by the reference on another BLAS.  simrep drops dead features first (docs/measures.md,
 "Dead features"), which gives 0.68772; that case is checked against
 reference_numpy.py, which does the same.
 """
