@@ -39,10 +39,10 @@ simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, in
     double xy = block_fro2(pr, 0, p, p, q);
     double xx = block_fro2(pr, 0, p, 0, p);
     double yy = block_fro2(pr, p, q, p, q);
+    if (!(pr->tr_sxx > 0) || !(pr->tr_syy > 0) || !(xx > 0) || !(yy > 0))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so %s is undefined",
+                            pr->tr_sxx > 0 && xx > 0 ? "y" : "x", debiased ? "cka_debiased" : "CKA");
     if (!debiased) {
-        if (!(xx > 0) || !(yy > 0))
-            return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so CKA is undefined",
-                                xx > 0 ? "y" : "x");
         r->similarity = xy / (sqrt(xx) * sqrt(yy));
         r->distance = 1 - r->similarity;
         return SIMREP_OK;

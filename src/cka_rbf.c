@@ -248,16 +248,19 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
     for (size_t k = 0; k < np; k++)
         amax = fabs(s->rows[k]) > amax ? fabs(s->rows[k]) : amax;
     scale_pow2(s->rows, np, amax);
-    /* Column means by a plain sum: any error in the mean is a translation,
-     * to which D is invariant in exact arithmetic. */
+    /* Column means by a plain sum about the first row: any error in the
+     * mean is a translation, to which D is invariant in exact arithmetic,
+     * and a constant column becomes exactly 0 (so an all-constant side is
+     * recognised below whatever its value). */
     amax = 0;
     for (int64_t j = 0; j < p; j++) {
+        const double first = s->rows[j];
         double mean = 0;
         for (int64_t i = 0; i < n; i++)
-            mean += s->rows[i * p + j];
+            mean += s->rows[i * p + j] - first;
         mean /= (double)n;
         for (int64_t i = 0; i < n; i++) {
-            double v = s->rows[i * p + j] - mean;
+            double v = (s->rows[i * p + j] - first) - mean;
             s->rows[i * p + j] = v;
             if (fabs(v) > amax)
                 amax = fabs(v);
@@ -267,6 +270,10 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
      * same power of four, exactly, so K is unchanged bit for bit, while
      * |x|^2 <= p can no longer overflow (inputs near 1e200) or underflow
      * to a spurious zero median (inputs near 1e-200). */
+    if (p > 0 && !(amax > 0))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                            "%s: every one of its %lld features is constant, so cka_rbf is undefined", name,
+                            (long long)p);
     scale_pow2(s->rows, np, amax);
     for (int64_t i = 0; i < n; i++) {
         double acc = 0;

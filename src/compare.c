@@ -14,12 +14,29 @@
  * diagonal against epsilon).  CKA and Procrustes use every feature: a
  * constant column contributes nothing to them.  Undefined cases (n < 2, a
  * side with every feature dead) are errors with a message, never NaN.
+ *
+ * Constant features: the moments give an exactly constant column exactly
+ * zero scatter (moments.c sums each block about its first row), and a
+ * feature whose spread is below CONSTANT_REL of its own mean's magnitude
+ * counts as constant too: a variation at the level of double round-off of
+ * the value itself is not data, and when every feature of a side is such
+ * (a layer of 0.1 computed in another order, say) no threshold relative to
+ * the largest variance can tell.  Constant features are dropped from the
+ * CCA family, left out of the largest variance and the traces, and their
+ * rows and columns of the pair's covariance are zero for every measure; a
+ * side of constant features only is SIMREP_E_DEGENERATE for every measure.
  */
 #include "measures.h"
 #include "moments.h"
 
 #include <math.h>
 #include <string.h>
+
+/* Spread / |mean| at or below which a feature is constant: float64 holds
+ * 16 digits, and a mean formed through thousands of roundings keeps about
+ * 12 (an exact constant has zero spread anyway); float32 data vary by at
+ * least 6e-8 of their value. */
+#define CONSTANT_REL 1e-12
 
 /* One input's share of the work every pair reads. */
 typedef struct pair_input {
@@ -38,6 +55,7 @@ struct simrep_pairs {
     int64_t n, d;
     const int64_t *off;
     const double *scatter; /* the moments' upper triangle */
+    const double *mean;    /* the moments' means */
     pair_input *in;
 };
 
@@ -45,6 +63,14 @@ struct simrep_pairs {
 static double scatter_at(const simrep_pairs *pp, int64_t r, int64_t c)
 {
     return r <= c ? pp->scatter[r + c * pp->d] : pp->scatter[c + r * pp->d];
+}
+
+/* Whether joint column c is constant (see the design comment): its
+ * scatter is at most n (CONSTANT_REL mean)^2, zero for a zero mean. */
+static int is_constant(const simrep_pairs *pp, int64_t c)
+{
+    const double t = CONSTANT_REL * pp->mean[c];
+    return !(pp->scatter[c * (pp->d + 1)] > (double)pp->n * t * t);
 }
 
 static int is_cca_family(simrep_measure m)
@@ -119,6 +145,7 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
     pp->off = simrep__moments_offsets(m);
     pp->d = pp->off[pp->count];
     pp->scatter = simrep__moments_scatter_upper(m);
+    pp->mean = simrep__moments_mean(m);
     pp->in = simrep__calloc_array(ctx, (size_t)pp->count, sizeof *pp->in, "pairs inputs");
     st = pp->in ? SIMREP_OK : SIMREP_E_NOMEM;
     const double inv = 1.0 / (double)(n - 1);
@@ -131,6 +158,8 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
         double vmax = 0;
         for (int64_t c = 0; c < p; c++) {
             const double v = pp->scatter[(o + c) * (pp->d + 1)];
+            if (is_constant(pp, o + c))
+                continue;
             in->trace += v;
             vmax = v > vmax ? v : vmax;
         }
@@ -140,7 +169,7 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
             break;
         }
         for (int64_t c = 0; c < p; c++)
-            if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax)
+            if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax && !is_constant(pp, o + c))
                 in->kept[in->k++] = c;
         if (!cca || in->k == 0)
             continue;
@@ -258,6 +287,10 @@ static simrep_status prepare_pair(simrep_ctx *ctx, const simrep_pairs *pp, int i
             pr->cov[r + c * d] = scatter_at(pp, gr, gc) * inv;
         }
     }
+    for (int64_t c = 0; c < d; c++) /* constant features: no variation, exactly */
+        if (is_constant(pp, c < pr->p ? oi + c : oj + (c - pr->p)))
+            for (int64_t r = 0; r < d; r++)
+                pr->cov[r + c * d] = pr->cov[c + r * d] = 0;
     const pair_input *a = &pp->in[i], *b = &pp->in[j];
     pr->kp = a->k;
     pr->kq = b->k;

@@ -261,12 +261,15 @@ static simrep_status fold(simrep_ctx *ctx, simrep_dftcca *d, int64_t k)
     for (int64_t f = 0; f < d->nf; f++) {
         double *z = d->z + f * d->sub * d2;
         double *bm = d->bmean;
+        /* The block mean about the first image (as moments.c): a coefficient
+         * that is the same in every image has exactly that mean and zero
+         * scatter. */
         memset(bm, 0, (size_t)d2 * sizeof(double));
-        for (int64_t i = 0; i < k; i++)
+        for (int64_t i = 1; i < k; i++)
             for (int64_t j = 0; j < d2; j++)
-                bm[j] += z[i * d2 + j];
+                bm[j] += z[i * d2 + j] - z[j];
         for (int64_t j = 0; j < d2; j++)
-            bm[j] /= (double)k;
+            bm[j] = z[j] + bm[j] / (double)k;
         for (int64_t i = 0; i < k; i++)
             for (int64_t j = 0; j < d2; j++)
                 z[i * d2 + j] -= bm[j];

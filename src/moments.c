@@ -25,6 +25,13 @@
  * textbook sum(z zᵀ) - n mu muᵀ loses all digits there and was rejected.
  * With K inputs one DSYRK gives every pair's cross-scatter at once, which
  * is what makes a matrix of comparisons cheaper than its pairs one by one.
+ * mean(B) is summed about the block's first row, mean(B) = B_0 + sum(B_i -
+ * B_0) / b: the sum of a constant column is then exactly 0 and its mean
+ * exactly the constant, so a constant feature has exactly zero scatter
+ * whether or not its value is representable (a column of 0.1 summed
+ * directly has a mean off by an ulp and a round-off variance of 1e-33,
+ * which no threshold relative to the largest variance can tell from data
+ * when every feature is constant).
  * The block size bounds memory: block_rows x d doubles, chosen so that the
  * O(K d^2) merge is small next to the O(b d^2) DSYRK.
  *
@@ -448,7 +455,7 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
     double *restrict mnew = shift + d;
     double *restrict ra = mnew + d; /* rows x k, leading dimension br */
     for (int64_t j = 0; j < d; j++) {
-        double block_mean = shift[j] / (double)rows;
+        double block_mean = z[j] + shift[j] / (double)rows; /* the sums are about the first row (convert_rows) */
         mnew[j] = m->mean[j] + (block_mean - m->mean[j]) * ((double)rows / n_new);
         shift[j] = mnew[j] - m->mean[j];
     }
@@ -491,10 +498,11 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
 
 /*
  * Convert rows [r0, r0+rows) of every input into the block buffer and sum
- * its columns.  Row-contiguous views (the streaming case) are converted and
- * summed row by row while the row is in L1; column-major views are
- * converted column by column (reading the source contiguously) and summed
- * afterwards.
+ * its columns about the first row (sums[c] = sum_i z_ic - z_0c, see the
+ * design comment), with the largest magnitude of each input.  Row-
+ * contiguous views (the streaming case) are converted and summed row by row
+ * while the row is in L1; column-major views are converted column by column
+ * (reading the source contiguously) and summed afterwards.
  */
 static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, int64_t r0, int64_t rows,
                          double *restrict z, double *restrict sums, double *restrict amax)
@@ -509,12 +517,12 @@ static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, i
         rowwise &= blocks[j].col_stride == 1;
     if (rowwise) {
         for (int64_t i = 0; i < rows; i++) {
-            double *restrict r = z + i * d;
+            double *r = z + i * d; /* not restrict: row 0 is read through z too */
             for (int j = 0; j < m->k; j++) {
                 simrep__rows_to_double(&blocks[j], r0 + i, 1, r + m->off[j], d);
                 double a = amax[j];
                 for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
-                    sums[c] += r[c];
+                    sums[c] += r[c] - z[c];
                     a = fabs(r[c]) > a ? fabs(r[c]) : a;
                 }
                 amax[j] = a;
@@ -536,7 +544,7 @@ static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, i
         for (int j = 0; j < m->k; j++) {
             double a = amax[j];
             for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
-                sums[c] += z[i * d + c];
+                sums[c] += z[i * d + c] - z[c];
                 a = fabs(z[i * d + c]) > a ? fabs(z[i * d + c]) : a;
             }
             amax[j] = a;
@@ -603,7 +611,7 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
                 sums[c] = 0;
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t c = 0; c < m->d; c++)
-                    sums[c] += m->block[i * m->d + c];
+                    sums[c] += m->block[i * m->d + c] - m->block[c];
         }
         if ((st = fold_block(ctx, m, m->block, rows)) != SIMREP_OK)
             return st;

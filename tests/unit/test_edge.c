@@ -279,16 +279,26 @@ static void test_all_zero(void)
 {
     simrep_ctx *ctx = simrep_ctx_new(NULL);
     test_rng g = {3};
-    double x[N * P], y[N * Q], zx[N * P], zy[N * Q];
+    double x[N * P], y[N * Q], zx[N * P], zy[N * Q], cx[N * P], cy[N * Q];
+    float cf[N * P];
     fill(&g, x, y, N, P, Q);
     memset(zx, 0, sizeof zx);
     memset(zy, 0, sizeof zy);
+    /* Constants that are not representable in binary (issue 10, item 3):
+     * summed directly they leave a round-off variance of 1e-33. */
+    for (int i = 0; i < N * P; i++)
+        cf[i] = (float)(cx[i] = (i % P + 1) * 0.1);
+    for (int i = 0; i < N * Q; i++)
+        cy[i] = 1e10 + 0.1;
     simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, N, P), Y = simrep_matrix_c(y, SIMREP_F64, N, Q);
     simrep_matrix ZX = simrep_matrix_c(zx, SIMREP_F64, N, P), ZY = simrep_matrix_c(zy, SIMREP_F64, N, Q);
+    simrep_matrix CX = simrep_matrix_c(cx, SIMREP_F64, N, P), CY = simrep_matrix_c(cy, SIMREP_F64, N, Q);
+    simrep_matrix CF = simrep_matrix_c(cf, SIMREP_F32, N, P);
     const struct {
         const simrep_matrix *x, *y;
         const char *side;
-    } cases[] = {{&X, &ZY, "y"}, {&ZX, &Y, "x"}, {&ZX, &ZY, NULL}};
+    } cases[] = {{&X, &ZY, "y"}, {&ZX, &Y, "x"}, {&ZX, &ZY, NULL}, {&CX, &Y, "x"}, {&X, &CY, "y"},
+                 {&CF, &Y, "x"}, {&CX, &CY, NULL}};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
         for (int m = 0; m < NMEASURES; m++) {
             double v = NAN;

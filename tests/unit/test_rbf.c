@@ -412,13 +412,21 @@ static void test_errors(simrep_ctx *ctx)
     simrep_matrix X0 = simrep_matrix_c(x, SIMREP_F64, 0, 2), Y0 = simrep_matrix_c(y, SIMREP_F64, 0, 2);
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X0, &Y0, 1.0, &v), SIMREP_E_DEGENERATE);
 
-    /* Constant x, constant y: the median distance is 0. */
-    double c[12] = {3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
-    simrep_matrix C = simrep_matrix_c(c, SIMREP_F64, 6, 2);
+    /* Constant x, constant y (3 or 0.1, which is not representable: the
+     * centering about the first row makes both exactly 0). */
+    double c[12] = {3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}, t[12];
+    for (int i = 0; i < 12; i++)
+        t[i] = 0.1;
+    simrep_matrix C = simrep_matrix_c(c, SIMREP_F64, 6, 2), T = simrep_matrix_c(t, SIMREP_F64, 6, 2);
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &C, &Y, 1.0, &v), SIMREP_E_DEGENERATE);
+    CHECK(strstr(simrep_ctx_message(ctx), "x: every one of its 2 features is constant") != NULL);
+    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X, &T, 1.0, &v), SIMREP_E_DEGENERATE);
+    CHECK(strstr(simrep_ctx_message(ctx), "y: every one of its 2 features is constant") != NULL);
+    /* Half the rows identical: the median distance is 0. */
+    double hr[12] = {1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 7, 9};
+    simrep_matrix HR = simrep_matrix_c(hr, SIMREP_F64, 6, 2);
+    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &HR, &Y, 1.0, &v), SIMREP_E_DEGENERATE);
     CHECK(strstr(simrep_ctx_message(ctx), "median pairwise distance of x is 0") != NULL);
-    CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X, &C, 1.0, &v), SIMREP_E_DEGENERATE);
-    CHECK(strstr(simrep_ctx_message(ctx), "median pairwise distance of y is 0") != NULL);
     /* No features: every distance is 0 too. */
     simrep_matrix XE = {x, SIMREP_F64, 6, 0, 0, 1};
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &XE, &Y, 1.0, &v), SIMREP_E_DEGENERATE);
