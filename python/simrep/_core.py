@@ -170,52 +170,124 @@ def _run_measures(ctx, call, ids, o, coefs, p, q, n, warn, names=None):
 
 
 
-_CONV_MODES = ("positions", "pool", "flatten")
-_SEQUENCE_MODES = ("flatten", "per-step", "last", "mean")
+def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=None):
+    """The samples x features matrices of arrays (or path specs) read
+    through the library's layouts (the CLI's --conv/--conv-mode/--resize/
+    --sequence/--mask), made to agree (same N, T, sizes) and materialized
+    as float64 arrays: ([views of item 0 (T for per-step, else 1)], ...),
+    and the rows of one item in each (None when sequences differ in rows:
+    masked flatten).  For the paths that need the rows themselves
+    (statistics); compare streams instead."""
+    from . import _input
+    with Context() as ctx:
+        msk, ins = None, []
+        try:
+            if mask is not None:
+                msk = _input.Mask(ctx, mask, "mask")
+            lay = _input.layout(False, conv, conv_mode, resize, sequence, msk)
+            ins = [_input.Input(ctx, a, name, lay) for a, name in zip(items, names)]
+            _input.agree(ctx, ins)
+            out = [_input.materialize(ctx, i) for i in ins]
+            item = None if msk is not None and sequence == "flatten" else int(ins[0].dims.rows_per_item)
+            return out, item
+        finally:
+            for i in ins:
+                i.close(ctx)
+            if msk is not None:
+                msk.close(ctx)
 
 
-def _layout(a, name, conv, conv_mode, sequence):
-    """The samples x features views of a conv map or a sequence, as the CLI's
-    --conv/--conv-mode/--sequence define them (docs/conv-and-sequences.md):
-    a list of 2-D arrays, one per time step for sequence="per-step", else
-    one.  Reshapes of C-order arrays are views; NCHW positions, pooling and
-    the mean over time make a copy.  Different spatial sizes (the CLI's
-    --resize) are not handled here."""
+def _layout(a, name, conv, conv_mode, sequence, resize=None, mask=None):
+    """One array's samples x features views (a list: T for per-step), read
+    through the library's layouts as the CLI reads it; None without
+    options.  See _layout_views."""
     if conv is None and sequence is None:
         return None
-    arr = np.asarray(a) if not hasattr(a, "detach") else a.detach().cpu().numpy()
-    if conv is not None:
-        if conv not in ("nhwc", "nchw"):
-            raise InvalidArgument("conv is 'nhwc' or 'nchw' (got %r)" % (conv,))
-        mode = conv_mode or "positions"
-        if mode not in _CONV_MODES:
-            raise InvalidArgument("conv_mode is one of %s (got %r)" % (", ".join(_CONV_MODES), mode))
-        if arr.ndim != 4:
-            raise InvalidArgument("%s is %d-D %s; conv=%r takes 4-D maps" % (name, arr.ndim, arr.shape, conv))
-        nhwc = arr if conv == "nhwc" else arr.transpose(0, 2, 3, 1)
-        n, h, w, ch = nhwc.shape
-        if mode == "positions":
-            return [nhwc.reshape(n * h * w, ch)]
-        if mode == "pool":
-            return [nhwc.mean(axis=(1, 2), dtype=np.float64)]
-        return [arr.reshape(n, -1)]  # numpy's reshape order of the array as given
-    if sequence not in _SEQUENCE_MODES:
-        raise InvalidArgument("sequence is one of %s (got %r)" % (", ".join(_SEQUENCE_MODES), sequence))
-    if arr.ndim != 3:
-        raise InvalidArgument("%s is %d-D %s; sequence=%r takes (N, T, D)" % (name, arr.ndim, arr.shape, sequence))
-    n, t, d = arr.shape
-    if sequence == "flatten":
-        return [arr.reshape(n * t, d)]
-    if sequence == "last":
-        return [arr[:, -1, :]]
-    if sequence == "mean":
-        return [arr.mean(axis=1, dtype=np.float64)]
-    return [arr[:, s, :] for s in range(t)]
+    return _layout_views([a], [name], conv, conv_mode, sequence, resize, mask)[0][0]
+
+
+def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask):
+    """compare() of conv maps / sequences / masked tokens: both read through
+    the library's layouts (simrep_input over their memory, or path specs),
+    block by block into one Moments per view (T for per-step)."""
+    from . import _input
+    linear = [m for m in ids if not _BY_ID[m][1]["needs_rows"]]
+    rbf = "cka_rbf" in ids
+    with Context() as ctx:
+        msk, ins, moms = None, [], []
+        try:
+            if mask is not None:
+                msk = _input.Mask(ctx, mask, "mask")
+            lay = _input.layout(False, conv, conv_mode, resize, sequence, msk)
+            ins = [_input.Input(ctx, x, "x", lay), _input.Input(ctx, y, "y", lay)]
+            # Options apply by number of dimensions (the CLI's rule, so that
+            # a 2-D x can meet a 3-D y); one that applies to neither input
+            # is a mistake.
+            ndims = [int(i.dims.ndim) for i in ins]
+            for given, nd, what in ((conv, 4, "conv=%r takes 4-D maps" % (conv,)),
+                                    (sequence or mask, 3, "sequence=%r takes (N, T, D) sequences" % (sequence,))):
+                if given is not None and nd not in ndims:
+                    raise InvalidArgument("x is %d-D and y is %d-D; %s" % (ndims[0], ndims[1], what),
+                                          _native.E_SHAPE)
+            _input.agree(ctx, ins)
+            ix, iy = ins
+            if ix.rows != iy.rows or ix.views != iy.views:
+                raise InvalidArgument("y gives %d samples but x gives %d; their layouts do not pair rows"
+                                      % (iy.rows, ix.rows), _native.E_SHAPE)
+            n, nv = ix.rows, max(ix.views, 1)
+            if n < 2:
+                raise InvalidArgument("x gives %d sample%s: similarity needs at least 2" % (n, "" if n == 1 else "s"),
+                                      _native.E_SHAPE)
+            moms = [Moments(ix.cols, iy.cols) for _ in range(nv)]
+            rows = [(np.empty((n, ix.cols)), np.empty((n, iy.cols))) for _ in range(nv)] if rbf else None
+            block = _input.block_rows(ins)
+            for r0 in range(0, n, block):
+                k = min(block, n - r0)
+                vx, vy = ix.read(ctx, r0, k), iy.read(ctx, r0, k)
+                for v in range(nv):
+                    moms[v]._update_views(vx[v], vy[v], ("x", "y"))
+                    if rbf:
+                        _native.lib.simrep_matrix_to_double(ctypes.byref(vx[v]), rows[v][0][r0:].ctypes.data, ix.cols)
+                        _native.lib.simrep_matrix_to_double(ctypes.byref(vy[v]), rows[v][1][r0:].ctypes.data, iy.cols)
+            steps = []
+            for v in range(nv):
+                res = {}
+                if linear:
+                    m = moms[v]
+                    res = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare_moments(
+                        ctx.ptr, m._handle(), buf, codes, count, out), linear, o, coefs, ix.cols, iy.cols, n, warn)
+                if rbf:
+                    mx, _ = _arrays.describe(rows[v][0], _native.F64)
+                    my, _ = _arrays.describe(rows[v][1], _native.F64)
+                    sim = ctypes.c_double()
+                    ctx.check(_native.lib.simrep_cka_rbf(ctx.ptr, ctypes.byref(mx), ctypes.byref(my),
+                                                         float(o.rbf_sigma), ctypes.byref(sim)))
+                    res["cka_rbf"] = {"similarity": sim.value, "distance": 1 - sim.value, "sigma": float(o.rbf_sigma)}
+                steps.append({mid: res[mid] for mid in ids})
+        finally:
+            for m in moms:
+                m.close()
+            for i in ins:
+                i.close(ctx)
+            if msk is not None:
+                msk.close(ctx)
+    if nv == 1 and sequence != "per-step":
+        return Results(steps[0])
+    # The CLI's per-step JSON: the curve, and its mean at the top.
+    out = Results()
+    for mid in ids:
+        out[mid] = dict(steps[-1][mid])
+        out[mid]["per_step"] = [s[mid]["similarity"] for s in steps]
+        out[mid]["per_step_distance"] = [s[mid]["distance"] for s in steps]
+        out[mid]["similarity"] = float(np.mean(out[mid]["per_step"]))
+        out[mid]["distance"] = float(np.mean(out[mid]["per_step_distance"]))
+    return out
+
 
 def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_keep=None, svcca_dims=None,
             svcca_rule=None, rbf_sigma=None, pwcca_variant=None, coefs=False, conv=None, conv_mode=None,
-            sequence=None, warn=True, bootstrap=None, permutations=None, seed=None, ci=None, ci_method=None,
-            unit_rows=None, threads=None, max_memory=None, buckets=None, segments=None):
+            resize=None, sequence=None, mask=None, warn=True, bootstrap=None, permutations=None, seed=None, ci=None,
+            ci_method=None, unit_rows=None, threads=None, max_memory=None, buckets=None, segments=None):
     """Similarity of two representations x (n x p) and y (n x q).
 
     x, y: numpy arrays or torch tensors, float16/bfloat16/float32/float64
@@ -233,12 +305,18 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     correlations as "coefs", and pwcca's "weights", as numpy arrays).
 
     conv ("nhwc" or "nchw") with conv_mode ("positions", the default:
-    every spatial position of every image is a sample; "pool"; "flatten"),
-    or sequence ("flatten", "per-step", "last", "mean") for (N, T, D)
-    arrays, as the CLI's --conv/--conv-mode/--sequence (maps of different
-    spatial sizes and dftcca: use the CLI).  With sequence="per-step" each
-    measure also has "per_step" and "per_step_distance" (one value per time
-    step) and its similarity/distance are their means.
+    every spatial position of every image is a sample; "pool"; "flatten")
+    and resize ("interp", "pool-to", "dft": maps of different sizes), or
+    sequence ("flatten", "per-step", "first", "last", "mean") for (N, T, D)
+    arrays, with mask for padded sequences: an (N, T) array or tensor (1 =
+    token, 0 = padding, e.g. a tokenizer's attention_mask), (N,) lengths, or
+    a path spec; flatten then takes every valid token as a sample, mean
+    averages the valid tokens, first/last take the first/last valid one.
+    These are the CLI's --conv/--conv-mode/--resize/--sequence/--mask, read
+    by the same library code (arrays in place; x and y may also be path
+    specs); dftcca: use the CLI.  With sequence="per-step" each measure also
+    has "per_step" and "per_step_distance" (one value per time step) and its
+    similarity/distance are their means.
 
     Returns {id: {"similarity", "distance", ...}} with the keys of the CLI's
     JSON "measures" object ("kept", "dims", "reference_mean", "variant",
@@ -262,38 +340,25 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     """
     ids = _measure_list(measures)
     buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, rbf_sigma, pwcca_variant)
-    if conv_mode is not None and conv is None:
-        raise InvalidArgument("conv_mode applies to conv maps: give conv='nhwc' or conv='nchw' too")
-    views_x = _layout(x, "x", conv, conv_mode, sequence)
-    if views_x is not None:
-        views_y = _layout(y, "y", conv, conv_mode, sequence)
-        if len(views_x) != len(views_y):
-            raise InvalidArgument("x has %d time steps but y has %d; sequence='per-step' needs the same T"
-                                  % (len(views_x), len(views_y)), _native.E_SHAPE)
+    if any(v is not None for v in (conv, conv_mode, resize, sequence, mask)) and not (bootstrap or permutations):
+        return _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask)
+    if any(v is not None for v in (conv, conv_mode, resize, sequence, mask)):
+        if sequence == "per-step":
+            raise InvalidArgument("bootstrap and permutations do not combine with sequence='per-step' yet")
+        # Statistics resample whole items (an image's positions, a
+        # sequence's steps): the layouts' rows are materialized first.
+        (views_x, views_y), item = _layout_views([x, y], ["x", "y"], conv, conv_mode, sequence, resize, mask)
+        if item is None:
+            raise NotAvailable("bootstrap and permutations with mask= and sequence='flatten' (sequences of "
+                               "different lengths as units) are not available yet; use 'mean', 'first' or 'last'")
+        if unit_rows is not None and int(unit_rows) % item:
+            raise InvalidArgument("unit_rows=%r must be a whole number of items of %d rows" % (unit_rows, item))
         opts = dict(epsilon=epsilon, svcca_keep=svcca_keep, svcca_dims=svcca_dims, svcca_rule=svcca_rule,
-                    rbf_sigma=rbf_sigma, pwcca_variant=pwcca_variant, coefs=coefs, warn=warn)
-        if bootstrap or permutations:
-            if sequence == "per-step":
-                raise InvalidArgument("bootstrap and permutations do not combine with sequence='per-step' yet")
-            # The unit is an item: an image's positions, a sequence's steps.
-            item = views_x[0].shape[0] // (np.asarray(x).shape[0] if not hasattr(x, "detach") else x.shape[0])
-            if unit_rows is not None and int(unit_rows) % item:
-                raise InvalidArgument("unit_rows=%r must be a whole number of items of %d rows" % (unit_rows, item))
-            opts.update(bootstrap=bootstrap, permutations=permutations, seed=seed, ci=ci, ci_method=ci_method,
-                        unit_rows=unit_rows if unit_rows is not None else item, threads=threads,
-                        max_memory=max_memory, buckets=buckets, segments=segments)
-        steps = [compare(vx, vy, ids, **opts) for vx, vy in zip(views_x, views_y)]
-        if len(steps) == 1 and sequence != "per-step":
-            return steps[0]
-        # The CLI's per-step JSON: the curve, and its mean at the top.
-        out = {}
-        for mid in ids:
-            out[mid] = dict(steps[-1][mid])
-            out[mid]["per_step"] = [s[mid]["similarity"] for s in steps]
-            out[mid]["per_step_distance"] = [s[mid]["distance"] for s in steps]
-            out[mid]["similarity"] = float(np.mean(out[mid]["per_step"]))
-            out[mid]["distance"] = float(np.mean(out[mid]["per_step_distance"]))
-        return out
+                    rbf_sigma=rbf_sigma, pwcca_variant=pwcca_variant, coefs=coefs, warn=warn,
+                    bootstrap=bootstrap, permutations=permutations, seed=seed, ci=ci, ci_method=ci_method,
+                    unit_rows=unit_rows if unit_rows is not None else item, threads=threads,
+                    max_memory=max_memory, buckets=buckets, segments=segments)
+        return compare(views_x[0], views_y[0], ids, **opts)
     mx, keep_x = _arrays.matrix(x, "x", features_first)
     my, keep_y = _arrays.matrix(y, "y", features_first)
     if mx.rows != my.rows:
