@@ -41,7 +41,7 @@
 
 typedef struct knn_side {
     const char *name;
-    int64_t n, p;
+    int64_t n, p, k;
     double *rows;  /* n x p, unit rows */
     double *tile;  /* TILE x TILE similarities */
     double *val;   /* n x k: the neighbours' similarities */
@@ -55,6 +55,7 @@ static simrep_status side_load(simrep_ctx *ctx, knn_side *s, const simrep_matrix
     s->name = name;
     s->n = n;
     s->p = p;
+    s->k = k;
     simrep_status st = simrep__rows_load(ctx, m, name, who, &s->rows);
     if (st != SIMREP_OK)
         return st;
@@ -253,20 +254,17 @@ static int64_t find_in(const knn_side *s, int64_t k, int64_t i, int64_t j)
 
 /* Everything the measures need, on every worker. */
 static simrep_status knn_lists(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                               const simrep_options *opt, const char *who, int64_t kmin, knn_side *sides)
+                               const simrep_options *opt, const char *who, int64_t kmin, simrep_result *r,
+                               knn_side *sides)
 {
-    simrep_status st = simrep__check_matrix(ctx, x, "x");
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+    simrep_options defaults;
+    simrep_status st = simrep__rows_enter(ctx, who, x, y, &opt, &defaults, r);
     if (st != SIMREP_OK)
         return st;
     const int64_t k = opt->knn;
     if (k < kmin)
         return simrep__fail(ctx, SIMREP_E_INVALID, "%s: knn must be a whole number >= %lld (got %lld)", who,
                             (long long)kmin, (long long)k);
-    if (x->rows != y->rows)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
-                            (long long)y->rows);
     const int64_t n = x->rows;
     if (k >= n || (kmin == 2 && n < 4))
         return simrep__fail(ctx, SIMREP_E_DEGENERATE,
@@ -294,20 +292,11 @@ static simrep_status knn_lists(simrep_ctx *ctx, const simrep_matrix *x, const si
 simrep_status simrep__mutual_knn(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                  const simrep_options *opt, simrep_result *r)
 {
-    if (!ctx)
-        return SIMREP_E_INVALID;
-    simrep_options defaults;
-    if (!opt) {
-        simrep_options_init(&defaults);
-        opt = &defaults;
-    }
-    if (!r)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "mutual_knn: result is NULL");
     knn_side sides[2];
     memset(sides, 0, sizeof sides);
-    simrep_status st = knn_lists(ctx, x, y, opt, "mutual_knn", 1, sides);
+    simrep_status st = knn_lists(ctx, x, y, opt, "mutual_knn", 1, r, sides);
     if (st == SIMREP_OK) {
-        const int64_t n = sides[0].n, k = opt->knn;
+        const int64_t n = sides[0].n, k = sides[0].k;
         int64_t shared = 0;
         for (int64_t i = 0; i < n; i++) {
             const int64_t *a = sides[0].idx + i * k, *b = sides[1].idx + i * k;
@@ -369,19 +358,10 @@ static double hsic_masked(const knn_side *s1, const knn_side *s2, int64_t k, dou
 simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                             const simrep_options *opt, simrep_result *r)
 {
-    if (!ctx)
-        return SIMREP_E_INVALID;
-    simrep_options defaults;
-    if (!opt) {
-        simrep_options_init(&defaults);
-        opt = &defaults;
-    }
-    if (!r)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "cknna: result is NULL");
     knn_side sides[2];
     memset(sides, 0, sizeof sides);
     double *col = NULL, *row = NULL;
-    simrep_status st = knn_lists(ctx, x, y, opt, "cknna", 2, sides);
+    simrep_status st = knn_lists(ctx, x, y, opt, "cknna", 2, r, sides);
     if (st == SIMREP_OK) {
         const int64_t n = sides[0].n;
         col = simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cknna column sums");
@@ -389,7 +369,7 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
         st = simrep__part_agree(ctx, "cknna", row ? SIMREP_OK : SIMREP_E_NOMEM);
     }
     if (st == SIMREP_OK) {
-        const int64_t k = opt->knn;
+        const int64_t k = sides[0].k;
         const double kl = hsic_masked(&sides[0], &sides[1], k, col, row);
         const double kk = hsic_masked(&sides[0], &sides[0], k, col, row);
         const double ll = hsic_masked(&sides[1], &sides[1], k, col, row);

@@ -1218,18 +1218,8 @@ static simrep_status rsa_ranks(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, simr
 simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                           const simrep_options *opt, simrep_result *r)
 {
-    if (!ctx)
-        return SIMREP_E_INVALID;
     simrep_options defaults;
-    if (!opt) {
-        simrep_options_init(&defaults);
-        opt = &defaults;
-    }
-    if (!r)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "rsa: result is NULL");
-    simrep_status st = simrep__check_matrix(ctx, x, "x");
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+    simrep_status st = simrep__rows_enter(ctx, "rsa", x, y, &opt, &defaults, r);
     if (st != SIMREP_OK)
         return st;
     if ((unsigned)opt->rsa_rdm > SIMREP_RDM_COSINE || (unsigned)opt->rsa_compare > SIMREP_RSA_KENDALL ||
@@ -1238,9 +1228,6 @@ simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_
                             "rsa: options out of range (rsa_rdm %d, rsa_compare %d, rsa_memory %g MiB must be in "
                             "[1/16, 2^20])",
                             (int)opt->rsa_rdm, (int)opt->rsa_compare, opt->rsa_memory);
-    if (x->rows != y->rows)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
-                            (long long)y->rows);
     const int64_t n = x->rows;
     if (n < 3)
         return simrep__fail(ctx, SIMREP_E_DEGENERATE,

@@ -73,6 +73,26 @@ simrep_status simrep__part_check(simrep_ctx *ctx, const char *who, int64_t n)
     return SIMREP_OK;
 }
 
+simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_matrix *x, const simrep_matrix *y,
+                                 const simrep_options **opt, simrep_options *defaults, const simrep_result *r)
+{
+    if (!ctx)
+        return SIMREP_E_INVALID;
+    if (!*opt) {
+        simrep_options_init(defaults);
+        *opt = defaults;
+    }
+    if (!r)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "%s: result is NULL", who);
+    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    if (st == SIMREP_OK)
+        st = simrep__check_matrix(ctx, y, "y");
+    if (st == SIMREP_OK && x->rows != y->rows)
+        st = simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
+                          (long long)y->rows);
+    return st;
+}
+
 simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, const char *name, const char *who,
                                 double **out)
 {

@@ -38,6 +38,13 @@ simrep_status simrep__part_agree(simrep_ctx *ctx, const char *who, simrep_status
  * doubles must stay below 2^53 (pairs = n^2 here) and parts <= 65536. */
 simrep_status simrep__part_check(simrep_ctx *ctx, const char *who, int64_t n);
 
+/* The checks every rows measure starts with (who names it): ctx non-NULL
+ * (else SIMREP_E_INVALID, with no message to leave), r non-NULL, x and y
+ * valid views with the same number of rows.  *opt NULL becomes the
+ * defaults, written to *defaults. */
+simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_matrix *x, const simrep_matrix *y,
+                                 const simrep_options **opt, simrep_options *defaults, const simrep_result *r);
+
 /* Copy m (n x p, any dtype and strides) into a new row-major float64
  * array, checking every value: NaN or Inf is SIMREP_E_NONFINITE naming
  * name ("x"), the row and the column.  *out is NULL on failure. */

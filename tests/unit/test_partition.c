@@ -273,6 +273,29 @@ static void check_dftcca_merge(void)
     free(yd);
 }
 
+/* Part 1 of 3 fails an allocation, at each point in turn: all parts return
+ * an error together (part 1 NOMEM; none left in an allreduce); past the
+ * last allocation, all succeed with the same value. */
+static void check_fail_agreement(const simrep_matrix *x, const simrep_matrix *y, double sigma, rows_fn fn,
+                                 const simrep_options *opt)
+{
+    int agreed = 1, last_ok = 0, any_fail = 0;
+    for (int at = 2; at < 80 && !last_ok; at++) {
+        member m[MAX_PARTS];
+        int timed_out = 0;
+        run_team_fn(3, x, y, sigma, fn, opt, 1, at, m, &timed_out);
+        int nok = 0;
+        for (int k = 0; k < 3; k++)
+            nok += m[k].st == SIMREP_OK;
+        agreed &= !timed_out && (nok == 0 || (nok == 3 && m[0].value == m[1].value && m[1].value == m[2].value));
+        any_fail |= nok == 0 && m[1].st == SIMREP_E_NOMEM;
+        last_ok = nok == 3;
+    }
+    CHECK(agreed);
+    CHECK(any_fail);
+    CHECK(last_ok);
+}
+
 /* The rows measures (rsa.c, knn.c) split the same way: every part returns
  * the unpartitioned value.  Neighbour lists and ranks are exact (== bit for
  * bit: the same tiles, integer counts); rsa's Pearson merges sums in another
@@ -313,19 +336,7 @@ static void check_rows(int64_t n, int levels, int parts)
                 CHECK(m[k].value == serial.similarity);
             CHECK(m[k].value == m[0].value);
         }
-        int agreed = 1, last_ok = 0, any_fail = 0;
-        for (int at = 2; at < 40 && !last_ok; at++) {
-            run_team_fn(3, &x, &y, 0, cases[c].fn, &o, 1, at, m, &timed_out);
-            int nok = 0;
-            for (int k = 0; k < 3; k++)
-                nok += m[k].st == SIMREP_OK;
-            agreed &= !timed_out && (nok == 0 || (nok == 3 && m[0].value == m[1].value && m[1].value == m[2].value));
-            any_fail |= nok == 0;
-            last_ok = nok == 3;
-        }
-        CHECK(agreed);
-        CHECK(any_fail);
-        CHECK(last_ok);
+        check_fail_agreement(&x, &y, 0, cases[c].fn, &o);
     }
     free(xd);
     free(yd);
@@ -372,21 +383,7 @@ void suite_partition(void)
         int64_t n = 600;
         double *xd = data(n, 6, 0), *yd = data(n, 5, 0);
         simrep_matrix x = simrep_matrix_c(xd, SIMREP_F64, n, 6), y = simrep_matrix_c(yd, SIMREP_F64, n, 5);
-        int agreed = 1, last_ok = 0, any_fail = 0;
-        for (int at = 2; at < 60 && !last_ok; at++) {
-            member m[MAX_PARTS];
-            int timed_out = 0;
-            run_team(3, &x, &y, 1.0, 1, at, m, &timed_out);
-            int nok = 0;
-            for (int k = 0; k < 3; k++)
-                nok += m[k].st == SIMREP_OK;
-            agreed &= !timed_out && (nok == 0 || (nok == 3 && m[0].value == m[1].value && m[1].value == m[2].value));
-            any_fail |= nok == 0 && m[1].st == SIMREP_E_NOMEM;
-            last_ok = nok == 3;
-        }
-        CHECK(agreed);
-        CHECK(any_fail);
-        CHECK(last_ok);
+        check_fail_agreement(&x, &y, 1.0, NULL, NULL);
         free(xd);
         free(yd);
     }

@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "rows.h"
 #include "simrep.h"
+#include "test_util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -35,23 +36,7 @@
 typedef simrep_status (*rows_fn)(simrep_ctx *, const simrep_matrix *, const simrep_matrix *,
                                  const simrep_options *, simrep_result *);
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static double rng_uniform(rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (double)((r->s * 2685821657736338717ull) >> 11) * 0x1.0p-53;
-}
-
-static double rng_normal(rng *r)
-{
-    double u = rng_uniform(r), v = rng_uniform(r);
-    return sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v);
-}
+typedef test_rng rng;
 
 /* n x p: normals, or integers in [0, levels) (massive ties) when levels > 0;
  * y's first column leans on x's so that values are away from 0. */
@@ -59,7 +44,7 @@ static double *make(rng *r, int64_t n, int64_t p, int levels)
 {
     double *a = malloc((size_t)(n * p) * sizeof *a);
     for (int64_t i = 0; i < n * p; i++)
-        a[i] = levels > 0 ? (double)(int)(rng_uniform(r) * levels) : rng_normal(r);
+        a[i] = levels > 0 ? (double)(int)(test_uniform(r) * levels) : test_normal(r);
     return a;
 }
 
@@ -77,6 +62,17 @@ static double run(rows_fn fn, const double *x, const double *y, int64_t n, int64
         CHECK_CLOSE(r.distance, 1 - r.similarity, 0);
     simrep_ctx_free(ctx);
     return want == SIMREP_OK ? r.similarity : NAN;
+}
+
+/* a's rows moved to (i * mul + add) % n (a permutation when mul is prime
+ * to n), each scaled by scale(i) when scale is not NULL. */
+static double *permuted(const double *a, int64_t n, int64_t p, int64_t mul, int64_t add, double (*scale)(int64_t))
+{
+    double *b = malloc((size_t)(n * p) * sizeof *b);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < p; k++)
+            b[((i * mul + add) % n) * p + k] = a[i * p + k] * (scale ? scale(i) : 1.0);
+    return b;
 }
 
 /* --------------------------------------------------- naive references */
@@ -334,15 +330,10 @@ static void test_rsa_invariances(void)
 {
     rng r = {0xabcdefull};
     const int64_t n = 50, p = 4, q = 3;
-    double *x = make(&r, n, p, 0), *y = make(&r, n, q, 0), *xp = malloc((size_t)(n * p) * sizeof *x),
-           *yp = malloc((size_t)(n * q) * sizeof *y), *xs = malloc((size_t)(n * p) * sizeof *x);
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t j = (i * 17 + 5) % n; /* 17 is prime to 50: a permutation */
-        memcpy(xp + j * p, x + i * p, (size_t)p * sizeof *x);
-        memcpy(yp + j * q, y + i * q, (size_t)q * sizeof *y);
-        for (int64_t k = 0; k < p; k++) /* scaled by 4 and shifted by 100 */
-            xs[i * p + k] = 4 * x[i * p + k] + 100;
-    }
+    double *x = make(&r, n, p, 0), *y = make(&r, n, q, 0);
+    double *xp = permuted(x, n, p, 17, 5, NULL), *yp = permuted(y, n, q, 17, 5, NULL), *xs = permuted(x, n, p, 1, 0, NULL);
+    for (int64_t k = 0; k < n * p; k++) /* scaled by 4 and shifted by 100 */
+        xs[k] = 4 * xs[k] + 100;
     for (int how = 0; how < 3; how++) {
         simrep_options o;
         rsa_opts(&o, SIMREP_RDM_EUCLIDEAN, (simrep_rsa_compare)how, 1024);
@@ -541,6 +532,11 @@ static void test_knn_naive(void)
     }
 }
 
+static double row_scale(int64_t i)
+{
+    return (double)(1 + i % 7);
+}
+
 /* Rows scaled by positive numbers have the same neighbours (the rows are
  * normalised); so do rows permuted together (the indices move with them,
  * and without ties the sets are the same). */
@@ -548,15 +544,9 @@ static void test_knn_invariances(void)
 {
     rng r = {0x77ull};
     const int64_t n = 80, p = 5, q = 5;
-    double *x = make(&r, n, p, 0), *y = make(&r, n, q, 0), *xs = malloc((size_t)(n * p) * sizeof *x),
-           *xp = malloc((size_t)(n * p) * sizeof *x), *yp = malloc((size_t)(n * q) * sizeof *y);
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t j = (i * 31 + 3) % n;
-        for (int64_t k = 0; k < p; k++)
-            xs[i * p + k] = x[i * p + k] * (1 + i % 7);
-        memcpy(xp + j * p, x + i * p, (size_t)p * sizeof *x);
-        memcpy(yp + j * q, y + i * q, (size_t)q * sizeof *y);
-    }
+    double *x = make(&r, n, p, 0), *y = make(&r, n, q, 0);
+    double *xs = permuted(x, n, p, 1, 0, row_scale), *xp = permuted(x, n, p, 31, 3, NULL),
+           *yp = permuted(y, n, q, 31, 3, NULL);
     simrep_options o;
     knn_opts(&o, 6);
     const double m = run(simrep__mutual_knn, x, y, n, p, q, &o, SIMREP_OK);
