@@ -43,6 +43,7 @@
  */
 #include "internal.h"
 #include "linalg.h"
+#include "tiles.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@
 
 /* Tile edge: 256 x 256 doubles (512 KiB per side) keeps dgemm near peak
  * (k = p is the long dimension) while the per-entry work stays in L2. */
-#define TILE 256
+#define TILE SIMREP__TILE
 /* A bucket holding at most this many distances is collected (16 MiB of
  * doubles) and the rank selected exactly; larger ones get another 16-bit
  * histogram pass.  Each histogram pass costs a full recomputation of the
@@ -63,41 +64,19 @@
 
 enum { T_HIST, T_COLLECT, T_DONE };
 
-/* ------------------------------------------------------------ partition */
-
-/* Whether tile row i0 is this worker's (simrep_ctx_set_partition). */
 static int mine(const simrep_ctx *ctx, int64_t i0)
 {
-    return ctx->parts <= 1 || (i0 / TILE) % ctx->parts == ctx->part;
+    return simrep__tile_mine(ctx, i0);
 }
 
-/* Sum buf over the parts, in place. */
 static simrep_status part_sum(simrep_ctx *ctx, double *buf, int64_t count)
 {
-    if (ctx->allreduce(ctx->allreduce_user, buf, count) != 0)
-        return simrep__fail(ctx, SIMREP_E_IO, "cka_rbf: the allreduce of worker %d of %d failed", ctx->part,
-                            ctx->parts);
-    return SIMREP_OK;
+    return simrep__part_sum(ctx, "cka_rbf", buf, count);
 }
 
-/* Agree on the status of a step across the parts: one vote per status
- * code, and every part returns the smallest failing code (a failed part
- * keeps its own message).  Without a partition, st itself. */
-#define VOTES 32
 static simrep_status part_agree(simrep_ctx *ctx, simrep_status st)
 {
-    if (ctx->parts <= 1)
-        return st;
-    double votes[VOTES] = {0};
-    if (st != SIMREP_OK)
-        votes[(unsigned)st < VOTES ? (unsigned)st : VOTES - 1] = 1;
-    if (part_sum(ctx, votes, VOTES) != SIMREP_OK || st != SIMREP_OK)
-        return st != SIMREP_OK ? st : SIMREP_E_IO;
-    for (int k = 1; k < VOTES; k++)
-        if (votes[k] > 0)
-            return simrep__fail(ctx, (simrep_status)k, "cka_rbf: %.0f other worker(s) of the partition failed (%s)",
-                                votes[k], simrep_strerror((simrep_status)k));
-    return SIMREP_OK;
+    return simrep__part_agree(ctx, "cka_rbf", st);
 }
 
 /* One order statistic being searched for: the rank-th smallest distance.
@@ -142,65 +121,13 @@ static double double_of(uint64_t b)
     return d;
 }
 
-typedef struct row_key {
-    uint64_t hash;
-    int64_t row;
-} row_key;
-
-static int cmp_key(const void *pa, const void *pb)
-{
-    const row_key *a = pa, *b = pb;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return (a->row > b->row) - (a->row < b->row);
-}
-
-/*
- * Find the rows that are equal (==, element by element), so that their
- * distance is the exact 0 it is in np's formula when G_ii = G_ij: dgemm may
- * round xi.xj of two identical rows differently from |xi|^2 (another
- * micro-kernel at a tile edge, FMA or not), which would turn "more than half
- * of the pairs are identical" (a zero median, an error) into a bandwidth of
- * 1e-17.  Rows are sorted by a hash (FNV-1a of the values, -0 read as +0)
- * and equal hashes compared; O(n log n + n p) time, O(n) memory.
- */
+/* Equal rows get an exact 0 distance (tiles.c): dgemm may round xi.xj of
+ * two identical rows differently from |xi|^2, which would turn "more than
+ * half of the pairs are identical" (a zero median, an error) into a
+ * bandwidth of 1e-17. */
 static simrep_status side_groups(simrep_ctx *ctx, rbf_side *s)
 {
-    const int64_t n = s->n, p = s->p;
-    row_key *keys = simrep__alloc_array(ctx, (size_t)n, sizeof *keys, "cka_rbf row hashes");
-    if (!keys)
-        return SIMREP_E_NOMEM;
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t h = 14695981039346656037u;
-        for (int64_t j = 0; j < p; j++) {
-            uint64_t b = bits_of(s->rows[i * p + j] + 0.0);
-            for (int k = 0; k < 8; k++) {
-                h ^= (b >> (8 * k)) & 0xff;
-                h *= 1099511628211u;
-            }
-        }
-        keys[i].hash = h;
-        keys[i].row = i;
-        s->grp[i] = i;
-    }
-    qsort(keys, (size_t)n, sizeof *keys, cmp_key);
-    for (int64_t a = 0; a < n; a++) {
-        const int64_t ra = keys[a].row;
-        if (s->grp[ra] != ra)
-            continue; /* already matched to an earlier row */
-        for (int64_t b = a + 1; b < n && keys[b].hash == keys[a].hash; b++) {
-            const int64_t rb = keys[b].row;
-            if (s->grp[rb] != rb)
-                continue;
-            int64_t j = 0;
-            while (j < p && s->rows[ra * p + j] == s->rows[rb * p + j])
-                j++;
-            if (j == p)
-                s->grp[rb] = ra; /* ra < rb: the keys are sorted by row within a hash */
-        }
-    }
-    simrep__free(ctx, keys);
-    return SIMREP_OK;
+    return simrep__row_groups(ctx, s->rows, s->n, s->p, s->grp, "cka_rbf row hashes");
 }
 
 /* Multiply v by 2^-e, e the exponent of amax > 0 (frexp's: amax 2^-e is in
@@ -409,12 +336,7 @@ static double select_kth(double *v, uint64_t n, uint64_t k)
 }
 
 /* Sweep all tiles once for the unfinished targets of x and y. */
-/* The share of a pass's tiles (upper triangle) done before tile row i0. */
-static double pass_fraction(int64_t i0, int64_t n)
-{
-    const double left = (double)(n - i0) / (double)n;
-    return 1.0 - left * left;
-}
+#define pass_fraction simrep__pass_fraction
 
 static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, const char *stage)
 {
