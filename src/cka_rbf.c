@@ -50,8 +50,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Tile edge: 256 x 256 doubles (512 KiB per side) keeps dgemm near peak
- * (k = p is the long dimension) while the per-entry work stays in L2. */
+/* Tile edge: tiles.h (256, shared with the other rows measures). */
 #define TILE SIMREP__TILE
 /* A bucket holding at most this many distances is collected (16 MiB of
  * doubles) and the rank selected exactly; larger ones get another 16-bit
