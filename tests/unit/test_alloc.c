@@ -18,7 +18,8 @@
  * test_io.c and test_rbf.c each have a narrower sweep (a deflated Fortran
  * member; cka_rbf alone); these cover the rest: moments and every linear
  * measure, the many-input pairs, simrep_compare with cka_rbf, cca_details,
- * mds, and every input format from buffers and from files.  The input
+ * mds, token masks and masked sequences, and every input format from
+ * buffers and from files.  The input
  * files are the fuzz seed corpus (fuzz/corpus/, read relative to the
  * repository root, where `make check` runs the tests).
  */
@@ -439,8 +440,52 @@ static simrep_status sc_rows(simrep_ctx *ctx, const void *arg, double *digest)
     return st;
 }
 
+/* Token masks (mask.c) and masked sequences read from a memory source:
+ * an (N, T) mask and a lengths mask, each through flatten and mean. */
+static simrep_status sc_mask(simrep_ctx *ctx, const void *arg, double *digest)
+{
+    (void)arg;
+    enum { N = 5, T = 4, D = 3 };
+    static double acts[N * T * D];
+    for (int i = 0; i < N * T * D; i++)
+        acts[i] = (double)(i % 7) - 3.0;
+    static const unsigned char valid[N * T] = {1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1};
+    static const int64_t lengths[N] = {2, 4, 1, 3, 1};
+    const int64_t ms2[2] = {N, T}, ms1[1] = {N}, shape[3] = {N, T, D};
+    simrep_status st = SIMREP_OK;
+    *digest = 0;
+    for (int kind = 0; kind < 2 && st == SIMREP_OK; kind++) {
+        simrep_mask *mask = NULL;
+        st = kind ? simrep_mask_from_memory(ctx, lengths, "<i8", 1, ms1, 0, "len", &mask)
+                  : simrep_mask_from_memory(ctx, valid, "|b1", 2, ms2, 0, "mask", &mask);
+        for (int mode = 0; mode < 2 && st == SIMREP_OK; mode++) {
+            simrep_layout lay;
+            simrep_layout_init(&lay);
+            lay.sequence = mode ? SIMREP_SEQUENCE_MEAN : SIMREP_SEQUENCE_FLATTEN;
+            lay.mask = mask;
+            simrep_source *src = NULL;
+            simrep_input *in = NULL;
+            st = simrep_source_open_memory(ctx, acts, SIMREP_F64, 3, shape, 0, "acts", &src);
+            if (st == SIMREP_OK)
+                st = simrep_input_from_source(ctx, src, &lay, &in);
+            simrep_input_dims dims;
+            simrep_input_dims_get(in, &dims);
+            for (int64_t r0 = 0; st == SIMREP_OK && r0 < dims.samples; r0 += 3) {
+                simrep_matrix v;
+                if ((st = simrep_input_read(ctx, in, r0, 3, &v)) == SIMREP_OK)
+                    for (int64_t i = 0; i < v.rows; i++)
+                        *digest += ((const double *)v.data)[i * v.row_stride] * (double)(r0 + i + 1);
+            }
+            simrep_input_free(ctx, in);
+        }
+        simrep_mask_free(ctx, mask);
+    }
+    return st;
+}
+
 void suite_alloc(void)
 {
+    CHECK(sweep("token masks", sc_mask, NULL) >= 6);
     {
         data r;
         data_make(&r, 100, 3, 2, 1);
