@@ -2,7 +2,9 @@
 uneven share of the same rows into a simrep.Moments and call all_reduce();
 test_distributed.py runs this script and checks what the ranks write to
 OUTDIR: rank<R>.npy (the state after all_reduce, the K = 2 and the K = 3
-Moments concatenated) and rank<R>.txt ("ok" or what went wrong).
+Moments concatenated), rank<R>_models.npy (compare_models(..., all_reduce=
+True) of two small models over this rank's batches) and rank<R>.txt ("ok"
+or what went wrong).
 
     /usr/bin/python3 dist_moments.py OUTDIR
 """
@@ -24,6 +26,16 @@ def data():
     y = x[:, :4] @ rng.normal(size=(4, 5)) + 0.3 * rng.normal(size=(n, 5))
     z = np.tanh(x[:, 2:8]) + 0.1 * rng.normal(size=(n, 6))
     return x, y.astype(np.float32), z, [0, n // 4, n]
+
+
+def models():
+    """Two small models, the same on every rank, and 6 batches of inputs."""
+    import torch
+    torch.manual_seed(5)
+    a = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4))
+    b = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    g = torch.Generator().manual_seed(6)
+    return a, b, [torch.randn(30, 6, generator=g) for _ in range(6)]
 
 
 def worker(rank, outdir, init):
@@ -62,6 +74,12 @@ def worker(rank, outdir, init):
         if "3 inputs; 2 inputs" not in str(e):
             bad.append("mismatch message: %s" % e)
     np.save(os.path.join(outdir, "rank%d.npy" % rank), np.concatenate([two.state(), three.state()]))
+    import simrep.torch
+    net_a, net_b, batches = models()
+    res = simrep.torch.compare_models(net_a, net_b, batches[rank::SIZE], ["0", "2"], ["0", "2"], ["cka", "cca"],
+                                      all_reduce=True, warn=False)
+    np.save(os.path.join(outdir, "rank%d_models.npy" % rank),
+            np.stack([res["measures"][m]["similarity"] for m in ("cka", "cca")]))
     with open(os.path.join(outdir, "rank%d.txt" % rank), "w") as f:
         f.write("; ".join(bad) or "ok")
     dist.destroy_process_group()

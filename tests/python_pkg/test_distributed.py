@@ -1,6 +1,8 @@
 """Moments.all_reduce over torch.distributed: 2 processes (gloo, spawned by
 dist_moments.py) end with identical bits, equal to one process fed every
-row; ranks whose Moments differ in size all raise instead of hanging."""
+row; ranks whose Moments differ in size all raise instead of hanging;
+compare_models(all_reduce=True) over each rank's batches equals one process
+over all of them."""
 
 import os
 import subprocess
@@ -12,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import simrep  # noqa: E402
+import simrep.torch  # noqa: E402
 import dist_moments  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +43,15 @@ def test_all_reduce_two_processes_equals_one(tmp_path):
         b = want.compare(MEASURES, pair=pair, warn=False)
         for m in MEASURES:
             assert a[m]["similarity"] == pytest.approx(b[m]["similarity"], rel=1e-10, abs=0), m
+
+    # compare_models(all_reduce=True) on each rank's batches == one process on all of them
+    got = [np.load(tmp_path / ("rank%d_models.npy" % r)) for r in range(dist_moments.SIZE)]
+    assert (got[0] == got[1]).all()
+    net_a, net_b, batches = dist_moments.models()
+    whole = simrep.torch.compare_models(net_a, net_b, batches, ["0", "2"], ["0", "2"], ["cka", "cca"], warn=False)
+    want = np.stack([whole["measures"][m]["similarity"] for m in ("cka", "cca")])
+    assert whole["n"] == 180
+    np.testing.assert_allclose(got[0], want, rtol=1e-10, atol=0)
 
 
 def test_all_reduce_needs_an_initialized_group():
