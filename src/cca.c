@@ -730,9 +730,13 @@ void simrep__side_save(const simrep__side *s, double *state)
 simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k, simrep__side **out)
 {
     *out = NULL;
-    if (state[0] != (double)k || !(state[1] > 0))
+    if (state[0] != (double)k || !(state[1] > 0) || !isfinite(state[1]))
         return simrep__fail(ctx, SIMREP_E_INVALID, "eigendecomposition state does not match (%g features, expected %lld)",
                             state[0], (long long)k);
+    for (int64_t i = 0; i < k + k * k; i++) /* eigenvalues (clamped to >= 0 when made), then vectors */
+        if (!isfinite(state[2 + i]) || (i < k && state[2 + i] < 0))
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "eigendecomposition state is corrupt (value %lld is %g)",
+                                (long long)(2 + i), state[2 + i]);
     simrep__side *s = simrep__alloc(ctx, sizeof *s, "eigendecomposition");
     if (!s)
         return SIMREP_E_NOMEM;

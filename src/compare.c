@@ -229,7 +229,11 @@ simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pp, int inp
     pair_input *in = &pp->in[input];
     const int64_t p = pp->off[input + 1] - pp->off[input];
     const double k = state[1];
-    if (state[0] != 1 || !(k >= 0 && k <= (double)p && k == floor(k)) || (state[3] != 0 && state[3] != 1))
+    int ok = state[0] == 1 && k >= 0 && k <= (double)p && k == floor(k) && (state[3] == 0 || state[3] == 1) &&
+             isfinite(state[2]) && state[2] >= 0;
+    for (int64_t a = 0; ok && a < (int64_t)k; a++) /* kept indices: ascending, within the input */
+        ok = state[4 + a] == floor(state[4 + a]) && state[4 + a] >= (a ? state[3 + a] + 1 : 0) && state[4 + a] < (double)p;
+    if (!ok)
         return simrep__fail(ctx, SIMREP_E_INVALID, "pairs_input_load: the state of input %d is not a prepared input",
                             input);
     int64_t *kept = simrep__alloc_array(ctx, (size_t)p, sizeof(int64_t), "kept features");

@@ -389,6 +389,24 @@ simrep_status simrep_dftcca_load(simrep_ctx *ctx, simrep_dftcca *d, const double
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_load: the state's image count %g is not a count",
                             state[0]);
     const size_t nm = (size_t)(d->nf * 2 * d->d), ns = (size_t)(d->nf * d->d * d->d);
+    /* Checked before anything is copied (as simrep_moments_load): finite,
+     * whole exponents, each frequency's Hermitian scatter with a
+     * non-negative real diagonal. */
+    for (size_t i = 1; i < 3 + nm + 2 * ns; i++)
+        if (!isfinite(state[i]))
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "simrep_dftcca_load: the state is corrupt: value %zu is %s", i,
+                                isnan(state[i]) ? "NaN" : "Inf");
+    for (int s2 = 0; s2 < 2; s2++) {
+        const double e = state[1 + nm + 2 * ns + (size_t)s2];
+        if (!(fabs(e) <= 2200 && e == floor(e)))
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "simrep_dftcca_load: the state is corrupt: scale exponent %g", e);
+    }
+    for (int64_t f = 0; f < d->nf; f++)
+        for (int64_t j = 0; j < d->d; j++)
+            if (state[1 + nm + (size_t)(f * d->d * d->d + j * (d->d + 1))] < 0)
+                return simrep__fail(ctx, SIMREP_E_FORMAT,
+                                    "simrep_dftcca_load: the state is corrupt: a negative variance (frequency %lld, "
+                                    "channel %lld)", (long long)f, (long long)j);
     d->n = (int64_t)state[0];
     memcpy(d->mean, state + 1, nm * sizeof(double));
     memcpy(d->sre, state + 1 + nm, ns * sizeof(double));

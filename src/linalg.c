@@ -68,6 +68,26 @@ static simrep_status too_big(simrep_ctx *ctx, const char *routine)
                         INT_MAX);
 }
 
+/*
+ * LAPACK must not see NaN or Inf: dgesdd then fails with "an invalid
+ * argument", dsyevd may loop or return garbage, and a host program's xerbla
+ * (numpy installs one) may raise in the caller's thread.  The measures never
+ * produce them from valid moments; the check (O(m n) against the routine's
+ * O(m n min(m, n))) turns a bug or a forged state into an error.
+ */
+static simrep_status check_finite_input(simrep_ctx *ctx, const char *routine, int64_t m, int64_t n, const double *a,
+                                        int64_t lda, int upper)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < (upper && j + 1 < m ? j + 1 : m); i++) /* upper: what "U" routines read */
+            if (!isfinite(a[i + j * lda]))
+                return simrep__fail(ctx, SIMREP_E_NUMERIC,
+                                    "%s: the %lld x %lld matrix holds %s at (%lld, %lld) (a corrupt state or a bug)",
+                                    routine, (long long)m, (long long)n, isnan(a[i + j * lda]) ? "NaN" : "Inf",
+                                    (long long)i, (long long)j);
+    return SIMREP_OK;
+}
+
 static blas_int ld_of(int64_t ld)
 {
     return (blas_int)(ld < 1 ? 1 : ld);
@@ -140,6 +160,8 @@ simrep_status simrep__syevd(simrep_ctx *ctx, int64_t n, double *a, int64_t lda, 
         return too_big(ctx, "dsyevd");
     if (n == 0)
         return SIMREP_OK;
+    if (check_finite_input(ctx, "dsyevd", n, n, a, lda, 1) != SIMREP_OK)
+        return SIMREP_E_NUMERIC;
     blas_int bn = (blas_int)n, blda = ld_of(lda), info = 0, lwork = -1, liwork = -1, iwq = 0;
     double wq = 0;
     dsyevd_("V", "U", &bn, a, &blda, w, &wq, &lwork, &iwq, &liwork, &info);
@@ -170,6 +192,8 @@ simrep_status simrep__gesdd(simrep_ctx *ctx, char jobz, int64_t m, int64_t n, do
         return too_big(ctx, "dgesdd");
     if (m == 0 || n == 0)
         return SIMREP_OK;
+    if (check_finite_input(ctx, "dgesdd", m, n, a, lda, 0) != SIMREP_OK)
+        return SIMREP_E_NUMERIC;
     int64_t mn = m < n ? m : n;
     blas_int bm = (blas_int)m, bn = (blas_int)n, blda = ld_of(lda), bldu = ld_of(ldu), bldvt = ld_of(ldvt);
     blas_int info = 0, lwork = -1;
@@ -204,6 +228,8 @@ simrep_status simrep__potrf(simrep_ctx *ctx, int64_t n, double *a, int64_t lda, 
         return too_big(ctx, "dpotrf");
     if (n == 0)
         return SIMREP_OK;
+    if (check_finite_input(ctx, "dpotrf", n, n, a, lda, 1) != SIMREP_OK)
+        return SIMREP_E_NUMERIC;
     blas_int bn = (blas_int)n, blda = ld_of(lda), info = 0;
     dpotrf_("U", &bn, a, &blda, &info);
     if (info != 0)

@@ -787,20 +787,80 @@ void simrep_moments_save(const simrep_moments *m, double *state)
         s[j] = (double)m->expo[j];
 }
 
-simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const double *state)
+/*
+ * A state arrives from outside (a pickle, another process), so it is checked
+ * before anything is copied: the shape, the count (a whole number, at most
+ * 2^53), every value finite, the exponents whole and in double's range, the
+ * scatter symmetric (save writes both triangles) with a non-negative
+ * diagonal (sums of squares, in every update and merge), and an empty state
+ * all zero.  A state with Inf in it gave cka = inf and sent Inf into LAPACK.
+ * The scatter is a Gram matrix, so Cauchy-Schwarz bounds its off-diagonal
+ * entries: |S_ab| <= sqrt(S_aa S_bb) <= (S_aa + S_bb) / 2; round-off can
+ * exceed that by at most n u (< 2 for n <= 2^53) of it, so a factor of 4 is
+ * a test no real state fails and keeps a forged one from overflowing the
+ * measures' products.  T and U are not tested beyond finiteness: their
+ * closed-form shifts (shift_row_sums) may leave round-off of either sign,
+ * and what they feed (cka_debiased) refuses a non-positive HSIC anyway.
+ */
+static simrep_status check_state(simrep_ctx *ctx, const simrep_moments *m, const double *state)
 {
     const int k = m->k;
-    const int64_t d = m->d;
+    const int64_t d = m->d, len = state_len(k, d);
     int ok = state[0] == (double)k;
     for (int j = 0; ok && j < k; j++)
         ok = state[1 + j] == (double)feat(m, j);
-    const double n = ok ? state[1 + k] : -1;
-    if (!ok || !(n >= 0) || n != floor(n) || n > 9e15)
+    if (!ok)
         return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "moments state does not match these moments (%d inputs, %lld features) or is corrupt", k,
-                            (long long)d);
+                            "moments state does not match these moments (%d inputs, %lld features)", k, (long long)d);
+    const double n = state[1 + k];
+    if (!(n >= 0 && n <= (double)SIMREP__MAX_SAMPLES && n == floor(n)))
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: its sample count %g is not a whole "
+                            "number in [0, 2^53]", n);
+    for (int64_t i = 2 + k; i < len; i++)
+        if (!isfinite(state[i]))
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: value %lld of %lld is %s", (long long)i,
+                                (long long)len, isnan(state[i]) ? "NaN" : "Inf");
+    const double *t = state + 2 + k, *mean = t + (size_t)k * k, *u = mean + d, *sc = u + (size_t)k * d;
+    const double *ex = sc + d * d;
+    (void)t;
+    for (int j = 0; j < k; j++) {
+        if (!(fabs(ex[j]) <= 2200 && ex[j] == floor(ex[j])))
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: input %d's scale exponent %g is "
+                                "not a whole number in [-2200, 2200]", j, ex[j]);
+    }
+    for (int64_t b = 0; b < d; b++) {
+        if (sc[b + b * d] < 0)
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: the scatter of feature %lld is "
+                                "negative (%g)", (long long)b, sc[b + b * d]);
+        for (int64_t a = 0; a < b; a++) {
+            if (sc[a + b * d] != sc[b + a * d])
+                return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: the scatter is not symmetric "
+                                    "(entries %lld, %lld)", (long long)a, (long long)b);
+            if (!(fabs(sc[a + b * d]) <= 4 * (sc[a + a * d] + sc[b + b * d])))
+                return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: the scatter of features %lld "
+                                    "and %lld exceeds their variances (Cauchy-Schwarz)", (long long)a, (long long)b);
+        }
+    }
+
+    if (n == 0)
+        for (int64_t i = 2 + k; i < len - k; i++)
+            if (state[i] != 0)
+                return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: it holds no samples but value "
+                                    "%lld is %g", (long long)i, state[i]);
+    return SIMREP_OK;
+}
+
+simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const double *state)
+{
+    if (!m || !state)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_moments_load: moments or state is NULL");
+    simrep_status st = check_state(ctx, m, state);
+    if (st != SIMREP_OK)
+        return st;
+    const int k = m->k;
+    const int64_t d = m->d;
     const double *s = state + 2 + k;
-    m->n = (int64_t)n;
+    m->n = (int64_t)state[1 + k];
     memcpy(m->t, s, (size_t)k * (size_t)k * sizeof(double));
     s += (size_t)k * (size_t)k;
     memcpy(m->mean, s, (size_t)d * sizeof(double));
@@ -812,7 +872,9 @@ simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const doub
     for (int j = 0; j < k; j++) {
         m->expo[j] = (int)s[j];
         m->mag[j] = state_magnitude(m, j);
+        m->mag[k + j] = 0;
     }
+    adapt_scales(m); /* a state written elsewhere may sit outside the window */
     return SIMREP_OK;
 }
 

@@ -443,6 +443,22 @@ static void test_dftcca_invariances(void)
         } else {
             CHECK_STATUS(ctx, simrep_dftcca_update(ctx, d, &a2, &b2), SIMREP_OK);
         }
+        if (k == 1) { /* a corrupt state is refused and leaves the target as it was (item 6) */
+            const int64_t len = simrep_dftcca_state_len(d);
+            double *st = malloc(sizeof(double) * (size_t)len), *st2 = malloc(sizeof(double) * (size_t)len);
+            simrep_dftcca_save(d, st);
+            const int64_t at[] = {1, len / 2, len - 3, len - 1};
+            for (int c = 0; c < 4; c++) {
+                const double keep = st[at[c]];
+                st[at[c]] = c == 3 ? 0.5 : INFINITY;
+                CHECK_STATUS(ctx, simrep_dftcca_load(ctx, e, st), SIMREP_E_FORMAT);
+                st[at[c]] = keep;
+            }
+            simrep_dftcca_save(e, st2);
+            CHECK(st2[0] == 0);
+            free(st);
+            free(st2);
+        }
         simrep_dftcca_result r;
         CHECK_STATUS(ctx, simrep_dftcca_compute(ctx, k == 3 ? e : d, NULL, &r), SIMREP_OK);
         if (k < 4)

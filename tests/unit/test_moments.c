@@ -356,8 +356,94 @@ static void test_multi(void)
         free(z[k]);
 }
 
+/*
+ * Issue 10, item 6: a saved state is checked before it is loaded.  Each
+ * row corrupts one value of a valid state (offsets in the layout of
+ * simrep_moments_save: K, features, n, T, mean, U, scatter, exponents) and
+ * names the status; the Moments keeps its own state, and the merge refuses
+ * counts beyond 2^53 (62 self-merges wrapped n to 0).
+ */
+static void test_corrupt_states(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    enum { P = 3, Q = 2, D = P + Q, NR = 20 };
+    test_rng g = {5};
+    double x[NR * P], y[NR * Q];
+    for (int i = 0; i < NR * P; i++)
+        x[i] = test_normal(&g);
+    for (int i = 0; i < NR * Q; i++)
+        y[i] = test_normal(&g) + x[i];
+    simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, NR, P), Y = simrep_matrix_c(y, SIMREP_F64, NR, Q);
+    simrep_moments *m = NULL, *into = NULL;
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, P, Q, &m), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, P, Q, &into), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, m, &X, &Y), SIMREP_OK);
+    const int64_t len = simrep_moments_state_len(m);
+    double *good = malloc(sizeof(double) * (size_t)len), *bad = malloc(sizeof(double) * (size_t)len);
+    double *kept = malloc(sizeof(double) * (size_t)len);
+    simrep_moments_save(m, good);
+    simrep_moments_save(into, kept); /* empty */
+    const int64_t N_AT = 3, T_AT = 4, MEAN = T_AT + 4, U_AT = MEAN + D, S_AT = U_AT + 2 * D, E_AT = S_AT + D * D;
+    const struct {
+        int64_t at;
+        double value;
+        simrep_status want;
+    } rows[] = {
+        {0, 3, SIMREP_E_INVALID},            /* 3 inputs */
+        {1, P + 1, SIMREP_E_INVALID},        /* other features */
+        {N_AT, -1, SIMREP_E_FORMAT},         /* negative count */
+        {N_AT, 2.5, SIMREP_E_FORMAT},        /* not whole */
+        {N_AT, 1e17, SIMREP_E_FORMAT},       /* beyond 2^53 */
+        {N_AT, NAN, SIMREP_E_FORMAT},
+        {T_AT, INFINITY, SIMREP_E_FORMAT},   /* the issue's case: cka = inf */
+        {MEAN + 1, NAN, SIMREP_E_FORMAT},
+        {U_AT + 3, -INFINITY, SIMREP_E_FORMAT},
+        {S_AT + 0, -1, SIMREP_E_FORMAT},     /* a negative variance */
+        {S_AT + 1, 1e300, SIMREP_E_FORMAT},  /* asymmetric, and beyond Cauchy-Schwarz */
+        {S_AT + D * D - 1, INFINITY, SIMREP_E_FORMAT},
+        {E_AT, 0.5, SIMREP_E_FORMAT},        /* exponent not whole */
+        {E_AT + 1, 1e6, SIMREP_E_FORMAT},
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        memcpy(bad, good, sizeof(double) * (size_t)len);
+        bad[rows[r].at] = rows[r].value;
+        CHECK_STATUS(ctx, simrep_moments_load(ctx, into, bad), rows[r].want);
+        CHECK(strlen(simrep_ctx_message(ctx)) > 20);
+        simrep_moments_save(into, bad);
+        CHECK(memcmp(bad, kept, sizeof(double) * (size_t)len) == 0); /* unchanged */
+    }
+    /* Both triangles forged alike beyond Cauchy-Schwarz. */
+    memcpy(bad, good, sizeof(double) * (size_t)len);
+    bad[S_AT + 1] = bad[S_AT + D] = 1e300;
+    CHECK_STATUS(ctx, simrep_moments_load(ctx, into, bad), SIMREP_E_FORMAT);
+    /* An empty state with something in it. */
+    memcpy(bad, kept, sizeof(double) * (size_t)len);
+    bad[MEAN] = 1;
+    CHECK_STATUS(ctx, simrep_moments_load(ctx, into, bad), SIMREP_E_FORMAT);
+    CHECK_STATUS(ctx, simrep_moments_load(ctx, into, good), SIMREP_OK);
+
+    /* Self-merges double n: the 49th would pass 2^53 (20 x 2^48 < 2^53 <
+     * 20 x 2^49) and is refused, leaving n as it was. */
+    int merges = 0;
+    simrep_status st = SIMREP_OK;
+    while (merges < 62 && (st = simrep_moments_merge(ctx, m, into)) == SIMREP_OK) {
+        merges++;
+        simrep_moments_free(ctx, into);
+        CHECK_STATUS(ctx, simrep_moments_clone(ctx, m, &into), SIMREP_OK);
+    }
+    CHECK(st == SIMREP_E_INVALID && merges == 48);
+    CHECK(simrep_moments_n(m) == ((int64_t)NR << 48));
+    free(good);
+    free(bad);
+    free(kept);
+    simrep_moments_free(ctx, m);
+    simrep_moments_free(ctx, into);
+    simrep_ctx_free(ctx);
+}
+
 void suite_moments(void)
 {
+    test_corrupt_states();
     test_two_pass_large_mean();
     test_layouts();
     test_errors();
