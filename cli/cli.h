@@ -6,6 +6,7 @@
 #ifndef SIMREP_CLI_H
 #define SIMREP_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "simrep.h"
@@ -54,7 +55,8 @@ void json_number(FILE *f, double v);
 
 /* Options seen so far, for the checks that span several options. */
 typedef struct cli_seen {
-    int svcca_keep, svcca_dims, conv_options, mask;
+    unsigned options; /* bit (1u << simrep_option_id) for each measure option given */
+    int conv_options, mask;
 } cli_seen;
 
 typedef struct cli_measures {
@@ -74,12 +76,19 @@ int cli_parse_size(const char *opt, const char *s, double *out);
  * usage error's exit status. */
 int cli_split_option(int argc, char **argv, int *i, const char *const *valued, const char *command, char *name,
                      size_t cap, const char **val);
-/* The measures without -m (cca, svcca, pwcca, cka), into ids (>= 4). */
+/* The measures without -m (the library's simrep_default_measures), into
+ * ids (SIMREP_MEASURE_COUNT of room). */
 void cli_default_measures(simrep_measure *ids, int *count);
+/* The --help lines of -m and of every measure option, from the registry
+ * (allow_maps: mention the conv-maps measures). */
+void cli_help_measures(FILE *f, int allow_maps);
+/* 1 if name ("--svcca-keep") is a measure option of the library. */
+int cli_is_measure_option(const char *name);
 /* -m IDS|all (allow_maps: dftcca may be named).  Returns 0 or 2. */
 int cli_parse_measures(const char *s, int allow_maps, cli_measures *out);
-/* --epsilon, --svcca-keep, --svcca-dims, --svcca-rule, --rbf-sigma,
- * --pwcca-variant: 0, a usage error's status, or CLI_OPT_NOT_MINE. */
+/* A measure option (--epsilon, --svcca-keep, ...: every simrep_option_info
+ * as --NAME), checked by the library: 0, a usage error's status, or
+ * CLI_OPT_NOT_MINE. */
 int cli_measure_option(const char *name, const char *val, simrep_options *opt, cli_seen *seen);
 /* --conv, --conv-mode, --resize, --sequence, --mask: likewise (--mask
  * reads the mask file into layout->mask: data errors return 1). */
@@ -88,6 +97,27 @@ int cli_layout_option(const char *name, const char *val, int allow_per_step, sim
 int cli_check_layout(const simrep_layout *layout, const cli_seen *seen);
 /* Release what cli_layout_option allocated (the mask), on every path. */
 void cli_layout_free(simrep_layout *layout);
+
+/* ------------------------------------------------------------- report.c */
+
+#define REPORT_WARNING_MAX 600
+
+/* The fields of r's JSON entry after "similarity" and "distance": the
+ * outputs its measure declares, the options it echoes, and with coefs its
+ * coefficients. */
+void report_json_fields(FILE *f, const simrep_result *r, const simrep_options *opt, int coefs);
+/* The table's notes for r ("3 + 3 directions", "variant google", ...). */
+void report_notes(const simrep_result *r, const simrep_options *opt, char *buf, size_t cap);
+/* The first result that reports kept features (its dead-feature split is
+ * every such result's), or NULL. */
+const simrep_result *report_kept_result(const simrep_result *res, int count);
+/* The warning lines of a pair's results (n samples; p, q features of the
+ * inputs named x_name, y_name): at most cap lines into warn; returns the count. */
+int report_warnings(const simrep_result *res, int count, int64_t n, const char *x_name, const char *y_name,
+                    int64_t p, int64_t q, char warn[][REPORT_WARNING_MAX], int cap);
+/* 1 if an earlier result res[j], j < i, has the same coefficients as res[i]
+ * (cca_r2 shares cca's): printed once. */
+int report_coefs_shown_before(const simrep_result *res, int i);
 
 int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);

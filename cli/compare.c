@@ -6,9 +6,12 @@
  * Streaming: the two sources are read in lockstep, a block of samples at a
  * time (block size chosen so a block of both inputs in double is a few tens
  * of MiB at most), and each pair of blocks is folded into the moments; the
- * arrays are never in memory whole.  The exception is cka_rbf, a kernel
- * measure that needs every row against every other: when it is asked for,
- * the rows are also gathered (as double, O(n (p + q))) during the same pass.
+ * arrays are never in memory whole.  The exception is the measures of the
+ * rows (the registry's family ROWS, e.g. cka_rbf), which need every row
+ * against every other: when one is asked for, the rows are also gathered
+ * (as double, O(n (p + q))) during the same pass.  What a measure needs,
+ * which options it reads and which fields it reports are the library's
+ * registry's to say (report.c prints them); no measure is named here.
  *
  * The JSON shape is a contract scripts depend on (issue #2):
  *   {"n", "x": {"path", "features", "kept"}, "y": {...},
@@ -34,7 +37,7 @@
  * partial states go down a binomial tree of exact pairwise merges to rank
  * 0, which computes the measures and prints; the others print nothing but
  * their own reading errors.  Equal to one process up to the order of the
- * merges (1e-15 relative).  cka_rbf needs every row on every rank: the
+ * merges (1e-15 relative).  measures of the rows need every row on every rank: the
  * shares are all-gathered (O(n (p + q)) per rank, the only raw data sent)
  * and its O(n^2) tile passes are shared through simrep_ctx_set_partition.
  */
@@ -52,24 +55,17 @@
 
 enum { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
 
-static const char *compare_help =
+static const char *compare_help_head =
     "usage: simrep compare X Y [options]\n"
     "\n"
     "X, Y: path.npy, path.npz:key or path.safetensors:name; 2-D, n samples x p (q) features,\n"
     "      or 4-D conv maps with --conv, or 3-D sequences with --sequence.\n"
     "\n"
-    "options:\n"
-    "  -m, --measures IDS       comma-separated measure ids, or 'all' (default: cca,svcca,pwcca,cka);\n"
-    "                           ids: cca cca_r2 svcca pwcca cka cka_debiased cka_rbf procrustes procrustes_angular\n"
-    "                           dftcca (conv maps only; part of 'all' with --conv)\n"
+    "options:\n";
+
+static const char *compare_help_tail =
     "  --features-first         arrays are features x samples (the google/svcca layout)\n"
-    "  --epsilon E              dead-feature threshold and CCA ridge, relative to the largest variance (1e-10)\n"
-    "  --svcca-keep F           svcca keeps the fewest directions explaining fraction F of the variance (0.99)\n"
-    "  --svcca-dims K           svcca keeps exactly K directions per side instead\n"
-    "  --svcca-rule R           variance (default) or singular-values (the tutorial code's rule)\n"
-    "  --rbf-sigma S            cka_rbf bandwidth as a multiple of the median distance (1.0)\n"
-    "  --pwcca-variant V        google (default, Morcos et al. 2018) or ding (Ding et al. 2021)\n"
-    "  --coefs                  also print the canonical correlations (and pwcca weights)\n"
+    "  --coefs                  also print each measure's coefficients (canonical correlations, pwcca weights)\n"
     "  --format F               table (default), json or csv\n"
     "  -h, --help               this help\n"
     "\n"
@@ -122,7 +118,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
-    cli_seen seen = {0, 0, 0, 0};
+    cli_seen seen = {0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
     cli_stats_init(&a->stats);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -139,7 +135,9 @@ static int parse_args(int argc, char **argv, compare_args *a)
             continue;
         }
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(compare_help, stdout);
+            fputs(compare_help_head, stdout);
+            cli_help_measures(stdout, 1);
+            fputs(compare_help_tail, stdout);
             return 0;
         }
         if (strcmp(arg, "--features-first") == 0) {
@@ -150,10 +148,9 @@ static int parse_args(int argc, char **argv, compare_args *a)
             a->coefs = 1;
             continue;
         }
-        static const char *const valued[] = {"-m", "--measures", "--epsilon", "--svcca-keep", "--svcca-dims",
-                                             "--svcca-rule", "--rbf-sigma", "--pwcca-variant", "--format", "--conv",
-                                             "--conv-mode", "--resize", "--sequence", "--mask", CLI_STATS_OPTIONS,
-                                             CLI_STATS_COMPARE_OPTIONS, NULL};
+        static const char *const valued[] = {"-m", "--measures", "--format", "--conv", "--conv-mode", "--resize",
+                                             "--sequence", "--mask", CLI_STATS_OPTIONS, CLI_STATS_COMPARE_OPTIONS,
+                                             NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "compare", name, sizeof name, &val);
@@ -195,13 +192,17 @@ static int parse_args(int argc, char **argv, compare_args *a)
     int rc = cli_check_layout(&a->layout, &seen);
     if (rc >= 0)
         return rc;
-    int dft = 0;
+    /* Measures of conv maps join 'all' when the inputs are conv maps, and
+     * need them. */
+    if (a->measures_all && a->layout.conv != SIMREP_CONV_NONE)
+        for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
+            if (simrep_measure_get_info((simrep_measure)m)->family == SIMREP_FAMILY_MAPS)
+                a->measures[a->nmeasures++] = (simrep_measure)m;
     for (int i = 0; i < a->nmeasures; i++)
-        dft |= a->measures[i] == SIMREP_DFTCCA;
-    if (a->measures_all && a->layout.conv != SIMREP_CONV_NONE && !dft)
-        a->measures[a->nmeasures++] = SIMREP_DFTCCA;
-    if (dft && a->layout.conv == SIMREP_CONV_NONE)
-        return cli_error(EXIT_USAGE, "dftcca compares conv feature maps: add --conv nhwc or --conv nchw");
+        if (simrep_measure_get_info(a->measures[i])->family == SIMREP_FAMILY_MAPS &&
+            a->layout.conv == SIMREP_CONV_NONE)
+            return cli_error(EXIT_USAGE, "%s compares conv feature maps: add --conv nhwc or --conv nchw",
+                             simrep_measure_get_info(a->measures[i])->id);
     if (cli_stats_requested(&a->stats) && a->layout.sequence == SIMREP_SEQUENCE_PER_STEP)
         return cli_error(EXIT_USAGE, "--bootstrap and --permutations do not combine with --sequence per-step yet; "
                          "use --sequence flatten (a sequence is then one unit) or last/mean");
@@ -212,7 +213,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
     return -1;
 }
 
-/* One input: its array read through the layout and, for cka_rbf, its rows
+/* One input: its array read through the layout and, for the measures of the rows, its rows
  * gathered as double (one matrix per view: per-step has T). */
 typedef struct input {
     const char *spec;
@@ -286,67 +287,6 @@ static void progress(int64_t done, int64_t total, time_t start, int *shown)
     *shown = 1;
 }
 
-static void print_coefs_json(const simrep_result *r)
-{
-    fputs(", \"coefs\": [", stdout);
-    for (int64_t i = 0; i < r->ncoefs; i++) {
-        if (i)
-            fputs(", ", stdout);
-        json_number(stdout, r->coefs[i]);
-    }
-    fputc(']', stdout);
-    if (r->weights) {
-        fputs(", \"weights\": [", stdout);
-        for (int64_t i = 0; i < r->ncoefs; i++) {
-            if (i)
-                fputs(", ", stdout);
-            json_number(stdout, r->weights[i]);
-        }
-        fputc(']', stdout);
-    }
-}
-
-static int is_cca_family(simrep_measure m)
-{
-    return m == SIMREP_CCA || m == SIMREP_CCA_R2 || m == SIMREP_SVCCA || m == SIMREP_PWCCA;
-}
-
-/* The sample-count warning text for the results, if any. */
-static int collect_warnings(const compare_args *a, const simrep_result *res, int64_t n, char warn[][512])
-{
-    int nw = 0;
-    unsigned seen = 0;
-    for (int i = 0; i < a->nmeasures; i++)
-        seen |= res[i].warnings;
-    const simrep_result *cca = NULL;
-    for (int i = 0; i < a->nmeasures; i++)
-        if (is_cca_family(res[i].measure))
-            cca = &res[i];
-    if (cca && (seen & SIMREP_WARN_FEW_SAMPLES)) {
-        int64_t k = cca->kept_p > cca->kept_q ? cca->kept_p : cca->kept_q;
-        snprintf(warn[nw++], 512,
-                 "n = %lld samples is less than 10 x %lld kept features: CCA-family values are biased toward 1%s",
-                 (long long)n, (long long)k,
-                 n <= cca->kept_p + cca->kept_q ? " (with n <= p + q every canonical correlation can be 1 whatever the data)" : "");
-    }
-    return nw;
-}
-
-static void print_dead_warnings(const compare_args *a, const input *x, const input *y, const simrep_result *cca,
-                                char warn[][512], int *nw)
-{
-    if (!cca)
-        return;
-    if (cca->kept_p < x->p)
-        snprintf(warn[(*nw)++], 512, "%s: %lld of %lld features are constant (dead, variance <= %g x the largest) "
-                 "and were left out of the CCA family", x->spec, (long long)(x->p - cca->kept_p), (long long)x->p,
-                 a->opt.epsilon);
-    if (cca->kept_q < y->p)
-        snprintf(warn[(*nw)++], 512, "%s: %lld of %lld features are constant (dead, variance <= %g x the largest) "
-                 "and were left out of the CCA family", y->spec, (long long)(y->p - cca->kept_q), (long long)y->p,
-                 a->opt.epsilon);
-}
-
 static void print_dft_json(const compare_args *a, const simrep_dftcca_result *d)
 {
     printf(", \"grid\": [%lld, %lld], \"total\": %lld, \"per_frequency\": [", (long long)d->height,
@@ -387,18 +327,14 @@ typedef struct extra {
 static void print_results(const compare_args *a, const input *x, const input *y, const simrep_result *res,
                           const extra *ex)
 {
-    const simrep_result *cca = NULL;
-    for (int i = 0; i < a->nmeasures; i++)
-        if (is_cca_family(res[i].measure))
-            cca = &res[i];
-    char warn[8][512];
-    int nw = collect_warnings(a, res, ex->nsteps ? x->dims.items : x->n, warn);
-    print_dead_warnings(a, x, y, cca, warn, &nw);
+    const simrep_result *kept = report_kept_result(res, a->nmeasures);
+    char warn[8][REPORT_WARNING_MAX];
+    int nw = report_warnings(res, a->nmeasures, ex->nsteps ? x->dims.items : x->n, x->spec, y->spec, x->p, y->p,
+                             warn, 7);
     if (ex->dft && (ex->dft->warnings & SIMREP_WARN_FEW_SAMPLES) && nw < 8)
-        snprintf(warn[nw++], 512,
-                 "dftcca: n = %lld images is less than 10 x the kept channels at some frequencies: values biased toward 1",
-                 (long long)ex->dft->n);
-    int64_t kept_x = cca ? cca->kept_p : x->p, kept_y = cca ? cca->kept_q : y->p;
+        snprintf(warn[nw++], REPORT_WARNING_MAX, "dftcca: n = %lld images (kept channels at some frequencies) %s",
+                 (long long)ex->dft->n, simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
+    int64_t kept_x = kept ? kept->kept_p : x->p, kept_y = kept ? kept->kept_q : y->p;
     char lx[1024], ly[1024];
     layout_text(a, x, lx, sizeof lx);
     layout_text(a, y, ly, sizeof ly);
@@ -427,27 +363,13 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             json_number(stdout, r->similarity);
             fputs(", \"distance\": ", stdout);
             json_number(stdout, r->distance);
-            if (is_cca_family(r->measure))
-                printf(", \"kept\": [%lld, %lld]", (long long)r->kept_p, (long long)r->kept_q);
-            if (r->measure == SIMREP_SVCCA)
-                printf(", \"dims\": [%lld, %lld]", (long long)r->dims_p, (long long)r->dims_q);
-            if (r->measure == SIMREP_CCA) {
-                fputs(", \"reference_mean\": ", stdout);
-                json_number(stdout, r->reference_mean);
-            }
-            if (r->measure == SIMREP_PWCCA)
-                printf(", \"variant\": \"%s\"", a->opt.pwcca_variant == SIMREP_PWCCA_DING ? "ding" : "google");
-            if (r->measure == SIMREP_CKA_RBF) {
-                fputs(", \"sigma\": ", stdout);
-                json_number(stdout, a->opt.rbf_sigma);
-            }
-            if (a->coefs && r->coefs)
-                print_coefs_json(r);
-            if (r->measure == SIMREP_DFTCCA && ex->dft)
+            report_json_fields(stdout, r, &a->opt, a->coefs);
+            const int maps = simrep_measure_get_info(r->measure)->family == SIMREP_FAMILY_MAPS;
+            if (maps && ex->dft)
                 print_dft_json(a, ex->dft);
             if (ex->stats)
                 cli_stats_json_measure(&ex->stats[i], ex->have_stats);
-            if (ex->nsteps && r->measure != SIMREP_DFTCCA)
+            if (ex->nsteps && !maps)
                 for (int which = 0; which < 2; which++) {
                     fputs(which ? ", \"per_step_distance\": [" : ", \"per_step\": [", stdout);
                     for (int64_t t = 0; t < ex->nsteps; t++) {
@@ -496,16 +418,9 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     printf("%-20s %12s %12s  %s\n", "measure", "similarity", "distance", "notes");
     for (int i = 0; i < a->nmeasures; i++) {
         const simrep_result *r = &res[i];
-        char notes[128] = "";
-        if (r->measure == SIMREP_SVCCA)
-            snprintf(notes, sizeof notes, "%lld + %lld directions", (long long)r->dims_p, (long long)r->dims_q);
-        else if (r->measure == SIMREP_PWCCA)
-            snprintf(notes, sizeof notes, "%s weights", a->opt.pwcca_variant == SIMREP_PWCCA_DING ? "ding" : "google");
-        else if (r->measure == SIMREP_CCA)
-            snprintf(notes, sizeof notes, "%lld correlations", (long long)r->ncoefs);
-        else if (r->measure == SIMREP_CKA_RBF)
-            snprintf(notes, sizeof notes, "sigma %g", a->opt.rbf_sigma);
-        if (r->measure == SIMREP_DFTCCA && ex->dft)
+        char notes[128];
+        report_notes(r, &a->opt, notes, sizeof notes);
+        if (simrep_measure_get_info(r->measure)->family == SIMREP_FAMILY_MAPS && ex->dft)
             snprintf(notes, sizeof notes, "%lld x %lld frequencies", (long long)ex->dft->height,
                      (long long)ex->dft->width);
         else if (ex->nsteps)
@@ -524,9 +439,11 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     if (a->coefs)
         for (int i = 0; i < a->nmeasures; i++) {
             const simrep_result *r = &res[i];
-            if (!r->coefs || r->measure == SIMREP_CCA_R2)
+            if (!r->coefs || report_coefs_shown_before(res, i))
                 continue;
-            printf("\n%s canonical correlations:", simrep_measure_get_info(r->measure)->id);
+            printf("\n%s %s:", simrep_measure_get_info(r->measure)->id,
+                   simrep_measure_get_info(r->measure)->family == SIMREP_FAMILY_CCA ? "canonical correlations"
+                                                                                    : "coefficients");
             for (int64_t k = 0; k < r->ncoefs; k++)
                 printf("%s%.6f", k % 8 ? " " : "\n  ", r->coefs[k]);
             fputc('\n', stdout);
@@ -537,7 +454,7 @@ static void print_results(const compare_args *a, const input *x, const input *y,
 static void print_steps_table(const compare_args *a, const extra *ex)
 {
     for (int i = 0; i < a->nmeasures; i++) {
-        if (ex->steps[i].measure == SIMREP_DFTCCA)
+        if (simrep_measure_get_info(ex->steps[i].measure)->family == SIMREP_FAMILY_MAPS)
             continue;
         printf("\n%s similarity per step:", simrep_measure_get_info(ex->steps[i].measure)->id);
         for (int64_t t = 0; t < ex->nsteps; t++)
@@ -691,9 +608,9 @@ int cmd_compare(int argc, char **argv)
     int where[SIMREP_MEASURE_COUNT], nlin = 0;
     for (int i = 0; i < a.nmeasures; i++) {
         const simrep_measure_info *info = simrep_measure_get_info(a.measures[i]);
-        if (info->needs_maps)
+        if (info->family == SIMREP_FAMILY_MAPS)
             want_dft = 1;
-        else if (info->needs_rows)
+        else if (info->family == SIMREP_FAMILY_ROWS)
             need_rows = 1;
         else {
             where[nlin] = i;
@@ -756,7 +673,7 @@ int cmd_compare(int argc, char **argv)
             ok = x.rows[v] && y.rows[v];
         }
         if (!ok)
-            rc = cli_error(EXIT_DATA, "out of memory: cka_rbf needs both inputs in memory as float64 (%.1f GiB)",
+            rc = cli_error(EXIT_DATA, "out of memory: measures of the rows need both inputs in memory as float64 (%.1f GiB)",
                            (double)(nx + ny) * (double)nv * 8 / 1073741824.0);
     }
     for (int64_t v = 0; rc < 0 && moments_pass && v < nv; v++) {
@@ -898,7 +815,7 @@ int cmd_compare(int argc, char **argv)
     free(state);
     simrep_moments_free(ctx, fold.tmp);
     /* Rank 0 computes the linear measures; every rank takes its share of
-     * cka_rbf, so under MPI a failure of the former does not stop the
+     * the measures of the rows, so under MPI a failure of the former does not stop the
      * latter (the others would wait in its allreduce). */
     int stage_rc = -1;
     for (int64_t v = 0; rc < 0 && (stage_rc < 0 || ranks > 1) && moments_pass && v < nv; v++) {
@@ -930,11 +847,10 @@ int cmd_compare(int argc, char **argv)
             simrep_matrix mx = simrep_matrix_c(x.rows[v], SIMREP_F64, x.n, x.p);
             simrep_matrix my = simrep_matrix_c(y.rows[v], SIMREP_F64, y.n, y.p);
             for (int i = 0; i < a.nmeasures && (stage_rc < 0 || ranks > 1); i++)
-                if (a.measures[i] == SIMREP_CKA_RBF) {
-                    st = simrep_cka_rbf(ctx, &mx, &my, a.opt.rbf_sigma, &sr[i].similarity);
+                if (simrep_measure_get_info(a.measures[i])->family == SIMREP_FAMILY_ROWS) {
+                    st = simrep_compare(ctx, &mx, &my, &a.opt, &a.measures[i], 1, &sr[i]);
                     if (st != SIMREP_OK && stage_rc < 0)
                         stage_rc = cli_library_error(ctx, st, a.x, a.y);
-                    sr[i].distance = 1 - sr[i].similarity;
                 }
         }
     }
@@ -989,7 +905,7 @@ int cmd_compare(int argc, char **argv)
     if (rc < 0 && want_dft) {
         rc = run_dftcca(ctx, &a, &x, &y, &dft);
         for (int i = 0; i < a.nmeasures && rc < 0; i++)
-            if (a.measures[i] == SIMREP_DFTCCA) {
+            if (simrep_measure_get_info(a.measures[i])->family == SIMREP_FAMILY_MAPS) {
                 res[i].similarity = dft.similarity;
                 res[i].distance = dft.distance;
                 res[i].warnings = dft.warnings;

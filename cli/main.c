@@ -8,6 +8,7 @@
 #include "matrix.h"
 #include "parallel.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char *usage_text =
@@ -31,6 +32,96 @@ static int cmd_help(FILE *f)
     return 0;
 }
 
+/* A JSON list of the names of the set bits of a registry bitmask. */
+static void json_bits(const char *key, unsigned bits, int count, const char *(*name)(unsigned))
+{
+    printf(", \"%s\": [", key);
+    for (int b = 0, first = 1; b < count; b++)
+        if (bits & (1u << b)) {
+            fputs(first ? "" : ", ", stdout);
+            json_string(stdout, name(1u << b));
+            first = 0;
+        }
+    fputc(']', stdout);
+}
+
+static const char *option_name(unsigned bit)
+{
+    for (int o = 0; o < SIMREP_OPTION_COUNT; o++)
+        if (bit == 1u << o)
+            return simrep_option_get_info((simrep_option_id)o)->name;
+    return "";
+}
+
+/* A range bound as JSON (null when unbounded) or text. */
+static void bound_json(double v)
+{
+    if (isinf(v))
+        fputs("null", stdout);
+    else
+        json_number(stdout, v);
+}
+
+static void measure_json(const simrep_measure_info *in, int first)
+{
+    printf("%s\n  {\"id\": ", first ? "" : ",");
+    json_string(stdout, in->id);
+    fputs(", \"title\": ", stdout);
+    json_string(stdout, in->title);
+    fputs(", \"similarity\": ", stdout);
+    json_string(stdout, in->similarity);
+    fputs(", \"distance\": ", stdout);
+    json_string(stdout, in->distance);
+    printf(", \"higher_is_more_similar\": %s, \"invariances\": ", in->higher_is_more_similar ? "true" : "false");
+    json_string(stdout, in->invariances);
+    fputs(", \"reference\": ", stdout);
+    json_string(stdout, in->reference);
+    printf(", \"needs_rows\": %s, \"family\": ", in->needs_rows ? "true" : "false");
+    json_string(stdout, simrep_family_id(in->family));
+    fputs(", \"computed_from\": ", stdout);
+    json_string(stdout, simrep_family_name(in->family));
+    json_bits("options", in->options, SIMREP_OPTION_COUNT, option_name);
+    json_bits("outputs", in->outputs, SIMREP_OUT_COUNT, simrep_output_key);
+    fputs(", \"similarity_range\": [", stdout);
+    bound_json(in->similarity_min);
+    fputs(", ", stdout);
+    bound_json(in->similarity_max);
+    fputs("], \"distance_range\": [", stdout);
+    bound_json(in->distance_min);
+    fputs(", ", stdout);
+    bound_json(in->distance_max);
+    fputc(']', stdout);
+    json_bits("invariant_to", in->invariant, SIMREP_INV_COUNT, simrep_invariance_name);
+    printf(", \"metric\": %s, \"paper\": ", in->metric ? "true" : "false");
+    json_string(stdout, in->paper);
+    fputc('}', stdout);
+}
+
+static void measure_text(const simrep_measure_info *in)
+{
+    printf("%s\n  %s\n", in->id, in->title);
+    printf("    similarity:  %s (%s means more similar)\n", in->similarity,
+           in->higher_is_more_similar ? "higher" : "lower");
+    printf("    distance:    %s%s\n", in->distance, in->metric && !strstr(in->distance, "metric") ? "; a metric" : "");
+    printf("    invariant to: %s\n", in->invariances);
+    printf("    paper:       %s\n", in->paper);
+    printf("    reference:   %s\n", in->reference);
+    printf("    computed from: %s\n", simrep_family_name(in->family));
+    if (in->options) {
+        fputs("    options:    ", stdout);
+        for (int o = 0; o < SIMREP_OPTION_COUNT; o++)
+            if (in->options & (1u << o)) {
+                char flag[64];
+                snprintf(flag, sizeof flag, "--%s", simrep_option_get_info((simrep_option_id)o)->name);
+                for (char *c = flag + 2; *c; c++)
+                    *c = *c == '_' ? '-' : *c;
+                printf(" %s", flag);
+            }
+        fputc('\n', stdout);
+    }
+    fputc('\n', stdout);
+}
+
 int cmd_measures(int argc, char **argv)
 {
     int json = 0;
@@ -51,32 +142,10 @@ int cmd_measures(int argc, char **argv)
         fputs("{\"measures\": [", stdout);
     for (int m = 0; m < SIMREP_MEASURE_COUNT; m++) {
         const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)m);
-        if (json) {
-            printf("%s\n  {\"id\": ", m ? "," : "");
-            json_string(stdout, in->id);
-            fputs(", \"title\": ", stdout);
-            json_string(stdout, in->title);
-            fputs(", \"similarity\": ", stdout);
-            json_string(stdout, in->similarity);
-            fputs(", \"distance\": ", stdout);
-            json_string(stdout, in->distance);
-            printf(", \"higher_is_more_similar\": %s, \"invariances\": ", in->higher_is_more_similar ? "true" : "false");
-            json_string(stdout, in->invariances);
-            fputs(", \"reference\": ", stdout);
-            json_string(stdout, in->reference);
-            printf(", \"needs_rows\": %s}", in->needs_rows ? "true" : "false");
-        } else {
-            printf("%s\n  %s\n", in->id, in->title);
-            printf("    similarity:  %s (%s means more similar)\n", in->similarity,
-                   in->higher_is_more_similar ? "higher" : "lower");
-            printf("    distance:    %s\n", in->distance);
-            printf("    invariant to: %s\n", in->invariances);
-            printf("    reference:   %s\n", in->reference);
-            printf("    computed from: %s\n\n",
-                   in->needs_maps   ? "conv feature maps (--conv), one CCA per spatial frequency"
-                   : in->needs_rows ? "the rows (O(n^2) time, blocked)"
-                                    : "streamed moments");
-        }
+        if (json)
+            measure_json(in, m == 0);
+        else
+            measure_text(in);
     }
     if (json)
         fputs("\n]}\n", stdout);

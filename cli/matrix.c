@@ -24,10 +24,14 @@
  * times and prepared once per pass; results are identical to one pass
  * (every pair comes from the same exact moments either way).
  *
- * cka_rbf is a kernel measure that needs the rows: when asked for, each
- * input of a pass is also kept as float64 (n x p each, counted against
- * --max-memory) and each pair calls simrep_cka_rbf on two of them.  Its
- * cost is O(n^2 (p + q)) per pair, so it dominates any matrix it is in.
+ * Measures of the rows (the registry's family ROWS: cka_rbf, ...) need the
+ * rows themselves: when any is asked for, each input of a pass is also kept
+ * as float64 (n x p each, counted against --max-memory) and each pair calls
+ * simrep_compare on two of them for all of those measures at once.  Their
+ * cost is O(n^2 (p + q)) per pair, so they dominate any matrix they are in.
+ * Which measure is in which family, and what it costs, is the library's
+ * registry's to say (simrep_measure_get_info, simrep_measure_*_cost): no
+ * measure is named here.
  *
  * MPI (mpirun -np K simrep matrix ...; parallel.h).  Each pass is shared
  * by the ranks in three static schedules, computed alike on every rank:
@@ -36,10 +40,10 @@
  * merge tree to rank 0, which broadcasts the merged state, (sum p)^2
  * doubles, to all); the inputs (each input's own work, simrep_pairs_
  * prepare_some, is done once, on the rank the longest-first greedy
- * schedule gives it with cost p^3, the eigendecomposition, and its state is
- * sent to the ranks whose pairs need it); and the pairs (greedy by cost
- * p_i p_j (p_i + p_j), the cross terms, plus n^2 (p_i + p_j) with cka_rbf,
- * whose rows are all-gathered).  --threads workers run each rank's pairs.
+ * schedule gives it by the library's input cost of the measures, and its
+ * state is sent to the ranks whose pairs need it); and the pairs (greedy by
+ * the library's pair cost: the cross terms, or n^2 (p_i + p_j) for a
+ * measure of the rows, whose rows are all-gathered).  --threads workers run each rank's pairs.
  * Rank 0 receives every rank's results (the values themselves, so the
  * output is bit for bit the single-process one) and writes all outputs.
  * --max-memory tiling is unchanged: every rank runs the same passes.
@@ -59,7 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *matrix_help =
+static const char *matrix_help_head =
     "usage: simrep matrix --manifest M.csv [options]\n"
     "\n"
     "Every pair of the inputs listed in M.csv compared once (in parallel), as K x K matrices.\n"
@@ -68,8 +72,9 @@ static const char *matrix_help =
     "relative to the manifest's directory.  Every input must have the same n samples.\n"
     "\n"
     "options:\n"
-    "  --manifest M.csv         the inputs (required)\n"
-    "  -m, --measures IDS       comma-separated measure ids, or 'all' (default: cca,svcca,pwcca,cka)\n"
+    "  --manifest M.csv         the inputs (required)\n";
+
+static const char *matrix_help_tail =
     "  --format F               table (default), json or csv (long form: one row per pair and measure)\n"
     "  -o, --output DIR         also write CSV matrices, the group summary, training/depth tables and\n"
     "                           SVG figures (heatmaps with dendrograms, MDS maps, group bars) into DIR\n"
@@ -79,8 +84,6 @@ static const char *matrix_help =
     "  --against final          training dynamics: each row against the last step of its group and\n"
     "                           layer (automatic when the manifest has step and layer columns)\n"
     "  --features-first         arrays are features x samples (the google/svcca layout)\n"
-    "  --epsilon E, --svcca-keep F, --svcca-dims K, --svcca-rule R, --rbf-sigma S,\n"
-    "  --pwcca-variant V        as in simrep compare\n"
     "  --conv L, --conv-mode M, --resize R, --sequence S (flatten, first, last or mean), --mask FILE[:key]\n"
     "                           conv maps and sequences, as in simrep compare (applied to every input)\n"
     "  -h, --help               this help\n"
@@ -107,7 +110,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
-    cli_seen seen = {0, 0, 0, 0};
+    cli_seen seen = {0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
     a->max_memory = 1024.0 * 1024 * 1024;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -115,7 +118,9 @@ static int parse_args(int argc, char **argv, matrix_args *a)
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(matrix_help, stdout);
+            fputs(matrix_help_head, stdout);
+            cli_help_measures(stdout, 0);
+            fputs(matrix_help_tail, stdout);
             return 0;
         }
         if (arg[0] != '-')
@@ -125,9 +130,8 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             continue;
         }
         static const char *const valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output",
-                                             "--threads", "--max-memory", "--against", "--epsilon", "--svcca-keep",
-                                             "--svcca-dims", "--svcca-rule", "--rbf-sigma", "--pwcca-variant",
-                                             "--conv", "--conv-mode", "--resize", "--sequence", "--mask", NULL};
+                                             "--threads", "--max-memory", "--against", "--conv", "--conv-mode",
+                                             "--resize", "--sequence", "--mask", NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
@@ -184,11 +188,6 @@ static int parse_args(int argc, char **argv, matrix_args *a)
 }
 
 /* ------------------------------------------------------------ inputs */
-
-static int is_cca_family(simrep_measure m)
-{
-    return m == SIMREP_CCA || m == SIMREP_CCA_R2 || m == SIMREP_SVCCA || m == SIMREP_PWCCA;
-}
 
 /* Index of s in names[0..*n), appending it if new; -1 when out of memory. */
 static int intern(const char ***names, int *n, const char *s)
@@ -415,9 +414,12 @@ typedef struct pass_state {
     const int *job_i, *job_j;    /* local indices, job_i < job_j */
     int njobs;
     simrep_measure linear[SIMREP_MEASURE_COUNT];
-    int lin_where[SIMREP_MEASURE_COUNT], nlin, rbf_where;
-    double **rows;               /* per local input, n x p, with cka_rbf */
+    int lin_where[SIMREP_MEASURE_COUNT], nlin;
+    simrep_measure rowsm[SIMREP_MEASURE_COUNT]; /* the measures of the rows (family ROWS) */
+    int rows_where[SIMREP_MEASURE_COUNT], nrows;
+    double **rows;               /* per local input, n x p, with measures of the rows */
     int64_t *kept_x, *kept_y;    /* per job */
+    unsigned *warn;              /* per job: the warnings of its kept-reporting result */
     atomic_int next, stop, done;
     pthread_mutex_t lock;
     int err_job;
@@ -484,24 +486,28 @@ static void *pass_worker(void *arg)
                 int w = s->lin_where[t];
                 r->sim[w][(size_t)gi * K + gj] = res[t].similarity;
                 r->dist[w][(size_t)gi * K + gj] = res[t].distance;
-                if (is_cca_family(res[t].measure)) {
+                if (simrep_measure_get_info(res[t].measure)->outputs & SIMREP_OUT_KEPT) {
                     s->kept_x[job] = res[t].kept_p;
                     s->kept_y[job] = res[t].kept_q;
+                    s->warn[job] = res[t].warnings;
                 }
                 simrep_result_clear(ctx, &res[t]);
             }
         }
-        if (s->rbf_where >= 0) {
+        if (s->nrows > 0) {
             simrep_matrix x = simrep_matrix_c(s->rows[li], SIMREP_F64, r->in[gi].n, r->in[gi].p);
             simrep_matrix y = simrep_matrix_c(s->rows[lj], SIMREP_F64, r->in[gj].n, r->in[gj].p);
-            double v = 0;
-            simrep_status st = simrep_cka_rbf(ctx, &x, &y, r->opt.rbf_sigma, &v);
+            memset(res, 0, sizeof res);
+            simrep_status st = simrep_compare(ctx, &x, &y, &r->opt, s->rowsm, s->nrows, res);
             if (st != SIMREP_OK) {
                 pair_failed(s, job, ctx, st);
                 break;
             }
-            r->sim[s->rbf_where][(size_t)gi * K + gj] = v;
-            r->dist[s->rbf_where][(size_t)gi * K + gj] = 1 - v;
+            for (int t = 0; t < s->nrows; t++) {
+                r->sim[s->rows_where[t]][(size_t)gi * K + gj] = res[t].similarity;
+                r->dist[s->rows_where[t]][(size_t)gi * K + gj] = res[t].distance;
+                simrep_result_clear(ctx, &res[t]);
+            }
         }
         int done = atomic_fetch_add(&s->done, 1) + 1;
         progress_show(s->pr, s->pass, s->passes, "pairs", done, s->njobs);
@@ -529,6 +535,19 @@ static int pass_error(const mx_run *r, simrep_ctx *ctx, simrep_status st, const 
         return input_error(r, g, buf);
     }
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s: %s", r->manifest_path, msg);
+}
+
+/* A pair's warnings to its inputs: i was x, j was y. */
+static void input_warnings(mx_run *r, int i, int j, unsigned w)
+{
+    if (w & SIMREP_WARN_FEW_SAMPLES_X)
+        r->in[i].warn |= SIMREP_WARN_FEW_SAMPLES;
+    if (w & SIMREP_WARN_FEW_SAMPLES_Y)
+        r->in[j].warn |= SIMREP_WARN_FEW_SAMPLES;
+    if (w & SIMREP_WARN_DEAD_X)
+        r->in[i].warn |= SIMREP_WARN_DEAD_FEATURES;
+    if (w & SIMREP_WARN_DEAD_Y)
+        r->in[j].warn |= SIMREP_WARN_DEAD_FEATURES;
 }
 
 /* Longest first: items by decreasing cost (ties by index), each to the
@@ -562,7 +581,7 @@ static int schedule(int count, const double *cost, int ranks, int *who)
 }
 
 /* One pass: read the members' samples into one K-input moments (and rows
- * for cka_rbf), prepare, compare the given pairs (global i < j). */
+ * for the measures of the rows), prepare, compare the given pairs (global i < j). */
 static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm, const int *pi, const int *pj,
                     int npairs, int pass, int passes, progress *pr)
 {
@@ -574,14 +593,14 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
     s.r = r;
     s.nm = nm;
     s.members = members;
-    s.rbf_where = -1;
     s.err_job = -1;
     s.pr = pr;
     s.pass = pass;
     s.passes = passes;
     for (int t = 0; t < r->nmeasures; t++) {
-        if (simrep_measure_get_info(r->measures[t])->needs_rows) {
-            s.rbf_where = t;
+        if (simrep_measure_get_info(r->measures[t])->family == SIMREP_FAMILY_ROWS) {
+            s.rows_where[s.nrows] = t;
+            s.rowsm[s.nrows++] = r->measures[t];
         } else {
             s.lin_where[s.nlin] = t;
             s.linear[s.nlin++] = r->measures[t];
@@ -595,11 +614,12 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
     int *ji = malloc((size_t)(npairs ? npairs : 1) * sizeof *ji), *jj = malloc((size_t)(npairs ? npairs : 1) * sizeof *jj);
     s.kept_x = malloc((size_t)(npairs ? npairs : 1) * sizeof *s.kept_x);
     s.kept_y = malloc((size_t)(npairs ? npairs : 1) * sizeof *s.kept_y);
-    if (s.rbf_where >= 0)
+    s.warn = calloc((size_t)(npairs ? npairs : 1), sizeof *s.warn);
+    if (s.nrows > 0)
         s.rows = calloc((size_t)nm, sizeof *s.rows);
     simrep_moments *mom = NULL;
     simrep_pairs *pairs = NULL;
-    if (!src || !feat || !blocks || !local || !ji || !jj || !s.kept_x || !s.kept_y || (s.rbf_where >= 0 && !s.rows))
+    if (!src || !feat || !blocks || !local || !ji || !jj || !s.kept_x || !s.kept_y || !s.warn || (s.nrows > 0 && !s.rows))
         rc = cli_error(EXIT_DATA, "out of memory");
     int64_t n = r->in[members[0]].n, ptot = 0;
     for (int k = 0; k < nm && rc < 0; k++) {
@@ -615,7 +635,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         if (rc < 0 && s.rows) {
             s.rows[k] = malloc((size_t)n * (size_t)feat[k] * sizeof(double));
             if (!s.rows[k])
-                rc = cli_error(EXIT_DATA, "out of memory: cka_rbf keeps every input as float64 (%.1f MiB for '%s')",
+                rc = cli_error(EXIT_DATA, "out of memory: measures of the rows keep every input as float64 (%.1f MiB for '%s')",
                                (double)n * (double)feat[k] * 8 / 1048576.0, r->in[g].name);
         }
     }
@@ -640,7 +660,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
 
     /* MPI: the three schedules and every buffer the exchanges need, made
      * before the agreement that ends the opening phase. */
-    const int ranks = par_size(), me = par_rank(), stride = 2 * r->nmeasures + 2;
+    const int ranks = par_size(), me = par_rank(), stride = 2 * r->nmeasures + 3;
     int *owner = NULL, *jrank = NULL, *myjob = NULL, *myji = NULL, *myjj = NULL, nmine = 0;
     unsigned char *which = NULL, *need = NULL;
     double *state = NULL, *xfer = NULL, *res_buf = NULL;
@@ -660,12 +680,17 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         if (!cost || !owner || !jrank || !myjob || !myji || !myjj || !which || !need || !res_buf) {
             rc = cli_error(EXIT_DATA, "out of memory");
         } else {
-            for (int k = 0; k < nm; k++)
-                cost[k] = (double)feat[k] * (double)feat[k] * (double)feat[k];
+            /* The library's cost model of each measure (simrep_measure_*_cost). */
+            for (int k = 0; k < nm; k++) {
+                cost[k] = 0;
+                for (int t = 0; t < r->nmeasures; t++)
+                    cost[k] += simrep_measure_input_cost(r->measures[t], n, feat[k]);
+            }
             int bad = schedule(nm, cost, ranks, owner);
             for (int t = 0; t < npairs; t++) {
-                const double p1 = (double)feat[ji[t]], p2 = (double)feat[jj[t]];
-                cost[t] = p1 * p2 * (p1 + p2) + (s.rbf_where >= 0 ? (double)n * (double)n * (p1 + p2) : 0.0);
+                cost[t] = 0;
+                for (int u = 0; u < r->nmeasures; u++)
+                    cost[t] += simrep_measure_pair_cost(r->measures[u], n, feat[ji[t]], feat[jj[t]]);
             }
             bad |= schedule(npairs, cost, ranks, jrank);
             for (int t = 0; t < npairs && !bad; t++) {
@@ -737,7 +762,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
     }
     if (ranks > 1) {
         /* Every rank reaches this, whatever happened above; then the merge
-         * tree, the merged state to every rank, and cka_rbf's rows. */
+         * tree, the merged state to every rank, and the rows (measures of the rows). */
         rc = par_agree(rc);
         if (rc < 0 && mom) {
             rc = par_tree_reduce(state, state_len, par_moments_save, par_moments_merge, &fold);
@@ -825,6 +850,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
                 r->in[pi[gt]].kept = s.kept_x[t];
             if (s.kept_y[t] >= 0)
                 r->in[pj[gt]].kept = s.kept_y[t];
+            input_warnings(r, pi[gt], pj[gt], s.warn[t]);
         }
     }
     par_hold(1);
@@ -839,6 +865,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
                 o[w] = r->sim[w][at], o[nmeas + w] = r->dist[w][at];
             o[2 * nmeas] = (double)s.kept_x[u];
             o[2 * nmeas + 1] = (double)s.kept_y[u];
+            o[2 * nmeas + 2] = (double)s.warn[u];
         }
         if (rc < 0 && me > 0)
             par_send(res_buf, (int64_t)nmine * stride, 0);
@@ -858,6 +885,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
                     r->in[pi[t]].kept = (int64_t)o[2 * nmeas];
                 if (o[2 * nmeas + 1] >= 0)
                     r->in[pj[t]].kept = (int64_t)o[2 * nmeas + 1];
+                input_warnings(r, pi[t], pj[t], (unsigned)o[2 * nmeas + 2]);
             }
         }
     }
@@ -867,7 +895,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
         for (int k = 0; k < nm; k++)
             free(s.rows[k]);
     free(s.rows);
-    free(src), free(feat), free(blocks), free(local), free(ji), free(jj), free(s.kept_x), free(s.kept_y);
+    free(src), free(feat), free(blocks), free(local), free(ji), free(jj), free(s.kept_x), free(s.kept_y), free(s.warn);
     simrep_moments_free(ctx, fold.tmp);
     free(owner), free(jrank), free(myjob), free(myji), free(myjj), free(which), free(need);
     free(state), free(xfer), free(res_buf);
@@ -876,9 +904,9 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
 }
 
 /* Bytes a pass over inputs with ptot features in all holds. */
-static double pass_bytes(double ptot, double n, int rbf)
+static double pass_bytes(double ptot, double n, int rows)
 {
-    return ptot * ptot * 8.0 + (rbf ? n * ptot * 8.0 : 0.0);
+    return ptot * ptot * 8.0 + (rows ? n * ptot * 8.0 : 0.0);
 }
 
 /* Cut the inputs into tiles (see the design comment) and run the passes. */
@@ -886,7 +914,7 @@ static int run_all(mx_run *r, const matrix_args *a)
 {
     int K = r->K, rbf = 0;
     for (int t = 0; t < r->nmeasures; t++) {
-        if (simrep_measure_get_info(r->measures[t])->needs_rows)
+        if (simrep_measure_get_info(r->measures[t])->family == SIMREP_FAMILY_ROWS)
             rbf = 1;
     }
     double n = (double)r->in[0].n, ptot = 0, pmax = 0, pmax2 = 0;
@@ -911,7 +939,7 @@ static int run_all(mx_run *r, const matrix_args *a)
             return cli_error(EXIT_DATA, "%s: the two largest inputs (%.0f and %.0f features) need %.2f GiB together "
                              "(joint moments: (p + q)^2 doubles%s), more than --max-memory %.2f GiB; raise it",
                              r->manifest_path, pmax, pmax2, pass_bytes(pmax + pmax2, n, rbf) / 1073741824.0,
-                             rbf ? ", plus n x (p + q) doubles of rows for cka_rbf" : "", a->max_memory / 1073741824.0);
+                             rbf ? ", plus n x (p + q) doubles of rows for the measures of the rows" : "", a->max_memory / 1073741824.0);
         }
         /* The largest tile size c such that any two tiles fit together:
          * tiles hold at most c features unless a single input is larger
@@ -1006,34 +1034,23 @@ static void add_warning(mx_run *r, const char *fmt, ...)
 /* The compare command's warnings, once per input rather than per pair. */
 static void collect_warnings(mx_run *r)
 {
-    int cca = 0;
-    for (int t = 0; t < r->nmeasures; t++)
-        cca |= is_cca_family(r->measures[t]);
-    if (!cca)
-        return;
     char list[400] = "";
-    int few = 0, dead = 0;
+    int few = 0;
     int64_t n = r->in[0].n;
-    for (int i = 0; i < r->K; i++) {
-        if (r->in[i].kept < 0)
-            continue;
-        if (n < 10 * r->in[i].kept) {
+    for (int i = 0; i < r->K; i++)
+        if (r->in[i].warn & SIMREP_WARN_FEW_SAMPLES) {
             size_t len = strlen(list);
             if (few < 4 && len < sizeof list - 40)
                 snprintf(list + len, sizeof list - len, "%s%s", few ? ", " : "", r->in[i].name);
             few++;
         }
-        if (r->in[i].kept < r->in[i].p)
-            dead++;
-    }
     if (few)
-        add_warning(r, "n = %lld samples is less than 10 x the kept features of %d input%s (%s%s): CCA-family "
-                    "values are biased toward 1", (long long)n, few, few == 1 ? "" : "s", list,
-                    few > 4 ? ", ..." : "");
-    for (int i = 0; i < r->K && dead; i++)
-        if (r->in[i].kept >= 0 && r->in[i].kept < r->in[i].p)
-            add_warning(r, "%s: %lld of %lld features are constant (dead) and were left out of the CCA family",
-                        r->in[i].name, (long long)(r->in[i].p - r->in[i].kept), (long long)r->in[i].p);
+        add_warning(r, "n = %lld samples (the kept features of %d input%s: %s%s) %s", (long long)n, few,
+                    few == 1 ? "" : "s", list, few > 4 ? ", ..." : "", simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
+    for (int i = 0; i < r->K; i++)
+        if (r->in[i].warn & SIMREP_WARN_DEAD_FEATURES)
+            add_warning(r, "%s: %lld of %lld %s", r->in[i].name, (long long)(r->in[i].p - r->in[i].kept),
+                        (long long)r->in[i].p, simrep_warning_text(SIMREP_WARN_DEAD_FEATURES));
 }
 
 int cmd_matrix(int argc, char **argv)

@@ -1,11 +1,14 @@
 /*
  * options.c: the command-line options that `simrep compare` and `simrep
  * matrix` share, parsed in one place so both spell, check and explain them
- * the same way: the measure list (-m), the measure options (--epsilon,
- * --svcca-keep/-dims/-rule, --rbf-sigma, --pwcca-variant) and the input
- * layout options (--conv, --conv-mode, --resize, --sequence, --mask).  Each parser
- * answers CLI_OPT_NOT_MINE for a name it does not know, so a command tries
- * them in turn before its own options.
+ * the same way: the measure list (-m), the measure options and the input
+ * layout options (--conv, --conv-mode, --resize, --sequence, --mask).  Measures and
+ * their options are the library's registry's (simrep_measure_get_info,
+ * simrep_option_get_info): the ids, the option flags (--NAME with '_' as
+ * '-'), their help lines, valid values and messages all come from it, so
+ * a new measure or option needs nothing here.  Each parser answers
+ * CLI_OPT_NOT_MINE for a name it does not know, so a command tries them in
+ * turn before its own options.
  */
 #include "cli.h"
 
@@ -67,7 +70,7 @@ int cli_split_option(int argc, char **argv, int *i, const char *const *valued, c
     } else {
         snprintf(name, cap, "%s", arg);
     }
-    int known = 0;
+    int known = cli_is_measure_option(name);
     for (int k = 0; valued[k]; k++)
         known |= strcmp(name, valued[k]) == 0;
     if (!known)
@@ -82,9 +85,62 @@ int cli_split_option(int argc, char **argv, int *i, const char *const *valued, c
 
 void cli_default_measures(simrep_measure *ids, int *count)
 {
-    static const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
-    memcpy(ids, defaults, sizeof defaults);
-    *count = (int)(sizeof defaults / sizeof defaults[0]);
+    *count = simrep_default_measures(ids, SIMREP_MEASURE_COUNT);
+}
+
+/* "--svcca-keep" from "svcca_keep". */
+static void flag_of(const char *name, char *buf, size_t cap)
+{
+    size_t k = (size_t)snprintf(buf, cap, "--%s", name);
+    for (size_t i = 2; i < k && i < cap; i++)
+        if (buf[i] == '_')
+            buf[i] = '-';
+}
+
+/* The default list as "cca,svcca,pwcca,cka". */
+static void default_list(char *buf, size_t cap)
+{
+    simrep_measure ids[SIMREP_MEASURE_COUNT];
+    int n = simrep_default_measures(ids, SIMREP_MEASURE_COUNT);
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? "," : "", simrep_measure_get_info(ids[i])->id);
+}
+
+void cli_help_measures(FILE *f, int allow_maps)
+{
+    char defaults[256];
+    default_list(defaults, sizeof defaults);
+    fprintf(f, "  -m, --measures IDS       comma-separated measure ids, or 'all' (default: %s);\n", defaults);
+    int col = fprintf(f, "                           ids:");
+    for (int m = 0; m < SIMREP_MEASURE_COUNT; m++) {
+        const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)m);
+        if (in->family == SIMREP_FAMILY_MAPS)
+            continue;
+        if (col + 1 + (int)strlen(in->id) > 110)
+            col = fprintf(f, "\n                               ");
+        col += fprintf(f, " %s", in->id);
+    }
+    fputc('\n', f);
+    for (int m = 0; allow_maps && m < SIMREP_MEASURE_COUNT; m++) {
+        const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)m);
+        if (in->family == SIMREP_FAMILY_MAPS)
+            fprintf(f, "                           %s (conv maps only; part of 'all' with --conv)\n", in->id);
+    }
+    fputs("                           (`simrep measures` says what each computes and which options it reads)\n", f);
+    for (int o = 0; o < SIMREP_OPTION_COUNT; o++) {
+        const simrep_option_info *in = simrep_option_get_info((simrep_option_id)o);
+        char flag[64], left[96];
+        flag_of(in->name, flag, sizeof flag);
+        snprintf(left, sizeof left, "%s %s", flag, in->metavar);
+        fprintf(f, "  %-24s %s\n", left, in->help);
+    }
+}
+
+int cli_is_measure_option(const char *name)
+{
+    return name[0] == '-' && name[1] == '-' && simrep_option_from_name(name) >= 0;
 }
 
 int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
@@ -95,7 +151,7 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
         /* Measures on conv maps (dftcca) join 'all' only where the caller
          * knows the inputs are conv maps. */
         for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
-            if (!simrep_measure_get_info((simrep_measure)m)->needs_maps)
+            if (simrep_measure_get_info((simrep_measure)m)->family != SIMREP_FAMILY_MAPS)
                 out->ids[out->count++] = (simrep_measure)m;
         out->all = 1;
         return 0;
@@ -106,16 +162,21 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
     strcpy(buf, s);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int m = simrep_measure_from_id(tok);
-        if (m < 0)
-            return cli_error(EXIT_USAGE,
-                             "unknown measure '%s' (ids: cca, cca_r2, svcca, pwcca, cka, cka_debiased, cka_rbf, "
-                             "procrustes, procrustes_angular%s, or all)",
-                             tok, allow_maps ? ", dftcca" : "");
-        if (!allow_maps && simrep_measure_get_info((simrep_measure)m)->needs_maps)
-            /* DFT-CCA keeps a (p + q)^2 complex scatter per spatial
-             * frequency for each pair, fed from the pair's raw maps: nothing
-             * is shared between pairs, so a matrix would be K(K-1)/2
-             * separate compares. */
+        if (m < 0) {
+            char ids[1024];
+            size_t len = 0;
+            for (int k = 0; k < SIMREP_MEASURE_COUNT && len < sizeof ids; k++) {
+                const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)k);
+                if (allow_maps || in->family != SIMREP_FAMILY_MAPS)
+                    len += (size_t)snprintf(ids + len, sizeof ids - len, "%s, ", in->id);
+            }
+            return cli_error(EXIT_USAGE, "unknown measure '%s' (ids: %sor all)", tok, ids);
+        }
+        if (!allow_maps && simrep_measure_get_info((simrep_measure)m)->family == SIMREP_FAMILY_MAPS)
+            /* A conv-maps measure (DFT-CCA) keeps a (p + q)^2 complex
+             * scatter per spatial frequency for each pair, fed from the
+             * pair's raw maps: nothing is shared between pairs, so a matrix
+             * would be K(K-1)/2 separate compares. */
             return cli_error(EXIT_USAGE, "%s is not available in simrep matrix (it shares no work between pairs); "
                              "run simrep compare on the pairs you need", tok);
         int dup = 0;
@@ -131,46 +192,23 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
 
 int cli_measure_option(const char *name, const char *val, simrep_options *opt, cli_seen *seen)
 {
-    int rc = 0;
-    double v = 0;
-    if (strcmp(name, "--epsilon") == 0) {
-        rc = cli_parse_number(name, val, &opt->epsilon);
-        if (!rc && opt->epsilon < 0)
-            rc = cli_error(EXIT_USAGE, "--epsilon must be >= 0 (got %s)", val);
-    } else if (strcmp(name, "--svcca-keep") == 0) {
-        rc = cli_parse_number(name, val, &opt->svcca_keep);
-        if (!rc && !(opt->svcca_keep > 0 && opt->svcca_keep <= 1))
-            rc = cli_error(EXIT_USAGE, "--svcca-keep is a fraction in (0, 1] (got %s)", val);
-        seen->svcca_keep = 1;
-    } else if (strcmp(name, "--svcca-dims") == 0) {
-        rc = cli_parse_number(name, val, &v);
-        if (!rc && !(v >= 1 && v == floor(v) && v < 1e15))
-            rc = cli_error(EXIT_USAGE, "--svcca-dims takes a whole number >= 1 (got %s)", val);
-        opt->svcca_dims = (int64_t)v;
-        seen->svcca_dims = 1;
-    } else if (strcmp(name, "--svcca-rule") == 0) {
-        if (strcmp(val, "variance") == 0)
-            opt->svcca_rule = SIMREP_SVCCA_VARIANCE;
-        else if (strcmp(val, "singular-values") == 0)
-            opt->svcca_rule = SIMREP_SVCCA_SINGULAR_VALUES;
-        else
-            rc = cli_error(EXIT_USAGE, "--svcca-rule is variance or singular-values (got '%s')", val);
-    } else if (strcmp(name, "--rbf-sigma") == 0) {
-        rc = cli_parse_number(name, val, &opt->rbf_sigma);
-        if (!rc && !(opt->rbf_sigma > 0))
-            rc = cli_error(EXIT_USAGE, "--rbf-sigma must be > 0 (got %s)", val);
-    } else if (strcmp(name, "--pwcca-variant") == 0) {
-        if (strcmp(val, "google") == 0)
-            opt->pwcca_variant = SIMREP_PWCCA_GOOGLE;
-        else if (strcmp(val, "ding") == 0)
-            opt->pwcca_variant = SIMREP_PWCCA_DING;
-        else
-            rc = cli_error(EXIT_USAGE, "--pwcca-variant is google or ding (got '%s')", val);
-    } else {
+    if (!cli_is_measure_option(name))
         return CLI_OPT_NOT_MINE;
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    int rc = 0;
+    if (simrep_options_set(ctx, opt, name, val) != SIMREP_OK)
+        rc = cli_error(EXIT_USAGE, "%s", simrep_ctx_message(ctx));
+    simrep_ctx_free(ctx);
+    const int id = simrep_option_from_name(name);
+    seen->options |= 1u << id;
+    const char *ex = simrep_option_get_info((simrep_option_id)id)->excludes;
+    if (!rc && ex && (seen->options & (1u << simrep_option_from_name(ex)))) {
+        char other[64];
+        flag_of(ex, other, sizeof other);
+        rc = cli_error(EXIT_USAGE, "%s and %s are alternatives; give one", other, name);
     }
-    if (!rc && seen->svcca_keep && seen->svcca_dims)
-        rc = cli_error(EXIT_USAGE, "--svcca-keep and --svcca-dims are alternatives; give one");
     return rc;
 }
 

@@ -35,12 +35,12 @@ extern "C" {
 #define SIMREP_VERSION "0.1.0"
 
 /* The version of the library actually loaded (SIMREP_VERSION when it was
- * built), and the size of a public struct that callers allocate
+ * built), and the size of a public struct that callers allocate or read
  * ("simrep_result", "simrep_options", "simrep_matrix", "simrep_array_info",
- * "simrep_cca_details", "simrep_layout", "simrep_input_dims"; 0 for any
- * other name), so a binding written against one header can check the
- * library it loads: fields are only ever appended, so a larger size means
- * a newer library. */
+ * "simrep_cca_details", "simrep_layout", "simrep_input_dims",
+ * "simrep_measure_info", "simrep_option_info"; 0 for any other name), so a
+ * binding written against one header can check the library it loads:
+ * fields are only ever appended, so a larger size means a newer library. */
 const char *simrep_version(void);
 size_t simrep_struct_size(const char *name);
 
@@ -202,8 +202,10 @@ typedef enum simrep_rsa_compare {
 
 /*
  * Options of every measure.  Initialise with simrep_options_init() and then
- * set fields by name; fields are only ever appended.  NULL options mean the
- * defaults.
+ * set fields by name (or by option name and text with simrep_options_set,
+ * which checks the range); fields are only ever appended.  NULL options
+ * mean the defaults.  What each option is, its default and valid values
+ * are the library's to say: simrep_option_get_info below.
  */
 typedef struct simrep_options {
     double epsilon;          /* dead-feature threshold and CCA ridge, relative to the largest variance; 1e-10 */
@@ -217,6 +219,8 @@ typedef struct simrep_options {
     int64_t knn;             /* mutual_knn, cknna: nearest neighbours per sample, >= 1 (cknna: >= 2); 10 */
     double rsa_memory;       /* rsa rank comparisons: MiB of distances sorted in memory before the rest is
                                 spilled to files in $TMPDIR (else /tmp); 1024 */
+    double shape_alpha;      /* shape metrics: partial whitening, 1 (none: Procrustes) .. 0 (full: CCA-like); 1 */
+    double ridge;            /* linreg: ridge penalty on the coefficients, in scatter units (sklearn's alpha); 0 */
 } simrep_options;
 
 void simrep_options_init(simrep_options *options);
@@ -237,6 +241,69 @@ typedef enum simrep_measure {
     SIMREP_MEASURE_COUNT = 10
 } simrep_measure;
 
+/*
+ * The measure registry.  Everything a caller needs to know about a measure
+ * to offer it, validate its options, schedule it and report it is in its
+ * simrep_measure_info, so the CLI and the Python package never name a
+ * measure to decide what to do:
+ *
+ *   family     how it is computed, hence what a caller must feed it:
+ *              moments (simrep_moments / simrep_pairs), the rows
+ *              (simrep_compare on in-memory matrices), or conv maps
+ *              (simrep_dftcca);
+ *   options    the simrep_options fields it reads (bit 1u << SIMREP_OPT_*);
+ *   outputs    the simrep_result fields it fills beyond similarity and
+ *              distance (SIMREP_OUT_*), with their JSON keys
+ *              (simrep_output_key);
+ *   ranges, direction, invariances (as text and as SIMREP_INV_* bits, which
+ *   the tests apply to every measure that claims them), whether the
+ *   distance is a metric, the paper and the reference code.
+ */
+typedef enum simrep_family {
+    SIMREP_FAMILY_CCA = 0,     /* from the moments, through the CCA of the features kept by the dead-feature rule */
+    SIMREP_FAMILY_MOMENTS = 1, /* other functions of the joint moments (every feature) */
+    SIMREP_FAMILY_ROWS = 2,    /* from the rows themselves: O(n^2) time, tiled, O(n (p + q)) memory */
+    SIMREP_FAMILY_MAPS = 3,    /* from conv feature maps, one CCA per spatial frequency (simrep_dftcca) */
+    SIMREP_FAMILY_COUNT = 4
+} simrep_family;
+
+/* The options, one bit each in simrep_measure_info.options. */
+typedef enum simrep_option_id {
+    SIMREP_OPT_EPSILON = 0,
+    SIMREP_OPT_SVCCA_RULE = 1,
+    SIMREP_OPT_SVCCA_KEEP = 2,
+    SIMREP_OPT_SVCCA_DIMS = 3,
+    SIMREP_OPT_PWCCA_VARIANT = 4,
+    SIMREP_OPT_RBF_SIGMA = 5,
+    SIMREP_OPT_SHAPE_ALPHA = 6,
+    SIMREP_OPT_RIDGE = 7,
+    SIMREP_OPT_RSA_RDM = 8,
+    SIMREP_OPT_RSA_COMPARE = 9,
+    SIMREP_OPT_KNN = 10,
+    SIMREP_OPT_RSA_MEMORY = 11,
+    SIMREP_OPTION_COUNT = 12
+} simrep_option_id;
+
+/* Transformations a measure is invariant to (simrep_measure_info.invariant),
+ * applied to either input (x or y) alone unless stated. */
+#define SIMREP_INV_TRANSLATION 1u  /* adding a constant vector to every row */
+#define SIMREP_INV_SCALE 2u        /* multiplying by a positive number */
+#define SIMREP_INV_ORTHOGONAL 4u   /* rotations and reflections of the features (p x p orthogonal maps) */
+#define SIMREP_INV_LINEAR 8u       /* any invertible linear map of the features */
+#define SIMREP_INV_SWAP 16u        /* exchanging x and y (the measure is symmetric) */
+#define SIMREP_INV_ROW_ORDER 32u   /* permuting the samples of x and y together */
+#define SIMREP_INV_COUNT 6         /* bits defined */
+
+/* Result fields a measure fills (simrep_measure_info.outputs); the JSON
+ * key of each is simrep_output_key(bit). */
+#define SIMREP_OUT_KEPT 1u           /* kept_p, kept_q: "kept" */
+#define SIMREP_OUT_DIMS 2u           /* dims_p, dims_q: "dims" */
+#define SIMREP_OUT_REFERENCE_MEAN 4u /* reference_mean: "reference_mean" */
+#define SIMREP_OUT_COEFS 8u          /* coefs (ncoefs): "coefs", printed on request (--coefs) */
+#define SIMREP_OUT_WEIGHTS 16u       /* weights (ncoefs): "weights", with coefs */
+#define SIMREP_OUT_REVERSE 32u       /* reverse: "reverse", the similarity with x and y exchanged */
+#define SIMREP_OUT_COUNT 6           /* bits defined */
+
 typedef struct simrep_measure_info {
     const char *id;          /* "cca", "cka_debiased", ... as in the CLI, JSON and Python */
     const char *title;       /* one line: what it is */
@@ -244,19 +311,104 @@ typedef struct simrep_measure_info {
     const char *distance;    /* what the distance is, with its range */
     int higher_is_more_similar; /* for the similarity: always 1 */
     const char *invariances; /* what transformations of X (or Y) leave it unchanged */
-    const char *reference;   /* the paper and the reference code it follows */
-    int needs_rows;          /* 1 if computed from the rows (kernel), 0 if from the moments */
-    int needs_maps;          /* 1 if computed from conv feature maps (dftcca; needs_rows is 1 too) */
+    const char *reference;   /* the reference code it follows (the paper: .paper) */
+    int needs_rows;          /* 1 unless computed from the moments (family ROWS or MAPS) */
+    int needs_maps;          /* 1 if computed from conv feature maps (family MAPS) */
+    /* Appended with the registry (issue 12). */
+    simrep_family family;
+    unsigned options;        /* bit (1u << SIMREP_OPT_x) for each option it reads */
+    unsigned outputs;        /* SIMREP_OUT_* bits */
+    double similarity_min, similarity_max; /* the range of the similarity (+-INFINITY: unbounded) */
+    double distance_min, distance_max;     /* the range of the distance */
+    unsigned invariant;      /* SIMREP_INV_* bits, at the default options */
+    int metric;              /* 1 if the distance is a metric (triangle inequality, symmetric) */
+    const char *paper;       /* the paper that defines it */
 } simrep_measure_info;
 
 /* Static info of a measure; NULL if m is out of range. */
 const simrep_measure_info *simrep_measure_get_info(simrep_measure m);
 /* The measure named id ("cca", ...); returns -1 if there is none. */
 int simrep_measure_from_id(const char *id);
+/* A family's short id ("cca", "moments", "rows", "maps") and what its
+ * measures are computed from, in words; NULL if out of range. */
+const char *simrep_family_id(simrep_family family);
+const char *simrep_family_name(simrep_family family);
+/* The name of one SIMREP_INV_* bit ("translation", "scale", "orthogonal",
+ * "linear", "swap", "row_order"); NULL for other values. */
+const char *simrep_invariance_name(unsigned invariance);
+/* The JSON key of one SIMREP_OUT_* bit ("kept", ...); NULL for other values. */
+const char *simrep_output_key(unsigned output);
+/* The measures a caller offers when the user names none ("cca", "svcca",
+ * "pwcca", "cka"): writes at most cap ids, returns how many there are. */
+int simrep_default_measures(simrep_measure *ids, int cap);
+
+/*
+ * Relative cost of one pair of inputs of n samples with p and q features,
+ * in flops up to a constant: what the pair's own work costs once the moments
+ * (or the rows) are there.  simrep_measure_input_cost is the work done once
+ * per input however many pairs it is in (its eigendecomposition).  Schedulers
+ * (simrep matrix under MPI) balance by them.
+ */
+double simrep_measure_pair_cost(simrep_measure m, int64_t n, int64_t p, int64_t q);
+double simrep_measure_input_cost(simrep_measure m, int64_t n, int64_t p);
+
+/* ------------------------------------------------------------ options */
+
+typedef enum simrep_option_kind {
+    SIMREP_OPTION_REAL = 0,    /* a finite number */
+    SIMREP_OPTION_INTEGER = 1, /* a whole number */
+    SIMREP_OPTION_CHOICE = 2   /* one of the names in .choices, stored as its index */
+} simrep_option_kind;
+
+typedef struct simrep_option_info {
+    const char *name;      /* "svcca_keep": the Python keyword; the CLI flag is "--svcca-keep" */
+    const char *metavar;   /* "F", "K", "R": what --help shows after the flag */
+    const char *help;      /* one line, with the default */
+    simrep_option_kind kind;
+    double min, max;       /* REAL and INTEGER: the valid range */
+    int min_open, max_open; /* 1: the bound itself is not valid */
+    const char *choices;   /* CHOICE: the names in value order, separated by '|' ("google|ding") */
+    const char *valid;     /* the valid values in words, for messages ("a fraction in (0, 1]") */
+    const char *json_key;  /* results of the measures that read it echo its value under this key; or NULL */
+    const char *excludes;  /* the name of an option that cannot be given with this one, or NULL */
+} simrep_option_info;
+
+/* Static info of an option; NULL if out of range. */
+const simrep_option_info *simrep_option_get_info(simrep_option_id option);
+/* The option named name ("svcca_keep", "svcca-keep" or "--svcca-keep"); -1 if none. */
+int simrep_option_from_name(const char *name);
+/*
+ * Set the option named name (as simrep_option_from_name) from its text:
+ * a number for REAL and INTEGER options, one of the choices for CHOICE
+ * ('-' and '_' alike).  A value outside the valid range is SIMREP_E_INVALID
+ * with the message "<name> must be <valid> (got <value>)", name spelled as
+ * the caller gave it; an unknown name is SIMREP_E_INVALID too.  On error
+ * options is unchanged.
+ */
+simrep_status simrep_options_set(simrep_ctx *ctx, simrep_options *options, const char *name, const char *value);
+/* The value of an option as a double (a CHOICE's index). */
+double simrep_options_get(const simrep_options *options, simrep_option_id option);
+/* The text of a CHOICE value ("google"), written to buf (at most cap bytes,
+ * snprintf's contract); "" for other kinds.  Returns buf. */
+const char *simrep_option_choice_name(simrep_option_id option, int value, char *buf, size_t cap);
 
 /* Warning flags of a result (bitwise or). */
 #define SIMREP_WARN_FEW_SAMPLES 1u /* CCA family: n < 10 * max(kept_p, kept_q): values biased toward 1 */
 #define SIMREP_WARN_DEAD_FEATURES 2u /* CCA family: some features were dropped as dead (kept < p or q) */
+#define SIMREP_WARN_FEW_SAMPLES_X 4u /* FEW_SAMPLES because of x's kept features (n < 10 kept_p) */
+#define SIMREP_WARN_FEW_SAMPLES_Y 8u /* ... because of y's */
+#define SIMREP_WARN_DEAD_X 16u       /* DEAD_FEATURES on x's side (kept_p < p) */
+#define SIMREP_WARN_DEAD_Y 32u       /* ... on y's side */
+
+/*
+ * What a warning flag means, in words callers print after their own
+ * numbers and names (the library has neither): FEW_SAMPLES(_X/_Y) follows
+ * "n = 50 samples (40 kept features) ": "is less than 10 x the kept
+ * features: CCA-family values are biased toward 1 (...)"; DEAD_* follows
+ * "x.npy: 2 of 12 ": "features are constant (dead, ...) and were left out
+ * of the CCA family".  A static string; NULL for other values.
+ */
+const char *simrep_warning_text(unsigned flag);
 
 /*
  * One measure's result.  coefs is owned by the result: release it with
@@ -277,6 +429,7 @@ typedef struct simrep_result {
      * measure has one (see "uncertainty and chance"). */
     int has_chance;
     double chance;
+    double reverse;          /* asymmetric measures (SIMREP_OUT_REVERSE): the similarity with x and y exchanged */
 } simrep_result;
 
 void simrep_result_clear(simrep_ctx *ctx, simrep_result *result);

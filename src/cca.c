@@ -551,68 +551,139 @@ static simrep_status svcca(simrep_ctx *ctx, const simrep__prepared *pr, const ke
     return st;
 }
 
-simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
-                                 const simrep_measure *measures, int count, simrep_result *results)
+/*
+ * The work the family's measures share within one pair (the prepared
+ * pair's CCA cache slot): the kept blocks in the eigenbases, and the CCA of
+ * x against y, made by the first measure that needs it.  With the google
+ * pwcca weights on x's side that CCA is also pwcca's (x first, full U), so
+ * when pwcca is asked for in the same call U is computed once for both.
+ */
+typedef struct cca_cache {
+    kept_blocks b;
+    cca_fit f;
+    int have_fit;
+    int pwcca_on_x;
+    unsigned warn;
+} cca_cache;
+
+void simrep__cca_cache_free(simrep_ctx *ctx, void *cache)
 {
-    int want[SIMREP_MEASURE_COUNT] = {0};
-    for (int i = 0; i < count; i++)
-        want[measures[i]] = 1;
-    if (!want[SIMREP_CCA] && !want[SIMREP_CCA_R2] && !want[SIMREP_SVCCA] && !want[SIMREP_PWCCA])
+    cca_cache *c = cache;
+    if (!c)
+        return;
+    cca_fit_free(ctx, &c->f);
+    kept_blocks_free(ctx, &c->b);
+    simrep__free(ctx, c);
+}
+
+static simrep_status cca_begin(simrep_ctx *ctx, simrep__prepared *pr, cca_cache **out)
+{
+    if ((*out = pr->cache[SIMREP_FAMILY_CCA]) != NULL)
         return SIMREP_OK;
     if (pr->kp == 0 || pr->kq == 0)
         return simrep__fail(ctx, SIMREP_E_DEGENERATE,
                             "%s: every one of its %lld features is constant (dead), so the CCA family is undefined",
                             pr->kp == 0 ? "x" : "y", (long long)(pr->kp == 0 ? pr->p : pr->q));
-    kept_blocks b;
-    simrep_status st = kept_blocks_make(ctx, pr, &b);
+    cca_cache *c = simrep__alloc(ctx, sizeof *c, "CCA work");
+    if (!c)
+        return SIMREP_E_NOMEM;
+    memset(c, 0, sizeof *c);
+    simrep_status st = kept_blocks_make(ctx, pr, &c->b);
+    if (st != SIMREP_OK) {
+        simrep__free(ctx, c);
+        return st;
+    }
+    /* SPEC "Warnings": n < 10 x the kept features biases every rho toward 1. */
+    if (pr->n < 10 * pr->kp)
+        c->warn |= SIMREP_WARN_FEW_SAMPLES | SIMREP_WARN_FEW_SAMPLES_X;
+    if (pr->n < 10 * pr->kq)
+        c->warn |= SIMREP_WARN_FEW_SAMPLES | SIMREP_WARN_FEW_SAMPLES_Y;
+    if (pr->kp < pr->p)
+        c->warn |= SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_DEAD_X;
+    if (pr->kq < pr->q)
+        c->warn |= SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_DEAD_Y;
+    c->pwcca_on_x = pr->want && pr->want[SIMREP_PWCCA] && pr->opt->pwcca_variant == SIMREP_PWCCA_GOOGLE &&
+                    pr->kp <= pr->kq;
+    pr->cache[SIMREP_FAMILY_CCA] = c;
+    *out = c;
+    return SIMREP_OK;
+}
+
+/* The CCA of x against y (with U when pwcca shares it). */
+static simrep_status cca_fit_get(simrep_ctx *ctx, simrep__prepared *pr, cca_cache *c)
+{
+    if (c->have_fit)
+        return SIMREP_OK;
+    simrep_status st = cca_fit_compute(ctx, &c->b.ex, &c->b.ey, c->b.t1, pr->kp, 0, pr->opt->epsilon, c->pwcca_on_x,
+                                       &c->f);
+    c->have_fit = st == SIMREP_OK;
+    return st;
+}
+
+/* What every measure of the family reports besides its value. */
+static void family_outputs(const simrep__prepared *pr, const cca_cache *c, simrep_result *r)
+{
+    r->kept_p = pr->kp;
+    r->kept_q = pr->kq;
+    r->warnings |= c->warn;
+}
+
+/* cca and cca_r2: the mean of rho^power over the k canonical correlations. */
+static simrep_status cca_mean(simrep_ctx *ctx, simrep__prepared *pr, int power, simrep_result *r)
+{
+    cca_cache *c = NULL;
+    simrep_status st = cca_begin(ctx, pr, &c);
+    if (st == SIMREP_OK)
+        st = cca_fit_get(ctx, pr, c);
     if (st != SIMREP_OK)
         return st;
-    unsigned warn = 0;
-    int64_t kmax = pr->kp > pr->kq ? pr->kp : pr->kq;
-    if (pr->n < 10 * kmax)
-        warn |= SIMREP_WARN_FEW_SAMPLES;
-    if (pr->kp < pr->p || pr->kq < pr->q)
-        warn |= SIMREP_WARN_DEAD_FEATURES;
+    double s = 0;
+    for (int64_t j = 0; j < c->f.k; j++)
+        s += power == 1 ? c->f.rho[j] : c->f.rho[j] * c->f.rho[j];
+    r->similarity = s / (double)c->f.k;
+    r->distance = 1 - r->similarity;
+    family_outputs(pr, c, r);
+    return copy_coefs(ctx, r, c->f.rho, c->f.k);
+}
 
-    /* The CCA of x against y; with the google pwcca weights on x's side it
-     * is also pwcca's CCA (x first, full U), so compute U once for both. */
-    cca_fit f = {0};
-    const int pwcca_on_x = want[SIMREP_PWCCA] && opt->pwcca_variant == SIMREP_PWCCA_GOOGLE && pr->kp <= pr->kq;
-    if (want[SIMREP_CCA] || want[SIMREP_CCA_R2] || pwcca_on_x)
-        st = cca_fit_compute(ctx, &b.ex, &b.ey, b.t1, pr->kp, 0, opt->epsilon, pwcca_on_x, &f);
-    for (int i = 0; i < count && st == SIMREP_OK; i++) {
-        simrep_result *r = &results[i];
-        switch (measures[i]) {
-        case SIMREP_CCA:
-        case SIMREP_CCA_R2: {
-            double s = 0;
-            for (int64_t j = 0; j < f.k; j++)
-                s += measures[i] == SIMREP_CCA ? f.rho[j] : f.rho[j] * f.rho[j];
-            r->similarity = s / (double)f.k;
-            r->distance = 1 - r->similarity;
-            if (measures[i] == SIMREP_CCA)
-                r->reference_mean = reference_mean(f.rho, f.k);
-            st = copy_coefs(ctx, r, f.rho, f.k);
-            break;
-        }
-        case SIMREP_SVCCA:
-            st = svcca(ctx, pr, &b, opt, r);
-            break;
-        case SIMREP_PWCCA:
-            if (opt->pwcca_variant == SIMREP_PWCCA_DING)
-                st = pwcca_ding(ctx, pr, &b, r);
-            else /* the smaller kept side first; ties: x */
-                st = pwcca_google(ctx, pr, &b, !pwcca_on_x, opt->epsilon, pwcca_on_x ? &f : NULL, r);
-            break;
-        default:
-            continue;
-        }
-        r->kept_p = pr->kp;
-        r->kept_q = pr->kq;
-        r->warnings |= warn;
-    }
-    cca_fit_free(ctx, &f);
-    kept_blocks_free(ctx, &b);
+simrep_status simrep__cca(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    simrep_status st = cca_mean(ctx, pr, 1, r);
+    if (st == SIMREP_OK)
+        r->reference_mean = reference_mean(r->coefs, r->ncoefs);
+    return st;
+}
+
+simrep_status simrep__cca_r2(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    return cca_mean(ctx, pr, 2, r);
+}
+
+simrep_status simrep__svcca(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    cca_cache *c = NULL;
+    simrep_status st = cca_begin(ctx, pr, &c);
+    if (st == SIMREP_OK)
+        st = svcca(ctx, pr, &c->b, pr->opt, r);
+    if (st == SIMREP_OK)
+        family_outputs(pr, c, r);
+    return st;
+}
+
+simrep_status simrep__pwcca(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    cca_cache *c = NULL;
+    simrep_status st = cca_begin(ctx, pr, &c);
+    if (st == SIMREP_OK && c->pwcca_on_x)
+        st = cca_fit_get(ctx, pr, c);
+    if (st != SIMREP_OK)
+        return st;
+    if (pr->opt->pwcca_variant == SIMREP_PWCCA_DING)
+        st = pwcca_ding(ctx, pr, &c->b, r);
+    else /* the smaller kept side first; ties: x */
+        st = pwcca_google(ctx, pr, &c->b, !c->pwcca_on_x, pr->opt->epsilon, c->pwcca_on_x ? &c->f : NULL, r);
+    if (st == SIMREP_OK)
+        family_outputs(pr, c, r);
     return st;
 }
 

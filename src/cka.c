@@ -33,7 +33,7 @@ static double block_fro2(const simrep__prepared *pr, int64_t r0, int64_t nr, int
     return s;
 }
 
-simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r)
+static simrep_status cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r)
 {
     const int64_t p = pr->p, q = pr->q;
     double xy = block_fro2(pr, 0, p, p, q);
@@ -62,4 +62,14 @@ simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, in
     r->similarity = hxy / (sqrt(hxx) * sqrt(hyy));
     r->distance = 1 - r->similarity;
     return SIMREP_OK;
+}
+
+simrep_status simrep__cka(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    return cka_linear(ctx, pr, 0, r);
+}
+
+simrep_status simrep__cka_debiased(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    return cka_linear(ctx, pr, 1, r);
 }

@@ -739,3 +739,12 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
     side_free(ctx, &sides[1]);
     return st;
 }
+
+/* The registry's entry (measures.c): cka_rbf of the rows at opt's sigma. */
+simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                   const simrep_options *opt, simrep_result *r)
+{
+    simrep_status st = simrep_cka_rbf(ctx, x, y, opt->rbf_sigma, &r->similarity);
+    r->distance = 1 - r->similarity;
+    return st;
+}

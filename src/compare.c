@@ -50,7 +50,7 @@ typedef struct pair_input {
 struct simrep_pairs {
     const simrep_moments *m;
     simrep_options opt;
-    int cca;              /* the CCA family was asked for: inputs carry their eigendecomposition */
+    unsigned prep;        /* SIMREP__PREP_* the measures asked for need: what each input carries */
     int count;            /* inputs */
     int64_t n, d;
     const int64_t *off;
@@ -73,11 +73,6 @@ static int is_constant(const simrep_pairs *pp, int64_t c)
     return !(pp->scatter[c * (pp->d + 1)] > (double)pp->n * t * t);
 }
 
-static int is_cca_family(simrep_measure m)
-{
-    return m == SIMREP_CCA || m == SIMREP_CCA_R2 || m == SIMREP_SVCCA || m == SIMREP_PWCCA;
-}
-
 void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pp)
 {
     if (!pp)
@@ -91,16 +86,6 @@ void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pp)
 }
 
 static simrep_status check_measures(simrep_ctx *ctx, const simrep_measure *measures, int count, int allow_rows);
-
-static simrep_status check_options(simrep_ctx *ctx, const simrep_options *o)
-{
-    if (!(o->epsilon >= 0) || !(o->svcca_keep > 0 && o->svcca_keep <= 1) || o->svcca_dims < 0)
-        return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "options out of range (epsilon %g must be >= 0, svcca_keep %g in (0, 1], svcca_dims "
-                            "%lld >= 0)",
-                            o->epsilon, o->svcca_keep, (long long)o->svcca_dims);
-    return SIMREP_OK;
-}
 
 simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                    const simrep_measure *measures, int count, simrep_pairs **out)
@@ -122,7 +107,7 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
         return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
     simrep_status st = check_measures(ctx, measures, count, 0);
     if (st == SIMREP_OK)
-        st = check_options(ctx, options);
+        st = simrep__options_check(ctx, options, measures, count);
     if (st != SIMREP_OK)
         return st;
     const int64_t n = simrep_moments_n(m);
@@ -130,16 +115,14 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
         return simrep__fail(ctx, SIMREP_E_DEGENERATE,
                             "n = %lld sample%s: similarity needs at least 2 samples (rows) to center the data",
                             (long long)n, n == 1 ? "" : "s");
-    int cca = 0;
-    for (int i = 0; i < count; i++)
-        cca |= is_cca_family(measures[i]);
+    const unsigned prep = simrep__measures_prep(measures, count, options);
     simrep_pairs *pp = simrep__alloc(ctx, sizeof *pp, "pairs");
     if (!pp)
         return SIMREP_E_NOMEM;
     memset(pp, 0, sizeof *pp);
     pp->m = m;
     pp->opt = *options;
-    pp->cca = cca;
+    pp->prep = prep;
     pp->count = simrep_moments_inputs(m);
     pp->n = n;
     pp->off = simrep__moments_offsets(m);
@@ -171,7 +154,7 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
         for (int64_t c = 0; c < p; c++)
             if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax && !is_constant(pp, o + c))
                 in->kept[in->k++] = c;
-        if (!cca || in->k == 0)
+        if (!(prep & SIMREP__PREP_SIDE) || in->k == 0)
             continue;
         /* The kept covariance block, eigendecomposed once for every pair. */
         double *cov = simrep__alloc_array(ctx, (size_t)(in->k * in->k), sizeof(double), "covariance block");
@@ -204,7 +187,7 @@ int64_t simrep_pairs_input_state_len(const simrep_pairs *pp, int input)
     /* The longest state this input can have (every feature kept), so that a
      * receiver can size its buffer before knowing k. */
     const int64_t p = pp->off[input + 1] - pp->off[input];
-    return 4 + p + (pp->cca ? 2 + p + p * p : 0);
+    return 4 + p + (pp->prep & SIMREP__PREP_SIDE ? 2 + p + p * p : 0);
 }
 
 void simrep_pairs_input_save(const simrep_pairs *pp, int input, double *state)
@@ -307,6 +290,7 @@ static simrep_status prepare_pair(simrep_ctx *ctx, const simrep_pairs *pp, int i
     pr->t_bb = simrep__moments_row_sum(pp->m, j, j);
     pr->side_x = a->side;
     pr->side_y = b->side;
+    pr->opt = &pp->opt;
     return SIMREP_OK;
 }
 
@@ -330,26 +314,26 @@ simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int 
         return simrep__fail(ctx, SIMREP_E_INVALID,
                             "input %d was not prepared here; load its state (simrep_pairs_input_load) first",
                             pp->in[i].prepared ? j : i);
+    /* Per-input work the measures need and the preparation did not do. */
+    const unsigned need = simrep__measures_prep(measures, count, &pp->opt);
+    unsigned char want[SIMREP_MEASURE_COUNT] = {0};
     for (int c = 0; c < count; c++) {
         memset(&results[c], 0, sizeof results[c]);
         results[c].measure = measures[c];
-        if (is_cca_family(measures[c]) && pp->in[i].k > 0 && pp->in[j].k > 0 && (!pp->in[i].side || !pp->in[j].side))
-            return simrep__fail(ctx, SIMREP_E_INVALID, "%s was not among the measures given to simrep_pairs_prepare",
-                                simrep_measure_get_info(measures[c])->id);
+        want[measures[c]] = 1;
     }
+    if ((need & ~pp->prep) != 0)
+        for (int c = 0; c < count; c++)
+            if (simrep__measures_prep(&measures[c], 1, &pp->opt) & ~pp->prep)
+                return simrep__fail(ctx, SIMREP_E_INVALID,
+                                    "%s was not among the measures given to simrep_pairs_prepare",
+                                    simrep_measure_get_info(measures[c])->id);
     simrep__prepared pr;
     st = prepare_pair(ctx, pp, i, j, &pr);
-    if (st == SIMREP_OK)
-        st = simrep__cca_family(ctx, &pr, &pp->opt, measures, count, results);
-    for (int c = 0; c < count && st == SIMREP_OK; c++) {
-        switch (measures[c]) {
-        case SIMREP_CKA: st = simrep__cka_linear(ctx, &pr, 0, &results[c]); break;
-        case SIMREP_CKA_DEBIASED: st = simrep__cka_linear(ctx, &pr, 1, &results[c]); break;
-        case SIMREP_PROCRUSTES: st = simrep__procrustes(ctx, &pr, 0, &results[c]); break;
-        case SIMREP_PROCRUSTES_ANGULAR: st = simrep__procrustes(ctx, &pr, 1, &results[c]); break;
-        default: break;
-        }
-    }
+    pr.want = want;
+    for (int c = 0; c < count && st == SIMREP_OK; c++)
+        st = simrep__measure_row_get(measures[c])->pair(ctx, &pr, &results[c]);
+    simrep__prepared_clear_caches(ctx, &pr);
     for (int c = 0; c < count && st == SIMREP_OK; c++)
         simrep__chance(&pr, &results[c]);
     prepared_free(ctx, &pr);
@@ -445,6 +429,8 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
     }
     simrep_status st = check_measures(ctx, measures, count, 1);
     if (st == SIMREP_OK)
+        st = simrep__options_check(ctx, options, measures, count);
+    if (st == SIMREP_OK)
         st = simrep__check_matrix(ctx, x, "x");
     if (st == SIMREP_OK)
         st = simrep__check_matrix(ctx, y, "y");
@@ -478,11 +464,11 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
             for (int i = 0; i < nlin; i++)
                 results[where[i]] = lin[i];
     }
-    for (int i = 0; i < count && st == SIMREP_OK; i++)
-        if (measures[i] == SIMREP_CKA_RBF) {
-            st = simrep_cka_rbf(ctx, x, y, options->rbf_sigma, &results[i].similarity);
-            results[i].distance = 1 - results[i].similarity;
-        }
+    for (int i = 0; i < count && st == SIMREP_OK; i++) {
+        const simrep__measure_row *row = simrep__measure_row_get(measures[i]);
+        if (row->rows)
+            st = row->rows(ctx, x, y, options, &results[i]);
+    }
     if (st != SIMREP_OK)
         for (int i = 0; i < count; i++)
             simrep_result_clear(ctx, &results[i]);

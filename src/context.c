@@ -30,7 +30,8 @@ size_t simrep_struct_size(const char *name)
         {"simrep_result", sizeof(simrep_result)},         {"simrep_options", sizeof(simrep_options)},
         {"simrep_matrix", sizeof(simrep_matrix)},         {"simrep_array_info", sizeof(simrep_array_info)},
         {"simrep_cca_details", sizeof(simrep_cca_details)}, {"simrep_layout", sizeof(simrep_layout)},
-        {"simrep_input_dims", sizeof(simrep_input_dims)},
+        {"simrep_input_dims", sizeof(simrep_input_dims)}, {"simrep_measure_info", sizeof(simrep_measure_info)},
+        {"simrep_option_info", sizeof(simrep_option_info)},
     };
     for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
         if (strcmp(sizes[i].name, name) == 0)
@@ -200,28 +201,6 @@ int simrep__mul_size(size_t a, size_t b, size_t *out)
         return 0;
     *out = a * b;
     return 1;
-}
-
-void simrep_options_init(simrep_options *o)
-{
-    memset(o, 0, sizeof *o);
-    /* docs/measures.md: the default dead-feature threshold and CCA ridge, the value
-     * users pass to google/svcca's get_cca_similarity. */
-    o->epsilon = 1e-10;
-    o->svcca_rule = SIMREP_SVCCA_VARIANCE;
-    /* Raghu et al. 2017 keep the directions explaining 99% of the variance. */
-    o->svcca_keep = 0.99;
-    o->svcca_dims = 0;
-    o->pwcca_variant = SIMREP_PWCCA_GOOGLE;
-    /* The CKA notebook's gram_rbf default threshold. */
-    o->rbf_sigma = 1.0;
-    /* issue 12: rsatoolbox's usual RDM and comparison; platonic-rep's k. */
-    o->rsa_rdm = SIMREP_RDM_CORRELATION;
-    o->rsa_compare = SIMREP_RSA_SPEARMAN;
-    o->knn = 10;
-    /* 1 GiB holds n ~ 8000 samples' n(n-1)/2 distance pairs (32 bytes each with
-     * the sort's scratch); larger n spill to $TMPDIR. */
-    o->rsa_memory = 1024;
 }
 
 size_t simrep_dtype_size(simrep_dtype d)

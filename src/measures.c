@@ -1,57 +1,219 @@
 /*
- * measures.c: the catalogue of measures: ids as the CLI, JSON and Python
- * spell them, what each computes, its range and direction, its invariances
- * and the paper and reference code it follows.  `simrep measures` prints
- * this table; keep it in step with docs/measures.md.  dftcca (last, appended with
- * issue 3) needs the conv maps themselves: needs_rows and needs_maps are 1.
+ * measures.c: the measure registry, the one place that says what each
+ * measure is: its id as the CLI, JSON and Python spell it, what it
+ * computes, its family (hence what a caller feeds it and how compare.c
+ * dispatches it), the options it reads, the result fields it fills, its
+ * ranges and direction, its invariances (in words and as bits the tests
+ * apply), whether its distance is a metric, the paper and the reference code
+ * it matches, and the function that computes it.  Nothing else in the
+ * library, the CLI or the Python package names a measure to decide what to
+ * do; `simrep measures` prints this table and docs/measures.md explains it.
+ *
+ * Adding a measure computed from the moments takes its enum value
+ * (simrep.h), its row here (with the prototype of its compute function just
+ * above the table) and its .c file, plus docs and tests.  A rows-based
+ * measure gives a simrep__rows_fn instead (tiled, sharing its passes through
+ * the context's partition, as cka_rbf.c does).
+ *
+ * The options table below is the same for options: name, kind, valid
+ * range in numbers and in words, default (set by simrep_options_init, which
+ * lives beside the table), the JSON key results echo it under, and the
+ * option it excludes; simrep_options_set checks values against it, so the
+ * CLI and Python validate through the library.  The families' table holds
+ * what a family shares: its name in words, its cache's destructor, and the
+ * cost model schedulers balance by.
  */
-#include "internal.h"
+#include "measures.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const simrep_measure_info infos[SIMREP_MEASURE_COUNT] = {
-    {"cca", "mean canonical correlation (mean CCA similarity)", "mean of the k canonical correlations, in [0, 1]",
-     "1 - similarity (Morcos et al.'s CCA distance), in [0, 1]", 1,
-     "invertible linear maps of x or y, translation",
-     "Raghu et al. 2017 (SVCCA), google/svcca cca_core.get_cca_similarity", 0, 0},
-    {"cca_r2", "mean squared canonical correlation (R2_CCA)", "mean of rho_i^2, in [0, 1]", "1 - similarity", 1,
-     "invertible linear maps of x or y, translation", "Yanai's R2; Kornblith et al. 2019", 0, 0},
-    {"svcca", "SVCCA: CCA of the top principal directions",
-     "mean canonical correlation after keeping the directions explaining 99% of the variance, in [0, 1]",
-     "1 - similarity", 1, "orthogonal maps and isotropic scaling of x or y, translation",
-     "Raghu et al. 2017, google/svcca tutorials", 0, 0},
-    {"pwcca", "projection-weighted CCA", "weighted mean of canonical correlations, in [0, 1]",
-     "1 - similarity", 1, "isotropic scaling of x or y (weights depend on the data's mean and basis)",
-     "Morcos, Raghu & Bengio 2018, google/svcca pwcca.compute_pwcca; --pwcca-variant ding: Ding et al. 2021", 0, 0},
-    {"cka", "linear centered kernel alignment", "|XcᵀYc|_F^2 / (|XcᵀXc|_F |YcᵀYc|_F), in [0, 1]",
-     "1 - similarity", 1, "orthogonal maps and isotropic scaling of x or y, translation",
-     "Kornblith et al. 2019, CKA demo notebook feature_space_linear_cka", 0, 0},
-    {"cka_debiased", "linear CKA with the unbiased HSIC estimator",
-     "debiased linear CKA, in [-1, 1] (can be slightly negative for unrelated data)", "1 - similarity", 1,
-     "orthogonal maps and isotropic scaling of x or y, translation",
-     "Kornblith et al. 2019 notebook (debiased=True); Song et al. 2012", 0, 0},
-    {"cka_rbf", "CKA with Gaussian (RBF) kernels",
-     "CKA of exp(-d^2 / (2 sigma^2 median d^2)) kernels, in [0, 1]", "1 - similarity", 1,
-     "orthogonal maps, isotropic scaling and translation of x or y",
-     "Kornblith et al. 2019 notebook gram_rbf + cka", 1, 0},
-    {"procrustes", "orthogonal Procrustes (squared distance)",
-     "nuclear norm of XcᵀYc with Xc, Yc centered and unit-Frobenius, in [0, 1]",
-     "2 - 2 x similarity, in [0, 2]", 1, "orthogonal maps and isotropic scaling of x or y, translation",
-     "Ding, Denain & Steinhardt 2021", 0, 0},
-    {"procrustes_angular", "orthogonal Procrustes (angular metric)", "as procrustes, in [0, 1]",
-     "arccos(similarity), in [0, pi/2]; a metric", 1,
-     "orthogonal maps and isotropic scaling of x or y, translation", "Williams et al. 2021", 0, 0},
-    {"dftcca", "DFT-CCA of conv feature maps: one complex CCA per spatial frequency",
-     "mean of the canonical correlations of every spatial frequency, in [0, 1]", "1 - similarity", 1,
-     "invertible linear maps of the channels of x or y, circular spatial shifts, translation",
-     "Raghu et al. 2017 (SVCCA, DFT-CCA), google/svcca dft_ccas.fourier_ccas; needs --conv", 1, 1},
+/* ------------------------------------------------------------ families */
+
+void simrep__cca_cache_free(simrep_ctx *ctx, void *cache);
+
+typedef struct family_row {
+    const char *id;
+    const char *name;
+    void (*cache_free)(simrep_ctx *ctx, void *cache);
+} family_row;
+
+static const family_row families[SIMREP_FAMILY_COUNT] = {
+    [SIMREP_FAMILY_CCA] = {"cca", "CCA of the kept features, from the streamed moments", simrep__cca_cache_free},
+    [SIMREP_FAMILY_MOMENTS] = {"moments", "the streamed moments", NULL},
+    [SIMREP_FAMILY_ROWS] = {"rows", "the rows (O(n^2) time, tiled)", NULL},
+    [SIMREP_FAMILY_MAPS] = {"maps", "conv feature maps (--conv), one CCA per spatial frequency", NULL},
 };
+
+const char *simrep_family_name(simrep_family f)
+{
+    return (int)f >= 0 && f < SIMREP_FAMILY_COUNT ? families[f].name : NULL;
+}
+
+const char *simrep_family_id(simrep_family f)
+{
+    return (int)f >= 0 && f < SIMREP_FAMILY_COUNT ? families[f].id : NULL;
+}
+
+void simrep__prepared_clear_caches(simrep_ctx *ctx, simrep__prepared *pr)
+{
+    for (int f = 0; f < SIMREP_FAMILY_COUNT; f++) {
+        if (pr->cache[f] && families[f].cache_free)
+            families[f].cache_free(ctx, pr->cache[f]);
+        pr->cache[f] = NULL;
+    }
+}
+
+/* ------------------------------------------------------------ measures */
+
+simrep_status simrep__cca(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__cca_r2(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__svcca(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__pwcca(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__cka(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__cka_debiased(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                   const simrep_options *opt, simrep_result *r);
+simrep_status simrep__procrustes(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__procrustes_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+
+#define OPT(o) (1u << SIMREP_OPT_##o)
+#define FAMILY(f, rows, maps) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps
+#define MOMENTS_CCA FAMILY(CCA, 0, 0)
+#define MOMENTS FAMILY(MOMENTS, 0, 0)
+#define ROWS FAMILY(ROWS, 1, 0)
+#define MAPS FAMILY(MAPS, 1, 1)
+/* Invariances shared by many rows. */
+#define INV_ROTATION (SIMREP_INV_TRANSLATION | SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER)
+#define INV_LINEAR (INV_ROTATION | SIMREP_INV_LINEAR)
+#define CCA_OUT (SIMREP_OUT_KEPT | SIMREP_OUT_COEFS)
+
+static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
+    [SIMREP_CCA] = {
+        .info = {.id = "cca", .title = "mean canonical correlation (mean CCA similarity)",
+                 .similarity = "mean of the k canonical correlations, in [0, 1]",
+                 .distance = "1 - similarity (Morcos et al.'s CCA distance), in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "invertible linear maps of x or y, translation",
+                 .reference = "google/svcca cca_core.get_cca_similarity", MOMENTS_CCA,
+                 .options = OPT(EPSILON), .outputs = CCA_OUT | SIMREP_OUT_REFERENCE_MEAN,
+                 .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
+                 .invariant = INV_LINEAR | SIMREP_INV_SWAP,
+                 .paper = "Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, SVCCA (NeurIPS)"},
+        .pair = simrep__cca, .prep = SIMREP__PREP_SIDE},
+    [SIMREP_CCA_R2] = {
+        .info = {.id = "cca_r2", .title = "mean squared canonical correlation (R2_CCA)",
+                 .similarity = "mean of rho_i^2, in [0, 1]", .distance = "1 - similarity, in [0, 1]",
+                 .higher_is_more_similar = 1, .invariances = "invertible linear maps of x or y, translation",
+                 .reference = "google/svcca cca_core.get_cca_similarity (squared coefficients)", MOMENTS_CCA,
+                 .options = OPT(EPSILON), .outputs = CCA_OUT, .similarity_min = 0, .similarity_max = 1,
+                 .distance_min = 0, .distance_max = 1, .invariant = INV_LINEAR | SIMREP_INV_SWAP,
+                 .paper = "Yanai 1974 (R2 of CCA); Kornblith, Norouzi, Lee & Hinton 2019 (ICML)"},
+        .pair = simrep__cca_r2, .prep = SIMREP__PREP_SIDE},
+    [SIMREP_SVCCA] = {
+        .info = {.id = "svcca", .title = "SVCCA: CCA of the top principal directions",
+                 .similarity = "mean canonical correlation after keeping the directions explaining 99% of the "
+                               "variance, in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
+                 .reference = "google/svcca tutorials (SVD, then get_cca_similarity)", MOMENTS_CCA,
+                 .options = OPT(EPSILON) | OPT(SVCCA_RULE) | OPT(SVCCA_KEEP) | OPT(SVCCA_DIMS),
+                 .outputs = CCA_OUT | SIMREP_OUT_DIMS, .similarity_min = 0, .similarity_max = 1, .distance_min = 0,
+                 .distance_max = 1, .invariant = INV_ROTATION,
+                 .paper = "Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, SVCCA (NeurIPS)"},
+        .pair = simrep__svcca, .prep = SIMREP__PREP_SIDE},
+    [SIMREP_PWCCA] = {
+        .info = {.id = "pwcca", .title = "projection-weighted CCA",
+                 .similarity = "weighted mean of canonical correlations, in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "isotropic scaling of x or y (weights depend on the data's mean and basis)",
+                 .reference = "google/svcca pwcca.compute_pwcca; --pwcca-variant ding: Ding et al. 2021's "
+                              "sim_metric pwcca_dist",
+                 MOMENTS_CCA, .options = OPT(EPSILON) | OPT(PWCCA_VARIANT),
+                 .outputs = CCA_OUT | SIMREP_OUT_WEIGHTS, .similarity_min = 0, .similarity_max = 1,
+                 .distance_min = 0, .distance_max = 1, .invariant = SIMREP_INV_SCALE | SIMREP_INV_ROW_ORDER,
+                 .paper = "Morcos, Raghu & Bengio 2018, Insights on representational similarity (NeurIPS)"},
+        .pair = simrep__pwcca, .prep = SIMREP__PREP_SIDE},
+    [SIMREP_CKA] = {
+        .info = {.id = "cka", .title = "linear centered kernel alignment",
+                 .similarity = "|XcᵀYc|_F^2 / (|XcᵀXc|_F |YcᵀYc|_F), in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
+                 .reference = "CKA demo notebook feature_space_linear_cka", MOMENTS, .options = 0, .outputs = 0,
+                 .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
+                 .invariant = INV_ROTATION | SIMREP_INV_SWAP,
+                 .paper = "Kornblith, Norouzi, Lee & Hinton 2019, Similarity of neural network representations "
+                          "revisited (ICML)"},
+        .pair = simrep__cka},
+    [SIMREP_CKA_DEBIASED] = {
+        .info = {.id = "cka_debiased", .title = "linear CKA with the unbiased HSIC estimator",
+                 .similarity = "debiased linear CKA, in [-1, 1] (can be slightly negative for unrelated data)",
+                 .distance = "1 - similarity, in [0, 2]", .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
+                 .reference = "CKA demo notebook feature_space_linear_cka(debiased=True)", MOMENTS, .options = 0,
+                 .outputs = 0, .similarity_min = -1, .similarity_max = 1, .distance_min = 0, .distance_max = 2,
+                 .invariant = INV_ROTATION | SIMREP_INV_SWAP,
+                 .paper = "Kornblith et al. 2019 (ICML); the estimator: Song, Smola, Gretton, Bedo & Borgwardt "
+                          "2012 (JMLR)"},
+        .pair = simrep__cka_debiased},
+    [SIMREP_CKA_RBF] = {
+        .info = {.id = "cka_rbf", .title = "CKA with Gaussian (RBF) kernels",
+                 .similarity = "CKA of exp(-d^2 / (2 sigma^2 median d^2)) kernels, in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps, isotropic scaling and translation of x or y",
+                 .reference = "CKA demo notebook gram_rbf + cka", ROWS, .options = OPT(RBF_SIGMA), .outputs = 0,
+                 .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
+                 .invariant = INV_ROTATION | SIMREP_INV_SWAP,
+                 .paper = "Kornblith, Norouzi, Lee & Hinton 2019, Similarity of neural network representations "
+                          "revisited (ICML)"},
+        .rows = simrep__cka_rbf_rows},
+    [SIMREP_PROCRUSTES] = {
+        .info = {.id = "procrustes", .title = "orthogonal Procrustes (squared distance)",
+                 .similarity = "nuclear norm of XcᵀYc with Xc, Yc centered and unit-Frobenius, in [0, 1]",
+                 .distance = "2 - 2 x similarity, in [0, 2]", .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
+                 .reference = "Ding et al. 2021's sim_metric procrustes", MOMENTS, .options = 0, .outputs = 0,
+                 .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 2,
+                 .invariant = INV_ROTATION | SIMREP_INV_SWAP,
+                 .paper = "Ding, Denain & Steinhardt 2021, Grounding representation similarity with statistical "
+                          "testing (NeurIPS)"},
+        .pair = simrep__procrustes},
+    [SIMREP_PROCRUSTES_ANGULAR] = {
+        .info = {.id = "procrustes_angular", .title = "orthogonal Procrustes (angular metric)",
+                 .similarity = "as procrustes, in [0, 1]", .distance = "arccos(similarity), in [0, pi/2]; a metric",
+                 .higher_is_more_similar = 1, .invariances = "orthogonal maps and isotropic scaling of x or y, "
+                                                             "translation",
+                 .reference = "netrep LinearMetric(alpha=1, score_method='angular')", MOMENTS, .options = 0,
+                 .outputs = 0, .similarity_min = 0, .similarity_max = 1, .distance_min = 0,
+                 .distance_max = 1.5707963267948966 /* pi/2 */, .invariant = INV_ROTATION | SIMREP_INV_SWAP, .metric = 1,
+                 .paper = "Williams, Kunz, Kornblith & Linderman 2021, Generalized shape metrics on neural "
+                          "representations (NeurIPS)"},
+        .pair = simrep__procrustes_angular},
+    [SIMREP_DFTCCA] = {
+        .info = {.id = "dftcca", .title = "DFT-CCA of conv feature maps: one complex CCA per spatial frequency",
+                 .similarity = "mean of the canonical correlations of every spatial frequency, in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "invertible linear maps of the channels of x or y, circular spatial shifts, "
+                                "translation",
+                 .reference = "google/svcca dft_ccas.fourier_ccas; needs --conv", MAPS, .options = OPT(EPSILON),
+                 .outputs = 0, .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
+                 .invariant = INV_LINEAR | SIMREP_INV_SWAP,
+                 .paper = "Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, SVCCA (NeurIPS), section 4"}},
+};
+
+/* What a user gets without naming measures: the CCA paper's three and
+ * linear CKA, the most used today. */
+static const simrep_measure defaults[] = {SIMREP_CCA, SIMREP_SVCCA, SIMREP_PWCCA, SIMREP_CKA};
+
+const simrep__measure_row *simrep__measure_row_get(simrep_measure m)
+{
+    return (int)m >= 0 && m < SIMREP_MEASURE_COUNT ? &rows[m] : NULL;
+}
 
 const simrep_measure_info *simrep_measure_get_info(simrep_measure m)
 {
-    if ((int)m < 0 || m >= SIMREP_MEASURE_COUNT)
-        return NULL;
-    return &infos[m];
+    return (int)m >= 0 && m < SIMREP_MEASURE_COUNT ? &rows[m].info : NULL;
 }
 
 int simrep_measure_from_id(const char *id)
@@ -59,7 +221,317 @@ int simrep_measure_from_id(const char *id)
     if (!id)
         return -1;
     for (int i = 0; i < SIMREP_MEASURE_COUNT; i++)
-        if (strcmp(infos[i].id, id) == 0)
+        if (strcmp(rows[i].info.id, id) == 0)
             return i;
     return -1;
+}
+
+int simrep_default_measures(simrep_measure *ids, int cap)
+{
+    const int count = (int)(sizeof defaults / sizeof defaults[0]);
+    for (int i = 0; ids && i < count && i < cap; i++)
+        ids[i] = defaults[i];
+    return count;
+}
+
+unsigned simrep__measures_prep(const simrep_measure *measures, int count, const simrep_options *opt)
+{
+    unsigned prep = 0;
+    for (int i = 0; i < count; i++) {
+        const simrep__measure_row *r = simrep__measure_row_get(measures[i]);
+        if (r)
+            prep |= r->prep_at ? r->prep_at(opt) : r->prep;
+    }
+    return prep;
+}
+
+/*
+ * Cost model (flops up to a constant factor, for balancing only): a moments
+ * measure's pair costs its cross terms and their SVD, about p q (p + q);
+ * a measure that needs a per-input eigendecomposition adds p^3 once per
+ * input; a rows measure costs n^2 (p + q) per pair (its tile passes).
+ */
+double simrep_measure_pair_cost(simrep_measure m, int64_t n, int64_t p, int64_t q)
+{
+    const simrep_measure_info *in = simrep_measure_get_info(m);
+    const double dn = (double)n, dp = (double)p, dq = (double)q;
+    if (!in)
+        return 0;
+    if (in->family == SIMREP_FAMILY_ROWS || in->family == SIMREP_FAMILY_MAPS)
+        return dn * dn * (dp + dq);
+    return dp * dq * (dp + dq);
+}
+
+double simrep_measure_input_cost(simrep_measure m, int64_t n, int64_t p)
+{
+    const simrep__measure_row *r = simrep__measure_row_get(m);
+    (void)n;
+    return r && (r->prep & (SIMREP__PREP_SIDE | SIMREP__PREP_EIG)) ? (double)p * (double)p * (double)p : 0;
+}
+
+/* ------------------------------------------------------------- outputs */
+
+static const char *const output_keys[SIMREP_OUT_COUNT] = {"kept", "dims", "reference_mean", "coefs", "weights",
+                                                           "reverse"};
+
+static const char *const invariance_names[SIMREP_INV_COUNT] = {"translation", "scale", "orthogonal", "linear",
+                                                                "swap", "row_order"};
+
+const char *simrep_invariance_name(unsigned inv)
+{
+    for (int b = 0; b < SIMREP_INV_COUNT; b++)
+        if (inv == 1u << b)
+            return invariance_names[b];
+    return NULL;
+}
+
+const char *simrep_output_key(unsigned output)
+{
+    for (int b = 0; b < SIMREP_OUT_COUNT; b++)
+        if (output == 1u << b)
+            return output_keys[b];
+    return NULL;
+}
+
+const char *simrep_warning_text(unsigned flag)
+{
+    switch (flag) {
+    case SIMREP_WARN_FEW_SAMPLES:
+    case SIMREP_WARN_FEW_SAMPLES_X:
+    case SIMREP_WARN_FEW_SAMPLES_Y:
+        return "is less than 10 x the kept features: CCA-family values are biased toward 1 (with n <= p + q "
+               "every canonical correlation can be 1 whatever the data)";
+    case SIMREP_WARN_DEAD_FEATURES:
+    case SIMREP_WARN_DEAD_X:
+    case SIMREP_WARN_DEAD_Y:
+        return "features are constant (dead, variance <= epsilon x the largest) and were left out of the CCA "
+               "family";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------- options */
+
+static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
+    [SIMREP_OPT_EPSILON] = {.name = "epsilon", .metavar = "E",
+                            .help = "dead-feature threshold and CCA ridge, relative to the largest variance (1e-10)",
+                            .kind = SIMREP_OPTION_REAL, .min = 0, .max = INFINITY, .valid = "a number >= 0"},
+    [SIMREP_OPT_SVCCA_RULE] = {.name = "svcca_rule", .metavar = "R",
+                               .help = "variance (default) or singular-values (the tutorial code's rule)",
+                               .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 1,
+                               .choices = "variance|singular-values", .valid = "variance or singular-values"},
+    [SIMREP_OPT_SVCCA_KEEP] = {.name = "svcca_keep", .metavar = "F",
+                               .help = "svcca keeps the fewest directions explaining fraction F of the variance "
+                                       "(0.99)",
+                               .kind = SIMREP_OPTION_REAL, .min = 0, .max = 1, .min_open = 1,
+                               .valid = "a fraction in (0, 1]", .excludes = "svcca_dims"},
+    [SIMREP_OPT_SVCCA_DIMS] = {.name = "svcca_dims", .metavar = "K",
+                               .help = "svcca keeps exactly K directions per side instead",
+                               .kind = SIMREP_OPTION_INTEGER, .min = 1, .max = 1e15, .max_open = 1,
+                               .valid = "a whole number >= 1", .excludes = "svcca_keep"},
+    [SIMREP_OPT_PWCCA_VARIANT] = {.name = "pwcca_variant", .metavar = "V",
+                                  .help = "google (default, Morcos et al. 2018) or ding (Ding et al. 2021)",
+                                  .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 1, .choices = "google|ding",
+                                  .valid = "google or ding", .json_key = "variant"},
+    [SIMREP_OPT_RBF_SIGMA] = {.name = "rbf_sigma", .metavar = "S",
+                              .help = "cka_rbf bandwidth as a multiple of the median distance (1.0)",
+                              .kind = SIMREP_OPTION_REAL, .min = 0, .max = INFINITY, .min_open = 1,
+                              .valid = "a number > 0", .json_key = "sigma"},
+    [SIMREP_OPT_SHAPE_ALPHA] = {.name = "shape_alpha", .metavar = "A",
+                                .help = "shape metrics' partial whitening: 1 (none, Procrustes, default) .. 0 "
+                                        "(full, CCA-like)",
+                                .kind = SIMREP_OPTION_REAL, .min = 0, .max = 1, .valid = "a number in [0, 1]",
+                                .json_key = "alpha"},
+    [SIMREP_OPT_RIDGE] = {.name = "ridge", .metavar = "L",
+                          .help = "linreg's ridge penalty on the coefficients, in scatter units (0: least squares)",
+                          .kind = SIMREP_OPTION_REAL, .min = 0, .max = INFINITY, .valid = "a number >= 0",
+                          .json_key = "ridge"},
+    [SIMREP_OPT_RSA_RDM] = {.name = "rsa_rdm", .metavar = "D",
+                            .help = "rsa's dissimilarity of two samples: euclidean, correlation (default) or cosine",
+                            .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 2, .choices = "euclidean|correlation|cosine",
+                            .valid = "euclidean, correlation or cosine", .json_key = "rdm"},
+    [SIMREP_OPT_RSA_COMPARE] = {.name = "rsa_compare", .metavar = "C",
+                                .help = "how rsa compares the two RDMs: pearson, spearman (default) or kendall",
+                                .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 2,
+                                .choices = "pearson|spearman|kendall", .valid = "pearson, spearman or kendall",
+                                .json_key = "compare"},
+    [SIMREP_OPT_KNN] = {.name = "knn", .metavar = "K",
+                        .help = "mutual_knn and cknna: nearest neighbours per sample (10)",
+                        .kind = SIMREP_OPTION_INTEGER, .min = 1, .max = 1e15, .max_open = 1,
+                        .valid = "a whole number >= 1", .json_key = "k"},
+    [SIMREP_OPT_RSA_MEMORY] = {.name = "rsa_memory", .metavar = "MIB",
+                               .help = "rsa's rank comparisons sort this many MiB in memory, then spill to $TMPDIR "
+                                       "(1024)",
+                               .kind = SIMREP_OPTION_REAL, .min = 1.0 / 16, .max = 1048576.0,
+                               .valid = "a number of MiB in [1/16, 2^20]"},
+};
+
+void simrep_options_init(simrep_options *o)
+{
+    memset(o, 0, sizeof *o);
+    /* docs/measures.md: the default dead-feature threshold and CCA ridge, the value
+     * users pass to google/svcca's get_cca_similarity. */
+    o->epsilon = 1e-10;
+    o->svcca_rule = SIMREP_SVCCA_VARIANCE;
+    /* Raghu et al. 2017 keep the directions explaining 99% of the variance. */
+    o->svcca_keep = 0.99;
+    o->svcca_dims = 0;
+    o->pwcca_variant = SIMREP_PWCCA_GOOGLE;
+    /* The CKA notebook's gram_rbf default threshold. */
+    o->rbf_sigma = 1.0;
+    /* netrep LinearMetric's default: no whitening (the Procrustes metric). */
+    o->shape_alpha = 1.0;
+    /* Plain least squares, as numpy.linalg.lstsq. */
+    o->ridge = 0.0;
+    /* issue 12: rsatoolbox's usual RDM and comparison; platonic-rep's k. */
+    o->rsa_rdm = SIMREP_RDM_CORRELATION;
+    o->rsa_compare = SIMREP_RSA_SPEARMAN;
+    o->knn = 10;
+    /* 1 GiB holds n ~ 8000 samples' n(n-1)/2 distance pairs (32 bytes each with
+     * the sort's scratch); larger n spill to $TMPDIR. */
+    o->rsa_memory = 1024;
+}
+
+const simrep_option_info *simrep_option_get_info(simrep_option_id id)
+{
+    return (int)id >= 0 && id < SIMREP_OPTION_COUNT ? &options[id] : NULL;
+}
+
+/* Compare an option name with a spelling: '-' and '_' alike, "--" optional. */
+static int same_name(const char *name, const char *s)
+{
+    if (s[0] == '-' && s[1] == '-')
+        s += 2;
+    for (; *name && *s; name++, s++)
+        if (*name != *s && !((*name == '_' || *name == '-') && (*s == '_' || *s == '-')))
+            return 0;
+    return *name == *s;
+}
+
+int simrep_option_from_name(const char *name)
+{
+    for (int i = 0; name && i < SIMREP_OPTION_COUNT; i++)
+        if (same_name(options[i].name, name))
+            return i;
+    return -1;
+}
+
+double simrep_options_get(const simrep_options *o, simrep_option_id id)
+{
+    switch (id) {
+    case SIMREP_OPT_EPSILON: return o->epsilon;
+    case SIMREP_OPT_SVCCA_RULE: return (double)o->svcca_rule;
+    case SIMREP_OPT_SVCCA_KEEP: return o->svcca_keep;
+    case SIMREP_OPT_SVCCA_DIMS: return (double)o->svcca_dims;
+    case SIMREP_OPT_PWCCA_VARIANT: return (double)o->pwcca_variant;
+    case SIMREP_OPT_RBF_SIGMA: return o->rbf_sigma;
+    case SIMREP_OPT_SHAPE_ALPHA: return o->shape_alpha;
+    case SIMREP_OPT_RIDGE: return o->ridge;
+    case SIMREP_OPT_RSA_RDM: return (double)o->rsa_rdm;
+    case SIMREP_OPT_RSA_COMPARE: return (double)o->rsa_compare;
+    case SIMREP_OPT_KNN: return (double)o->knn;
+    case SIMREP_OPT_RSA_MEMORY: return o->rsa_memory;
+    case SIMREP_OPTION_COUNT: break;
+    }
+    return 0;
+}
+
+static void options_put(simrep_options *o, simrep_option_id id, double v)
+{
+    switch (id) {
+    case SIMREP_OPT_EPSILON: o->epsilon = v; break;
+    case SIMREP_OPT_SVCCA_RULE: o->svcca_rule = (simrep_svcca_rule)(int)v; break;
+    case SIMREP_OPT_SVCCA_KEEP: o->svcca_keep = v; break;
+    case SIMREP_OPT_SVCCA_DIMS: o->svcca_dims = (int64_t)v; break;
+    case SIMREP_OPT_PWCCA_VARIANT: o->pwcca_variant = (simrep_pwcca_variant)(int)v; break;
+    case SIMREP_OPT_RBF_SIGMA: o->rbf_sigma = v; break;
+    case SIMREP_OPT_SHAPE_ALPHA: o->shape_alpha = v; break;
+    case SIMREP_OPT_RIDGE: o->ridge = v; break;
+    case SIMREP_OPT_RSA_RDM: o->rsa_rdm = (simrep_rsa_rdm)(int)v; break;
+    case SIMREP_OPT_RSA_COMPARE: o->rsa_compare = (simrep_rsa_compare)(int)v; break;
+    case SIMREP_OPT_KNN: o->knn = (int64_t)v; break;
+    case SIMREP_OPT_RSA_MEMORY: o->rsa_memory = v; break;
+    case SIMREP_OPTION_COUNT: break;
+    }
+}
+
+const char *simrep_option_choice_name(simrep_option_id id, int value, char *buf, size_t cap)
+{
+    const simrep_option_info *in = simrep_option_get_info(id);
+    if (cap)
+        buf[0] = 0;
+    if (!in || in->kind != SIMREP_OPTION_CHOICE || !cap)
+        return buf;
+    const char *s = in->choices;
+    for (int k = 0; k < value && s; k++)
+        if ((s = strchr(s, '|')) != NULL)
+            s++;
+    if (!s)
+        return buf;
+    size_t len = strcspn(s, "|");
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return buf;
+}
+
+/* The index of value among in->choices ('-' and '_' alike); -1 if none. */
+static int choice_index(const simrep_option_info *in, const char *value)
+{
+    char one[64];
+    for (int k = 0; k <= (int)in->max; k++) {
+        simrep_option_choice_name((simrep_option_id)(in - options), k, one, sizeof one);
+        if (same_name(one, value))
+            return k;
+    }
+    return -1;
+}
+
+simrep_status simrep_options_set(simrep_ctx *ctx, simrep_options *o, const char *name, const char *value)
+{
+    const int id = simrep_option_from_name(name);
+    if (id < 0 || !o || !value)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "unknown option '%s'", name ? name : "(null)");
+    const simrep_option_info *in = &options[id];
+    double v = 0;
+    int ok;
+    if (in->kind == SIMREP_OPTION_CHOICE) {
+        const int k = choice_index(in, value);
+        ok = k >= 0;
+        v = k;
+    } else {
+        char *end = NULL;
+        errno = 0;
+        v = strtod(value, &end);
+        ok = *value && !*end && !errno && isfinite(v) && (in->min_open ? v > in->min : v >= in->min) &&
+             (in->max_open ? v < in->max : v <= in->max) && (in->kind != SIMREP_OPTION_INTEGER || v == floor(v));
+    }
+    if (!ok)
+        return simrep__fail(ctx, SIMREP_E_INVALID, in->kind == SIMREP_OPTION_CHOICE ? "%s must be %s (got '%s')"
+                                                                                     : "%s must be %s (got %s)",
+                            name, in->valid, value);
+    options_put(o, (simrep_option_id)id, v);
+    return SIMREP_OK;
+}
+
+simrep_status simrep__options_check(simrep_ctx *ctx, const simrep_options *o, const simrep_measure *measures,
+                                    int count)
+{
+    unsigned read = 0;
+    for (int i = 0; i < count; i++)
+        read |= rows[measures[i]].info.options;
+    for (int id = 0; id < SIMREP_OPTION_COUNT; id++) {
+        const simrep_option_info *in = &options[id];
+        if (!(read & (1u << id)))
+            continue;
+        const double v = simrep_options_get(o, (simrep_option_id)id);
+        if (in->kind == SIMREP_OPTION_INTEGER && v == 0)
+            continue; /* unset: the measure's own rule applies (svcca_dims) */
+        if (!(in->min_open ? v > in->min : v >= in->min) || !(in->max_open ? v < in->max : v <= in->max) ||
+            (in->kind != SIMREP_OPTION_REAL && v != floor(v)))
+            return simrep__fail(ctx, SIMREP_E_INVALID, "options out of range: %s must be %s (got %g)", in->name,
+                                in->valid, v);
+    }
+    return SIMREP_OK;
 }

@@ -1,8 +1,19 @@
 /*
- * measures.h: the shared input of the linear measures (implemented across
- * cca.c, cka.c and procrustes.c, dispatched by compare.c): the covariance
- * of one pair of inputs and their dead-feature split, made per pair from
- * the per-input work a simrep_pairs holds, and read by every measure.
+ * measures.h: the measure registry's private side and the shared input of
+ * the measures computed from moments.
+ *
+ * The registry (measures.c) holds one row per measure: its public
+ * simrep_measure_info and how to compute it (a function of one prepared
+ * pair of inputs for the moments families, a function of the rows for the
+ * rows family) and which per-input work it needs.  compare.c dispatches
+ * through the rows and never names a measure; a measure's own file (cca.c,
+ * cka.c, procrustes.c, ...) implements its compute function.
+ *
+ * A prepared pair (simrep__prepared) is the covariance of one pair of
+ * inputs and their dead-feature split, made per pair from the per-input
+ * work a simrep_pairs holds, plus a cache slot per family, where a
+ * family's first measure leaves the work its other measures share (the
+ * CCA family's kept blocks and SVD) for the rest of the call.
  */
 #ifndef SIMREP_MEASURES_H
 #define SIMREP_MEASURES_H
@@ -20,6 +31,22 @@ int64_t simrep__side_state_len(const simrep__side *side);
 void simrep__side_save(const simrep__side *side, double *state);
 simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k, simrep__side **out);
 
+/*
+ * One input's whole scatter (every feature, not rescaled), eigendecomposed:
+ * vals descending (round-off negatives clamped to 0), vecs p x p column-
+ * major in the same order.  Made once per input (compare.c) for the
+ * moments measures that regress or whiten (linreg, shape metrics, ...).
+ */
+typedef struct simrep__eig {
+    int64_t k;
+    double *vals;
+    double *vecs;
+} simrep__eig;
+
+/* Per-input work a measure needs (simrep__measure_row.prep). */
+#define SIMREP__PREP_SIDE 1u /* the kept block's whitening (simrep__side) */
+#define SIMREP__PREP_EIG 2u  /* the whole scatter's eigendecomposition (simrep__eig) */
+
 typedef struct simrep__prepared {
     int64_t n, p, q, d;
     const double *mean;   /* d joint column means, x's first */
@@ -29,21 +56,44 @@ typedef struct simrep__prepared {
     int64_t *kept;        /* kp indices into x's features, then kq indices of y's (0-based within each side) */
     double t_ab, t_aa, t_bb; /* debiased-CKA row sums (moments.h) */
     const simrep__side *side_x, *side_y; /* shared eigendecompositions of the kept blocks, or NULL */
+    const simrep__eig *eig_x, *eig_y;    /* shared eigendecompositions of the whole scatters, or NULL */
+    const simrep_options *opt;
+    const unsigned char *want; /* want[m] != 0: measure m is asked for in this call */
+    void *cache[SIMREP_FAMILY_COUNT]; /* a family's shared work, made by its first measure */
 } simrep__prepared;
 
-/* cca, cca_r2, svcca, pwcca: every CCA-family measure in measures[] (others
- * are skipped); fills the matching results. */
-simrep_status simrep__cca_family(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
-                                 const simrep_measure *measures, int count, simrep_result *results);
+/* A measure of one prepared pair (families CCA and MOMENTS): fills r's
+ * similarity, distance and the outputs its row declares. */
+typedef simrep_status (*simrep__pair_fn)(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+/* A measure of the rows (family ROWS): x is n x p, y n x q, in memory.
+ * Shares its tile passes through ctx's partition (simrep_ctx_set_partition). */
+typedef simrep_status (*simrep__rows_fn)(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                         const simrep_options *opt, simrep_result *r);
+
+typedef struct simrep__measure_row {
+    simrep_measure_info info;
+    simrep__pair_fn pair;  /* families CCA and MOMENTS */
+    simrep__rows_fn rows;  /* family ROWS */
+    unsigned prep;         /* SIMREP__PREP_* it needs at any options */
+    unsigned (*prep_at)(const simrep_options *opt); /* or, if set, as a function of the options */
+} simrep__measure_row;
+
+/* The row of measure m; NULL if out of range. */
+const simrep__measure_row *simrep__measure_row_get(simrep_measure m);
+/* The per-input work measures[0 .. count) need at opt. */
+unsigned simrep__measures_prep(const simrep_measure *measures, int count, const simrep_options *opt);
+/* Every option the measures read within its valid range (an INTEGER
+ * option's 0 means unset); measures must be valid ids. */
+simrep_status simrep__options_check(simrep_ctx *ctx, const simrep_options *o, const simrep_measure *measures,
+                                    int count);
+/* Release the families' caches of a prepared pair. */
+void simrep__prepared_clear_caches(simrep_ctx *ctx, simrep__prepared *pr);
+
 /* The CCA of x and y with its intermediate matrices (simrep_cca_details). */
 simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
                                   simrep_cca_details *d);
-/* cka (debiased = 0) or cka_debiased (1). */
-simrep_status simrep__cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int debiased, simrep_result *r);
 /* The closed-form chance level of r->measure (stats.c), into r->chance
  * and r->has_chance; reads r->kept_p/q (set by the CCA family first). */
 void simrep__chance(const simrep__prepared *pr, simrep_result *r);
-/* procrustes (angular = 0) or procrustes_angular (1). */
-simrep_status simrep__procrustes(simrep_ctx *ctx, const simrep__prepared *pr, int angular, simrep_result *r);
 
 #endif

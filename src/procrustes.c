@@ -17,7 +17,7 @@
 
 #include <math.h>
 
-simrep_status simrep__procrustes(simrep_ctx *ctx, const simrep__prepared *pr, int angular, simrep_result *r)
+static simrep_status procrustes(simrep_ctx *ctx, const simrep__prepared *pr, int angular, simrep_result *r)
 {
     const int64_t p = pr->p, q = pr->q, k = p < q ? p : q;
     if (!(pr->tr_sxx > 0) || !(pr->tr_syy > 0))
@@ -46,4 +46,14 @@ simrep_status simrep__procrustes(simrep_ctx *ctx, const simrep__prepared *pr, in
     simrep__free(ctx, a);
     simrep__free(ctx, s);
     return st;
+}
+
+simrep_status simrep__procrustes(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    return procrustes(ctx, pr, 0, r);
+}
+
+simrep_status simrep__procrustes_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    return procrustes(ctx, pr, 1, r);
 }

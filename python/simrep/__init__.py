@@ -14,8 +14,8 @@ Submodules: simrep.compat (drop-in google/svcca cca_core and pwcca),
 simrep.torch (forward-hook capture of activations, streaming into Moments).
 """
 
-from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, Moments, SimrepWarning, compare,  # noqa: F401
-                    measures)
+from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, OPTIONS, Moments, SimrepWarning,  # noqa: F401
+                    compare, measures, options)
 from ._errors import Error, InvalidArgument, NotAvailable, OutOfMemory  # noqa: F401
 from ._matrix import matrix  # noqa: F401
 from ._native import lib as _lib, library_path  # noqa: F401
@@ -24,5 +24,6 @@ from ._native import lib as _lib, library_path  # noqa: F401
 # place it is written (setup.py gives the same to pip).
 __version__ = _lib.simrep_version().decode()
 
-__all__ = ["compare", "matrix", "Moments", "measures", "MEASURES", "DEFAULT_MEASURES", "CCA_FAMILY", "Error",
+__all__ = ["compare", "matrix", "Moments", "measures", "options", "MEASURES", "OPTIONS", "DEFAULT_MEASURES",
+           "CCA_FAMILY", "Error",
            "InvalidArgument", "OutOfMemory", "NotAvailable", "SimrepWarning", "library_path"]

@@ -21,19 +21,19 @@ import numpy as np
 from . import _arrays, _native, _stats
 from ._errors import Context, InvalidArgument, NotAvailable, from_status
 
-DEFAULT_MEASURES = ("cca", "svcca", "pwcca", "cka")  # the CLI's default
-CCA_FAMILY = ("cca", "cca_r2", "svcca", "pwcca")
-
+# Everything about measures and options comes from the library's registry
+# (simrep_measure_get_info, simrep_option_get_info): no measure is named here.
 _INFOS = _native.measure_infos()
+_BY_ID = {info["id"]: (code, info) for code, info in _INFOS}
+_BY_CODE = {code: info for code, info in _INFOS}
+DEFAULT_MEASURES = tuple(_BY_CODE[c]["id"] for c in _native.default_measures())  # the CLI's default
+CCA_FAMILY = tuple(info["id"] for _, info in _INFOS if info["family"] == "cca")
 # Measures of two samples x features matrices; "all" means these, as in the
 # CLI without --conv.  Measures of conv feature maps (dftcca) need the conv
 # input support, which the package does not have yet.
-MEASURES = tuple(info["id"] for _, info in _INFOS if not info["needs_maps"])
-_BY_ID = {info["id"]: (code, info) for code, info in _INFOS}
-
-_SVCCA_RULES = {"variance": _native.SVCCA_VARIANCE, "singular-values": _native.SVCCA_SINGULAR_VALUES,
-                "singular_values": _native.SVCCA_SINGULAR_VALUES}
-_PWCCA_VARIANTS = {"google": _native.PWCCA_GOOGLE, "ding": _native.PWCCA_DING}
+MEASURES = tuple(info["id"] for _, info in _INFOS if info["family"] != "maps")
+_OPTIONS = _native.option_infos()
+OPTIONS = tuple(info["name"] for _, info in _OPTIONS)
 
 
 class SimrepWarning(UserWarning):
@@ -45,9 +45,18 @@ class SimrepWarning(UserWarning):
 
 def measures():
     """Every measure the library knows: {id: {title, similarity, distance,
-    invariances, reference, needs_rows, needs_maps, higher_is_more_similar}}
-    (`simrep measures`)."""
-    return {info["id"]: dict(info) for _, info in _INFOS}
+    invariances, reference, paper, family, computed_from, options, outputs,
+    similarity_range, distance_range, invariant_to, metric, needs_rows,
+    needs_maps, higher_is_more_similar}} (`simrep measures --format json`)."""
+    return {info["id"]: {k: v for k, v in info.items() if not k.startswith("_")} for _, info in _INFOS}
+
+
+def options():
+    """Every measure option the library knows: {name: {help, kind, min, max,
+    min_open, max_open, choices, valid, json_key, excludes, metavar}}: the
+    keyword arguments of compare(), Moments.compare() and matrix() (the
+    CLI's --NAME flags with '_' as '-')."""
+    return {info["name"]: dict(info) for _, info in _OPTIONS}
 
 
 def _measure_list(ms):
@@ -60,7 +69,7 @@ def _measure_list(ms):
         if m == "all":
             out.extend(x for x in MEASURES if x not in out)
             continue
-        if m in _BY_ID and _BY_ID[m][1]["needs_maps"]:
+        if m in _BY_ID and _BY_ID[m][1]["family"] == "maps":
             raise NotAvailable("%s compares conv feature maps, which the Python package cannot pass yet (it comes "
                                "with conv input support); use `simrep compare --conv ... -m %s` meanwhile" % (m, m))
         if m not in _BY_ID:
@@ -72,40 +81,31 @@ def _measure_list(ms):
     return out
 
 
-def _options(epsilon=None, svcca_keep=None, svcca_dims=None, svcca_rule=None, rbf_sigma=None,
-             pwcca_variant=None):
-    """The option buffer for the library, checked like the CLI checks its flags."""
+def _options(**given):
+    """The option buffer for the library from keyword options (the names of
+    simrep.OPTIONS, None meaning the default), each checked by the library
+    as the CLI's flags are (simrep_options_set)."""
     buf, o = _native.new_options()
-    if epsilon is not None:
-        epsilon = float(epsilon)
-        if not epsilon >= 0:
-            raise InvalidArgument("epsilon must be >= 0 (got %r)" % epsilon)
-        o.epsilon = epsilon
-    if svcca_keep is not None and svcca_dims is not None:
-        raise InvalidArgument("svcca_keep and svcca_dims are alternatives; give one")
-    if svcca_keep is not None:
-        svcca_keep = float(svcca_keep)
-        if not 0 < svcca_keep <= 1:
-            raise InvalidArgument("svcca_keep is a fraction in (0, 1] (got %r)" % svcca_keep)
-        o.svcca_keep = svcca_keep
-    if svcca_dims is not None:
-        if isinstance(svcca_dims, bool) or int(svcca_dims) != svcca_dims or svcca_dims < 1:
-            raise InvalidArgument("svcca_dims takes a whole number >= 1 (got %r)" % (svcca_dims,))
-        o.svcca_dims = int(svcca_dims)
-    if svcca_rule is not None:
-        if svcca_rule not in _SVCCA_RULES:
-            raise InvalidArgument("svcca_rule is 'variance' or 'singular-values' (got %r)" % (svcca_rule,))
-        o.svcca_rule = _SVCCA_RULES[svcca_rule]
-    if rbf_sigma is not None:
-        rbf_sigma = float(rbf_sigma)
-        if not (rbf_sigma > 0 and np.isfinite(rbf_sigma)):
-            raise InvalidArgument("rbf_sigma must be > 0 (got %r)" % rbf_sigma)
-        o.rbf_sigma = rbf_sigma
-    if pwcca_variant is not None:
-        if pwcca_variant not in _PWCCA_VARIANTS:
-            raise InvalidArgument("pwcca_variant is 'google' or 'ding' (got %r)" % (pwcca_variant,))
-        o.pwcca_variant = _PWCCA_VARIANTS[pwcca_variant]
+    given = {k: v for k, v in given.items() if v is not None}
+    unknown = [k for k in given if k not in OPTIONS]
+    if unknown:
+        raise TypeError("unexpected keyword argument %r (options: %s)" % (unknown[0], ", ".join(OPTIONS)))
+    for code, info in _OPTIONS:
+        if info["name"] in given and info["excludes"] in given:
+            raise InvalidArgument("%s and %s are alternatives; give one" % (info["excludes"], info["name"]))
+    with Context() as ctx:
+        for name, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
+                raise InvalidArgument("%s takes a number or a name, not %r" % (name, value))
+            text = value if isinstance(value, str) else format(float(value), ".17g")
+            ctx.check(_native.lib.simrep_options_set(ctx.ptr, buf, name.encode(), text.encode()))
     return buf, o
+
+
+def _option_value(buf, code, info):
+    """An option's value as results echo it: a choice's name, else a float."""
+    v = _native.lib.simrep_options_get(buf, code)
+    return info["choices"][int(v)] if info["choices"] else float(v)
 
 
 def _doubles(ptr, count):
@@ -114,23 +114,28 @@ def _doubles(ptr, count):
     return np.ctypeslib.as_array(ptr, shape=(count,)).copy()
 
 
-def _results_to_dict(ids, results, o, coefs, p, q, n, warn, stacklevel):
+def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel):
+    """The CLI's JSON "measures" object: per measure the outputs its registry
+    row declares, under the library's keys, and the options it echoes."""
     out = {}
     seen = 0
-    cca = None
+    kept = None
     for mid, r in zip(ids, results):
+        info = _BY_ID[mid][1]
+        mask = info["_outputs"]
         d = {"similarity": float(r.similarity), "distance": float(r.distance)}
-        if mid in CCA_FAMILY:
+        if mask & _native.OUT_KEPT:
             d["kept"] = [int(r.kept_p), int(r.kept_q)]
-            cca = r
-        if mid == "svcca":
+            kept = kept or r
+        if mask & _native.OUT_DIMS:
             d["dims"] = [int(r.dims_p), int(r.dims_q)]
-        if mid == "cca":
+        if mask & _native.OUT_REFERENCE_MEAN:
             d["reference_mean"] = float(r.reference_mean)
-        if mid == "pwcca":
-            d["variant"] = "ding" if o.pwcca_variant == _native.PWCCA_DING else "google"
-        if mid == "cka_rbf":
-            d["sigma"] = float(o.rbf_sigma)
+        if mask & _native.OUT_REVERSE:
+            d["reverse"] = float(r.reverse)
+        for code, oinfo in _OPTIONS:
+            if oinfo["json_key"] and info["_options"] & (1 << code):
+                d[oinfo["json_key"]] = _option_value(buf, code, oinfo)
         if r.has_chance:
             d["chance"] = float(r.chance)
         if coefs and r.coefs:
@@ -139,23 +144,22 @@ def _results_to_dict(ids, results, o, coefs, p, q, n, warn, stacklevel):
                 d["weights"] = _doubles(r.weights, r.ncoefs)
         seen |= r.warnings
         out[mid] = d
-    if warn and cca is not None:
-        # The CLI's warning texts (cli/compare.c).
+    if warn and kept is not None:
+        # The CLI's warning lines (cli/report.c), with the library's texts.
+        text = lambda flag: _native.lib.simrep_warning_text(flag).decode()  # noqa: E731
         if seen & _native.WARN_FEW_SAMPLES:
-            k = max(cca.kept_p, cca.kept_q)
-            warnings.warn("n = %d samples is less than 10 x %d kept features: CCA-family values are biased "
-                          "toward 1%s" % (n, k, " (with n <= p + q every canonical correlation can be 1 "
-                                          "whatever the data)" if n <= cca.kept_p + cca.kept_q else ""),
+            warnings.warn("n = %d samples (%d kept features) %s" % (n, max(kept.kept_p, kept.kept_q),
+                                                                     text(_native.WARN_FEW_SAMPLES)),
                           SimrepWarning, stacklevel=stacklevel)
-        for side, kept, total in (("x", cca.kept_p, p), ("y", cca.kept_q, q)):
-            if kept < total:
-                warnings.warn("%s: %d of %d features are constant (dead, variance <= %g x the largest) and were "
-                              "left out of the CCA family" % (side, total - kept, total, o.epsilon),
-                              SimrepWarning, stacklevel=stacklevel)
+        for side, flag, k, total in (("x", _native.WARN_DEAD_X, kept.kept_p, p),
+                                     ("y", _native.WARN_DEAD_Y, kept.kept_q, q)):
+            if seen & flag:
+                warnings.warn("%s: %d of %d %s" % (side, total - k, total, text(flag)), SimrepWarning,
+                              stacklevel=stacklevel)
     return out
 
 
-def _run_measures(ctx, call, ids, o, coefs, p, q, n, warn, names=None):
+def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None):
     """call(codes, count, results) -> status; results converted and cleared."""
     count = len(ids)
     codes = (ctypes.c_int * count)(*[_BY_ID[m][0] for m in ids])
@@ -163,7 +167,7 @@ def _run_measures(ctx, call, ids, o, coefs, p, q, n, warn, names=None):
     st = call(codes, count, results)
     try:
         ctx.check(st, names)
-        return _results_to_dict(ids, results, o, coefs, p, q, n, warn, stacklevel=4)
+        return _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4)
     finally:
         for i in range(count):
             _native.lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[i]))
@@ -211,8 +215,9 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
     the library's layouts (simrep_input over their memory, or path specs),
     block by block into one Moments per view (T for per-step)."""
     from . import _input
-    linear = [m for m in ids if not _BY_ID[m][1]["needs_rows"]]
-    rbf = "cka_rbf" in ids
+    linear = [m for m in ids if _BY_ID[m][1]["family"] != "rows"]
+    of_rows = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
+    rbf = bool(of_rows)
     with Context() as ctx:
         msk, ins, moms = None, [], []
         try:
@@ -255,14 +260,13 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
                 if linear:
                     m = moms[v]
                     res = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare_moments(
-                        ctx.ptr, m._handle(), buf, codes, count, out), linear, o, coefs, ix.cols, iy.cols, n, warn)
-                if rbf:
+                        ctx.ptr, m._handle(), buf, codes, count, out), linear, buf, coefs, ix.cols, iy.cols, n, warn)
+                if of_rows:
                     mx, _ = _arrays.describe(rows[v][0], _native.F64)
                     my, _ = _arrays.describe(rows[v][1], _native.F64)
-                    sim = ctypes.c_double()
-                    ctx.check(_native.lib.simrep_cka_rbf(ctx.ptr, ctypes.byref(mx), ctypes.byref(my),
-                                                         float(o.rbf_sigma), ctypes.byref(sim)))
-                    res["cka_rbf"] = {"similarity": sim.value, "distance": 1 - sim.value, "sigma": float(o.rbf_sigma)}
+                    res.update(_run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare(
+                        ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, out), of_rows, buf, coefs,
+                        ix.cols, iy.cols, n, warn))
                 steps.append({mid: res[mid] for mid in ids})
         finally:
             for m in moms:
@@ -284,10 +288,9 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
     return out
 
 
-def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_keep=None, svcca_dims=None,
-            svcca_rule=None, rbf_sigma=None, pwcca_variant=None, coefs=False, conv=None, conv_mode=None,
-            resize=None, sequence=None, mask=None, warn=True, bootstrap=None, permutations=None, seed=None, ci=None,
-            ci_method=None, unit_rows=None, threads=None, max_memory=None, buckets=None, segments=None):
+def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None, conv_mode=None, resize=None,
+            sequence=None, mask=None, warn=True, bootstrap=None, permutations=None, seed=None, ci=None, ci_method=None,
+            unit_rows=None, threads=None, max_memory=None, buckets=None, segments=None, **options):
     """Similarity of two representations x (n x p) and y (n x q).
 
     x, y: numpy arrays or torch tensors, float16/bfloat16/float32/float64
@@ -298,11 +301,12 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     measures: a list of ids, a comma-separated string, or "all"; default
     the CLI's (cca, svcca, pwcca, cka).  simrep.MEASURES lists the ids.
 
-    Options mirror the CLI flags: epsilon (dead-feature threshold and CCA
-    ridge, relative to the largest variance; 1e-10), svcca_keep (0.99) or
-    svcca_dims, svcca_rule ("variance" or "singular-values"), rbf_sigma
-    (1.0), pwcca_variant ("google" or "ding"), coefs (add the canonical
-    correlations as "coefs", and pwcca's "weights", as numpy arrays).
+    **options: the measure options, named as simrep.OPTIONS (the CLI's
+    flags with '_' for '-': epsilon, svcca_keep, svcca_dims, svcca_rule,
+    pwcca_variant, rbf_sigma, ...; simrep.options() says what each is and
+    its valid values), checked by the library.  coefs: add each measure's
+    coefficients as "coefs" (canonical correlations; pwcca's "weights"), as
+    numpy arrays.
 
     conv ("nhwc" or "nchw") with conv_mode ("positions", the default:
     every spatial position of every image is a sample; "pool"; "flatten")
@@ -319,8 +323,8 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     similarity/distance are their means.
 
     Returns {id: {"similarity", "distance", ...}} with the keys of the CLI's
-    JSON "measures" object ("kept", "dims", "reference_mean", "variant",
-    "sigma").  The CLI's warnings are issued as SimrepWarning (warn=False
+    JSON "measures" object (the outputs of simrep.measures()[id], and the
+    options it echoes: "variant", "sigma", ...).  The CLI's warnings are issued as SimrepWarning (warn=False
     silences them).
 
     Uncertainty (docs/statistics.md; the CLI's options of the same names):
@@ -339,7 +343,7 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
     undefined measure, each with the library's message.
     """
     ids = _measure_list(measures)
-    buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, rbf_sigma, pwcca_variant)
+    buf, o = _options(**options)
     if any(v is not None for v in (conv, conv_mode, resize, sequence, mask)) and not (bootstrap or permutations):
         return _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask)
     if any(v is not None for v in (conv, conv_mode, resize, sequence, mask)):
@@ -353,9 +357,7 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
                                "different lengths as units) are not available yet; use 'mean', 'first' or 'last'")
         if unit_rows is not None and int(unit_rows) % item:
             raise InvalidArgument("unit_rows=%r must be a whole number of items of %d rows" % (unit_rows, item))
-        opts = dict(epsilon=epsilon, svcca_keep=svcca_keep, svcca_dims=svcca_dims, svcca_rule=svcca_rule,
-                    rbf_sigma=rbf_sigma, pwcca_variant=pwcca_variant, coefs=coefs, warn=warn,
-                    bootstrap=bootstrap, permutations=permutations, seed=seed, ci=ci, ci_method=ci_method,
+        opts = dict(options, coefs=coefs, warn=warn, bootstrap=bootstrap, permutations=permutations, seed=seed, ci=ci, ci_method=ci_method,
                     unit_rows=unit_rows if unit_rows is not None else item, threads=threads,
                     max_memory=max_memory, buckets=buckets, segments=segments)
         return compare(views_x[0], views_y[0], ids, **opts)
@@ -381,7 +383,7 @@ def compare(x, y, measures=None, *, features_first=False, epsilon=None, svcca_ke
         out = Results(_run_measures(
             ctx, lambda codes, count, res: _native.lib.simrep_compare(
                 ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, res),
-            ids, o, coefs, mx.cols, my.cols, mx.rows, warn))
+            ids, buf, coefs, mx.cols, my.cols, mx.rows, warn))
         if so is not None:
             added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ids, lambda mid: _BY_ID[mid][0])
             for mid in ids:
@@ -738,19 +740,19 @@ class Moments:
         return (_moments_from_state, tuple(self._features) + (self.state().tobytes(),))
 
     # -- measures
-    def compare(self, measures=None, *, pair=None, epsilon=None, svcca_keep=None, svcca_dims=None,
-                svcca_rule=None, pwcca_variant=None, coefs=False, warn=True):
+    def compare(self, measures=None, *, pair=None, coefs=False, warn=True, **options):
         """The measures of the data folded in so far; the same dict as
-        simrep.compare.  Linear measures only: cka_rbf needs the rows.
-        pair=(i, j): inputs i (as x) and j (as y) of a K-input Moments
-        (default (0, 1), the only pair of two inputs)."""
+        simrep.compare.  Measures of the moments only: the rows family
+        (cka_rbf, ...) needs the rows themselves.  pair=(i, j): inputs i
+        (as x) and j (as y) of a K-input Moments (default (0, 1), the only
+        pair of two inputs)."""
         ids = _measure_list(measures)
-        rows = [m for m in ids if _BY_ID[m][1]["needs_rows"]]
+        rows = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
         if rows:
             raise InvalidArgument(
-                "%s needs the rows themselves, not moments (it is a kernel measure, O(n^2)): call "
+                "%s needs the rows themselves, not moments (O(n^2) in the samples): call "
                 "simrep.compare(x, y, measures=%r) on the full data instead" % (", ".join(rows), rows))
-        buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, None, pwcca_variant)
+        buf, o = _options(**options)
         i, j = self._pair(pair)
         with self._lock:
             n = self.n
@@ -758,13 +760,13 @@ class Moments:
                 return _run_measures(
                     self._ctx, lambda codes, count, res: _native.lib.simrep_compare_moments(
                         self._ctx.ptr, self._handle(), buf, codes, count, res),
-                    ids, o, coefs, self.p, self.q, n, warn)
+                    ids, buf, coefs, self.p, self.q, n, warn)
             pairs = _prepare_pairs(self._ctx, self._handle(), buf, ids)
             try:
                 return _run_measures(
                     self._ctx, lambda codes, count, res: _native.lib.simrep_pairs_compare(
                         self._ctx.ptr, pairs, i, j, codes, count, res),
-                    ids, o, coefs, self._features[i], self._features[j], n, warn)
+                    ids, buf, coefs, self._features[i], self._features[j], n, warn)
             finally:
                 _native.lib.simrep_pairs_free(self._ctx.ptr, pairs)
 
@@ -782,11 +784,11 @@ class Moments:
             raise InvalidArgument("pair=(%d, %d): two different inputs in 0..%d" % (i, j, self.inputs - 1))
         return i, j
 
-    def matrix(self, measures=None, names=None, groups=None, *, epsilon=None, svcca_keep=None, svcca_dims=None,
-               svcca_rule=None, pwcca_variant=None):
+    def matrix(self, measures=None, names=None, groups=None, **options):
         """Every pair of the inputs: the dict simrep.matrix returns (n,
         names, groups, kept, measures {id: {similarity, distance: K x K}},
-        group_summary), from the moments alone (linear measures only).
+        group_summary), from the moments alone (measures of the moments
+        only; options as compare).
         Each input's own work (dead features, whitening) is done once."""
         from ._matrix import matrix_result, pairs_matrix
         K = self.inputs
@@ -795,11 +797,11 @@ class Moments:
         if len(names) != K or len(groups) != K:
             raise InvalidArgument("%d inputs but %d names and %d groups" % (K, len(names), len(groups)))
         ids = _measure_list(measures)
-        rows = [m for m in ids if _BY_ID[m][1]["needs_rows"]]
+        rows = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
         if rows:
             raise InvalidArgument("%s needs the rows themselves, not moments: use simrep.matrix on the arrays"
                                   % ", ".join(rows))
-        buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, None, pwcca_variant)
+        buf, o = _options(**options)
         with self._lock:
             n = self.n
             sim, dist, kept = pairs_matrix(self._ctx, self._handle(), names, ids, buf)
@@ -810,7 +812,7 @@ class Moments:
         (simrep_cca_details_compute), as a dict of numpy arrays: kept_x,
         kept_y (indices), rho, u (kp x kp), vt (kq x kq), wx, wy (the
         whitening matrices in the reference's rescaled units), mean_x, mean_y."""
-        buf, o = _options(epsilon)
+        buf, o = _options(epsilon=epsilon)
         d = _native.CcaDetails()
         with self._lock:
             st = _native.lib.simrep_cca_details_compute(self._ctx.ptr, self._handle(), buf, ctypes.byref(d))

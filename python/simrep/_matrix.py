@@ -22,7 +22,7 @@ import ctypes
 import numpy as np
 
 from . import _arrays, _native
-from ._core import CCA_FAMILY, _BY_ID, _input_names, _measure_list, _options, _prepare_pairs
+from ._core import _BY_ID, _input_names, _measure_list, _options, _prepare_pairs
 from ._errors import Context, InvalidArgument, from_status
 
 _lib = _native.lib
@@ -88,8 +88,8 @@ def _group_summary(dist, groups, order):
 def pairs_matrix(ctx, moments, names, linear, buf):
     """Every pair's linear measures from a K-input simrep_moments (the
     per-input work done once by simrep_pairs_prepare): ({id: K x K
-    similarity}, {id: K x K distance}, {name: features kept by the CCA
-    family}); diagonals 1 and 0."""
+    similarity}, {id: K x K distance}, {name: features kept, from the
+    measures that report kept features}); diagonals 1 and 0."""
     K = len(names)
     sim = {m: np.eye(K) for m in linear}
     dist = {m: np.zeros((K, K)) for m in linear}
@@ -109,7 +109,7 @@ def pairs_matrix(ctx, moments, names, linear, buf):
                         r = results[c]
                         sim[m][i, j] = sim[m][j, i] = r.similarity
                         dist[m][i, j] = dist[m][j, i] = r.distance
-                        if m in CCA_FAMILY:
+                        if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                             kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
                 finally:
                     for c in range(len(linear)):
@@ -132,8 +132,7 @@ def matrix_result(n, names, groups, kept, ids, sim, dist):
     }
 
 
-def matrix(inputs, names=None, groups=None, measures=None, *, features_first=False, epsilon=None,
-           svcca_keep=None, svcca_dims=None, svcca_rule=None, rbf_sigma=None, pwcca_variant=None):
+def matrix(inputs, names=None, groups=None, measures=None, *, features_first=False, **options):
     """Every pair of K >= 2 representations of the same n samples.
 
     inputs: a list of arrays / tensors (n x p_k, or p_k x n with
@@ -165,9 +164,10 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
     if len(set(names)) != K:
         raise InvalidArgument("input names must be distinct")
     ids = _measure_list(measures)
-    buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, rbf_sigma, pwcca_variant)
-    linear = [m for m in ids if not _BY_ID[m][1]["needs_rows"]]
-    rbf = "cka_rbf" in ids
+    buf, o = _options(**options)
+    linear = [m for m in ids if _BY_ID[m][1]["family"] != "rows"]
+    of_rows = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
+    rbf = bool(of_rows)
 
     with Context() as ctx:
         ins = []
@@ -205,16 +205,22 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
             out_dist.update({m: np.zeros((K, K)) for m in ids if m not in out_dist})
             kept = {name: inp.cols for name, inp in zip(names, ins)}
             kept.update(kept_cca)
-            if rbf:
-                sigma = float(o.rbf_sigma)
+            if of_rows:
                 descs = [_arrays.describe(a, _native.F64) for a in rows_f64]
+                codes = (ctypes.c_int * len(of_rows))(*[_BY_ID[m][0] for m in of_rows])
+                results = (_native.Result * len(of_rows))()
                 for i in range(K):
                     for j in range(i + 1, K):
-                        s = ctypes.c_double()
-                        ctx.check(_lib.simrep_cka_rbf(ctx.ptr, ctypes.byref(descs[i][0]), ctypes.byref(descs[j][0]),
-                                                      sigma, ctypes.byref(s)), (names[i], names[j]))
-                        out_sim["cka_rbf"][i, j] = out_sim["cka_rbf"][j, i] = s.value
-                        out_dist["cka_rbf"][i, j] = out_dist["cka_rbf"][j, i] = 1 - s.value
+                        st = _lib.simrep_compare(ctx.ptr, ctypes.byref(descs[i][0]), ctypes.byref(descs[j][0]),
+                                                 buf, codes, len(of_rows), results)
+                        try:
+                            ctx.check(st, (names[i], names[j]))
+                            for c, m in enumerate(of_rows):
+                                out_sim[m][i, j] = out_sim[m][j, i] = results[c].similarity
+                                out_dist[m][i, j] = out_dist[m][j, i] = results[c].distance
+                        finally:
+                            for c in range(len(of_rows)):
+                                _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
         finally:
             if moments:
                 _lib.simrep_moments_free(ctx.ptr, moments)

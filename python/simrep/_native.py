@@ -55,7 +55,9 @@ class Matrix(ctypes.Structure):
 
 class Options(ctypes.Structure):
     _fields_ = [("epsilon", c_double), ("svcca_rule", c_int), ("svcca_keep", c_double),
-                ("svcca_dims", c_int64), ("pwcca_variant", c_int), ("rbf_sigma", c_double)]
+                ("svcca_dims", c_int64), ("pwcca_variant", c_int), ("rbf_sigma", c_double),
+                ("rsa_rdm", c_int), ("rsa_compare", c_int), ("knn", c_int64), ("rsa_memory", c_double),
+                ("shape_alpha", c_double), ("ridge", c_double)]
 
 
 # Room for fields a newer library appends to simrep_options (see above).
@@ -66,13 +68,33 @@ class Result(ctypes.Structure):
     _fields_ = [("measure", c_int), ("similarity", c_double), ("distance", c_double),
                 ("kept_p", c_int64), ("kept_q", c_int64), ("dims_p", c_int64), ("dims_q", c_int64),
                 ("reference_mean", c_double), ("warnings", c_uint), ("coefs", POINTER(c_double)),
-                ("ncoefs", c_int64), ("weights", POINTER(c_double)), ("has_chance", c_int), ("chance", c_double)]
+                ("ncoefs", c_int64), ("weights", POINTER(c_double)), ("has_chance", c_int), ("chance", c_double),
+                ("reverse", c_double)]
 
 
 class MeasureInfo(ctypes.Structure):
     _fields_ = [("id", c_char_p), ("title", c_char_p), ("similarity", c_char_p), ("distance", c_char_p),
                 ("higher_is_more_similar", c_int), ("invariances", c_char_p), ("reference", c_char_p),
-                ("needs_rows", c_int), ("needs_maps", c_int)]
+                ("needs_rows", c_int), ("needs_maps", c_int),
+                # appended with the registry
+                ("family", c_int), ("options", c_uint), ("outputs", c_uint), ("similarity_min", c_double),
+                ("similarity_max", c_double), ("distance_min", c_double), ("distance_max", c_double),
+                ("invariant", c_uint), ("metric", c_int), ("paper", c_char_p)]
+
+
+class OptionInfo(ctypes.Structure):
+    _fields_ = [("name", c_char_p), ("metavar", c_char_p), ("help", c_char_p), ("kind", c_int),
+                ("min", c_double), ("max", c_double), ("min_open", c_int), ("max_open", c_int),
+                ("choices", c_char_p), ("valid", c_char_p), ("json_key", c_char_p), ("excludes", c_char_p)]
+
+
+# simrep_family, simrep_option_kind
+FAMILY_CCA, FAMILY_MOMENTS, FAMILY_ROWS, FAMILY_MAPS = 0, 1, 2, 3
+OPTION_REAL, OPTION_INTEGER, OPTION_CHOICE = 0, 1, 2
+# SIMREP_OUT_*: the result fields beyond similarity and distance
+OUT_KEPT, OUT_DIMS, OUT_REFERENCE_MEAN, OUT_COEFS, OUT_WEIGHTS, OUT_REVERSE = 1, 2, 4, 8, 16, 32
+# SIMREP_WARN_* beyond the two above
+WARN_FEW_SAMPLES_X, WARN_FEW_SAMPLES_Y, WARN_DEAD_X, WARN_DEAD_Y = 4, 8, 16, 32
 
 
 class CcaDetails(ctypes.Structure):
@@ -157,6 +179,16 @@ _PROTOTYPES = {
     "simrep_source_read": (c_int, [c_void_p, c_void_p, c_int64, c_int64, POINTER(Matrix)]),
     "simrep_source_free": (None, [c_void_p, c_void_p]),
     "simrep_struct_size": (c_size_t, [c_char_p]),
+    "simrep_family_id": (c_char_p, [c_int]),
+    "simrep_family_name": (c_char_p, [c_int]),
+    "simrep_output_key": (c_char_p, [c_uint]),
+    "simrep_invariance_name": (c_char_p, [c_uint]),
+    "simrep_default_measures": (c_int, [POINTER(c_int), c_int]),
+    "simrep_option_get_info": (POINTER(OptionInfo), [c_int]),
+    "simrep_option_from_name": (c_int, [c_char_p]),
+    "simrep_options_set": (c_int, [c_void_p, c_void_p, c_char_p, c_char_p]),
+    "simrep_options_get": (c_double, [c_void_p, c_int]),
+    "simrep_warning_text": (c_char_p, [c_uint]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():
@@ -169,7 +201,8 @@ def _check_abi():
     """The structs this module lays out must be the library's: results are
     passed as arrays, so a size mismatch would misplace every element."""
     for name, struct in (("simrep_result", Result), ("simrep_matrix", Matrix),
-                         ("simrep_cca_details", CcaDetails)):
+                         ("simrep_cca_details", CcaDetails), ("simrep_measure_info", MeasureInfo),
+                         ("simrep_option_info", OptionInfo)):
         size = lib.simrep_struct_size(name.encode())
         if size != ctypes.sizeof(struct):
             raise ImportError("simrep: %s (version %s) has sizeof(%s) = %d but this package expects %d; "
@@ -192,6 +225,41 @@ def new_options():
     return buf, Options.from_buffer(buf)
 
 
+def _bits(mask, name):
+    """The names of the set bits of a registry bitmask (name(bit) is NULL past the last)."""
+    out = []
+    for b in range(32):
+        text = name(1 << b)
+        if text is None:
+            return out
+        if mask & (1 << b):
+            out.append(text.decode())
+    return out
+
+
+def option_infos():
+    """Every option the library knows, in enum order: [(enum, info dict)]
+    (name, metavar, help, kind, min, max, min_open, max_open, choices (a
+    list), valid, json_key, excludes)."""
+    out = []
+    i = 0
+    while True:
+        p = lib.simrep_option_get_info(i)
+        if not p:
+            return out
+        o = p.contents
+        text = lambda v: v.decode() if v else None  # noqa: E731
+        out.append((i, {"name": o.name.decode(), "metavar": o.metavar.decode(), "help": o.help.decode(),
+                        "kind": o.kind, "min": o.min, "max": o.max, "min_open": bool(o.min_open),
+                        "max_open": bool(o.max_open),
+                        "choices": o.choices.decode().split("|") if o.choices else None,
+                        "valid": o.valid.decode(), "json_key": text(o.json_key), "excludes": text(o.excludes)}))
+        i += 1
+
+
+_OPTION_NAMES = [info["name"] for _, info in option_infos()]
+
+
 def measure_infos():
     """Every measure the library knows, in enum order: [(enum, info dict)]."""
     out = []
@@ -205,5 +273,22 @@ def measure_infos():
             "id": inf.id.decode(), "title": inf.title.decode(), "similarity": inf.similarity.decode(),
             "distance": inf.distance.decode(), "higher_is_more_similar": bool(inf.higher_is_more_similar),
             "invariances": inf.invariances.decode(), "reference": inf.reference.decode(),
-            "needs_rows": bool(inf.needs_rows), "needs_maps": bool(inf.needs_maps)}))
+            "needs_rows": bool(inf.needs_rows), "needs_maps": bool(inf.needs_maps),
+            "family": lib.simrep_family_id(inf.family).decode(),
+            "computed_from": lib.simrep_family_name(inf.family).decode(),
+            "options": [_OPTION_NAMES[b] for b in range(len(_OPTION_NAMES)) if inf.options & (1 << b)],
+            "outputs": _bits(inf.outputs, lib.simrep_output_key),
+            "similarity_range": (inf.similarity_min, inf.similarity_max),
+            "distance_range": (inf.distance_min, inf.distance_max),
+            "invariant_to": _bits(inf.invariant, lib.simrep_invariance_name),
+            "metric": bool(inf.metric), "paper": inf.paper.decode(),
+            "_outputs": inf.outputs, "_options": inf.options}))
         i += 1
+
+
+def default_measures():
+    """The ids the library offers when none are named."""
+    n = lib.simrep_default_measures(None, 0)
+    ids = (c_int * max(n, 1))()
+    lib.simrep_default_measures(ids, n)
+    return [ids[k] for k in range(n)]

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 
 from . import _input, _native
-from ._core import _BY_ID, CCA_FAMILY, Moments, SimrepWarning, _measure_list, _options, _prepare_pairs
+from ._core import _BY_ID, Moments, SimrepWarning, _measure_list, _options, _prepare_pairs
 from ._errors import Context, InvalidArgument
 
 __all__ = ["capture", "compare_models", "hooks"]
@@ -333,8 +333,7 @@ def _layout_advice(name, t, sequence, conv_mode):
 
 def compare_models(model_a, model_b, loader, layers_a, layers_b, measures=None, *, names=("a", "b"),
                    conv_mode=None, resize=None, sequence=None, mask=None, device=None, train=False,
-                   all_reduce=False, group=None, warn=True, epsilon=None, svcca_keep=None, svcca_dims=None,
-                   svcca_rule=None, pwcca_variant=None):
+                   all_reduce=False, group=None, warn=True, **options):
     """The layer x layer similarity of two models over one pass of a loader.
 
     Every batch of loader (batches as capture() takes them) runs through
@@ -385,11 +384,11 @@ def compare_models(model_a, model_b, loader, layers_a, layers_b, measures=None, 
     if len(set(layers_a)) != len(layers_a) or len(set(layers_b)) != len(layers_b):
         raise InvalidArgument("a layer is listed twice in layers_a or layers_b")
     ids = _measure_list(measures)
-    rows_needed = [m for m in ids if _BY_ID[m][1]["needs_rows"]]
+    rows_needed = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
     if rows_needed:
         raise InvalidArgument("%s needs the rows themselves, not moments: capture() the layers and call "
                               "simrep.compare on them" % ", ".join(rows_needed))
-    buf, o = _options(epsilon, svcca_keep, svcca_dims, svcca_rule, None, pwcca_variant)
+    buf, o = _options(**options)
     get_mask = _mask_getter(mask)
     if get_mask is not None and sequence is None:
         raise InvalidArgument("mask says which steps of sequence outputs are tokens: give sequence='flatten', "
@@ -530,6 +529,7 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
     dist = {m: np.zeros((La, Lb)) for m in ids}
     kept = dict(zip(labels, moments.features))
     few = False
+    dead = 0
     codes = (ctypes.c_int * len(ids))(*[_BY_ID[m][0] for m in ids])
     results = (_native.Result * len(ids))()
     ctx = moments._ctx
@@ -550,21 +550,23 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
                             r = results[k]
                             sim[m][a, c], dist[m][a, c] = r.similarity, r.distance
                             few |= bool(r.warnings & _native.WARN_FEW_SAMPLES)
-                            if m in CCA_FAMILY:
+                            if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                                 kept[labels[i]], kept[labels[j]] = int(r.kept_p), int(r.kept_q)
+                                dead |= r.warnings & _native.WARN_DEAD_FEATURES
                     finally:
                         for k in range(len(ids)):
                             _native.lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[k]))
         finally:
             _native.lib.simrep_pairs_free(ctx.ptr, pairs)
+    text = lambda flag: _native.lib.simrep_warning_text(flag).decode()  # noqa: E731
     if warn and few:
-        warnings.warn("n = %d samples is less than 10 x the features kept of some layers: CCA-family values are "
-                      "biased toward 1" % n, SimrepWarning, stacklevel=3)
-    if warn and any(m in CCA_FAMILY for m in ids):
+        warnings.warn("n = %d samples (the kept features of some layers) %s" % (n, text(_native.WARN_FEW_SAMPLES)),
+                      SimrepWarning, stacklevel=3)
+    if warn and dead:
         for label, p in zip(labels, moments.features):
             if kept[label] < p:
-                warnings.warn("%s: %d of %d features are constant (dead) and were left out of the CCA family"
-                              % (label, p - kept[label], p), SimrepWarning, stacklevel=3)
+                warnings.warn("%s: %d of %d %s" % (label, p - kept[label], p, text(_native.WARN_DEAD_FEATURES)),
+                              SimrepWarning, stacklevel=3)
     return {"n": n, "layers_a": list(layers_a), "layers_b": list(layers_b), "names": labels,
             "measures": {m: {"similarity": sim[m], "distance": dist[m]} for m in ids}, "kept": kept,
             "moments": moments}

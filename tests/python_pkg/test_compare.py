@@ -148,7 +148,7 @@ def test_measure_selection_and_extras():
 
 def test_warnings_mirror_the_cli():
     x, y = random_pair(2, n=50)
-    with pytest.warns(simrep.SimrepWarning, match="less than 10 x 12 kept features"):
+    with pytest.warns(simrep.SimrepWarning, match=r"n = 50 samples \(12 kept features\) is less than 10 x"):
         simrep.compare(x, y, ["cca"])
     x[:, 3] = 1.5
     with pytest.warns(simrep.SimrepWarning, match="x: 1 of 12 features are constant"):

@@ -20,13 +20,20 @@ def test_bad_arguments_are_value_errors():
     cases = [
         (dict(measures=["cca", "nope"]), "unknown measure 'nope'"),
         (dict(measures=[]), "no measures given"),
-        (dict(epsilon=-1), "epsilon must be >= 0"),
-        (dict(svcca_keep=1.5), r"svcca_keep is a fraction in \(0, 1\]"),
+        # The library's messages (simrep_options_set), as the CLI's.
+        (dict(epsilon=-1), r"epsilon must be a number >= 0 \(got -1\)"),
+        (dict(svcca_keep=1.5), r"svcca_keep must be a fraction in \(0, 1\]"),
         (dict(svcca_keep=0.9, svcca_dims=3), "alternatives"),
-        (dict(svcca_dims=0), "svcca_dims takes a whole number"),
-        (dict(svcca_rule="median"), "svcca_rule is 'variance' or 'singular-values'"),
-        (dict(rbf_sigma=0), "rbf_sigma must be > 0"),
-        (dict(pwcca_variant="x"), "pwcca_variant is 'google' or 'ding'"),
+        (dict(svcca_dims=0), "svcca_dims must be a whole number >= 1"),
+        (dict(svcca_dims=2.5), "svcca_dims must be a whole number >= 1"),
+        (dict(svcca_rule="median"), "svcca_rule must be variance or singular-values"),
+        (dict(rbf_sigma=0), "rbf_sigma must be a number > 0"),
+        (dict(pwcca_variant="x"), "pwcca_variant must be google or ding"),
+        (dict(shape_alpha=1.5), r"shape_alpha must be a number in \[0, 1\]"),
+        (dict(ridge=-1), "ridge must be a number >= 0"),
+        (dict(epsilon=float("nan")), "epsilon must be a number >= 0"),
+        (dict(rbf_sigma="abc"), "rbf_sigma must be a number > 0"),
+        (dict(svcca_dims=True), "svcca_dims takes a number or a name"),
     ]
     for kwargs, msg in cases:
         with pytest.raises(ValueError, match=msg) as e:

@@ -22,6 +22,7 @@ void suite_layout(void);
 void suite_partition(void);
 void suite_rows(void);
 void suite_stats(void);
+void suite_registry(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -55,6 +56,7 @@ int main(void)
     RUN(partition);
     RUN(rows);
     RUN(stats);
+    RUN(registry);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }
