@@ -76,8 +76,11 @@ static const char *matrix_help_head =
 
 static const char *matrix_help_tail =
     "  --format F               table (default), json or csv (long form: one row per pair and measure)\n"
-    "  -o, --output DIR         also write CSV matrices, the group summary, training/depth tables and\n"
-    "                           SVG figures (heatmaps with dendrograms, MDS maps, group bars) into DIR\n"
+    "  -o, --output DIR         also write CSV matrices, the group summary, training/depth tables,\n"
+    "                           SVG figures (heatmaps with dendrograms, MDS maps, group bars; PNG copies\n"
+    "                           when rsvg-convert is installed) and DIR/index.html, a one-page report\n"
+    "  --range LO,HI            the heatmaps' colour scale (default: the range of the values shown)\n"
+    "  --no-png                 no PNG copies of the figures\n"
     "  --threads T              pairs computed by T threads (default: the number of CPUs)\n"
     "  --max-memory SIZE        budget for the joint moments, e.g. 512M, 4G (default 1G); larger\n"
     "                           manifests are done in several passes over the data\n"
@@ -99,11 +102,30 @@ typedef struct matrix_args {
     int threads;
     double max_memory;
     int against_final;
+    double range_lo, range_hi;
+    int no_png;
     simrep_layout layout;
     simrep_measure measures[SIMREP_MEASURE_COUNT];
     int nmeasures;
     simrep_options opt;
 } matrix_args;
+
+/* "LO,HI": two finite numbers, LO < HI. */
+static int parse_range(const char *s, double *lo, double *hi)
+{
+    char *end = NULL;
+    errno = 0;
+    *lo = strtod(s, &end);
+    if (end == s || *end != ',' || errno)
+        return cli_error(EXIT_USAGE, "--range takes LO,HI such as 0.5,1 (got '%s')", s);
+    const char *second = end + 1;
+    *hi = strtod(second, &end);
+    if (end == second || *end || errno)
+        return cli_error(EXIT_USAGE, "--range takes LO,HI such as 0.5,1 (got '%s')", s);
+    if (!isfinite(*lo) || !isfinite(*hi) || !(*lo < *hi))
+        return cli_error(EXIT_USAGE, "--range needs finite LO < HI (got '%s')", s);
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, matrix_args *a)
 {
@@ -113,6 +135,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
     cli_seen seen = {0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
     a->max_memory = 1024.0 * 1024 * 1024;
+    a->range_lo = a->range_hi = NAN;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
     for (int i = 1; i < argc; i++) {
@@ -129,9 +152,13 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             a->layout.features_first = 1;
             continue;
         }
+        if (strcmp(arg, "--no-png") == 0) {
+            a->no_png = 1;
+            continue;
+        }
         static const char *const valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output",
                                              "--threads", "--max-memory", "--against", "--conv", "--conv-mode",
-                                             "--resize", "--sequence", "--mask", NULL};
+                                             "--resize", "--sequence", "--mask", "--range", NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
@@ -170,6 +197,8 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             a->threads = (int)v;
         } else if (strcmp(name, "--max-memory") == 0) {
             rc = cli_parse_size(name, val, &a->max_memory);
+        } else if (strcmp(name, "--range") == 0) {
+            rc = parse_range(val, &a->range_lo, &a->range_hi);
         } else if (strcmp(name, "--against") == 0) {
             rc = 0;
             if (strcmp(val, "final") != 0)
@@ -1053,6 +1082,30 @@ static void collect_warnings(mx_run *r)
                         (long long)r->in[i].p, simrep_warning_text(SIMREP_WARN_DEAD_FEATURES));
 }
 
+/* The layer every input is from, for figure titles: the layer column's one
+ * value, or else the array key every path names ("gen0.npz:relu2"). */
+static void common_layer(mx_run *r)
+{
+    r->layer[0] = 0;
+    if (r->nlayers == 1) {
+        snprintf(r->layer, sizeof r->layer, "%s", r->layers[0]);
+        return;
+    }
+    if (r->nlayers > 1)
+        return;
+    const char *key = NULL;
+    for (int i = 0; i < r->K; i++) {
+        const char *colon = strrchr(r->in[i].spec, ':'), *slash = strrchr(r->in[i].spec, '/');
+        if (!colon || (slash && slash > colon) || !colon[1])
+            return;
+        if (key && strcmp(key, colon + 1) != 0)
+            return;
+        key = colon + 1;
+    }
+    if (key)
+        snprintf(r->layer, sizeof r->layer, "%s", key);
+}
+
 int cmd_matrix(int argc, char **argv)
 {
     matrix_args a;
@@ -1064,6 +1117,11 @@ int cmd_matrix(int argc, char **argv)
     mx_run r;
     memset(&r, 0, sizeof r);
     r.manifest_path = a.manifest;
+    r.argc = argc;
+    r.argv = argv;
+    r.range_lo = a.range_lo;
+    r.range_hi = a.range_hi;
+    r.png = !a.no_png;
     r.opt = a.opt;
     r.nmeasures = a.nmeasures;
     memcpy(r.measures, a.measures, sizeof a.measures);
@@ -1084,6 +1142,7 @@ int cmd_matrix(int argc, char **argv)
         rc = 0; /* rank 0 writes the outputs */
     if (rc < 0) {
         collect_warnings(&r);
+        common_layer(&r);
         rc = matrix_print(&r, a.format);
         if (rc == 0 && a.outdir)
             rc = matrix_write_dir(&r, a.outdir);

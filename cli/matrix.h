@@ -2,9 +2,9 @@
  * matrix.h: what the files of `simrep matrix` share.
  *
  *   matrix.c          arguments, inputs, the passes over the data, the pairs in parallel
- *   matrix_cluster.c  average-linkage clustering and the group summaries (pure functions)
- *   matrix_output.c   JSON, table and CSV writers, training and depth tables, the figures
- *   svg.c             the SVG chart writers (heatmap, scatter, bars, lines)
+ *   matrix_cluster.c  the group summaries (a pure function)
+ *   matrix_output.c   JSON, table and CSV writers, training and depth tables
+ *   matrix_figures.c  the figures (drawn by the library: simrep_plot_*), PNG copies, DIR/index.html
  *
  * One name for one idea: K inputs (rows of the manifest), indexed i, j in
  * manifest order; a "pair" is i < j; matrices are K x K row-major, mirrored,
@@ -18,33 +18,7 @@
 #include "cli.h"
 #include "manifest.h"
 
-/* ------------------------------------------------------------ clustering */
-
-/*
- * The dendrogram of average linkage (UPGMA) on a K x K distance matrix, in
- * scipy's linkage convention: merge m joins left[m] and right[m] (ids < K
- * are inputs, K + m' is the cluster made by merge m') at height[m], giving
- * a cluster of size[m] inputs.
- *
- * Rule (deterministic, so tests can replay it): clusters are kept in the
- * order of their smallest input index; each step merges the closest two,
- * ties going to the first pair in that order (row-major over i < j); the
- * cluster with the smaller first input is the left child; the distance
- * from the merged cluster to another is the size-weighted mean of the two
- * old distances (which equals the mean over all input pairs).  The leaf
- * order is the depth-first left-to-right walk from the root.
- */
-typedef struct cluster_tree {
-    int leaves;
-    int *left, *right, *size; /* leaves - 1 merges */
-    double *height;
-    int *order;               /* leaves: input indices in dendrogram order */
-} cluster_tree;
-
-/* dist is K x K row-major (only i < j is read).  Returns 0, or -1 when out
- * of memory.  K >= 1. */
-int cluster_upgma(int K, const double *dist, cluster_tree *out);
-void cluster_tree_free(cluster_tree *t);
+/* ----------------------------------------------------- group summaries */
 
 /*
  * Mean, standard deviation (ddof = 1; 0 for a single pair) and count of the
@@ -95,7 +69,42 @@ typedef struct mx_run {
     int *final_of;           /* training: for each input, the input at the last step of its (group, layer) */
     char warnings[16][600];
     int nwarnings;
+    /* Figures. */
+    int argc;                /* the command line, for DIR/index.html */
+    char **argv;
+    double range_lo, range_hi; /* --range lo,hi of the heatmaps' colour scale; NaN: the data's range */
+    int png;                 /* 1: PNG copies of the figures when rsvg-convert is on PATH (not --no-png) */
+    char layer[128];         /* the layer every input is from, for titles ("" when several or unknown) */
 } mx_run;
+
+/* Per-measure analyses shared by the JSON, the table and the figures
+ * (matrix_output.c computes them). */
+typedef struct mx_views {
+    simrep_linkage tree[SIMREP_MEASURE_COUNT];
+    double *mds[SIMREP_MEASURE_COUNT]; /* K x 2 */
+    double mds_ev[SIMREP_MEASURE_COUNT][2];
+    int *sorted;                       /* training/depth rows: inputs by (group, layer, step) */
+} mx_views;
+
+/* Files of -o DIR: out_open reports a failure (and sets failed), out_close
+ * reports a failed write or close; rc is the writer's own error flag. */
+typedef struct mx_outdir {
+    const char *dir;
+    char path[4096];
+    int failed;
+} mx_outdir;
+FILE *mx_out_open(mx_outdir *o, const char *name);
+void mx_out_close(mx_outdir *o, FILE *f, int rc);
+/* A file name fragment from a name: [A-Za-z0-9._-] kept, others '_'. */
+void mx_safe_name(char *dst, size_t cap, const char *s);
+/* The measure id of the run's t-th measure. */
+const char *mx_measure_id(const mx_run *r, int t);
+/* Depth: the inputs of group g, one per layer, in layer order; returns the count. */
+int mx_depth_rows(const mx_run *r, int g, int *out);
+
+/* The figures of -o DIR (SVG, PNG copies) and DIR/index.html
+ * (matrix_figures.c); failures are reported and set o->failed. */
+void matrix_write_figures(mx_outdir *o, const mx_run *r, const mx_views *v);
 
 /* Outputs (matrix_output.c); each returns 0 or an exit status after
  * printing the error. */

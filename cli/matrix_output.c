@@ -19,21 +19,12 @@
  * and MDS use the distance too; heatmaps colour the similarity.
  */
 #include "matrix.h"
-#include "svg.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Per-measure analyses shared by the JSON and the figures. */
-typedef struct mx_views {
-    cluster_tree tree[SIMREP_MEASURE_COUNT];
-    double *mds[SIMREP_MEASURE_COUNT]; /* K x 2 */
-    double mds_ev[SIMREP_MEASURE_COUNT][2];
-    int *sorted;                       /* training/depth rows: inputs by (group, layer, step) */
-} mx_views;
 
 static const mx_run *sort_run;
 
@@ -49,41 +40,32 @@ static int by_group_layer_step(const void *pa, const void *pb)
     return *(const int *)pa - *(const int *)pb;
 }
 
-static void views_free(const mx_run *r, mx_views *v)
+static void views_free(const mx_run *r, mx_views *v, simrep_ctx *ctx)
 {
     for (int t = 0; t < r->nmeasures; t++) {
-        cluster_tree_free(&v->tree[t]);
+        simrep_linkage_clear(ctx, &v->tree[t]);
         free(v->mds[t]);
     }
     free(v->sorted);
 }
 
-static int views_compute(const mx_run *r, mx_views *v)
+/* ctx (the linkages' allocator) lives as long as v. */
+static int views_compute(const mx_run *r, mx_views *v, simrep_ctx *ctx)
 {
     memset(v, 0, sizeof *v);
     int K = r->K;
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
-    if (!ctx)
-        return cli_error(EXIT_DATA, "out of memory");
     for (int t = 0; t < r->nmeasures; t++) {
-        if (cluster_upgma(K, r->dist[t], &v->tree[t]) != 0) {
-            simrep_ctx_free(ctx);
-            return cli_error(EXIT_DATA, "out of memory");
-        }
+        simrep_status st = simrep_cluster_average(ctx, K, r->dist[t], K, &v->tree[t]);
+        if (st != SIMREP_OK)
+            return cli_error(EXIT_DATA, "clustering of the %s distances: %s", mx_measure_id(r, t),
+                             simrep_ctx_message(ctx));
         v->mds[t] = calloc((size_t)K * 2, sizeof(double));
-        if (!v->mds[t]) {
-            simrep_ctx_free(ctx);
+        if (!v->mds[t])
             return cli_error(EXIT_DATA, "out of memory");
-        }
-        simrep_status st = simrep_mds(ctx, K, r->dist[t], K, 2, v->mds[t], v->mds_ev[t]);
-        if (st != SIMREP_OK) {
-            int rc = cli_error(EXIT_DATA, "MDS of the %s distances: %s", simrep_measure_get_info(r->measures[t])->id,
-                               simrep_ctx_message(ctx));
-            simrep_ctx_free(ctx);
-            return rc;
-        }
+        st = simrep_mds(ctx, K, r->dist[t], K, 2, v->mds[t], v->mds_ev[t]);
+        if (st != SIMREP_OK)
+            return cli_error(EXIT_DATA, "MDS of the %s distances: %s", mx_measure_id(r, t), simrep_ctx_message(ctx));
     }
-    simrep_ctx_free(ctx);
     v->sorted = malloc((size_t)K * sizeof *v->sorted);
     if (!v->sorted)
         return cli_error(EXIT_DATA, "out of memory");
@@ -94,13 +76,17 @@ static int views_compute(const mx_run *r, mx_views *v)
     return 0;
 }
 
-static const char *mid(const mx_run *r, int t)
+const char *mx_measure_id(const mx_run *r, int t)
 {
     return simrep_measure_get_info(r->measures[t])->id;
 }
 
-/* Depth: the inputs of group g, one per layer, in layer order; returns the count. */
-static int depth_rows(const mx_run *r, int g, int *out)
+static const char *mid(const mx_run *r, int t)
+{
+    return mx_measure_id(r, t);
+}
+
+int mx_depth_rows(const mx_run *r, int g, int *out)
 {
     int c = 0;
     for (int l = 0; l < r->nlayers; l++)
@@ -227,15 +213,15 @@ static void print_json(const mx_run *r, const mx_views *v)
     }
     fputs("},\n \"clustering\": {", f);
     for (int t = 0; t < r->nmeasures; t++) {
-        const cluster_tree *c = &v->tree[t];
+        const simrep_linkage *c = &v->tree[t];
         fprintf(f, "%s\n  \"%s\": {\"linkage\": \"average\", \"order\": [", t ? "," : "", mid(r, t));
         for (int i = 0; i < K; i++)
-            fprintf(f, "%s%d", i ? ", " : "", c->order[i]);
+            fprintf(f, "%s%lld", i ? ", " : "", (long long)c->order[i]);
         fputs("], \"merges\": [", f);
         for (int k = 0; k < K - 1; k++) {
-            fprintf(f, "%s[%d, %d, ", k ? ", " : "", c->left[k], c->right[k]);
+            fprintf(f, "%s[%lld, %lld, ", k ? ", " : "", (long long)c->left[k], (long long)c->right[k]);
             json_number(f, c->height[k]);
-            fprintf(f, ", %d]", c->size[k]);
+            fprintf(f, ", %lld]", (long long)c->size[k]);
         }
         fputs("]}", f);
     }
@@ -290,7 +276,7 @@ static void print_json(const mx_run *r, const mx_views *v)
             int first = 1;
             for (int a = 0; a < r->ngroups; a++)
                 for (int b = a + 1; b < r->ngroups; b++) {
-                    int na = depth_rows(r, a, ra), nb = depth_rows(r, b, rb);
+                    int na = mx_depth_rows(r, a, ra), nb = mx_depth_rows(r, b, rb);
                     fputs(first ? "\n   " : ",\n   ", f);
                     first = 0;
                     json_pair_key(f, r->groups[a], r->groups[b]);
@@ -351,26 +337,52 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* Characters (UTF-8 code points) of s. */
+static int text_chars(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        n += (*c & 0xC0) != 0x80;
+    return n;
+}
+
+/* s elided in the middle to w characters and padded to w columns (right:
+ * right-aligned). */
+static void print_name(const char *s, int w, int right)
+{
+    char buf[4 * 64 + 8];
+    simrep_elide(s, w, buf, sizeof buf);
+    int pad = w - text_chars(buf);
+    if (right)
+        printf("%*s%s", pad > 0 ? pad : 0, "", buf);
+    else
+        printf("%s%*s", buf, pad > 0 ? pad : 0, "");
+}
+
+/* The table: row names up to 32 characters, columns 8 to 16 wide, longer
+ * names elided in the middle (the ends of a name are what tell runs apart:
+ * "resnet50_seed1_layer4" vs "resnet50_seed2_layer4"). */
 static void print_table(const mx_run *r, const mx_views *v)
 {
-    int K = r->K, w = 8;
+    int K = r->K, longest = 1;
     for (int i = 0; i < K; i++) {
-        int len = (int)strlen(r->in[i].name);
-        w = len > w ? len : w;
+        int len = text_chars(r->in[i].name);
+        longest = len > longest ? len : longest;
     }
-    if (w > 14)
-        w = 14;
+    int rw = longest < 32 ? longest : 32, cw = longest < 8 ? 8 : longest > 16 ? 16 : longest;
     printf("n = %lld samples, %d inputs, %d pair%s%s\n", (long long)r->in[0].n, K, K * (K - 1) / 2,
            K * (K - 1) / 2 == 1 ? "" : "s", r->passes > 1 ? " (several passes: see --max-memory)" : "");
     for (int t = 0; t < r->nmeasures; t++) {
-        printf("\n%s similarity (rows and columns in manifest order)\n%-*s", mid(r, t), w, "");
-        for (int j = 0; j < K; j++)
-            printf(" %*.*s", w > 8 ? w : 8, w, r->in[j].name);
+        printf("\n%s similarity (rows and columns in manifest order)\n%*s", mid(r, t), rw, "");
+        for (int j = 0; j < K; j++) {
+            putchar(' ');
+            print_name(r->in[j].name, cw, 1);
+        }
         putchar('\n');
         for (int i = 0; i < K; i++) {
-            printf("%-*.*s", w, w, r->in[i].name);
+            print_name(r->in[i].name, rw, 0);
             for (int j = 0; j < K; j++)
-                printf(" %*.4f", w > 8 ? w : 8, r->sim[t][(size_t)i * K + j]);
+                printf(" %*.4f", cw, r->sim[t][(size_t)i * K + j]);
             putchar('\n');
         }
         if (r->has_group_column) {
@@ -429,28 +441,27 @@ int matrix_print(const mx_run *r, int format)
         return 0;
     }
     mx_views v;
-    int rc = views_compute(r, &v);
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    int rc = views_compute(r, &v, ctx);
     if (rc == 0) {
         if (format == MX_FORMAT_JSON)
             print_json(r, &v);
         else
             print_table(r, &v);
     }
-    views_free(r, &v);
+    views_free(r, &v, ctx);
+    simrep_ctx_free(ctx);
     fflush(stdout);
     return rc;
 }
 
 /* ------------------------------------------------------------- -o DIR */
 
-typedef struct outdir {
-    const char *dir;
-    char path[4096];
-    int failed;
-} outdir;
+typedef mx_outdir outdir;
 
-/* A file name fragment from a name: [A-Za-z0-9._-] kept, others '_'. */
-static void safe_name(char *dst, size_t cap, const char *s)
+void mx_safe_name(char *dst, size_t cap, const char *s)
 {
     size_t k = 0;
     for (; *s && k + 1 < cap && k < 60; s++) {
@@ -461,7 +472,7 @@ static void safe_name(char *dst, size_t cap, const char *s)
     dst[k] = 0;
 }
 
-static FILE *out_open(outdir *o, const char *name)
+FILE *mx_out_open(outdir *o, const char *name)
 {
     snprintf(o->path, sizeof o->path, "%s/%s", o->dir, name);
     FILE *f = fopen(o->path, "w");
@@ -472,7 +483,7 @@ static FILE *out_open(outdir *o, const char *name)
     return f;
 }
 
-static void out_close(outdir *o, FILE *f, int rc)
+void mx_out_close(outdir *o, FILE *f, int rc)
 {
     if (!f)
         return;
@@ -485,7 +496,7 @@ static void out_close(outdir *o, FILE *f, int rc)
 
 static void write_square_csv(outdir *o, const mx_run *r, const char *file, const double *m)
 {
-    FILE *f = out_open(o, file);
+    FILE *f = mx_out_open(o, file);
     if (!f)
         return;
     fputs("name", f);
@@ -500,200 +511,46 @@ static void write_square_csv(outdir *o, const mx_run *r, const char *file, const
             fprintf(f, ",%.17g", m[(size_t)i * r->K + j]);
         fputc('\n', f);
     }
-    out_close(o, f, ferror(f));
-}
-
-static void write_figures(outdir *o, const mx_run *r, const mx_views *v, int t)
-{
-    int K = r->K;
-    const char *id = mid(r, t);
-    const simrep_measure_info *info = simrep_measure_get_info(r->measures[t]);
-    const char **labels = malloc((size_t)K * sizeof *labels), **names = malloc((size_t)K * sizeof *names);
-    double *vals = malloc((size_t)K * K * sizeof *vals), *xs = malloc((size_t)K * sizeof *xs);
-    double *ys = malloc((size_t)K * sizeof *ys);
-    int *rg = malloc((size_t)K * sizeof *rg), *grp = malloc((size_t)K * sizeof *grp);
-    if (!labels || !names || !vals || !xs || !ys || !rg || !grp) {
-        cli_error(EXIT_DATA, "out of memory");
-        o->failed = 1;
-        goto done;
-    }
-    const int *ord = v->tree[t].order;
-    double lo = 0, hi = 1;
-    for (int i = 0; i < K; i++) {
-        labels[i] = r->in[ord[i]].name;
-        names[i] = r->in[i].name;
-        rg[i] = r->in[ord[i]].group;
-        grp[i] = r->in[i].group;
-        xs[i] = v->mds[t][2 * i];
-        ys[i] = v->mds[t][2 * i + 1];
-        for (int j = 0; j < K; j++) {
-            double s = r->sim[t][(size_t)ord[i] * K + ord[j]];
-            vals[(size_t)i * K + j] = s;
-            lo = fmin(lo, s);
-            hi = fmax(hi, s);
-        }
-    }
-    char title[256], sub[512], file[128], xl[64], yl[64];
-    snprintf(title, sizeof title, "%s similarity between %d inputs", id, K);
-    snprintf(sub, sizeof sub, "%s; ordered by average-linkage clustering of the distance (%s)", info->title,
-             info->distance);
-    svg_tree tree = {K, v->tree[t].left, v->tree[t].right, v->tree[t].height};
-    svg_heatmap_spec hm = {title, sub, "similarity", K, K, labels, labels, vals, lo, hi,
-                           r->has_group_column ? rg : NULL, &tree, ord,
-                           r->has_group_column ? r->groups : NULL, r->has_group_column ? r->ngroups : 0};
-    snprintf(file, sizeof file, "%s_heatmap.svg", id);
-    FILE *f = out_open(o, file);
-    if (f)
-        out_close(o, f, svg_heatmap(f, &hm));
-
-    /* Each axis's share of the two axes' (positive) eigenvalues; the full
-     * spectrum is not kept, so this is not a share of the total spread. */
-    double e0 = fmax(0, v->mds_ev[t][0]), e1 = fmax(0, v->mds_ev[t][1]), pos = e0 + e1;
-    snprintf(title, sizeof title, "%s distance: classical MDS of %d inputs", id, K);
-    snprintf(sub, sizeof sub, "Torgerson scaling of the %s distance (%s); eigenvalues %.3g and %.3g", id,
-             info->distance, v->mds_ev[t][0], v->mds_ev[t][1]);
-    snprintf(xl, sizeof xl, "MDS axis 1 (%.0f%% of the two)", pos > 0 ? 100 * e0 / pos : 0.0);
-    snprintf(yl, sizeof yl, "MDS axis 2 (%.0f%% of the two)", pos > 0 ? 100 * e1 / pos : 0.0);
-    svg_scatter_spec sc = {title, sub, xl, yl, K, xs, ys, names, grp, r->groups, r->ngroups};
-    snprintf(file, sizeof file, "%s_mds.svg", id);
-    if ((f = out_open(o, file)))
-        out_close(o, f, svg_scatter(f, &sc));
-
-    if (r->has_group_column) {
-        int nb = 0, cap = r->ngroups * (r->ngroups + 1) / 2;
-        char **bl = calloc((size_t)cap, sizeof *bl);
-        double *bv = calloc((size_t)cap, sizeof *bv), *be = calloc((size_t)cap, sizeof *be);
-        int *bc = calloc((size_t)cap, sizeof *bc);
-        for (int part = 0; part < 2 && bl && bv && be && bc; part++)
-            for (int a = 0; a < r->ngroups; a++)
-                for (int b = part ? a + 1 : a; b < (part ? r->ngroups : a + 1); b++) {
-                    group_stat s = group_summary(K, r->dist[t], grp, a, b);
-                    if (s.count == 0)
-                        continue;
-                    size_t len = strlen(r->groups[a]) + strlen(r->groups[b]) + 16;
-                    if (!(bl[nb] = malloc(len)))
-                        continue;
-                    if (part)
-                        snprintf(bl[nb], len, "%s | %s", r->groups[a], r->groups[b]);
-                    else
-                        snprintf(bl[nb], len, "within %s", r->groups[a]);
-                    bv[nb] = s.mean;
-                    be[nb] = s.std;
-                    bc[nb] = part ? -1 : a;
-                    nb++;
-                }
-        snprintf(title, sizeof title, "%s distance within and between groups", id);
-        snprintf(sub, sizeof sub, "mean %s distance over pairs of inputs; bars: one standard deviation (grey: "
-                 "between groups)", id);
-        snprintf(yl, sizeof yl, "%s distance", id);
-        svg_bars_spec bs = {title, sub, yl, nb, (const char *const *)bl, bv, be, bc};
-        snprintf(file, sizeof file, "%s_groups.svg", id);
-        if (bl && bv && be && bc && (f = out_open(o, file)))
-            out_close(o, f, svg_bars(f, &bs));
-        for (int k = 0; bl && k < nb; k++)
-            free(bl[k]);
-        free(bl), free(bv), free(be), free(bc);
-    }
-done:
-    free(labels), free(names), free(vals), free(xs), free(ys), free(rg), free(grp);
+    mx_out_close(o, f, ferror(f));
 }
 
 static void write_training(outdir *o, const mx_run *r, const mx_views *v)
 {
     int K = r->K;
-    FILE *f = out_open(o, "training.csv");
-    if (f) {
-        fputs("name,group,layer,step,final", f);
+    FILE *f = mx_out_open(o, "training.csv");
+    if (!f)
+        return;
+    fputs("name,group,layer,step,final", f);
+    for (int t = 0; t < r->nmeasures; t++)
+        fprintf(f, ",%s_distance,%s_similarity", mid(r, t), mid(r, t));
+    fputc('\n', f);
+    for (int k = 0; k < K; k++) {
+        int i = v->sorted[k], fin = r->final_of[i];
+        csv_field(f, r->in[i].name);
+        fputc(',', f);
+        csv_field(f, r->groups[r->in[i].group]);
+        fputc(',', f);
+        csv_field(f, r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : "");
+        fprintf(f, ",%.17g,", r->in[i].step);
+        csv_field(f, r->in[fin].name);
         for (int t = 0; t < r->nmeasures; t++)
-            fprintf(f, ",%s_distance,%s_similarity", mid(r, t), mid(r, t));
+            fprintf(f, ",%.17g,%.17g", r->dist[t][(size_t)i * K + fin], r->sim[t][(size_t)i * K + fin]);
         fputc('\n', f);
-        for (int k = 0; k < K; k++) {
-            int i = v->sorted[k], fin = r->final_of[i];
-            csv_field(f, r->in[i].name);
-            fputc(',', f);
-            csv_field(f, r->groups[r->in[i].group]);
-            fputc(',', f);
-            csv_field(f, r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : "");
-            fprintf(f, ",%.17g,", r->in[i].step);
-            csv_field(f, r->in[fin].name);
-            for (int t = 0; t < r->nmeasures; t++)
-                fprintf(f, ",%.17g,%.17g", r->dist[t][(size_t)i * K + fin], r->sim[t][(size_t)i * K + fin]);
-            fputc('\n', f);
-        }
-        out_close(o, f, ferror(f));
     }
-    /* One line per (group, layer): the sorted order keeps each series contiguous. */
-    int *start = malloc((size_t)(K + 1) * sizeof *start), *count = malloc((size_t)K * sizeof *count);
-    char **names = calloc((size_t)K, sizeof *names);
-    double **xs = calloc((size_t)K, sizeof *xs), **ys = calloc((size_t)K, sizeof *ys);
-    double *xbuf = malloc((size_t)K * sizeof *xbuf), *ybuf = malloc((size_t)K * sizeof *ybuf);
-    if (!start || !count || !names || !xs || !ys || !xbuf || !ybuf) {
-        cli_error(EXIT_DATA, "out of memory");
-        o->failed = 1;
-    } else {
-        int ns = 0;
-        for (int k = 0; k < K; k++) {
-            int i = v->sorted[k];
-            if (k == 0 || r->in[v->sorted[k - 1]].group != r->in[i].group ||
-                r->in[v->sorted[k - 1]].layer != r->in[i].layer) {
-                start[ns] = k;
-                count[ns] = 0;
-                const char *layer = r->in[i].layer >= 0 ? r->layers[r->in[i].layer] : r->in[i].name;
-                size_t len = strlen(layer) + strlen(r->groups[r->in[i].group]) + 4;
-                names[ns] = malloc(len);
-                if (names[ns]) {
-                    if (r->has_group_column && r->ngroups > 1)
-                        snprintf(names[ns], len, "%s / %s", r->groups[r->in[i].group], layer);
-                    else
-                        snprintf(names[ns], len, "%s", r->in[i].layer >= 0 ? layer : "input");
-                }
-                ns++;
-            }
-            count[ns - 1]++;
-        }
-        for (int t = 0; t < r->nmeasures; t++) {
-            int ok = 1;
-            for (int s = 0; s < ns; s++) {
-                ok &= names[s] != NULL;
-                xs[s] = xbuf + start[s];
-                ys[s] = ybuf + start[s];
-                for (int c = 0; c < count[s]; c++) {
-                    int i = v->sorted[start[s] + c];
-                    xbuf[start[s] + c] = r->in[i].step;
-                    ybuf[start[s] + c] = r->dist[t][(size_t)i * K + r->final_of[i]];
-                }
-            }
-            char title[256], sub[256], yl[128], file[128];
-            snprintf(title, sizeof title, "%s distance to the last step, per layer", mid(r, t));
-            snprintf(sub, sizeof sub, "each layer at each step against the same layer at its last step "
-                     "(lower = closer to its final representation)");
-            snprintf(yl, sizeof yl, "%s distance to final", mid(r, t));
-            svg_lines_spec ls = {title, sub, "step", yl, ns, (const char *const *)names, count,
-                                 (const double *const *)xs, (const double *const *)ys};
-            snprintf(file, sizeof file, "%s_training.svg", mid(r, t));
-            FILE *g = ok ? out_open(o, file) : NULL;
-            if (g)
-                out_close(o, g, svg_lines(g, &ls));
-        }
-    }
-    for (int s = 0; names && s < K; s++)
-        free(names[s]);
-    free(start), free(count), free(names), free(xs), free(ys), free(xbuf), free(ybuf);
+    mx_out_close(o, f, ferror(f));
 }
 
 static void write_depth(outdir *o, const mx_run *r)
 {
     int K = r->K;
     int *ra = malloc((size_t)K * sizeof *ra), *rb = malloc((size_t)K * sizeof *rb);
-    const char **la = malloc((size_t)K * sizeof *la), **lb = malloc((size_t)K * sizeof *lb);
-    double *vals = malloc((size_t)K * K * sizeof *vals);
-    FILE *f = ra && rb && la && lb && vals ? out_open(o, "depth.csv") : NULL;
+    FILE *f = ra && rb ? mx_out_open(o, "depth.csv") : NULL;
     if (f) {
         fputs("measure,group_x,group_y,layer_x,layer_y,name_x,name_y,similarity,distance\n", f);
         for (int t = 0; t < r->nmeasures; t++)
             for (int a = 0; a < r->ngroups; a++)
                 for (int b = a + 1; b < r->ngroups; b++) {
-                    int na = depth_rows(r, a, ra), nb = depth_rows(r, b, rb);
+                    int na = mx_depth_rows(r, a, ra), nb = mx_depth_rows(r, b, rb);
                     for (int x = 0; x < na; x++)
                         for (int y = 0; y < nb; y++) {
                             int i = ra[x], j = rb[y];
@@ -711,38 +568,13 @@ static void write_depth(outdir *o, const mx_run *r)
                             csv_field(f, r->in[j].name);
                             fprintf(f, ",%.17g,%.17g\n", r->sim[t][(size_t)i * K + j], r->dist[t][(size_t)i * K + j]);
                         }
-                    /* The layer x layer heatmap of this pair of groups. */
-                    double lo = 0, hi = 1;
-                    for (int x = 0; x < na; x++) {
-                        la[x] = r->layers[r->in[ra[x]].layer];
-                        for (int y = 0; y < nb; y++) {
-                            double s = r->sim[t][(size_t)ra[x] * K + rb[y]];
-                            vals[(size_t)x * nb + y] = s;
-                            lo = fmin(lo, s), hi = fmax(hi, s);
-                        }
-                    }
-                    for (int y = 0; y < nb; y++)
-                        lb[y] = r->layers[r->in[rb[y]].layer];
-                    char title[512], sub[512], file[256], ga[64], gb[64];
-                    snprintf(title, sizeof title, "%s similarity, layer by layer: %s (rows) vs %s (columns)",
-                             mid(r, t), r->groups[a], r->groups[b]);
-                    snprintf(sub, sizeof sub, "%s; layers in manifest order",
-                             simrep_measure_get_info(r->measures[t])->title);
-                    svg_heatmap_spec hm = {title, sub, "similarity", na, nb, la, lb, vals, lo, hi,
-                                           NULL, NULL, NULL, NULL, 0};
-                    safe_name(ga, sizeof ga, r->groups[a]);
-                    safe_name(gb, sizeof gb, r->groups[b]);
-                    snprintf(file, sizeof file, "%s_depth_%s_vs_%s.svg", mid(r, t), ga, gb);
-                    FILE *g = out_open(o, file);
-                    if (g)
-                        out_close(o, g, svg_heatmap(g, &hm));
                 }
-        out_close(o, f, ferror(f));
-    } else if (!(ra && rb && la && lb && vals)) {
+        mx_out_close(o, f, ferror(f));
+    } else if (!(ra && rb)) {
         cli_error(EXIT_DATA, "out of memory");
         o->failed = 1;
     }
-    free(ra), free(rb), free(la), free(lb), free(vals);
+    free(ra), free(rb);
 }
 
 int matrix_write_dir(const mx_run *r, const char *dir)
@@ -753,8 +585,12 @@ int matrix_write_dir(const mx_run *r, const char *dir)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_error(EXIT_DATA, "%s: not a directory", dir);
     mx_views v;
-    if (views_compute(r, &v) != 0) {
-        views_free(r, &v);
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    if (views_compute(r, &v, ctx) != 0) {
+        views_free(r, &v, ctx);
+        simrep_ctx_free(ctx);
         return EXIT_DATA;
     }
     outdir o = {dir, "", 0};
@@ -766,9 +602,8 @@ int matrix_write_dir(const mx_run *r, const char *dir)
         write_square_csv(&o, r, file, r->sim[t]);
         snprintf(file, sizeof file, "%s_distance.csv", mid(r, t));
         write_square_csv(&o, r, file, r->dist[t]);
-        write_figures(&o, r, &v, t);
     }
-    FILE *f = o.failed ? NULL : out_open(&o, "inputs.csv");
+    FILE *f = o.failed ? NULL : mx_out_open(&o, "inputs.csv");
     if (f) {
         for (int c = 0; c < m->ncols; c++) {
             csv_field(f, m->cols[c]);
@@ -786,9 +621,9 @@ int matrix_write_dir(const mx_run *r, const char *dir)
                 fprintf(f, "%lld", (long long)r->in[i].kept);
             fputc('\n', f);
         }
-        out_close(&o, f, ferror(f));
+        mx_out_close(&o, f, ferror(f));
     }
-    f = o.failed ? NULL : out_open(&o, "group_summary.csv");
+    f = o.failed ? NULL : mx_out_open(&o, "group_summary.csv");
     if (f) {
         int *grp = malloc((size_t)K * sizeof *grp);
         fputs("measure,kind,group_x,group_y,mean_distance,std,pairs\n", f);
@@ -807,12 +642,15 @@ int matrix_write_dir(const mx_run *r, const char *dir)
                     fprintf(f, ",%.17g,%.17g,%lld\n", s.mean, s.std, (long long)s.count);
                 }
         free(grp);
-        out_close(&o, f, ferror(f) || !grp);
+        mx_out_close(&o, f, ferror(f) || !grp);
     }
     if (r->training && !o.failed)
         write_training(&o, r, &v);
     if (r->depth && !o.failed)
         write_depth(&o, r);
-    views_free(r, &v);
+    if (!o.failed)
+        matrix_write_figures(&o, r, &v);
+    views_free(r, &v, ctx);
+    simrep_ctx_free(ctx);
     return o.failed ? EXIT_DATA : 0;
 }

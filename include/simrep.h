@@ -38,7 +38,9 @@ extern "C" {
  * built), and the size of a public struct that callers allocate or read
  * ("simrep_result", "simrep_options", "simrep_matrix", "simrep_array_info",
  * "simrep_cca_details", "simrep_layout", "simrep_input_dims",
- * "simrep_measure_info", "simrep_option_info"; 0 for any other name), so a
+ * "simrep_measure_info", "simrep_option_info", and the figures'
+ * "simrep_linkage", "simrep_figure", "simrep_heatmap", "simrep_scatter",
+ * "simrep_bars", "simrep_lines"; 0 for any other name), so a
  * binding written against one header can check the library it loads:
  * fields are only ever appended, so a larger size means a newer library. */
 const char *simrep_version(void);
@@ -632,6 +634,174 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
  */
 simrep_status simrep_mds(simrep_ctx *ctx, int64_t n, const double *dist, int64_t ld, int64_t dims, double *coords,
                          double *eigenvalues);
+
+/*
+ * Average-linkage hierarchical clustering (UPGMA, Sokal and Michener 1958)
+ * of an n x n distance matrix, in scipy's linkage convention: merge m joins
+ * left[m] and right[m] (ids < n are the points, n + m' the cluster made by
+ * merge m') at height[m], giving a cluster of size[m] points; order is the
+ * leaf order of the dendrogram (depth-first, left child first).
+ *
+ * Rule (deterministic, so tests can replay it): clusters are kept in the
+ * order of their smallest point; each step merges the closest two, ties
+ * going to the first pair in that order (row-major over i < j); the
+ * cluster with the smaller first point is the left child; the distance
+ * from the merged cluster to another is the size-weighted mean of the two
+ * old distances (which equals the mean over all point pairs).  dist is
+ * row-major with leading dimension ld >= n; only i < j is read.  Release
+ * with simrep_linkage_clear.  Errors: SIMREP_E_INVALID (n < 1, ld < n),
+ * SIMREP_E_NONFINITE (a NaN or Inf distance), SIMREP_E_NOMEM.
+ */
+typedef struct simrep_linkage {
+    int64_t leaves;                 /* n */
+    int64_t *left, *right, *size;   /* n - 1 merges */
+    double *height;
+    int64_t *order;                 /* n point indices, top to bottom */
+} simrep_linkage;
+
+simrep_status simrep_cluster_average(simrep_ctx *ctx, int64_t n, const double *dist, int64_t ld,
+                                     simrep_linkage *out);
+void simrep_linkage_clear(simrep_ctx *ctx, simrep_linkage *linkage);
+
+/* --------------------------------------------------------------- figures */
+
+/*
+ * SVG figures: the one renderer behind `simrep matrix -o DIR` and Python's
+ * simrep.plot.  Each call draws one standalone SVG 1.1 document (UTF-8, no
+ * scripts, no external references, ids unique to the figure so that
+ * several can be inlined in one HTML page) into a simrep_figure.  Every
+ * string is XML-escaped.  Layout is computed from the content, never
+ * configured, by these rules:
+ *
+ *   - Text is Helvetica/Arial (Liberation Sans on Debian), measured with
+ *     its font metrics; every label is placed inside the canvas.
+ *   - Names longer than SIMREP_LABEL_CHARS characters are elided in the
+ *     middle (simrep_elide); the full name is the element's <title>
+ *     (shown on hover).
+ *   - Heatmaps: viridis colours over [lo, hi], by default the range of the
+ *     data (without the diagonal when self is set: it is drawn grey), or
+ *     the caller's range (values beyond it take the end colours); the
+ *     legend prints both limits.  Cells print their value when it fits,
+ *     all with the same number of decimals (enough to tell apart values
+ *     1/100 of the range apart, 2 to 4).  Column labels turn by 45 degrees
+ *     when they do not fit their column; above 20 columns of a self
+ *     matrix they are numbers, keyed by the row labels ("12  name").
+ *   - Scatter plots: equal units on both axes when asked (MDS); labels
+ *     placed greedily beside their point or, with a leader line, further
+ *     out, never overlapping a point, another label or the frame; when a
+ *     name cannot be placed, every point is labelled by number and keyed
+ *     in a list at the right.
+ *   - Bars and lines fill a canvas at least as wide as the title.
+ *
+ * Colours: Okabe-Ito for groups and series (colour-blind safe, cycled
+ * beyond 8), viridis for the continuous scale.  simrep_figure_clear
+ * releases the document.  Errors: SIMREP_E_INVALID (sizes, NULL arrays,
+ * a range with lo >= hi or not finite), SIMREP_E_NOMEM.
+ */
+#define SIMREP_LABEL_CHARS 28
+
+typedef struct simrep_figure {
+    char *svg;             /* the document, NUL-terminated (allocated by the library) */
+    size_t len;            /* strlen(svg) */
+    double width, height;  /* canvas size in px */
+    double lo, hi;         /* heatmaps: the colour scale's limits; bars, lines: the y axis; scatter: the x axis */
+    int decimals;          /* heatmaps: decimals of the cell values (0 when no cell prints its value) */
+    int numbered;          /* heatmaps: columns numbered; scatter: points numbered (see above) */
+    int64_t unplaced;      /* scatter: labels that found no free place (listed in the key) */
+} simrep_figure;
+
+void simrep_figure_clear(simrep_ctx *ctx, simrep_figure *figure);
+
+/* A matrix as coloured cells, rows and columns in the given or the
+ * dendrogram's order. */
+typedef struct simrep_heatmap {
+    const char *title, *subtitle;    /* NULL: none */
+    const char *scale_label;         /* what the colours show ("pwcca similarity") */
+    int64_t rows, cols;
+    const double *values;            /* rows x cols, row-major with leading dimension ld, in input order */
+    int64_t ld;
+    const char *const *row_labels;   /* rows names; NULL: 1, 2, ... */
+    const char *const *col_labels;   /* cols names; NULL: 1, 2, ... */
+    const int64_t *row_order;        /* display order (row_order[k]: the row shown k-th); NULL: input order */
+    const int64_t *col_order;
+    const simrep_linkage *tree;      /* a dendrogram left of the rows (self only; its order is used), or NULL */
+    int self;                        /* 1: rows and columns are the same inputs (diagonal grey, not in the range) */
+    double lo, hi;                   /* the colour scale; NaN (simrep_heatmap_init): the data's range */
+    const int *row_group;            /* group index of each row (input order): a colour strip; NULL: none */
+    const char *const *group_names;  /* ngroups names for the legend */
+    int ngroups;
+} simrep_heatmap;
+
+void simrep_heatmap_init(simrep_heatmap *spec);
+simrep_status simrep_plot_heatmap(simrep_ctx *ctx, const simrep_heatmap *spec, simrep_figure *out);
+
+/* Labelled points (an MDS map). */
+typedef struct simrep_scatter {
+    const char *title, *subtitle, *xlabel, *ylabel;
+    int64_t n;
+    const double *x, *y;
+    const char *const *labels;       /* n names; NULL: 1, 2, ... */
+    const int *group;                /* group index per point; NULL: one colour */
+    const char *const *group_names;  /* ngroups names for the legend; NULL: none */
+    int ngroups;
+    int equal_aspect;                /* 1: a unit is as long on both axes (distances read off the map) */
+} simrep_scatter;
+
+void simrep_scatter_init(simrep_scatter *spec);
+simrep_status simrep_plot_scatter(simrep_ctx *ctx, const simrep_scatter *spec, simrep_figure *out);
+
+/* A bar per value, with optional error bars, the individual values as
+ * dots and a note above each bar (a p-value).  Error bars are given by
+ * their ends (asymmetric intervals such as bootstrap CIs work as they
+ * are); err_label says what they are. */
+typedef struct simrep_bars {
+    const char *title, *subtitle, *ylabel;
+    int64_t n;
+    const char *const *labels;
+    const double *value;
+    const double *err_lo, *err_hi;   /* the error bar of bar i spans [err_lo[i], err_hi[i]]; NULL or NaN: none */
+    const char *err_label;           /* "one standard deviation", "95% bootstrap CI", ...; NULL: not said */
+    const int *colour;               /* group colour index per bar; -1: grey; NULL: all grey */
+    const char *const *note;         /* text above bar i, or NULL / "" */
+    const double *const *points;     /* the values behind bar i (npoints[i] of them) drawn as dots; NULL: none */
+    const int64_t *npoints;
+} simrep_bars;
+
+void simrep_bars_init(simrep_bars *spec);
+simrep_status simrep_plot_bars(simrep_ctx *ctx, const simrep_bars *spec, simrep_figure *out);
+
+/* Curves y(x), one per series (training dynamics, per-step similarity). */
+typedef struct simrep_lines {
+    const char *title, *subtitle, *xlabel, *ylabel;
+    int nseries;
+    const char *const *names;
+    const int64_t *npoints;
+    const double *const *x, *const *y;
+    const double *const *y_lo, *const *y_hi; /* a shaded band per series (NULL, or NULL per series): none */
+    const int *colour;               /* colour index per series; NULL: 0, 1, 2, ... */
+    const int *dash;                 /* dash pattern per series (0 solid, 1 dashed, 2 dotted, ...); NULL: solid */
+    int y_from_zero;                 /* 1: the y axis includes 0 */
+} simrep_lines;
+
+void simrep_lines_init(simrep_lines *spec);
+simrep_status simrep_plot_lines(simrep_ctx *ctx, const simrep_lines *spec, simrep_figure *out);
+
+/*
+ * s elided in the middle to at most max_chars characters (UTF-8 code
+ * points, never split): "resnet50_seed…4.2.conv3" (the ellipsis is U+2026,
+ * counted as one).  Writes at most cap bytes including the NUL (truncating
+ * at a character boundary if cap is too small); returns the bytes the
+ * whole elided string needs, without the NUL.  max_chars < 3 is taken as
+ * 3.
+ */
+size_t simrep_elide(const char *s, int64_t max_chars, char *out, size_t cap);
+
+/* The title convention of every figure: "<measure> <what> at <layer>: <inputs>
+ * inputs, n = <n>" ("pwcca similarity at relu2: 10 inputs, n = 1,500"); the
+ * layer part is left out when layer is NULL or "", the inputs part when
+ * inputs <= 0, the n part when n <= 0.  Returns as simrep_elide. */
+size_t simrep_figure_title(const char *measure, const char *what, const char *layer, int64_t inputs, int64_t n,
+                           char *out, size_t cap);
 
 /* ----------------------------------------------------------------- input */
 

@@ -32,6 +32,9 @@ size_t simrep_struct_size(const char *name)
         {"simrep_cca_details", sizeof(simrep_cca_details)}, {"simrep_layout", sizeof(simrep_layout)},
         {"simrep_input_dims", sizeof(simrep_input_dims)}, {"simrep_measure_info", sizeof(simrep_measure_info)},
         {"simrep_option_info", sizeof(simrep_option_info)},
+        {"simrep_linkage", sizeof(simrep_linkage)},       {"simrep_figure", sizeof(simrep_figure)},
+        {"simrep_heatmap", sizeof(simrep_heatmap)},       {"simrep_scatter", sizeof(simrep_scatter)},
+        {"simrep_bars", sizeof(simrep_bars)},             {"simrep_lines", sizeof(simrep_lines)},
     };
     for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
         if (strcmp(sizes[i].name, name) == 0)

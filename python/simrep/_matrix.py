@@ -15,14 +15,22 @@ sample standard deviations of the distance over pairs within a group of at
 least two inputs, and over pairs with one input in each of two groups).
 cka_rbf needs the rows themselves: for it, each input is also held as
 float64 (O(n p) each), as the CLI does.
+
+The analyses the CLI adds are computed by the same library calls: the
+average-linkage clustering (simrep_cluster_average) and classical MDS
+(simrep_mds) of each distance, the training-dynamics and depth views by the
+CLI's rules (given layers= and steps=), and the CLI's warnings (the
+library's texts, simrep_warning_text).  simrep.plot draws any of it with the
+CLI's renderer.
 """
 
 import ctypes
+import warnings
 
 import numpy as np
 
-from . import _arrays, _native
-from ._core import _BY_ID, _input_names, _measure_list, _options, _prepare_pairs
+from . import _arrays, _input, _native
+from ._core import _BY_ID, SimrepWarning, _input_names, _measure_list, _options, _prepare_pairs
 from ._errors import Context, InvalidArgument, from_status
 
 _lib = _native.lib
@@ -33,29 +41,31 @@ _BLOCK_DOUBLES = 4 * 1024 * 1024
 
 
 class _Input:
-    """One input: an in-memory matrix view, or an open file source."""
+    """One input: a 2-D array or tensor read in place as a matrix view, or
+    (a path spec, or any input when a layout option is given) a
+    simrep_input read through the library's layouts (_input: conv maps,
+    sequences and token masks as the CLI reads them)."""
 
-    def __init__(self, ctx, item, name, features_first):
+    def __init__(self, ctx, item, name, lay, features_first, layered):
         self.name = name
-        self.source = None
+        self.inp = None
         self.keep = None
-        if isinstance(item, str):
-            src = ctypes.c_void_p()
-            ctx.check(_lib.simrep_source_open(ctx.ptr, item.encode(), ctypes.byref(src)))
-            self.source = src
-            ctx.check(_lib.simrep_source_set_layout(ctx.ptr, src, int(bool(features_first))))
-            self.rows = int(_lib.simrep_source_samples(src))
-            self.cols = int(_lib.simrep_source_features(src))
+        if layered or isinstance(item, str):
+            self.inp = _input.Input(ctx, item, name, lay)
         else:
             self.view, self.keep = _arrays.matrix(item, name, features_first)
-            self.rows, self.cols = int(self.view.rows), int(self.view.cols)
+        self.settle()
+
+    def settle(self):
+        """Take the sizes (again, after simrep_inputs_agree)."""
+        src = self.inp if self.inp is not None else None
+        self.rows = src.rows if src is not None else int(self.view.rows)
+        self.cols = src.cols if src is not None else int(self.view.cols)
 
     def block(self, ctx, r0, rows):
         """A view of rows [r0, r0 + rows) (valid until the next call)."""
-        if self.source is not None:
-            v = _native.Matrix()
-            ctx.check(_lib.simrep_source_read(ctx.ptr, self.source, r0, rows, ctypes.byref(v)))
-            return v
+        if self.inp is not None:
+            return self.inp.read(ctx, r0, rows)[0]
         v = _native.Matrix.from_buffer_copy(self.view)
         item = _native.lib.simrep_dtype_size(v.dtype)
         v.data = (v.data or 0) + r0 * v.row_stride * item
@@ -63,9 +73,9 @@ class _Input:
         return v
 
     def close(self, ctx):
-        if self.source is not None:
-            _lib.simrep_source_free(ctx.ptr, self.source)
-            self.source = None
+        if self.inp is not None:
+            self.inp.close(ctx)
+            self.inp = None
 
 
 def _group_summary(dist, groups, order):
@@ -85,11 +95,14 @@ def _group_summary(dist, groups, order):
     return out
 
 
-def pairs_matrix(ctx, moments, names, linear, buf):
+def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
     """Every pair's linear measures from a K-input simrep_moments (the
     per-input work done once by simrep_pairs_prepare): ({id: K x K
     similarity}, {id: K x K distance}, {name: features kept, from the
-    measures that report kept features}); diagonals 1 and 0."""
+    measures that report kept features}); diagonals 1 and 0.  warn_out (a
+    dict), if given, receives {name: SIMREP_WARN_FEW_SAMPLES |
+    SIMREP_WARN_DEAD_FEATURES flags} from the pairs it was in, as the CLI
+    collects them."""
     K = len(names)
     sim = {m: np.eye(K) for m in linear}
     dist = {m: np.zeros((K, K)) for m in linear}
@@ -111,6 +124,12 @@ def pairs_matrix(ctx, moments, names, linear, buf):
                         dist[m][i, j] = dist[m][j, i] = r.distance
                         if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                             kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
+                        if warn_out is not None:
+                            w = r.warnings
+                            for nm, few, dead in ((names[i], _native.WARN_FEW_SAMPLES_X, _native.WARN_DEAD_X),
+                                                  (names[j], _native.WARN_FEW_SAMPLES_Y, _native.WARN_DEAD_Y)):
+                                warn_out[nm] = (warn_out.get(nm, 0) | (_native.WARN_FEW_SAMPLES if w & few else 0)
+                                                | (_native.WARN_DEAD_FEATURES if w & dead else 0))
                 finally:
                     for c in range(len(linear)):
                         _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
@@ -132,7 +151,9 @@ def matrix_result(n, names, groups, kept, ids, sim, dist):
     }
 
 
-def matrix(inputs, names=None, groups=None, measures=None, *, features_first=False, **options):
+def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps=None, against_final=False,
+           features_first=False, conv=None, conv_mode=None, resize=None, sequence=None, mask=None, warn=True,
+           **options):
     """Every pair of K >= 2 representations of the same n samples.
 
     inputs: a list of arrays / tensors (n x p_k, or p_k x n with
@@ -140,13 +161,28 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
     "c.safetensors:name"), or a dict {name: array_or_path}.
     names, groups: one string per input (default names "0", "1", ...; default
     group "" for every input).  measures and options as simrep.compare.
+    conv ("nhwc"/"nchw") with conv_mode ("positions", "pool", "flatten") and
+    resize apply to 4-D inputs, sequence ("flatten", "first", "last",
+    "mean") and mask (a token mask shared by every input) to 3-D ones, as
+    the CLI's --conv/--conv-mode/--resize/--sequence/--mask (read through
+    the library's layouts, files streamed, arrays in place).
+    layers, steps: one per input, as the manifest's layer and step columns:
+    with steps (and layers, or against_final=True) the result has the
+    training-dynamics view, with layers and two or more groups the depth
+    view, by the CLI's rules.
 
-    Returns {"n", "names", "groups", "kept": {name: features kept},
+    Returns the structure of `simrep matrix --format json`: {"n", "names",
+    "groups", "kept": {name: features kept},
     "measures": {id: {"similarity": K x K array, "distance": K x K array}},
     "group_summary": {id: {"within": {g: mean}, "between": {"g1|g2": mean},
-    "within_std", "between_std", "within_pairs", "between_pairs"}}}: the
-    structure of `simrep matrix --format json`.  Diagonals are similarity 1,
-    distance 0; matrices are symmetric.
+    "within_std", "between_std", "within_pairs", "between_pairs"}},
+    "clustering": {id: {"linkage": "average", "order": [...], "merges":
+    [[left, right, height, size], ...]}}, "mds": {id: {"coords": K x 2 array,
+    "eigenvalues": [l1, l2]}}, "warnings": [...]} plus "layers", "steps",
+    "training" and "depth" when given or applicable, and "layer": the layer
+    every input is from when that is known (figure titles).  Diagonals are
+    similarity 1, distance 0; matrices are symmetric.  Warnings are also
+    issued as SimrepWarning (warn=False silences them).
     """
     if isinstance(inputs, dict):
         if names is not None:
@@ -163,6 +199,17 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
         raise InvalidArgument("%d inputs but %d names and %d groups" % (K, len(names), len(groups)))
     if len(set(names)) != K:
         raise InvalidArgument("input names must be distinct")
+    if layers is not None:
+        layers = [str(x) for x in layers]
+        if len(layers) != K or not all(layers):
+            raise InvalidArgument("layers= needs one non-empty name per input (%d inputs)" % K)
+    if steps is not None:
+        steps = [float(x) for x in steps]
+        if len(steps) != K or not all(np.isfinite(steps)):
+            raise InvalidArgument("steps= needs one finite number per input (%d inputs)" % K)
+    if against_final and steps is None:
+        raise InvalidArgument("against_final needs steps=")
+    layered = any(v is not None for v in (conv, conv_mode, resize, sequence, mask))
     ids = _measure_list(measures)
     buf, o = _options(**options)
     linear = [m for m in ids if _BY_ID[m][1]["family"] != "rows"]
@@ -171,10 +218,19 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
 
     with Context() as ctx:
         ins = []
+        msk = None
         moments = ctypes.c_void_p()
         try:
+            if mask is not None:
+                msk = _input.Mask(ctx, mask, "mask")
+            lay = _input.layout(features_first, conv, conv_mode, resize, sequence, msk, per_step=False)
             for item, name in zip(inputs, names):
-                ins.append(_Input(ctx, item, name, features_first))
+                ins.append(_Input(ctx, item, name, lay, features_first, layered))
+            read = [inp.inp for inp in ins if inp.inp is not None]
+            if read:  # the same N (and T, conv sizes), as the CLI checks
+                _input.agree(ctx, read)
+                for inp in ins:
+                    inp.settle()
             n = ins[0].rows
             for inp in ins:
                 if inp.rows != n:
@@ -200,7 +256,8 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
                     # there are two): use the caller's names.
                     raise from_status(st, _input_names(ctx, names), names[:2] if K == 2 else None)
 
-            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf)
+            warn_flags = {}
+            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags)
             out_sim.update({m: np.eye(K) for m in ids if m not in out_sim})
             out_dist.update({m: np.zeros((K, K)) for m in ids if m not in out_dist})
             kept = {name: inp.cols for name, inp in zip(names, ins)}
@@ -226,5 +283,132 @@ def matrix(inputs, names=None, groups=None, measures=None, *, features_first=Fal
                 _lib.simrep_moments_free(ctx.ptr, moments)
             for inp in ins:
                 inp.close(ctx)
+            if msk is not None:
+                msk.close(ctx)
 
-    return matrix_result(n, names, groups, kept, ids, out_sim, out_dist)
+    out = matrix_result(n, names, groups, kept, ids, out_sim, out_dist)
+    out.update(_views(out, ids, layers, steps, against_final))
+    out["warnings"] = _warnings(names, n, kept, {nm: inp.cols for nm, inp in zip(names, ins)}, warn_flags)
+    out["layer"] = _common_layer(inputs, layers)
+    if layers is not None:
+        out["layers"] = layers
+    if steps is not None:
+        out["steps"] = steps
+    if warn:
+        for w in out["warnings"]:
+            warnings.warn(w, SimrepWarning, stacklevel=2)
+    return out
+
+
+def cluster(dist):
+    """Average-linkage (UPGMA) clustering of a K x K distance matrix by the
+    library (the CLI's rule, see simrep_cluster_average in simrep.h):
+    {"linkage": "average", "order": [K leaf indices], "merges": [[left,
+    right, height, size]] in scipy's linkage convention}."""
+    d = np.ascontiguousarray(dist, dtype=np.float64)
+    K = d.shape[0]
+    if d.ndim != 2 or d.shape[1] != K:
+        raise InvalidArgument("cluster takes a square distance matrix (got shape %s)" % (d.shape,))
+    link = _native.Linkage()
+    with Context() as ctx:
+        ctx.check(_lib.simrep_cluster_average(ctx.ptr, K, d.ctypes.data, K, ctypes.byref(link)))
+        try:
+            merges = [[int(link.left[m]), int(link.right[m]), float(link.height[m]), int(link.size[m])]
+                      for m in range(K - 1)]
+            order = [int(link.order[k]) for k in range(K)]
+        finally:
+            _lib.simrep_linkage_clear(ctx.ptr, ctypes.byref(link))
+    return {"linkage": "average", "order": order, "merges": merges}
+
+
+def mds(dist, dims=2):
+    """Classical (Torgerson) MDS of a K x K distance matrix by the library
+    (simrep_mds): {"coords": K x dims array, "eigenvalues": [dims values]}."""
+    d = np.ascontiguousarray(dist, dtype=np.float64)
+    K = d.shape[0]
+    coords = np.zeros((K, dims))
+    ev = np.zeros(dims)
+    with Context() as ctx:
+        ctx.check(_lib.simrep_mds(ctx.ptr, K, d.ctypes.data, K, dims, coords.ctypes.data, ev.ctypes.data))
+    return {"coords": coords, "eigenvalues": [float(v) for v in ev]}
+
+
+def _views(r, ids, layers, steps, against_final):
+    """Clustering and MDS per measure; the training and depth views by the
+    rules of cli/matrix.c (plan_views)."""
+    out = {"clustering": {m: cluster(r["measures"][m]["distance"]) for m in ids},
+           "mds": {m: mds(r["measures"][m]["distance"]) for m in ids}}
+    names, groups, K = r["names"], r["groups"], len(r["names"])
+    gorder = list(dict.fromkeys(groups))
+    lorder = list(dict.fromkeys(layers)) if layers is not None else []
+    g_of = [gorder.index(g) for g in groups]
+    l_of = [lorder.index(x) for x in layers] if layers is not None else [-1] * K
+    training = steps is not None and (layers is not None or against_final)
+    depth = not training and layers is not None and len(gorder) >= 2
+    if training:
+        final = []
+        for i in range(K):
+            best = i
+            for j in range(K):
+                if j == i or g_of[j] != g_of[i] or l_of[j] != l_of[i]:
+                    continue
+                if steps[j] == steps[i]:
+                    raise InvalidArgument("'%s' has the same group, layer and step as '%s'" % (names[i], names[j]))
+                if steps[j] > steps[best]:
+                    best = j
+            final.append(best)
+        rows = sorted(range(K), key=lambda i: (g_of[i], l_of[i], steps[i], i))
+        out["training"] = [{
+            "name": names[i], "group": groups[i], "layer": layers[i] if layers is not None else "",
+            "step": steps[i], "final": names[final[i]],
+            "distance": {m: float(r["measures"][m]["distance"][i, final[i]]) for m in ids},
+            "similarity": {m: float(r["measures"][m]["similarity"][i, final[i]]) for m in ids}} for i in rows]
+    if depth:
+        seen = {}
+        for i in range(K):
+            key = (g_of[i], l_of[i])
+            if key in seen:
+                raise InvalidArgument("'%s' has the same group and layer as '%s'; a depth comparison needs one "
+                                      "input per layer of each group" % (names[i], names[seen[key]]))
+            seen[key] = i
+        out["depth"] = {}
+        for m in ids:
+            out["depth"][m] = {}
+            for a in range(len(gorder)):
+                for b in range(a + 1, len(gorder)):
+                    ra = [seen[(a, x)] for x in range(len(lorder)) if (a, x) in seen]
+                    rb = [seen[(b, x)] for x in range(len(lorder)) if (b, x) in seen]
+                    out["depth"][m]["%s|%s" % (gorder[a], gorder[b])] = {
+                        "rows": [layers[i] for i in ra], "cols": [layers[j] for j in rb],
+                        "distance": r["measures"][m]["distance"][np.ix_(ra, rb)],
+                        "similarity": r["measures"][m]["similarity"][np.ix_(ra, rb)]}
+    return out
+
+
+def _warnings(names, n, kept, features, flags):
+    """The CLI's matrix warnings (cli/matrix.c collect_warnings) from the
+    pairs' warning flags, in the library's words (simrep_warning_text)."""
+    text = lambda flag: _lib.simrep_warning_text(flag).decode()  # noqa: E731
+    few = [nm for nm in names if flags.get(nm, 0) & _native.WARN_FEW_SAMPLES]
+    out = []
+    if few:
+        out.append("n = %d samples (the kept features of %d input%s: %s%s) %s"
+                   % (n, len(few), "" if len(few) == 1 else "s", ", ".join(few[:4]), ", ..." if len(few) > 4 else "",
+                      text(_native.WARN_FEW_SAMPLES)))
+    for nm in names:
+        if flags.get(nm, 0) & _native.WARN_DEAD_FEATURES:
+            out.append("%s: %d of %d %s" % (nm, features[nm] - kept[nm], features[nm], text(_native.WARN_DEAD_FEATURES)))
+    return out
+
+
+def _common_layer(inputs, layers):
+    """The layer every input is from (figure titles): the one layers= value,
+    or the array key every path names ("gen0.npz:relu2"); else None."""
+    if layers is not None:
+        return layers[0] if len(set(layers)) == 1 else None
+    keys = set()
+    for item in inputs:
+        if not isinstance(item, str) or ":" not in item.rsplit("/", 1)[-1]:
+            return None
+        keys.add(item.rsplit(":", 1)[1])
+    return keys.pop() if len(keys) == 1 and "" not in keys else None

@@ -104,6 +104,51 @@ class CcaDetails(ctypes.Structure):
                 ("wy", POINTER(c_double)), ("mean_x", POINTER(c_double)), ("mean_y", POINTER(c_double))]
 
 
+class Linkage(ctypes.Structure):
+    _fields_ = [("leaves", c_int64), ("left", POINTER(c_int64)), ("right", POINTER(c_int64)),
+                ("size", POINTER(c_int64)), ("height", POINTER(c_double)), ("order", POINTER(c_int64))]
+
+
+class Figure(ctypes.Structure):
+    _fields_ = [("svg", c_void_p), ("len", c_size_t), ("width", c_double), ("height", c_double),
+                ("lo", c_double), ("hi", c_double), ("decimals", c_int), ("numbered", c_int),
+                ("unplaced", c_int64)]
+
+
+_STRS = POINTER(c_char_p)
+_DBLS = POINTER(c_double)
+_I64S = POINTER(c_int64)
+_INTS = POINTER(c_int)
+
+
+class Heatmap(ctypes.Structure):
+    _fields_ = [("title", c_char_p), ("subtitle", c_char_p), ("scale_label", c_char_p), ("rows", c_int64),
+                ("cols", c_int64), ("values", _DBLS), ("ld", c_int64), ("row_labels", _STRS),
+                ("col_labels", _STRS), ("row_order", _I64S), ("col_order", _I64S), ("tree", POINTER(Linkage)),
+                ("self", c_int), ("lo", c_double), ("hi", c_double), ("row_group", _INTS),
+                ("group_names", _STRS), ("ngroups", c_int)]
+
+
+class Scatter(ctypes.Structure):
+    _fields_ = [("title", c_char_p), ("subtitle", c_char_p), ("xlabel", c_char_p), ("ylabel", c_char_p),
+                ("n", c_int64), ("x", _DBLS), ("y", _DBLS), ("labels", _STRS), ("group", _INTS),
+                ("group_names", _STRS), ("ngroups", c_int), ("equal_aspect", c_int)]
+
+
+class Bars(ctypes.Structure):
+    _fields_ = [("title", c_char_p), ("subtitle", c_char_p), ("ylabel", c_char_p), ("n", c_int64),
+                ("labels", _STRS), ("value", _DBLS), ("err_lo", _DBLS), ("err_hi", _DBLS),
+                ("err_label", c_char_p), ("colour", _INTS), ("note", _STRS), ("points", POINTER(_DBLS)),
+                ("npoints", _I64S)]
+
+
+class Lines(ctypes.Structure):
+    _fields_ = [("title", c_char_p), ("subtitle", c_char_p), ("xlabel", c_char_p), ("ylabel", c_char_p),
+                ("nseries", c_int), ("names", _STRS), ("npoints", _I64S), ("x", POINTER(_DBLS)),
+                ("y", POINTER(_DBLS)), ("y_lo", POINTER(_DBLS)), ("y_hi", POINTER(_DBLS)), ("colour", _INTS),
+                ("dash", _INTS), ("y_from_zero", c_int)]
+
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -189,6 +234,20 @@ _PROTOTYPES = {
     "simrep_options_set": (c_int, [c_void_p, c_void_p, c_char_p, c_char_p]),
     "simrep_options_get": (c_double, [c_void_p, c_int]),
     "simrep_warning_text": (c_char_p, [c_uint]),
+    "simrep_mds": (c_int, [c_void_p, c_int64, c_void_p, c_int64, c_int64, c_void_p, c_void_p]),
+    "simrep_cluster_average": (c_int, [c_void_p, c_int64, c_void_p, c_int64, POINTER(Linkage)]),
+    "simrep_linkage_clear": (None, [c_void_p, POINTER(Linkage)]),
+    "simrep_figure_clear": (None, [c_void_p, POINTER(Figure)]),
+    "simrep_heatmap_init": (None, [POINTER(Heatmap)]),
+    "simrep_plot_heatmap": (c_int, [c_void_p, POINTER(Heatmap), POINTER(Figure)]),
+    "simrep_scatter_init": (None, [POINTER(Scatter)]),
+    "simrep_plot_scatter": (c_int, [c_void_p, POINTER(Scatter), POINTER(Figure)]),
+    "simrep_bars_init": (None, [POINTER(Bars)]),
+    "simrep_plot_bars": (c_int, [c_void_p, POINTER(Bars), POINTER(Figure)]),
+    "simrep_lines_init": (None, [POINTER(Lines)]),
+    "simrep_plot_lines": (c_int, [c_void_p, POINTER(Lines), POINTER(Figure)]),
+    "simrep_elide": (c_size_t, [c_char_p, c_int64, c_char_p, c_size_t]),
+    "simrep_figure_title": (c_size_t, [c_char_p, c_char_p, c_char_p, c_int64, c_int64, c_char_p, c_size_t]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():
@@ -202,7 +261,9 @@ def _check_abi():
     passed as arrays, so a size mismatch would misplace every element."""
     for name, struct in (("simrep_result", Result), ("simrep_matrix", Matrix),
                          ("simrep_cca_details", CcaDetails), ("simrep_measure_info", MeasureInfo),
-                         ("simrep_option_info", OptionInfo)):
+                         ("simrep_option_info", OptionInfo),
+                         ("simrep_linkage", Linkage), ("simrep_figure", Figure), ("simrep_heatmap", Heatmap),
+                         ("simrep_scatter", Scatter), ("simrep_bars", Bars), ("simrep_lines", Lines)):
         size = lib.simrep_struct_size(name.encode())
         if size != ctypes.sizeof(struct):
             raise ImportError("simrep: %s (version %s) has sizeof(%s) = %d but this package expects %d; "
