@@ -19,6 +19,10 @@ else
     PKGS="$PKGS python3-mpi4py"  # simrep.Moments.allreduce and its test (make check-mpi)
     # pip install . / -e . and python3 -m build --wheel, offline (make check-install)
     PKGS="$PKGS python3-pip python3-venv python3-setuptools python3-wheel python3-build"
+    # Figures: simrep.plot's ax= (matplotlib, also the tests' text measurer), PNG copies (rsvg-convert),
+    # the font the figures are measured in (Liberation Sans = Helvetica/Arial metrics), and the
+    # headless browser that renders DIR/index.html in tests/python/test_figures.py.
+    PKGS="$PKGS python3-matplotlib librsvg2-bin fonts-liberation chromium"
 fi
 PKGS="$PKGS $*"  # what one target needs beyond these (make findings: dataset-fashion-mnist)
 missing=""

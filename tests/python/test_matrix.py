@@ -239,7 +239,9 @@ def test_output_dir_csv_and_figures(nets):
         for n in names + ["generalize", "memorize"]:
             assert n in texts
         texts = svg_texts(out / ("%s_groups.svg" % mid))
-        assert "within generalize" in texts and "generalize | memorize" in texts
+        # Bar labels may be wrapped; each bar's <title> holds the whole label.
+        assert any(t.startswith("within generalize (3):") for t in texts)
+        assert any(t.startswith("generalize vs memorize (9):") for t in texts)
     with open(out / "group_summary.csv") as f:
         rows = list(csv.DictReader(f))
     r = [x for x in rows if x["measure"] == "cka" and x["kind"] == "between"][0]
@@ -264,7 +266,7 @@ def test_svg_escapes_names(tmp_path):
     for fig in ("cka_heatmap.svg", "cka_mds.svg"):
         texts = svg_texts(out / fig)
         assert any(names[0] in t for t in texts), fig
-    assert "within g<1>" in svg_texts(out / "cka_groups.svg")
+    assert any(t.startswith("within g<1> (1):") for t in svg_texts(out / "cka_groups.svg"))
 
 
 def test_threads_give_identical_results(tmp_path):

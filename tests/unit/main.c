@@ -16,6 +16,7 @@ void suite_moments(void);
 void suite_measures(void);
 void suite_rbf(void);
 void suite_embed(void);
+void suite_plot(void);
 void suite_alloc(void);
 void suite_edge(void);
 void suite_layout(void);
@@ -50,6 +51,7 @@ int main(void)
     RUN(measures);
     RUN(rbf);
     RUN(embed);
+    RUN(plot);
     RUN(alloc);
     RUN(edge);
     RUN(layout);

@@ -308,6 +308,71 @@ static simrep_status sc_mds(simrep_ctx *ctx, const void *arg, double *digest)
     return st;
 }
 
+/* Clustering and every figure kind (the figures grow their text buffer
+ * several times: each growth is an allocation that may fail). */
+static simrep_status sc_figures(simrep_ctx *ctx, const void *arg, double *digest)
+{
+    (void)arg;
+    enum { K = 24 };
+    double dist[K * K], sim[K * K], x[K], y[K];
+    const char *names[K];
+    static const char *pool[4] = {"resnet18_seed0_layer4.2.conv3_checkpoint_final", "vit", "mlp_s1", "x"};
+    int group[K];
+    for (int i = 0; i < K; i++) {
+        names[i] = pool[i % 4];
+        group[i] = i % 3;
+        x[i] = cos(i), y[i] = sin(2.0 * i);
+        for (int j = 0; j < K; j++) {
+            dist[i * K + j] = i == j ? 0 : 0.1 + fabs(sin((double)(i + j))) + 0.01 * (i > j ? i - j : j - i);
+            sim[i * K + j] = 1 - dist[i * K + j];
+        }
+    }
+    const char *gnames[3] = {"a", "b", "c"};
+    simrep_linkage l;
+    simrep_figure f;
+    simrep_status st = simrep_cluster_average(ctx, K, dist, K, &l);
+    if (st)
+        return st;
+    simrep_heatmap h;
+    simrep_heatmap_init(&h);
+    h.title = "heatmap", h.rows = h.cols = K, h.values = sim, h.ld = K, h.row_labels = h.col_labels = names;
+    h.tree = &l, h.self = 1, h.row_group = group, h.group_names = gnames, h.ngroups = 3;
+    st = simrep_plot_heatmap(ctx, &h, &f);
+    double sum = l.height[K - 2];
+    simrep_linkage_clear(ctx, &l);
+    if (st)
+        return st;
+    sum += (double)f.len;
+    simrep_figure_clear(ctx, &f);
+    simrep_scatter sc;
+    simrep_scatter_init(&sc);
+    sc.n = K, sc.x = x, sc.y = y, sc.labels = names, sc.group = group, sc.group_names = gnames, sc.ngroups = 3;
+    if ((st = simrep_plot_scatter(ctx, &sc, &f)))
+        return st;
+    sum += (double)f.len;
+    simrep_figure_clear(ctx, &f);
+    const double *pts[3] = {x, y, x};
+    const int64_t np[3] = {K, K, 3};
+    simrep_bars b;
+    simrep_bars_init(&b);
+    b.n = 3, b.labels = names, b.value = x, b.err_lo = y, b.err_hi = x, b.points = pts, b.npoints = np;
+    if ((st = simrep_plot_bars(ctx, &b, &f)))
+        return st;
+    sum += (double)f.len;
+    simrep_figure_clear(ctx, &f);
+    const double *xs[2] = {x, y}, *ys[2] = {y, x};
+    const int64_t n2[2] = {K, K};
+    simrep_lines ln;
+    simrep_lines_init(&ln);
+    ln.nseries = 2, ln.names = names, ln.npoints = n2, ln.x = xs, ln.y = ys, ln.y_lo = ys, ln.y_hi = ys;
+    if ((st = simrep_plot_lines(ctx, &ln, &f)))
+        return st;
+    sum += (double)f.len;
+    simrep_figure_clear(ctx, &f);
+    *digest = sum;
+    return SIMREP_OK;
+}
+
 /* ---------------------------------------------------------------- input */
 
 typedef struct input {
@@ -506,6 +571,8 @@ void suite_alloc(void)
     n = sweep("cca_details", sc_cca_details, &d);
     CHECK(n > 5);
     n = sweep("mds", sc_mds, &d);
+    CHECK(n > 0);
+    n = sweep("clustering and figures", sc_figures, NULL);
     CHECK(n > 0);
     data_free(&d);
 
