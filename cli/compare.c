@@ -43,6 +43,7 @@
  */
 #include "cli.h"
 #include "parallel.h"
+#include "pass.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -213,14 +214,12 @@ static int parse_args(int argc, char **argv, compare_args *a)
     return -1;
 }
 
-/* One input: its array read through the layout and, for the measures of the rows, its rows
- * gathered as double (one matrix per view: per-step has T). */
+/* One input: its array read through the layout. */
 typedef struct input {
     const char *spec;
     simrep_input *in;
     simrep_input_dims dims;
     int64_t n, p;
-    double **rows; /* views of n x p, row-major, only when a kernel measure needs them */
 } input;
 
 static int open_input(simrep_ctx *ctx, input *in, const char *spec, const simrep_layout *layout)
@@ -568,384 +567,423 @@ static int run_dftcca(simrep_ctx *ctx, const compare_args *a, input *x, input *y
     return rc;
 }
 
-int cmd_compare(int argc, char **argv)
-{
+/*
+ * A compare run: what its stages share.  cmd_compare calls them in order:
+ * open (inputs, shapes, memory), prepare (moments, held rows, resampling
+ * state, this rank's share under MPI), read (one pass, pass.h's reader),
+ * merge (MPI), measures (the pair's measures per view, pass.h's compute),
+ * statistics, steps (per-step means), maps (DFT-CCA's own pass), report.
+ */
+typedef struct compare_run {
     compare_args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc >= 0) {
-        cli_layout_free(&a.layout);
-        return rc;
-    }
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
-    if (!ctx) {
-        cli_layout_free(&a.layout);
-        return cli_error(EXIT_DATA, "out of memory");
-    }
+    simrep_ctx *ctx;
     input x, y;
-    memset(&x, 0, sizeof x);
-    memset(&y, 0, sizeof y);
-    simrep_moments **m = NULL;
+    cli_measures_split ms;
+    int moments_pass;             /* a moments or rows measure is asked for */
+    int64_t nv;                   /* views: T for --sequence per-step, else 1 */
+    simrep_moments **m;           /* nv */
+    cli_rows rx, ry;              /* with measures of the rows */
     simrep_result res[SIMREP_MEASURE_COUNT];
-    simrep_result *steps = NULL;
+    simrep_result *steps;         /* nv x nmeasures */
     simrep_dftcca_result dft;
-    simrep_stats *stats = NULL;
+    simrep_stats *stats;
     simrep_stats_result sres[SIMREP_MEASURE_COUNT];
     simrep_stats_info sinfo;
-    int have_stats = 0;
-    memset(res, 0, sizeof res);
-    memset(&dft, 0, sizeof dft);
-    memset(sres, 0, sizeof sres);
-    memset(&sinfo, 0, sizeof sinfo);
-    for (int i = 0; i < a.nmeasures; i++)
-        sres[i].measure = a.measures[i];
-    a.layout.features_first = a.features_first;
-    rc = open_input(ctx, &x, a.x, &a.layout);
+    int have_stats;
+    int ranks, me;
+    int64_t item0, item1, row_begin, row_end;
+    par_moments_fold fold;
+    double *state;
+    int64_t state_len;
+    int tty, shown;               /* the reading's progress line */
+    time_t start;
+} compare_run;
+
+/* Open both inputs and check that their rows pair up and fit in memory. */
+static int compare_open(compare_run *c)
+{
+    const compare_args *a = &c->a;
+    input *x = &c->x, *y = &c->y;
+    int rc = open_input(c->ctx, x, a->x, &a->layout);
     if (rc < 0)
-        rc = open_input(ctx, &y, a.y, &a.layout);
+        rc = open_input(c->ctx, y, a->y, &a->layout);
+    if (rc >= 0 || !c->moments_pass)
+        return rc;
+    simrep_input *both[2] = {x->in, y->in};
+    simrep_status st = simrep_inputs_agree(c->ctx, both, 2);
+    if (st != SIMREP_OK)
+        rc = cli_library_error(c->ctx, st, a->x, a->y);
+    dims_refresh(x);
+    dims_refresh(y);
+    if (rc >= 0)
+        return rc;
+    if (x->n != y->n)
+        return cli_error(EXIT_DATA, "%s: has %lld samples but %s has %lld; rows of X and Y must come from the same "
+                         "inputs%s", a->y, (long long)y->n, a->x, (long long)x->n,
+                         a->features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+    if (x->n < 1)
+        return cli_error(EXIT_DATA, "%s: has no samples", a->x);
+    if (x->n == 1)
+        return cli_error(EXIT_DATA, "%s: has 1 sample (and %s too): similarity needs at least 2 samples (rows) to "
+                         "center the data%s", a->x, a->y,
+                         a->features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+    /* The joint scatter and its covariance copy are (p+q)^2 doubles each
+     * whatever n is: a small file with many features can ask for more
+     * memory than the machine has.  Say so instead of swapping or failing
+     * half-way. */
+    const double views = x->dims.views > 0 ? (double)x->dims.views : 1.0;
+    const double d = (double)(x->p + y->p), need = 2.0 * d * d * 8.0 * views;
+    const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have)
+        return cli_error(EXIT_DATA, "%s and %s: %lld + %lld features need %.1f GiB for the joint scatter "
+                         "((p+q)^2 doubles, twice), more than this machine's %.1f GiB; compare fewer features "
+                         "(e.g. --conv-mode pool, or a subset of the units)",
+                         a->x, a->y, (long long)x->p, (long long)y->p, need / 1073741824.0, have / 1073741824.0);
+    return -1;
+}
 
-    int need_rows = 0, want_dft = 0;
-    simrep_measure linear[SIMREP_MEASURE_COUNT];
-    int where[SIMREP_MEASURE_COUNT], nlin = 0;
-    for (int i = 0; i < a.nmeasures; i++) {
-        const simrep_measure_info *info = simrep_measure_get_info(a.measures[i]);
-        if (info->family == SIMREP_FAMILY_MAPS)
-            want_dft = 1;
-        else if (info->family == SIMREP_FAMILY_ROWS)
-            need_rows = 1;
-        else {
-            where[nlin] = i;
-            linear[nlin++] = a.measures[i];
-        }
-        res[i].measure = a.measures[i];
+/* --bootstrap / --permutations: the resampling state, fed by the same
+ * reads as the moments (in the order it asks for). */
+static int compare_stats_setup(compare_run *c)
+{
+    const compare_args *a = &c->a;
+    const input *x = &c->x, *y = &c->y;
+    const int64_t rpi = x->dims.rows_per_item > 0 ? x->dims.rows_per_item : 1;
+    const int64_t ur = a->stats.unit_rows ? a->stats.unit_rows : rpi;
+    for (int i = 0; i < a->nmeasures; i++)
+        if (simrep_measure_get_info(a->measures[i])->needs_rows && c->me == 0)
+            cli_warning("%s is computed from the %s, not from moments: it gets no interval or null "
+                        "(--bootstrap and --permutations resample the moments)",
+                        simrep_measure_get_info(a->measures[i])->id,
+                        simrep_measure_get_info(a->measures[i])->needs_maps ? "conv maps" : "rows");
+    if (c->ranks > 1)
+        return cli_error(EXIT_USAGE, "--bootstrap and --permutations do not run under MPI yet; run one process");
+    if (a->layout.mask && a->layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a->stats.unit_rows)
+        return cli_error(EXIT_USAGE, "--bootstrap and --permutations resample whole sequences, which --mask "
+                         "makes of different lengths: not supported yet (use --sequence mean/first/last)");
+    if (ur % rpi != 0)
+        return cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
+                         (long long)ur, (long long)rpi,
+                         x->dims.ndim == 4 ? "the positions of one image" : "the steps of one sequence");
+    if (a->stats.o.permutations > 0 && (simrep_input_info(x->in)->compressed || simrep_input_info(y->in)->compressed))
+        return cli_error(EXIT_USAGE, "%s: is a deflated npz member; --permutations reads several parts of the "
+                         "data side by side, which a deflated member can only do by inflating it again each "
+                         "time: save it uncompressed (np.savez, or .npy) first",
+                         simrep_input_info(x->in)->compressed ? a->x : a->y);
+    if (c->ms.nmoments == 0)
+        return -1;
+    simrep_stats_options so = a->stats.o;
+    so.unit_rows = ur;
+    so.threads = a->threads;
+    so.max_memory = a->max_memory;
+    simrep_status st = simrep_stats_new(c->ctx, x->p, y->p, x->n, &so, &c->stats);
+    if (st != SIMREP_OK)
+        return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s%s", simrep_ctx_message(c->ctx),
+                         st == SIMREP_E_INVALID && strstr(simrep_ctx_message(c->ctx), "memory allowed")
+                             ? " with --max-memory"
+                             : "");
+    return -1;
+}
+
+/* What the pass keeps: one Moments (and rows) per view, the resampling
+ * state, and under MPI this rank's items and the merge tree's buffers,
+ * all made before the agreement that ends the opening phase. */
+static int compare_prepare(compare_run *c)
+{
+    const compare_args *a = &c->a;
+    const input *x = &c->x, *y = &c->y;
+    c->nv = x->dims.views > 0 ? x->dims.views : 1;
+    c->m = calloc((size_t)c->nv, sizeof *c->m);
+    c->steps = calloc((size_t)(c->nv * a->nmeasures), sizeof *c->steps);
+    if (!c->m || !c->steps)
+        return cli_error(EXIT_DATA, "out of memory");
+    if (c->ms.nrows > 0 && (cli_rows_alloc(&c->rx, x->n, x->p, c->nv) != 0 ||
+                            cli_rows_alloc(&c->ry, y->n, y->p, c->nv) != 0))
+        return cli_error(EXIT_DATA, "out of memory: measures of the rows need both inputs in memory as float64 "
+                         "(%.1f GiB)", (double)(x->n * x->p + y->n * y->p) * (double)c->nv * 8 / 1073741824.0);
+    for (int64_t v = 0; v < c->nv; v++) {
+        simrep_status st = simrep_moments_new(c->ctx, x->p, y->p, &c->m[v]);
+        if (st != SIMREP_OK)
+            return cli_library_error(c->ctx, st, a->x, a->y);
     }
-    const int moments_pass = nlin > 0 || need_rows;
-    const int ranks = par_size(), me = par_rank();
+    int rc = cli_stats_requested(&a->stats) ? compare_stats_setup(c) : -1;
+    c->item1 = x->dims.items;
+    c->row_end = x->n;
+    c->fold.ctx = c->ctx;
+    c->state_len = simrep_moments_state_size(x->p > 0 ? x->p : 1, y->p > 0 ? y->p : 1);
+    if (rc >= 0 || c->ranks == 1)
+        return rc;
+    const int64_t rpi = x->dims.rows_per_item > 0 ? x->dims.rows_per_item : 1;
+    par_share(x->n / rpi, &c->item0, &c->item1);
+    c->row_begin = c->item0 * rpi;
+    c->row_end = c->item1 * rpi;
+    simrep_status st = simrep_moments_new(c->ctx, x->p, y->p, &c->fold.tmp);
+    if (st != SIMREP_OK)
+        return cli_library_error(c->ctx, st, a->x, a->y);
+    if (!(c->state = malloc((size_t)c->state_len * sizeof *c->state)))
+        return cli_error(EXIT_DATA, "out of memory");
+    return -1;
+}
+
+static int compare_next(void *user, int64_t block, int64_t *r0, int64_t *rows)
+{
+    return simrep_stats_next(((compare_run *)user)->stats, block, r0, rows);
+}
+
+static simrep_status compare_consume(void *user, simrep_ctx *ctx, int64_t r0, int64_t rows,
+                                     simrep_matrix *const *views)
+{
+    compare_run *c = user;
+    (void)rows;
     simrep_status st = SIMREP_OK;
-    if (rc < 0 && moments_pass) {
-        simrep_input *both[2] = {x.in, y.in};
-        st = simrep_inputs_agree(ctx, both, 2);
-        if (st != SIMREP_OK)
-            rc = cli_library_error(ctx, st, a.x, a.y);
-        dims_refresh(&x);
-        dims_refresh(&y);
+    for (int64_t v = 0; v < c->nv && st == SIMREP_OK; v++)
+        st = simrep_moments_update(ctx, c->m[v], &views[0][v], &views[1][v]);
+    if (st == SIMREP_OK && c->ms.nrows > 0) {
+        cli_rows_put(&c->rx, r0, views[0]);
+        cli_rows_put(&c->ry, r0, views[1]);
     }
-    if (rc < 0 && moments_pass && x.n != y.n)
-        rc = cli_error(EXIT_DATA, "%s: has %lld samples but %s has %lld; rows of X and Y must come from the same inputs%s",
-                       a.y, (long long)y.n, a.x, (long long)x.n,
-                       a.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
-    if (rc < 0 && moments_pass && x.n < 1)
-        rc = cli_error(EXIT_DATA, "%s: has no samples", a.x);
-    else if (rc < 0 && moments_pass && x.n == 1)
-        rc = cli_error(EXIT_DATA, "%s: has 1 sample (and %s too): similarity needs at least 2 samples (rows) to "
-                       "center the data%s", a.x, a.y,
-                       a.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
-    if (rc < 0 && moments_pass) {
-        /* The joint scatter and its covariance copy are (p+q)^2 doubles each
-         * whatever n is: a small file with many features can ask for more
-         * memory than the machine has.  Say so instead of swapping or failing
-         * half-way. */
-        const double views = x.dims.views > 0 ? (double)x.dims.views : 1.0;
-        const double d = (double)(x.p + y.p), need = 2.0 * d * d * 8.0 * views;
-        const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-        if (have > 0 && need > have)
-            rc = cli_error(EXIT_DATA, "%s and %s: %lld + %lld features need %.1f GiB for the joint scatter "
-                           "((p+q)^2 doubles, twice), more than this machine's %.1f GiB; compare fewer features "
-                           "(e.g. --conv-mode pool, or a subset of the units)",
-                           a.x, a.y, (long long)x.p, (long long)y.p, need / 1073741824.0, have / 1073741824.0);
-    }
+    if (st == SIMREP_OK && c->stats)
+        st = simrep_stats_update(ctx, c->stats, &views[0][0], &views[1][0]);
+    return st;
+}
 
-    /* One set of moments (and rows) per view: T for --sequence per-step. */
-    const int64_t nv = x.dims.views > 0 ? x.dims.views : 1;
-    if (rc < 0 && moments_pass) {
-        m = calloc((size_t)nv, sizeof *m);
-        steps = calloc((size_t)(nv * a.nmeasures), sizeof *steps);
-        if (!m || !steps)
-            rc = cli_error(EXIT_DATA, "out of memory");
+static void compare_progress(void *user, int64_t done, int64_t total)
+{
+    compare_run *c = user;
+    if (c->tty)
+        progress(done, total, c->start, &c->shown);
+}
+
+/* The pass over both inputs (this rank's share under MPI). */
+static int compare_read(compare_run *c)
+{
+    const input *x = &c->x, *y = &c->y;
+    simrep_input *both[2] = {x->in, y->in};
+    cli_reader rd = {both, 2, c->row_begin, c->row_end, cli_block_rows(both, 2), c->stats ? compare_next : NULL,
+                     compare_consume, compare_progress, c};
+    c->tty = c->me == 0 && isatty(2) && (double)x->n * (double)(x->p + y->p) * (double)c->nv > 5e7;
+    c->start = time(NULL);
+    cli_read_failure f;
+    simrep_status st = cli_read(c->ctx, &rd, &f);
+    if (c->shown)
+        fputc('\n', stderr);
+    if (st == SIMREP_OK)
+        return -1;
+    if (f.short_read)
+        return cli_error(EXIT_DATA, "%s: fewer samples than its header says", f.input ? c->a.y : c->a.x);
+    return c->ranks > 1 ? share_error(c->ctx, st, x, y, c->a.features_first, c->item0, c->item1, c->row_begin)
+                        : cli_library_error(c->ctx, st, c->a.x, c->a.y);
+}
+
+/* MPI: every rank's moments down the merge tree to rank 0, the held rows
+ * to every rank, and the rows measures' tile passes shared among ranks. */
+static int compare_merge(compare_run *c, int rc)
+{
+    for (int64_t v = 0; v < c->nv && (rc < 0 || v > 0); v++) {
+        c->fold.m = c->m[v];
+        int merged = par_tree_reduce(c->state, c->state_len, par_moments_save, par_moments_merge, &c->fold);
+        rc = rc < 0 ? merged : rc;
     }
-    if (rc < 0 && moments_pass && need_rows) {
-        size_t nx = (size_t)x.n * (size_t)x.p, ny = (size_t)y.n * (size_t)y.p;
-        x.rows = calloc((size_t)nv, sizeof(double *));
-        y.rows = calloc((size_t)nv, sizeof(double *));
-        int ok = x.rows && y.rows;
-        for (int64_t v = 0; v < nv && ok; v++) {
-            x.rows[v] = malloc(nx * sizeof(double));
-            y.rows[v] = malloc(ny * sizeof(double));
-            ok = x.rows[v] && y.rows[v];
-        }
-        if (!ok)
-            rc = cli_error(EXIT_DATA, "out of memory: measures of the rows need both inputs in memory as float64 (%.1f GiB)",
-                           (double)(nx + ny) * (double)nv * 8 / 1073741824.0);
+    if (rc < 0 && c->ms.nrows > 0) { /* rc is agreed: every rank or none gathers */
+        const int64_t rpi = c->x.dims.rows_per_item > 0 ? c->x.dims.rows_per_item : 1;
+        cli_rows_allgather(&c->rx, rpi);
+        cli_rows_allgather(&c->ry, rpi);
     }
-    for (int64_t v = 0; rc < 0 && moments_pass && v < nv; v++) {
-        st = simrep_moments_new(ctx, x.p, y.p, &m[v]);
-        if (st != SIMREP_OK)
-            rc = cli_library_error(ctx, st, a.x, a.y);
-    }
-    /* --bootstrap / --permutations: the resampling state, fed by the same
-     * reads as the moments (in the order it asks for). */
-    if (rc < 0 && moments_pass && cli_stats_requested(&a.stats)) {
-        const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
-        const int64_t ur = a.stats.unit_rows ? a.stats.unit_rows : rpi;
-        for (int i = 0; i < a.nmeasures; i++)
-            if (simrep_measure_get_info(a.measures[i])->needs_rows && me == 0)
-                cli_warning("%s is computed from the %s, not from moments: it gets no interval or null "
-                            "(--bootstrap and --permutations resample the moments)",
-                            simrep_measure_get_info(a.measures[i])->id,
-                            simrep_measure_get_info(a.measures[i])->needs_maps ? "conv maps" : "rows");
-        if (ranks > 1)
-            rc = cli_error(EXIT_USAGE, "--bootstrap and --permutations do not run under MPI yet; run one process");
-        else if (a.layout.mask && a.layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a.stats.unit_rows)
-            rc = cli_error(EXIT_USAGE, "--bootstrap and --permutations resample whole sequences, which --mask "
-                           "makes of different lengths: not supported yet (use --sequence mean/first/last)");
-        else if (ur % rpi != 0)
-            rc = cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
-                           (long long)ur, (long long)rpi,
-                           x.dims.ndim == 4 ? "the positions of one image" : "the steps of one sequence");
-        else if (a.stats.o.permutations > 0 &&
-                 (simrep_input_info(x.in)->compressed || simrep_input_info(y.in)->compressed))
-            rc = cli_error(EXIT_USAGE, "%s: is a deflated npz member; --permutations reads several parts of the "
-                           "data side by side, which a deflated member can only do by inflating it again each "
-                           "time: save it uncompressed (np.savez, or .npy) first",
-                           simrep_input_info(x.in)->compressed ? a.x : a.y);
-        else if (nlin > 0) {
-            simrep_stats_options so = a.stats.o;
-            so.unit_rows = ur;
-            so.threads = a.threads;
-            so.max_memory = a.max_memory;
-            st = simrep_stats_new(ctx, x.p, y.p, x.n, &so, &stats);
-            if (st != SIMREP_OK)
-                rc = cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s%s", simrep_ctx_message(ctx),
-                               st == SIMREP_E_INVALID && strstr(simrep_ctx_message(ctx), "memory allowed")
-                                   ? " with --max-memory"
-                                   : "");
-        }
-    }
-    /* MPI: this rank's items, and the merge tree's buffers, allocated
-     * before the agreement that ends the reading phase. */
-    int64_t item0 = 0, item1 = x.dims.items, row_begin = 0, row_end = x.n;
-    par_moments_fold fold = {ctx, NULL, NULL};
-    double *state = NULL;
-    const int64_t state_len = simrep_moments_state_size(x.p > 0 ? x.p : 1, y.p > 0 ? y.p : 1);
-    if (ranks > 1 && rc < 0 && moments_pass) {
-        const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
-        par_share(x.n / rpi, &item0, &item1);
-        row_begin = item0 * rpi;
-        row_end = item1 * rpi;
-        st = simrep_moments_new(ctx, x.p, y.p, &fold.tmp);
-        if (st != SIMREP_OK)
-            rc = cli_library_error(ctx, st, a.x, a.y);
-        else if (!(state = malloc((size_t)state_len * sizeof *state)))
-            rc = cli_error(EXIT_DATA, "out of memory");
-    }
-    rc = par_agree(rc);
-    if (rc < 0 && moments_pass) {
-        /* About 4 Mi elements of both inputs per block (16 MiB of doubles
-         * for 2-D inputs), in whole items; item_elements counts what a row
-         * reads from the file (a pooled image is H*W*C elements, not C). */
-        const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
-        int64_t per_row = (x.dims.item_elements + y.dims.item_elements + rpi - 1) / rpi;
-        if (per_row < (x.p + y.p) * nv)
-            per_row = (x.p + y.p) * nv;
-        int64_t block = (int64_t)(4 * 1024 * 1024) / per_row;
-        const int64_t lo = x.dims.ndim == 2 && y.dims.ndim == 2 ? 256 : 1;
-        block = block < lo ? lo : block > 8192 ? 8192 : block;
-        if (rpi > 1)
-            block = (block / rpi > 1 ? block / rpi : 1) * rpi;
-        int tty = me == 0 && isatty(2) && (double)x.n * (double)(x.p + y.p) * (double)nv > 5e7;
-        int shown = 0;
-        time_t start = time(NULL);
-        simrep_matrix *vx = malloc((size_t)nv * sizeof *vx), *vy = malloc((size_t)nv * sizeof *vy);
-        if (!vx || !vy)
-            rc = cli_error(EXIT_DATA, "out of memory");
-        par_hold(0);
-        int64_t done = 0;
-        for (int64_t next0 = row_begin; rc < 0;) {
-            int64_t r0 = next0, rows = 0;
-            if (stats) {
-                if (!simrep_stats_next(stats, block, &r0, &rows))
-                    break;
-            } else {
-                if (next0 >= row_end)
-                    break;
-                rows = row_end - next0 < block ? row_end - next0 : block;
-                next0 += rows;
-            }
-            st = simrep_input_read(ctx, x.in, r0, rows, vx);
-            if (st == SIMREP_OK)
-                st = simrep_input_read(ctx, y.in, r0, rows, vy);
-            for (int64_t v = 0; v < nv && st == SIMREP_OK; v++) {
-                st = simrep_moments_update(ctx, m[v], &vx[v], &vy[v]);
-                if (st == SIMREP_OK && need_rows) {
-                    simrep_matrix_to_double(&vx[v], x.rows[v] + r0 * x.p, x.p);
-                    simrep_matrix_to_double(&vy[v], y.rows[v] + r0 * y.p, y.p);
-                }
-            }
-            if (st == SIMREP_OK && stats)
-                st = simrep_stats_update(ctx, stats, &vx[0], &vy[0]);
-            if (st != SIMREP_OK) {
-                rc = ranks > 1 ? share_error(ctx, st, &x, &y, a.features_first, item0, item1, row_begin)
-                               : cli_library_error(ctx, st, a.x, a.y);
-                break;
-            }
-            done += rows;
-            if (tty)
-                progress(done, row_end - row_begin, start, &shown);
-        }
-        par_hold(1);
-        free(vx);
-        free(vy);
-        if (shown)
-            fputc('\n', stderr);
-    }
-    if (ranks > 1 && moments_pass) {
-        /* Every rank reaches this agreement, whatever happened above. */
-        rc = par_agree(rc);
-        for (int64_t v = 0; v < nv && (rc < 0 || v > 0); v++) {
-            fold.m = m[v];
-            int merged = par_tree_reduce(state, state_len, par_moments_save, par_moments_merge, &fold);
-            rc = rc < 0 ? merged : rc;
-            if (need_rows) {
-                const int64_t rpi = x.dims.rows_per_item > 0 ? x.dims.rows_per_item : 1;
-                par_allgather_rows(x.rows[v], x.n, x.p, rpi);
-                par_allgather_rows(y.rows[v], y.n, y.p, rpi);
-            }
-        }
-        simrep_ctx_set_partition(ctx, me, ranks, par_allreduce_sum, NULL);
-    }
-    free(state);
-    simrep_moments_free(ctx, fold.tmp);
-    /* Rank 0 computes the linear measures; every rank takes its share of
-     * the measures of the rows, so under MPI a failure of the former does not stop the
-     * latter (the others would wait in its allreduce). */
+    simrep_ctx_set_partition(c->ctx, c->me, c->ranks, par_allreduce_sum, NULL);
+    return rc;
+}
+
+/* The pair's measures at each view: rank 0 the moments measures, every
+ * rank its share of the measures of the rows (so under MPI a failure of
+ * the former does not stop the latter: the others would wait in its
+ * allreduce). */
+static int compare_measures(compare_run *c)
+{
+    const compare_args *a = &c->a;
     int stage_rc = -1;
-    for (int64_t v = 0; rc < 0 && (stage_rc < 0 || ranks > 1) && moments_pass && v < nv; v++) {
-        simrep_result *sr = steps + v * a.nmeasures;
-        for (int i = 0; i < a.nmeasures; i++)
-            sr[i].measure = a.measures[i];
-        if (nlin > 0 && stage_rc < 0 && me == 0) {
-            simrep_result lin[SIMREP_MEASURE_COUNT];
+    for (int64_t v = 0; (stage_rc < 0 || c->ranks > 1) && v < c->nv; v++) {
+        simrep_result *sr = c->steps + v * a->nmeasures;
+        for (int i = 0; i < a->nmeasures; i++)
+            sr[i].measure = a->measures[i];
+        if (c->ms.nmoments > 0 && stage_rc < 0 && c->me == 0) {
             /* With statistics the observed values are computed as every
              * resample is, on one BLAS thread, so they and the p-values do
              * not move with the thread count (LAPACK's last bits do). */
             const int blas = simrep_blas_threads();
-            if (stats)
+            if (c->stats)
                 simrep_set_blas_threads(1);
-            st = simrep_compare_moments(ctx, m[v], &a.opt, linear, nlin, lin);
+            simrep_pairs *pairs = NULL;
+            simrep_status st = simrep_pairs_prepare(c->ctx, c->m[v], &a->opt, c->ms.moments, c->ms.nmoments, &pairs);
+            if (st == SIMREP_OK)
+                st = cli_pair_moments(c->ctx, &c->ms, pairs, 0, 1, sr);
+            simrep_pairs_free(c->ctx, pairs);
             simrep_set_blas_threads(blas);
             if (st != SIMREP_OK) {
-                stage_rc = cli_library_error(ctx, st, a.x, a.y);
-                if (nv > 1)
+                stage_rc = cli_library_error(c->ctx, st, a->x, a->y);
+                if (c->nv > 1)
                     fprintf(stderr, "simrep: (at step t = %lld of --sequence per-step)\n", (long long)v);
-                if (ranks == 1)
+                if (c->ranks == 1)
                     break;
-            } else {
-                for (int i = 0; i < nlin; i++)
-                    sr[where[i]] = lin[i];
             }
         }
-        if (need_rows) {
-            simrep_matrix mx = simrep_matrix_c(x.rows[v], SIMREP_F64, x.n, x.p);
-            simrep_matrix my = simrep_matrix_c(y.rows[v], SIMREP_F64, y.n, y.p);
-            for (int i = 0; i < a.nmeasures && (stage_rc < 0 || ranks > 1); i++)
-                if (simrep_measure_get_info(a.measures[i])->family == SIMREP_FAMILY_ROWS) {
-                    st = simrep_compare(ctx, &mx, &my, &a.opt, &a.measures[i], 1, &sr[i]);
-                    if (st != SIMREP_OK && stage_rc < 0)
-                        stage_rc = cli_library_error(ctx, st, a.x, a.y);
-                }
+        if (c->ms.nrows > 0) {
+            const simrep_matrix mx = cli_rows_view(&c->rx, v), my = cli_rows_view(&c->ry, v);
+            simrep_status st = cli_pair_rows(c->ctx, &c->ms, &mx, &my, &a->opt, sr);
+            if (st != SIMREP_OK && stage_rc < 0)
+                stage_rc = cli_library_error(c->ctx, st, a->x, a->y);
         }
     }
-    if (stage_rc >= 0)
-        rc = stage_rc;
-    if (rc < 0 && stats) {
-        simrep_stats_result lin[SIMREP_MEASURE_COUNT];
-        cli_progress_attach(ctx);
-        st = simrep_stats_compute(ctx, stats, m[0], &a.opt, linear, nlin, lin);
-        cli_progress_end(ctx);
-        if (st != SIMREP_OK) {
-            rc = cli_library_error(ctx, st, a.x, a.y);
-        } else {
-            for (int i = 0; i < nlin; i++)
-                sres[where[i]] = lin[i];
-            simrep_stats_get_info(stats, &sinfo);
-            have_stats = 1;
-            cli_stats_warnings(sres, a.nmeasures, a.stats.o.interval == SIMREP_INTERVAL_BASIC);
+    return stage_rc;
+}
+
+/* --bootstrap / --permutations: the resamples of the moments measures. */
+static int compare_statistics(compare_run *c)
+{
+    simrep_stats_result part[SIMREP_MEASURE_COUNT];
+    cli_progress_attach(c->ctx);
+    simrep_status st = simrep_stats_compute(c->ctx, c->stats, c->m[0], &c->a.opt, c->ms.moments, c->ms.nmoments,
+                                            part);
+    cli_progress_end(c->ctx);
+    if (st != SIMREP_OK)
+        return cli_library_error(c->ctx, st, c->a.x, c->a.y);
+    for (int i = 0; i < c->ms.nmoments; i++)
+        c->sres[c->ms.moments_at[i]] = part[i];
+    simrep_stats_get_info(c->stats, &c->sinfo);
+    c->have_stats = 1;
+    cli_stats_warnings(c->sres, c->a.nmeasures, c->a.stats.o.interval == SIMREP_INTERVAL_BASIC);
+    return -1;
+}
+
+/* The results on top: the pair's own, or with --sequence per-step the
+ * curve's mean (kept counts the fewest over the steps). */
+static void compare_steps(compare_run *c)
+{
+    const int nm = c->a.nmeasures;
+    if (c->nv == 1) {
+        memcpy(c->res, c->steps, (size_t)nm * sizeof *c->res);
+        memset(c->steps, 0, (size_t)nm * sizeof *c->steps);
+        /* The closed-form chance levels, resampling or not. */
+        for (int i = 0; i < nm && !c->have_stats; i++) {
+            c->sres[i].chance = c->res[i].chance;
+            c->sres[i].has_chance = c->res[i].has_chance;
+        }
+        return;
+    }
+    for (int i = 0; i < nm; i++) {
+        simrep_result *r = &c->res[i];
+        r->kept_p = r->kept_q = INT64_MAX;
+        for (int64_t v = 0; v < c->nv; v++) {
+            const simrep_result *s = &c->steps[v * nm + i];
+            r->similarity += s->similarity / (double)c->nv;
+            r->distance += s->distance / (double)c->nv;
+            r->warnings |= s->warnings;
+            r->kept_p = s->kept_p < r->kept_p ? s->kept_p : r->kept_p;
+            r->kept_q = s->kept_q < r->kept_q ? s->kept_q : r->kept_q;
+            r->dims_p = s->dims_p, r->dims_q = s->dims_q;
+            r->ncoefs = s->ncoefs;
         }
     }
-    /* Rank 0 alone knows whether the measures failed: agree before dftcca's
-     * collectives. */
-    if (ranks > 1 && want_dft)
+}
+
+/* The measures of conv maps (DFT-CCA): their own pass over the images. */
+static int compare_maps(compare_run *c)
+{
+    int rc = run_dftcca(c->ctx, &c->a, &c->x, &c->y, &c->dft);
+    for (int i = 0; i < c->a.nmeasures && rc < 0; i++)
+        if (simrep_measure_get_info(c->a.measures[i])->family == SIMREP_FAMILY_MAPS) {
+            c->res[i].similarity = c->dft.similarity;
+            c->res[i].distance = c->dft.distance;
+            c->res[i].warnings = c->dft.warnings;
+        }
+    return rc;
+}
+
+static void compare_report(compare_run *c)
+{
+    if (!c->moments_pass) { /* dims for the report when only the maps' pass ran */
+        c->x.n = c->x.dims.items;
+        c->y.n = c->y.dims.items;
+    }
+    extra ex = {c->steps, c->nv > 1 ? c->nv : 0, c->ms.maps ? &c->dft : NULL, c->sres, c->have_stats, &c->sinfo};
+    if (c->me != 0)
+        return;
+    print_results(&c->a, &c->x, &c->y, c->res, &ex);
+    if (c->nv > 1 && c->a.format == FORMAT_TABLE)
+        print_steps_table(&c->a, &ex);
+}
+
+static void compare_free(compare_run *c)
+{
+    simrep_ctx *ctx = c->ctx;
+    for (int i = 0; i < c->a.nmeasures; i++)
+        simrep_result_clear(ctx, &c->res[i]);
+    for (int64_t v = 0; c->steps && v < c->nv; v++)
+        for (int i = 0; i < c->a.nmeasures; i++)
+            simrep_result_clear(ctx, &c->steps[v * c->a.nmeasures + i]);
+    free(c->steps);
+    simrep_dftcca_result_clear(ctx, &c->dft);
+    simrep_stats_free(ctx, c->stats);
+    for (int64_t v = 0; c->m && v < c->nv; v++)
+        simrep_moments_free(ctx, c->m[v]);
+    free(c->m);
+    simrep_moments_free(ctx, c->fold.tmp);
+    free(c->state);
+    simrep_input_free(ctx, c->x.in);
+    simrep_input_free(ctx, c->y.in);
+    cli_rows_free(&c->rx);
+    cli_rows_free(&c->ry);
+    simrep_ctx_free(ctx);
+    cli_layout_free(&c->a.layout);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    compare_run *c = calloc(1, sizeof *c);
+    if (!c)
+        return cli_error(EXIT_DATA, "out of memory");
+    int rc = parse_args(argc, argv, &c->a);
+    if (rc >= 0 || !(c->ctx = simrep_ctx_new(NULL))) {
+        rc = rc >= 0 ? rc : cli_error(EXIT_DATA, "out of memory");
+        cli_layout_free(&c->a.layout);
+        free(c);
+        return rc;
+    }
+    c->ranks = par_size();
+    c->me = par_rank();
+    c->a.layout.features_first = c->a.features_first;
+    cli_measures_split_of(c->a.measures, c->a.nmeasures, &c->ms);
+    c->moments_pass = c->ms.nmoments > 0 || c->ms.nrows > 0;
+    for (int i = 0; i < c->a.nmeasures; i++)
+        c->res[i].measure = c->sres[i].measure = c->a.measures[i];
+
+    rc = compare_open(c);
+    if (rc < 0 && c->moments_pass)
+        rc = compare_prepare(c);
+    rc = par_agree(rc);
+    if (rc < 0 && c->moments_pass) {
+        par_hold(0);
+        rc = compare_read(c);
+        par_hold(1);
+    }
+    if (c->ranks > 1 && c->moments_pass)
+        rc = compare_merge(c, par_agree(rc)); /* every rank reaches this, whatever happened above */
+    if (rc < 0 && c->moments_pass)
+        rc = compare_measures(c);
+    if (rc < 0 && c->stats)
+        rc = compare_statistics(c);
+    /* Rank 0 alone knows whether the measures failed: agree before the
+     * maps' collectives. */
+    if (c->ranks > 1 && c->ms.maps)
         rc = par_agree(rc);
-    if (rc < 0 && moments_pass) {
-        if (nv == 1) {
-            memcpy(res, steps, (size_t)a.nmeasures * sizeof *res);
-            memset(steps, 0, (size_t)a.nmeasures * sizeof *steps);
-            /* The closed-form chance levels, resampling or not. */
-            for (int i = 0; i < a.nmeasures && !have_stats; i++) {
-                sres[i].chance = res[i].chance;
-                sres[i].has_chance = res[i].has_chance;
-            }
-        } else {
-            /* The curve's mean on top; kept counts are the fewest over the steps. */
-            for (int i = 0; i < a.nmeasures; i++) {
-                simrep_result *r = &res[i];
-                r->kept_p = r->kept_q = INT64_MAX;
-                for (int64_t v = 0; v < nv; v++) {
-                    const simrep_result *s = &steps[v * a.nmeasures + i];
-                    r->similarity += s->similarity / (double)nv;
-                    r->distance += s->distance / (double)nv;
-                    r->warnings |= s->warnings;
-                    r->kept_p = s->kept_p < r->kept_p ? s->kept_p : r->kept_p;
-                    r->kept_q = s->kept_q < r->kept_q ? s->kept_q : r->kept_q;
-                    r->dims_p = s->dims_p, r->dims_q = s->dims_q;
-                    r->ncoefs = s->ncoefs;
-                }
-            }
-        }
-    }
-    if (rc < 0 && want_dft) {
-        rc = run_dftcca(ctx, &a, &x, &y, &dft);
-        for (int i = 0; i < a.nmeasures && rc < 0; i++)
-            if (simrep_measure_get_info(a.measures[i])->family == SIMREP_FAMILY_MAPS) {
-                res[i].similarity = dft.similarity;
-                res[i].distance = dft.distance;
-                res[i].warnings = dft.warnings;
-            }
-    }
+    if (rc < 0 && c->moments_pass)
+        compare_steps(c);
+    if (rc < 0 && c->ms.maps)
+        rc = compare_maps(c);
     if (rc < 0) {
-        if (!moments_pass) { /* dims for the report when only dftcca ran */
-            x.n = x.dims.items;
-            y.n = y.dims.items;
-        }
-        extra ex = {steps, nv > 1 ? nv : 0, want_dft ? &dft : NULL, sres, have_stats, &sinfo};
-        if (me == 0) {
-            print_results(&a, &x, &y, res, &ex);
-            if (nv > 1 && a.format == FORMAT_TABLE)
-                print_steps_table(&a, &ex);
-        }
+        compare_report(c);
         rc = 0;
     }
-    for (int i = 0; i < a.nmeasures; i++)
-        simrep_result_clear(ctx, &res[i]);
-    for (int64_t v = 0; steps && v < nv; v++)
-        for (int i = 0; i < a.nmeasures; i++)
-            simrep_result_clear(ctx, &steps[v * a.nmeasures + i]);
-    free(steps);
-    simrep_dftcca_result_clear(ctx, &dft);
-    simrep_stats_free(ctx, stats);
-    for (int64_t v = 0; m && v < nv; v++)
-        simrep_moments_free(ctx, m[v]);
-    free(m);
-    simrep_input_free(ctx, x.in);
-    simrep_input_free(ctx, y.in);
-    for (int64_t v = 0; v < nv; v++) {
-        if (x.rows)
-            free(x.rows[v]);
-        if (y.rows)
-            free(y.rows[v]);
-    }
-    free(x.rows);
-    free(y.rows);
-    simrep_ctx_free(ctx);
-    cli_layout_free(&a.layout);
+    compare_free(c);
+    free(c);
     return rc;
 }

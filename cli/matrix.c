@@ -52,6 +52,7 @@
  */
 #include "matrix.h"
 #include "parallel.h"
+#include "pass.h"
 
 #include <errno.h>
 #include <math.h>
@@ -435,115 +436,47 @@ static void progress_show(progress *pr, int pass, int passes, const char *what, 
     pthread_mutex_unlock(&pr->lock);
 }
 
+/*
+ * One pass (see the design comment): its stages in the order run_pass
+ * calls them, each on this state, sharing the reading, holding, scheduling
+ * and computing pieces with compare (pass.h).  Pairs are numbered t in
+ * 0 .. npairs (global inputs pi[t] < pj[t]); jobs[] are the ones this rank
+ * computes (all of them in one process).
+ */
 typedef struct pass_state {
     mx_run *r;
-    const simrep_pairs *pairs;
+    const matrix_args *a;
+    simrep_ctx *ctx;
     int nm;
     const int *members;          /* local index -> global input */
-    const int *job_i, *job_j;    /* local indices, job_i < job_j */
-    int njobs;
-    simrep_measure linear[SIMREP_MEASURE_COUNT];
-    int lin_where[SIMREP_MEASURE_COUNT], nlin;
-    simrep_measure rowsm[SIMREP_MEASURE_COUNT]; /* the measures of the rows (family ROWS) */
-    int rows_where[SIMREP_MEASURE_COUNT], nrows;
-    double **rows;               /* per local input, n x p, with measures of the rows */
-    int64_t *kept_x, *kept_y;    /* per job */
-    unsigned *warn;              /* per job: the warnings of its kept-reporting result */
-    atomic_int next, stop, done;
+    int *local;                  /* global input -> local index */
+    const int *pi, *pj;
+    int npairs;
+    int *ji, *jj;                /* pair t's local indices */
+    int *jobs, njobs;            /* the pairs this rank computes */
+    cli_measures_split ms;
+    simrep_input **src;
+    int64_t *feat, n, rpi;
+    cli_rows *rows;              /* per local input, with measures of the rows */
+    simrep_moments *mom;
+    simrep_pairs *pairs;
+    int64_t *kept_x, *kept_y;    /* per pair: the kept counts its results reported, or -1 */
+    unsigned *warn;              /* per pair: the warnings of its kept-reporting result */
+    /* MPI: the three schedules, this rank's items, the exchanges' buffers. */
+    int ranks, me;
+    int *owner, *jrank;
+    unsigned char *which, *need;
+    int64_t item0, item1, row_begin, row_end;
+    par_moments_fold fold;
+    double *state;
+    int64_t state_len;
+    /* The pool: the earliest failing pair's message. */
     pthread_mutex_t lock;
     int err_job;
     char err[1200];
     progress *pr;
     int pass, passes;
 } pass_state;
-
-/* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>". */
-static void pair_failed(pass_state *s, int job, simrep_ctx *ctx, simrep_status st)
-{
-    const mx_run *r = s->r;
-    int gi = s->members[s->job_i[job]], gj = s->members[s->job_j[job]];
-    const char *msg = simrep_ctx_message(ctx);
-    if (!msg || !*msg)
-        msg = simrep_strerror(st);
-    char buf[1200];
-    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
-        int g = msg[0] == 'x' ? gi : gj;
-        snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name, r->in[g].spec,
-                 msg + 3);
-    } else {
-        snprintf(buf, sizeof buf, "%s: %s against %s: %s", r->manifest_path, r->in[gi].name, r->in[gj].name, msg);
-    }
-    pthread_mutex_lock(&s->lock);
-    if (s->err_job < 0 || job < s->err_job) {
-        s->err_job = job;
-        snprintf(s->err, sizeof s->err, "%s", buf);
-    }
-    pthread_mutex_unlock(&s->lock);
-    atomic_store(&s->stop, 1);
-}
-
-static void *pass_worker(void *arg)
-{
-    pass_state *s = arg;
-    mx_run *r = s->r;
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
-    simrep_result res[SIMREP_MEASURE_COUNT];
-    int K = r->K;
-    for (;;) {
-        if (atomic_load(&s->stop))
-            break;
-        int job = atomic_fetch_add(&s->next, 1);
-        if (job >= s->njobs)
-            break;
-        if (!ctx) {
-            pthread_mutex_lock(&s->lock);
-            if (s->err_job < 0)
-                s->err_job = job, snprintf(s->err, sizeof s->err, "out of memory");
-            pthread_mutex_unlock(&s->lock);
-            atomic_store(&s->stop, 1);
-            break;
-        }
-        int li = s->job_i[job], lj = s->job_j[job], gi = s->members[li], gj = s->members[lj];
-        if (s->nlin > 0) {
-            memset(res, 0, sizeof res);
-            simrep_status st = simrep_pairs_compare(ctx, s->pairs, li, lj, s->linear, s->nlin, res);
-            if (st != SIMREP_OK) {
-                pair_failed(s, job, ctx, st);
-                break;
-            }
-            for (int t = 0; t < s->nlin; t++) {
-                int w = s->lin_where[t];
-                r->sim[w][(size_t)gi * K + gj] = res[t].similarity;
-                r->dist[w][(size_t)gi * K + gj] = res[t].distance;
-                if (simrep_measure_get_info(res[t].measure)->outputs & SIMREP_OUT_KEPT) {
-                    s->kept_x[job] = res[t].kept_p;
-                    s->kept_y[job] = res[t].kept_q;
-                    s->warn[job] = res[t].warnings;
-                }
-                simrep_result_clear(ctx, &res[t]);
-            }
-        }
-        if (s->nrows > 0) {
-            simrep_matrix x = simrep_matrix_c(s->rows[li], SIMREP_F64, r->in[gi].n, r->in[gi].p);
-            simrep_matrix y = simrep_matrix_c(s->rows[lj], SIMREP_F64, r->in[gj].n, r->in[gj].p);
-            memset(res, 0, sizeof res);
-            simrep_status st = simrep_compare(ctx, &x, &y, &r->opt, s->rowsm, s->nrows, res);
-            if (st != SIMREP_OK) {
-                pair_failed(s, job, ctx, st);
-                break;
-            }
-            for (int t = 0; t < s->nrows; t++) {
-                r->sim[s->rows_where[t]][(size_t)gi * K + gj] = res[t].similarity;
-                r->dist[s->rows_where[t]][(size_t)gi * K + gj] = res[t].distance;
-                simrep_result_clear(ctx, &res[t]);
-            }
-        }
-        int done = atomic_fetch_add(&s->done, 1) + 1;
-        progress_show(s->pr, s->pass, s->passes, "pairs", done, s->njobs);
-    }
-    simrep_ctx_free(ctx);
-    return NULL;
-}
 
 /* A library error during a pass, with "input K: " / "x: " / "y: " mapped
  * to the manifest row. */
@@ -579,356 +512,423 @@ static void input_warnings(mx_run *r, int i, int j, unsigned w)
         r->in[j].warn |= SIMREP_WARN_DEAD_FEATURES;
 }
 
-/* Longest first: items by decreasing cost (ties by index), each to the
- * rank with the least cost so far (ties to the lowest rank). */
-static int schedule(int count, const double *cost, int ranks, int *who)
+/* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>". */
+static void pair_failed(pass_state *s, int t, simrep_ctx *ctx, simrep_status st)
 {
-    int *order = malloc((size_t)(count ? count : 1) * sizeof *order);
-    double *load = calloc((size_t)ranks, sizeof *load);
-    if (!order || !load) {
-        free(order), free(load);
+    const mx_run *r = s->r;
+    int gi = s->pi[t], gj = s->pj[t];
+    const char *msg = ctx ? simrep_ctx_message(ctx) : "out of memory";
+    if (!msg || !*msg)
+        msg = simrep_strerror(st);
+    char buf[1200];
+    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
+        int g = msg[0] == 'x' ? gi : gj;
+        snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name, r->in[g].spec,
+                 msg + 3);
+    } else {
+        snprintf(buf, sizeof buf, "%s: %s against %s: %s", r->manifest_path, r->in[gi].name, r->in[gj].name, msg);
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->err_job < 0 || t < s->err_job) {
+        s->err_job = t;
+        snprintf(s->err, sizeof s->err, "%s", buf);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Open the members, allocate what the pass keeps. */
+static int pass_open(pass_state *s)
+{
+    mx_run *r = s->r;
+    const int nm = s->nm, np = s->npairs ? s->npairs : 1;
+    cli_measures_split_of(r->measures, r->nmeasures, &s->ms);
+    s->src = calloc((size_t)nm, sizeof *s->src);
+    s->feat = calloc((size_t)nm, sizeof *s->feat);
+    s->local = calloc((size_t)r->K, sizeof *s->local);
+    s->ji = malloc((size_t)np * sizeof *s->ji);
+    s->jj = malloc((size_t)np * sizeof *s->jj);
+    s->jobs = malloc((size_t)np * sizeof *s->jobs);
+    s->kept_x = malloc((size_t)np * sizeof *s->kept_x);
+    s->kept_y = malloc((size_t)np * sizeof *s->kept_y);
+    s->warn = calloc((size_t)np, sizeof *s->warn);
+    if (s->ms.nrows > 0)
+        s->rows = calloc((size_t)nm, sizeof *s->rows);
+    if (!s->src || !s->feat || !s->local || !s->ji || !s->jj || !s->jobs || !s->kept_x || !s->kept_y || !s->warn ||
+        (s->ms.nrows > 0 && !s->rows))
+        return cli_error(EXIT_DATA, "out of memory");
+    s->n = r->in[s->members[0]].n;
+    s->rpi = 1;
+    for (int k = 0; k < nm; k++) {
+        const int g = s->members[k];
+        s->local[g] = k;
+        s->feat[k] = r->in[g].p;
+        /* Whole items per block (conv positions, sequence flatten), so no
+         * image or sequence is read twice. */
+        s->rpi = r->in[g].rows_per_item > s->rpi ? r->in[g].rows_per_item : s->rpi;
+        simrep_status st = simrep_input_open(s->ctx, r->in[g].spec, &s->a->layout, &s->src[k]);
+        if (st == SIMREP_OK && r->in[g].out_h > 0)
+            st = simrep_input_set_spatial(s->ctx, s->src[k], r->in[g].out_h, r->in[g].out_w);
+        if (st != SIMREP_OK)
+            return input_error(r, g, simrep_ctx_message(s->ctx));
+        if (s->rows && cli_rows_alloc(&s->rows[k], s->n, s->feat[k], 1) != 0)
+            return cli_error(EXIT_DATA, "out of memory: measures of the rows keep every input as float64 (%.1f MiB "
+                             "for '%s')", (double)s->n * (double)s->feat[k] * 8 / 1048576.0, r->in[g].name);
+    }
+    for (int t = 0; t < s->npairs; t++) {
+        s->ji[t] = s->local[s->pi[t]];
+        s->jj[t] = s->local[s->pj[t]];
+        s->kept_x[t] = s->kept_y[t] = -1;
+        s->jobs[t] = t;
+    }
+    s->njobs = s->npairs;
+    s->row_end = s->n;
+    s->item1 = s->n / s->rpi;
+    if (s->ms.nmoments > 0) {
+        simrep_status st = simrep_moments_new_multi(s->ctx, nm, s->feat, &s->mom);
+        if (st != SIMREP_OK)
+            return pass_error(r, s->ctx, st, s->members, nm);
+    }
+    s->fold.ctx = s->ctx;
+    s->fold.m = s->mom;
+    return -1;
+}
+
+/* MPI: the samples (this rank's items), the inputs (whose per-input work
+ * each rank does) and the pairs (which each rank computes), by the
+ * library's cost model of the measures; and the exchanges' buffers. */
+static int pass_schedule(pass_state *s)
+{
+    const mx_run *r = s->r;
+    const int nm = s->nm, np = s->npairs, ranks = s->ranks;
+    const int cnt = nm > np ? nm : np;
+    double *cost = malloc((size_t)(cnt ? cnt : 1) * sizeof *cost);
+    s->owner = malloc((size_t)nm * sizeof *s->owner);
+    s->jrank = malloc((size_t)(np ? np : 1) * sizeof *s->jrank);
+    s->which = calloc((size_t)nm, 1);
+    s->need = calloc((size_t)ranks * (size_t)nm, 1);
+    int rc = -1;
+    if (!cost || !s->owner || !s->jrank || !s->which || !s->need) {
+        rc = cli_error(EXIT_DATA, "out of memory");
+    } else {
+        for (int k = 0; k < nm; k++) {
+            cost[k] = 0;
+            for (int t = 0; t < r->nmeasures; t++)
+                cost[k] += simrep_measure_input_cost(r->measures[t], s->n, s->feat[k]);
+        }
+        int bad = cli_schedule(nm, cost, ranks, s->owner);
+        for (int t = 0; t < np; t++) {
+            cost[t] = 0;
+            for (int u = 0; u < r->nmeasures; u++)
+                cost[t] += simrep_measure_pair_cost(r->measures[u], s->n, s->feat[s->ji[t]], s->feat[s->jj[t]]);
+        }
+        bad |= cli_schedule(np, cost, ranks, s->jrank);
+        s->njobs = 0;
+        for (int t = 0; t < np && !bad; t++) {
+            s->need[(size_t)s->jrank[t] * nm + s->ji[t]] = s->need[(size_t)s->jrank[t] * nm + s->jj[t]] = 1;
+            if (s->jrank[t] == s->me)
+                s->jobs[s->njobs++] = t;
+        }
+        for (int k = 0; k < nm; k++)
+            s->which[k] = s->owner[k] == s->me;
+        if (bad)
+            rc = cli_error(EXIT_DATA, "out of memory");
+    }
+    free(cost);
+    par_share(s->n / s->rpi, &s->item0, &s->item1);
+    s->row_begin = s->item0 * s->rpi;
+    s->row_end = s->item1 * s->rpi;
+    if (rc < 0 && s->mom) {
+        simrep_status st = simrep_moments_new_multi(s->ctx, nm, s->feat, &s->fold.tmp);
+        s->state_len = simrep_moments_state_len(s->mom);
+        if (st != SIMREP_OK)
+            rc = pass_error(r, s->ctx, st, s->members, nm);
+        else if (!(s->state = malloc((size_t)s->state_len * sizeof *s->state)))
+            rc = cli_error(EXIT_DATA, "out of memory: the joint moments' state (%.1f MiB)",
+                           (double)s->state_len * 8 / 1048576.0);
+    }
+    return rc;
+}
+
+/* Reading: each block of every member into the K-input moments and, with
+ * measures of the rows, the held rows. */
+static simrep_status pass_consume(void *user, simrep_ctx *ctx, int64_t r0, int64_t rows, simrep_matrix *const *views)
+{
+    pass_state *s = user;
+    (void)rows;
+    for (int k = 0; s->rows && k < s->nm; k++)
+        cli_rows_put(&s->rows[k], r0, views[k]);
+    if (!s->mom)
+        return SIMREP_OK;
+    simrep_matrix blocks[s->nm];
+    for (int k = 0; k < s->nm; k++)
+        blocks[k] = views[k][0];
+    return simrep_moments_update_multi(ctx, s->mom, blocks);
+}
+
+static void pass_read_progress(void *user, int64_t done, int64_t total)
+{
+    pass_state *s = user;
+    progress_show(s->pr, s->pass, s->passes, "reading", done, total);
+}
+
+static int pass_read(pass_state *s)
+{
+    const mx_run *r = s->r;
+    cli_reader rd = {s->src, s->nm, s->row_begin, s->row_end, cli_block_rows(s->src, s->nm), NULL, pass_consume,
+                     pass_read_progress, s};
+    cli_read_failure f;
+    if (cli_read(s->ctx, &rd, &f) == SIMREP_OK)
         return -1;
+    if (f.input < 0)
+        return pass_error(r, s->ctx, f.status, s->members, s->nm);
+    const int g = s->members[f.input];
+    const char *what = f.short_read ? "fewer samples than its header says" : simrep_ctx_message(s->ctx);
+    if (s->ranks == 1)
+        return input_error(r, g, what);
+    char where[300], msg[1200];
+    par_share_bytes(s->src[f.input], s->a->layout.features_first, s->item0, s->item1, where, sizeof where);
+    snprintf(msg, sizeof msg, "rank %d: %s; this rank reads items %lld..%lld, %s of %s", s->me, what,
+             (long long)s->item0, (long long)s->item1, where, r->in[g].spec);
+    return input_error(r, g, msg);
+}
+
+/* MPI: the partial moments down the merge tree, the merged state to every
+ * rank, the held rows to every rank. */
+static int pass_merge(pass_state *s, int rc)
+{
+    if (rc < 0 && s->mom) {
+        rc = par_tree_reduce(s->state, s->state_len, par_moments_save, par_moments_merge, &s->fold);
+        if (s->me == 0)
+            simrep_moments_save(s->mom, s->state);
+        par_bcast(s->state, s->state_len, 0);
+        if (s->me > 0 && rc < 0) {
+            simrep_status st = simrep_moments_load(s->ctx, s->mom, s->state);
+            if (st != SIMREP_OK)
+                rc = pass_error(s->r, s->ctx, st, s->members, s->nm);
+        }
+        rc = par_agree(rc);
     }
-    for (int t = 0; t < count; t++)
-        order[t] = t;
-    for (int t = 1; t < count; t++) { /* insertion sort: stable, counts are small */
-        int v = order[t], u = t;
-        for (; u > 0 && cost[order[u - 1]] < cost[v]; u--)
-            order[u] = order[u - 1];
-        order[u] = v;
+    for (int k = 0; rc < 0 && s->rows && k < s->nm; k++)
+        cli_rows_allgather(&s->rows[k], s->rpi);
+    return rc;
+}
+
+/* The per-input work (dead features, whitening), once per input: under MPI
+ * on its owner, whose state then goes to the ranks whose pairs need it, in
+ * input order on every rank (so no two ranks wait on each other). */
+static int pass_prepare(pass_state *s, int rc)
+{
+    const mx_run *r = s->r;
+    if (rc < 0 && s->mom) {
+        simrep_status st =
+            s->ranks > 1
+                ? simrep_pairs_prepare_some(s->ctx, s->mom, &r->opt, s->ms.moments, s->ms.nmoments, s->which, &s->pairs)
+                : simrep_pairs_prepare(s->ctx, s->mom, &r->opt, s->ms.moments, s->ms.nmoments, &s->pairs);
+        if (st != SIMREP_OK)
+            rc = pass_error(r, s->ctx, st, s->members, s->nm);
     }
-    for (int t = 0; t < count; t++) {
-        int best = 0;
-        for (int q = 1; q < ranks; q++)
-            if (load[q] < load[best])
-                best = q;
-        who[order[t]] = best;
-        load[best] += cost[order[t]];
+    if (s->ranks == 1)
+        return rc;
+    if (!s->mom)
+        return par_agree(rc);
+    double *xfer = NULL;
+    int64_t xlen = 0;
+    for (int k = 0; rc < 0 && k < s->nm; k++) {
+        int64_t len = simrep_pairs_input_state_len(s->pairs, k);
+        xlen = len > xlen ? len : xlen;
     }
-    free(order), free(load);
+    if (rc < 0 && !(xfer = malloc((size_t)(xlen ? xlen : 1) * sizeof *xfer)))
+        rc = cli_error(EXIT_DATA, "out of memory");
+    rc = par_agree(rc);
+    for (int k = 0; rc < 0 && k < s->nm; k++) {
+        const int64_t len = simrep_pairs_input_state_len(s->pairs, k);
+        if (s->owner[k] == s->me) {
+            simrep_pairs_input_save(s->pairs, k, xfer);
+            for (int q = 0; q < s->ranks; q++)
+                if (q != s->me && s->need[(size_t)q * s->nm + k])
+                    par_send(xfer, len, q);
+        } else if (s->need[(size_t)s->me * s->nm + k]) {
+            par_recv(xfer, len, s->owner[k]);
+            simrep_status st = simrep_pairs_input_load(s->ctx, s->pairs, k, xfer);
+            if (st != SIMREP_OK)
+                rc = pass_error(r, s->ctx, st, s->members, s->nm);
+        }
+    }
+    free(xfer);
+    return par_agree(rc);
+}
+
+/* One pair (a pool job): its measures into the matrices. */
+static int pass_job(void *user, simrep_ctx *ctx, int job)
+{
+    pass_state *s = user;
+    mx_run *r = s->r;
+    const int t = s->jobs[job], li = s->ji[t], lj = s->jj[t], K = r->K;
+    const size_t at = (size_t)s->pi[t] * (size_t)K + (size_t)s->pj[t];
+    if (!ctx) {
+        pair_failed(s, t, NULL, SIMREP_E_NOMEM);
+        return 1;
+    }
+    simrep_result res[SIMREP_MEASURE_COUNT];
+    memset(res, 0, sizeof res);
+    simrep_status st = cli_pair_moments(ctx, &s->ms, s->pairs, li, lj, res);
+    if (st == SIMREP_OK && s->rows) {
+        const simrep_matrix x = cli_rows_view(&s->rows[li], 0), y = cli_rows_view(&s->rows[lj], 0);
+        st = cli_pair_rows(ctx, &s->ms, &x, &y, &r->opt, res);
+    }
+    if (st != SIMREP_OK) {
+        pair_failed(s, t, ctx, st);
+        for (int w = 0; w < r->nmeasures; w++)
+            simrep_result_clear(ctx, &res[w]);
+        return 1;
+    }
+    for (int w = 0; w < r->nmeasures; w++) {
+        r->sim[w][at] = res[w].similarity;
+        r->dist[w][at] = res[w].distance;
+        if (simrep_measure_get_info(r->measures[w])->outputs & SIMREP_OUT_KEPT) {
+            s->kept_x[t] = res[w].kept_p;
+            s->kept_y[t] = res[w].kept_q;
+            s->warn[t] = res[w].warnings;
+        }
+        simrep_result_clear(ctx, &res[w]);
+    }
     return 0;
 }
 
+static void pass_job_progress(void *user, int done, int total)
+{
+    pass_state *s = user;
+    progress_show(s->pr, s->pass, s->passes, "pairs", done, total);
+}
+
+/* This rank's pairs over --threads workers. */
+static int pass_compute(pass_state *s)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    s->err_job = -1;
+    cli_pool_run(s->a->threads, s->njobs, pass_job, pass_job_progress, s);
+    pthread_mutex_destroy(&s->lock);
+    return s->err_job >= 0 ? cli_error(EXIT_DATA, "%s", s->err) : -1;
+}
+
+/* The kept counts and warnings of pair t to its inputs. */
+static void pass_note_pair(pass_state *s, int t)
+{
+    mx_run *r = s->r;
+    if (s->kept_x[t] >= 0)
+        r->in[s->pi[t]].kept = s->kept_x[t];
+    if (s->kept_y[t] >= 0)
+        r->in[s->pj[t]].kept = s->kept_y[t];
+    input_warnings(r, s->pi[t], s->pj[t], s->warn[t]);
+}
+
+/* MPI: every rank's results to rank 0, as the values themselves (so the
+ * output is bit for bit the single-process one). */
+static int pass_collect(pass_state *s, int rc)
+{
+    mx_run *r = s->r;
+    const int K = r->K, nmeas = r->nmeasures, stride = 2 * nmeas + 3;
+    double *buf = malloc((size_t)(s->npairs ? s->npairs : 1) * (size_t)stride * sizeof *buf);
+    rc = par_agree(rc < 0 && !buf ? cli_error(EXIT_DATA, "out of memory") : rc);
+    for (int u = 0; rc < 0 && u < s->njobs; u++) {
+        const int t = s->jobs[u];
+        const size_t at = (size_t)s->pi[t] * K + s->pj[t];
+        double *o = buf + (size_t)u * stride;
+        for (int w = 0; w < nmeas; w++)
+            o[w] = r->sim[w][at], o[nmeas + w] = r->dist[w][at];
+        o[2 * nmeas] = (double)s->kept_x[t];
+        o[2 * nmeas + 1] = (double)s->kept_y[t];
+        o[2 * nmeas + 2] = (double)s->warn[t];
+    }
+    if (rc < 0 && s->me > 0)
+        par_send(buf, (int64_t)s->njobs * stride, 0);
+    for (int q = 1; rc < 0 && s->me == 0 && q < s->ranks; q++) {
+        int count = 0;
+        for (int t = 0; t < s->npairs; t++)
+            count += s->jrank[t] == q;
+        par_recv(buf, (int64_t)count * stride, q);
+        for (int t = 0, u = 0; t < s->npairs; t++) {
+            if (s->jrank[t] != q)
+                continue;
+            const double *o = buf + (size_t)(u++) * stride;
+            const size_t at = (size_t)s->pi[t] * K + s->pj[t];
+            for (int w = 0; w < nmeas; w++)
+                r->sim[w][at] = o[w], r->dist[w][at] = o[nmeas + w];
+            s->kept_x[t] = (int64_t)o[2 * nmeas];
+            s->kept_y[t] = (int64_t)o[2 * nmeas + 1];
+            s->warn[t] = (unsigned)o[2 * nmeas + 2];
+            pass_note_pair(s, t);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static void pass_free(pass_state *s)
+{
+    simrep_pairs_free(s->ctx, s->pairs);
+    simrep_moments_free(s->ctx, s->mom);
+    simrep_moments_free(s->ctx, s->fold.tmp);
+    for (int k = 0; k < s->nm && s->src; k++)
+        simrep_input_free(s->ctx, s->src[k]);
+    for (int k = 0; k < s->nm && s->rows; k++)
+        cli_rows_free(&s->rows[k]);
+    free(s->rows), free(s->src), free(s->feat), free(s->local), free(s->ji), free(s->jj), free(s->jobs);
+    free(s->kept_x), free(s->kept_y), free(s->warn);
+    free(s->owner), free(s->jrank), free(s->which), free(s->need), free(s->state);
+    simrep_ctx_free(s->ctx);
+}
+
 /* One pass: read the members' samples into one K-input moments (and rows
- * for the measures of the rows), prepare, compare the given pairs (global i < j). */
+ * for the measures of the rows), prepare, compare the given pairs (global
+ * i < j).  Under MPI every phase ends in an agreement (par_agree), so an
+ * error on one rank stops all of them; ranks other than 0 hold the
+ * messages of the phases every rank runs alike. */
 static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm, const int *pi, const int *pj,
                     int npairs, int pass, int passes, progress *pr)
 {
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
-    if (!ctx)
-        return cli_error(EXIT_DATA, "out of memory");
     pass_state s;
     memset(&s, 0, sizeof s);
     s.r = r;
+    s.a = a;
     s.nm = nm;
     s.members = members;
-    s.err_job = -1;
+    s.pi = pi;
+    s.pj = pj;
+    s.npairs = npairs;
     s.pr = pr;
     s.pass = pass;
     s.passes = passes;
-    for (int t = 0; t < r->nmeasures; t++) {
-        if (simrep_measure_get_info(r->measures[t])->family == SIMREP_FAMILY_ROWS) {
-            s.rows_where[s.nrows] = t;
-            s.rowsm[s.nrows++] = r->measures[t];
-        } else {
-            s.lin_where[s.nlin] = t;
-            s.linear[s.nlin++] = r->measures[t];
-        }
-    }
-    int rc = -1;
-    simrep_input **src = calloc((size_t)nm, sizeof *src);
-    int64_t *feat = calloc((size_t)nm, sizeof *feat);
-    simrep_matrix *blocks = calloc((size_t)nm, sizeof *blocks);
-    int *local = calloc((size_t)r->K, sizeof *local);
-    int *ji = malloc((size_t)(npairs ? npairs : 1) * sizeof *ji), *jj = malloc((size_t)(npairs ? npairs : 1) * sizeof *jj);
-    s.kept_x = malloc((size_t)(npairs ? npairs : 1) * sizeof *s.kept_x);
-    s.kept_y = malloc((size_t)(npairs ? npairs : 1) * sizeof *s.kept_y);
-    s.warn = calloc((size_t)(npairs ? npairs : 1), sizeof *s.warn);
-    if (s.nrows > 0)
-        s.rows = calloc((size_t)nm, sizeof *s.rows);
-    simrep_moments *mom = NULL;
-    simrep_pairs *pairs = NULL;
-    if (!src || !feat || !blocks || !local || !ji || !jj || !s.kept_x || !s.kept_y || !s.warn || (s.nrows > 0 && !s.rows))
-        rc = cli_error(EXIT_DATA, "out of memory");
-    int64_t n = r->in[members[0]].n, ptot = 0;
-    for (int k = 0; k < nm && rc < 0; k++) {
-        int g = members[k];
-        local[g] = k;
-        feat[k] = r->in[g].p;
-        ptot += feat[k];
-        simrep_status st = simrep_input_open(ctx, r->in[g].spec, &a->layout, &src[k]);
-        if (st == SIMREP_OK && r->in[g].out_h > 0)
-            st = simrep_input_set_spatial(ctx, src[k], r->in[g].out_h, r->in[g].out_w);
-        if (st != SIMREP_OK)
-            rc = input_error(r, g, simrep_ctx_message(ctx));
-        if (rc < 0 && s.rows) {
-            s.rows[k] = malloc((size_t)n * (size_t)feat[k] * sizeof(double));
-            if (!s.rows[k])
-                rc = cli_error(EXIT_DATA, "out of memory: measures of the rows keep every input as float64 (%.1f MiB for '%s')",
-                               (double)n * (double)feat[k] * 8 / 1048576.0, r->in[g].name);
-        }
-    }
-    for (int t = 0; t < npairs && rc < 0; t++) {
-        ji[t] = local[pi[t]];
-        jj[t] = local[pj[t]];
-        s.kept_x[t] = s.kept_y[t] = -1;
-    }
-    s.job_i = ji;
-    s.job_j = jj;
-    s.njobs = npairs;
-    if (rc < 0 && s.nlin > 0) {
-        simrep_status st = simrep_moments_new_multi(ctx, nm, feat, &mom);
-        if (st != SIMREP_OK)
-            rc = pass_error(r, ctx, st, members, nm);
-    }
-    /* Whole items per block (conv positions, sequence flatten), so no
-     * image or sequence is read twice. */
-    int64_t rpi = 1;
-    for (int k = 0; k < nm; k++)
-        rpi = r->in[members[k]].rows_per_item > rpi ? r->in[members[k]].rows_per_item : rpi;
-
-    /* MPI: the three schedules and every buffer the exchanges need, made
-     * before the agreement that ends the opening phase. */
-    const int ranks = par_size(), me = par_rank(), stride = 2 * r->nmeasures + 3;
-    int *owner = NULL, *jrank = NULL, *myjob = NULL, *myji = NULL, *myjj = NULL, nmine = 0;
-    unsigned char *which = NULL, *need = NULL;
-    double *state = NULL, *xfer = NULL, *res_buf = NULL;
-    int64_t state_len = 0, item0 = 0, item1 = n / rpi, row_begin = 0, row_end = n;
-    par_moments_fold fold = {ctx, mom, NULL};
-    if (ranks > 1 && rc < 0) {
-        const int cnt = nm > npairs ? nm : npairs;
-        double *cost = malloc((size_t)(cnt ? cnt : 1) * sizeof *cost);
-        owner = malloc((size_t)nm * sizeof *owner);
-        jrank = malloc((size_t)(npairs ? npairs : 1) * sizeof *jrank);
-        myjob = malloc((size_t)(npairs ? npairs : 1) * sizeof *myjob);
-        myji = malloc((size_t)(npairs ? npairs : 1) * sizeof *myji);
-        myjj = malloc((size_t)(npairs ? npairs : 1) * sizeof *myjj);
-        which = calloc((size_t)nm, 1);
-        need = calloc((size_t)ranks * (size_t)nm, 1);
-        res_buf = malloc((size_t)(npairs ? npairs : 1) * (size_t)stride * sizeof *res_buf);
-        if (!cost || !owner || !jrank || !myjob || !myji || !myjj || !which || !need || !res_buf) {
-            rc = cli_error(EXIT_DATA, "out of memory");
-        } else {
-            /* The library's cost model of each measure (simrep_measure_*_cost). */
-            for (int k = 0; k < nm; k++) {
-                cost[k] = 0;
-                for (int t = 0; t < r->nmeasures; t++)
-                    cost[k] += simrep_measure_input_cost(r->measures[t], n, feat[k]);
-            }
-            int bad = schedule(nm, cost, ranks, owner);
-            for (int t = 0; t < npairs; t++) {
-                cost[t] = 0;
-                for (int u = 0; u < r->nmeasures; u++)
-                    cost[t] += simrep_measure_pair_cost(r->measures[u], n, feat[ji[t]], feat[jj[t]]);
-            }
-            bad |= schedule(npairs, cost, ranks, jrank);
-            for (int t = 0; t < npairs && !bad; t++) {
-                need[(size_t)jrank[t] * nm + ji[t]] = need[(size_t)jrank[t] * nm + jj[t]] = 1;
-                if (jrank[t] == me) {
-                    myji[nmine] = ji[t], myjj[nmine] = jj[t];
-                    myjob[nmine++] = t;
-                }
-            }
-            for (int k = 0; k < nm; k++)
-                which[k] = owner[k] == me;
-            if (bad)
-                rc = cli_error(EXIT_DATA, "out of memory");
-        }
-        free(cost);
-        par_share(n / rpi, &item0, &item1);
-        row_begin = item0 * rpi;
-        row_end = item1 * rpi;
-        if (rc < 0 && mom) {
-            simrep_status st = simrep_moments_new_multi(ctx, nm, feat, &fold.tmp);
-            state_len = simrep_moments_state_len(mom);
-            if (st != SIMREP_OK)
-                rc = pass_error(r, ctx, st, members, nm);
-            else if (!(state = malloc((size_t)state_len * sizeof *state)))
-                rc = cli_error(EXIT_DATA, "out of memory: the joint moments' state (%.1f MiB)",
-                               (double)state_len * 8 / 1048576.0);
-        }
-        s.job_i = myji;
-        s.job_j = myjj;
-        s.njobs = nmine;
-    }
+    s.ranks = par_size();
+    s.me = par_rank();
+    if (!(s.ctx = simrep_ctx_new(NULL)))
+        return cli_error(EXIT_DATA, "out of memory");
+    int rc = pass_open(&s);
+    if (rc < 0 && s.ranks > 1)
+        rc = pass_schedule(&s);
     rc = par_agree(rc);
     if (rc < 0) {
-        /* About 4 Mi doubles (32 MiB) per block of all members together. */
-        int64_t block = (int64_t)(4 * 1024 * 1024) / (ptot ? ptot : 1);
-        block = block < 64 ? 64 : block > 8192 ? 8192 : block;
-        block = (block + rpi - 1) / rpi * rpi;
         par_hold(0);
-        for (int64_t r0 = row_begin; r0 < row_end && rc < 0; r0 += block) {
-            int64_t rows = row_end - r0 < block ? row_end - r0 : block;
-            for (int k = 0; k < nm && rc < 0; k++) {
-                simrep_status st = simrep_input_read(ctx, src[k], r0, rows, &blocks[k]);
-                const char *what = st != SIMREP_OK ? simrep_ctx_message(ctx)
-                                   : blocks[k].rows != rows ? "fewer samples than its header says" : NULL;
-                if (what && ranks > 1) {
-                    char where[300], msg[1200];
-                    par_share_bytes(src[k], a->layout.features_first, item0, item1, where, sizeof where);
-                    snprintf(msg, sizeof msg, "rank %d: %s; this rank reads items %lld..%lld, %s of %s", me, what,
-                             (long long)item0, (long long)item1, where, r->in[members[k]].spec);
-                    rc = input_error(r, members[k], msg);
-                } else if (what) {
-                    rc = input_error(r, members[k], what);
-                } else if (s.rows) {
-                    simrep_matrix_to_double(&blocks[k], s.rows[k] + r0 * feat[k], feat[k]);
-                }
-            }
-            if (rc < 0 && mom) {
-                simrep_status st = simrep_moments_update_multi(ctx, mom, blocks);
-                if (st != SIMREP_OK)
-                    rc = pass_error(r, ctx, st, members, nm);
-            }
-            progress_show(pr, pass, passes, "reading", r0 + rows - row_begin, row_end - row_begin);
-        }
+        rc = pass_read(&s);
         par_hold(1);
     }
-    for (int k = 0; k < nm && src; k++) {
-        simrep_input_free(ctx, src[k]);
-        src[k] = NULL;
+    for (int k = 0; k < nm && s.src; k++) {
+        simrep_input_free(s.ctx, s.src[k]);
+        s.src[k] = NULL;
     }
-    if (ranks > 1) {
-        /* Every rank reaches this, whatever happened above; then the merge
-         * tree, the merged state to every rank, and the rows (measures of the rows). */
-        rc = par_agree(rc);
-        if (rc < 0 && mom) {
-            rc = par_tree_reduce(state, state_len, par_moments_save, par_moments_merge, &fold);
-            if (me == 0)
-                simrep_moments_save(mom, state);
-            par_bcast(state, state_len, 0);
-            if (me > 0 && rc < 0) {
-                simrep_status st = simrep_moments_load(ctx, mom, state);
-                if (st != SIMREP_OK)
-                    rc = pass_error(r, ctx, st, members, nm);
-            }
-            rc = par_agree(rc);
-        }
-        for (int k = 0; rc < 0 && s.rows && k < nm; k++)
-            par_allgather_rows(s.rows[k], n, feat[k], rpi);
-    }
+    if (s.ranks > 1)
+        rc = pass_merge(&s, par_agree(rc));
     par_hold(0);
-    if (rc < 0 && mom) {
-        simrep_status st = ranks > 1 ? simrep_pairs_prepare_some(ctx, mom, &r->opt, s.linear, s.nlin, which, &pairs)
-                                     : simrep_pairs_prepare(ctx, mom, &r->opt, s.linear, s.nlin, &pairs);
-        if (st != SIMREP_OK)
-            rc = pass_error(r, ctx, st, members, nm);
-    }
-    if (ranks > 1 && mom) {
-        /* Each prepared input to the ranks whose pairs need it, in input
-         * order on every rank (so no two ranks wait on each other). */
-        int64_t xlen = 0;
-        for (int k = 0; rc < 0 && k < nm; k++) {
-            int64_t len = simrep_pairs_input_state_len(pairs, k);
-            xlen = len > xlen ? len : xlen;
-        }
-        if (rc < 0 && !(xfer = malloc((size_t)(xlen ? xlen : 1) * sizeof *xfer)))
-            rc = cli_error(EXIT_DATA, "out of memory");
-        rc = par_agree(rc);
-        for (int k = 0; rc < 0 && k < nm; k++) {
-            const int64_t len = simrep_pairs_input_state_len(pairs, k);
-            if (owner[k] == me) {
-                simrep_pairs_input_save(pairs, k, xfer);
-                for (int q = 0; q < ranks; q++)
-                    if (q != me && need[(size_t)q * nm + k])
-                        par_send(xfer, len, q);
-            } else if (need[(size_t)me * nm + k]) {
-                par_recv(xfer, len, owner[k]);
-                simrep_status st = simrep_pairs_input_load(ctx, pairs, k, xfer);
-                if (st != SIMREP_OK)
-                    rc = pass_error(r, ctx, st, members, nm);
-            }
-        }
-        rc = par_agree(rc);
-    } else if (ranks > 1) {
-        rc = par_agree(rc);
-    }
+    rc = pass_prepare(&s, rc);
     if (rc < 0) {
-        s.pairs = pairs;
-        pthread_mutex_init(&s.lock, NULL);
-        atomic_init(&s.next, 0);
-        atomic_init(&s.stop, 0);
-        atomic_init(&s.done, 0);
-        int nt = a->threads < s.njobs ? a->threads : s.njobs;
-        if (nt < 1)
-            nt = 1;
-        pthread_t *th = calloc((size_t)nt, sizeof *th);
-        int started = 0;
-        /* Concurrent LAPACK calls with a multi-threaded OpenBLAS wait on each
-         * other's thread pools: with several pair workers, each runs its
-         * BLAS on one thread (the data pass above used them all). */
-        const int blas_threads = simrep_blas_threads();
-        if (nt > 1)
-            simrep_set_blas_threads(1);
-        if (th)
-            for (; started < nt - 1; started++)
-                if (pthread_create(&th[started], NULL, pass_worker, &s) != 0)
-                    break;
-        pass_worker(&s); /* the calling thread works too */
-        for (int t = 0; t < started; t++)
-            pthread_join(th[t], NULL);
-        simrep_set_blas_threads(blas_threads);
-        free(th);
-        pthread_mutex_destroy(&s.lock);
-        if (s.err_job >= 0)
-            rc = cli_error(EXIT_DATA, "%s", s.err);
-        for (int t = 0; t < s.njobs && rc < 0; t++) {
-            const int gt = ranks > 1 ? myjob[t] : t;
-            if (s.kept_x[t] >= 0)
-                r->in[pi[gt]].kept = s.kept_x[t];
-            if (s.kept_y[t] >= 0)
-                r->in[pj[gt]].kept = s.kept_y[t];
-            input_warnings(r, pi[gt], pj[gt], s.warn[t]);
-        }
+        rc = pass_compute(&s);
+        for (int u = 0; rc < 0 && u < s.njobs; u++)
+            pass_note_pair(&s, s.jobs[u]);
     }
     par_hold(1);
-    if (ranks > 1) {
-        /* Every rank's results to rank 0, as the values themselves. */
-        rc = par_agree(rc);
-        const int K = r->K, nmeas = r->nmeasures;
-        for (int u = 0; rc < 0 && u < nmine; u++) {
-            const size_t at = (size_t)pi[myjob[u]] * K + pj[myjob[u]];
-            double *o = res_buf + (size_t)u * stride;
-            for (int w = 0; w < nmeas; w++)
-                o[w] = r->sim[w][at], o[nmeas + w] = r->dist[w][at];
-            o[2 * nmeas] = (double)s.kept_x[u];
-            o[2 * nmeas + 1] = (double)s.kept_y[u];
-            o[2 * nmeas + 2] = (double)s.warn[u];
-        }
-        if (rc < 0 && me > 0)
-            par_send(res_buf, (int64_t)nmine * stride, 0);
-        for (int q = 1; rc < 0 && me == 0 && q < ranks; q++) {
-            int count = 0;
-            for (int t = 0; t < npairs; t++)
-                count += jrank[t] == q;
-            par_recv(res_buf, (int64_t)count * stride, q);
-            for (int t = 0, u = 0; t < npairs; t++) {
-                if (jrank[t] != q)
-                    continue;
-                const double *o = res_buf + (size_t)(u++) * stride;
-                const size_t at = (size_t)pi[t] * K + pj[t];
-                for (int w = 0; w < nmeas; w++)
-                    r->sim[w][at] = o[w], r->dist[w][at] = o[nmeas + w];
-                if (o[2 * nmeas] >= 0)
-                    r->in[pi[t]].kept = (int64_t)o[2 * nmeas];
-                if (o[2 * nmeas + 1] >= 0)
-                    r->in[pj[t]].kept = (int64_t)o[2 * nmeas + 1];
-                input_warnings(r, pi[t], pj[t], (unsigned)o[2 * nmeas + 2]);
-            }
-        }
-    }
-    simrep_pairs_free(ctx, pairs);
-    simrep_moments_free(ctx, mom);
-    if (s.rows)
-        for (int k = 0; k < nm; k++)
-            free(s.rows[k]);
-    free(s.rows);
-    free(src), free(feat), free(blocks), free(local), free(ji), free(jj), free(s.kept_x), free(s.kept_y), free(s.warn);
-    simrep_moments_free(ctx, fold.tmp);
-    free(owner), free(jrank), free(myjob), free(myji), free(myjj), free(which), free(need);
-    free(state), free(xfer), free(res_buf);
-    simrep_ctx_free(ctx);
+    if (s.ranks > 1)
+        rc = pass_collect(&s, rc);
+    pass_free(&s);
     return rc;
 }
 
