@@ -344,6 +344,11 @@ static void training_figures(figs *F, const mx_run *r, const mx_views *v)
         ls.nseries = ns, ls.names = (const char *const *)names, ls.npoints = count;
         ls.x = (const double *const *)xs, ls.y = (const double *const *)ys;
         ls.colour = colour, ls.dash = dash, ls.y_from_zero = 1;
+        if (r->nlayers > 0 && r->has_group_column && r->ngroups > 1) {
+            /* Colours are layers, dashes groups: say so once each. */
+            ls.colour_names = r->layers, ls.ncolours = r->nlayers;
+            ls.dash_names = r->groups, ls.ndashes = r->ngroups;
+        }
         simrep_figure fig;
         simrep_status st = simrep_plot_lines(F->ctx, &ls, &fig);
         snprintf(cap, sizeof cap, "Training dynamics: the %s distance of each layer to the same layer at its last "

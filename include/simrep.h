@@ -781,6 +781,13 @@ typedef struct simrep_lines {
     const int *colour;               /* colour index per series; NULL: 0, 1, 2, ... */
     const int *dash;                 /* dash pattern per series (0 solid, 1 dashed, 2 dotted, ...); NULL: solid */
     int y_from_zero;                 /* 1: the y axis includes 0 */
+    /* A legend by attribute instead of by series (training dynamics:
+     * colours are layers, dashes are groups): what colour index c and dash
+     * index d stand for.  NULL: one entry per series. */
+    const char *const *colour_names;
+    int ncolours;
+    const char *const *dash_names;
+    int ndashes;
 } simrep_lines;
 
 void simrep_lines_init(simrep_lines *spec);

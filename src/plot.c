@@ -1137,8 +1137,8 @@ simrep_status simrep_plot_scatter(simrep_ctx *ctx, const simrep_scatter *s, simr
             char kl[LABEL_BYTES + 32];
             char nm[LABEL_BYTES];
             label(nm, s->labels[i]);
-            snprintf(kl, sizeof kl, "%lld  %s", (long long)i + 1, nm);
-            keyw = fmax(keyw, text_width(kl, 10, 0));
+            snprintf(kl, sizeof kl, "%lld  %s", (long long)n, nm); /* the widest number, bold: an upper bound */
+            keyw = fmax(keyw, 1.1 * text_width(kl, 10, 0));
         }
     double side = fmax(lgw, keyw);
     double width = fmax(a.x0 + a.w + (side > 0 ? 20 + side : 0) + 16, heading_width(s->title, s->subtitle));
@@ -1171,11 +1171,18 @@ simrep_status simrep_plot_scatter(simrep_ctx *ctx, const simrep_scatter *s, simr
     if (s->group_names && s->ngroups > 0)
         legend(&b, lx, a.y0 + 14, s->group_names, s->ngroups, NULL, NULL, 0);
     if (numbered) {
+        /* The key: numbers right-aligned in their point's colour, then names. */
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)n);
+        double numw = text_width(num, 10, 1) + 6;
         for (int64_t i = 0; i < n; i++) {
-            char kl[LABEL_BYTES + 32], nm[LABEL_BYTES];
+            char nm[LABEL_BYTES], extra[64];
             label(nm, s->labels[i]);
-            snprintf(kl, sizeof kl, "%lld  %s", (long long)i + 1, nm);
-            text_full(&b, lx, key_top + 14.0 * (double)i + 10, 10, -1, 0, "key", NULL, kl, s->labels[i]);
+            snprintf(num, sizeof num, "%lld", (long long)i + 1);
+            snprintf(extra, sizeof extra, "font-weight=\"bold\" fill=\"%s\"", group_colour(s->group ? s->group[i] : 0));
+            double y = key_top + 14.0 * (double)i + 10;
+            text(&b, lx + numw - 6, y, 10, 1, 0, "key-number", extra, num);
+            text_full(&b, lx + numw, y, 10, -1, 0, "key", NULL, nm, s->labels[i]);
         }
     }
     out->lo = a.xlo;
@@ -1466,13 +1473,18 @@ simrep_status simrep_plot_lines(simrep_ctx *ctx, const simrep_lines *s, simrep_f
         a.ylo = 0;
     a.x0 = 34 + ytick_width(a.ylo, a.yhi) + 8;
     a.y0 = content_top(s->title, s->subtitle) + 8;
-    double lw = legend_width(s->names, s->nseries) + 6;
+    /* The legend: one entry per series, or (colour_names and dash_names)
+     * one per colour (solid) and one per dash pattern (grey). */
+    int by_attr = s->colour_names && s->ncolours > 0 && s->dash_names && s->ndashes > 0;
+    double lw = by_attr ? fmax(legend_width(s->colour_names, s->ncolours), legend_width(s->dash_names, s->ndashes)) + 6
+                        : legend_width(s->names, s->nseries) + 6;
+    int nleg = by_attr ? s->ncolours + s->ndashes + 1 : s->nseries;
     double width = a.x0 + a.w + 20 + lw + 10, heading = heading_width(s->title, s->subtitle);
     if (heading > width) {
         a.w += heading - width;
         width = heading;
     }
-    double height = fmax(a.y0 + a.h + 50, a.y0 + 14 + 18.0 * s->nseries);
+    double height = fmax(a.y0 + a.h + 50, a.y0 + 14 + 18.0 * nleg);
     sbuf b = {ctx, NULL, 0, 0, 0};
     begin(&b, width, height, s->title, s->subtitle);
     draw_axes(&b, &a, s->xlabel, s->ylabel, 1);
@@ -1504,7 +1516,33 @@ simrep_status simrep_plot_lines(simrep_ctx *ctx, const simrep_lines *s, simrep_f
                 sb_printf(&b, " at %.6g: %.6g</title></circle>\n", s->x[k][i], s->y[k][i]);
             }
     }
-    legend(&b, a.x0 + a.w + 20, a.y0 + 14, s->names, s->nseries, s->colour, s->dash, 1);
+    if (by_attr) {
+        int *idx = simrep__alloc_array(ctx, (size_t)(s->ncolours > s->ndashes ? s->ncolours : s->ndashes),
+                                       sizeof *idx, "legend");
+        if (!idx) {
+            simrep__free(ctx, b.buf);
+            return SIMREP_E_NOMEM;
+        }
+        for (int k = 0; k < s->ncolours || k < s->ndashes; k++)
+            idx[k] = k;
+        legend(&b, a.x0 + a.w + 20, a.y0 + 14, s->colour_names, s->ncolours, idx, NULL, 1);
+        int *grey = idx; /* dash entries: colour -1 (grey), dash k */
+        for (int k = 0; k < s->ndashes; k++)
+            grey[k] = -1;
+        int *dash = simrep__alloc_array(ctx, (size_t)s->ndashes, sizeof *dash, "legend");
+        if (!dash) {
+            simrep__free(ctx, idx);
+            simrep__free(ctx, b.buf);
+            return SIMREP_E_NOMEM;
+        }
+        for (int k = 0; k < s->ndashes; k++)
+            dash[k] = k;
+        legend(&b, a.x0 + a.w + 20, a.y0 + 14 + 18.0 * (s->ncolours + 1), s->dash_names, s->ndashes, grey, dash, 1);
+        simrep__free(ctx, idx);
+        simrep__free(ctx, dash);
+    } else {
+        legend(&b, a.x0 + a.w + 20, a.y0 + 14, s->names, s->nseries, s->colour, s->dash, 1);
+    }
     out->lo = a.ylo;
     out->hi = a.yhi;
     return finish(&b, out, width, height);

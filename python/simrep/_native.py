@@ -146,7 +146,8 @@ class Lines(ctypes.Structure):
     _fields_ = [("title", c_char_p), ("subtitle", c_char_p), ("xlabel", c_char_p), ("ylabel", c_char_p),
                 ("nseries", c_int), ("names", _STRS), ("npoints", _I64S), ("x", POINTER(_DBLS)),
                 ("y", POINTER(_DBLS)), ("y_lo", POINTER(_DBLS)), ("y_hi", POINTER(_DBLS)), ("colour", _INTS),
-                ("dash", _INTS), ("y_from_zero", c_int)]
+                ("dash", _INTS), ("y_from_zero", c_int), ("colour_names", _STRS), ("ncolours", c_int),
+                ("dash_names", _STRS), ("ndashes", c_int)]
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))

@@ -468,6 +468,7 @@ def curves(data, measure=None, *, title=None, subtitle=None, xlabel=None, ylabel
     simrep.compare result with sequence="per-step" (each measure's
     similarity per time step), or {name: (x, y)} / {name: y}."""
     series, xl, yl, ttl, sub, dash, colour, zero = [], "x", "y", title, subtitle, None, None, False
+    attr = None  # (colour names, dash names) for a legend by attribute
     if isinstance(data, dict) and "training" in data:
         m = _measure(data, measure)
         rows = data["training"]
@@ -484,6 +485,8 @@ def curves(data, measure=None, *, title=None, subtitle=None, xlabel=None, ylabel
             colour.append(lorder.index(layer))
             dash.append(gorder.index(g) if multi else 0)
         xl, yl, zero = "step", "%s distance to final" % m, True
+        if multi and lorder != [""]:
+            attr = (lorder, gorder)
         if ttl is None:
             ttl = _title(m, "distance to the last step", data.get("layer"), len(data["names"]),
                                      data.get("n"))
@@ -527,6 +530,9 @@ def curves(data, measure=None, *, title=None, subtitle=None, xlabel=None, ylabel
     spec.colour = keep.ints(colour) if colour is not None else None
     spec.dash = keep.ints(dash) if dash is not None else None
     spec.y_from_zero = int(zero)
+    if attr is not None:
+        spec.colour_names, spec.ncolours = keep.strs(attr[0]), len(attr[0])
+        spec.dash_names, spec.ndashes = keep.strs(attr[1]), len(attr[1])
     fig = _draw("lines", _lib.simrep_plot_lines, spec)
     if path is not None:
         fig.save(path)

@@ -170,6 +170,18 @@ static void test_scatter_bars_lines(void)
     CHECK_STATUS(ctx, simrep_plot_lines(ctx, &l, &f), SIMREP_OK);
     CHECK(f.lo == 0 && f.hi > 0.5);
     simrep_figure_clear(ctx, &f);
+    /* A legend by attribute: one entry per colour and per dash, not per series. */
+    const char *layers[2] = {"conv1", "fc"}, *nets[2] = {"netA", "netB"}, *four[4] = {"A/conv1", "A/fc", "B/conv1",
+                                                                                       "B/fc"};
+    const double *x4[4] = {lx, lx, lx, lx}, *y4[4] = {ly, ly, ly, ly};
+    const int64_t n4[4] = {3, 3, 3, 3};
+    const int col4[4] = {0, 1, 0, 1}, dash4[4] = {0, 0, 1, 1};
+    l.nseries = 4, l.names = four, l.npoints = n4, l.x = x4, l.y = y4, l.colour = col4, l.dash = dash4;
+    l.colour_names = layers, l.ncolours = 2, l.dash_names = nets, l.ndashes = 2;
+    CHECK_STATUS(ctx, simrep_plot_lines(ctx, &l, &f), SIMREP_OK);
+    CHECK(strstr(f.svg, ">conv1<") && strstr(f.svg, ">netB<") && !strstr(f.svg, ">A/conv1<"));
+    CHECK(strstr(f.svg, "stroke-dasharray=\"6 3\"") != NULL);
+    simrep_figure_clear(ctx, &f);
     l.nseries = 0;
     CHECK_STATUS(ctx, simrep_plot_lines(ctx, &l, &f), SIMREP_E_INVALID);
     CHECK(simrep_struct_size("simrep_heatmap") == sizeof(simrep_heatmap));
