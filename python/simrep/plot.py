@@ -405,9 +405,10 @@ def _fmt_p(p):
 def groups(result, measure=None, *, title=None, subtitle=None, path=None, ax=None):
     """Within- and between-group distances of a simrep.matrix result: the
     mean over pairs per bar (group colour; grey between groups), error bars
-    (the group summary's confidence interval when it has one, else one
-    standard deviation of the pairs), every pair as a dot, and a p-value
-    above each between-group bar when the summary has one."""
+    (the group summary's bootstrap interval when simrep.matrix was given
+    bootstrap=, else one standard deviation of the pairs), every pair as a
+    dot, and above each between-group bar the p-value of its group test
+    (permutations=)."""
     m = _measure(result, measure)
     gs = result["group_summary"][m]
     names, grp = result["names"], result["groups"]
@@ -427,23 +428,33 @@ def groups(result, measure=None, *, title=None, subtitle=None, path=None, ax=Non
                 labels.append("%s vs %s (%d)" % (a, b, gs["between_pairs"][key]))
                 cols.append(-1)
             vals.append(mean)
-            ci = gs.get(part + "_ci", {}).get(key)
-            if has_ci and ci is not None:
-                lo.append(ci[0])
-                hi.append(ci[1])
+            if has_ci:  # one kind of error bar per figure: none where a group has no interval
+                ci = gs.get(part + "_ci", {}).get(key) or [None, None]
+                lo.append(math.nan if ci[0] is None else ci[0])
+                hi.append(math.nan if ci[1] is None else ci[1])
             else:
                 sd = gs[part + "_std"][key]
                 pairs = gs[part + "_pairs"][key]
                 lo.append(mean - sd if pairs > 1 else math.nan)
                 hi.append(mean + sd if pairs > 1 else math.nan)
-            p = gs.get(part + "_p", {}).get(key)
+            # The group test of a pair of groups (between - within, label
+            # permutations) belongs to its between bar.
+            test = gs.get("tests", {}).get(key) if part == "between" else None
+            p = test.get("p") if test else None
             notes.append(_fmt_p(p) if p is not None else "")
             pts.append([dist[i, j] for i in builtins_range(K) for j in builtins_range(i + 1, K)
                         if (grp[i] == a and grp[j] == b) or (grp[i] == b and grp[j] == a)])
     if not vals:
         raise InvalidArgument("this result has no group summary to draw (give groups= to simrep.matrix)")
-    err_label = (gs.get("ci_label") or "95% confidence interval") if has_ci else \
-        "mean \u00b1 one standard deviation of the pairs"
+    st = gs.get("statistics") or result.get("statistics") or {}
+    err_label = ("%g%% bootstrap interval of the mean (inputs resampled within groups, %s resamples)"
+                 % (100 * st.get("level", 0.95), st.get("bootstrap", "B")) if has_ci else
+                 "mean \u00b1 one standard deviation of the pairs")
+    all_test = gs.get("tests", {}).get("all")
+    if subtitle is None and all_test and all_test.get("p") is not None:
+        subtitle = ("mean %s distance over the pairs of inputs (how many in brackets); grey: between groups; "
+                    "p: between - within, %d label permutations (all groups: %s)"
+                    % (m, all_test.get("permutations", 0), _fmt_p(all_test["p"])))
     return bars(labels, vals, err_lo=lo, err_hi=hi, err_label=err_label, colours=cols, notes=notes, points=pts,
                 title=title if title is not None else _title(
                     m, "distance within and between groups", result.get("layer"), K, result.get("n")),
