@@ -16,6 +16,8 @@ decimals, label text and placement) are still the renderer's.
 
     heatmap(r, measure)   similarity matrix, ordered by average-linkage
                           clustering with its dendrogram and group strip
+                          (or the layer x layer matrix of
+                          simrep.torch.compare_models)
     mds(r, measure)       classical MDS map coloured by group
     groups(r, measure)    within/between group distances: bars, error bars,
                           the pairs as dots (and p-values when given)
@@ -219,7 +221,7 @@ def _mpl():
 # ------------------------------------------------------------- heatmap
 
 def heatmap(result, measure=None, *, cluster=True, range=None, labels=None, title=None, subtitle=None,
-            self_matrix=None, path=None, ax=None):
+            self_matrix=None, scale_label=None, path=None, ax=None):
     """The similarity matrix of a simrep.matrix result as a heatmap.
 
     cluster: order rows and columns by the average-linkage clustering of
@@ -228,9 +230,23 @@ def heatmap(result, measure=None, *, cluster=True, range=None, labels=None, titl
     range of the off-diagonal values; Figure.lo/.hi say what was used).
     result may also be a square or rectangular array of values (labels=
     names, or (row names, column names)); self_matrix says whether its rows
-    and columns are the same inputs (default: square and symmetric).
+    and columns are the same inputs (default: square and symmetric);
+    scale_label what the colours show (default "value").
     path: also save to .svg/.png.  ax: draw into this matplotlib Axes
     instead (returns it)."""
+    if isinstance(result, dict) and "layers_a" in result:
+        # simrep.torch.compare_models: layers of model a (rows) x model b (columns).
+        m = _measure(result, measure)
+        na = result["names"][0].split(":", 1)[0] if result.get("names") else "a"
+        nb = result["names"][-1].split(":", 1)[0] if result.get("names") else "b"
+        info = _info(m)
+        return heatmap(np.asarray(result["measures"][m]["similarity"]), cluster=False, range=range,
+                       labels=(result["layers_a"], result["layers_b"]), self_matrix=False,
+                       scale_label="%s similarity" % m, title=title if title is not None else
+                       _title(m, "similarity by layer, %s (rows) vs %s (columns)" % (na, nb), None, 0,
+                              result.get("n")),
+                       subtitle=subtitle if subtitle is not None else
+                       ("%s; layers in the order given" % info["title"] if info else None), path=path, ax=ax)
     lo, hi = _range(range)
     keep = _Keep()
     spec = _native.Heatmap()
@@ -279,7 +295,7 @@ def heatmap(result, measure=None, *, cluster=True, range=None, labels=None, titl
             raise InvalidArgument("labels: %d row and %d column names for a %d x %d matrix" % (len(rl), len(cl), R, C))
         is_self = self_matrix if self_matrix is not None else (R == C and np.allclose(vals, vals.T))
         spec.title, spec.subtitle = _b(title), _b(subtitle)
-        spec.scale_label = _b("value")
+        spec.scale_label = _b(scale_label or "value")
         if cluster and is_self:
             from ._matrix import cluster as _cluster
             c = _cluster(1 - vals)
@@ -570,7 +586,7 @@ def depth(result, measure=None, pair=None, *, range=None, title=None, path=None,
     what = "similarity by layer, %s (rows) vs %s (columns)" % (a, b)
     info = _info(m)
     fig = heatmap(np.asarray(v["similarity"]), cluster=False, range=range, labels=(v["rows"], v["cols"]),
-                  self_matrix=False,
+                  self_matrix=False, scale_label="%s similarity" % m,
                   title=title if title is not None else _title(m, what, None, 0, result.get("n")),
                   subtitle="%s; layers in order" % info["title"] if info else None, path=path, ax=ax)
     return fig

@@ -243,3 +243,21 @@ def test_matplotlib_axes(relu2):
     assert simrep.plot.curves(c, ax=axs[3]) is axs[3] and len(axs[3].lines) == 1
     fig.canvas.draw()
     plt.close(fig)
+
+
+def test_heatmap_of_compare_models():
+    torch = pytest.importorskip("torch")
+    import simrep.torch as st
+    torch.manual_seed(0)
+
+    def net():
+        return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
+    loader = torch.utils.data.DataLoader(torch.randn(300, 6), batch_size=100)
+    r = st.compare_models(net(), net(), loader, layers_a=["0", "2"], layers_b=["0", "1", "2"], measures=["cka"],
+                          names=("teacher", "student"))
+    f = simrep.plot.heatmap(r, "cka")
+    root = sc.parse(f.svg)
+    assert len(sc.elements(root, "rect", "cell")) == 6 and not sc.elements(root, "rect", "diagonal")
+    title = sc.visible_text(sc.elements(root, "text", "title")[0])
+    assert title == "cka similarity by layer, teacher (rows) vs student (columns): n = 300"
+    assert (f.lo, f.hi) == (r["measures"]["cka"]["similarity"].min(), r["measures"]["cka"]["similarity"].max())
