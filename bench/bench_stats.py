@@ -11,7 +11,8 @@ process is timed, with its peak RSS (os.wait4's ru_maxrss of that child):
   bootstrap     ... --bootstrap 200
   permutations  ... --permutations 100
 
-each the best of --repeats runs (default 2), in the same session, so the
+each the best of --repeats runs (default 2; peak RSS by GNU time, from the
+time package), in the same session, so the
 ratios bootstrap/plain and permutations/plain compare like with like.
 OPENBLAS_NUM_THREADS and --threads are both T (default 2).  The machine
 load (os.getloadavg) is recorded before and after.  Results go to
@@ -49,18 +50,16 @@ def parse_args():
 
 
 def timed(cmd, env):
-    """Wall time and peak RSS (MiB) of one run of cmd."""
+    """Wall time and peak RSS (MiB) of one run of cmd, measured by GNU time
+    (its child's ru_maxrss: simrep alone, not this Python process, whose
+    pages a fork would count)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out, err = b"", b""
-    _, status, ru = os.wait4(proc.pid, 0)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, env=env)
     wall = time.perf_counter() - t0
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit("failed: %s\n%s" % (" ".join(cmd), err.decode()))
-    return wall, ru.ru_maxrss / 1024.0, out
+        sys.exit("failed: %s\n%s" % (" ".join(cmd), proc.stderr.decode()))
+    rss_kib = int(proc.stderr.decode().strip().splitlines()[-1])
+    return wall, rss_kib / 1024.0, proc.stdout
 
 
 def main():

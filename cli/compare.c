@@ -736,7 +736,9 @@ static simrep_status compare_consume(void *user, simrep_ctx *ctx, int64_t r0, in
     compare_run *c = user;
     (void)rows;
     simrep_status st = SIMREP_OK;
-    for (int64_t v = 0; v < c->nv && st == SIMREP_OK; v++)
+    /* A bootstrap's buckets sum to the moments (compare_read): one DSYRK
+     * pass over the rows, not two. */
+    for (int64_t v = 0; v < c->nv && st == SIMREP_OK && (!c->stats || c->a.stats.o.bootstrap == 0); v++)
         st = simrep_moments_update(ctx, c->m[v], &views[0][v], &views[1][v]);
     if (st == SIMREP_OK && c->ms.nrows > 0) {
         cli_rows_put(&c->rx, r0, views[0]);
@@ -767,6 +769,9 @@ static int compare_read(compare_run *c)
     simrep_status st = cli_read(c->ctx, &rd, &f);
     if (c->shown)
         fputc('\n', stderr);
+    if (st == SIMREP_OK && c->stats && c->a.stats.o.bootstrap > 0 &&
+        (st = simrep_stats_moments(c->ctx, c->stats, c->m[0])) != SIMREP_OK)
+        return cli_library_error(c->ctx, st, c->a.x, c->a.y);
     if (st == SIMREP_OK)
         return -1;
     if (f.short_read)
@@ -840,6 +845,7 @@ static int compare_measures(compare_run *c)
 static int compare_statistics(compare_run *c)
 {
     simrep_stats_result part[SIMREP_MEASURE_COUNT];
+    cli_stats_tune_malloc();
     cli_progress_attach(c->ctx);
     simrep_status st = simrep_stats_compute(c->ctx, c->stats, c->m[0], &c->a.opt, c->ms.moments, c->ms.nmoments,
                                             part);

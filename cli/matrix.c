@@ -90,6 +90,10 @@ static const char *matrix_help_tail =
     "  --features-first         arrays are features x samples (the google/svcca layout)\n"
     "  --conv L, --conv-mode M, --resize R, --sequence S (flatten, first, last or mean), --mask FILE[:key]\n"
     "                           conv maps and sequences, as in simrep compare (applied to every input)\n"
+    "  --permutations K         group tests: between - within mean distance per pair of groups (and all),\n"
+    "                           p from K relabellings of the inputs (docs/statistics.md)\n"
+    "  --bootstrap B            intervals of each group's within and between means, B resamples of the inputs\n"
+    "  --ci LEVEL, --seed S     interval level (0.95); every random choice follows from S (0)\n"
     "  -h, --help               this help\n"
     "\n"
     "Rows with a group column get within/between group summaries; with a layer column and groups,\n"
@@ -109,6 +113,7 @@ typedef struct matrix_args {
     simrep_measure measures[SIMREP_MEASURE_COUNT];
     int nmeasures;
     simrep_options opt;
+    cli_stats stats;
 } matrix_args;
 
 /* "LO,HI": two finite numbers, LO < HI. */
@@ -135,6 +140,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
     simrep_layout_init(&a->layout);
     cli_seen seen = {0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
+    cli_stats_init(&a->stats);
     a->max_memory = 1024.0 * 1024 * 1024;
     a->range_lo = a->range_hi = NAN;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -159,7 +165,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
         }
         static const char *const valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output",
                                              "--threads", "--max-memory", "--against", "--conv", "--conv-mode",
-                                             "--resize", "--sequence", "--mask", "--range", NULL};
+                                             "--resize", "--sequence", "--mask", "--range", CLI_STATS_OPTIONS, NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
@@ -167,7 +173,8 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             return rc;
         double v = 0;
         if ((rc = cli_measure_option(name, val, &a->opt, &seen)) != CLI_OPT_NOT_MINE ||
-            (rc = cli_layout_option(name, val, 0, &a->layout, &seen)) != CLI_OPT_NOT_MINE) {
+            (rc = cli_layout_option(name, val, 0, &a->layout, &seen)) != CLI_OPT_NOT_MINE ||
+            (rc = cli_stats_option(name, val, 0, &a->stats)) != CLI_OPT_NOT_MINE) {
             /* handled; rc is 0 or an error */
         } else if (strcmp(name, "--manifest") == 0) {
             a->manifest = val;
@@ -1123,6 +1130,7 @@ int cmd_matrix(int argc, char **argv)
     r.range_hi = a.range_hi;
     r.png = !a.no_png;
     r.opt = a.opt;
+    r.stats = a.stats;
     r.nmeasures = a.nmeasures;
     memcpy(r.measures, a.measures, sizeof a.measures);
     rc = load_inputs(&r, &a);

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "stats.h"
 
 /* ----------------------------------------------------- group summaries */
 
@@ -75,6 +76,7 @@ typedef struct mx_run {
     double range_lo, range_hi; /* --range lo,hi of the heatmaps' colour scale; NaN: the data's range */
     int png;                 /* 1: PNG copies of the figures when rsvg-convert is on PATH (not --no-png) */
     char layer[128];         /* the layer every input is from, for titles ("" when several or unknown) */
+    cli_stats stats;         /* --permutations, --bootstrap, --seed, --ci: group tests (matrix_stats.c) */
 } mx_run;
 
 /* Per-measure analyses shared by the JSON, the table and the figures
@@ -105,6 +107,23 @@ int mx_depth_rows(const mx_run *r, int g, int *out);
 /* The figures of -o DIR (SVG, PNG copies) and DIR/index.html
  * (matrix_figures.c); failures are reported and set o->failed. */
 void matrix_write_figures(mx_outdir *o, const mx_run *r, const mx_views *v);
+
+
+/* Group tests of one measure (matrix_stats.c): ok 0 when not asked for. */
+typedef struct mx_group_stats {
+    int ok;
+    int ntests;
+    simrep_group_test *tests; /* pairs of groups, then all */
+    double *within_ci;        /* groups x 2 */
+    double *between_ci;       /* groups x groups x 2 */
+} mx_group_stats;
+
+/* 0, or an exit status after printing the error. */
+int mx_stats_compute(const mx_run *r, int t, mx_group_stats *out);
+void mx_stats_free(mx_group_stats *s);
+/* Keys added to a measure's "group_summary" (with their leading ", "). */
+void mx_stats_json(FILE *f, const mx_run *r, const mx_group_stats *s);
+void mx_stats_table(const mx_run *r, const mx_group_stats *s);
 
 /* Outputs (matrix_output.c); each returns 0 or an exit status after
  * printing the error. */

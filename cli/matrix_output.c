@@ -209,6 +209,11 @@ static void print_json(const mx_run *r, const mx_views *v)
     for (int t = 0; t < r->nmeasures; t++) {
         fprintf(f, "%s\n  \"%s\": {", t ? "," : "", mid(r, t));
         json_group_summary(f, r, t);
+        mx_group_stats gs;
+        if (mx_stats_compute(r, t, &gs) == 0) {
+            mx_stats_json(f, r, &gs);
+            mx_stats_free(&gs);
+        }
         fputc('}', f);
     }
     fputs("},\n \"clustering\": {", f);
@@ -404,6 +409,11 @@ static void print_table(const mx_run *r, const mx_views *v)
                                (long long)s.count);
                 }
             free(grp);
+            mx_group_stats gs;
+            if (mx_stats_compute(r, t, &gs) == 0) {
+                mx_stats_table(r, &gs);
+                mx_stats_free(&gs);
+            }
         }
     }
     if (r->training) {

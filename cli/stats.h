@@ -20,6 +20,9 @@ int cli_stats_option(const char *name, const char *val, int compare, cli_stats *
 /* The option names that take a value, for cli_split_option's lists. */
 #define CLI_STATS_OPTIONS "--bootstrap", "--permutations", "--ci", "--ci-method", "--seed"
 #define CLI_STATS_COMPARE_OPTIONS "--unit-rows", "--buckets", "--segments", "--threads", "--max-memory"
+/* Allocator settings for the resampling phase (glibc: no fresh mmap per
+ * resample).  Process-wide: the CLI's to call, never the library's. */
+void cli_stats_tune_malloc(void);
 /* 1 if a bootstrap or permutations were asked for. */
 int cli_stats_requested(const cli_stats *s);
 

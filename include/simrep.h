@@ -1377,6 +1377,16 @@ int simrep_stats_next(simrep_stats *s, int64_t max_rows, int64_t *row0, int64_t 
  * SIMREP_E_INVALID. */
 simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep_matrix *x, const simrep_matrix *y);
 
+/*
+ * With a bootstrap (buckets), the moments of all the rows given are the
+ * sum of the buckets: load them into m (made with the same p and q), so a
+ * caller need not fold every block into a Moments as well (that would be
+ * the pass's DSYRK twice).  Equal to simrep_moments_update's to round-off
+ * (the sums are shifted by the mean of the first block read).  Without a
+ * bootstrap: SIMREP_E_INVALID.
+ */
+simrep_status simrep_stats_moments(simrep_ctx *ctx, const simrep_stats *s, simrep_moments *m);
+
 /* What the state is. */
 typedef struct simrep_stats_info {
     int64_t units;          /* sampling units */

@@ -604,6 +604,33 @@ static void moments_from_raw(int64_t p, int64_t q, const double *c, const double
     S[d * d + 1] = 0;
 }
 
+simrep_status simrep_stats_moments(simrep_ctx *ctx, const simrep_stats *s, simrep_moments *m)
+{
+    if (!s || !m || s->G == 0 || simrep_moments_inputs(m) != 2 || simrep_moments_p(m) != s->p ||
+        simrep_moments_q(m) != s->q)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "simrep_stats_moments needs a bootstrap's buckets and moments of the same p and q");
+    double *raw = simrep__calloc_array(ctx, (size_t)s->L, sizeof(double), "statistics moments");
+    double *state = raw ? simrep__alloc_array(ctx, (size_t)simrep_moments_state_len(m), sizeof(double),
+                                              "statistics moments")
+                        : NULL;
+    double *work = state ? simrep__alloc_array(ctx, (size_t)(2 * s->d), sizeof(double), "statistics moments") : NULL;
+    simrep_status st = work ? SIMREP_OK : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK) {
+        for (int64_t g = 0; g < s->G; g++) {
+            const double *col = s->bk + g * s->L;
+            for (int64_t i = 0; i < s->L; i++)
+                raw[i] += col[i];
+        }
+        moments_from_raw(s->p, s->q, s->c, raw, state, work);
+        st = simrep_moments_load(ctx, m, state);
+    }
+    simrep__free(ctx, raw);
+    simrep__free(ctx, state);
+    simrep__free(ctx, work);
+    return st;
+}
+
 /* ---------------------------------------------------------- compute */
 
 static int cmp_double(const void *a, const void *b)

@@ -17,6 +17,7 @@ else
     PKGS="$PKGS python3-torch"  # simrep.torch and the Python package's tests
     PKGS="$PKGS python3-sklearn"  # load_digits for tests/findings (make check)
     PKGS="$PKGS python3-mpi4py"  # simrep.Moments.allreduce and its test (make check-mpi)
+    PKGS="$PKGS python3-scipy time"  # KS test of the permutation p-values (make check-pkg); peak RSS in bench/bench_stats.py
     # pip install . / -e . and python3 -m build --wheel, offline (make check-install)
     PKGS="$PKGS python3-pip python3-venv python3-setuptools python3-wheel python3-build"
     # Figures: simrep.plot's ax= (matplotlib, also the tests' text measurer), PNG copies (rsvg-convert),

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from . import _arrays, _input, _native
+from . import _arrays, _input, _native, _stats
 from ._core import _BY_ID, SimrepWarning, _input_names, _measure_list, _options, _prepare_pairs
 from ._errors import Context, InvalidArgument, from_status
 
@@ -138,22 +138,56 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
     return sim, dist, kept
 
 
-def matrix_result(n, names, groups, kept, ids, sim, dist):
-    """The dict simrep.matrix returns (the CLI's matrix JSON shape)."""
+def _group_stats(summary, dist, groups, order, permutations, bootstrap, ci, seed):
+    """The keys `simrep matrix --permutations/--bootstrap` adds to a
+    measure's group summary (cli/matrix_stats.c), from simrep_group_tests."""
+    if not order or not (permutations or bootstrap):
+        return
+    labels = [order.index(g) for g in groups]
+    tests, wci, bci = _stats.group_tests(dist, labels, len(order), permutations, bootstrap, ci, seed)
+
+    def num(v):
+        return float(v) if np.isfinite(v) else None
+
+    if bootstrap:
+        summary["within_ci"] = {g: [num(wci[a, 0]), num(wci[a, 1])] for a, g in enumerate(order)}
+        summary["between_ci"] = {"%s|%s" % (order[a], order[b]): [num(bci[a, b, 0]), num(bci[a, b, 1])]
+                                 for a in range(len(order)) for b in range(a + 1, len(order))}
+    if permutations:
+        summary["tests"] = {}
+        for t in tests:
+            key = "all" if t["a"] < 0 else "%s|%s" % (order[t["a"]], order[t["b"]])
+            e = {"within": num(t["within"]), "between": num(t["between"]), "statistic": num(t["statistic"])}
+            if t["permutations"] > 0:
+                e.update(p=num(t["p"]), null_mean=num(t["null_mean"]), null_sd=num(t["null_sd"]))
+            else:
+                e["p"] = None
+            e["permutations"] = t["permutations"]
+            summary["tests"][key] = e
+    summary["statistics"] = {"permutations": int(permutations), "bootstrap": int(bootstrap), "seed": int(seed),
+                             "level": float(ci)}
+
+
+def matrix_result(n, names, groups, kept, ids, sim, dist, permutations=0, bootstrap=0, ci=0.95, seed=0):
+    """The dict simrep.matrix returns (the CLI's matrix JSON shape); with
+    permutations or bootstrap, the group tests of simrep_group_tests too."""
     order = list(dict.fromkeys(groups))
+    summaries = {m: _group_summary(dist[m], groups, order) for m in ids}
+    for m in ids:
+        _group_stats(summaries[m], dist[m], groups, order, permutations, bootstrap, ci, seed)
     return {
         "n": n,
         "names": names,
         "groups": groups,
         "kept": kept,
         "measures": {m: {"similarity": sim[m], "distance": dist[m]} for m in ids},
-        "group_summary": {m: _group_summary(dist[m], groups, order) for m in ids},
+        "group_summary": summaries,
     }
 
 
 def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps=None, against_final=False,
            features_first=False, conv=None, conv_mode=None, resize=None, sequence=None, mask=None, warn=True,
-           **options):
+           permutations=None, bootstrap=None, seed=None, ci=None, **options):
     """Every pair of K >= 2 representations of the same n samples.
 
     inputs: a list of arrays / tensors (n x p_k, or p_k x n with
@@ -183,7 +217,14 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
     every input is from when that is known (figure titles).  Diagonals are
     similarity 1, distance 0; matrices are symmetric.  Warnings are also
     issued as SimrepWarning (warn=False silences them).
+
+    permutations=K tests each pair of groups (between - within mean
+    distance, p from K relabellings of the inputs) and adds "tests";
+    bootstrap=B adds "within_ci" and "between_ci" (resampling the inputs of
+    each group); seed and ci as simrep.compare.  The same numbers as the
+    CLI's --permutations/--bootstrap/--seed/--ci (docs/statistics.md).
     """
+    so = _stats.options(bootstrap, permutations, seed, ci, None, None, 1, None, None, None)
     if isinstance(inputs, dict):
         if names is not None:
             raise InvalidArgument("give names either as the dict's keys or as names=, not both")
@@ -286,7 +327,8 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
             if msk is not None:
                 msk.close(ctx)
 
-    out = matrix_result(n, names, groups, kept, ids, out_sim, out_dist)
+    out = matrix_result(n, names, groups, kept, ids, out_sim, out_dist, so.permutations, so.bootstrap, so.ci,
+                        so.seed)
     out.update(_views(out, ids, layers, steps, against_final))
     out["warnings"] = _warnings(names, n, kept, {nm: inp.cols for nm, inp in zip(names, ins)}, warn_flags)
     out["layer"] = _common_layer(inputs, layers)

@@ -143,3 +143,46 @@ def test_nan_named(pair, tmp_path):
     x[17, 2] = np.nan
     r = run("compare", write_npy(tmp_path / "nan.npy", x), py, "--bootstrap", 5, "--permutations", 5)
     assert_error(r, 1, names="nan.npy", contains=["NaN", "row 17"])
+
+
+@pytest.fixture(scope="module")
+def groups_manifest(tmp_path_factory):
+    """4 + 4 inputs: one group shares a latent with a common signal, the
+    other is noise about another; distances within < between."""
+    d = tmp_path_factory.mktemp("mstats")
+    r = np.random.default_rng(8)
+    n = 300
+    za, zb = r.normal(size=(n, 4)), r.normal(size=(n, 4))
+    lines = ["name,path,group"]
+    for g, z in (("a", za), ("b", zb)):
+        for k in range(4):
+            a = np.c_[z @ r.normal(size=(4, 4)), 0.3 * r.normal(size=(n, 3))].astype(np.float32)
+            write_npy(d / ("%s%d.npy" % (g, k)), a)
+            lines.append("%s%d,%s%d.npy,%s" % (g, k, g, k, g))
+    (d / "m.csv").write_text("\n".join(lines) + "\n")
+    return d / "m.csv"
+
+
+def test_matrix_group_tests(groups_manifest):
+    args = ["matrix", "--manifest", groups_manifest, "-m", "cca,cka", "--permutations", 200, "--bootstrap", 100,
+            "--seed", 3, "--format", "json"]
+    a = run(*args, "--threads", 1)
+    b = run(*args, "--threads", 2)
+    assert a.code == 0 and a.stdout == b.stdout
+    for m, gs in a.json()["group_summary"].items():
+        t = gs["tests"]["a|b"]
+        assert t["statistic"] == pytest.approx(t["between"] - t["within"])
+        # 35 distinct labellings of 4 + 4 inputs into two groups: the observed
+        # one is the most separated, so p is about its 1 in 35
+        assert t["p"] < 0.06 and t["permutations"] == 200
+        assert gs["tests"]["all"]["statistic"] == pytest.approx(t["statistic"])
+        lo, hi = gs["within_ci"]["a"]
+        assert lo <= gs["within"]["a"] + 1e-12 and hi >= lo
+        assert gs["between_ci"]["a|b"][0] <= gs["between"]["a|b"] <= gs["between_ci"]["a|b"][1]
+        assert gs["statistics"] == {"permutations": 200, "bootstrap": 100, "seed": 3, "level": 0.95}
+    t = run("matrix", "--manifest", groups_manifest, "-m", "cka", "--permutations", 50).stdout
+    assert "relabellings of the inputs" in t and "p = " in t
+    plain = run("matrix", "--manifest", groups_manifest, "-m", "cka", "--format", "json").json()
+    assert "tests" not in plain["group_summary"]["cka"]
+    assert_error(run("matrix", "--manifest", groups_manifest, "--permutations", "-1"), 2, contains=["--permutations"])
+    assert_error(run("matrix", "--manifest", groups_manifest, "--unit-rows", "2"), 2, contains=["--unit-rows"])

@@ -25,7 +25,7 @@ from scipy import stats as sps
 
 import simrep
 import reference_numpy as ref
-from conftest import cli_json
+from conftest import cli_json, simrep_bin
 
 KP = 49  # permutations per seed: p-values are multiples of 1/50
 
@@ -169,3 +169,31 @@ def test_bad_arguments():
             simrep.compare(x, y, ["cka"], **kw)
     with pytest.raises(simrep.InvalidArgument, match="units"):
         simrep.compare(x, y, ["cka"], permutations=10, unit_rows=10)
+
+
+def test_matrix_group_tests_as_the_cli(tmp_path):
+    r = np.random.default_rng(4)
+    z = r.normal(size=(200, 3))
+    arrays = {"g%d" % k: np.c_[z, r.normal(size=(200, 2)) * (1 + k)] for k in range(3)}
+    arrays.update({"h%d" % k: r.normal(size=(200, 5)) for k in range(3)})
+    lines = ["name,path,group"]
+    for name, a in arrays.items():
+        np.save(tmp_path / (name + ".npy"), a)
+        lines.append("%s,%s.npy,%s" % (name, name, name[0]))
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    got = simrep.matrix(arrays, groups=[k[0] for k in arrays], measures=["cka"], permutations=60, bootstrap=40,
+                        seed=9)
+    proc = subprocess.run([str(simrep_bin()), "matrix", "--manifest",
+                           str(tmp_path / "m.csv"), "-m", "cka", "--permutations", "60", "--bootstrap", "40",
+                           "--seed", "9", "--format", "json"], capture_output=True, text=True, check=True)
+    want = json.loads(proc.stdout)["group_summary"]["cka"]
+    g = got["group_summary"]["cka"]
+    assert g["statistics"] == want["statistics"]
+    for key in ("tests", "within_ci", "between_ci"):
+        assert set(g[key]) == set(want[key])
+    for k, t in want["tests"].items():
+        assert g["tests"][k]["p"] == t["p"] and g["tests"][k]["permutations"] == t["permutations"]
+        # the distances themselves agree to round-off (test_matrix.py)
+        assert g["tests"][k]["statistic"] == pytest.approx(t["statistic"], abs=1e-10)
+    for k, v in want["within_ci"].items():
+        assert g["within_ci"][k] == pytest.approx(v, abs=1e-10)
