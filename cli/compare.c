@@ -665,11 +665,18 @@ static int compare_stats_setup(compare_run *c)
         return cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
                          (long long)ur, (long long)rpi,
                          x->dims.ndim == 4 ? "the positions of one image" : "the steps of one sequence");
-    if (a->stats.o.permutations > 0 && (simrep_input_info(x->in)->compressed || simrep_input_info(y->in)->compressed))
+    /* --permutations reads the S segments side by side, a round of blocks
+     * at a time: a deflated member inflates again from its start for each
+     * segment of each round.  Up to about 4 rounds (16 Mi values of data)
+     * that is a few passes; beyond, refused. */
+    if (a->stats.o.permutations > 0 && (simrep_input_info(x->in)->compressed || simrep_input_info(y->in)->compressed) &&
+        (double)x->n * (double)(x->p + y->p) > 16.0 * 1024 * 1024)
         return cli_error(EXIT_USAGE, "%s: is a deflated npz member; --permutations reads several parts of the "
                          "data side by side, which a deflated member can only do by inflating it again each "
-                         "time: save it uncompressed (np.savez, or .npy) first",
-                         simrep_input_info(x->in)->compressed ? a->x : a->y);
+                         "time (fine up to 16 Mi values, these are %.0f Mi): save it uncompressed (np.savez, "
+                         "or .npy) first",
+                         simrep_input_info(x->in)->compressed ? a->x : a->y,
+                         (double)x->n * (double)(x->p + y->p) / 1048576.0);
     if (c->ms.nmoments == 0)
         return -1;
     simrep_stats_options so = a->stats.o;

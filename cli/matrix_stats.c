@@ -29,7 +29,7 @@
 int mx_stats_compute(const mx_run *r, int t, mx_group_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (!r->has_group_column || r->ngroups < 2 || (r->stats.o.permutations == 0 && r->stats.o.bootstrap == 0))
+    if (!r->has_group_column || r->ngroups < 1 || (r->stats.o.permutations == 0 && r->stats.o.bootstrap == 0))
         return 0;
     const int G = r->ngroups, K = r->K;
     out->ntests = G * (G - 1) / 2 + 1;

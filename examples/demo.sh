@@ -24,18 +24,20 @@ echo
 echo "== two generalizing networks, last hidden layer, every measure"
 $SIMREP compare $D/gen0.npz:relu3 $D/gen1.npz:relu3 -m all 2>/dev/null
 echo
-echo "== a generalizing against a memorizing network, same layer"
-$SIMREP compare $D/gen0.npz:relu3 $D/mem0.npz:relu3 2>/dev/null
+echo "== a generalizing against a memorizing network, same layer, with 95% intervals (200 resamples of the"
+echo "   images) and a permutation null (100 re-pairings of the images): chance level, p, adjusted similarity"
+$SIMREP compare $D/gen0.npz:relu3 $D/mem0.npz:relu3 --bootstrap 200 --permutations 100 2>&1
 echo
 echo "== simrep matrix per layer: the 10 networks, all 45 pairs; distance within and between the groups"
-echo "   (generalizing = true labels, memorizing = shuffled labels; mean, std, pairs)"
+echo "   (generalizing = true labels, memorizing = shuffled labels; mean, std, pairs), 95% intervals over the"
+echo "   networks (--bootstrap 1000) and the p-value of between vs within from relabelling them (--permutations 999)"
 for layer in relu1 relu2 relu3 logits; do
     echo
-    echo "-- $layer: simrep matrix --manifest $D/$layer.csv -m pwcca,cka -o $OUT/$layer"
+    echo "-- $layer: simrep matrix --manifest $D/$layer.csv -m pwcca,cka --permutations 999 --bootstrap 1000 -o $OUT/$layer"
     mkdir -p "$OUT/$layer"
     # The full table goes to a file, the dead-feature warnings (ReLU units silent on
     # every held-out image) too; the group summaries are printed.
-    $SIMREP matrix --manifest $D/$layer.csv -m pwcca,cka -o "$OUT/$layer" \
+    $SIMREP matrix --manifest $D/$layer.csv -m pwcca,cka --permutations 999 --bootstrap 1000 -o "$OUT/$layer" \
         >"$OUT/$layer/matrix.txt" 2>"$OUT/$layer/warnings.txt"
     sed -n '/distance by group/,/^$/p' "$OUT/$layer/matrix.txt" | sed '/^$/d'
     [ -s "$OUT/$layer/warnings.txt" ] &&
@@ -43,7 +45,8 @@ for layer in relu1 relu2 relu3 logits; do
 done
 echo
 echo "Expected (Morcos et al. 2018): 'within generalizing' well below 'within memorizing' in every"
-echo "layer.  Figures (SVG: clustered heatmaps, MDS maps, within/between bars):"
+echo "layer, their intervals apart.  With 5 + 5 networks only 126 relabellings differ, so the smallest"
+echo "possible p is about 1/126 = 0.008.  Figures (SVG: clustered heatmaps, MDS maps, within/between bars):"
 for layer in relu1 relu2 relu3 logits; do
     echo "  $OUT/$layer/  ($(cd "$OUT/$layer" && ls *.svg | tr '\n' ' '))"
 done

@@ -48,6 +48,10 @@ SIMREP = os.environ.get("SIMREP_BIN", os.path.join(ROOT, "build", "simrep"))
 MEASURES = ["pwcca", "cka"]
 BACKEND = "matrix"
 THREADS = 2
+# Uncertainty of every group summary (issue 11): p-values of between vs
+# within from relabelling the networks, intervals of the group means from
+# resampling them.  Both work on the distance matrix: no extra pass.
+STATS = ["--permutations", "999", "--bootstrap", "1000", "--seed", "0"]
 
 
 def write_manifest(path, rows):
@@ -70,7 +74,7 @@ def matrix(rows, outdir, measures=MEASURES, args=()):
     if BACKEND == "pairwise":
         return _pairwise(rows, measures, args)
     cmd = [SIMREP, "matrix", "--manifest", manifest, "-m", ",".join(measures), "--format", "json",
-           "--threads", str(THREADS), "-o", outdir] + list(args)
+           "--threads", str(THREADS), "-o", outdir] + STATS + list(args)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
@@ -182,6 +186,7 @@ def compare_width(exp, infos, work, outdir):
             res = matrix(rows, os.path.join(outdir, "width", g, layer))
             warns += res["stderr_warnings"]
             out[g][layer] = {m: res["group_summary"][m]["within"][g] for m in MEASURES}
+            out[g][layer].update({m + "_ci": res["group_summary"][m].get("within_ci", {}).get(g) for m in MEASURES})
             out[g][layer]["n"] = res["n"]
     return {"widths": out, "layers": layers, "warnings": _warnings(warns)}
 

@@ -42,16 +42,61 @@ def _copy(src, dst, copied):
     return False
 
 
+VERDICT = {True: "**holds**", False: "**does not hold**", None: "**within noise**"}
+
+SUMMARY = []   # (finding, claim, verdict, numbers), filled by the sections, printed at the top
+
+
 def _holds(ok):
-    return "**holds**" if ok else "**does not hold**"
-
-
-SUMMARY = []   # (finding, claim, holds, numbers), filled by the sections, printed at the top
+    return VERDICT[ok]
 
 
 def _claim(finding, claim, ok, numbers):
+    """ok: True (holds), False (does not hold) or None (within noise: the
+    difference the claim is about is inside the uncertainty)."""
     SUMMARY.append((finding, claim, ok, numbers))
     return _holds(ok)
+
+
+# Uncertainty (issue 11).  Group means carry 95% bootstrap intervals over
+# the networks (simrep matrix --bootstrap) and between-vs-within p-values
+# from relabelling them (--permutations).  "a < b" is decided only where
+# the two intervals do not overlap (a difference beyond the intervals);
+# otherwise it is within noise.
+
+def _ci(summary, part, key):
+    """The interval of a group summary's mean (part "within"/"between"), or None."""
+    v = summary.get(part + "_ci", {}).get(key)
+    return v if v and None not in v else None
+
+
+def _less(a, b, ca, cb):
+    """True if a < b beyond the intervals, False if a > b beyond them, None
+    when they overlap (or an interval is missing)."""
+    if ca is None or cb is None:
+        return None
+    if ca[1] < cb[0]:
+        return True
+    if cb[1] < ca[0]:
+        return False
+    return None
+
+
+def _all(statuses):
+    """A claim over several comparisons: holds if every one holds beyond
+    the noise, does not hold if one fails beyond it, else within noise."""
+    if any(s is False for s in statuses):
+        return False
+    return True if all(s is True for s in statuses) else None
+
+
+def _p(summary, key):
+    t = summary.get("tests", {}).get(key)
+    return t["p"] if t and t.get("p") is not None else None
+
+
+def _ci_text(c):
+    return "[%.3f, %.3f]" % tuple(c) if c else "[-]"
 
 
 def memorization(r, out, figs):
@@ -92,23 +137,42 @@ def memorization(r, out, figs):
         figs.append(name)
         s.append("![%s distance by layer](%s)" % (MNAME[m], name))
     s.append("")
-    # verdicts
+    # verdicts, each with its uncertainty (95% intervals over the networks; permutation p-values)
     for m in M:
-        gg = [mem["per_layer"][l]["summary"][m]["within"]["generalizing"] for l in layers]
-        mm = [mem["per_layer"][l]["summary"][m]["within"]["memorizing"] for l in layers]
-        gm = [mem["per_layer"][l]["summary"][m]["between"]["generalizing|memorizing"] for l in layers]
+        sms = [mem["per_layer"][l]["summary"][m] for l in layers]
+        gg = [sm["within"]["generalizing"] for sm in sms]
+        mm = [sm["within"]["memorizing"] for sm in sms]
+        gm = [sm["between"]["generalizing|memorizing"] for sm in sms]
+        cg = [_ci(sm, "within", "generalizing") for sm in sms]
+        cm = [_ci(sm, "within", "memorizing") for sm in sms]
         hidden = [i for i, l in enumerate(layers) if l != "logits"]
         gap = [mm[i] - gg[i] for i in range(len(layers))]
-        gaps = ", ".join("%s %+.3f" % (layers[i], gap[i]) for i in range(len(layers)))
+        gaps = ", ".join("%s %+.3f (gen %s, mem %s)" % (layers[i], gap[i], _ci_text(cg[i]), _ci_text(cm[i]))
+                         for i in range(len(layers)))
+        ok = _all([_less(gg[i], mm[i], cg[i], cm[i]) for i in range(len(layers))])
         s.append("- %s: generalizing nets closer to each other than memorizing nets in every layer: %s "
-                 "(mem-mem minus gen-gen: %s)." % (MNAME[m], _claim(1, "%s: gen-gen < mem-mem in every layer" % MNAME[m],
-                                                                    all(x > 0 for x in gap), gaps), gaps))
-        inc = all(gap[hidden[i + 1]] >= gap[hidden[i]] for i in range(len(hidden) - 1))
-        s.append("  The gap grows with depth over the hidden layers: %s."
-                 % _claim(1, "%s: the gap grows with depth (hidden layers)" % MNAME[m], inc, gaps))
+                 "(mem-mem minus gen-gen, with the 95%% intervals of both means: %s)."
+                 % (MNAME[m], _claim(1, "%s: gen-gen < mem-mem in every layer" % MNAME[m], ok, gaps), gaps))
+        # a gap's interval from its two means' (conservative: their ends)
+        gci = [None if cg[i] is None or cm[i] is None else (cm[i][0] - cg[i][1], cm[i][1] - cg[i][0])
+               for i in range(len(layers))]
+        inc = _all([_less(gap[hidden[i]], gap[hidden[i + 1]], gci[hidden[i]], gci[hidden[i + 1]])
+                    for i in range(len(hidden) - 1)])
+        gtxt = ", ".join("%s %+.3f %s" % (layers[i], gap[i], _ci_text(gci[i])) for i in hidden)
+        s.append("  The gap grows with depth over the hidden layers: %s (gaps with intervals: %s)."
+                 % (_claim(1, "%s: the gap grows with depth (hidden layers)" % MNAME[m], inc, gtxt), gtxt))
+        ps = [_p(sm, "generalizing|memorizing") for sm in sms]
+        sep = None if None in ps else all(p < 0.05 for p in ps)
+        ptxt = ", ".join("%s p = %s" % (layers[i], "-" if ps[i] is None else "%.3g" % ps[i]) for i in range(len(layers)))
+        s.append("  Between-group pairs are farther apart than within-group pairs (relabelling the networks, "
+                 "permutation p < 0.05) in every layer: %s (%s)."
+                 % (_claim(1, "%s: the two groups separate (between > within, p < 0.05) in every layer" % MNAME[m],
+                           True if sep else None, ptxt), ptxt))
         last = hidden[-1]
         rel = (gm[last] - mm[last]) / mm[last]
-        num = "%s gen-mem %.3f, mem-mem %.3f (%+.0f%%)" % (layers[last], gm[last], mm[last], 100 * rel)
+        num = "%s gen-mem %.3f %s, mem-mem %.3f %s (%+.0f%%)" % (
+            layers[last], gm[last], _ci_text(_ci(sms[last], "between", "generalizing|memorizing")), mm[last],
+            _ci_text(cm[last]), 100 * rel)
         s.append("  In the last hidden layer, gen-mem (%.3f) is about as far as mem-mem (%.3f): %s (%+.0f%%; "
                  "'about' = within 25%%)." % (gm[last], mm[last], _claim(
                      1, "%s: gen-mem about as far as mem-mem in the last hidden layer" % MNAME[m], abs(rel) <= 0.25, num),
@@ -154,13 +218,22 @@ def width(r, out, figs):
         s.append("![%s by width](%s)" % (MNAME[m], name))
     s.append("")
     for m in M:
-        falls = {l: all(w["widths"][widths[i + 1]][l][m] < w["widths"][widths[i]][l][m] for i in range(len(widths) - 1))
-                 for l in layers}
+        def val(g, l):
+            return w["widths"][g][l][m]
+
+        def ci(g, l):
+            c = w["widths"][g][l].get(m + "_ci")
+            return c if c and None not in c else None
+
+        falls = {l: _all([_less(val(widths[i + 1], l), val(widths[i], l), ci(widths[i + 1], l), ci(widths[i], l))
+                          for i in range(len(widths) - 1)]) for l in layers}
         for l in layers:
             _claim(2, "%s %s: within-group distance falls with width" % (MNAME[m], l), falls[l],
-                   " -> ".join("%.3f" % w["widths"][g][l][m] for g in widths))
-        s.append("- %s: within-group distance falls at every width step in %s; smallest vs largest width: %s."
-                 % (MNAME[m], ", ".join("%s %s" % (l, "yes" if falls[l] else "**no**") for l in layers),
+                   " -> ".join("%.3f %s" % (val(g, l), _ci_text(ci(g, l))) for g in widths))
+        word = {True: "yes", False: "**no**", None: "within noise"}
+        s.append("- %s: within-group distance falls at every width step (beyond the 95%% intervals over the "
+                 "networks) in %s; smallest vs largest width: %s."
+                 % (MNAME[m], ", ".join("%s %s" % (l, word[falls[l]]) for l in layers),
                     ", ".join("%s %.3f -> %.3f" % (l, w["widths"][widths[0]][l][m], w["widths"][widths[-1]][l][m])
                               for l in layers)))
     s.append("")
@@ -202,10 +275,15 @@ def learning_rate(r, out, figs, work):
               < min(lr["per_layer"][l]["summary"][m]["between"].values())]
         s.append("- %s: every network's nearest neighbour has its learning rate and every within-group mean is "
                  "below every between-group mean in: %s." % (MNAME[m], ", ".join(ok) if ok else "**no layer**"))
-        _claim(3, "%s: the networks cluster by learning rate" % MNAME[m], len(ok) == len(layers),
-               "clusters in %d of %d layers; nearest neighbour in own group: %s" % (
+        # the pattern must also be beyond chance: relabelling the networks (all groups at once), p < 0.05
+        ps = {l: _p(lr["per_layer"][l]["summary"][m], "all") for l in layers}
+        sig = [l for l in ok if ps[l] is not None and ps[l] < 0.05]
+        verdict = True if len(sig) == len(layers) else (False if len(ok) < len(layers) else None)
+        _claim(3, "%s: the networks cluster by learning rate" % MNAME[m], verdict,
+               "clusters in %d of %d layers; nearest neighbour in own group: %s; between - within p: %s" % (
                    len(ok), len(layers), ", ".join("%s %.0f%%" % (l, 100 * lr["per_layer"][l]["nn_agreement"][m])
-                                                   for l in layers)))
+                                                   for l in layers),
+                   ", ".join("%s %s" % (l, "-" if ps[l] is None else "%.3g" % ps[l]) for l in layers)))
     s.append("")
     return s
 
@@ -399,8 +477,14 @@ def write(work, out):
         s += cnn_lstm(r, out, figs)
     s += warnings_section(r)
     summary = ["## Summary", "", "Each claim of the papers as an inequality on the numbers below; verdicts are computed "
-               "by report.py from this run.", "", "| finding | claim | verdict | numbers |", "|---|---|---|---|"]
-    summary += ["| %d | %s | %s | %s |" % (f, c, "holds" if ok else "**does not hold**", n) for f, c, ok, n in SUMMARY]
+               "by report.py from this run. A claim holds only where the difference it is about is beyond the 95% "
+               "intervals over the networks (simrep matrix --bootstrap 1000: the networks of each group resampled) "
+               "or its permutation p-value (--permutations 999: the networks relabelled) is below 0.05; where the "
+               "difference is inside the noise the verdict is **within noise**, whatever its sign. Claims about "
+               "single networks (finding 4, the LSTM) have no interval.", "",
+               "| finding | claim | verdict | numbers |", "|---|---|---|---|"]
+    summary += ["| %d | %s | %s | %s |" % (f, c, {True: "holds", False: "**does not hold**", None: "*within noise*"}[ok],
+                                          n) for f, c, ok, n in SUMMARY]
     summary.append("")
     s = s[:intro_len] + summary + s[intro_len:]
     if "timing" in r:

@@ -128,13 +128,21 @@ def test_bad_values(pair, args, words):
     assert_error(run("compare", px, py, *args), 2, contains=words)
 
 
-def test_deflated_npz_refused_for_permutations(pair, tmp_path):
-    _, py, x, _ = pair
+def test_deflated_npz_and_permutations(pair, tmp_path):
+    px, py, x, _ = pair
     np.savez_compressed(tmp_path / "x.npz", a=x)
-    r = run("compare", str(tmp_path / "x.npz") + ":a", py, "--permutations", 10)
-    assert_error(r, 2, names="x.npz", contains=["deflated"])
-    # the bootstrap reads in order: fine
-    assert run("compare", str(tmp_path / "x.npz") + ":a", py, "--bootstrap", 5).code == 0
+    # small: the segments' repeated inflation is a few passes; same numbers as the .npy
+    args = ["-m", "cka", "--permutations", 10, "--bootstrap", 5, "--format", "json"]
+    z = run("compare", str(tmp_path / "x.npz") + ":a", py, *args).json()["measures"]["cka"]
+    n = run("compare", px, py, *args).json()["measures"]["cka"]
+    assert z["null"] == n["null"] and z["ci"] == n["ci"]
+    # large: refused with the size
+    r = np.random.default_rng(0)
+    big = r.normal(size=(70000, 130)).astype(np.float32)
+    np.savez_compressed(tmp_path / "big.npz", a=big)
+    pb = write_npy(tmp_path / "big.npy", big)
+    rr = run("compare", str(tmp_path / "big.npz") + ":a", pb, "--permutations", 10)
+    assert_error(rr, 2, names="big.npz", contains=["deflated", "16 Mi"])
 
 
 def test_nan_named(pair, tmp_path):
