@@ -110,7 +110,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .options = OPT(EPSILON), .outputs = CCA_OUT, .similarity_min = 0, .similarity_max = 1,
                  .distance_min = 0, .distance_max = 1, .invariant = INV_LINEAR | SIMREP_INV_SWAP,
                  .paper = "Yanai 1974 (R2 of CCA); Kornblith, Norouzi, Lee & Hinton 2019 (ICML)"},
-        .pair = simrep__cca_r2, .prep = SIMREP__PREP_SIDE},
+        .pair = simrep__cca_r2, .prep = SIMREP__PREP_SIDE, .chance = simrep__chance_cca_r2},
     [SIMREP_SVCCA] = {
         .info = {.id = "svcca", .title = "SVCCA: CCA of the top principal directions",
                  .similarity = "mean canonical correlation after keeping the directions explaining 99% of the "
@@ -145,7 +145,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .invariant = INV_ROTATION | SIMREP_INV_SWAP,
                  .paper = "Kornblith, Norouzi, Lee & Hinton 2019, Similarity of neural network representations "
                           "revisited (ICML)"},
-        .pair = simrep__cka},
+        .pair = simrep__cka, .chance = simrep__chance_cka},
     [SIMREP_CKA_DEBIASED] = {
         .info = {.id = "cka_debiased", .title = "linear CKA with the unbiased HSIC estimator",
                  .similarity = "debiased linear CKA, in [-1, 1] (can be slightly negative for unrelated data)",
@@ -156,7 +156,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .invariant = INV_ROTATION | SIMREP_INV_SWAP,
                  .paper = "Kornblith et al. 2019 (ICML); the estimator: Song, Smola, Gretton, Bedo & Borgwardt "
                           "2012 (JMLR)"},
-        .pair = simrep__cka_debiased},
+        .pair = simrep__cka_debiased, .chance = simrep__chance_zero},
     [SIMREP_CKA_RBF] = {
         .info = {.id = "cka_rbf", .title = "CKA with Gaussian (RBF) kernels",
                  .similarity = "CKA of exp(-d^2 / (2 sigma^2 median d^2)) kernels, in [0, 1]",

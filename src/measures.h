@@ -76,6 +76,10 @@ typedef struct simrep__measure_row {
     simrep__rows_fn rows;  /* family ROWS */
     unsigned prep;         /* SIMREP__PREP_* it needs at any options */
     unsigned (*prep_at)(const simrep_options *opt); /* or, if set, as a function of the options */
+    /* The closed-form chance level (stats.c, issue 11): the exact mean of
+     * the similarity over random re-pairings of the rows, from the pair's
+     * moments and its result (kept features); NULL where there is none. */
+    double (*chance)(const simrep__prepared *pr, const simrep_result *r);
 } simrep__measure_row;
 
 /* The row of measure m; NULL if out of range. */
@@ -92,8 +96,12 @@ void simrep__prepared_clear_caches(simrep_ctx *ctx, simrep__prepared *pr);
 /* The CCA of x and y with its intermediate matrices (simrep_cca_details). */
 simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, const simrep_options *opt,
                                   simrep_cca_details *d);
-/* The closed-form chance level of r->measure (stats.c), into r->chance
- * and r->has_chance; reads r->kept_p/q (set by the CCA family first). */
+/* The closed-form chance level of r->measure (its row's .chance), into
+ * r->chance and r->has_chance; reads r->kept_p/q (set by the measure). */
 void simrep__chance(const simrep__prepared *pr, simrep_result *r);
+/* The closed forms (stats.c). */
+double simrep__chance_cca_r2(const simrep__prepared *pr, const simrep_result *r);
+double simrep__chance_cka(const simrep__prepared *pr, const simrep_result *r);
+double simrep__chance_zero(const simrep__prepared *pr, const simrep_result *r);
 
 #endif

@@ -666,46 +666,51 @@ static void interval(const simrep_stats *s, double *v, int64_t k, double observe
     }
 }
 
-/* The closed forms (see the design comment): n samples, kept features,
- * the traces and Frobenius norms of Sxx and Syy. */
-static double chance_formula(simrep_measure m, double n, int64_t kp, int64_t kq, double trx, double trY,
-                             double frox, double froy, int *has)
+/* The closed forms (see the design comment), referenced by the registry
+ * rows of the measures that have one (src/measures.c, .chance). */
+double simrep__chance_cca_r2(const simrep__prepared *pr, const simrep_result *r)
 {
-    *has = 0;
-    if (!(n >= 2))
-        return 0;
-    switch (m) {
-    case SIMREP_CCA_R2:
-        if (kp < 1 || kq < 1)
-            return 0;
-        *has = 1;
-        return (double)(kp > kq ? kp : kq) / (n - 1);
-    case SIMREP_CKA_DEBIASED: *has = 1; return 0;
-    case SIMREP_CKA:
-        if (!(frox > 0 && froy > 0))
-            return 0;
-        *has = 1;
-        return trx * trY / ((n - 1) * frox * froy);
-    default: return 0;
+    const int64_t k = r->kept_p > r->kept_q ? r->kept_p : r->kept_q;
+    return (double)k / (double)(pr->n - 1);
+}
+
+double simrep__chance_cka(const simrep__prepared *pr, const simrep_result *r)
+{
+    (void)r;
+    double fro[2] = {0, 0};
+    const double scale = (double)(pr->n - 1);
+    for (int k = 0; k < 2; k++) {
+        const int64_t o = k ? pr->p : 0, e = k ? pr->d : pr->p;
+        for (int64_t j = o; j < e; j++)
+            for (int64_t i = o; i < e; i++) {
+                const double v = pr->cov[i + j * pr->d] * scale;
+                fro[k] += v * v;
+            }
     }
+    return pr->tr_sxx * pr->tr_syy / (scale * sqrt(fro[0]) * sqrt(fro[1]));
+}
+
+double simrep__chance_zero(const simrep__prepared *pr, const simrep_result *r)
+{
+    (void)pr;
+    (void)r;
+    return 0;
 }
 
 void simrep__chance(const simrep__prepared *pr, simrep_result *r)
 {
-    double fro[2] = {0, 0};
-    if (r->measure == SIMREP_CKA) {
-        const double scale = (double)(pr->n - 1);
-        for (int k = 0; k < 2; k++) {
-            const int64_t o = k ? pr->p : 0, e = k ? pr->d : pr->p;
-            for (int64_t j = o; j < e; j++)
-                for (int64_t i = o; i < e; i++) {
-                    const double v = pr->cov[i + j * pr->d] * scale;
-                    fro[k] += v * v;
-                }
-        }
+    const simrep__measure_row *row = simrep__measure_row_get(r->measure);
+    r->has_chance = 0;
+    r->chance = 0;
+    if (!row || !row->chance || pr->n < 2)
+        return;
+    const double c = row->chance(pr, r);
+    /* A measure that computed (its sides not all dead, nonzero scatter)
+     * gives a finite level; anything else is left out, never a NaN. */
+    if (isfinite(c)) {
+        r->has_chance = 1;
+        r->chance = c;
     }
-    r->chance = chance_formula(r->measure, (double)pr->n, r->kept_p, r->kept_q, pr->tr_sxx, pr->tr_syy,
-                               sqrt(fro[0]), sqrt(fro[1]), &r->has_chance);
 }
 
 /* What a worker shares with the others. */
