@@ -48,6 +48,7 @@ _PROTOTYPES = {
     "simrep_stats_next": (c_int, [c_void_p, c_int64, POINTER(c_int64), POINTER(c_int64)]),
     "simrep_stats_update": (c_int, [c_void_p, c_void_p, POINTER(_native.Matrix), POINTER(_native.Matrix)]),
     "simrep_stats_get_info": (None, [c_void_p, POINTER(StatsInfo)]),
+    "simrep_stats_moments": (c_int, [c_void_p, c_void_p, c_void_p]),
     "simrep_stats_compute": (c_int, [c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_int), c_int,
                                      POINTER(StatsResult)]),
     "simrep_group_tests": (c_int, [c_void_p, c_int64, c_void_p, c_int64, POINTER(c_int), c_int, c_int64, c_int64,
@@ -116,8 +117,11 @@ def compute(ctx, mx, my, o, opts_buf, ids, codes_of):
         r0, rows = c_int64(), c_int64()
         while lib.simrep_stats_next(st, block, byref(r0), byref(rows)):
             bx, by = _rows(mx, r0.value, rows.value), _rows(my, r0.value, rows.value)
-            ctx.check(lib.simrep_moments_update(ctx.ptr, m, byref(bx), byref(by)))
+            if not o.bootstrap:  # with a bootstrap the buckets sum to the moments (as the CLI does)
+                ctx.check(lib.simrep_moments_update(ctx.ptr, m, byref(bx), byref(by)))
             ctx.check(lib.simrep_stats_update(ctx.ptr, st, byref(bx), byref(by)))
+        if o.bootstrap:
+            ctx.check(lib.simrep_stats_moments(ctx.ptr, st, m))
         codes = (c_int * len(ids))(*[codes_of(i) for i in ids])
         res = (StatsResult * len(ids))()
         ctx.check(lib.simrep_stats_compute(ctx.ptr, st, m, opts_buf, codes, len(ids), res))
