@@ -11,9 +11,32 @@
 
 #include "simrep.h"
 
-/* Exit statuses: 0 success, 1 bad data or files, 2 usage errors. */
+/* Exit statuses: 0 success, 1 bad data or files, 2 usage errors; 128 + the
+ * signal (130 for Ctrl-C, 143 for SIGTERM) when interrupted. */
 #define EXIT_DATA 1
 #define EXIT_USAGE 2
+
+/* Interruption.  cli_interrupt_setup installs handlers for SIGINT and
+ * SIGTERM that set the flag every context made by cli_ctx_new reads
+ * (simrep_ctx_set_cancel), so the library stops within a block or tile and
+ * the command unwinds through its usual error paths; a second signal kills
+ * at once (the handler resets itself).  cli_interrupted: the signal caught,
+ * or 0. */
+void cli_interrupt_setup(void);
+int cli_interrupted(void);
+/* A context with the interrupt flag attached (NULL if out of memory). */
+simrep_ctx *cli_ctx_new(void);
+/* At the end of a command: removes every temporary file still registered,
+ * and when interrupted says so on stderr and returns 128 + the signal
+ * instead of rc. */
+int cli_finish(int rc);
+
+/* Temporary files the command will rename into place or delete: removed by
+ * cli_finish if still there (a failed or interrupted run leaves nothing
+ * behind).  cli_temp_add copies path; cli_temp_forget drops it (renamed or
+ * removed by the caller). */
+void cli_temp_add(const char *path);
+void cli_temp_forget(const char *path);
 
 /* "simrep: error: <what>" on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...)

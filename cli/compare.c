@@ -955,7 +955,7 @@ int cmd_compare(int argc, char **argv)
     if (!c)
         return cli_error(EXIT_DATA, "out of memory");
     int rc = parse_args(argc, argv, &c->a);
-    if (rc >= 0 || !(c->ctx = simrep_ctx_new(NULL))) {
+    if (rc >= 0 || !(c->ctx = cli_ctx_new())) {
         rc = rc >= 0 ? rc : cli_error(EXIT_DATA, "out of memory");
         cli_layout_free(&c->a.layout);
         free(c);

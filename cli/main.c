@@ -161,7 +161,7 @@ int cmd_info(int argc, char **argv)
     if (argc != 2)
         return cli_error(EXIT_USAGE, "info takes exactly one FILE (see simrep info --help)");
     const char *path = argv[1];
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx *ctx = cli_ctx_new();
     if (!ctx)
         return cli_error(EXIT_DATA, "out of memory");
     enum { CAP = 4096 };
@@ -219,7 +219,8 @@ int main(int argc, char **argv)
     int rc = par_init(&argc, &argv);
     if (rc >= 0)
         return rc;
-    return par_finalize(dispatch(argc, argv));
+    cli_interrupt_setup();
+    return par_finalize(cli_finish(dispatch(argc, argv)));
 }
 
 static int dispatch(int argc, char **argv)

@@ -302,7 +302,7 @@ static int load_inputs(mx_run *r, const matrix_args *a)
     /* Shapes: every input open at once, so that simrep_inputs_agree can
      * settle the conv target sizes over the whole manifest; each pass opens
      * its inputs again and sets the same sizes. */
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx *ctx = cli_ctx_new();
     simrep_input **ins = calloc((size_t)r->K, sizeof *ins);
     if (!ctx || !ins) {
         simrep_ctx_free(ctx);
@@ -908,7 +908,7 @@ static int run_pass(mx_run *r, const matrix_args *a, const int *members, int nm,
     s.passes = passes;
     s.ranks = par_size();
     s.me = par_rank();
-    if (!(s.ctx = simrep_ctx_new(NULL)))
+    if (!(s.ctx = cli_ctx_new()))
         return cli_error(EXIT_DATA, "out of memory");
     int rc = pass_open(&s);
     if (rc < 0 && s.ranks > 1)

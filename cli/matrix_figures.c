@@ -633,7 +633,7 @@ void matrix_write_figures(mx_outdir *o, const mx_run *r, const mx_views *v)
     figs F;
     memset(&F, 0, sizeof F);
     F.o = o;
-    if (!(F.ctx = simrep_ctx_new(NULL))) {
+    if (!(F.ctx = cli_ctx_new())) {
         cli_error(EXIT_DATA, "out of memory");
         o->failed = 1;
         return;

@@ -451,7 +451,7 @@ int matrix_print(const mx_run *r, int format)
         return 0;
     }
     mx_views v;
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx *ctx = cli_ctx_new();
     if (!ctx)
         return cli_error(EXIT_DATA, "out of memory");
     int rc = views_compute(r, &v, ctx);
@@ -595,7 +595,7 @@ int matrix_write_dir(const mx_run *r, const char *dir)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cli_error(EXIT_DATA, "%s: not a directory", dir);
     mx_views v;
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx *ctx = cli_ctx_new();
     if (!ctx)
         return cli_error(EXIT_DATA, "out of memory");
     if (views_compute(r, &v, ctx) != 0) {

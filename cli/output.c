@@ -6,10 +6,97 @@
 #include "cli.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---------------------------------------------------------- interruption */
+
+/* The flag the library reads (an int, stored with a relaxed atomic from the
+ * handler: lock-free, so async-signal-safe), and the signal that set it. */
+static int interrupt_flag;
+static volatile sig_atomic_t interrupt_signal;
+
+static void on_interrupt(int sig)
+{
+    __atomic_store_n(&interrupt_flag, 1, __ATOMIC_RELAXED);
+    interrupt_signal = sig;
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+void cli_interrupt_setup(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: reads and writes go on (the library polls the flag
+     * between blocks; no file read blocks: non-regular files are refused). */
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_interrupted(void)
+{
+    return __atomic_load_n(&interrupt_flag, __ATOMIC_RELAXED) ? (int)interrupt_signal : 0;
+}
+
+simrep_ctx *cli_ctx_new(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx_set_cancel(ctx, &interrupt_flag);
+    return ctx;
+}
+
+/* ------------------------------------------------------- temporary files */
+
+static char **temps;
+static size_t ntemps, captemps;
+
+void cli_temp_add(const char *path)
+{
+    if (ntemps == captemps) {
+        size_t cap = captemps ? 2 * captemps : 16;
+        char **t = realloc(temps, cap * sizeof *t);
+        if (!t)
+            return; /* not registered: at worst a leftover file after a failure */
+        temps = t;
+        captemps = cap;
+    }
+    char *copy = strdup(path);
+    if (copy)
+        temps[ntemps++] = copy;
+}
+
+void cli_temp_forget(const char *path)
+{
+    for (size_t i = 0; i < ntemps; i++)
+        if (strcmp(temps[i], path) == 0) {
+            free(temps[i]);
+            temps[i] = temps[--ntemps];
+            return;
+        }
+}
+
+int cli_finish(int rc)
+{
+    for (size_t i = 0; i < ntemps; i++) {
+        unlink(temps[i]);
+        free(temps[i]);
+    }
+    free(temps);
+    temps = NULL;
+    ntemps = captemps = 0;
+    const int sig = cli_interrupted();
+    if (!sig)
+        return rc;
+    fprintf(stderr, "simrep: interrupted (%s); stopped and cleaned up\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 128 + sig;
+}
 
 /* cli_hold: errors kept instead of printed (the first one), warnings dropped. */
 static int held;
@@ -29,6 +116,8 @@ const char *cli_held_error(void)
 
 int cli_error(int code, const char *fmt, ...)
 {
+    if (cli_interrupted()) /* what fails after Ctrl-C is its consequence: cli_finish says it once */
+        return code;
     va_list ap;
     va_start(ap, fmt);
     if (held) {
@@ -58,6 +147,8 @@ void cli_warning(const char *fmt, ...)
 
 int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, const char *y_spec)
 {
+    if (st == SIMREP_E_CANCELLED) /* cli_finish says it once */
+        return 128 + (cli_interrupted() ? cli_interrupted() : SIGINT);
     const char *msg = simrep_ctx_message(ctx);
     if (!msg || !*msg)
         msg = simrep_strerror(st);

@@ -20,6 +20,7 @@
  * (measured: 2 pair workers on a 4-thread pool were slower than 1).
  */
 #include "pass.h"
+#include "cli.h"
 #include "parallel.h"
 
 #include <pthread.h>
@@ -193,7 +194,7 @@ typedef struct pool {
 static void *pool_worker(void *arg)
 {
     pool *p = arg;
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx *ctx = cli_ctx_new();
     while (!atomic_load(&p->stop)) {
         const int job = atomic_fetch_add(&p->next, 1);
         if (job >= p->njobs)

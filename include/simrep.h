@@ -59,7 +59,8 @@ typedef enum simrep_status {
     SIMREP_E_NONFINITE = 7,   /* the data contain NaN or Inf */
     SIMREP_E_DEGENERATE = 8,  /* the measure is undefined for these data (every feature dead, n too small) */
     SIMREP_E_NUMERIC = 9,     /* a LAPACK routine failed to converge */
-    SIMREP_E_NOTFOUND = 10    /* a named array is not in the file */
+    SIMREP_E_NOTFOUND = 10,   /* a named array is not in the file */
+    SIMREP_E_CANCELLED = 11   /* the caller's cancel flag was set (simrep_ctx_set_cancel) */
 } simrep_status;
 
 /* A static, never-NULL description of a status code. */
@@ -102,6 +103,24 @@ simrep_status simrep_ctx_status(const simrep_ctx *ctx);
  */
 typedef void (*simrep_progress_fn)(void *user, const char *stage, double fraction);
 void simrep_ctx_set_progress(simrep_ctx *ctx, simrep_progress_fn fn, void *user);
+
+/*
+ * Cancellation (Ctrl-C, a time budget, a GUI's stop button): long calls
+ * made with ctx read *flag between units of work (every block of rows a
+ * Moments folds in, every tile row of the O(n^2) measures, every resample
+ * of the statistics, every chunk of an npz spill, every input and pair of
+ * the per-input work) and, once it is nonzero, stop, free everything they
+ * allocated and return SIMREP_E_CANCELLED ("cancelled").  So a call ends
+ * within one unit of work of the flag being set: well under a second for
+ * blocks of the default size (a single LAPACK decomposition is not
+ * interrupted).  The flag is set by another thread or a signal handler and
+ * read with a relaxed atomic load; the library never clears it.  Objects
+ * a cancelled call was updating (a Moments that had folded some blocks of
+ * the call) hold a prefix of the work: discard them.  Workers of a
+ * partition (simrep_ctx_set_partition) agree on it as on any failure.
+ * flag NULL turns it off (the default).
+ */
+void simrep_ctx_set_cancel(simrep_ctx *ctx, const int *flag);
 
 /*
  * Work sharing across cooperating workers (MPI ranks, threads), for the

@@ -344,14 +344,16 @@ static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, c
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
         if (!mine(ctx, i0))
             continue;
-        simrep__progress(ctx, stage, pass_fraction(i0, n));
+        simrep_status st = simrep__tick(ctx, stage, pass_fraction(i0, n));
+        if (st != SIMREP_OK)
+            return st; /* the caller agrees on it (part_agree) */
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
             for (int s = 0; s < nsides; s++) {
                 rbf_side *sd = &sides[s];
                 if (sd->t[0].mode == T_DONE && sd->t[1].mode == T_DONE)
                     continue;
-                simrep_status st = side_distances(ctx, sd, i0, ni, j0, nj);
+                st = side_distances(ctx, sd, i0, ni, j0, nj);
                 if (st != SIMREP_OK)
                     return st;
                 for (int k = 0; k < 2; k++)
@@ -566,6 +568,8 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
         if (!mine(ctx, i0))
             continue;
+        if (simrep__cancel_requested(ctx))
+            return part_agree(ctx, simrep__cancelled(ctx));
         simrep__progress(ctx, "cka_rbf kernel row sums", pass_fraction(i0, n));
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
@@ -620,6 +624,8 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
         if (!mine(ctx, i0))
             continue;
+        if (simrep__cancel_requested(ctx))
+            return part_agree(ctx, simrep__cancelled(ctx));
         simrep__progress(ctx, "cka_rbf centred HSIC", pass_fraction(i0, n));
         double rkl = 0, rkk = 0, rll = 0;
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {

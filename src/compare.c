@@ -134,6 +134,8 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
     const double inv = 1.0 / (double)(n - 1);
     for (int j = 0; j < pp->count && st == SIMREP_OK; j++) {
         pair_input *in = &pp->in[j];
+        if ((st = simrep__tick(ctx, "per-input work", (double)j / (double)pp->count)) != SIMREP_OK)
+            break;
         if (which && !which[j])
             continue;
         in->prepared = 1;

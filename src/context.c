@@ -56,6 +56,7 @@ const char *simrep_strerror(simrep_status status)
     case SIMREP_E_DEGENERATE: return "measure undefined for these data";
     case SIMREP_E_NUMERIC: return "numerical failure";
     case SIMREP_E_NOTFOUND: return "array not found";
+    case SIMREP_E_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }
@@ -107,6 +108,17 @@ void simrep_ctx_set_progress(simrep_ctx *ctx, simrep_progress_fn fn, void *user)
         return;
     ctx->progress = fn;
     ctx->progress_user = user;
+}
+
+void simrep_ctx_set_cancel(simrep_ctx *ctx, const int *flag)
+{
+    if (ctx)
+        ctx->cancel = flag;
+}
+
+simrep_status simrep__cancelled(simrep_ctx *ctx)
+{
+    return simrep__fail(ctx, SIMREP_E_CANCELLED, "cancelled");
 }
 
 void simrep_ctx_set_partition(simrep_ctx *ctx, int part, int parts, simrep_allreduce_fn allreduce, void *user)

@@ -335,6 +335,8 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
     adapt_scales(d, raw);
     for (int64_t r0 = 0; r0 < x->rows; r0 += d->sub) {
         const int64_t k = x->rows - r0 < d->sub ? x->rows - r0 : d->sub;
+        if (simrep__cancel_requested(ctx))
+            return simrep__cancelled(ctx);
         for (int64_t i = 0; i < k; i++) {
             for (int s = 0; s < 2; s++) {
                 simrep_matrix row = *m[s];
@@ -556,6 +558,8 @@ simrep_status simrep_dftcca_compute(simrep_ctx *ctx, const simrep_dftcca *d, con
     double sum = 0;
     int64_t total = 0, used = 0;
     for (int64_t f = 0; f < d->nf && st == SIMREP_OK; f++) {
+        if ((st = simrep__tick(ctx, "dftcca frequencies", (double)f / (double)d->nf)) != SIMREP_OK)
+            break;
         simrep_dftcca_frequency *fr = &out->freqs[f];
         fr->u = d->fu[f];
         fr->v = d->fv[f];

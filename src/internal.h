@@ -31,6 +31,7 @@ struct simrep_ctx {
     int part, parts;
     simrep_allreduce_fn allreduce;
     void *allreduce_user;
+    const int *cancel; /* simrep_ctx_set_cancel */
 };
 
 /* The most samples a Moments (or any count kept as a double) may hold:
@@ -42,6 +43,26 @@ static inline void simrep__progress(simrep_ctx *ctx, const char *stage, double f
 {
     if (ctx && ctx->progress)
         ctx->progress(ctx->progress_user, stage, fraction);
+}
+
+/* SIMREP_E_CANCELLED with its message. */
+simrep_status simrep__cancelled(simrep_ctx *ctx);
+
+/* Whether the caller asked to stop (simrep_ctx_set_cancel): read between
+ * units of work, never inside one. */
+static inline int simrep__cancel_requested(const simrep_ctx *ctx)
+{
+    return ctx && ctx->cancel && __atomic_load_n(ctx->cancel, __ATOMIC_RELAXED) != 0;
+}
+
+/* Progress and the cancellation check at the start of a unit of work:
+ * SIMREP_OK, or SIMREP_E_CANCELLED (recorded in ctx). */
+static inline simrep_status simrep__tick(simrep_ctx *ctx, const char *stage, double fraction)
+{
+    if (simrep__cancel_requested(ctx))
+        return simrep__cancelled(ctx);
+    simrep__progress(ctx, stage, fraction);
+    return SIMREP_OK;
 }
 
 /* Record status and a printf-style message in ctx; returns status. */

@@ -238,8 +238,10 @@ simrep_status simrep__inflater_read_upto(simrep_ctx *ctx, simrep__inflater *inf,
     simrep_status st;
     if (off < inf->pos && (st = restart(ctx, inf)))
         return st;
-    while (inf->pos < off) {
+    for (unsigned chunks = 1; inf->pos < off; chunks++) {
         size_t skip = off - inf->pos < CHUNK ? (size_t)(off - inf->pos) : CHUNK, g;
+        if (chunks % 64 == 0 && simrep__cancel_requested(ctx)) /* every 4 MiB inflated */
+            return simrep__cancelled(ctx);
         if ((st = inflate_some(ctx, inf, inf->scratch, skip, &g)))
             return st;
         if (g == 0)
@@ -273,8 +275,10 @@ simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
         return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot create a temporary file to inflate the member into: %s",
                             inf->label, strerror(errno));
     int fd = fileno(inf->tmp);
-    for (;;) {
+    for (unsigned chunks = 1;; chunks++) {
         size_t g;
+        if (chunks % 64 == 0 && simrep__cancel_requested(ctx)) /* every 4 MiB inflated */
+            return simrep__cancelled(ctx);
         if ((st = inflate_some(ctx, inf, inf->scratch, CHUNK, &g)))
             return st;
         if (g == 0)

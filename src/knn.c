@@ -149,7 +149,9 @@ static simrep_status knn_pass(simrep_ctx *ctx, knn_side *sides, int64_t k, const
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
         if (!simrep__tile_mine(ctx, i0))
             continue;
-        simrep__progress(ctx, stage, (double)i0 / (double)n);
+        simrep_status cs = simrep__tick(ctx, stage, (double)i0 / (double)n);
+        if (cs != SIMREP_OK)
+            return cs;
         for (int s = 0; s < 2; s++) {
             knn_side *sd = &sides[s];
             memset(fill, 0, sizeof fill);

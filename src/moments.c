@@ -594,12 +594,16 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
     const int single = n <= m->block_rows;
     for (int64_t r0 = 0; r0 < n && !single; r0 += m->block_rows) {
         int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
+        if (simrep__cancel_requested(ctx))
+            return simrep__cancelled(ctx);
         convert_rows(m, blocks, r0, rows, m->block, sums, amax);
         if ((st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;
     }
     for (int64_t r0 = 0; r0 < n; r0 += m->block_rows) {
         int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
+        if (simrep__cancel_requested(ctx)) /* blocks folded so far stay: see simrep_ctx_set_cancel */
+            return simrep__cancelled(ctx);
         convert_rows(m, blocks, r0, rows, m->block, sums, amax);
         if (single && (st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
             return st;

@@ -261,7 +261,9 @@ static simrep_status tile_pass(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, cons
         const int64_t ni = n - i0 < TILE ? n - i0 : TILE;
         if (!simrep__tile_mine(ctx, i0))
             continue;
-        simrep__progress(ctx, stage, simrep__pass_fraction(i0, n));
+        simrep_status cs = simrep__tick(ctx, stage, simrep__pass_fraction(i0, n));
+        if (cs != SIMREP_OK)
+            return cs;
         for (int64_t j0 = i0; j0 < n; j0 += TILE) {
             const int64_t nj = n - j0 < TILE ? n - j0 : TILE;
             simrep_status st = side_tile(ctx, sx, i0, ni, j0, nj);
@@ -1003,7 +1005,8 @@ static simrep_status spill_phases(simrep_ctx *ctx, ranker *R)
     simrep_status st = SIMREP_OK;
     const keymap *kx = &R->km[0], *ky = &R->km[1];
     for (int64_t b = 0; b < kx->nb && st == SIMREP_OK; b++) {
-        simrep__progress(ctx, "rsa ranks of x", (double)kx->below[b] / (double)R->M);
+        if ((st = simrep__tick(ctx, "rsa ranks of x", (double)kx->below[b] / (double)R->M)) != SIMREP_OK)
+            break;
         spill *f = &R->files[0][b];
         if (f->records != kx->count[b]) {
             st = count_mismatch(ctx, R->sx->name, f->records, kx->count[b]);
@@ -1047,7 +1050,8 @@ static simrep_status spill_phases(simrep_ctx *ctx, ranker *R)
     for (int64_t b = 0; b < ky->nb && st == SIMREP_OK; b++)
         st = spill_flush(ctx, R, &R->files[1][b]);
     for (int64_t b = 0; b < ky->nb && st == SIMREP_OK; b++) {
-        simrep__progress(ctx, "rsa ranks of y", (double)ky->below[b] / (double)R->M);
+        if ((st = simrep__tick(ctx, "rsa ranks of y", (double)ky->below[b] / (double)R->M)) != SIMREP_OK)
+            break;
         spill *f = &R->files[1][b];
         if (f->records != ky->count[b]) {
             st = count_mismatch(ctx, R->sy->name, f->records, ky->count[b]);
@@ -1260,6 +1264,8 @@ simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_
             st = rsa_ranks(ctx, &sides[0], &sides[1], opt->rsa_compare, opt->rsa_memory, &value);
             ctx->part = part;
             ctx->parts = parts;
+        } else if (simrep__cancel_requested(ctx)) { /* while worker 0 ranks: agreed below */
+            st = simrep__cancelled(ctx);
         }
         st = simrep__part_agree(ctx, "rsa", st);
         if (st == SIMREP_OK && parts > 1) {

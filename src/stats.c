@@ -729,6 +729,7 @@ typedef struct job {
     simrep_status status;
     char message[SIMREP__MSG_MAX];
     const double *state0;      /* m's saved state (permutations) */
+    const int *cancel;         /* the caller's cancel flag (simrep_ctx_set_cancel) */
 } job;
 
 /* Multinomial weights of G buckets for resample b. */
@@ -883,6 +884,7 @@ static void run_worker(job *jb, simrep_ctx *report)
 {
     simrep_stats *s = jb->s;
     simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_ctx_set_cancel(ctx, jb->cancel);
     simrep_moments *mm = NULL;
     simrep_pairs *pairs = NULL;
     double *state = NULL, *w = NULL, *out = NULL, *work = NULL, *Q = NULL;
@@ -917,6 +919,10 @@ static void run_worker(job *jb, simrep_ctx *report)
         pthread_mutex_unlock(&jb->lock);
         if (b0 >= jb->total || st != SIMREP_OK)
             break;
+        if (simrep__cancel_requested(ctx)) {
+            fail_job(jb, ctx, simrep__cancelled(ctx));
+            break;
+        }
         const int64_t nb = jb->total - b0 < jb->batch ? jb->total - b0 : jb->batch;
         if (jb->kind == 0) {
             for (int64_t b = 0; b < nb; b++)
@@ -989,6 +995,7 @@ static void *worker_main(void *arg)
 static simrep_status run_job(simrep_ctx *ctx, job *jb, int threads)
 {
     pthread_mutex_init(&jb->lock, NULL);
+    jb->cancel = ctx->cancel;
     jb->next = jb->done = 0;
     jb->status = SIMREP_OK;
     jb->message[0] = 0;

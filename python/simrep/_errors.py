@@ -10,6 +10,7 @@ everything else (NaN/Inf in the data, a degenerate measure, LAPACK failure)
 -> simrep.Error.  Argument checks done in Python raise InvalidArgument too.
 """
 
+import ctypes
 import re
 
 from . import _native
@@ -81,6 +82,10 @@ class Context:
         self.ptr = _native.lib.simrep_ctx_new(None)
         if not self.ptr:
             raise OutOfMemory("out of memory allocating a simrep context", _native.E_NOMEM)
+        # Ctrl-C during a long call sets it (_native._Cancellable).
+        self._cancel = ctypes.c_int(0)
+        _native.lib.simrep_ctx_set_cancel(self.ptr, ctypes.byref(self._cancel))
+        _native.CANCEL_FLAGS[self.ptr] = self._cancel
 
     def check(self, status, names=None):
         if status != _native.OK:
@@ -89,6 +94,7 @@ class Context:
 
     def close(self):
         if self.ptr:
+            _native.CANCEL_FLAGS.pop(self.ptr, None)
             _native.lib.simrep_ctx_free(self.ptr)
             self.ptr = None
 

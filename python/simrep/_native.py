@@ -9,6 +9,17 @@ The shared library is found, in order, at:
 ctypes.CDLL releases the GIL for the duration of every foreign call, so the
 computation runs in parallel with other Python threads.
 
+Ctrl-C: Python runs its SIGINT handler only between bytecodes of the main
+thread, never during a foreign call, so a long compare used to take effect
+only when it returned.  The calls that can take long (LONG_CALLS) are
+therefore made, from the main thread, on a helper thread while the main
+thread waits in a join with a timeout, with a SIGINT handler that only sets
+the context's cancel flag (simrep_ctx_set_cancel): the library stops within
+a block or tile and frees its work, and KeyboardInterrupt is raised once
+the helper has returned (so nothing is freed under a running call).  Only
+while SIGINT has Python's default handler (KeyboardInterrupt); a program
+with its own handler, other threads, and the helper itself call directly.
+
 Struct layouts mirror the header by hand (ctypes has no header parser).
 simrep_options is append-only and filled by simrep_options_init, so it lives
 in an oversized buffer: a library that appended fields writes them into the
@@ -21,6 +32,8 @@ way to ask for it at run time (see the package's notes).
 import ctypes
 import ctypes.util
 import os
+import signal
+import threading
 from ctypes import POINTER, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint, c_void_p
 
 # simrep_status
@@ -35,6 +48,7 @@ E_NONFINITE = 7
 E_DEGENERATE = 8
 E_NUMERIC = 9
 E_NOTFOUND = 10
+E_CANCELLED = 11
 
 # simrep_dtype
 F16, BF16, F32, F64 = 0, 1, 2, 3
@@ -255,6 +269,124 @@ for _name, (_res, _args) in _PROTOTYPES.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+lib.simrep_ctx_set_cancel.restype = None
+lib.simrep_ctx_set_cancel.argtypes = [c_void_p, c_void_p]
+
+# The cancel flag of every live Context, by its simrep_ctx pointer (the
+# first argument of every call that takes one).
+CANCEL_FLAGS = {}
+
+
+class _Helper:
+    """One daemon thread that makes the long calls of the main thread (a
+    thread per call cost about ten times a small Moments.update).  The main
+    thread hands a call over and waits for it with a timeout, so that its
+    SIGINT handler runs (see the module's docstring)."""
+
+    def __init__(self):
+        self._go = threading.Semaphore(0)
+        self._thread = None
+        self._job = None
+
+    def _loop(self):
+        while True:
+            self._go.acquire()
+            fn, args, box, done = self._job
+            try:
+                box["value"] = fn(*args)
+            except BaseException as e:  # noqa: B902 (re-raised in the caller's thread)
+                box["error"] = e
+            done.release()
+
+    def call(self, fn, args, on_wait):
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="simrep-calls", daemon=True)
+            self._thread.start()
+        box, done = {}, threading.Lock()
+        done.acquire()
+        self._job = (fn, args, box, done)
+        self._go.release()
+        while not done.acquire(timeout=0.05):
+            on_wait()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+
+_HELPER = _Helper()
+
+# Calls on matrices of fewer elements than this take well under 10 ms: made
+# directly (the hand-over costs about as much as a 64 x 32 update).
+_SMALL = 1 << 18
+
+
+def _small(args):
+    """Whether the matrices passed (byref(Matrix) or arrays of them) hold
+    fewer than _SMALL elements in all; False when there are none (the
+    measures' work is not visible from the arguments)."""
+    total, seen = 0, False
+    for a in args:
+        obj = getattr(a, "_obj", a)
+        if isinstance(obj, Matrix):
+            seen, total = True, total + obj.rows * obj.cols
+        elif isinstance(obj, ctypes.Array) and issubclass(obj._type_, Matrix):
+            seen, total = True, total + sum(m.rows * m.cols for m in obj)
+    return seen and total < _SMALL
+
+
+class _Cancellable:
+    """A library function whose first argument is a simrep_ctx, made
+    interruptible by Ctrl-C (see the module's docstring).  Attribute access
+    (restype, argtypes) goes to the ctypes function itself."""
+
+    def __init__(self, fn):
+        object.__setattr__(self, "_fn", fn)
+
+    def __getattr__(self, name):
+        return getattr(self._fn, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._fn, name, value)
+
+    def __call__(self, ctx, *args):
+        flag = CANCEL_FLAGS.get(ctx)
+        if (flag is None or threading.current_thread() is not threading.main_thread() or _small(args)
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            return self._fn(ctx, *args)
+        pending = []
+
+        def on_sigint(signum, frame):
+            # No exception while the call runs: one raised between two
+            # bytecodes here could leave the call running on arrays its
+            # caller then frees.
+            pending.append(signum)
+            flag.value = 1
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            value = _HELPER.call(self._fn, (ctx,) + args, lambda: None)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            flag.value = 0
+        if pending:
+            raise KeyboardInterrupt
+        return value
+
+
+# The calls that can run long: streaming, measures, the O(n^2) passes, file
+# opens that may spill a deflated member.
+LONG_CALLS = ("simrep_moments_update", "simrep_moments_update_multi", "simrep_moments_merge",
+              "simrep_compare_moments", "simrep_compare", "simrep_cka_rbf", "simrep_cca_details_compute",
+              "simrep_pairs_prepare", "simrep_pairs_prepare_some", "simrep_pairs_compare", "simrep_source_open",
+              "simrep_source_read", "simrep_input_open", "simrep_input_read", "simrep_inputs_agree",
+              "simrep_stats_update", "simrep_stats_compute", "simrep_dftcca_update", "simrep_dftcca_compute",
+              "simrep_group_tests", "simrep_mds")
+for _name in LONG_CALLS:
+    try:
+        setattr(lib, _name, _Cancellable(getattr(lib, _name)))
+    except AttributeError:  # a library without it: the package does not call it either
+        pass
 
 
 def _check_abi():

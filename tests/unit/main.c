@@ -21,6 +21,7 @@ void suite_alloc(void);
 void suite_edge(void);
 void suite_layout(void);
 void suite_partition(void);
+void suite_cancel(void);
 void suite_rows(void);
 void suite_stats(void);
 void suite_registry(void);
@@ -55,6 +56,7 @@ int main(void)
     RUN(alloc);
     RUN(edge);
     RUN(layout);
+    RUN(cancel);
     RUN(partition);
     RUN(rows);
     RUN(stats);

@@ -118,11 +118,17 @@ static void plain_free(void *user, void *ptr)
     free(ptr);
 }
 
+/* The part whose context has its cancel flag set from the start (-1: none). */
+static int cancel_part = -1;
+static const int cancel_on = 1;
+
 static void *run_part(void *arg)
 {
     member *m = arg;
     simrep_allocator a = {counting_malloc, plain_free, m};
     simrep_ctx *ctx = simrep_ctx_new(&a);
+    if (ctx && m->part == cancel_part)
+        simrep_ctx_set_cancel(ctx, &cancel_on);
     if (!ctx) {
         /* The context itself failed: this part cannot take part at all;
          * the test never asks for that (fail_at > 1). */
@@ -342,8 +348,39 @@ static void check_rows(int64_t n, int levels, int parts)
     free(yd);
 }
 
+/* Cancellation on one part only (issue 10, item 7): every part returns
+ * SIMREP_E_CANCELLED, through the same agreement as any failure, and none
+ * is left waiting. */
+static void check_cancel_one_part(void)
+{
+    int64_t n = 700;
+    double *xd = data(n, 6, 0), *yd = data(n, 5, 0);
+    simrep_matrix x = simrep_matrix_c(xd, SIMREP_F64, n, 6), y = simrep_matrix_c(yd, SIMREP_F64, n, 5);
+    simrep_options o;
+    simrep_options_init(&o);
+    o.knn = 7;
+    rows_fn fns[] = {NULL, simrep__rsa, simrep__mutual_knn, simrep__cknna};
+    for (int part = 0; part < 3; part++)
+        for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+            member m[MAX_PARTS];
+            int timed_out = 0;
+            cancel_part = part;
+            run_team_fn(3, &x, &y, 1.0, fns[f], &o, -1, 0, m, &timed_out);
+            cancel_part = -1;
+            CHECK(!timed_out);
+            for (int k = 0; k < 3; k++) {
+                if (m[k].st != SIMREP_E_CANCELLED)
+                    fprintf(stderr, "FAIL cancel part %d, measure %zu: part %d returned %d\n", part, f, k, (int)m[k].st);
+                CHECK(m[k].st == SIMREP_E_CANCELLED);
+            }
+        }
+    free(xd);
+    free(yd);
+}
+
 void suite_partition(void)
 {
+    check_cancel_one_part();
     check_rows(700, 0, 3);
     check_rows(600, 3, 2);
     check_rows(40, 0, 3);
