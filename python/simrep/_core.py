@@ -201,15 +201,6 @@ def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=Non
                 msk.close(ctx)
 
 
-def _layout(a, name, conv, conv_mode, sequence, resize=None, mask=None):
-    """One array's samples x features views (a list: T for per-step), read
-    through the library's layouts as the CLI reads it; None without
-    options.  See _layout_views."""
-    if conv is None and sequence is None:
-        return None
-    return _layout_views([a], [name], conv, conv_mode, sequence, resize, mask)[0][0]
-
-
 def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask):
     """compare() of conv maps / sequences / masked tokens: both read through
     the library's layouts (simrep_input over their memory, or path specs),
