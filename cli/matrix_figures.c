@@ -235,6 +235,13 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
         double *hi = calloc((size_t)nmax, sizeof *hi), **pts = calloc((size_t)nmax, sizeof *pts);
         int64_t *np = calloc((size_t)nmax, sizeof *np);
         int *bc = calloc((size_t)nmax, sizeof *bc), ok = bl && bv && lo && hi && pts && np && bc;
+        /* --bootstrap: the bars' error bars are the 95% intervals of the
+         * means over the inputs; --permutations: the between bars carry
+         * their p-value (matrix_stats.c). */
+        mx_group_stats gs;
+        if (mx_stats_compute(r, t, &gs) != 0)
+            F->o->failed = 1;
+        const int use_ci = gs.ok && r->stats.o.bootstrap > 0, use_p = gs.ok && r->stats.o.permutations > 0;
         for (int part = 0; part < 2 && ok; part++)
             for (int a = 0; a < r->ngroups && ok; a++)
                 for (int b = part ? a + 1 : a; b < (part ? r->ngroups : a + 1) && ok; b++) {
@@ -247,7 +254,14 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
                         nb++;
                         break;
                     }
-                    if (part)
+                    const simrep_group_test *gt = NULL;
+                    for (int k = 0; use_p && k < gs.ntests; k++)
+                        if (gs.tests[k].a == a && gs.tests[k].b == b && gs.tests[k].permutations > 0)
+                            gt = &gs.tests[k];
+                    if (part && gt)
+                        snprintf(bl[nb], len, "%s vs %s (%lld) p=%.2g", r->groups[a], r->groups[b], (long long)s.count,
+                                 gt->p_value);
+                    else if (part)
                         snprintf(bl[nb], len, "%s vs %s (%lld)", r->groups[a], r->groups[b], (long long)s.count);
                     else
                         snprintf(bl[nb], len, "within %s (%lld)", r->groups[a], (long long)s.count);
@@ -258,6 +272,12 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
                     bv[nb] = s.mean;
                     lo[nb] = s.count > 1 ? s.mean - s.std : NAN;
                     hi[nb] = s.count > 1 ? s.mean + s.std : NAN;
+                    if (use_ci) {
+                        const double *c = a == b ? gs.within_ci + 2 * a
+                                                 : gs.between_ci + 2 * ((size_t)a * r->ngroups + b);
+                        lo[nb] = c[0]; /* NaN (no resample had a pair) draws no bar */
+                        hi[nb] = c[1];
+                    }
                     bc[nb] = part ? -1 : a;
                     nb++;
                 }
@@ -271,11 +291,20 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
             snprintf(yl, sizeof yl, "%s distance", id);
             bs.title = title, bs.subtitle = sub, bs.ylabel = yl;
             bs.n = nb, bs.labels = (const char *const *)bl, bs.value = bv, bs.err_lo = lo, bs.err_hi = hi;
-            bs.err_label = "mean \xC2\xB1 one standard deviation of the pairs";
+            char elab[160];
+            snprintf(elab, sizeof elab, "%g%% interval of the mean over the inputs (%lld resamples)",
+                     100 * r->stats.o.ci, (long long)r->stats.o.bootstrap);
+            bs.err_label = use_ci ? elab : "mean \xC2\xB1 one standard deviation of the pairs";
             bs.colour = bc, bs.points = (const double *const *)pts, bs.npoints = np;
             st = simrep_plot_bars(F->ctx, &bs, &fig);
-            snprintf(cap, sizeof cap, "Mean %s distance within each group and between groups; error bars one "
-                     "standard deviation of the pairs, dots the pairs themselves.", id);
+            if (use_ci)
+                snprintf(cap, sizeof cap, "Mean %s distance within each group and between groups; error bars the "
+                         "%g%% bootstrap interval of the mean over the inputs, dots the pairs themselves%s.", id,
+                         100 * r->stats.o.ci, use_p ? "; p: between vs within, relabelling the inputs" : "");
+            else
+                snprintf(cap, sizeof cap, "Mean %s distance within each group and between groups; error bars one "
+                         "standard deviation of the pairs, dots the pairs themselves%s.", id,
+                         use_p ? "; p: between vs within, relabelling the inputs" : "");
             snprintf(file, sizeof file, "%s_groups.svg", id);
             emit(F, file, FIG_GROUPS, t, st, &fig, cap);
         } else if (!ok) {
@@ -284,6 +313,7 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
         for (int k = 0; bl && pts && k < nb; k++)
             free(bl[k]), free(pts[k]);
         free(bl), free(bv), free(lo), free(hi), free(pts), free(np), free(bc);
+        mx_stats_free(&gs);
     }
     free(names), free(grp);
 }

@@ -194,3 +194,12 @@ def test_matrix_group_tests(groups_manifest):
     assert "tests" not in plain["group_summary"]["cka"]
     assert_error(run("matrix", "--manifest", groups_manifest, "--permutations", "-1"), 2, contains=["--permutations"])
     assert_error(run("matrix", "--manifest", groups_manifest, "--unit-rows", "2"), 2, contains=["--unit-rows"])
+
+
+def test_matrix_group_bars_show_intervals(groups_manifest, tmp_path):
+    out = tmp_path / "fig"
+    r = run("matrix", "--manifest", groups_manifest, "-m", "cka", "--permutations", 50, "--bootstrap", 50, "-o", out,
+            "--no-png")
+    assert r.code == 0, r
+    svg = (out / "cka_groups.svg").read_text()
+    assert "95% interval of the mean over the inputs (50 resamples)" in svg and "p=" in svg
