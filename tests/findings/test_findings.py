@@ -119,3 +119,30 @@ def test_no_sample_size_warning(run):
     _, _, res = run
     for e in ("memorization", "width"):
         assert res[e]["warnings"]["few_samples"] == 0, res[e]["warnings"]
+
+
+def test_every_group_mean_has_its_uncertainty(run, tmp_path):
+    # issue 11: the matrices carry 95% intervals over the networks and permutation p-values, and the
+    # report's verdicts use them ("within noise" where a difference is inside the intervals)
+    work, _, res = run
+    for layer in HIDDEN + ["logits"]:
+        s = res["memorization"]["per_layer"][layer]["summary"]["pwcca"]
+        for g in ("generalizing", "memorizing"):
+            lo, hi = s["within_ci"][g]
+            assert lo <= s["within"][g] <= hi, (layer, g, s["within"][g], lo, hi)
+        t = s["tests"]["generalizing|memorizing"]
+        # 3 + 3 networks: 10 distinct labellings, so p >= about 1/10
+        assert t["permutations"] == 999 and 0.09 < t["p"] <= 1
+    for g, layers in res["width"]["widths"].items():
+        for layer in HIDDEN:
+            lo, hi = layers[layer]["pwcca_ci"]
+            assert lo <= layers[layer]["pwcca"] <= hi
+    import json
+    import report
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(res, f)
+    report.SUMMARY.clear()
+    report.write(work, str(tmp_path))
+    text = (tmp_path / "report.md").read_text()
+    assert "within noise" in text and "[" in text
+    assert {ok for _, _, ok, _ in report.SUMMARY} <= {True, False, None}
