@@ -5,7 +5,8 @@
 
 For each (p, q, n), float32 X (n x p) and Y (n x q) sharing a few latent
 directions are written as .npy into a temporary directory, and the whole
-process is timed, with its peak RSS (os.wait4's ru_maxrss of that child):
+process is timed (wall clock, and user + system CPU, which a busy machine
+disturbs less), with its peak RSS (GNU time's report of that child):
 
   plain         simrep compare X Y --format json        (cca, svcca, pwcca, cka)
   bootstrap     ... --bootstrap 200
@@ -54,12 +55,12 @@ def timed(cmd, env):
     (its child's ru_maxrss: simrep alone, not this Python process, whose
     pages a fork would count)."""
     t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, env=env)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, capture_output=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit("failed: %s\n%s" % (" ".join(cmd), proc.stderr.decode()))
-    rss_kib = int(proc.stderr.decode().strip().splitlines()[-1])
-    return wall, rss_kib / 1024.0, proc.stdout
+    rss_kib, user, sys_ = proc.stderr.decode().strip().splitlines()[-1].split()
+    return wall, int(rss_kib) / 1024.0, float(user) + float(sys_)
 
 
 def main():
@@ -91,16 +92,21 @@ def main():
             for name, cmd in runs.items():
                 best = None
                 for _ in range(a.repeats):
-                    wall, rss, out = timed(cmd, env)
+                    wall, rss, cpu = timed(cmd, env)
                     if best is None or wall < best[0]:
-                        best = (wall, rss)
-                res[name] = {"seconds": best[0], "peak_rss_mib": best[1], "command": " ".join(cmd[1:])}
-                print("%4d+%-4d x %7d  %-13s %8.2f s  %7.1f MiB" % (p, q, n, name, best[0], best[1]), flush=True)
+                        best = (wall, rss, cpu)
+                res[name] = {"seconds": best[0], "peak_rss_mib": best[1], "cpu_seconds": best[2],
+                             "command": " ".join(cmd[1:])}
+                print("%4d+%-4d x %7d  %-13s %8.2f s wall %8.2f s CPU  %7.1f MiB"
+                      % (p, q, n, name, best[0], best[2], best[1]), flush=True)
             row = {"p": p, "q": q, "n": n, "runs": res,
                    "bootstrap_ratio": res["bootstrap"]["seconds"] / res["plain"]["seconds"],
-                   "permutations_ratio": res["permutations"]["seconds"] / res["plain"]["seconds"]}
-            print("%4d+%-4d x %7d  bootstrap 200 = %.2fx plain, permutations 100 = %.2fx plain"
-                  % (p, q, n, row["bootstrap_ratio"], row["permutations_ratio"]), flush=True)
+                   "permutations_ratio": res["permutations"]["seconds"] / res["plain"]["seconds"],
+                   "bootstrap_cpu_ratio": res["bootstrap"]["cpu_seconds"] / res["plain"]["cpu_seconds"],
+                   "permutations_cpu_ratio": res["permutations"]["cpu_seconds"] / res["plain"]["cpu_seconds"]}
+            print("%4d+%-4d x %7d  bootstrap 200 = %.2fx plain (CPU %.2fx), permutations 100 = %.2fx plain (CPU %.2fx)"
+                  % (p, q, n, row["bootstrap_ratio"], row["bootstrap_cpu_ratio"], row["permutations_ratio"],
+                     row["permutations_cpu_ratio"]), flush=True)
             rows.append(row)
     doc = {"threads": a.threads, "repeats": a.repeats, "load_before": load_before, "load_after": os.getloadavg(),
            "machine": platform.platform(), "cpus": os.cpu_count(), "results": rows}

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,6 +93,11 @@ int cli_finish(int rc)
     temps = NULL;
     ntemps = captemps = 0;
     const int sig = cli_interrupted();
+    /* Everything a command printed went to stdout through stdio: a full
+     * disk or a closed stdout shows only when it is flushed.  A command
+     * that succeeded but whose output was not written has failed. */
+    if (!sig && rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+        return cli_error(EXIT_DATA, "writing the output: %s", strerror(errno ? errno : EIO));
     if (!sig)
         return rc;
     fprintf(stderr, "simrep: interrupted (%s); stopped and cleaned up\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

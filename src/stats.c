@@ -335,12 +335,21 @@ static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_ma
     const int64_t rows = x->rows, p = s->p, d = s->d, w = d + 2;
     simrep__rows_to_double(x, 0, rows, s->z, w);
     simrep__rows_to_double(y, 0, rows, s->z + p, w);
-    for (int64_t i = 0; i < rows; i++)
+    /* NaN and Inf survive a multiplication by 0: one sum per row, and only
+     * a row whose sum is not 0 is searched for the culprit. */
+    for (int64_t i = 0; i < rows; i++) {
+        const double *r = s->z + i * w;
+        double acc = 0;
         for (int64_t j = 0; j < d; j++)
-            if (!isfinite(s->z[i * w + j]))
+            acc += r[j] * 0.0;
+        if (acc == 0.0)
+            continue;
+        for (int64_t j = 0; j < d; j++)
+            if (!isfinite(r[j]))
                 return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", j < p ? "x" : "y",
-                                    isnan(s->z[i * w + j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
+                                    isnan(r[j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
                                     (long long)(j < p ? j : j - p));
+    }
     if (!s->have_c) {
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = 0; j < d; j++)
@@ -350,13 +359,15 @@ static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_ma
         s->have_c = 1;
     }
     for (int64_t i = 0; i < rows; i++) {
-        double *r = s->z + i * w, ax = 0, ay = 0;
-        for (int64_t j = 0; j < d; j++) {
-            r[j] -= s->c[j];
-            if (j < p)
-                ax += r[j] * r[j];
-            else
-                ay += r[j] * r[j];
+        double *restrict r = s->z + i * w, ax = 0, ay = 0;
+        const double *restrict c = s->c;
+        for (int64_t j = 0; j < p; j++) {
+            r[j] -= c[j];
+            ax += r[j] * r[j];
+        }
+        for (int64_t j = p; j < d; j++) {
+            r[j] -= c[j];
+            ay += r[j] * r[j];
         }
         r[d] = ax;
         r[d + 1] = ay;
@@ -399,6 +410,9 @@ static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows
         memcpy(s->zb + (fill[b[i]]++) * w, s->z + i * w, (size_t)w * sizeof(double));
     simrep__free(ctx, fill);
     simrep__free(ctx, b);
+    double *a3 = simrep__alloc_array(ctx, 3 * (size_t)(rows > 0 ? rows : 1), sizeof(double), "bootstrap buckets");
+    if (!a3)
+        return SIMREP_E_NOMEM;
     simrep_status st = SIMREP_OK;
     for (int64_t g = 0; g < G && st == SIMREP_OK; g++) {
         const int64_t k = cnt[g + 1] - cnt[g];
@@ -409,13 +423,16 @@ static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows
         /* C += Vᵀ V: the row-major k x d rows (ld w) are the column-major
          * d x k matrix, read in place by DSYRK. */
         st = simrep__syrk(ctx, 'N', d, k, 1.0, v, w, 1.0, col + bo.C, d);
+        /* [Wx Wy s] += Vᵀ [ax ay 1] (d x 3, contiguous in the column). */
+        for (int64_t i = 0; i < k; i++) {
+            a3[i] = v[i * w + d];
+            a3[k + i] = v[i * w + d + 1];
+            a3[2 * k + i] = 1.0;
+        }
+        if (st == SIMREP_OK)
+            st = simrep__gemm(ctx, 'N', 'N', d, 3, k, 1.0, v, w, a3, k, 1.0, col + bo.Wx, d);
         for (int64_t i = 0; i < k && st == SIMREP_OK; i++) {
             const double *r = v + i * w, ax = r[d], ay = r[d + 1];
-            for (int64_t j = 0; j < d; j++) {
-                col[bo.Wx + j] += ax * r[j];
-                col[bo.Wy + j] += ay * r[j];
-                col[bo.s + j] += r[j];
-            }
             col[bo.aa] += ax * ax;
             col[bo.aa + 1] += ax * ay;
             col[bo.aa + 2] += ay * ay;
@@ -424,6 +441,7 @@ static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows
             col[bo.n] += 1;
         }
     }
+    simrep__free(ctx, a3);
     return st;
 }
 

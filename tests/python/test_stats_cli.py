@@ -203,3 +203,20 @@ def test_matrix_group_bars_show_intervals(groups_manifest, tmp_path):
     assert r.code == 0, r
     svg = (out / "cka_groups.svg").read_text()
     assert "95% interval of the mean over the inputs (50 resamples)" in svg and "p=" in svg
+
+
+def test_full_disk_and_closed_stdout(pair):
+    """The statistics' output, like every output, must reach stdout: a full
+    disk or a closed stdout is an error (exit 1), not a silent success."""
+    import subprocess
+    from conftest import simrep_bin
+    px, py, _, _ = pair
+    args = [str(simrep_bin()), "compare", str(px), str(py), "-m", "cka", "--bootstrap", "5", "--permutations", "5"]
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(args + ["--format", "json"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 1 and "writing the output" in r.stderr, r.stderr
+    r = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60,
+                       pass_fds=(), close_fds=True)
+    assert r.returncode == 0
+    r = subprocess.run("exec >&- ; " + " ".join(args), shell=True, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 1 and "writing the output" in r.stderr, r.stderr
