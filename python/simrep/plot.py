@@ -293,7 +293,7 @@ def heatmap(result, measure=None, *, cluster=True, range=None, labels=None, titl
             rl = cl = list(labels)
         if len(rl) != R or len(cl) != C:
             raise InvalidArgument("labels: %d row and %d column names for a %d x %d matrix" % (len(rl), len(cl), R, C))
-        is_self = self_matrix if self_matrix is not None else (R == C and np.allclose(vals, vals.T))
+        is_self = self_matrix if self_matrix is not None else (R == C and np.allclose(vals, vals.T, equal_nan=True))
         spec.title, spec.subtitle = _b(title), _b(subtitle)
         spec.scale_label = _b(scale_label or "value")
         if cluster and is_self:

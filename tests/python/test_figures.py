@@ -312,3 +312,18 @@ def test_html_renders_in_headless_chromium(made, tmp_path):
     assert ink > 0.02, ink  # not a blank page
     colours = len(np.unique((rgb[::4, ::4] * 255).astype(np.uint8).reshape(-1, 3), axis=0))
     assert colours > 50, colours  # the figures' colours, not just text
+
+
+def test_full_disk_is_an_error(made, tmp_path):
+    """A figure or the report that cannot be written (here: the file is a
+    link to /dev/full) is `simrep: error: <file>: ...`, exit 1."""
+    K, names, d, out = made
+    if K != 3 or not os.path.exists("/dev/full"):
+        return
+    for victim in ("cka_heatmap.svg", "index.html"):
+        o = tmp_path / victim.replace(".", "_")
+        o.mkdir()
+        os.symlink("/dev/full", o / victim)
+        r = run("matrix", "--manifest", out.parent / "m.csv", "-m", "cka", "-o", o, "--no-png")
+        assert r.code == 1, r
+        assert r.stderr.startswith("simrep: error: %s: " % (o / victim)), r.stderr

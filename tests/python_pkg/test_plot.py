@@ -261,3 +261,15 @@ def test_heatmap_of_compare_models():
     title = sc.visible_text(sc.elements(root, "text", "title")[0])
     assert title == "cka similarity by layer, teacher (rows) vs student (columns): n = 300"
     assert (f.lo, f.hi) == (r["measures"]["cka"]["similarity"].min(), r["measures"]["cka"]["similarity"].max())
+
+
+def test_heatmap_of_an_array_with_gaps():
+    v = np.array([[1.0, np.nan, 0.2], [np.nan, 1.0, 0.4], [0.2, 0.4, 1.0]])
+    f = simrep.plot.heatmap(v, labels=["a", "b", "c"], cluster=False)
+    root = sc.parse(f.svg)
+    gaps = [c for c in sc.elements(root, "rect", "cell") if c.find(sc.SVG + "title").text.endswith("not available")]
+    assert len(gaps) == 2 and (f.lo, f.hi) == (0.2, 0.4)
+    with pytest.raises(simrep.Error, match="not finite"):
+        simrep.plot.heatmap(v, labels=["a", "b", "c"])  # clustering needs every distance
+    with pytest.raises(simrep.InvalidArgument, match="labels"):
+        simrep.plot.heatmap(v, labels=["a", "b"])
