@@ -145,6 +145,15 @@ static void emit(figs *F, const char *file, int kind, int t, simrep_status st, s
     F->n++;
 }
 
+/* A p-value as figures print it: "p = 0.003", "p < 0.001". */
+static void fmt_p(char *buf, size_t cap, double p)
+{
+    if (p < 0.001)
+        snprintf(buf, cap, "p < 0.001");
+    else
+        snprintf(buf, cap, "p = %.*f", p < 0.1 ? 3 : 2, p);
+}
+
 static int *group_index(const mx_run *r)
 {
     int *grp = malloc((size_t)r->K * sizeof *grp);
@@ -229,19 +238,25 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
     free(xs), free(ys);
 
     if (r->has_group_column) {
+        /* With --bootstrap the error bars are the intervals of the group
+         * means, with --permutations each between bar carries its group
+         * test's p-value (matrix_stats.c: the same seed, the same numbers as
+         * the JSON and the table). */
+        mx_group_stats gst;
+        if (mx_stats_compute(r, t, &gst) != 0) {
+            F->o->failed = 1;
+            free(names), free(grp);
+            return;
+        }
+        const int G = r->ngroups, boot = gst.ok && r->stats.o.bootstrap > 0, perm = gst.ok && r->stats.o.permutations > 0;
         int nb = 0, nmax = r->ngroups * (r->ngroups + 1) / 2;
         char **bl = calloc((size_t)nmax, sizeof *bl);
         double *bv = calloc((size_t)nmax, sizeof *bv), *lo = calloc((size_t)nmax, sizeof *lo);
         double *hi = calloc((size_t)nmax, sizeof *hi), **pts = calloc((size_t)nmax, sizeof *pts);
         int64_t *np = calloc((size_t)nmax, sizeof *np);
         int *bc = calloc((size_t)nmax, sizeof *bc), ok = bl && bv && lo && hi && pts && np && bc;
-        /* --bootstrap: the bars' error bars are the 95% intervals of the
-         * means over the inputs; --permutations: the between bars carry
-         * their p-value (matrix_stats.c). */
-        mx_group_stats gs;
-        if (mx_stats_compute(r, t, &gs) != 0)
-            F->o->failed = 1;
-        const int use_ci = gs.ok && r->stats.o.bootstrap > 0, use_p = gs.ok && r->stats.o.permutations > 0;
+        char **notes = calloc((size_t)nmax, sizeof *notes);
+        ok = ok && notes;
         for (int part = 0; part < 2 && ok; part++)
             for (int a = 0; a < r->ngroups && ok; a++)
                 for (int b = part ? a + 1 : a; b < (part ? r->ngroups : a + 1) && ok; b++) {
@@ -254,14 +269,7 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
                         nb++;
                         break;
                     }
-                    const simrep_group_test *gt = NULL;
-                    for (int k = 0; use_p && k < gs.ntests; k++)
-                        if (gs.tests[k].a == a && gs.tests[k].b == b && gs.tests[k].permutations > 0)
-                            gt = &gs.tests[k];
-                    if (part && gt)
-                        snprintf(bl[nb], len, "%s vs %s (%lld) p=%.2g", r->groups[a], r->groups[b], (long long)s.count,
-                                 gt->p_value);
-                    else if (part)
+                    if (part)
                         snprintf(bl[nb], len, "%s vs %s (%lld)", r->groups[a], r->groups[b], (long long)s.count);
                     else
                         snprintf(bl[nb], len, "within %s (%lld)", r->groups[a], (long long)s.count);
@@ -270,14 +278,17 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
                             if ((grp[i] == a && grp[j] == b) || (grp[i] == b && grp[j] == a))
                                 pts[nb][np[nb]++] = r->dist[t][(size_t)i * K + j];
                     bv[nb] = s.mean;
-                    lo[nb] = s.count > 1 ? s.mean - s.std : NAN;
-                    hi[nb] = s.count > 1 ? s.mean + s.std : NAN;
-                    if (use_ci) {
-                        const double *c = a == b ? gs.within_ci + 2 * a
-                                                 : gs.between_ci + 2 * ((size_t)a * r->ngroups + b);
-                        lo[nb] = c[0]; /* NaN (no resample had a pair) draws no bar */
-                        hi[nb] = c[1];
+                    if (boot) {
+                        const double *ci = part ? gst.between_ci + 2 * ((size_t)a * G + b) : gst.within_ci + 2 * a;
+                        lo[nb] = ci[0], hi[nb] = ci[1];
+                    } else {
+                        lo[nb] = s.count > 1 ? s.mean - s.std : NAN;
+                        hi[nb] = s.count > 1 ? s.mean + s.std : NAN;
                     }
+                    for (int k = 0; perm && part && k < gst.ntests; k++)
+                        if (gst.tests[k].a == a && gst.tests[k].b == b && gst.tests[k].permutations > 0 &&
+                            (notes[nb] = malloc(32)))
+                            fmt_p(notes[nb], 32, gst.tests[k].p_value);
                     bc[nb] = part ? -1 : a;
                     nb++;
                 }
@@ -286,34 +297,38 @@ static void measure_figures(figs *F, const mx_run *r, const mx_views *v, int t)
             simrep_bars_init(&bs);
             simrep_figure_title(id, "distance within and between groups", r->layer, K, r->in[0].n, title,
                                 sizeof title);
+            char errl[160], all_p[32] = "";
+            for (int k = 0; perm && k < gst.ntests; k++)
+                if (gst.tests[k].a < 0 && gst.tests[k].permutations > 0)
+                    fmt_p(all_p, sizeof all_p, gst.tests[k].p_value);
             snprintf(sub, sizeof sub, "mean %s distance over the pairs of inputs (how many in brackets); grey: "
                      "between groups", id);
+            if (*all_p)
+                snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "; p: between - within, %lld label "
+                         "permutations (all groups: %s)", (long long)r->stats.o.permutations, all_p);
+            if (boot)
+                snprintf(errl, sizeof errl, "%g%% interval of the mean over the inputs (%lld resamples)",
+                         100 * r->stats.o.ci, (long long)r->stats.o.bootstrap);
+            else
+                snprintf(errl, sizeof errl, "mean \xC2\xB1 one standard deviation of the pairs");
             snprintf(yl, sizeof yl, "%s distance", id);
             bs.title = title, bs.subtitle = sub, bs.ylabel = yl;
             bs.n = nb, bs.labels = (const char *const *)bl, bs.value = bv, bs.err_lo = lo, bs.err_hi = hi;
-            char elab[160];
-            snprintf(elab, sizeof elab, "%g%% interval of the mean over the inputs (%lld resamples)",
-                     100 * r->stats.o.ci, (long long)r->stats.o.bootstrap);
-            bs.err_label = use_ci ? elab : "mean \xC2\xB1 one standard deviation of the pairs";
+            bs.err_label = errl, bs.note = (const char *const *)notes;
             bs.colour = bc, bs.points = (const double *const *)pts, bs.npoints = np;
             st = simrep_plot_bars(F->ctx, &bs, &fig);
-            if (use_ci)
-                snprintf(cap, sizeof cap, "Mean %s distance within each group and between groups; error bars the "
-                         "%g%% bootstrap interval of the mean over the inputs, dots the pairs themselves%s.", id,
-                         100 * r->stats.o.ci, use_p ? "; p: between vs within, relabelling the inputs" : "");
-            else
-                snprintf(cap, sizeof cap, "Mean %s distance within each group and between groups; error bars one "
-                         "standard deviation of the pairs, dots the pairs themselves%s.", id,
-                         use_p ? "; p: between vs within, relabelling the inputs" : "");
+            snprintf(cap, sizeof cap, "Mean %s distance within each group and between groups; error bars: %s; "
+                     "dots: the pairs themselves.%s", id, errl,
+                     perm ? " Above each between bar, the p-value of the group test (between - within)." : "");
             snprintf(file, sizeof file, "%s_groups.svg", id);
             emit(F, file, FIG_GROUPS, t, st, &fig, cap);
         } else if (!ok) {
             fail_oom(F);
         }
-        for (int k = 0; bl && pts && k < nb; k++)
-            free(bl[k]), free(pts[k]);
-        free(bl), free(bv), free(lo), free(hi), free(pts), free(np), free(bc);
-        mx_stats_free(&gs);
+        for (int k = 0; bl && pts && notes && k < nb; k++)
+            free(bl[k]), free(pts[k]), free(notes[k]);
+        free(bl), free(bv), free(lo), free(hi), free(pts), free(np), free(bc), free(notes);
+        mx_stats_free(&gst);
     }
     free(names), free(grp);
 }
@@ -526,6 +541,69 @@ static const char css[] =
     "figcaption{font-size:13px;color:#444;max-width:900px}.file{color:#888}\n"
     ".scroll{overflow-x:auto}nav a{margin-right:12px}\n";
 
+/* The group summary of measure t, with the intervals (--bootstrap) and the
+ * group tests (--permutations) when they were asked for. */
+static void html_groups(FILE *f, const mx_run *r, int t, const int *grp)
+{
+    const int K = r->K, G = r->ngroups;
+    mx_group_stats gst;
+    if (mx_stats_compute(r, t, &gst) != 0)
+        memset(&gst, 0, sizeof gst);
+    const int boot = gst.ok && r->stats.o.bootstrap > 0, perm = gst.ok && r->stats.o.permutations > 0;
+    fputs("<h3>Group summary</h3>\n<table>\n<tr><th class=\"l\"></th><th class=\"l\">groups</th>"
+          "<th>mean distance</th><th>std</th><th>pairs</th>", f);
+    if (boot)
+        fprintf(f, "<th>%g%% interval</th>", 100 * r->stats.o.ci);
+    if (perm)
+        fputs("<th>between - within</th><th>p</th>", f);
+    fputs("</tr>\n", f);
+    for (int a = 0; a < G; a++)
+        for (int b = a; b < G; b++) {
+            group_stat s = group_summary(K, r->dist[t], grp, a, b);
+            if (s.count == 0)
+                continue;
+            fprintf(f, "<tr><td class=\"l\">%s</td><td class=\"l\">", a == b ? "within" : "between");
+            html_escape(f, r->groups[a]);
+            if (a != b) {
+                fputs(" vs ", f);
+                html_escape(f, r->groups[b]);
+            }
+            fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%lld</td>", s.mean, s.std, (long long)s.count);
+            if (boot) {
+                const double *ci = a == b ? gst.within_ci + 2 * a : gst.between_ci + 2 * ((size_t)a * G + b);
+                if (isfinite(ci[0]) && isfinite(ci[1]))
+                    fprintf(f, "<td>[%.4f, %.4f]</td>", ci[0], ci[1]);
+                else
+                    fputs("<td></td>", f);
+            }
+            if (perm) {
+                const simrep_group_test *tt = NULL;
+                for (int k = 0; a != b && k < gst.ntests; k++)
+                    if (gst.tests[k].a == a && gst.tests[k].b == b && gst.tests[k].permutations > 0)
+                        tt = &gst.tests[k];
+                if (tt)
+                    fprintf(f, "<td>%.4f</td><td>%s%.3f</td>", tt->statistic, tt->p_value < 0.001 ? "&lt; " : "",
+                            tt->p_value < 0.001 ? 0.001 : tt->p_value);
+                else
+                    fputs("<td></td><td></td>", f);
+            }
+            fputs("</tr>\n", f);
+        }
+    for (int k = 0; perm && k < gst.ntests; k++)
+        if (gst.tests[k].a < 0 && gst.tests[k].permutations > 0) {
+            double pv = gst.tests[k].p_value;
+            fprintf(f, "<tr><td class=\"l\">all groups</td><td class=\"l\"></td><td></td><td></td><td></td>%s"
+                    "<td>%.4f</td><td>%s%.3f</td></tr>\n", boot ? "<td></td>" : "", gst.tests[k].statistic,
+                    pv < 0.001 ? "&lt; " : "", pv < 0.001 ? 0.001 : pv);
+        }
+    fputs("</table>\n", f);
+    if (perm)
+        fprintf(f, "<p class=\"ok\">Group tests: between - within mean distance against %lld relabellings of "
+                "the inputs (seed %llu); p = (1 + #{null &gt;= observed}) / (1 + permutations).</p>\n",
+                (long long)r->stats.o.permutations, (unsigned long long)r->stats.o.seed);
+    mx_stats_free(&gst);
+}
+
 static void html_write(FILE *f, const mx_run *r, const figs *F)
 {
     int K = r->K;
@@ -612,25 +690,8 @@ static void html_write(FILE *f, const mx_run *r, const figs *F)
         for (int k = 0; k < F->n; k++)
             if (F->items[k].measure == t && F->items[k].kind == FIG_HEATMAP)
                 html_figure(f, &F->items[k]);
-        if (r->has_group_column && grp) {
-            fputs("<h3>Group summary</h3>\n<table>\n<tr><th class=\"l\"></th><th class=\"l\">groups</th>"
-                  "<th>mean distance</th><th>std</th><th>pairs</th></tr>\n", f);
-            for (int a = 0; a < r->ngroups; a++)
-                for (int b = a; b < r->ngroups; b++) {
-                    group_stat s = group_summary(K, r->dist[t], grp, a, b);
-                    if (s.count == 0)
-                        continue;
-                    fprintf(f, "<tr><td class=\"l\">%s</td><td class=\"l\">", a == b ? "within" : "between");
-                    html_escape(f, r->groups[a]);
-                    if (a != b) {
-                        fputs(" vs ", f);
-                        html_escape(f, r->groups[b]);
-                    }
-                    fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%lld</td></tr>\n", s.mean, s.std,
-                            (long long)s.count);
-                }
-            fputs("</table>\n", f);
-        }
+        if (r->has_group_column && grp)
+            html_groups(f, r, t, grp);
         for (int kind = FIG_MDS; kind <= FIG_DEPTH; kind++)
             for (int k = 0; k < F->n; k++)
                 if (F->items[k].measure == t && F->items[k].kind == kind)

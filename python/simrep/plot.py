@@ -463,7 +463,7 @@ def groups(result, measure=None, *, title=None, subtitle=None, path=None, ax=Non
     if not vals:
         raise InvalidArgument("this result has no group summary to draw (give groups= to simrep.matrix)")
     st = gs.get("statistics") or result.get("statistics") or {}
-    err_label = ("%g%% bootstrap interval of the mean (inputs resampled within groups, %s resamples)"
+    err_label = ("%g%% interval of the mean over the inputs (%s resamples)"
                  % (100 * st.get("level", 0.95), st.get("bootstrap", "B")) if has_ci else
                  "mean \u00b1 one standard deviation of the pairs")
     all_test = gs.get("tests", {}).get("all")

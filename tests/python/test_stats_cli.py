@@ -5,6 +5,7 @@ data: these run under ASan too.  The statistical calibration is in
 tests/python_pkg/test_stats_calibration.py."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -202,7 +203,9 @@ def test_matrix_group_bars_show_intervals(groups_manifest, tmp_path):
             "--no-png")
     assert r.code == 0, r
     svg = (out / "cka_groups.svg").read_text()
-    assert "95% interval of the mean over the inputs (50 resamples)" in svg and "p=" in svg
+    # The p-value of each between bar is a note above it ("p = 0.02").
+    assert "95% interval of the mean over the inputs (50 resamples)" in svg and 'class="note"' in svg
+    assert re.search(r'class="note"[^>]*>p [=<] 0\.\d+<', svg)
 
 
 def test_full_disk_and_closed_stdout(pair):

@@ -273,3 +273,28 @@ def test_heatmap_of_an_array_with_gaps():
         simrep.plot.heatmap(v, labels=["a", "b", "c"])  # clustering needs every distance
     with pytest.raises(simrep.InvalidArgument, match="labels"):
         simrep.plot.heatmap(v, labels=["a", "b"])
+
+
+def test_group_bars_with_statistics_equal_the_cli(tmp_path):
+    """With permutations= and bootstrap=, the bars' error bars are the
+    intervals of the group means and each between bar carries its test's
+    p-value, in the CLI's figure and in simrep.plot.groups alike."""
+    out = tmp_path / "o"
+    cli("matrix", "--manifest", DATA / "relu2.csv", "-m", "cka", "-o", out, "--no-png", "--permutations", "300",
+        "--bootstrap", "200", "--seed", "3")
+    rows, paths = manifest_inputs(DATA / "relu2.csv")
+    r = simrep.matrix(paths, names=[x["name"] for x in rows], groups=[x["group"] for x in rows], measures=["cka"],
+                      permutations=300, bootstrap=200, seed=3, warn=False)
+    f = simrep.plot.groups(r, "cka")
+    assert same_document(f.svg, (out / "cka_groups.svg").read_text())
+    gs = r["group_summary"]["cka"]
+    root = sc.parse(f.svg)
+    notes = [sc.visible_text(t) for t in sc.elements(root, "text", "note")]
+    p = gs["tests"]["generalizing|memorizing"]["p"]
+    assert notes == ["p = %.3f" % p if p < 0.1 else "p = %.2f" % p]
+    assert "95% interval of the mean over the inputs (200 resamples)" in f.svg
+    # The error bars' ends are the intervals: the bar of "within generalizing" spans within_ci.
+    bar = [b for b in sc.elements(root, "rect", "bar") if b.find(sc.SVG + "title").text.startswith("within gen")][0]
+    assert "[%.4g, %.4g]" % tuple(gs["within_ci"]["generalizing"]) in bar.find(sc.SVG + "title").text
+    page = (out / "index.html").read_text()
+    assert "95% interval" in page and "between - within" in page and "relabellings" in page
