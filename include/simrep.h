@@ -259,7 +259,11 @@ typedef enum simrep_measure {
     SIMREP_PROCRUSTES = 7,
     SIMREP_PROCRUSTES_ANGULAR = 8,
     SIMREP_DFTCCA = 9,        /* conv maps only: simrep_dftcca (section "DFT-CCA") */
-    SIMREP_MEASURE_COUNT = 10
+    SIMREP_RSA = 10,          /* representational similarity analysis (rows; rsa_rdm, rsa_compare) */
+    SIMREP_MUTUAL_KNN = 11,   /* mutual k-nearest-neighbour alignment (rows; knn) */
+    SIMREP_CKNNA = 12,        /* CKNNA, kNN-masked CKA (rows; knn) */
+    SIMREP_CKA_LANGE = 13,    /* linear CKA without the centered Gram's diagonal (Lange et al. 2023; moments) */
+    SIMREP_MEASURE_COUNT = 14
 } simrep_measure;
 
 /*

@@ -73,3 +73,27 @@ simrep_status simrep__cka_debiased(simrep_ctx *ctx, simrep__prepared *pr, simrep
 {
     return cka_linear(ctx, pr, 1, r);
 }
+
+/* Lange et al. 2023 (repsim's AngularCKA, use_unbiased_hsic=True): the
+ * centered Gram matrices HKH, HLH with their diagonals set to zero, then
+ * the cosine between them.  With a_i = |x~_i|^2 (the diagonal of HKH) and
+ * <HKH, HLH> = |Sxy|^2, that is (|Sxy|^2 - Σ a_i b_i) /
+ * sqrt((|Sxx|^2 - Σ a_i^2)(|Syy|^2 - Σ b_i^2)): the row sums cka_debiased
+ * streams, without Song's n/(n-2) weight and trace term.  The distance is
+ * the angle, as repsim reports it. */
+simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    const int64_t p = pr->p, q = pr->q;
+    const double xy = block_fro2(pr, 0, p, p, q) - pr->t_ab;
+    const double xx = block_fro2(pr, 0, p, 0, p) - pr->t_aa;
+    const double yy = block_fro2(pr, p, q, p, q) - pr->t_bb;
+    if (!(xx > 0) || !(yy > 0))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                            "%s: the centered Gram matrix without its diagonal is 0 (%g), so cka_lange is undefined "
+                            "(constant features, or n = 2)",
+                            xx > 0 ? "y" : "x", xx > 0 ? yy : xx);
+    const double s = xy / (sqrt(xx) * sqrt(yy));
+    r->similarity = s > 1 ? 1 : s < -1 ? -1 : s; /* Cauchy-Schwarz, up to round-off */
+    r->distance = acos(r->similarity);
+    return SIMREP_OK;
+}

@@ -24,6 +24,7 @@
  * cost model schedulers balance by.
  */
 #include "measures.h"
+#include "rows.h"
 
 #include <errno.h>
 #include <math.h>
@@ -77,6 +78,7 @@ simrep_status simrep__cka_debiased(simrep_ctx *ctx, simrep__prepared *pr, simrep
 simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                    const simrep_options *opt, simrep_result *r);
 simrep_status simrep__procrustes(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__procrustes_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 
 #define OPT(o) (1u << SIMREP_OPT_##o)
@@ -147,7 +149,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                           "revisited (ICML)"},
         .pair = simrep__cka, .chance = simrep__chance_cka},
     [SIMREP_CKA_DEBIASED] = {
-        .info = {.id = "cka_debiased", .title = "linear CKA with the unbiased HSIC estimator",
+        .info = {.id = "cka_debiased", .title = "linear CKA with Song et al.'s unbiased HSIC (the U-statistic; not cka_lange)",
                  .similarity = "debiased linear CKA, in [-1, 1] (can be slightly negative for unrelated data)",
                  .distance = "1 - similarity, in [0, 2]", .higher_is_more_similar = 1,
                  .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
@@ -200,6 +202,60 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .outputs = 0, .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
                  .invariant = INV_LINEAR | SIMREP_INV_SWAP,
                  .paper = "Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, SVCCA (NeurIPS), section 4"}},
+    [SIMREP_RSA] = {
+        .info = {.id = "rsa", .title = "representational similarity analysis: correlation of the two RDMs",
+                 .similarity = "correlation (--rsa-compare pearson, spearman or kendall's tau-b) of the two "
+                               "representational dissimilarity matrices' upper triangles, in [-1, 1]",
+                 .distance = "1 - similarity, in [0, 2]", .higher_is_more_similar = 1,
+                 .invariances = "scaling x or y, permuting the samples together (with --rsa-rdm euclidean also "
+                                "translation and orthogonal maps; cosine: orthogonal maps)",
+                 .reference = "rsatoolbox rdm.calc_rdm ('correlation', 'euclidean'; scipy pdist 'cosine') and "
+                              "rdm.compare ('corr', 'spearman', 'kendall'); exact, every pair",
+                 ROWS, .options = OPT(RSA_RDM) | OPT(RSA_COMPARE) | OPT(RSA_MEMORY), .outputs = 0,
+                 .similarity_min = -1, .similarity_max = 1, .distance_min = 0, .distance_max = 2,
+                 .invariant = SIMREP_INV_SCALE | SIMREP_INV_SWAP | SIMREP_INV_ROW_ORDER,
+                 .paper = "Kriegeskorte, Mur & Bandettini 2008, Representational similarity analysis (Front. Syst. "
+                          "Neurosci.)"},
+        .rows = simrep__rsa},
+    [SIMREP_MUTUAL_KNN] = {
+        .info = {.id = "mutual_knn", .title = "mutual k-nearest-neighbour alignment",
+                 .similarity = "mean over samples of the fraction of their k nearest neighbours (cosine) shared "
+                               "by x and y, in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "scaling each sample, orthogonal maps of x or y, permuting the samples together",
+                 .reference = "platonic-rep metrics.mutual_knn on L2-normalised rows (compute_score); ties to the "
+                              "smaller index",
+                 ROWS, .options = OPT(KNN), .outputs = 0, .similarity_min = 0, .similarity_max = 1,
+                 .distance_min = 0, .distance_max = 1,
+                 .invariant = SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_SWAP | SIMREP_INV_ROW_ORDER,
+                 .paper = "Huh, Cheung, Wang & Isola 2024, The Platonic Representation Hypothesis (ICML)"},
+        .rows = simrep__mutual_knn},
+    [SIMREP_CKNNA] = {
+        .info = {.id = "cknna", .title = "CKNNA: CKA restricted to mutual k-nearest neighbours",
+                 .similarity = "unbiased HSIC of the kNN-masked cosine kernels over sqrt(their self-HSICs) + "
+                               "1e-6, about [-1, 1]",
+                 .distance = "1 - similarity", .higher_is_more_similar = 1,
+                 .invariances = "scaling each sample, orthogonal maps of x or y, permuting the samples together",
+                 .reference = "platonic-rep metrics.cknna (unbiased, its + 1e-6) on L2-normalised rows; ties to the "
+                              "smaller index",
+                 ROWS, .options = OPT(KNN), .outputs = 0, .similarity_min = -INFINITY,
+                 .similarity_max = INFINITY, .distance_min = -INFINITY, .distance_max = INFINITY,
+                 .invariant = SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER,
+                 .paper = "Huh, Cheung, Wang & Isola 2024, The Platonic Representation Hypothesis (ICML)"},
+        .rows = simrep__cknna},
+    [SIMREP_CKA_LANGE] = {
+        .info = {.id = "cka_lange", .title = "linear CKA without the centered Gram matrices' diagonals",
+                 .similarity = "cosine of HKH and HLH with their diagonals zeroed, in [-1, 1] (not cka_debiased: "
+                               "no U-statistic correction)",
+                 .distance = "arccos(similarity), in [0, pi]; a metric", .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
+                 .reference = "repsim AngularCKA(use_unbiased_hsic=True), the linear kernel", MOMENTS, .options = 0,
+                 .outputs = 0, .similarity_min = -1, .similarity_max = 1, .distance_min = 0,
+                 .distance_max = 3.141592653589793 /* pi */, .invariant = INV_ROTATION | SIMREP_INV_SWAP,
+                 .metric = 1,
+                 .paper = "Lange, Kwok, Matelsky, Wang, Rolnick & Kording 2023, Deep networks as paths on the "
+                          "manifold of neural representations (TAG-ML, PMLR 221)"},
+        .pair = simrep__cka_lange},
 };
 
 /* What a user gets without naming measures: the CCA paper's three and

@@ -103,9 +103,12 @@ def _options(**given):
 
 
 def _option_value(buf, code, info):
-    """An option's value as results echo it: a choice's name, else a float."""
+    """An option's value as results echo it: a choice's name, a whole
+    number's int (as the CLI's JSON prints it), else a float."""
     v = _native.lib.simrep_options_get(buf, code)
-    return info["choices"][int(v)] if info["choices"] else float(v)
+    if info["choices"]:
+        return info["choices"][int(v)]
+    return int(v) if info["kind"] == _native.OPTION_INTEGER else float(v)
 
 
 def _doubles(ptr, count):
