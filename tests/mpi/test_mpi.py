@@ -125,6 +125,17 @@ def test_compare_ranks_without_rows(tmp_path):
     check_compare(*both(3, "compare", "-m", "cka,procrustes,cka_rbf", "--format", "json", x, y))
 
 
+@pytest.mark.parametrize("how", ["pearson", "kendall"])
+def test_compare_rows_measures(tmp_path, how):
+    """rsa, mutual_knn and cknna over 3 tile rows on 3 ranks: Pearson's tile
+    sums merged across ranks, Kendall computed on rank 0 (spilled through
+    TMPDIR at --rsa-memory 1/16) and sent to the others, the neighbour lists
+    exchanged; the same values as one process."""
+    x, y, _, _ = rng_data(tmp_path, 700, 6, 5)
+    check_compare(*both(3, "compare", "-m", "rsa,mutual_knn,cknna", "--rsa-compare", how, "--rsa-memory", "0.0625",
+                        "--knn", "7", "--format", "json", x, y))
+
+
 def test_compare_golden(tmp_path):
     with open(GOLDEN / "expected.json") as f:
         cases = sorted(json.load(f))
