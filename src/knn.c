@@ -59,6 +59,10 @@ static simrep_status side_load(simrep_ctx *ctx, knn_side *s, const simrep_matrix
     simrep_status st = simrep__rows_load(ctx, m, name, who, &s->rows);
     if (st != SIMREP_OK)
         return st;
+    if (simrep__rows_all_equal(s->rows, n, p))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                            "%s: every feature is constant (all %lld samples are the same), so %s is undefined", name,
+                            (long long)n, who);
     for (int64_t i = 0; i < n; i++) {
         double *r = s->rows + i * p, amax = 0;
         for (int64_t j = 0; j < p; j++)
@@ -385,6 +389,8 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
              * file comment). */
             r->similarity = kl / (sqrt(kk * ll) + 1e-6);
             r->distance = 1 - r->similarity;
+            /* y against x: the same lists, A and B exchanged. */
+            r->reverse = hsic_masked(&sides[1], &sides[0], k, col, row) / (sqrt(kk * ll) + 1e-6);
         }
     }
     simrep__free(ctx, col);

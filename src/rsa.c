@@ -92,6 +92,23 @@ static const char *compare_name(simrep_rsa_compare c)
 
 /* ------------------------------------------------------------ the RDMs */
 
+/* v[0 .. count) times 2^-e, e the exponent of their largest magnitude
+ * (frexp's: the largest lands in [0.5, 1)); exact, and nothing when all are
+ * 0.  ldexp because 2^-e itself is not a double for tiny data. */
+static void scale_pow2(double *v, int64_t count)
+{
+    double amax = 0;
+    for (int64_t k = 0; k < count; k++)
+        if (fabs(v[k]) > amax)
+            amax = fabs(v[k]);
+    int e = 0;
+    if (amax > 0)
+        frexp(amax, &e);
+    if (e != 0)
+        for (int64_t k = 0; k < count; k++)
+            v[k] = ldexp(v[k], -e);
+}
+
 /* The largest power of two dividing every value of a column (stride p),
  * 0 if they are all 0: the grid the column's values lie on. */
 static double column_quantum(const double *col, int64_t n, int64_t p)
@@ -133,6 +150,10 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
     if (st != SIMREP_OK)
         return st;
     double *x = s->rows;
+    if (simrep__rows_all_equal(x, n, p))
+        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                            "%s: every feature is constant (all %lld samples are the same), so rsa is undefined", name,
+                            (long long)n);
     if (kind == SIMREP_RDM_EUCLIDEAN) {
         /* Distances are translation invariant: centre the columns (no
          * cancellation in |xi|^2 + |xj|^2 - 2 xi.xj when the mean is
@@ -142,24 +163,16 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
          * multiple of the column's quantum, so that x - c is exact and data
          * on a grid (integers, low-precision floats) keep exact distances,
          * hence the ties rank comparisons must see. */
-        double amax = 0;
+        scale_pow2(x, n * p); /* first, so that column sums of data near DBL_MAX cannot overflow */
         for (int64_t j = 0; j < p; j++) {
             double mean = 0;
             for (int64_t i = 0; i < n; i++)
                 mean += x[i * p + j];
             mean = grid_round(mean / (double)n, column_quantum(x + j, n, p));
-            for (int64_t i = 0; i < n; i++) {
+            for (int64_t i = 0; i < n; i++)
                 x[i * p + j] -= mean;
-                if (fabs(x[i * p + j]) > amax)
-                    amax = fabs(x[i * p + j]);
-            }
         }
-        if (amax > 0) {
-            int e;
-            frexp(amax, &e);
-            for (int64_t k = 0; k < n * p; k++)
-                x[k] = ldexp(x[k], -e);
-        }
+        scale_pow2(x, n * p);
         if (!(s->sqn = simrep__alloc_array(ctx, (size_t)n, sizeof(double), "rsa row norms")))
             return SIMREP_E_NOMEM;
         for (int64_t i = 0; i < n; i++) {
@@ -171,6 +184,15 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
     } else {
         for (int64_t i = 0; i < n; i++) {
             double *r = x + i * p;
+            int64_t differ = 0;
+            while (differ < p && r[differ] == r[0])
+                differ++;
+            if (kind == SIMREP_RDM_CORRELATION && differ == p)
+                return simrep__fail(ctx, SIMREP_E_DEGENERATE,
+                                    "%s: rsa: row %lld is constant, so its correlation distance to the other rows is "
+                                    "undefined (--rsa-rdm euclidean does not need this)",
+                                    name, (long long)i);
+            scale_pow2(r, p); /* the row's scale is irrelevant; its sums can no longer overflow */
             if (kind == SIMREP_RDM_CORRELATION)
                 for (int pass = 0; pass < 2; pass++) { /* the second pass removes the first's round-off */
                     double mean = 0;

@@ -119,6 +119,15 @@ simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, const c
     return SIMREP_OK;
 }
 
+int simrep__rows_all_equal(const double *rows, int64_t n, int64_t p)
+{
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t j = 0; j < p; j++)
+            if (rows[i * p + j] != rows[j])
+                return 0;
+    return 1;
+}
+
 typedef struct row_key {
     uint64_t hash;
     int64_t row;

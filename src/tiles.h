@@ -51,6 +51,10 @@ simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_
 simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, const char *name, const char *who,
                                 double **out);
 
+/* Whether every row of a row-major n x p array equals the first (every
+ * feature constant: a layer no rows measure is defined for). */
+int simrep__rows_all_equal(const double *rows, int64_t n, int64_t p);
+
 /* grp[i] = the first row equal to row i (== element by element, -0 and +0
  * alike), for rows of a row-major n x p array: a hash sort, O(n log n + n p)
  * time, O(n) memory.  Tiled measures give equal rows an exact zero distance

@@ -83,8 +83,12 @@ def run(*args, timeout=TIMEOUT, env=None):
     return Run(args, proc, time.monotonic() - t0)
 
 
-def compare(x, y, *opts, measures="all"):
-    """simrep compare x y -m measures --format json opts...; the parsed JSON."""
+def compare(x, y, *opts, measures=None):
+    """simrep compare x y -m measures --format json opts...; the parsed JSON.
+    measures: by default the ones reference_numpy.py implements (the
+    measures computed from the rows have their own tests, test_rows.py)."""
+    if measures is None:
+        measures = ",".join(ref.ALL_MEASURES)
     return run("compare", x, y, "-m", measures, "--format", "json", *opts).json()
 
 

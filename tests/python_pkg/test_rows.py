@@ -64,3 +64,12 @@ def test_bad_options_are_refused():
         simrep.compare(x, y, ["cknna"], knn=1)
     with pytest.raises(simrep.Error, match="more than 50 samples"):
         simrep.compare(x, y, ["mutual_knn"], knn=50)
+
+
+def test_cknna_reverse_is_y_against_x():
+    x, y = random_pair(6, n=160, p=6, q=5)
+    a = simrep.compare(x, y, ["cknna"])["cknna"]
+    b = simrep.compare(y, x, ["cknna"])["cknna"]
+    assert a["reverse"] == pytest.approx(b["similarity"], abs=1e-12)
+    assert b["reverse"] == pytest.approx(a["similarity"], abs=1e-12)
+    assert abs(a["similarity"] - b["similarity"]) > 1e-9  # not symmetric: the reason reverse is there
