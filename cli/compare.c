@@ -321,15 +321,26 @@ typedef struct extra {
     const simrep_stats_result *stats; /* per measure: chance always, the rest when have_stats */
     int have_stats;
     const simrep_stats_info *sinfo;
+    const cli_measure_error *errs; /* per measure: those undefined for these data (printed apart) */
 } extra;
+
+/* Whether measure i has a result to print. */
+static int has_result(const extra *ex, int i)
+{
+    return !ex->errs || ex->errs[i].st == SIMREP_OK;
+}
 
 static void print_results(const compare_args *a, const input *x, const input *y, const simrep_result *res,
                           const extra *ex)
 {
-    const simrep_result *kept = report_kept_result(res, a->nmeasures);
+    simrep_result ok[SIMREP_MEASURE_COUNT]; /* the measures with a result, for the kept counts and warnings */
+    int nok = 0;
+    for (int i = 0; i < a->nmeasures; i++)
+        if (has_result(ex, i))
+            ok[nok++] = res[i];
+    const simrep_result *kept = report_kept_result(ok, nok);
     char warn[8][REPORT_WARNING_MAX];
-    int nw = report_warnings(res, a->nmeasures, ex->nsteps ? x->dims.items : x->n, x->spec, y->spec, x->p, y->p,
-                             warn, 7);
+    int nw = report_warnings(ok, nok, ex->nsteps ? x->dims.items : x->n, x->spec, y->spec, x->p, y->p, warn, 7);
     if (ex->dft && (ex->dft->warnings & SIMREP_WARN_FEW_SAMPLES) && nw < 8)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "dftcca: n = %lld images (kept channels at some frequencies) %s",
                  (long long)ex->dft->n, simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
@@ -356,9 +367,12 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             json_string(stdout, ly);
         }
         fputs("}, \"measures\": {", stdout);
-        for (int i = 0; i < a->nmeasures; i++) {
+        for (int i = 0, first = 1; i < a->nmeasures; i++) {
             const simrep_result *r = &res[i];
-            printf("%s\"%s\": {\"similarity\": ", i ? ", " : "", simrep_measure_get_info(r->measure)->id);
+            if (!has_result(ex, i))
+                continue;
+            printf("%s\"%s\": {\"similarity\": ", first ? "" : ", ", simrep_measure_get_info(r->measure)->id);
+            first = 0;
             json_number(stdout, r->similarity);
             fputs(", \"distance\": ", stdout);
             json_number(stdout, r->distance);
@@ -382,6 +396,16 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             fputc('}', stdout);
         }
         fputc('}', stdout);
+        if (nok < a->nmeasures) { /* keys only added: "errors" when some measure is undefined here */
+            fputs(", \"errors\": {", stdout);
+            for (int i = 0, first = 1; i < a->nmeasures; i++)
+                if (!has_result(ex, i)) {
+                    printf("%s\"%s\": ", first ? "" : ", ", simrep_measure_get_info(res[i].measure)->id);
+                    json_string(stdout, ex->errs[i].msg);
+                    first = 0;
+                }
+            fputc('}', stdout);
+        }
         if (ex->have_stats)
             cli_stats_json_summary(&a->stats, ex->sinfo);
         fputs(", \"warnings\": [", stdout);
@@ -398,6 +422,8 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     if (a->format == FORMAT_CSV) {
         printf("measure,similarity,distance%s\n", ex->have_stats ? cli_stats_csv_header() : "");
         for (int i = 0; i < a->nmeasures; i++) {
+            if (!has_result(ex, i))
+                continue;
             printf("%s,%.17g,%.17g", simrep_measure_get_info(res[i].measure)->id, res[i].similarity,
                    res[i].distance);
             if (ex->have_stats)
@@ -417,6 +443,11 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     printf("%-20s %12s %12s  %s\n", "measure", "similarity", "distance", "notes");
     for (int i = 0; i < a->nmeasures; i++) {
         const simrep_result *r = &res[i];
+        if (!has_result(ex, i)) {
+            printf("%-20s %12s %12s  %s\n", simrep_measure_get_info(r->measure)->id, "-", "-",
+                   "undefined for these data (see the error)");
+            continue;
+        }
         char notes[128];
         report_notes(r, &a->opt, notes, sizeof notes);
         if (simrep_measure_get_info(r->measure)->family == SIMREP_FAMILY_MAPS && ex->dft)
@@ -438,7 +469,7 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     if (a->coefs)
         for (int i = 0; i < a->nmeasures; i++) {
             const simrep_result *r = &res[i];
-            if (!r->coefs || report_coefs_shown_before(res, i))
+            if (!has_result(ex, i) || !r->coefs || report_coefs_shown_before(res, i))
                 continue;
             printf("\n%s %s:", simrep_measure_get_info(r->measure)->id,
                    simrep_measure_get_info(r->measure)->family == SIMREP_FAMILY_CCA ? "canonical correlations"
@@ -453,7 +484,7 @@ static void print_results(const compare_args *a, const input *x, const input *y,
 static void print_steps_table(const compare_args *a, const extra *ex)
 {
     for (int i = 0; i < a->nmeasures; i++) {
-        if (simrep_measure_get_info(ex->steps[i].measure)->family == SIMREP_FAMILY_MAPS)
+        if (simrep_measure_get_info(ex->steps[i].measure)->family == SIMREP_FAMILY_MAPS || !has_result(ex, i))
             continue;
         printf("\n%s similarity per step:", simrep_measure_get_info(ex->steps[i].measure)->id);
         for (int64_t t = 0; t < ex->nsteps; t++)
@@ -597,7 +628,22 @@ typedef struct compare_run {
     int64_t state_len;
     int tty, shown;               /* the reading's progress line */
     time_t start;
+    cli_measure_error errs[SIMREP_MEASURE_COUNT]; /* measures undefined for these data */
+    int nerrs;
 } compare_run;
+
+/* Keep the failures of one view's measures (the first per measure). */
+static void note_errors(compare_run *c, const cli_measure_error *ev, int64_t v)
+{
+    for (int i = 0; i < c->a.nmeasures; i++)
+        if (ev[i].st != SIMREP_OK && c->errs[i].st == SIMREP_OK) {
+            c->errs[i] = ev[i];
+            if (c->nv > 1)
+                snprintf(c->errs[i].msg + strlen(c->errs[i].msg), sizeof c->errs[i].msg - strlen(c->errs[i].msg),
+                         " (at step t = %lld of --sequence per-step)", (long long)v);
+            c->nerrs++;
+        }
+}
 
 /* Open both inputs and check that their rows pair up and fit in memory. */
 static int compare_open(compare_run *c)
@@ -815,6 +861,8 @@ static int compare_measures(compare_run *c)
     int stage_rc = -1;
     for (int64_t v = 0; (stage_rc < 0 || c->ranks > 1) && v < c->nv; v++) {
         simrep_result *sr = c->steps + v * a->nmeasures;
+        cli_measure_error ev[SIMREP_MEASURE_COUNT];
+        memset(ev, 0, sizeof ev);
         for (int i = 0; i < a->nmeasures; i++)
             sr[i].measure = a->measures[i];
         if (c->ms.nmoments > 0 && stage_rc < 0 && c->me == 0) {
@@ -827,7 +875,7 @@ static int compare_measures(compare_run *c)
             simrep_pairs *pairs = NULL;
             simrep_status st = simrep_pairs_prepare(c->ctx, c->m[v], &a->opt, c->ms.moments, c->ms.nmoments, &pairs);
             if (st == SIMREP_OK)
-                st = cli_pair_moments(c->ctx, &c->ms, pairs, 0, 1, sr);
+                st = cli_pair_moments(c->ctx, &c->ms, pairs, 0, 1, sr, ev);
             simrep_pairs_free(c->ctx, pairs);
             simrep_set_blas_threads(blas);
             if (st != SIMREP_OK) {
@@ -840,10 +888,11 @@ static int compare_measures(compare_run *c)
         }
         if (c->ms.nrows > 0) {
             const simrep_matrix mx = cli_rows_view(&c->rx, v), my = cli_rows_view(&c->ry, v);
-            simrep_status st = cli_pair_rows(c->ctx, &c->ms, &mx, &my, &a->opt, sr);
+            simrep_status st = cli_pair_rows(c->ctx, &c->ms, &mx, &my, &a->opt, sr, ev);
             if (st != SIMREP_OK && stage_rc < 0)
                 stage_rc = cli_library_error(c->ctx, st, a->x, a->y);
         }
+        note_errors(c, ev, v);
     }
     return stage_rc;
 }
@@ -917,7 +966,8 @@ static void compare_report(compare_run *c)
         c->x.n = c->x.dims.items;
         c->y.n = c->y.dims.items;
     }
-    extra ex = {c->steps, c->nv > 1 ? c->nv : 0, c->ms.maps ? &c->dft : NULL, c->sres, c->have_stats, &c->sinfo};
+    extra ex = {c->steps, c->nv > 1 ? c->nv : 0, c->ms.maps ? &c->dft : NULL, c->sres, c->have_stats, &c->sinfo,
+                c->errs};
     if (c->me != 0)
         return;
     print_results(&c->a, &c->x, &c->y, c->res, &ex);
@@ -993,8 +1043,14 @@ int cmd_compare(int argc, char **argv)
     if (rc < 0 && c->ms.maps)
         rc = compare_maps(c);
     if (rc < 0) {
-        compare_report(c);
-        rc = 0;
+        /* Measures undefined for these data: an error line each, and the
+         * others printed unless there are none (exit 1 either way). */
+        if (c->nerrs < c->a.nmeasures)
+            compare_report(c);
+        for (int i = 0; i < c->a.nmeasures && c->me == 0; i++)
+            if (c->errs[i].st != SIMREP_OK)
+                report_measure_error(c->a.x, c->a.y, simrep_measure_get_info(c->a.measures[i])->id, c->errs[i].msg);
+        rc = c->nerrs ? EXIT_DATA : 0;
     }
     compare_free(c);
     free(c);

@@ -543,6 +543,28 @@ static void pair_failed(pass_state *s, int t, simrep_ctx *ctx, simrep_status st)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Measure w is undefined for pair t (cli_measure_error): the first such
+ * message of each measure, naming the pair or the input at fault. */
+static void measure_failed(pass_state *s, int t, int w, const char *msg)
+{
+    mx_run *r = s->r;
+    const int gi = s->pi[t], gj = s->pj[t];
+    const char *id = simrep_measure_get_info(r->measures[w])->id;
+    char buf[1400];
+    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
+        const int g = msg[0] == 'x' ? gi : gj;
+        snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name,
+                 r->in[g].spec, id, msg + 3);
+    } else {
+        snprintf(buf, sizeof buf, "%s: %s against %s: %s%s%s", r->manifest_path, r->in[gi].name, r->in[gj].name,
+                 strncmp(msg, id, strlen(id)) == 0 ? "" : id, strncmp(msg, id, strlen(id)) == 0 ? "" : ": ", msg);
+    }
+    pthread_mutex_lock(&s->lock);
+    if (!r->merr[w][0])
+        snprintf(r->merr[w], sizeof r->merr[w], "%s", buf);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Open the members, allocate what the pass keeps. */
 static int pass_open(pass_state *s)
 {
@@ -777,12 +799,17 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
         return 1;
     }
     simrep_result res[SIMREP_MEASURE_COUNT];
+    cli_measure_error errs[SIMREP_MEASURE_COUNT];
     memset(res, 0, sizeof res);
-    simrep_status st = cli_pair_moments(ctx, &s->ms, s->pairs, li, lj, res);
+    memset(errs, 0, sizeof errs);
+    simrep_status st = cli_pair_moments(ctx, &s->ms, s->pairs, li, lj, res, errs);
     if (st == SIMREP_OK && s->rows) {
         const simrep_matrix x = cli_rows_view(&s->rows[li], 0), y = cli_rows_view(&s->rows[lj], 0);
-        st = cli_pair_rows(ctx, &s->ms, &x, &y, &r->opt, res);
+        st = cli_pair_rows(ctx, &s->ms, &x, &y, &r->opt, res, errs);
     }
+    for (int w = 0; st == SIMREP_OK && w < r->nmeasures; w++)
+        if (errs[w].st != SIMREP_OK)
+            measure_failed(s, t, w, errs[w].msg);
     if (st != SIMREP_OK) {
         pair_failed(s, t, ctx, st);
         for (int w = 0; w < r->nmeasures; w++)
@@ -790,6 +817,10 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
         return 1;
     }
     for (int w = 0; w < r->nmeasures; w++) {
+        if (errs[w].st != SIMREP_OK) { /* marks the measure undefined here (drop_failed_measures) */
+            r->sim[w][at] = r->dist[w][at] = NAN;
+            continue;
+        }
         r->sim[w][at] = res[w].similarity;
         r->dist[w][at] = res[w].distance;
         if (simrep_measure_get_info(r->measures[w])->outputs & SIMREP_OUT_KEPT) {
@@ -1089,6 +1120,44 @@ static void collect_warnings(mx_run *r)
                         (long long)r->in[i].p, simrep_warning_text(SIMREP_WARN_DEAD_FEATURES));
 }
 
+/*
+ * Measures undefined for some pair (a NaN marks the cell: the library never
+ * gives one) are reported and left out of every output, the others kept
+ * (issue 10, item 8); the command then exits 1.  Each rank says what it
+ * found on its own pairs; rank 0 also finds those of other ranks' pairs in
+ * the gathered matrices, whose message stayed there.
+ */
+static void drop_failed_measures(mx_run *r)
+{
+    const size_t kk = (size_t)r->K * (size_t)r->K;
+    int kept = 0;
+    for (int w = 0; w < r->nmeasures; w++) {
+        int failed = r->merr[w][0] != 0;
+        for (size_t c = 0; c < kk && !failed && par_rank() == 0; c++)
+            failed = isnan(r->sim[w][c]);
+        if (!failed) {
+            r->measures[kept] = r->measures[w];
+            r->sim[kept] = r->sim[w];
+            r->dist[kept] = r->dist[w];
+            memmove(r->merr[kept], r->merr[w], sizeof r->merr[w]);
+            kept++;
+            continue;
+        }
+        const char *id = simrep_measure_get_info(r->measures[w])->id;
+        if (r->merr[w][0])
+            cli_error(EXIT_DATA, "%s", r->merr[w]);
+        r->error_ids[r->nerrors] = id;
+        snprintf(r->error_msgs[r->nerrors], sizeof r->error_msgs[0], "%s",
+                 r->merr[w][0] ? r->merr[w] : "undefined for some pair (the rank that computed it said which)");
+        r->nerrors++;
+        free(r->sim[w]);
+        free(r->dist[w]);
+    }
+    for (int w = kept; w < r->nmeasures; w++)
+        r->sim[w] = r->dist[w] = NULL;
+    r->nmeasures = kept;
+}
+
 /* The layer every input is from, for figure titles: the layer column's one
  * value, or else the array key every path names ("gen0.npz:relu2"). */
 static void common_layer(mx_run *r)
@@ -1146,14 +1215,20 @@ int cmd_matrix(int argc, char **argv)
     rc = par_agree(rc); /* every rank opened the manifest's inputs alike (MPI) */
     if (rc < 0)
         rc = run_all(&r, &a);
+    if (rc < 0)
+        drop_failed_measures(&r);
     if (rc < 0 && par_rank() > 0)
         rc = 0; /* rank 0 writes the outputs */
+    if (rc < 0 && r.nmeasures == 0)
+        rc = EXIT_DATA; /* every measure undefined: the errors said it */
     if (rc < 0) {
         collect_warnings(&r);
         common_layer(&r);
         rc = matrix_print(&r, a.format);
         if (rc == 0 && a.outdir)
             rc = matrix_write_dir(&r, a.outdir);
+        if (rc == 0 && r.nerrors)
+            rc = EXIT_DATA; /* some measure was left out */
     }
     for (int t = 0; t < r.nmeasures; t++) {
         free(r.sim[t]);

@@ -77,6 +77,13 @@ typedef struct mx_run {
     int png;                 /* 1: PNG copies of the figures when rsvg-convert is on PATH (not --no-png) */
     char layer[128];         /* the layer every input is from, for titles ("" when several or unknown) */
     cli_stats stats;         /* --permutations, --bootstrap, --seed, --ci: group tests (matrix_stats.c) */
+    /* Measures undefined for some pair (cli_measure_error): the first
+     * pair's message per measure (in measures order while computing), then
+     * the dropped measures' ids and messages for the outputs ("errors"). */
+    char merr[SIMREP_MEASURE_COUNT][1400];
+    int nerrors;
+    const char *error_ids[SIMREP_MEASURE_COUNT];
+    char error_msgs[SIMREP_MEASURE_COUNT][1400];
 } mx_run;
 
 /* Per-measure analyses shared by the JSON, the table and the figures

@@ -316,6 +316,14 @@ static void print_json(const mx_run *r, const mx_views *v)
         free(ra);
         free(rb);
     }
+    if (r->nerrors) { /* measures left out: undefined for some pair */
+        fputs(",\n \"errors\": {", f);
+        for (int e = 0; e < r->nerrors; e++) {
+            fprintf(f, "%s\"%s\": ", e ? ", " : "", r->error_ids[e]);
+            json_string(f, r->error_msgs[e]);
+        }
+        fputc('}', f);
+    }
     fprintf(f, ",\n \"passes\": %d,\n \"warnings\": [", r->passes);
     for (int w = 0; w < r->nwarnings; w++) {
         if (w)

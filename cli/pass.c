@@ -266,26 +266,89 @@ static void place(simrep_result *results, const int *at, simrep_result *part, in
         results[at[k]] = part[k];
 }
 
+/* A failure that belongs to one measure of the list (cli_measure_error). */
+static int measure_failure(simrep_status st)
+{
+    return st == SIMREP_E_DEGENERATE || st == SIMREP_E_NUMERIC;
+}
+
+/* After the list failed with st: each measure on its own (one(k, result)
+ * computes measure k of the sub-list). */
+typedef simrep_status (*one_fn)(const void *args, int k, simrep_result *r);
+
+static simrep_status each_alone(simrep_ctx *ctx, simrep_status st, int count, const int *at, one_fn one,
+                                const void *args, simrep_result *results, cli_measure_error *errs)
+{
+    if (!measure_failure(st))
+        return st;
+    for (int k = 0; k < count; k++) {
+        simrep_result r;
+        st = one(args, k, &r);
+        if (st == SIMREP_OK) {
+            results[at[k]] = r;
+        } else if (measure_failure(st)) {
+            errs[at[k]].st = st;
+            snprintf(errs[at[k]].msg, sizeof errs[at[k]].msg, "%s", simrep_ctx_message(ctx));
+        } else {
+            return st;
+        }
+    }
+    return SIMREP_OK;
+}
+
+typedef struct moments_args {
+    simrep_ctx *ctx;
+    const cli_measures_split *s;
+    const simrep_pairs *pairs;
+    int i, j;
+} moments_args;
+
+static simrep_status one_moments(const void *args, int k, simrep_result *r)
+{
+    const moments_args *m = args;
+    return simrep_pairs_compare(m->ctx, m->pairs, m->i, m->j, &m->s->moments[k], 1, r);
+}
+
 simrep_status cli_pair_moments(simrep_ctx *ctx, const cli_measures_split *s, const simrep_pairs *pairs, int i, int j,
-                               simrep_result *results)
+                               simrep_result *results, cli_measure_error *errs)
 {
     if (s->nmoments == 0)
         return SIMREP_OK;
     simrep_result part[SIMREP_MEASURE_COUNT];
     simrep_status st = simrep_pairs_compare(ctx, pairs, i, j, s->moments, s->nmoments, part);
-    if (st == SIMREP_OK)
+    if (st == SIMREP_OK) {
         place(results, s->moments_at, part, s->nmoments);
-    return st;
+        return st;
+    }
+    const moments_args args = {ctx, s, pairs, i, j};
+    return each_alone(ctx, st, s->nmoments, s->moments_at, one_moments, &args, results, errs);
+}
+
+typedef struct rows_args {
+    simrep_ctx *ctx;
+    const cli_measures_split *s;
+    const simrep_matrix *x, *y;
+    const simrep_options *opt;
+} rows_args;
+
+static simrep_status one_rows(const void *args, int k, simrep_result *r)
+{
+    const rows_args *m = args;
+    return simrep_compare(m->ctx, m->x, m->y, m->opt, &m->s->rows[k], 1, r);
 }
 
 simrep_status cli_pair_rows(simrep_ctx *ctx, const cli_measures_split *s, const simrep_matrix *x,
-                            const simrep_matrix *y, const simrep_options *opt, simrep_result *results)
+                            const simrep_matrix *y, const simrep_options *opt, simrep_result *results,
+                            cli_measure_error *errs)
 {
     if (s->nrows == 0)
         return SIMREP_OK;
     simrep_result part[SIMREP_MEASURE_COUNT];
     simrep_status st = simrep_compare(ctx, x, y, opt, s->rows, s->nrows, part);
-    if (st == SIMREP_OK)
+    if (st == SIMREP_OK) {
         place(results, s->rows_at, part, s->nrows);
-    return st;
+        return st;
+    }
+    const rows_args args = {ctx, s, x, y, opt};
+    return each_alone(ctx, st, s->nrows, s->rows_at, one_rows, &args, results, errs);
 }

@@ -117,12 +117,28 @@ typedef struct cli_measures_split {
 
 void cli_measures_split_of(const simrep_measure *ids, int count, cli_measures_split *out);
 
+/*
+ * One measure's failure.  A measure undefined for the data (status
+ * SIMREP_E_DEGENERATE or SIMREP_E_NUMERIC: pwcca's weights all zero at
+ * n = 2, cka_debiased at n < 4) does not take the others of the list down:
+ * when the list fails as a whole, each measure is computed on its own and
+ * those that fail get their status and the library's message here (the
+ * others' results are filled as usual).  Failures of the call itself (out
+ * of memory, cancelled, misuse) are returned as before.
+ */
+typedef struct cli_measure_error {
+    simrep_status st; /* SIMREP_OK: the measure has its result */
+    char msg[1024];   /* the context's message ("x: ..." for one side) */
+} cli_measure_error;
+
 /* The moments measures of inputs i (as x) and j (as y) of a prepared
- * simrep_pairs into results[moments_at[..]] (the others untouched). */
+ * simrep_pairs into results[moments_at[..]] (the others untouched); errs
+ * (as results, zeroed by the caller) gets the measures that failed. */
 simrep_status cli_pair_moments(simrep_ctx *ctx, const cli_measures_split *s, const simrep_pairs *pairs, int i, int j,
-                               simrep_result *results);
+                               simrep_result *results, cli_measure_error *errs);
 /* The rows measures of x and y (held rows) into results[rows_at[..]]. */
 simrep_status cli_pair_rows(simrep_ctx *ctx, const cli_measures_split *s, const simrep_matrix *x,
-                            const simrep_matrix *y, const simrep_options *opt, simrep_result *results);
+                            const simrep_matrix *y, const simrep_options *opt, simrep_result *results,
+                            cli_measure_error *errs);
 
 #endif

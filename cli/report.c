@@ -135,3 +135,16 @@ int report_coefs_shown_before(const simrep_result *res, int i)
             return 1;
     return 0;
 }
+
+int report_measure_error(const char *x_spec, const char *y_spec, const char *id, const char *msg)
+{
+    const size_t len = strlen(id);
+    const int named = strncmp(msg, id, len) == 0 && (msg[len] == ':' || msg[len] == ' ');
+    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
+        const char *rest = msg + 3;
+        const int again = strncmp(rest, id, len) == 0 && (rest[len] == ':' || rest[len] == ' ');
+        return cli_error(EXIT_DATA, "%s: %s%s%s", msg[0] == 'x' ? x_spec : y_spec, again ? "" : id, again ? "" : ": ",
+                         rest);
+    }
+    return cli_error(EXIT_DATA, "%s and %s: %s%s%s", x_spec, y_spec, named ? "" : id, named ? "" : ": ", msg);
+}

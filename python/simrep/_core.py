@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from . import _arrays, _native, _stats
-from ._errors import Context, InvalidArgument, NotAvailable, from_status
+from ._errors import Context, Error, InvalidArgument, NotAvailable, from_status
 
 # Everything about measures and options comes from the library's registry
 # (simrep_measure_get_info, simrep_option_get_info): no measure is named here.
@@ -162,18 +162,42 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel):
     return out
 
 
+# A measure undefined for the data fails alone (issue 10, item 8).
+_MEASURE_FAILURES = (_native.E_DEGENERATE, _native.E_NUMERIC)
+
+
 def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None):
-    """call(codes, count, results) -> status; results converted and cleared."""
+    """call(codes, count, results) -> status; results converted and cleared,
+    as a Results.  When the list fails because a measure is undefined for
+    these data, each measure is computed on its own: the undefined ones go
+    to .errors (and a SimrepWarning each), the others are returned; only
+    when none is left is the first error raised."""
     count = len(ids)
     codes = (ctypes.c_int * count)(*[_BY_ID[m][0] for m in ids])
     results = (_native.Result * count)()
     st = call(codes, count, results)
     try:
-        ctx.check(st, names)
-        return _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4)
+        if st not in _MEASURE_FAILURES or count == 1:
+            ctx.check(st, names)
+            return Results(_results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4))
     finally:
         for i in range(count):
             _native.lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[i]))
+    out, first = Results(), None
+    for mid in ids:
+        try:
+            out.update(_run_measures(ctx, call, [mid], buf, coefs, p, q, n, warn, names))
+        except Error as e:
+            if e.status not in _MEASURE_FAILURES:
+                raise
+            first = first or e
+            out.errors[mid] = e
+            if warn:
+                warnings.warn("%s is undefined for these data (the other measures are computed): %s" % (mid, e),
+                              SimrepWarning, stacklevel=3)
+    if not out:
+        raise first
+    return out
 
 
 
@@ -248,9 +272,9 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
                     if rbf:
                         _native.lib.simrep_matrix_to_double(ctypes.byref(vx[v]), rows[v][0][r0:].ctypes.data, ix.cols)
                         _native.lib.simrep_matrix_to_double(ctypes.byref(vy[v]), rows[v][1][r0:].ctypes.data, iy.cols)
-            steps = []
+            steps, errors = [], {}
             for v in range(nv):
-                res = {}
+                res = Results()
                 if linear:
                     m = moms[v]
                     res = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare_moments(
@@ -258,10 +282,13 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
                 if of_rows:
                     mx, _ = _arrays.describe(rows[v][0], _native.F64)
                     my, _ = _arrays.describe(rows[v][1], _native.F64)
-                    res.update(_run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare(
+                    more = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare(
                         ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, out), of_rows, buf, coefs,
-                        ix.cols, iy.cols, n, warn))
-                steps.append({mid: res[mid] for mid in ids})
+                        ix.cols, iy.cols, n, warn)
+                    res.update(more)
+                    res.errors.update(more.errors)
+                errors.update(res.errors)
+                steps.append({mid: res[mid] for mid in ids if mid not in errors})
         finally:
             for m in moms:
                 m.close()
@@ -269,11 +296,13 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
                 i.close(ctx)
             if msk is not None:
                 msk.close(ctx)
-    if nv == 1 and sequence != "per-step":
-        return Results(steps[0])
-    # The CLI's per-step JSON: the curve, and its mean at the top.
     out = Results()
-    for mid in ids:
+    out.errors = errors
+    if nv == 1 and sequence != "per-step":
+        out.update(steps[0])
+        return out
+    # The CLI's per-step JSON: the curve, and its mean at the top.
+    for mid in [m for m in ids if m not in errors]:
         out[mid] = dict(steps[-1][mid])
         out[mid]["per_step"] = [s[mid]["similarity"] for s in steps]
         out[mid]["per_step_distance"] = [s[mid]["distance"] for s in steps]
@@ -374,21 +403,35 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
         if not (so.bootstrap or so.permutations):
             so = None
     with Context() as ctx:
-        out = Results(_run_measures(
+        out = _run_measures(
             ctx, lambda codes, count, res: _native.lib.simrep_compare(
                 ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, res),
-            ids, buf, coefs, mx.cols, my.cols, mx.rows, warn))
+            ids, buf, coefs, mx.cols, my.cols, mx.rows, warn)
         if so is not None:
-            added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ids, lambda mid: _BY_ID[mid][0])
-            for mid in ids:
+            ok = [mid for mid in ids if mid in out]
+            added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ok, lambda mid: _BY_ID[mid][0])
+            for mid in ok:
                 out[mid].update(added[mid])
         return out
 
 
 class Results(dict):
     """simrep.compare's answer: {measure id: {...}}; .statistics is the CLI
-    JSON's "statistics" object when bootstrap or permutations ran, else None."""
+    JSON's "statistics" object when bootstrap or permutations ran, else None.
+    .errors: {measure id: simrep.Error} for the measures undefined for these
+    data (pwcca whose weights are all zero, cka_debiased with n < 4, ...),
+    which are not keys: results[id] raises that error (the CLI's JSON lists
+    them under "errors")."""
     statistics = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.errors = {}
+
+    def __missing__(self, key):
+        if key in self.errors:
+            raise self.errors[key]
+        raise KeyError(key)
 
 
 _INPUT = re.compile(r"\binput (\d+)\b")

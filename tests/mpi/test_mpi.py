@@ -397,3 +397,22 @@ def test_python_moments_allreduce():
     # ("rank 2 okrank 0 ok" happens: match the verdict word itself, not \w+)
     assert sorted(re.findall(r"rank \d+ (?:ok|FAIL)", run.stdout)) == ["rank 0 ok", "rank 1 ok", "rank 2 ok"], \
         run.stdout
+
+
+def test_matrix_undefined_measure_dropped_on_every_rank(tmp_path):
+    """Issue 10, item 8: a measure undefined for some pair (cka_debiased at
+    n = 3) is left out, the others kept, exit 1, whichever rank computed
+    the pair: the JSON equals the single process's."""
+    r = np.random.default_rng(8)
+    rows = ["name,path"]
+    for i in range(5):
+        np.save(tmp_path / ("i%d.npy" % i), r.normal(size=(3, 2)))
+        rows.append("n%d,i%d.npy" % (i, i))
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    args = ("matrix", "--manifest", tmp_path / "m.csv", "-m", "cca,cka,cka_debiased", "--format", "json")
+    one, many = alone(*args), mpi(3, *args)
+    assert one.returncode == 1 and many.returncode != 0, many.stderr
+    a, b = json.loads(one.stdout), json.loads(many.stdout)
+    assert set(a["measures"]) == {"cca", "cka"} and set(a["errors"]) == {"cka_debiased"}
+    a.pop("errors"), b.pop("errors")  # the message names the first failing pair each process met
+    close_trees(a, b, 1e-12)
