@@ -190,6 +190,14 @@ void simrep_matrix_to_double(const simrep_matrix *m, double *dst, int64_t ld);
  * (simrep matrix's pair workers) sets it to 1 for that phase: OpenBLAS
  * threads of concurrent calls otherwise wait on each other.  Without
  * OpenBLAS, simrep_blas_threads returns 1 and setting does nothing.
+ * The library uses that many threads itself for independent pieces of one
+ * call: the eigendecompositions of simrep_pairs_prepare (one per input),
+ * the measure families of a pair (the CCA family's decompositions beside
+ * Procrustes' SVD), and the conversion and centring of a block's rows:
+ * threads started and joined within the call, one BLAS thread each
+ * meanwhile, the pool's size restored before returning.  With a caller's
+ * allocator (simrep_ctx_new) everything runs on the calling thread, so the
+ * allocator is never called from two threads at once.
  */
 int simrep_blas_threads(void);
 void simrep_set_blas_threads(int threads);

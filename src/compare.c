@@ -30,6 +30,7 @@
 #include "moments.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Spread / |mean| at or below which a feature is constant: float64 holds
@@ -86,6 +87,38 @@ void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pp)
 }
 
 static simrep_status check_measures(simrep_ctx *ctx, const simrep_measure *measures, int count, int allow_rows);
+
+/* One input's eigendecomposition (a task of simrep_pairs_prepare_some);
+ * writes only that input's side. */
+typedef struct side_task {
+    simrep_pairs *pp;
+    int input;
+    double inv; /* 1 / (n - 1) */
+} side_task;
+
+static int larger_first(const void *a, const void *b)
+{
+    const side_task *x = a, *y = b;
+    const int64_t kx = x->pp->in[x->input].k, ky = y->pp->in[y->input].k;
+    return kx > ky ? -1 : kx < ky ? 1 : x->input - y->input;
+}
+
+static simrep_status side_task_run(simrep_ctx *ctx, void *arg)
+{
+    const side_task *t = arg;
+    const simrep_pairs *pp = t->pp;
+    pair_input *in = &t->pp->in[t->input];
+    const int64_t o = pp->off[t->input];
+    double *cov = simrep__alloc_array(ctx, (size_t)(in->k * in->k), sizeof(double), "covariance block");
+    if (!cov)
+        return SIMREP_E_NOMEM;
+    for (int64_t b = 0; b < in->k; b++)
+        for (int64_t a = 0; a < in->k; a++)
+            cov[a + b * in->k] = scatter_at(pp, o + in->kept[a], o + in->kept[b]) * t->inv;
+    simrep_status st = simrep__side_make(ctx, cov, in->k, in->k, &in->side);
+    simrep__free(ctx, cov);
+    return st;
+}
 
 simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                    const simrep_measure *measures, int count, simrep_pairs **out)
@@ -156,20 +189,28 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
         for (int64_t c = 0; c < p; c++)
             if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax && !is_constant(pp, o + c))
                 in->kept[in->k++] = c;
-        if (!(prep & SIMREP__PREP_SIDE) || in->k == 0)
-            continue;
-        /* The kept covariance block, eigendecomposed once for every pair. */
-        double *cov = simrep__alloc_array(ctx, (size_t)(in->k * in->k), sizeof(double), "covariance block");
-        if (!cov) {
-            st = SIMREP_E_NOMEM;
-            break;
-        }
-        for (int64_t b = 0; b < in->k; b++)
-            for (int64_t a = 0; a < in->k; a++)
-                cov[a + b * in->k] = scatter_at(pp, o + in->kept[a], o + in->kept[b]) * inv;
-        st = simrep__side_make(ctx, cov, in->k, in->k, &in->side);
-        simrep__free(ctx, cov);
     }
+    /* Each input's kept covariance block, eigendecomposed once for every
+     * pair: independent tasks, largest first (tasks.c). */
+    side_task *tasks = NULL;
+    void **args = NULL;
+    int nt = 0;
+    if (st == SIMREP_OK && (prep & SIMREP__PREP_SIDE)) {
+        tasks = simrep__calloc_array(ctx, (size_t)pp->count, sizeof *tasks, "eigendecomposition tasks");
+        args = tasks ? simrep__calloc_array(ctx, (size_t)pp->count, sizeof *args, "eigendecomposition tasks") : NULL;
+        st = args ? SIMREP_OK : SIMREP_E_NOMEM;
+        for (int j = 0; j < pp->count && st == SIMREP_OK; j++)
+            if (pp->in[j].prepared && pp->in[j].k > 0)
+                tasks[nt++] = (side_task){pp, j, inv};
+        if (nt > 1)
+            qsort(tasks, (size_t)nt, sizeof *tasks, larger_first);
+        for (int t = 0; t < nt; t++)
+            args[t] = &tasks[t];
+    }
+    if (st == SIMREP_OK && nt > 0)
+        st = simrep__run_tasks(ctx, nt, side_task_run, args);
+    simrep__free(ctx, tasks);
+    simrep__free(ctx, args);
     if (st != SIMREP_OK) {
         simrep_pairs_free(ctx, pp);
         return st;
@@ -303,6 +344,25 @@ static void prepared_free(simrep_ctx *ctx, simrep__prepared *pr)
     simrep__free(ctx, pr->kept);
 }
 
+/* The measures of one family for a pair (a task of simrep_pairs_compare). */
+typedef struct family_task {
+    simrep_family family;
+    simrep__prepared *pr;
+    const simrep_measure *measures;
+    simrep_result *results;
+    int count;
+} family_task;
+
+static simrep_status family_task_run(simrep_ctx *ctx, void *arg)
+{
+    const family_task *t = arg;
+    simrep_status st = SIMREP_OK;
+    for (int c = 0; c < t->count && st == SIMREP_OK; c++)
+        if (simrep_measure_get_info(t->measures[c])->family == t->family)
+            st = simrep__measure_row_get(t->measures[c])->pair(ctx, t->pr, &t->results[c]);
+    return st;
+}
+
 simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int i, int j,
                                    const simrep_measure *measures, int count, simrep_result *results)
 {
@@ -333,8 +393,26 @@ simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int 
     simrep__prepared pr;
     st = prepare_pair(ctx, pp, i, j, &pr);
     pr.want = want;
-    for (int c = 0; c < count && st == SIMREP_OK; c++)
-        st = simrep__measure_row_get(measures[c])->pair(ctx, &pr, &results[c]);
+    /* One task per family, in the order of its first measure, running its
+     * measures in the caller's order: the families touch only their own
+     * cache slot and results, so the CCA family's decompositions and
+     * Procrustes' SVD run side by side (tasks.c); the first failing family
+     * in that order names the error. */
+    family_task fam[SIMREP_FAMILY_COUNT];
+    void *args[SIMREP_FAMILY_COUNT];
+    int nf = 0;
+    for (int c = 0; c < count; c++) {
+        const simrep_family f = simrep_measure_get_info(measures[c])->family;
+        int t = 0;
+        while (t < nf && fam[t].family != f)
+            t++;
+        if (t == nf)
+            fam[nf++] = (family_task){f, &pr, measures, results, count};
+    }
+    for (int t = 0; t < nf; t++)
+        args[t] = &fam[t];
+    if (st == SIMREP_OK)
+        st = simrep__run_tasks(ctx, nf, family_task_run, args);
     simrep__prepared_clear_caches(ctx, &pr);
     for (int c = 0; c < count && st == SIMREP_OK; c++)
         simrep__chance(&pr, &results[c]);

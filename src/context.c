@@ -73,6 +73,11 @@ static void default_free(void *user, void *ptr)
     free(ptr);
 }
 
+int simrep__ctx_threads_ok(const simrep_ctx *ctx)
+{
+    return ctx && ctx->allocator.malloc_fn == default_malloc && ctx->allocator.free_fn == default_free;
+}
+
 simrep_ctx *simrep_ctx_new(const simrep_allocator *allocator)
 {
     simrep_allocator a = {default_malloc, default_free, NULL};

@@ -124,4 +124,18 @@ int64_t simrep__mask_item_of(const simrep_mask *m, int64_t token);
 /* Validate a matrix view argument; name is "x" or "y" for the message. */
 simrep_status simrep__check_matrix(simrep_ctx *ctx, const simrep_matrix *m, const char *name);
 
+/* Independent pieces of one call (tasks.c): fn(task_ctx, args[i]) for i <
+ * count, side by side on up to simrep_blas_threads() threads with one BLAS
+ * thread each (in order on the calling thread when that is 1, or when ctx
+ * has a caller's allocator).  Each task runs with a context of its
+ * thread's own (ctx's allocator); the first failure in list order is
+ * copied into ctx and returned.  Allocates nothing itself.  Tasks must not
+ * share writable memory. */
+typedef simrep_status (*simrep__task_fn)(simrep_ctx *task_ctx, void *arg);
+simrep_status simrep__run_tasks(simrep_ctx *ctx, int count, simrep__task_fn fn, void *const *args);
+/* 1 if ctx's allocator may be called from several threads at once: only
+ * the default one (a caller's allocator is only ever called from the
+ * calling thread, so tasks run in order with it). */
+int simrep__ctx_threads_ok(const simrep_ctx *ctx);
+
 #endif

@@ -306,6 +306,52 @@ static void test_progress(void)
     free(y);
 }
 
+/* The decompositions run as tasks side by side when BLAS has more than one
+ * thread (tasks.c): the same values as one after the other (1e-12: only
+ * the BLAS thread count differs), for both pwcca variants and both orders
+ * of the smaller side; the first family in the caller's order names an
+ * error. */
+static void test_tasks(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng rng = {11};
+    const int before = simrep_blas_threads();
+    double *x = malloc(sizeof(double) * N * P), *y = malloc(sizeof(double) * N * Q);
+    random_data(&rng, x, y, N, P, Q);
+    for (int variant = 0; variant < 2; variant++)
+        for (int swap = 0; swap < 2; swap++) {
+            simrep_options o;
+            simrep_options_init(&o);
+            o.pwcca_variant = variant ? SIMREP_PWCCA_DING : SIMREP_PWCCA_GOOGLE;
+            simrep_result serial[NLIN], tasks[NLIN];
+            simrep_set_blas_threads(1);
+            CHECK_STATUS(ctx, swap ? compare(ctx, y, Q, x, P, N, &o, serial) : compare(ctx, x, P, y, Q, N, &o, serial),
+                         SIMREP_OK);
+            simrep_set_blas_threads(2);
+            CHECK_STATUS(ctx, swap ? compare(ctx, y, Q, x, P, N, &o, tasks) : compare(ctx, x, P, y, Q, N, &o, tasks),
+                         SIMREP_OK);
+            for (int i = 0; i < NLIN; i++) {
+                CHECK_CLOSE(tasks[i].similarity, serial[i].similarity, 1e-12);
+                CHECK_CLOSE(tasks[i].distance, serial[i].distance, 1e-12);
+                CHECK(tasks[i].kept_p == serial[i].kept_p && tasks[i].warnings == serial[i].warnings);
+            }
+            clear(ctx, serial);
+            clear(ctx, tasks);
+        }
+    for (int64_t i = 0; i < N * Q; i++)
+        y[i] = 3.0;
+    simrep_result r[NLIN];
+    simrep_set_blas_threads(2);
+    simrep_matrix vx = simrep_matrix_c(x, SIMREP_F64, N, P), vy = simrep_matrix_c(y, SIMREP_F64, N, Q);
+    const simrep_measure pc[2] = {SIMREP_PROCRUSTES, SIMREP_CCA};
+    CHECK_STATUS(ctx, simrep_compare(ctx, &vx, &vy, NULL, pc, 2, r), SIMREP_E_DEGENERATE);
+    CHECK(strstr(simrep_ctx_message(ctx), "Procrustes") != NULL);
+    simrep_set_blas_threads(before);
+    simrep_ctx_free(ctx);
+    free(x);
+    free(y);
+}
+
 void suite_measures(void)
 {
     test_invertible_map();
@@ -313,6 +359,7 @@ void suite_measures(void)
     test_degenerate();
     test_svcca_options();
     test_progress();
+    test_tasks();
     /* The ABI checks a binding makes. */
     CHECK(strcmp(simrep_version(), SIMREP_VERSION) == 0);
     CHECK(simrep_struct_size("simrep_result") == sizeof(simrep_result));
