@@ -756,6 +756,8 @@ static int compare_prepare(compare_run *c)
                          "(%.1f GiB)", (double)(x->n * x->p + y->n * y->p) * (double)c->nv * 8 / 1073741824.0);
     for (int64_t v = 0; v < c->nv; v++) {
         simrep_status st = simrep_moments_new(c->ctx, x->p, y->p, &c->m[v]);
+        if (st == SIMREP_OK)
+            st = simrep_moments_set_precision(c->ctx, c->m[v], a->opt.precision);
         if (st != SIMREP_OK)
             return cli_library_error(c->ctx, st, a->x, a->y);
     }

@@ -517,6 +517,10 @@ static void input_warnings(mx_run *r, int i, int j, unsigned w)
         r->in[i].warn |= SIMREP_WARN_DEAD_FEATURES;
     if (w & SIMREP_WARN_DEAD_Y)
         r->in[j].warn |= SIMREP_WARN_DEAD_FEATURES;
+    if (w & SIMREP_WARN_MIXED_PRECISION) {
+        r->in[i].warn |= SIMREP_WARN_MIXED_PRECISION;
+        r->in[j].warn |= SIMREP_WARN_MIXED_PRECISION;
+    }
 }
 
 /* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>". */
@@ -614,6 +618,8 @@ static int pass_open(pass_state *s)
     s->item1 = s->n / s->rpi;
     if (s->ms.nmoments > 0) {
         simrep_status st = simrep_moments_new_multi(s->ctx, nm, s->feat, &s->mom);
+        if (st == SIMREP_OK)
+            st = simrep_moments_set_precision(s->ctx, s->mom, r->opt.precision);
         if (st != SIMREP_OK)
             return pass_error(r, s->ctx, st, s->members, nm);
     }
@@ -1118,6 +1124,18 @@ static void collect_warnings(mx_run *r)
         if (r->in[i].warn & SIMREP_WARN_DEAD_FEATURES)
             add_warning(r, "%s: %lld of %lld %s", r->in[i].name, (long long)(r->in[i].p - r->in[i].kept),
                         (long long)r->in[i].p, simrep_warning_text(SIMREP_WARN_DEAD_FEATURES));
+    list[0] = 0;
+    int mixed = 0;
+    for (int i = 0; i < r->K; i++)
+        if (r->in[i].warn & SIMREP_WARN_MIXED_PRECISION) {
+            size_t len = strlen(list);
+            if (mixed < 4 && len < sizeof list - 40)
+                snprintf(list + len, sizeof list - len, "%s%s", mixed ? ", " : "", r->in[i].name);
+            mixed++;
+        }
+    if (mixed)
+        add_warning(r, "pairs of %s%s: %s", list, mixed > 4 ? ", ..." : "",
+                    simrep_warning_text(SIMREP_WARN_MIXED_PRECISION));
 }
 
 /*

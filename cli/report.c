@@ -114,6 +114,8 @@ int report_warnings(const simrep_result *res, int count, int64_t n, const char *
     const simrep_result *k = report_kept_result(res, count);
     if (!k)
         return 0;
+    if ((seen & SIMREP_WARN_MIXED_PRECISION) && nw < cap)
+        snprintf(warn[nw++], REPORT_WARNING_MAX, "%s", simrep_warning_text(SIMREP_WARN_MIXED_PRECISION));
     if ((seen & SIMREP_WARN_FEW_SAMPLES) && nw < cap)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "n = %lld samples (%lld kept features) %s", (long long)n,
                  (long long)(k->kept_p > k->kept_q ? k->kept_p : k->kept_q),

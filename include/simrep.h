@@ -230,6 +230,29 @@ typedef enum simrep_rsa_compare {
 } simrep_rsa_compare;
 
 /*
+ * Precision of the data pass (simrep_moments_set_precision, options.precision).
+ * FLOAT64 (the default): every product in double.  MIXED: each block is
+ * centred about the running mean in double, each input's columns scaled by
+ * a power of two into [1, 2), rounded to float, and its scatter taken in
+ * single precision (SSYRK, about twice DSYRK's speed) over sub-blocks of
+ * SIMREP_MIXED_ROWS rows, each added to the double state; means, row sums
+ * and everything after the pass stay double.  Error: every scatter entry
+ * within about sqrt(SIMREP_MIXED_ROWS) x 2^-24 (probabilistic;
+ * SIMREP_MIXED_ROWS x 2^-24 worst case) of sum |x_a||x_b| over the rows,
+ * plus the rounding of the centred values (2^-24 relative).  CKA and
+ * Procrustes move by about that; the CCA family by about 2^-24 (2 +
+ * sqrt(kx) + sqrt(ky)), kx, ky the condition numbers of the kept
+ * covariance blocks, so its results get SIMREP_WARN_MIXED_PRECISION when
+ * that exceeds 1e-6 (and simrep_compare, which has the rows, recomputes
+ * them in float64).  Measurements: docs/speed.md.
+ */
+typedef enum simrep_precision {
+    SIMREP_PRECISION_FLOAT64 = 0,
+    SIMREP_PRECISION_MIXED = 1
+} simrep_precision;
+#define SIMREP_MIXED_ROWS 1024
+
+/*
  * Options of every measure.  Initialise with simrep_options_init() and then
  * set fields by name (or by option name and text with simrep_options_set,
  * which checks the range); fields are only ever appended.  NULL options
@@ -250,6 +273,7 @@ typedef struct simrep_options {
                                 spilled to files in $TMPDIR (else /tmp); 1024 */
     double shape_alpha;      /* shape metrics: partial whitening, 1 (none: Procrustes) .. 0 (full: CCA-like); 1 */
     double ridge;            /* linreg: ridge penalty on the coefficients, in scatter units (sklearn's alpha); 0 */
+    simrep_precision precision; /* of the data pass simrep_compare makes (and the CLI's); FLOAT64 */
 } simrep_options;
 
 void simrep_options_init(simrep_options *options);
@@ -314,7 +338,8 @@ typedef enum simrep_option_id {
     SIMREP_OPT_RSA_COMPARE = 9,
     SIMREP_OPT_KNN = 10,
     SIMREP_OPT_RSA_MEMORY = 11,
-    SIMREP_OPTION_COUNT = 12
+    SIMREP_OPT_PRECISION = 12,
+    SIMREP_OPTION_COUNT = 13
 } simrep_option_id;
 
 /* Transformations a measure is invariant to (simrep_measure_info.invariant),
@@ -432,6 +457,10 @@ const char *simrep_option_choice_name(simrep_option_id option, int value, char *
 #define SIMREP_WARN_FEW_SAMPLES_Y 8u /* ... because of y's */
 #define SIMREP_WARN_DEAD_X 16u       /* DEAD_FEATURES on x's side (kept_p < p) */
 #define SIMREP_WARN_DEAD_Y 32u       /* ... on y's side */
+#define SIMREP_WARN_MIXED_PRECISION 64u /* CCA family from mixed-precision moments whose sides are too
+                                           ill-conditioned for 1e-6 (simrep_precision) */
+#define SIMREP_WARN_RECOMPUTED 128u  /* mixed precision was asked, but the values were recomputed in float64
+                                        (simrep_compare, for SIMREP_WARN_MIXED_PRECISION) */
 
 /*
  * What a warning flag means, in words callers print after their own
@@ -508,6 +537,12 @@ simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const si
  * in different units are brought to common ones first.  More than 2^53
  * samples in all is SIMREP_E_INVALID (into unchanged). */
 simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const simrep_moments *other);
+/* Precision of the blocks folded in from now on (simrep_precision; new
+ * Moments start in FLOAT64).  Moments remember whether any rows were folded
+ * in MIXED (merge and clone carry it; save/load do not), which is what
+ * makes the CCA family check conditioning.  Error: SIMREP_E_INVALID for an
+ * unknown value. */
+simrep_status simrep_moments_set_precision(simrep_ctx *ctx, simrep_moments *m, simrep_precision precision);
 
 int64_t simrep_moments_n(const simrep_moments *m);
 int64_t simrep_moments_p(const simrep_moments *m);

@@ -333,6 +333,7 @@ static simrep_status prepare_pair(simrep_ctx *ctx, const simrep_pairs *pp, int i
     pr->t_bb = simrep__moments_row_sum(pp->m, j, j);
     pr->side_x = a->side;
     pr->side_y = b->side;
+    pr->mixed = simrep__moments_mixed(pp->m);
     pr->opt = &pp->opt;
     return SIMREP_OK;
 }
@@ -536,9 +537,29 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
         simrep_result lin[SIMREP_MEASURE_COUNT];
         st = simrep_moments_new(ctx, x->cols, y->cols, &m);
         if (st == SIMREP_OK)
+            st = simrep_moments_set_precision(ctx, m, options->precision);
+        if (st == SIMREP_OK)
             st = simrep_moments_update(ctx, m, x, y);
         if (st == SIMREP_OK)
             st = simrep_compare_moments(ctx, m, options, linear, nlin, lin);
+        /* Mixed precision too coarse for these data (SIMREP_WARN_MIXED_PRECISION):
+         * the rows are at hand, so the pass is made again in float64. */
+        unsigned coarse = 0;
+        for (int i = 0; st == SIMREP_OK && i < nlin; i++)
+            coarse |= lin[i].warnings & SIMREP_WARN_MIXED_PRECISION;
+        if (coarse) {
+            for (int i = 0; i < nlin; i++)
+                simrep_result_clear(ctx, &lin[i]);
+            simrep_moments_free(ctx, m);
+            m = NULL;
+            st = simrep_moments_new(ctx, x->cols, y->cols, &m);
+            if (st == SIMREP_OK)
+                st = simrep_moments_update(ctx, m, x, y);
+            if (st == SIMREP_OK)
+                st = simrep_compare_moments(ctx, m, options, linear, nlin, lin);
+            for (int i = 0; st == SIMREP_OK && i < nlin; i++)
+                lin[i].warnings |= SIMREP_WARN_RECOMPUTED;
+        }
         simrep_moments_free(ctx, m);
         if (st == SIMREP_OK)
             for (int i = 0; i < nlin; i++)

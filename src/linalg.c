@@ -21,6 +21,8 @@ typedef int blas_int;
 
 void dsyrk_(const char *uplo, const char *trans, const blas_int *n, const blas_int *k, const double *alpha,
             const double *a, const blas_int *lda, const double *beta, double *c, const blas_int *ldc);
+void ssyrk_(const char *uplo, const char *trans, const blas_int *n, const blas_int *k, const float *alpha,
+            const float *a, const blas_int *lda, const float *beta, float *c, const blas_int *ldc);
 void dgemm_(const char *ta, const char *tb, const blas_int *m, const blas_int *n, const blas_int *k,
             const double *alpha, const double *a, const blas_int *lda, const double *b, const blas_int *ldb,
             const double *beta, double *c, const blas_int *ldc);
@@ -102,6 +104,18 @@ simrep_status simrep__syrk(simrep_ctx *ctx, char trans, int64_t n, int64_t k, do
         return SIMREP_OK;
     blas_int bn = (blas_int)n, bk = (blas_int)k, blda = ld_of(lda), bldc = ld_of(ldc);
     dsyrk_("U", &trans, &bn, &bk, &alpha, a, &blda, &beta, c, &bldc);
+    return SIMREP_OK;
+}
+
+simrep_status simrep__ssyrk(simrep_ctx *ctx, int64_t n, int64_t k, const float *a, int64_t lda, float *c, int64_t ldc)
+{
+    if (!fits(n) || !fits(k) || !fits(lda) || !fits(ldc))
+        return too_big(ctx, "ssyrk");
+    if (n == 0)
+        return SIMREP_OK;
+    blas_int bn = (blas_int)n, bk = (blas_int)k, blda = ld_of(lda), bldc = ld_of(ldc);
+    const float one = 1.0f, zero = 0.0f;
+    ssyrk_("U", "N", &bn, &bk, &one, a, &blda, &zero, c, &bldc);
     return SIMREP_OK;
 }
 

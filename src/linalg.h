@@ -16,6 +16,10 @@
 simrep_status simrep__syrk(simrep_ctx *ctx, char trans, int64_t n, int64_t k, double alpha, const double *a,
                            int64_t lda, double beta, double *c, int64_t ldc);
 
+/* Single precision, for the mixed-precision pass: C (n x n, upper
+ * triangle) = A Aᵀ, A n x k (lda), C overwritten (ssyrk, beta 0). */
+simrep_status simrep__ssyrk(simrep_ctx *ctx, int64_t n, int64_t k, const float *a, int64_t lda, float *c, int64_t ldc);
+
 /* C (m x n) = alpha * op(A) op(B) + beta * C; op is 'N' or 'T'. */
 simrep_status simrep__gemm(simrep_ctx *ctx, char transa, char transb, int64_t m, int64_t n, int64_t k,
                            double alpha, const double *a, int64_t lda, const double *b, int64_t ldb, double beta,

@@ -362,6 +362,13 @@ const char *simrep_warning_text(unsigned flag)
     case SIMREP_WARN_DEAD_Y:
         return "features are constant (dead, variance <= epsilon x the largest) and were left out of the CCA "
                "family";
+    case SIMREP_WARN_MIXED_PRECISION:
+        return "precision mixed: the CCA-family values may be off by more than 1e-6 here (the covariance of x or y "
+               "is too ill-conditioned for single-precision products; CKA and Procrustes are not affected); use "
+               "float64 precision for them";
+    case SIMREP_WARN_RECOMPUTED:
+        return "precision mixed: x or y is too ill-conditioned for single-precision products, so the values were "
+               "recomputed in float64";
     }
     return NULL;
 }
@@ -420,6 +427,11 @@ static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
                                        "(1024)",
                                .kind = SIMREP_OPTION_REAL, .min = 1.0 / 16, .max = 1048576.0,
                                .valid = "a number of MiB in [1/16, 2^20]"},
+    [SIMREP_OPT_PRECISION] = {.name = "precision", .metavar = "P",
+                              .help = "float64 (default) or mixed: single-precision products of block-centred data "
+                                      "summed in float64, ~2x faster pass, within ~1e-6 (docs/speed.md)",
+                              .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 1, .choices = "float64|mixed",
+                              .valid = "float64 or mixed"},
 };
 
 void simrep_options_init(simrep_options *o)
@@ -487,6 +499,7 @@ double simrep_options_get(const simrep_options *o, simrep_option_id id)
     case SIMREP_OPT_RSA_COMPARE: return (double)o->rsa_compare;
     case SIMREP_OPT_KNN: return (double)o->knn;
     case SIMREP_OPT_RSA_MEMORY: return o->rsa_memory;
+    case SIMREP_OPT_PRECISION: return (double)o->precision;
     case SIMREP_OPTION_COUNT: break;
     }
     return 0;
@@ -507,6 +520,7 @@ static void options_put(simrep_options *o, simrep_option_id id, double v)
     case SIMREP_OPT_RSA_COMPARE: o->rsa_compare = (simrep_rsa_compare)(int)v; break;
     case SIMREP_OPT_KNN: o->knn = (int64_t)v; break;
     case SIMREP_OPT_RSA_MEMORY: o->rsa_memory = v; break;
+    case SIMREP_OPT_PRECISION: o->precision = (simrep_precision)(int)v; break;
     case SIMREP_OPTION_COUNT: break;
     }
 }

@@ -56,6 +56,7 @@ typedef struct simrep__prepared {
     int64_t *kept;        /* kp indices into x's features, then kq indices of y's (0-based within each side) */
     double t_ab, t_aa, t_bb; /* debiased-CKA row sums (moments.h) */
     const simrep__side *side_x, *side_y; /* shared eigendecompositions of the kept blocks, or NULL */
+    int mixed;            /* the moments had rows folded in mixed precision (simrep_precision) */
     const simrep__eig *eig_x, *eig_y;    /* shared eigendecompositions of the whole scatters, or NULL */
     const simrep_options *opt;
     const unsigned char *want; /* want[m] != 0: measure m is asked for in this call */

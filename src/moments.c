@@ -81,7 +81,12 @@ struct simrep_moments {
     int *expo;       /* k: input j's state is in units of 2^expo[j] (see "Scale") */
     double *mag;     /* 2k: a bound on input j's largest magnitude folded so far, in those units;
                         then the current block's largest magnitudes (raw) */
+    simrep_precision precision; /* of the blocks folded from now on */
+    int mixed;       /* 1 once any rows were folded in MIXED precision (merge ORs it) */
     /* work space, not state */
+    float *fblock;   /* MIXED: the centred block rounded to float (block_rows x d) */
+    float *fscatter; /* MIXED: one sub-block's SSYRK (d x d, upper triangle) */
+    double *fscale;  /* MIXED: 2d: per column 2^e(input), then 2^-e(input) (fold_block) */
     int64_t block_rows;
     double *block;   /* block_rows x d, then scratch (see block_scratch) */
     double *work;    /* d x k products S E, and per-input scalars */
@@ -168,8 +173,23 @@ void simrep_moments_free(simrep_ctx *ctx, simrep_moments *m)
     simrep__free(ctx, m->expo);
     simrep__free(ctx, m->mag);
     simrep__free(ctx, m->block);
+    simrep__free(ctx, m->fblock);
+    simrep__free(ctx, m->fscatter);
+    simrep__free(ctx, m->fscale);
     simrep__free(ctx, m);
 }
+
+simrep_status simrep_moments_set_precision(simrep_ctx *ctx, simrep_moments *m, simrep_precision precision)
+{
+    if (!m)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
+    if (precision != SIMREP_PRECISION_FLOAT64 && precision != SIMREP_PRECISION_MIXED)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "unknown precision %d (float64 = 0, mixed = 1)", (int)precision);
+    m->precision = precision;
+    return SIMREP_OK;
+}
+
+int simrep__moments_mixed(const simrep_moments *m) { return m->mixed; }
 
 int64_t simrep_moments_n(const simrep_moments *m) { return m->n; }
 int64_t simrep_moments_p(const simrep_moments *m) { return feat(m, 0); }
@@ -468,7 +488,21 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
         if (st != SIMREP_OK)
             return st;
     }
-    /* Center the block about the new mean; a_i(j) = |z~_i(j)|^2. */
+    /* Center the block about the new mean; a_i(j) = |z~_i(j)|^2.  MIXED:
+     * the centred rows rounded to float as well, each input's columns
+     * multiplied by a power of two 2^-e(j) that brings its largest
+     * magnitude (mag, a bound on state and block, see "Scale") into [1, 2):
+     * the state's units allow 2^100, whose square overflows float; the
+     * product is multiplied back by 2^(e(a) + e(b)) in double (exact). */
+    const int mixed = m->precision == SIMREP_PRECISION_MIXED;
+    double *restrict up = m->fscale, *restrict down = m->fscale + d;
+    for (int j = 0; mixed && j < k; j++) {
+        const int e = m->mag[j] > 0 ? ilogb(m->mag[j]) + 1 : 0;
+        for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+            up[c] = ldexp(1.0, e);
+            down[c] = ldexp(1.0, -e);
+        }
+    }
     for (int64_t i = 0; i < rows; i++) {
         double *restrict r = z + i * d;
         for (int j = 0; j < k; j++) {
@@ -479,6 +513,11 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
             }
             ra[i + j * br] = a;
         }
+        if (mixed) {
+            float *restrict f = m->fblock + i * d;
+            for (int64_t c = 0; c < d; c++)
+                f[c] = (float)(r[c] * down[c]);
+        }
     }
     /* T += Aᵀ A (k x k) and U += Z~ A (d x k): the block is the column-major
      * d x rows matrix, A the rows x k norms; two small DGEMMs. */
@@ -487,10 +526,25 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
         st = simrep__gemm(ctx, 'N', 'N', d, k, rows, 1.0, z, d, ra, br, 1.0, m->u, d);
     /* S += BcᵀBc: the row-major rows x d block is the column-major d x rows
      * matrix Bcᵀ, so DSYRK with trans 'N' reads it in place. */
-    if (st == SIMREP_OK)
+    if (st == SIMREP_OK && !mixed)
         st = simrep__syrk(ctx, 'N', d, rows, 1.0, z, d, 1.0, m->scatter, d);
+    /* MIXED: the same product in single precision, SIMREP_MIXED_ROWS rows at
+     * a time, each sub-block's sum added to the double scatter (the float
+     * sums never run over more rows than that: the error bound). */
+    for (int64_t r0 = 0; mixed && r0 < rows && st == SIMREP_OK; r0 += SIMREP_MIXED_ROWS) {
+        const int64_t sub = rows - r0 < SIMREP_MIXED_ROWS ? rows - r0 : SIMREP_MIXED_ROWS;
+        st = simrep__ssyrk(ctx, d, sub, m->fblock + r0 * d, d, m->fscatter, d);
+        for (int64_t j = 0; j < d && st == SIMREP_OK; j++) {
+            double *restrict sc = m->scatter + j * d;
+            const float *restrict fc = m->fscatter + j * d;
+            const double uj = up[j];
+            for (int64_t i = 0; i <= j; i++)
+                sc[i] += (double)fc[i] * up[i] * uj;
+        }
+    }
     if (st != SIMREP_OK)
         return st;
+    m->mixed |= mixed;
     memcpy(m->mean, mnew, (size_t)d * sizeof(double));
     m->n += rows;
     return SIMREP_OK;
@@ -579,6 +633,19 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
     if (!m->block) {
         m->block = simrep__alloc_array(ctx, block_doubles(m), sizeof(double), "moments block buffer");
         if (!m->block)
+            return SIMREP_E_NOMEM;
+    }
+    if (m->precision == SIMREP_PRECISION_MIXED && !m->fscatter) {
+        m->fblock = m->fblock ? m->fblock
+                              : simrep__alloc_array(ctx, (size_t)(m->block_rows * m->d), sizeof(float),
+                                                    "moments single-precision block");
+        m->fscale = m->fscale ? m->fscale
+                              : simrep__alloc_array(ctx, 2 * (size_t)m->d, sizeof(double),
+                                                    "moments single-precision scales");
+        m->fscatter = m->fblock && m->fscale ? simrep__alloc_array(ctx, (size_t)(m->d * m->d), sizeof(float),
+                                                                   "moments single-precision scatter")
+                                             : NULL;
+        if (!m->fscatter)
             return SIMREP_E_NOMEM;
     }
     /* Check the whole input before folding any of it, so that an error leaves
@@ -710,6 +777,7 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
             into->mag[k + j] = 0;
         }
         adapt_scales(into);
+        into->mixed |= other->mixed;
     }
     simrep__free(ctx, tmp);
     return st;
@@ -895,6 +963,8 @@ simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, sim
         return st;
     const size_t kk = (size_t)m->k * (size_t)m->k, kd = (size_t)m->k * (size_t)m->d;
     (*out)->n = m->n;
+    (*out)->precision = m->precision;
+    (*out)->mixed = m->mixed;
     memcpy((*out)->t, m->t, kk * sizeof(double));
     memcpy((*out)->mean, m->mean, (size_t)m->d * sizeof(double));
     memcpy((*out)->u, m->u, kd * sizeof(double));

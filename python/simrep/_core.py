@@ -159,6 +159,9 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel):
             if seen & flag:
                 warnings.warn("%s: %d of %d %s" % (side, total - k, total, text(flag)), SimrepWarning,
                               stacklevel=stacklevel)
+    for flag in (_native.WARN_MIXED_PRECISION, _native.WARN_RECOMPUTED):
+        if warn and seen & flag:
+            warnings.warn(_native.lib.simrep_warning_text(flag).decode(), SimrepWarning, stacklevel=stacklevel)
     return out
 
 
@@ -262,6 +265,8 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
                 raise InvalidArgument("x gives %d sample%s: similarity needs at least 2" % (n, "" if n == 1 else "s"),
                                       _native.E_SHAPE)
             moms = [Moments(ix.cols, iy.cols) for _ in range(nv)]
+            for m in moms:
+                m._ctx.check(_native.lib.simrep_moments_set_precision(m._ctx.ptr, m._handle(), int(o.precision)))
             rows = [(np.empty((n, ix.cols)), np.empty((n, iy.cols))) for _ in range(nv)] if rbf else None
             block = _input.block_rows(ins)
             for r0 in range(0, n, block):

@@ -281,6 +281,7 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                     raise InvalidArgument("%s has no features" % inp.name, _native.E_SHAPE)
             feats = (ctypes.c_int64 * K)(*[inp.cols for inp in ins])
             ctx.check(_lib.simrep_moments_new_multi(ctx.ptr, K, feats, ctypes.byref(moments)))
+            ctx.check(_lib.simrep_moments_set_precision(ctx.ptr, moments, int(o.precision)))
             rows_f64 = [np.empty((n, inp.cols)) for inp in ins] if rbf else None
             block = max(256, min(8192, _BLOCK_DOUBLES // int(sum(inp.cols for inp in ins))))
             views = (_native.Matrix * K)()

@@ -71,7 +71,7 @@ class Options(ctypes.Structure):
     _fields_ = [("epsilon", c_double), ("svcca_rule", c_int), ("svcca_keep", c_double),
                 ("svcca_dims", c_int64), ("pwcca_variant", c_int), ("rbf_sigma", c_double),
                 ("rsa_rdm", c_int), ("rsa_compare", c_int), ("knn", c_int64), ("rsa_memory", c_double),
-                ("shape_alpha", c_double), ("ridge", c_double)]
+                ("shape_alpha", c_double), ("ridge", c_double), ("precision", c_int)]
 
 
 # Room for fields a newer library appends to simrep_options (see above).
@@ -109,6 +109,7 @@ OPTION_REAL, OPTION_INTEGER, OPTION_CHOICE = 0, 1, 2
 OUT_KEPT, OUT_DIMS, OUT_REFERENCE_MEAN, OUT_COEFS, OUT_WEIGHTS, OUT_REVERSE = 1, 2, 4, 8, 16, 32
 # SIMREP_WARN_* beyond the two above
 WARN_FEW_SAMPLES_X, WARN_FEW_SAMPLES_Y, WARN_DEAD_X, WARN_DEAD_Y = 4, 8, 16, 32
+WARN_MIXED_PRECISION, WARN_RECOMPUTED = 64, 128
 
 
 class CcaDetails(ctypes.Structure):
@@ -228,6 +229,7 @@ _PROTOTYPES = {
     "simrep_version": (c_char_p, []),
     "simrep_matrix_to_double": (None, [POINTER(Matrix), c_void_p, c_int64]),
     "simrep_moments_new_multi": (c_int, [c_void_p, c_int, POINTER(c_int64), POINTER(c_void_p)]),
+    "simrep_moments_set_precision": (c_int, [c_void_p, c_void_p, c_int]),
     "simrep_moments_update_multi": (c_int, [c_void_p, c_void_p, POINTER(Matrix)]),
     "simrep_pairs_prepare": (c_int, [c_void_p, c_void_p, c_void_p, POINTER(c_int), c_int, POINTER(c_void_p)]),
     "simrep_pairs_compare": (c_int, [c_void_p, c_void_p, c_int, c_int, POINTER(c_int), c_int, POINTER(Result)]),

@@ -156,3 +156,29 @@ def test_warnings_mirror_the_cli():
     with pytest.warns(simrep.SimrepWarning, match="x: 1 of 12 features are constant"):
         r = simrep.compare(x, y, ["cca", "cka"])
     assert r["cca"]["kept"] == [11, 9]
+
+
+# ---------------------------------------------------------------- precision
+
+def test_precision_mixed_within_1e6_and_recomputed_when_ill_conditioned():
+    """precision='mixed': well-conditioned float32 data within 1e-6 of
+    float64 (include/simrep.h, simrep_precision); data too ill-conditioned
+    for it are recomputed in float64 (the same numbers) with a warning."""
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((3000, 12))
+    x = z.astype(np.float32)
+    y = (z[:, :8] + 0.3 * rng.standard_normal((3000, 8))).astype(np.float32)
+    a = simrep.compare(x, y, "cca,pwcca,cka,procrustes")
+    b = simrep.compare(x, y, "cca,pwcca,cka,procrustes", precision="mixed")
+    for m in a:
+        assert abs(a[m]["similarity"] - b[m]["similarity"]) <= 1e-6, m
+    bad = (z * np.logspace(0, -6, 12)).astype(np.float32)
+    want = simrep.compare(bad, y, "cca,cka")
+    with pytest.warns(simrep.SimrepWarning, match="recomputed in float64"):
+        got = simrep.compare(bad, y, "cca,cka", precision="mixed")
+    assert got["cca"]["similarity"] == want["cca"]["similarity"]
+    m = simrep.matrix([x, y, x[:, :6]], measures="cka", precision="mixed")
+    assert abs(m["measures"]["cka"]["similarity"][0, 1] - a["cka"]["similarity"]) <= 1e-6
+    for bad_value in ("half", "FLOAT64"):
+        with pytest.raises(simrep.InvalidArgument, match="precision"):
+            simrep.compare(x, y, precision=bad_value)

@@ -9,6 +9,7 @@
  * moments") and holds with margin for n <= 1e4 (errors grow like sqrt(n)
  * eps).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,65 @@ static void test_corrupt_states(void)
     simrep_ctx_free(ctx);
 }
 
+/* Mixed precision (simrep_moments_set_precision): the scatter of float32
+ * data with |mean| = 100 x std within 1e-6 of float64 relative to its
+ * largest entry (the centred rows are rounded to float, 2^-24, and summed
+ * in float over at most SIMREP_MIXED_ROWS rows), in blocks that cross the
+ * sub-block boundary; merge and clone carry the mode; a bad value is
+ * refused. */
+static void test_mixed(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng rng = {21};
+    const int64_t n = 3 * SIMREP_MIXED_ROWS + 17, p = 7, q = 5, d = p + q;
+    float *x = malloc(sizeof(float) * n * p), *y = malloc(sizeof(float) * n * q);
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < p; j++)
+            x[i * p + j] = (float)(100.0 + test_normal(&rng));
+        for (int64_t j = 0; j < q; j++)
+            y[i * q + j] = (float)(0.5 * x[i * p + j] + test_normal(&rng));
+    }
+    simrep_moments *a = NULL, *b = NULL, *c = NULL;
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, p, q, &a), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, p, q, &b), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_set_precision(ctx, b, SIMREP_PRECISION_MIXED), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_set_precision(ctx, b, (simrep_precision)7), SIMREP_E_INVALID);
+    const int64_t cut = SIMREP_MIXED_ROWS + 5;
+    simrep_matrix vx = simrep_matrix_c(x, SIMREP_F32, cut, p), vy = simrep_matrix_c(y, SIMREP_F32, cut, q);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, a, &vx, &vy), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, b, &vx, &vy), SIMREP_OK);
+    vx = simrep_matrix_c(x + cut * p, SIMREP_F32, n - cut, p);
+    vy = simrep_matrix_c(y + cut * q, SIMREP_F32, n - cut, q);
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, p, q, &c), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_set_precision(ctx, c, SIMREP_PRECISION_MIXED), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, a, &vx, &vy), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, c, &vx, &vy), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_moments_merge(ctx, b, c), SIMREP_OK);
+    double *sa = malloc(sizeof(double) * d * d), *sb = malloc(sizeof(double) * d * d);
+    simrep_moments_scatter(a, sa, d);
+    simrep_moments_scatter(b, sb, d);
+    double top = 0, err = 0;
+    for (int64_t i = 0; i < d * d; i++) {
+        top = fabs(sa[i]) > top ? fabs(sa[i]) : top;
+        err = fabs(sa[i] - sb[i]) > err ? fabs(sa[i] - sb[i]) : err;
+    }
+    CHECK(err <= 1e-6 * top);
+    CHECK(err > 0); /* it did take the single-precision path */
+    const simrep_measure cka = SIMREP_CKA;
+    simrep_result ra, rb;
+    CHECK_STATUS(ctx, simrep_compare_moments(ctx, a, NULL, &cka, 1, &ra), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_compare_moments(ctx, b, NULL, &cka, 1, &rb), SIMREP_OK);
+    CHECK_CLOSE(ra.similarity, rb.similarity, 1e-6);
+    simrep_moments_free(ctx, a);
+    simrep_moments_free(ctx, b);
+    simrep_moments_free(ctx, c);
+    simrep_ctx_free(ctx);
+    free(x);
+    free(y);
+    free(sa);
+    free(sb);
+}
+
 void suite_moments(void)
 {
     test_corrupt_states();
@@ -454,4 +514,5 @@ void suite_moments(void)
     test_layouts();
     test_errors();
     test_multi();
+    test_mixed();
 }
