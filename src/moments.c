@@ -605,6 +605,8 @@ static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, i
         }
 }
 
+static void copy_state(simrep_moments *dst, const simrep_moments *m);
+
 simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *blocks)
 {
     simrep_status st;
@@ -648,10 +650,12 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
         if (!m->fscatter)
             return SIMREP_E_NOMEM;
     }
-    /* Check the whole input before folding any of it, so that an error leaves
-     * the moments unchanged.  A single block (the streaming case) is
-     * converted once; a larger input is converted twice, which costs
-     * O(rows * d) against the O(rows * d^2) product. */
+    /* An error leaves the moments unchanged.  A single block (the streaming
+     * case) is checked before it is folded; a larger input (an in-memory
+     * array) is converted and folded block by block once, with a copy of
+     * the state taken first and put back on error: O(d^2) against the
+     * second conversion pass over all rows that checking first would cost
+     * (Python's compare on in-memory arrays paid that). */
     if (n > SIMREP__MAX_SAMPLES - m->n)
         return simrep__fail(ctx, SIMREP_E_INVALID,
                             "these moments hold %lld samples; %lld more would pass 2^53, beyond which counts are "
@@ -659,21 +663,21 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
                             (long long)m->n, (long long)n);
     double *sums = m->block + m->block_rows * m->d, *amax = m->mag + m->k;
     const int single = n <= m->block_rows;
-    for (int64_t r0 = 0; r0 < n && !single; r0 += m->block_rows) {
+    const int64_t n0 = m->n;
+    simrep_moments *undo = NULL;
+    int cancelled = 0;
+    if (!single && (st = simrep_moments_clone(ctx, m, &undo)) != SIMREP_OK)
+        return st;
+    for (int64_t r0 = 0; r0 < n && st == SIMREP_OK; r0 += m->block_rows) {
         int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
-        if (simrep__cancel_requested(ctx))
-            return simrep__cancelled(ctx);
+        if (simrep__cancel_requested(ctx)) { /* blocks folded so far stay: see simrep_ctx_set_cancel */
+            st = simrep__cancelled(ctx);
+            cancelled = 1;
+            break;
+        }
         convert_rows(m, blocks, r0, rows, m->block, sums, amax);
-        if ((st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
-            return st;
-    }
-    for (int64_t r0 = 0; r0 < n; r0 += m->block_rows) {
-        int64_t rows = n - r0 < m->block_rows ? n - r0 : m->block_rows;
-        if (simrep__cancel_requested(ctx)) /* blocks folded so far stay: see simrep_ctx_set_cancel */
-            return simrep__cancelled(ctx);
-        convert_rows(m, blocks, r0, rows, m->block, sums, amax);
-        if (single && (st = check_finite(ctx, m, m->block, rows, sums, m->n + r0)) != SIMREP_OK)
-            return st;
+        if ((st = check_finite(ctx, m, m->block, rows, sums, n0 + r0)) != SIMREP_OK)
+            break;
         const int resum = sums_overflowed(sums, m->d);
         adapt_scales(m);
         scale_block(m, m->block, rows, sums);
@@ -684,10 +688,14 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
                 for (int64_t c = 0; c < m->d; c++)
                     sums[c] += m->block[i * m->d + c] - m->block[c];
         }
-        if ((st = fold_block(ctx, m, m->block, rows)) != SIMREP_OK)
-            return st;
+        st = fold_block(ctx, m, m->block, rows);
     }
-    return SIMREP_OK;
+    if (undo) {
+        if (st != SIMREP_OK && !cancelled)
+            copy_state(m, undo);
+        simrep_moments_free(ctx, undo);
+    }
+    return st;
 }
 
 simrep_status simrep_moments_update(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *x,
@@ -950,6 +958,21 @@ simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const doub
     return SIMREP_OK;
 }
 
+/* Everything but the work space, between two Moments of the same shape. */
+static void copy_state(simrep_moments *dst, const simrep_moments *m)
+{
+    const size_t kk = (size_t)m->k * (size_t)m->k, kd = (size_t)m->k * (size_t)m->d;
+    dst->n = m->n;
+    dst->precision = m->precision;
+    dst->mixed = m->mixed;
+    memcpy(dst->t, m->t, kk * sizeof(double));
+    memcpy(dst->mean, m->mean, (size_t)m->d * sizeof(double));
+    memcpy(dst->u, m->u, kd * sizeof(double));
+    memcpy(dst->scatter, m->scatter, (size_t)(m->d * m->d) * sizeof(double));
+    memcpy(dst->expo, m->expo, (size_t)m->k * sizeof(int));
+    memcpy(dst->mag, m->mag, 2 * (size_t)m->k * sizeof(double));
+}
+
 simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, simrep_moments **out)
 {
     int64_t *features = simrep__alloc_array(ctx, (size_t)m->k, sizeof(int64_t), "moments clone");
@@ -961,15 +984,6 @@ simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, sim
     simrep__free(ctx, features);
     if (st != SIMREP_OK)
         return st;
-    const size_t kk = (size_t)m->k * (size_t)m->k, kd = (size_t)m->k * (size_t)m->d;
-    (*out)->n = m->n;
-    (*out)->precision = m->precision;
-    (*out)->mixed = m->mixed;
-    memcpy((*out)->t, m->t, kk * sizeof(double));
-    memcpy((*out)->mean, m->mean, (size_t)m->d * sizeof(double));
-    memcpy((*out)->u, m->u, kd * sizeof(double));
-    memcpy((*out)->scatter, m->scatter, (size_t)(m->d * m->d) * sizeof(double));
-    memcpy((*out)->expo, m->expo, (size_t)m->k * sizeof(int));
-    memcpy((*out)->mag, m->mag, 2 * (size_t)m->k * sizeof(double));
+    copy_state(*out, m);
     return SIMREP_OK;
 }

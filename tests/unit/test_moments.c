@@ -507,6 +507,44 @@ static void test_mixed(void)
     free(sb);
 }
 
+/* An in-memory input of several internal blocks is folded in one pass;
+ * a NaN in its last block puts the state back bit for bit and names the
+ * row counted from the first row ever seen. */
+static void test_multi_block_rollback(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng rng = {23};
+    const int64_t n = 20000, p = 2, q = 2; /* 8192 rows per internal block at d = 4 */
+    double *x = malloc(sizeof(double) * n * p), *y = malloc(sizeof(double) * n * q);
+    for (int64_t i = 0; i < n * p; i++)
+        x[i] = test_normal(&rng);
+    for (int64_t i = 0; i < n * q; i++)
+        y[i] = test_normal(&rng) + x[i];
+    simrep_moments *m = NULL;
+    CHECK_STATUS(ctx, simrep_moments_new(ctx, p, q, &m), SIMREP_OK);
+    simrep_matrix vx = simrep_matrix_c(x, SIMREP_F64, 100, p), vy = simrep_matrix_c(y, SIMREP_F64, 100, q);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, m, &vx, &vy), SIMREP_OK);
+    const int64_t len = simrep_moments_state_len(m);
+    double *before = malloc(sizeof(double) * (size_t)len), *after = malloc(sizeof(double) * (size_t)len);
+    simrep_moments_save(m, before);
+    y[(n - 5) * q + 1] = NAN;
+    vx = simrep_matrix_c(x, SIMREP_F64, n, p);
+    vy = simrep_matrix_c(y, SIMREP_F64, n, q);
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, m, &vx, &vy), SIMREP_E_NONFINITE);
+    CHECK(strstr(simrep_ctx_message(ctx), "y: NaN at row 20095, column 1") != NULL);
+    simrep_moments_save(m, after);
+    CHECK(memcmp(before, after, sizeof(double) * (size_t)len) == 0);
+    y[(n - 5) * q + 1] = 0;
+    CHECK_STATUS(ctx, simrep_moments_update(ctx, m, &vx, &vy), SIMREP_OK);
+    CHECK(simrep_moments_n(m) == n + 100);
+    simrep_moments_free(ctx, m);
+    simrep_ctx_free(ctx);
+    free(x);
+    free(y);
+    free(before);
+    free(after);
+}
+
 void suite_moments(void)
 {
     test_corrupt_states();
@@ -515,4 +553,5 @@ void suite_moments(void)
     test_errors();
     test_multi();
     test_mixed();
+    test_multi_block_rollback();
 }
