@@ -68,6 +68,13 @@
 #define BLOCK_TARGET_DOUBLES (4 * 1024 * 1024)
 #define BLOCK_MIN_ROWS 256
 #define BLOCK_MAX_ROWS 8192
+/* A block's rows are converted and centred in PARTS parts, side by side
+ * when BLAS has threads (tasks.c), once the block has PART_MIN_ELEMENTS
+ * elements.  The split depends on the sizes only, never on the thread count,
+ * so the column sums (summed part by part) are the same bits whatever the
+ * threads. */
+#define PARTS 2
+#define PART_MIN_ELEMENTS (1 << 18)
 
 struct simrep_moments {
     int k;           /* inputs */
@@ -421,7 +428,8 @@ static simrep_status shift_row_sums(simrep_ctx *ctx, const simrep_moments *m, co
  * input (rows x k, leading dimension block_rows). */
 static size_t block_doubles(const simrep_moments *m)
 {
-    return (size_t)(m->block_rows + 2) * (size_t)m->d + (size_t)m->k * (size_t)m->block_rows;
+    return (size_t)(m->block_rows + 2) * (size_t)m->d + (size_t)m->k * (size_t)m->block_rows +
+           (size_t)PARTS * ((size_t)m->d + (size_t)m->k);
 }
 
 /*
@@ -466,6 +474,45 @@ static int sums_overflowed(const double *sums, int64_t d)
 
 /* Fold rows z (rows x d, row-major, converted and checked, with column sums
  * in the first spare row) into m.  Overwrites z with the centered rows. */
+/* Rows [i0, i1) of a block centred about mnew, their squared norms per
+ * input into ra, and (MIXED, down != NULL) rounded to float after scaling
+ * by down; a task of fold_block (rows are independent: the same bits
+ * whatever the split). */
+typedef struct center_part {
+    const simrep_moments *m;
+    double *z;
+    int64_t i0, i1;
+    const double *mnew;
+    double *ra;
+    const double *down;
+} center_part;
+
+static simrep_status center_task(simrep_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    const center_part *p = arg;
+    const simrep_moments *m = p->m;
+    const int64_t d = m->d, br = m->block_rows;
+    const double *restrict mnew = p->mnew, *restrict down = p->down;
+    for (int64_t i = p->i0; i < p->i1; i++) {
+        double *restrict r = p->z + i * d;
+        for (int j = 0; j < m->k; j++) {
+            double a = 0;
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+                r[c] -= mnew[c];
+                a += r[c] * r[c];
+            }
+            p->ra[i + j * br] = a;
+        }
+        if (down) {
+            float *restrict f = m->fblock + i * d;
+            for (int64_t c = 0; c < d; c++)
+                f[c] = (float)(r[c] * down[c]);
+        }
+    }
+    return SIMREP_OK;
+}
+
 static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *restrict z, int64_t rows)
 {
     const int k = m->k;
@@ -503,22 +550,14 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
             down[c] = ldexp(1.0, -e);
         }
     }
-    for (int64_t i = 0; i < rows; i++) {
-        double *restrict r = z + i * d;
-        for (int j = 0; j < k; j++) {
-            double a = 0;
-            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
-                r[c] -= mnew[c];
-                a += r[c] * r[c];
-            }
-            ra[i + j * br] = a;
-        }
-        if (mixed) {
-            float *restrict f = m->fblock + i * d;
-            for (int64_t c = 0; c < d; c++)
-                f[c] = (float)(r[c] * down[c]);
-        }
+    center_part parts[PARTS];
+    void *args[PARTS];
+    const int np = rows * d >= PART_MIN_ELEMENTS ? PARTS : 1;
+    for (int t = 0; t < np; t++) {
+        parts[t] = (center_part){m, z, rows * t / np, rows * (t + 1) / np, mnew, ra, mixed ? down : NULL};
+        args[t] = &parts[t];
     }
+    simrep__run_tasks(ctx, np, center_task, args); /* cannot fail */
     /* T += Aᵀ A (k x k) and U += Z~ A (d x k): the block is the column-major
      * d x rows matrix, A the rows x k norms; two small DGEMMs. */
     st = simrep__gemm(ctx, 'T', 'N', k, k, rows, 1.0, ra, br, ra, br, 1.0, m->t, k);
@@ -558,8 +597,47 @@ static simrep_status fold_block(simrep_ctx *ctx, simrep_moments *m, double *rest
  * while the row is in L1; column-major views are converted column by column
  * (reading the source contiguously) and summed afterwards.
  */
-static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, int64_t r0, int64_t rows,
-                         double *restrict z, double *restrict sums, double *restrict amax)
+/* Rows [i0, i1) of the block, row-contiguous views: converted, their
+ * column sums about row 0 added to sums and their largest magnitudes per
+ * input into amax (both cleared by the caller). */
+static void convert_range(const simrep_moments *m, const simrep_matrix *blocks, int64_t r0, int64_t i0, int64_t i1,
+                          double *z, double *restrict sums, double *restrict amax)
+{
+    const int64_t d = m->d;
+    for (int64_t i = i0; i < i1; i++) {
+        double *r = z + i * d; /* not restrict: row 0 is read through z too */
+        for (int j = 0; j < m->k; j++) {
+            simrep__rows_to_double(&blocks[j], r0 + i, 1, r + m->off[j], d);
+            double a = amax[j];
+            for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
+                sums[c] += r[c] - z[c];
+                a = fabs(r[c]) > a ? fabs(r[c]) : a;
+            }
+            amax[j] = a;
+        }
+    }
+}
+
+/* One part of a block's rows (a task of convert_rows): sums (d) and amax
+ * (k) of its own. */
+typedef struct convert_part {
+    const simrep_moments *m;
+    const simrep_matrix *blocks;
+    int64_t r0, i0, i1;
+    double *z, *sums;
+} convert_part;
+
+static simrep_status convert_task(simrep_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    convert_part *p = arg;
+    memset(p->sums, 0, (size_t)(p->m->d + p->m->k) * sizeof(double));
+    convert_range(p->m, p->blocks, p->r0, p->i0, p->i1, p->z, p->sums, p->sums + p->m->d);
+    return SIMREP_OK;
+}
+
+static void convert_rows(simrep_ctx *ctx, const simrep_moments *m, const simrep_matrix *blocks, int64_t r0,
+                         int64_t rows, double *restrict z, double *restrict sums, double *restrict amax)
 {
     const int64_t d = m->d;
     for (int64_t j = 0; j < d; j++)
@@ -569,19 +647,30 @@ static void convert_rows(const simrep_moments *m, const simrep_matrix *blocks, i
     int rowwise = 1;
     for (int j = 0; j < m->k; j++)
         rowwise &= blocks[j].col_stride == 1;
-    if (rowwise) {
-        for (int64_t i = 0; i < rows; i++) {
-            double *r = z + i * d; /* not restrict: row 0 is read through z too */
-            for (int j = 0; j < m->k; j++) {
-                simrep__rows_to_double(&blocks[j], r0 + i, 1, r + m->off[j], d);
-                double a = amax[j];
-                for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
-                    sums[c] += r[c] - z[c];
-                    a = fabs(r[c]) > a ? fabs(r[c]) : a;
-                }
-                amax[j] = a;
-            }
+    if (rowwise && rows * d >= PART_MIN_ELEMENTS) {
+        /* Row 0 first (the others' sums are taken about it), then the
+         * rest in parts, each with its own sums and maxima. */
+        convert_range(m, blocks, r0, 0, 1, z, sums, amax);
+        double *psums = m->block + block_doubles(m) - (size_t)PARTS * (size_t)(d + m->k);
+        convert_part parts[PARTS];
+        void *args[PARTS];
+        for (int t = 0; t < PARTS; t++) {
+            parts[t] = (convert_part){m, blocks, r0, 1 + (rows - 1) * t / PARTS, 1 + (rows - 1) * (t + 1) / PARTS,
+                                      z, psums + (size_t)t * (size_t)(d + m->k)};
+            args[t] = &parts[t];
         }
+        simrep__run_tasks(ctx, PARTS, convert_task, args); /* cannot fail */
+        for (int t = 0; t < PARTS; t++) {
+            const double *ps = parts[t].sums, *pa = ps + d;
+            for (int64_t c = 0; c < d; c++)
+                sums[c] += ps[c];
+            for (int j = 0; j < m->k; j++)
+                amax[j] = pa[j] > amax[j] ? pa[j] : amax[j];
+        }
+        return;
+    }
+    if (rowwise) {
+        convert_range(m, blocks, r0, 0, rows, z, sums, amax);
         return;
     }
     for (int j = 0; j < m->k; j++) {
@@ -675,7 +764,7 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
             cancelled = 1;
             break;
         }
-        convert_rows(m, blocks, r0, rows, m->block, sums, amax);
+        convert_rows(ctx, m, blocks, r0, rows, m->block, sums, amax);
         if ((st = check_finite(ctx, m, m->block, rows, sums, n0 + r0)) != SIMREP_OK)
             break;
         const int resum = sums_overflowed(sums, m->d);
