@@ -25,8 +25,8 @@ process alone (reading the files, Python and numpy start-up included):
   torch_cka      linear CKA as the deep-learning packages compute it: float32
                  torch tensors on the CPU, centred, |YᵀX|_F^2 / (|XᵀX|_F |YᵀY|_F)
 
-Every contender's similarity is checked against simrep float64 (the
-numbers go into the JSON).  Each figure is the best of --repeats runs
+Every contender's similarity is checked against simrep float64 (cka_rbf:
+simrep's cka_rbf; the differences go into the JSON).  Each figure is the best of --repeats runs
 (default 3; 1 for contenders over 20 s).  A floor column gives one float64
 DSYRK of the joint n x (p+q) matrix (OpenBLAS through ctypes, in this
 process), as bench_compare.py does.  OPENBLAS_NUM_THREADS = --threads for
@@ -241,17 +241,21 @@ def main():
                     p, q, n, name, r.get("error") or "%.3f s  %.0f MiB" % (r["wall_s"], r["peak_rss_mib"])),
                     flush=True)
             row["load_after"] = uptime()
-            ref = row.get("simrep_f64", {}).get("values", {})
+            ref = dict(row.get("simrep_f64", {}).get("values", {}))
+            ref.update(row.get("simrep_rbf", {}).get("values", {}))
             for name in list(row):
                 v = row[name].get("values") if isinstance(row[name], dict) else None
                 if not v or name == "simrep_f64":
                     continue
+                # the same quantity simrep computed: a worker's "similarity" is
+                # google's mean rho (cca), a CKA peer's cka, the RBF peer's cka_rbf
+                same = "cka_rbf" if "rbf" in name else "cka" if "cka" in name else "cca"
                 diffs = {}
                 for key, refkey in (("cca", "cca"), ("pwcca", "pwcca"), ("cka", "cka"), ("svcca", "svcca"),
-                                    ("similarity", "cka" if "cka" in name else "cca")):
+                                    ("similarity", same)):
                     if key in v and refkey in ref and isinstance(v[key], float):
                         diffs[key] = abs(v[key] - ref[refkey])
-                row[name]["abs_diff_vs_simrep_f64"] = diffs
+                row[name]["abs_diff_vs_simrep"] = diffs
             rows.append(row)
             for f in (fx, fy):
                 os.unlink(f)
