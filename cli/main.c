@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "matrix.h"
+#include "validate.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -20,6 +21,8 @@ static const char *usage_text =
     "  compare X Y [options]  similarity of two activation matrices (see simrep compare --help)\n"
     "  matrix --manifest M.csv  every pair of many inputs (networks, layers, checkpoints) as matrices\n"
     "                         and figures (see simrep matrix --help)\n"
+    "  validate --manifest M.csv --score COLUMN  which measure's distances track a functional score\n"
+    "                         (Ding et al. 2021 rank tests; see simrep validate --help)\n"
     "  info FILE              the arrays in a .npy/.npz/.safetensors file: names, shapes, dtypes, layout\n"
     "  measures [--format json]  every measure: what it is, range, direction, invariances, reference\n"
     "\n"
@@ -226,7 +229,7 @@ int main(int argc, char **argv)
 static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error(EXIT_USAGE, "no command given (commands: compare, matrix, info, measures)");
+        cli_error(EXIT_USAGE, "no command given (commands: compare, matrix, validate, info, measures)");
         return cmd_help(stderr), EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -240,9 +243,11 @@ static int dispatch(int argc, char **argv)
         return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "matrix") == 0)
         return cmd_matrix(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "measures") == 0)
         return cmd_measures(argc - 1, argv + 1);
-    return cli_error(EXIT_USAGE, "unknown command '%s' (commands: compare, matrix, info, measures; see simrep --help)", cmd);
+    return cli_error(EXIT_USAGE, "unknown command '%s' (commands: compare, matrix, validate, info, measures; see simrep --help)", cmd);
 }

@@ -100,21 +100,6 @@ static const char *matrix_help_tail =
     "layer x layer matrices between every two groups (depth); with step (and layer) columns, the\n"
     "distance of each layer at each step to the same layer at the last step (training dynamics).\n";
 
-typedef struct matrix_args {
-    const char *manifest;
-    const char *outdir;
-    int format;
-    int threads;
-    double max_memory;
-    int against_final;
-    double range_lo, range_hi;
-    int no_png;
-    simrep_layout layout;
-    simrep_measure measures[SIMREP_MEASURE_COUNT];
-    int nmeasures;
-    simrep_options opt;
-    cli_stats stats;
-} matrix_args;
 
 /* "LO,HI": two finite numbers, LO < HI. */
 static int parse_range(const char *s, double *lo, double *hi)
@@ -133,18 +118,64 @@ static int parse_range(const char *s, double *lo, double *hi)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, matrix_args *a)
+void mx_args_init(matrix_args *a)
 {
     memset(a, 0, sizeof *a);
     simrep_options_init(&a->opt);
     simrep_layout_init(&a->layout);
-    cli_seen seen = {0, 0, 0};
     cli_default_measures(a->measures, &a->nmeasures);
     cli_stats_init(&a->stats);
     a->max_memory = 1024.0 * 1024 * 1024;
     a->range_lo = a->range_hi = NAN;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
+}
+
+int mx_common_option(const char *name, const char *val, matrix_args *a, cli_seen *seen)
+{
+    int rc = CLI_OPT_NOT_MINE;
+    double v = 0;
+    if ((rc = cli_measure_option(name, val, &a->opt, seen)) != CLI_OPT_NOT_MINE ||
+        (rc = cli_layout_option(name, val, 0, &a->layout, seen)) != CLI_OPT_NOT_MINE ||
+        (rc = cli_stats_option(name, val, 0, &a->stats)) != CLI_OPT_NOT_MINE) {
+        /* handled; rc is 0 or an error */
+    } else if (strcmp(name, "--manifest") == 0) {
+        a->manifest = val;
+        rc = 0;
+    } else if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
+        cli_measures ms;
+        if ((rc = cli_parse_measures(val, 0, &ms)) == 0) {
+            memcpy(a->measures, ms.ids, sizeof ms.ids);
+            a->nmeasures = ms.count;
+        }
+    } else if (strcmp(name, "--format") == 0) {
+        rc = 0;
+        if (strcmp(val, "table") == 0)
+            a->format = MX_FORMAT_TABLE;
+        else if (strcmp(val, "json") == 0)
+            a->format = MX_FORMAT_JSON;
+        else if (strcmp(val, "csv") == 0)
+            a->format = MX_FORMAT_CSV;
+        else
+            rc = cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
+    } else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
+        a->outdir = val;
+        rc = 0;
+    } else if (strcmp(name, "--threads") == 0) {
+        rc = cli_parse_number(name, val, &v);
+        if (!rc && !(v >= 1 && v <= 1024 && v == floor(v)))
+            rc = cli_error(EXIT_USAGE, "--threads takes a whole number from 1 to 1024 (got %s)", val);
+        a->threads = (int)v;
+    } else if (strcmp(name, "--max-memory") == 0) {
+        rc = cli_parse_size(name, val, &a->max_memory);
+    }
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, matrix_args *a)
+{
+    mx_args_init(a);
+    cli_seen seen = {0, 0, 0};
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -163,48 +194,14 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             a->no_png = 1;
             continue;
         }
-        static const char *const valued[] = {"--manifest", "-m", "--measures", "--format", "-o", "--output",
-                                             "--threads", "--max-memory", "--against", "--conv", "--conv-mode",
-                                             "--resize", "--sequence", "--mask", "--range", CLI_STATS_OPTIONS, NULL};
+        static const char *const valued[] = {MX_COMMON_VALUED, "--range", "--against", NULL};
         char name[64];
         const char *val = NULL;
         int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
         if (rc >= 0)
             return rc;
-        double v = 0;
-        if ((rc = cli_measure_option(name, val, &a->opt, &seen)) != CLI_OPT_NOT_MINE ||
-            (rc = cli_layout_option(name, val, 0, &a->layout, &seen)) != CLI_OPT_NOT_MINE ||
-            (rc = cli_stats_option(name, val, 0, &a->stats)) != CLI_OPT_NOT_MINE) {
-            /* handled; rc is 0 or an error */
-        } else if (strcmp(name, "--manifest") == 0) {
-            a->manifest = val;
-            rc = 0;
-        } else if (strcmp(name, "-m") == 0 || strcmp(name, "--measures") == 0) {
-            cli_measures ms;
-            if ((rc = cli_parse_measures(val, 0, &ms)) == 0) {
-                memcpy(a->measures, ms.ids, sizeof ms.ids);
-                a->nmeasures = ms.count;
-            }
-        } else if (strcmp(name, "--format") == 0) {
-            rc = 0;
-            if (strcmp(val, "table") == 0)
-                a->format = MX_FORMAT_TABLE;
-            else if (strcmp(val, "json") == 0)
-                a->format = MX_FORMAT_JSON;
-            else if (strcmp(val, "csv") == 0)
-                a->format = MX_FORMAT_CSV;
-            else
-                rc = cli_error(EXIT_USAGE, "--format is table, json or csv (got '%s')", val);
-        } else if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
-            a->outdir = val;
-            rc = 0;
-        } else if (strcmp(name, "--threads") == 0) {
-            rc = cli_parse_number(name, val, &v);
-            if (!rc && !(v >= 1 && v <= 1024 && v == floor(v)))
-                rc = cli_error(EXIT_USAGE, "--threads takes a whole number from 1 to 1024 (got %s)", val);
-            a->threads = (int)v;
-        } else if (strcmp(name, "--max-memory") == 0) {
-            rc = cli_parse_size(name, val, &a->max_memory);
+        if ((rc = mx_common_option(name, val, a, &seen)) != CLI_OPT_NOT_MINE) {
+            /* handled */
         } else if (strcmp(name, "--range") == 0) {
             rc = parse_range(val, &a->range_lo, &a->range_hi);
         } else if (strcmp(name, "--against") == 0) {
@@ -247,7 +244,7 @@ static int input_error(const mx_run *r, int i, const char *msg)
 
 /* Resolve the manifest's rows: paths, groups, layers, steps; open every
  * input once for its shape. */
-static int load_inputs(mx_run *r, const matrix_args *a)
+int mx_load_inputs(mx_run *r, const matrix_args *a)
 {
     char err[1024];
     if (manifest_read_file(a->manifest, &r->man, err, sizeof err) != 0)
@@ -982,8 +979,9 @@ static double pass_bytes(double ptot, double n, int rows)
     return ptot * ptot * 8.0 + (rows ? n * ptot * 8.0 : 0.0);
 }
 
-/* Cut the inputs into tiles (see the design comment) and run the passes. */
-static int run_all(mx_run *r, const matrix_args *a)
+/* Cut the inputs of the subset into tiles (see the design comment) and run
+ * the passes for the wanted pairs. */
+int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, const unsigned char *want)
 {
     int K = r->K, rbf = 0;
     for (int t = 0; t < r->nmeasures; t++) {
@@ -991,8 +989,8 @@ static int run_all(mx_run *r, const matrix_args *a)
             rbf = 1;
     }
     double n = (double)r->in[0].n, ptot = 0, pmax = 0, pmax2 = 0;
-    for (int i = 0; i < K; i++) {
-        double p = (double)r->in[i].p;
+    for (int s = 0; s < nsub; s++) {
+        double p = (double)r->in[subset[s]].p;
         ptot += p;
         if (p > pmax)
             pmax2 = pmax, pmax = p;
@@ -1002,9 +1000,11 @@ static int run_all(mx_run *r, const matrix_args *a)
     int *tile = malloc((size_t)K * sizeof *tile), ntiles = 0;
     if (!tile)
         return cli_error(EXIT_DATA, "out of memory");
+    for (int i = 0; i < K; i++)
+        tile[i] = -1;
     if (pass_bytes(ptot, n, rbf) <= a->max_memory) {
-        for (int i = 0; i < K; i++)
-            tile[i] = 0;
+        for (int s = 0; s < nsub; s++)
+            tile[subset[s]] = 0;
         ntiles = 1;
     } else {
         if (pass_bytes(pmax + pmax2, n, rbf) > a->max_memory) {
@@ -1028,13 +1028,13 @@ static int run_all(mx_run *r, const matrix_args *a)
                 hi = mid;
         }
         double cap = floor(lo), fill = 0;
-        for (int i = 0; i < K; i++) {
-            double p = (double)r->in[i].p;
+        for (int s = 0; s < nsub; s++) {
+            double p = (double)r->in[subset[s]].p;
             if (ntiles == 0 || fill + p > cap) {
                 ntiles++;
                 fill = 0;
             }
-            tile[i] = ntiles - 1;
+            tile[subset[s]] = ntiles - 1;
             fill += p;
         }
     }
@@ -1055,12 +1055,15 @@ static int run_all(mx_run *r, const matrix_args *a)
     for (int ta = 0; ta < ntiles && rc < 0; ta++)
         for (int tb = ntiles == 1 ? ta : ta + 1; tb < ntiles && rc < 0; tb++) {
             int nm = 0, np = 0;
-            for (int i = 0; i < K; i++)
-                if (tile[i] == ta || tile[i] == tb)
-                    members[nm++] = i;
+            for (int s = 0; s < nsub; s++)
+                if (tile[subset[s]] == ta || tile[subset[s]] == tb)
+                    members[nm++] = subset[s];
             for (int x = 0; x < nm; x++)
                 for (int y = x + 1; y < nm; y++) {
-                    int i = members[x], j = members[y];
+                    int i = members[x] < members[y] ? members[x] : members[y];
+                    int j = members[x] < members[y] ? members[y] : members[x];
+                    if (want && !want[(size_t)i * K + j] && !want[(size_t)j * K + i])
+                        continue;
                     if (!done[(size_t)i * K + j]) {
                         done[(size_t)i * K + j] = 1;
                         pi[np] = i;
@@ -1068,8 +1071,18 @@ static int run_all(mx_run *r, const matrix_args *a)
                     }
                 }
             pass++;
-            if (np > 0)
-                rc = run_pass(r, a, members, nm, pi, pj, np, pass, passes, &pr);
+            if (np > 0) {
+                /* Only the inputs of wanted pairs are read. */
+                int used = 0;
+                for (int x = 0; x < nm; x++) {
+                    int in_pair = !want;
+                    for (int t = 0; t < np && !in_pair; t++)
+                        in_pair = pi[t] == members[x] || pj[t] == members[x];
+                    if (in_pair)
+                        members[used++] = members[x];
+                }
+                rc = run_pass(r, a, members, used, pi, pj, np, pass, passes, &pr);
+            }
         }
     if (pr.shown)
         fputc('\n', stderr);
@@ -1087,6 +1100,18 @@ static int run_all(mx_run *r, const matrix_args *a)
             }
         }
     return -1;
+}
+
+static int run_all(mx_run *r, const matrix_args *a)
+{
+    int *all = malloc((size_t)r->K * sizeof *all);
+    if (!all)
+        return cli_error(EXIT_DATA, "out of memory");
+    for (int i = 0; i < r->K; i++)
+        all[i] = i;
+    int rc = mx_run_pairs(r, a, all, r->K, NULL);
+    free(all);
+    return rc;
 }
 
 static void add_warning(mx_run *r, const char *fmt, ...)
@@ -1220,7 +1245,7 @@ int cmd_matrix(int argc, char **argv)
     r.stats = a.stats;
     r.nmeasures = a.nmeasures;
     memcpy(r.measures, a.measures, sizeof a.measures);
-    rc = load_inputs(&r, &a);
+    rc = mx_load_inputs(&r, &a);
     if (rc < 0)
         rc = plan_views(&r, &a);
     size_t kk = (size_t)r.K * (size_t)r.K;
@@ -1261,4 +1286,9 @@ int cmd_matrix(int argc, char **argv)
     manifest_free(&r.man);
     cli_layout_free(&a.layout);
     return rc;
+}
+
+void mx_collect_warnings(mx_run *r)
+{
+    collect_warnings(r);
 }

@@ -132,12 +132,65 @@ void mx_stats_free(mx_group_stats *s);
 void mx_stats_json(FILE *f, const mx_run *r, const mx_group_stats *s);
 void mx_stats_table(const mx_run *r, const mx_group_stats *s);
 
+/* The command line of matrix (and of validate, which shares its inputs,
+ * passes and options). */
+typedef struct matrix_args {
+    const char *manifest;
+    const char *outdir;
+    int format;
+    int threads;
+    double max_memory;
+    int against_final;
+    double range_lo, range_hi;
+    int no_png;
+    simrep_layout layout;
+    simrep_measure measures[SIMREP_MEASURE_COUNT];
+    int nmeasures;
+    simrep_options opt;
+    cli_stats stats;
+} matrix_args;
+
+/* Defaults: the default measures, 1 GiB, one thread per CPU. */
+void mx_args_init(matrix_args *a);
+/* The options matrix and validate share: --manifest, -m, --format, -o,
+ * --threads, --max-memory, the measure, layout and statistics options.
+ * 0, a usage error's status, or CLI_OPT_NOT_MINE. */
+int mx_common_option(const char *name, const char *val, matrix_args *a, cli_seen *seen);
+#define MX_COMMON_VALUED "--manifest", "-m", "--measures", "--format", "-o", "--output", "--threads", \
+    "--max-memory", "--conv", "--conv-mode", "--resize", "--sequence", "--mask", CLI_STATS_OPTIONS
+
+/* The manifest's rows: paths, groups, layers, steps, every input opened
+ * once for its shape (r->manifest_path set by the caller).  -1, or an exit
+ * status after printing the error. */
+int mx_load_inputs(mx_run *r, const matrix_args *a);
+/* Compute the pairs (i, j) of the inputs subset[0 .. nsub) with
+ * want[i * K + j] or want[j * K + i] set (want NULL: every pair) into
+ * r->sim and r->dist (allocated by the caller, K x K per measure), in as
+ * few passes over the data as --max-memory allows; matrices are mirrored,
+ * diagonal 1 / 0.  -1, or an exit status after printing the error. */
+int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, const unsigned char *want);
+/* The pairs' warnings (few samples, dead features) into r->warnings, once
+ * per input. */
+void mx_collect_warnings(mx_run *r);
+
 /* Outputs (matrix_output.c); each returns 0 or an exit status after
  * printing the error. */
 int matrix_print(const mx_run *r, int format);
 int matrix_write_dir(const mx_run *r, const char *dir);
 
 enum { MX_FORMAT_TABLE, MX_FORMAT_JSON, MX_FORMAT_CSV };
+
+/* Pieces of the outputs that validate's reuse (matrix_figures.c,
+ * matrix_output.c): rsvg-convert on PATH (0 if none); DIR/x.svg to
+ * DIR/x.png (returns 1 if written; on failure warns and clears rsvg, so no
+ * more are tried); HTML escaping, the shell-quoted command line, the
+ * report's CSS; a CSV field quoted as RFC 4180 needs. */
+int mx_find_rsvg(char *out, size_t cap);
+int mx_write_png(char *rsvg, size_t cap, const char *svg_path);
+void mx_html_escape(FILE *f, const char *s);
+void mx_html_command(FILE *f, int argc, char **argv);
+const char *mx_html_css(void);
+void mx_csv_field(FILE *f, const char *s);
 
 /* The subcommand (matrix.c). */
 int cmd_matrix(int argc, char **argv);

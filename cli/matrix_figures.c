@@ -749,3 +749,39 @@ void matrix_write_figures(mx_outdir *o, const mx_run *r, const mx_views *v)
     free(F.items);
     simrep_ctx_free(F.ctx);
 }
+
+/* ------------------------------------------ shared with validate_output.c */
+
+int mx_find_rsvg(char *out, size_t cap)
+{
+    return find_rsvg(out, cap);
+}
+
+int mx_write_png(char *rsvg, size_t cap, const char *svg_path)
+{
+    figs F;
+    memset(&F, 0, sizeof F);
+    snprintf(F.rsvg, sizeof F.rsvg, "%s", rsvg);
+    write_png(&F, svg_path);
+    snprintf(rsvg, cap, "%s", F.rsvg);
+    return F.pngs;
+}
+
+void mx_html_escape(FILE *f, const char *s)
+{
+    html_escape(f, s);
+}
+
+void mx_html_command(FILE *f, int argc, char **argv)
+{
+    fputs("simrep", f); /* argv[0] is the subcommand */
+    for (int i = 0; i < argc; i++) {
+        fputc(' ', f);
+        shell_word(f, argv[i]);
+    }
+}
+
+const char *mx_html_css(void)
+{
+    return css;
+}

@@ -672,3 +672,8 @@ int matrix_write_dir(const mx_run *r, const char *dir)
     simrep_ctx_free(ctx);
     return o.failed ? EXIT_DATA : 0;
 }
+
+void mx_csv_field(FILE *f, const char *s)
+{
+    csv_field(f, s);
+}

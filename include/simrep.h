@@ -1532,6 +1532,76 @@ simrep_status simrep_group_tests(simrep_ctx *ctx, int64_t n, const double *dist,
                                  int groups, int64_t permutations, int64_t bootstrap, double ci, uint64_t seed,
                                  simrep_group_test *tests, double *within_ci, double *between_ci);
 
+/* ------------------------------------ which measure tracks function (issue 14) */
+
+/*
+ * Rank tests of a measure against function, as Ding, Denain & Steinhardt
+ * 2021 ("Grounding representation similarity with statistical testing")
+ * report them: x[i] is the distance of representation i to a reference,
+ * y[i] the difference of a functional score (|accuracy_i - accuracy_ref|);
+ * a measure that tracks function gives distances that rise with y.
+ *
+ *   rho, rho_p   Spearman's rho (Pearson correlation of the average ranks,
+ *                ties averaged) and its one-sided p-value for rho > 0 from
+ *                Student's t with n - 2 degrees of freedom, t = rho
+ *                sqrt((n - 2) / (1 - rho^2)) (scipy.stats.spearmanr's,
+ *                alternative='greater'; Ding et al. halve the two-sided
+ *                value, which is the same number).
+ *   tau, tau_p   Kendall's tau-b (ties corrected) and its one-sided p for
+ *                tau > 0: exact (the distribution of the number of
+ *                discordant pairs over all n! orderings) when there are no
+ *                ties and n <= 33 (or at most one pair is out of order
+ *                either way), else the normal approximation with the
+ *                tie-corrected variance (Kendall 1970) -- scipy's
+ *                kendalltau(method='auto') rules.
+ *   bad_fraction the fraction of the n rows in the lowest `fraction` of x
+ *                and the highest `fraction` of y at once: close by the
+ *                measure, far in function (Ding et al.'s definition: with
+ *                q the percentile rank with ties averaged,
+ *                scipy.stats.percentileofscore(kind='rank') / 100, a row is
+ *                bad when q_x < fraction and q_y > 1 - fraction).
+ *
+ * Uncertainty over the rows (the networks), with the statistics of issue
+ * 11's seeded streams: bootstrap resamples the n rows with replacement
+ * (percentile intervals of rho and tau at level ci; resamples in which x or
+ * y is constant are left out and not counted); permutations pair y with a
+ * random ordering of x, p = (1 + #{null >= observed}) / (1 + K), for rho
+ * and tau.  The same seed gives the same numbers.
+ */
+typedef struct simrep_rank_options {
+    int64_t bootstrap;      /* B resamples of the rows (0: none) */
+    int64_t permutations;   /* K random orderings (0: none) */
+    double ci;              /* interval level in (0, 1); 0.95 */
+    uint64_t seed;          /* 0 */
+    double fraction;        /* the bad-fraction cut, in (0, 0.5]; 0.2 (Ding et al.) */
+} simrep_rank_options;
+
+void simrep_rank_options_init(simrep_rank_options *options);
+
+typedef struct simrep_rank_result {
+    int64_t n;
+    double rho, rho_p;       /* Spearman and its one-sided p-value */
+    double tau, tau_p;       /* Kendall tau-b and its one-sided p-value */
+    int tau_exact;           /* 1: tau_p is exact, 0: the normal approximation */
+    int64_t bad;             /* rows close by x but far by y */
+    double bad_fraction;     /* bad / n */
+    int64_t bootstrap;       /* resamples in which both were defined (<= B) */
+    double rho_ci_low, rho_ci_high, tau_ci_low, tau_ci_high;
+    int64_t permutations;
+    double rho_perm_p, tau_perm_p;
+} simrep_rank_result;
+
+/*
+ * The tests of x against y (n values each).  Errors: SIMREP_E_INVALID
+ * (n < 3, NULL arrays, options out of range, naming the option),
+ * SIMREP_E_NONFINITE (a NaN or Inf, naming "x" or "y" and the index),
+ * SIMREP_E_DEGENERATE (every x, or every y, equal: no ranking, the
+ * message names the side), SIMREP_E_NOMEM.  O(n^2 (1 + B + K)) time (tau
+ * by all pairs; n is a count of networks, not of samples).
+ */
+simrep_status simrep_rank_test(simrep_ctx *ctx, int64_t n, const double *x, const double *y,
+                               const simrep_rank_options *options, simrep_rank_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,7 @@ size_t simrep_struct_size(const char *name)
         {"simrep_linkage", sizeof(simrep_linkage)},       {"simrep_figure", sizeof(simrep_figure)},
         {"simrep_heatmap", sizeof(simrep_heatmap)},       {"simrep_scatter", sizeof(simrep_scatter)},
         {"simrep_bars", sizeof(simrep_bars)},             {"simrep_lines", sizeof(simrep_lines)},
+        {"simrep_rank_options", sizeof(simrep_rank_options)}, {"simrep_rank_result", sizeof(simrep_rank_result)},
     };
     for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
         if (strcmp(sizes[i].name, name) == 0)

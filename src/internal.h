@@ -138,4 +138,12 @@ simrep_status simrep__run_tasks(simrep_ctx *ctx, int count, simrep__task_fn fn, 
  * calling thread, so tasks run in order with it). */
 int simrep__ctx_threads_ok(const simrep_ctx *ctx);
 
+/* Random streams (stats.c): every choice a function of (seed, stream,
+ * index); stats.c uses streams 1-5, validate.c 16-17.  simrep__rng_below:
+ * uniform in [0, n).  simrep__quantile_sorted: numpy's default (linear)
+ * quantile f of sorted v[0 .. n), n >= 1. */
+uint64_t simrep__rng_stream(uint64_t seed, int stream, uint64_t index);
+uint64_t simrep__rng_below(uint64_t *state, uint64_t n);
+double simrep__quantile_sorted(const double *v, int64_t n, double f);
+
 #endif

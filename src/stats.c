@@ -1392,3 +1392,21 @@ simrep_status simrep_group_tests(simrep_ctx *ctx, int64_t n, const double *dist,
     simrep__free(ctx, vals);
     return SIMREP_OK;
 }
+
+/* The random streams, the uniform draw and numpy's linear quantile, for
+ * the other resampling code of the library (validate.c): one generator,
+ * one quantile rule. */
+uint64_t simrep__rng_stream(uint64_t seed, int stream, uint64_t index)
+{
+    return stream_state(seed, stream, index);
+}
+
+uint64_t simrep__rng_below(uint64_t *state, uint64_t n)
+{
+    return uniform(state, n);
+}
+
+double simrep__quantile_sorted(const double *v, int64_t n, double f)
+{
+    return quantile(v, n, f);
+}

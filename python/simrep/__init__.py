@@ -4,6 +4,7 @@
     simrep.compare(x, y, measures=["cca", "pwcca", "cka"])   # x: n x p, y: n x q
     m = simrep.Moments(p, q); m.update(xb, yb); ...; m.compare()
     r = simrep.matrix([a, b, c], names=[...], groups=[...], measures=["pwcca", "cka"])
+    v = simrep.validate([a, b, c, d], scores=[0.9, 0.8, 0.7, 0.5])     # which measure tracks the score
     simrep.plot.heatmap(r, "pwcca").save("pwcca.svg")        # the CLI's figures (or ax=)
 
 A thin layer over the simrep C library (ctypes over libsimrep.so, public API
@@ -20,6 +21,7 @@ from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, OPTIONS, Moments, Si
                     compare, measures, options)
 from ._errors import Error, InvalidArgument, NotAvailable, OutOfMemory  # noqa: F401
 from ._matrix import matrix  # noqa: F401
+from ._validate import rank_test, validate  # noqa: F401
 from . import plot  # noqa: F401
 from ._native import lib as _lib, library_path  # noqa: F401
 
@@ -27,6 +29,6 @@ from ._native import lib as _lib, library_path  # noqa: F401
 # place it is written (setup.py gives the same to pip).
 __version__ = _lib.simrep_version().decode()
 
-__all__ = ["compare", "matrix", "plot", "Moments", "measures", "options", "MEASURES", "OPTIONS", "DEFAULT_MEASURES",
+__all__ = ["compare", "matrix", "validate", "rank_test", "plot", "Moments", "measures", "options", "MEASURES", "OPTIONS", "DEFAULT_MEASURES",
            "CCA_FAMILY", "Error",
            "InvalidArgument", "OutOfMemory", "NotAvailable", "SimrepWarning", "library_path"]
