@@ -1292,3 +1292,8 @@ void mx_collect_warnings(mx_run *r)
 {
     collect_warnings(r);
 }
+
+void mx_drop_failed_measures(mx_run *r)
+{
+    drop_failed_measures(r);
+}

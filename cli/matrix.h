@@ -172,6 +172,9 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
 /* The pairs' warnings (few samples, dead features) into r->warnings, once
  * per input. */
 void mx_collect_warnings(mx_run *r);
+/* Measures undefined for some pair: reported, and left out of r (their ids
+ * and messages in r->error_ids, r->error_msgs). */
+void mx_drop_failed_measures(mx_run *r);
 
 /* Outputs (matrix_output.c); each returns 0 or an exit status after
  * printing the error. */

@@ -26,6 +26,9 @@
  * for the pairs (reference, row): one family per call, so a pass holds the
  * joint moments of one layer's rows, not the whole manifest's.
  *
+ * A measure undefined for some pair is reported and left out, the others
+ * tested (exit 1 after the outputs), as matrix does.
+ *
  * Exit statuses: 2 when the command line names what the manifest does not
  * have (a score column, a reference); 1 for what the manifest holds that
  * cannot be tested (a score that is not a number, fewer than 3 rows in a
@@ -443,8 +446,12 @@ int cmd_validate(int argc, char **argv)
     rc = par_agree(rc);
     if (rc < 0)
         rc = compute_distances(&v, &a.m);
+    if (rc < 0)
+        mx_drop_failed_measures(&r);
     if (rc < 0 && par_rank() > 0)
         rc = 0; /* rank 0 tests and writes */
+    if (rc < 0 && r.nmeasures == 0)
+        rc = EXIT_DATA; /* every measure undefined: the errors said it */
     if (rc < 0)
         rc = run_tests(&v);
     if (rc < 0) {
@@ -452,6 +459,8 @@ int cmd_validate(int argc, char **argv)
         rc = validate_print(&v, a.m.format);
         if (rc == 0 && a.m.outdir)
             rc = validate_write_dir(&v, a.m.outdir);
+        if (rc == 0 && r.nerrors)
+            rc = EXIT_DATA; /* some measure was left out */
     }
     for (int g = 0; g < v.nfam; g++)
         free(v.fam[g].rows);

@@ -159,7 +159,18 @@ static void write_json(FILE *f, const vd_run *v)
         fputs(w ? ", " : "", f);
         json_string(f, r->warnings[w]);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    if (r->nerrors) { /* measures left out: undefined for some pair (as matrix writes them) */
+        fputs(",\n \"errors\": {", f);
+        for (int e = 0; e < r->nerrors; e++) {
+            fputs(e ? ", " : "", f);
+            json_string(f, r->error_ids[e]);
+            fputs(": ", f);
+            json_string(f, r->error_msgs[e]);
+        }
+        fputc('}', f);
+    }
+    fputs("}\n", f);
 }
 
 /* -------------------------------------------------------------- CSV */
