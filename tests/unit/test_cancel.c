@@ -20,6 +20,15 @@
 
 static int64_t live; /* allocations not yet freed through the context */
 
+/* Seconds from the flag to the return: one tile row or block is ~20 ms
+ * optimized; the sanitizer build is several times slower, and a loaded
+ * machine slower again. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BOUND 3.0
+#else
+#define BOUND 1.0
+#endif
+
 static void *counting_malloc(void *user, size_t size)
 {
     (void)user;
@@ -172,7 +181,7 @@ static void test_flag_set_during(void)
 {
     simrep_ctx *ctx = simrep_ctx_new(NULL);
     test_rng g = {12};
-    enum { N = 12000, P = 48, NM = 1000000, PM = 24 };
+    enum { N = 6000, P = 48, NM = 1000000, PM = 24 };
     double *x = malloc(sizeof(double) * N * P), *y = malloc(sizeof(double) * N * P);
     for (int i = 0; i < N * P; i++) {
         x[i] = test_normal(&g);
@@ -196,9 +205,9 @@ static void test_flag_set_during(void)
         const double end = now();
         pthread_join(th, NULL);
         CHECK(st == SIMREP_E_CANCELLED);
-        if (end - s.at > 1.0)
+        if (end - s.at > BOUND)
             fprintf(stderr, "FAIL cancel %s: returned %.2f s after the flag\n", c ? "update" : "cka_rbf", end - s.at);
-        CHECK(end - s.at <= 1.0);
+        CHECK(end - s.at <= BOUND);
     }
     simrep_moments_free(ctx, m);
     simrep_ctx_free(ctx);
