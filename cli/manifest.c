@@ -20,10 +20,14 @@
 #include "manifest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct strbuf {
     char *data;
@@ -308,18 +312,56 @@ int manifest_parse_buffer(const char *buf, size_t len, const char *file, manifes
     return 0;
 }
 
+/* The largest manifest read: a row is a name and a path (about 100 bytes),
+ * so 64 MiB is over half a million inputs, beyond what a matrix of K^2
+ * pairs could compute; anything larger (or endless, like /dev/zero) is
+ * refused before it fills memory. */
+#define MANIFEST_MAX ((size_t)64 << 20)
+
 int manifest_read_file(const char *path, manifest *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     out->col_name = out->col_path = out->col_group = out->col_layer = out->col_step = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO with no writer would block the open forever; only
+     * regular files are read (a pipe could be endless or never written). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    if (fd < 0 && errno == ENXIO && stat(path, &sb) == 0) /* a socket */
+        return fail(err, errcap, path, 0, "is not a regular file (a socket); write the manifest to a file first");
+    if (fd < 0)
         return fail(err, errcap, path, 0, "%s", strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        const int dir = S_ISDIR(sb.st_mode);
+        close(fd);
+        return fail(err, errcap, path, 0, "%s", dir ? "is a directory, not a manifest"
+                                                    : "is not a regular file (a pipe or a device); write the manifest "
+                                                      "to a file first");
+    }
+    if ((uint64_t)sb.st_size > MANIFEST_MAX) {
+        close(fd);
+        return fail(err, errcap, path, 0, "is %.1f MiB; a manifest may hold at most %zu MiB (one line per input)",
+                    (double)sb.st_size / 1048576.0, MANIFEST_MAX >> 20);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return fail(err, errcap, path, 0, "%s", strerror(errno));
+    }
     char *data = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
         if (len == cap) {
+            if (cap >= MANIFEST_MAX + 1) { /* it grew while read */
+                free(data);
+                fclose(f);
+                return fail(err, errcap, path, 0, "grew past %zu MiB while read; a manifest may hold at most that",
+                            MANIFEST_MAX >> 20);
+            }
             cap = cap ? 2 * cap : 4096;
+            cap = cap > MANIFEST_MAX + 1 ? MANIFEST_MAX + 1 : cap;
             char *d = realloc(data, cap);
             if (!d) {
                 free(data);

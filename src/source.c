@@ -84,16 +84,37 @@ simrep_status simrep__reader_read(simrep_ctx *ctx, const simrep__reader *r, uint
     return SIMREP_OK;
 }
 
+/* A pipe, device or socket: refused at once (opened with O_NONBLOCK, so a
+ * FIFO without a writer does not wait for one). */
+static simrep_status not_regular(simrep_ctx *ctx, const char *label, const struct stat *sb)
+{
+    const mode_t m = sb->st_mode;
+    return simrep__fail(ctx, SIMREP_E_IO,
+                        "%s: is %s, not a regular file: simrep reads arrays by offset (pread) and in several passes, "
+                        "so it reads regular files only; save the array to a file first",
+                        label, S_ISFIFO(m)   ? "a pipe (FIFO)"
+                               : S_ISCHR(m)  ? "a character device"
+                               : S_ISBLK(m)  ? "a block device"
+                               : S_ISSOCK(m) ? "a socket"
+                                             : "a special file");
+}
+
 simrep_status simrep__reader_open_file(simrep_ctx *ctx, const char *path, const char *label, simrep__reader *r)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
     r->label = label;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait for
+     * one forever (the check below refuses it); it means nothing for a
+     * regular file, and is cleared before reading anyway. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
+        struct stat sb;
         if (e == EISDIR)
             return simrep__fail(ctx, SIMREP_E_IO, "%s: is a directory, not an array file", label);
+        if (e == ENXIO && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* a socket cannot be opened */
+            return not_regular(ctx, label, &sb);
         return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot open: %s", label, strerror(e));
     }
     struct stat sb;
@@ -108,8 +129,11 @@ simrep_status simrep__reader_open_file(simrep_ctx *ctx, const char *path, const 
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: is not a regular file (simrep reads files by offset)", label);
+        return not_regular(ctx, label, &sb);
     }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     r->fd = fd;
     r->size = (uint64_t)sb.st_size;
     return SIMREP_OK;
