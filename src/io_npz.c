@@ -22,8 +22,10 @@
  * total beyond deflate's 1032:1 limit is refused before anything is read.
  * Deflated members are inflated as a stream (zlib, raw deflate); reading
  * forward continues it, reading backward restarts it, and layouts that need
- * the member out of order spill it once to an anonymous tmpfile() and pread
- * from there, so memory stays at two 64 KiB buffers plus zlib's window.
+ * the member out of order spill it once to an unlinked temporary file in
+ * $TMPDIR (/tmp if unset; its free space checked first, and a full disk
+ * reported with the directory and the size needed) and pread from there,
+ * so memory stays at two 64 KiB buffers plus zlib's window.
  * Rejected: inflating whole members into memory (a member may be larger
  * than RAM) and libzip/minizip (a dependency for ~300 lines).
  */
@@ -32,7 +34,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -53,7 +57,7 @@ struct simrep__inflater {
     int ended, live;
     z_stream z;
     unsigned char *inbuf, *scratch;
-    FILE *tmp;
+    int tmpfd;              /* the spill (-1: none) */
     simrep__reader tmprd;
     int spilled;
 };
@@ -97,8 +101,8 @@ void simrep__inflater_free(simrep_ctx *ctx, simrep__inflater *inf)
         return;
     if (inf->live)
         inflateEnd(&inf->z);
-    if (inf->tmp)
-        fclose(inf->tmp);
+    if (inf->tmpfd >= 0)
+        close(inf->tmpfd);
     simrep__free(ctx, inf->inbuf);
     simrep__free(ctx, inf->scratch);
     simrep__free(ctx, inf);
@@ -111,6 +115,7 @@ static simrep_status inflater_new(simrep_ctx *ctx, const simrep__reader *rd, uin
     if (!inf)
         return SIMREP_E_NOMEM;
     memset(inf, 0, sizeof *inf);
+    inf->tmpfd = -1;
     inf->alloc = ctx->allocator;
     inf->rd = rd;
     inf->label = label;
@@ -268,13 +273,28 @@ simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
     simrep_status st;
     if (inf->pos != 0 && (st = restart(ctx, inf)))
         return st;
-    if (inf->tmp) /* left by a spill that failed part way */
-        fclose(inf->tmp);
-    inf->tmp = tmpfile();
-    if (!inf->tmp)
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot create a temporary file to inflate the member into: %s",
-                            inf->label, strerror(errno));
-    int fd = fileno(inf->tmp);
+    if (inf->tmpfd >= 0) /* left by a spill that failed part way */
+        close(inf->tmpfd);
+    inf->tmpfd = -1;
+    const char *dir = getenv("TMPDIR");
+    dir = dir && *dir ? dir : "/tmp";
+    const double need = (double)inf->total;
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < need)
+        return simrep__fail(ctx, SIMREP_E_IO,
+                            "%s: reading this deflated member out of order inflates it to a temporary file in %s, "
+                            "which needs %.1f MiB but has %.1f MiB free; set TMPDIR to a directory with room (or "
+                            "store the member uncompressed: np.savez)",
+                            inf->label, dir, need / 1048576.0, (double)fs.f_bavail * (double)fs.f_frsize / 1048576.0);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/simrep-npz-XXXXXX", dir) >= (int)sizeof path)
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: the temporary directory name is too long: %s", inf->label, dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot create a temporary file in %s (TMPDIR) to inflate the "
+                            "member into: %s", inf->label, dir, strerror(errno));
+    unlink(path); /* lives until closed: nothing is left behind, even after a crash */
+    inf->tmpfd = fd;
     for (unsigned chunks = 1;; chunks++) {
         size_t g;
         if (chunks % 64 == 0 && simrep__cancel_requested(ctx)) /* every 4 MiB inflated */
@@ -291,8 +311,11 @@ simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0)
-                return simrep__fail(ctx, SIMREP_E_IO, "%s: writing the inflated member to a temporary file failed: %s",
-                                    inf->label, w < 0 ? strerror(errno) : "no progress");
+                return simrep__fail(ctx, SIMREP_E_IO,
+                                    "%s: writing the inflated member to a temporary file in %s failed after %.1f of "
+                                    "%.1f MiB: %s; set TMPDIR to a directory with room",
+                                    inf->label, dir, (double)(inf->pos - g + done) / 1048576.0, need / 1048576.0,
+                                    w < 0 ? strerror(errno) : "no progress");
             done += (size_t)w;
         }
     }
