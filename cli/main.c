@@ -205,6 +205,9 @@ int cmd_info(int argc, char **argv)
             fputs("  [3-D: sequences]", stdout);
         else if (a->ndim == 4)
             fputs("  [4-D: conv feature maps]", stdout);
+        if (a->name_len >= SIMREP_NAME_MAX)
+            printf("  [name of %lld bytes, shown shortened: opens as written here when no other long name starts "
+                   "alike, or by the whole name]", (long long)a->name_len);
         fputc('\n', stdout);
     }
     if (count > CAP)

@@ -887,6 +887,13 @@ size_t simrep_figure_title(const char *measure, const char *what, const char *la
 
 #define SIMREP_MAX_NDIM 8
 #define SIMREP_NAME_MAX 256
+/* Names (npz keys, tensor names) may be longer than SIMREP_NAME_MAX - 1
+ * bytes (up to 65535): simrep_array_info then holds the first
+ * SIMREP_NAME_SHOWN bytes followed by "...", and name_len says the full
+ * length.  Such an array opens by its full name, or by that shown form when
+ * exactly one long name starts with those bytes. */
+#define SIMREP_NAME_SHOWN (SIMREP_NAME_MAX - 4)
+#define SIMREP_KEY_MAX 65535
 
 typedef enum simrep_format {
     SIMREP_FORMAT_NPY = 0,
@@ -906,6 +913,7 @@ typedef struct simrep_array_info {
     int compressed;             /* npz: 1 if deflated */
     uint64_t data_offset;       /* byte offset of the data in the file (npy, stored npz, safetensors) */
     uint64_t data_size;         /* bytes of data */
+    int64_t name_len;           /* the name's full length in bytes (name is shortened when >= SIMREP_NAME_MAX) */
 } simrep_array_info;
 
 /* Which format a path names, by its extension; -1 if none. */

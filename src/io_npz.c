@@ -338,7 +338,9 @@ typedef struct zip_dir {
 
 typedef struct zip_entry {
     char name[SIMREP_NAME_MAX + 8];
-    size_t name_len;  /* the full length in the archive */
+    size_t name_len;  /* the full length in the archive (name holds its first bytes) */
+    uint64_t name_off; /* where the name is in the archive (to compare long names) */
+    char tail[4];     /* its last 4 bytes (".npy" for an array) */
     uint16_t flags, method;
     uint32_t crc;
     uint64_t csize, usize, local_off;
@@ -460,10 +462,14 @@ static simrep_status read_entry(simrep_ctx *ctx, const simrep__reader *rd, const
         return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt ZIP archive: central directory entry cut short",
                             label);
     e->name_len = nlen;
+    e->name_off = *pos + sizeof h;
     size_t keep = nlen < sizeof e->name - 1 ? nlen : sizeof e->name - 1;
     if ((st = simrep__reader_read(ctx, rd, *pos + sizeof h, e->name, keep)))
         return st;
     e->name[keep] = '\0';
+    memset(e->tail, 0, sizeof e->tail);
+    if (nlen >= 4 && (st = simrep__reader_read(ctx, rd, e->name_off + nlen - 4, e->tail, 4)))
+        return st;
 
     uint64_t x = *pos + sizeof h + nlen, xend = x + xlen;
     while (xend - x >= 4) {
@@ -498,9 +504,52 @@ static simrep_status read_entry(simrep_ctx *ctx, const simrep__reader *rd, const
 /* If e is an .npy member, its key (name without ".npy") length; else -1. */
 static long npy_key_len(const zip_entry *e)
 {
-    if (e->name_len >= sizeof e->name - 1 || e->name_len < 4 || strcmp(e->name + e->name_len - 4, ".npy") != 0)
+    if (e->name_len < 4 || memcmp(e->tail, ".npy", 4) != 0)
         return -1;
     return (long)e->name_len - 4;
+}
+
+/* The key as simrep_array_info holds it: whole, or shortened with "..."
+ * (SIMREP_NAME_SHOWN bytes of it, all in e->name). */
+static void shown_key(const zip_entry *e, long klen, char *out)
+{
+    if (klen < SIMREP_NAME_MAX) {
+        memcpy(out, e->name, (size_t)klen);
+        out[klen] = '\0';
+    } else {
+        memcpy(out, e->name, SIMREP_NAME_SHOWN);
+        memcpy(out + SIMREP_NAME_SHOWN, "...", 4);
+    }
+}
+
+/* Whether member e (key of klen bytes) is the one key names: the whole key,
+ * or its shown form (a long key's first bytes and "..."). */
+static simrep_status key_matches(simrep_ctx *ctx, const simrep__reader *rd, const zip_entry *e, long klen,
+                                 const char *key, size_t keylen, int *match)
+{
+    *match = 0;
+    if (klen >= SIMREP_NAME_MAX && keylen == SIMREP_NAME_SHOWN + 3 && memcmp(key + SIMREP_NAME_SHOWN, "...", 3) == 0) {
+        *match = memcmp(e->name, key, SIMREP_NAME_SHOWN) == 0;
+        return SIMREP_OK;
+    }
+    if ((size_t)klen != keylen && e->name_len != keylen) /* the key, or the member's name with ".npy" */
+        return SIMREP_OK;
+    const size_t held = e->name_len < sizeof e->name - 1 ? e->name_len : sizeof e->name - 1;
+    if (keylen <= held) {
+        *match = memcmp(e->name, key, keylen) == 0;
+        return SIMREP_OK;
+    }
+    char buf[1024]; /* a long key: compared with the archive's bytes */
+    for (size_t at = 0; at < keylen; at += sizeof buf) {
+        const size_t k = keylen - at < sizeof buf ? keylen - at : sizeof buf;
+        simrep_status st = simrep__reader_read(ctx, rd, e->name_off + at, buf, k);
+        if (st != SIMREP_OK)
+            return st;
+        if (memcmp(buf, key + at, k) != 0)
+            return SIMREP_OK;
+    }
+    *match = 1;
+    return SIMREP_OK;
 }
 
 /* Set up a stream over member e and parse its npy header. */
@@ -570,8 +619,8 @@ static simrep_status open_member(simrep_ctx *ctx, const simrep__reader *rd, cons
     if (s->inf)
         simrep__inflater_set_total(s->inf, *data_start + info->data_size);
     long klen = npy_key_len(e);
-    memcpy(info->name, e->name, (size_t)klen);
-    info->name[klen] = '\0';
+    shown_key(e, klen, info->name);
+    info->name_len = klen;
     info->compressed = e->method == 8;
     info->data_offset = e->method == 0 ? data + *data_start : 0;
     return SIMREP_OK;
@@ -595,7 +644,9 @@ simrep_status simrep__npz_list(simrep_ctx *ctx, const simrep__reader *rd, simrep
             continue;
         if (*count < cap) {
             char label[4096 + SIMREP_NAME_MAX + 8];
-            snprintf(label, sizeof label, "%s:%.*s", rd->label, (int)klen, e.name);
+            char shown[SIMREP_NAME_MAX];
+            shown_key(&e, klen, shown);
+            snprintf(label, sizeof label, "%s:%s", rd->label, shown);
             simrep__stream s;
             uint64_t start;
             st = open_member(ctx, rd, &e, label, &s, &infos[*count], &start);
@@ -630,22 +681,29 @@ simrep_status simrep__npz_open(simrep_ctx *ctx, const simrep__reader *rd, const 
         long klen = npy_key_len(&e);
         if (klen < 0)
             continue;
-        int match = !key || ((size_t)klen == keylen && memcmp(e.name, key, keylen) == 0) ||
-                    (e.name_len == keylen && memcmp(e.name, key, keylen) == 0);
+        int match = !key;
+        if (key && (st = key_matches(ctx, rd, &e, klen, key, keylen, &match)))
+            return st;
         if (match && nfound++ == 0)
             found = e;
-        e.name[klen] = '\0';
-        simrep__name_list_add(names, sizeof names, n++, e.name);
+        char shown[SIMREP_NAME_MAX];
+        shown_key(&e, klen, shown);
+        simrep__name_list_add(names, sizeof names, n++, shown);
     }
     if (n == 0)
         return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: the archive holds no .npy arrays", rd->label);
     if (key && nfound == 0)
-        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: no array '%s' in the archive; it holds %s", rd->label, key,
-                            names);
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: no array '%.300s' in the archive; it holds %s", rd->label,
+                            key, names);
+    if (key && nfound > 1) /* only a shortened key can name two members */
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: '%.300s' names %d arrays whose long keys start alike; give "
+                            "the whole key", rd->label, key, nfound);
     if (!key && n > 1)
         return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: the archive holds %d arrays (%s); name one as %s:KEY",
                             rd->label, n, names, rd->label);
     long klen = npy_key_len(&found);
-    snprintf(label_out, label_cap, "%s:%.*s", rd->label, (int)klen, found.name);
+    char shown[SIMREP_NAME_MAX];
+    shown_key(&found, klen, shown);
+    snprintf(label_out, label_cap, "%s:%s", rd->label, shown);
     return open_member(ctx, rd, &found, label_out, s, info, data_start);
 }

@@ -399,7 +399,8 @@ static simrep_status parse_tensor(json *j, uint64_t data_len, uint64_t data_base
     return SIMREP_OK;
 }
 
-typedef int (*st_visit)(void *user, const simrep_array_info *info);
+/* name: the tensor's whole name (info->name may be shortened). */
+typedef int (*st_visit)(void *user, const simrep_array_info *info, const char *name, size_t nlen);
 
 /* Parse the header of rd; call visit for each tensor until it returns 0. */
 static simrep_status parse_file(simrep_ctx *ctx, const simrep__reader *rd, st_visit visit, void *user)
@@ -463,11 +464,15 @@ static simrep_status parse_file(simrep_ctx *ctx, const simrep__reader *rd, st_vi
             } else {
                 simrep_array_info info;
                 memset(&info, 0, sizeof info);
-                snprintf(info.name, sizeof info.name, "%s", name);
+                if (nlen < SIMREP_NAME_MAX)
+                    memcpy(info.name, name, nlen + 1);
+                else /* shortened (simrep.h, SIMREP_NAME_SHOWN) */
+                    snprintf(info.name, sizeof info.name, "%.*s...", SIMREP_NAME_SHOWN, name);
+                info.name_len = (int64_t)nlen;
                 if ((st = parse_tensor(&j, data_len, data_base, &info)))
                     goto done;
-                if (go && nlen < SIMREP_NAME_MAX)
-                    go = visit(user, &info);
+                if (go)
+                    go = visit(user, &info, name, nlen);
             }
             if (jpeek(&j, ',')) {
                 j.p++;
@@ -491,8 +496,9 @@ typedef struct list_state {
     int cap, count;
 } list_state;
 
-static int list_visit(void *user, const simrep_array_info *info)
+static int list_visit(void *user, const simrep_array_info *info, const char *name, size_t nlen)
 {
+    (void)name, (void)nlen;
     list_state *ls = user;
     if (ls->count < ls->cap)
         ls->infos[ls->count] = *info;
@@ -517,10 +523,13 @@ typedef struct find_state {
     char names[512];
 } find_state;
 
-static int find_visit(void *user, const simrep_array_info *info)
+static int find_visit(void *user, const simrep_array_info *info, const char *name, size_t nlen)
 {
     find_state *fs = user;
-    if ((!fs->name || strcmp(fs->name, info->name) == 0) && fs->nfound++ == 0)
+    /* the whole name, or a long name's shown form (simrep.h) */
+    const int match = !fs->name || (strlen(fs->name) == nlen && memcmp(fs->name, name, nlen) == 0) ||
+                      (nlen >= SIMREP_NAME_MAX && strcmp(fs->name, info->name) == 0);
+    if (match && fs->nfound++ == 0)
         fs->found = *info;
     simrep__name_list_add(fs->names, sizeof fs->names, fs->n++, info->name);
     return 1;
@@ -539,8 +548,11 @@ simrep_status simrep__st_open(simrep_ctx *ctx, const simrep__reader *rd, const c
     if (name && fs.nfound == 0)
         return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: no tensor '%s' in the file; it holds %s", rd->label, name,
                             fs.names);
+    if (name && fs.nfound > 1 && strlen(name) == SIMREP_NAME_SHOWN + 3 && fs.found.name_len >= SIMREP_NAME_MAX)
+        return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: '%s' names %d tensors whose long names start alike; give "
+                            "the whole name", rd->label, name, fs.nfound);
     if (name && fs.nfound > 1)
-        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: malformed safetensors header: tensor '%s' appears %d times",
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: malformed safetensors header: tensor '%.300s' appears %d times",
                             rd->label, name, fs.nfound);
     if (!name && fs.n > 1)
         return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: the file holds %d tensors (%s); name one as %s:NAME",

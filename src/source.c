@@ -416,9 +416,9 @@ static simrep_status open_spec(simrep_ctx *ctx, const char *spec, int any_dtype,
     size_t len = simrep__split_spec(spec, &key);
     if (len >= sizeof ((simrep_source *)0)->path)
         return simrep__fail(ctx, SIMREP_E_INVALID, "%.64s...: path too long", spec);
-    if (key && strlen(key) >= SIMREP_NAME_MAX)
+    if (key && strlen(key) > SIMREP_KEY_MAX)
         return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%.*s: key too long (at most %d bytes)", (int)len, spec,
-                            SIMREP_NAME_MAX - 1);
+                            SIMREP_KEY_MAX);
     if (key && !*key)
         key = NULL;
     simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
@@ -518,9 +518,9 @@ simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t
     if (!ctx || (!buf && len) || !out || (int)format < 0 || format > SIMREP_FORMAT_SAFETENSORS)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_source_open_buffer: invalid arguments");
     *out = NULL;
-    if (key && strlen(key) >= SIMREP_NAME_MAX)
+    if (key && strlen(key) > SIMREP_KEY_MAX)
         return simrep__fail(ctx, SIMREP_E_NOTFOUND, "%s: key too long (at most %d bytes)", SIMREP__BUFFER_LABEL,
-                            SIMREP_NAME_MAX - 1);
+                            SIMREP_KEY_MAX);
     if (key && !*key)
         key = NULL;
     simrep_source *src = simrep__alloc(ctx, sizeof *src, "an input source");
