@@ -819,6 +819,7 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
             simrep_result_clear(ctx, &res[w]);
         return 1;
     }
+    const size_t back = (size_t)s->pj[t] * (size_t)K + (size_t)s->pi[t];
     for (int w = 0; w < r->nmeasures; w++) {
         if (errs[w].st != SIMREP_OK) { /* marks the measure undefined here (drop_failed_measures) */
             r->sim[w][at] = r->dist[w][at] = NAN;
@@ -826,6 +827,10 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
         }
         r->sim[w][at] = res[w].similarity;
         r->dist[w][at] = res[w].distance;
+        if (simrep_measure_get_info(r->measures[w])->outputs & SIMREP_OUT_REVERSE) { /* not mirrored */
+            r->sim[w][back] = res[w].reverse;
+            r->dist[w][back] = res[w].reverse_distance;
+        }
         if (simrep_measure_get_info(r->measures[w])->outputs & SIMREP_OUT_KEPT) {
             s->kept_x[t] = res[w].kept_p;
             s->kept_y[t] = res[w].kept_q;
@@ -868,18 +873,20 @@ static void pass_note_pair(pass_state *s, int t)
 static int pass_collect(pass_state *s, int rc)
 {
     mx_run *r = s->r;
-    const int K = r->K, nmeas = r->nmeasures, stride = 2 * nmeas + 3;
+    const int K = r->K, nmeas = r->nmeasures, stride = 4 * nmeas + 3;
     double *buf = malloc((size_t)(s->npairs ? s->npairs : 1) * (size_t)stride * sizeof *buf);
     rc = par_agree(rc < 0 && !buf ? cli_error(EXIT_DATA, "out of memory") : rc);
     for (int u = 0; rc < 0 && u < s->njobs; u++) {
         const int t = s->jobs[u];
-        const size_t at = (size_t)s->pi[t] * K + s->pj[t];
+        const size_t at = (size_t)s->pi[t] * K + s->pj[t], back = (size_t)s->pj[t] * K + s->pi[t];
         double *o = buf + (size_t)u * stride;
-        for (int w = 0; w < nmeas; w++)
+        for (int w = 0; w < nmeas; w++) {
             o[w] = r->sim[w][at], o[nmeas + w] = r->dist[w][at];
-        o[2 * nmeas] = (double)s->kept_x[t];
-        o[2 * nmeas + 1] = (double)s->kept_y[t];
-        o[2 * nmeas + 2] = (double)s->warn[t];
+            o[2 * nmeas + w] = r->sim[w][back], o[3 * nmeas + w] = r->dist[w][back];
+        }
+        o[4 * nmeas] = (double)s->kept_x[t];
+        o[4 * nmeas + 1] = (double)s->kept_y[t];
+        o[4 * nmeas + 2] = (double)s->warn[t];
     }
     if (rc < 0 && s->me > 0)
         par_send(buf, (int64_t)s->njobs * stride, 0);
@@ -892,12 +899,14 @@ static int pass_collect(pass_state *s, int rc)
             if (s->jrank[t] != q)
                 continue;
             const double *o = buf + (size_t)(u++) * stride;
-            const size_t at = (size_t)s->pi[t] * K + s->pj[t];
-            for (int w = 0; w < nmeas; w++)
+            const size_t at = (size_t)s->pi[t] * K + s->pj[t], back = (size_t)s->pj[t] * K + s->pi[t];
+            for (int w = 0; w < nmeas; w++) {
                 r->sim[w][at] = o[w], r->dist[w][at] = o[nmeas + w];
-            s->kept_x[t] = (int64_t)o[2 * nmeas];
-            s->kept_y[t] = (int64_t)o[2 * nmeas + 1];
-            s->warn[t] = (unsigned)o[2 * nmeas + 2];
+                r->sim[w][back] = o[2 * nmeas + w], r->dist[w][back] = o[3 * nmeas + w];
+            }
+            s->kept_x[t] = (int64_t)o[4 * nmeas];
+            s->kept_y[t] = (int64_t)o[4 * nmeas + 1];
+            s->warn[t] = (unsigned)o[4 * nmeas + 2];
             pass_note_pair(s, t);
         }
     }
@@ -1090,15 +1099,19 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
     free(tile), free(done), free(members), free(pi), free(pj);
     if (rc >= 0)
         return rc;
-    for (int t = 0; t < r->nmeasures; t++)
+    /* The diagonal, and the lower triangle mirrored from the upper, except
+     * for asymmetric measures (SIMREP_OUT_REVERSE), whose pairs filled both. */
+    for (int t = 0; t < r->nmeasures; t++) {
+        const int asym = (simrep_measure_get_info(r->measures[t])->outputs & SIMREP_OUT_REVERSE) != 0;
         for (int i = 0; i < K; i++) {
             r->sim[t][(size_t)i * K + i] = 1.0;
             r->dist[t][(size_t)i * K + i] = 0.0;
-            for (int j = 0; j < i; j++) {
+            for (int j = 0; j < i && !asym; j++) {
                 r->sim[t][(size_t)i * K + j] = r->sim[t][(size_t)j * K + i];
                 r->dist[t][(size_t)i * K + j] = r->dist[t][(size_t)j * K + i];
             }
         }
+    }
     return -1;
 }
 

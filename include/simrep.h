@@ -359,7 +359,8 @@ typedef enum simrep_option_id {
 #define SIMREP_OUT_REFERENCE_MEAN 4u /* reference_mean: "reference_mean" */
 #define SIMREP_OUT_COEFS 8u          /* coefs (ncoefs): "coefs", printed on request (--coefs) */
 #define SIMREP_OUT_WEIGHTS 16u       /* weights (ncoefs): "weights", with coefs */
-#define SIMREP_OUT_REVERSE 32u       /* reverse: "reverse", the similarity with x and y exchanged */
+#define SIMREP_OUT_REVERSE 32u       /* reverse, reverse_distance: "reverse", the measure with x and y
+                                        exchanged (asymmetric measures; matrices are then not mirrored) */
 #define SIMREP_OUT_COUNT 6           /* bits defined */
 
 typedef struct simrep_measure_info {
@@ -492,6 +493,7 @@ typedef struct simrep_result {
     int has_chance;
     double chance;
     double reverse;          /* asymmetric measures (SIMREP_OUT_REVERSE): the similarity with x and y exchanged */
+    double reverse_distance; /* ... and its distance (a matrix's entry (j, i) of the pair i, j) */
 } simrep_result;
 
 void simrep_result_clear(simrep_ctx *ctx, simrep_result *result);

@@ -26,6 +26,7 @@
  * rows and columns of the pair's covariance are zero for every measure; a
  * side of constant features only is SIMREP_E_DEGENERATE for every measure.
  */
+#include "linalg.h"
 #include "measures.h"
 #include "moments.h"
 
@@ -46,6 +47,7 @@ typedef struct pair_input {
     int64_t *kept;        /* their indices within the input */
     double trace;         /* tr of its scatter block */
     simrep__side *side;   /* eigendecomposition of its kept covariance (CCA family), or NULL */
+    simrep__eig *eig;     /* eigendecomposition of its whole scatter (SIMREP__PREP_EIG), or NULL */
 } pair_input;
 
 struct simrep_pairs {
@@ -74,6 +76,65 @@ static int is_constant(const simrep_pairs *pp, int64_t c)
     return !(pp->scatter[c * (pp->d + 1)] > (double)pp->n * t * t);
 }
 
+static void eig_free(simrep_ctx *ctx, simrep__eig *e)
+{
+    if (!e)
+        return;
+    simrep__free(ctx, e->vals);
+    simrep__free(ctx, e->vecs);
+    simrep__free(ctx, e);
+}
+
+static simrep__eig *eig_alloc(simrep_ctx *ctx, int64_t p)
+{
+    simrep__eig *e = simrep__alloc(ctx, sizeof *e, "eigendecomposition");
+    if (!e)
+        return NULL;
+    e->k = p;
+    e->vals = simrep__alloc_array(ctx, (size_t)p, sizeof(double), "eigenvalues");
+    e->vecs = e->vals ? simrep__alloc_array(ctx, (size_t)p * (size_t)p, sizeof(double), "eigenvectors") : NULL;
+    if (!e->vecs) {
+        eig_free(ctx, e);
+        return NULL;
+    }
+    return e;
+}
+
+/*
+ * Input j's whole scatter (every feature, constant ones as zero rows and
+ * columns, in the moments' units of 2^(2 expo)) eigendecomposed: the
+ * regressions and whitenings of the measures that read it (SIMREP__PREP_EIG)
+ * need all of its directions, not the CCA family's rescaled kept block.
+ * dsyevd's ascending order is reversed; round-off negatives become 0.
+ */
+static simrep_status eig_make(simrep_ctx *ctx, const simrep_pairs *pp, int j, simrep__eig **out)
+{
+    const int64_t o = pp->off[j], p = pp->off[j + 1] - o;
+    simrep__eig *e = eig_alloc(ctx, p);
+    double *a = e ? simrep__alloc_array(ctx, (size_t)p * (size_t)p, sizeof(double), "scatter block") : NULL;
+    double *w = a ? simrep__alloc_array(ctx, (size_t)p, sizeof(double), "eigenvalues") : NULL;
+    simrep_status st = w ? SIMREP_OK : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK) {
+        for (int64_t c = 0; c < p; c++)
+            for (int64_t r = 0; r < p; r++)
+                a[r + c * p] = is_constant(pp, o + r) || is_constant(pp, o + c) ? 0 : scatter_at(pp, o + r, o + c);
+        st = simrep__syevd(ctx, p, a, p, w);
+    }
+    if (st == SIMREP_OK)
+        for (int64_t c = 0; c < p; c++) {
+            e->vals[c] = w[p - 1 - c] > 0 ? w[p - 1 - c] : 0;
+            memcpy(e->vecs + c * p, a + (p - 1 - c) * p, (size_t)p * sizeof(double));
+        }
+    simrep__free(ctx, a);
+    simrep__free(ctx, w);
+    if (st != SIMREP_OK) {
+        eig_free(ctx, e);
+        e = NULL;
+    }
+    *out = e;
+    return st;
+}
+
 void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pp)
 {
     if (!pp)
@@ -81,6 +142,7 @@ void simrep_pairs_free(simrep_ctx *ctx, simrep_pairs *pp)
     for (int j = 0; pp->in && j < pp->count; j++) {
         simrep__free(ctx, pp->in[j].kept);
         simrep__side_free(ctx, pp->in[j].side);
+        eig_free(ctx, pp->in[j].eig);
     }
     simrep__free(ctx, pp->in);
     simrep__free(ctx, pp);
@@ -189,6 +251,8 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
         for (int64_t c = 0; c < p; c++)
             if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax && !is_constant(pp, o + c))
                 in->kept[in->k++] = c;
+        if ((prep & SIMREP__PREP_EIG) && (st = eig_make(ctx, pp, j, &in->eig)) != SIMREP_OK)
+            break;
     }
     /* Each input's kept covariance block, eigendecomposed once for every
      * pair: independent tasks, largest first (tasks.c). */
@@ -221,8 +285,15 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
 
 /*
  * One input's prepared state as doubles: prepared, k, trace, has_side, the k
- * kept indices, then the eigendecomposition's own state if any.
+ * kept indices, then the side's own state if any; with SIMREP__PREP_EIG,
+ * at a fixed offset after the longest side, has_eig, the p eigenvalues and
+ * the p x p eigenvectors of the whole scatter.
  */
+static int64_t eig_state_at(const simrep_pairs *pp, int64_t p)
+{
+    return 4 + p + (pp->prep & SIMREP__PREP_SIDE ? 2 + p + p * p : 0);
+}
+
 int64_t simrep_pairs_input_state_len(const simrep_pairs *pp, int input)
 {
     if (!pp || input < 0 || input >= pp->count)
@@ -230,7 +301,7 @@ int64_t simrep_pairs_input_state_len(const simrep_pairs *pp, int input)
     /* The longest state this input can have (every feature kept), so that a
      * receiver can size its buffer before knowing k. */
     const int64_t p = pp->off[input + 1] - pp->off[input];
-    return 4 + p + (pp->prep & SIMREP__PREP_SIDE ? 2 + p + p * p : 0);
+    return eig_state_at(pp, p) + (pp->prep & SIMREP__PREP_EIG ? 1 + p + p * p : 0);
 }
 
 void simrep_pairs_input_save(const simrep_pairs *pp, int input, double *state)
@@ -246,6 +317,12 @@ void simrep_pairs_input_save(const simrep_pairs *pp, int input, double *state)
         state[4 + a] = (double)in->kept[a];
     if (in->side)
         simrep__side_save(in->side, state + 4 + in->k);
+    if (in->eig) {
+        const int64_t p = in->eig->k, at = eig_state_at(pp, p);
+        state[at] = 1;
+        memcpy(state + at + 1, in->eig->vals, (size_t)p * sizeof(double));
+        memcpy(state + at + 1 + p, in->eig->vecs, (size_t)(p * p) * sizeof(double));
+    }
 }
 
 simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pp, int input, const double *state)
@@ -268,6 +345,7 @@ simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pp, int inp
     for (int64_t a = 0; a < (int64_t)k; a++)
         kept[a] = (int64_t)state[4 + a];
     simrep__side *side = NULL;
+    simrep__eig *eig = NULL;
     if (state[3] == 1) {
         simrep_status st = simrep__side_load(ctx, state + 4 + (int64_t)k, (int64_t)k, &side);
         if (st != SIMREP_OK) {
@@ -275,8 +353,25 @@ simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pp, int inp
             return st;
         }
     }
+    const int64_t at = eig_state_at(pp, p);
+    if ((pp->prep & SIMREP__PREP_EIG) && state[at] == 1) {
+        int fine = 1;
+        for (int64_t c = 0; c < p + p * p && fine; c++)
+            fine = isfinite(state[at + 1 + c]) && (c >= p || state[at + 1 + c] >= 0);
+        if (!fine || !(eig = eig_alloc(ctx, p))) {
+            simrep__free(ctx, kept);
+            simrep__side_free(ctx, side);
+            return fine ? SIMREP_E_NOMEM
+                        : simrep__fail(ctx, SIMREP_E_INVALID,
+                                       "pairs_input_load: the state of input %d holds a bad eigendecomposition", input);
+        }
+        memcpy(eig->vals, state + at + 1, (size_t)p * sizeof(double));
+        memcpy(eig->vecs, state + at + 1 + p, (size_t)(p * p) * sizeof(double));
+    }
     simrep__free(ctx, in->kept);
     simrep__side_free(ctx, in->side);
+    eig_free(ctx, in->eig);
+    in->eig = eig;
     in->kept = kept;
     in->side = side;
     in->k = (int64_t)k;
@@ -334,6 +429,10 @@ static simrep_status prepare_pair(simrep_ctx *ctx, const simrep_pairs *pp, int i
     pr->side_x = a->side;
     pr->side_y = b->side;
     pr->mixed = simrep__moments_mixed(pp->m);
+    pr->eig_x = a->eig;
+    pr->eig_y = b->eig;
+    pr->expo_x = simrep__moments_exponent(pp->m, i);
+    pr->expo_y = simrep__moments_exponent(pp->m, j);
     pr->opt = &pp->opt;
     return SIMREP_OK;
 }

@@ -322,7 +322,9 @@ double simrep_measure_input_cost(simrep_measure m, int64_t n, int64_t p)
 {
     const simrep__measure_row *r = simrep__measure_row_get(m);
     (void)n;
-    return r && (r->prep & (SIMREP__PREP_SIDE | SIMREP__PREP_EIG)) ? (double)p * (double)p * (double)p : 0;
+    /* A prep_at row may need an eigendecomposition at some options: counted. */
+    const unsigned prep = r ? r->prep | (r->prep_at ? SIMREP__PREP_EIG : 0) : 0;
+    return prep & (SIMREP__PREP_SIDE | SIMREP__PREP_EIG) ? (double)p * (double)p * (double)p : 0;
 }
 
 /* ------------------------------------------------------------- outputs */

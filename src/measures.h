@@ -34,7 +34,8 @@ simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k,
 /*
  * One input's whole scatter (every feature, not rescaled), eigendecomposed:
  * vals descending (round-off negatives clamped to 0), vecs p x p column-
- * major in the same order.  Made once per input (compare.c) for the
+ * major in the same order; in the moments' units (scatter x 4^expo is the
+ * data's, see simrep__prepared).  Made once per input (compare.c) for the
  * moments measures that regress or whiten (linreg, shape metrics, ...).
  */
 typedef struct simrep__eig {
@@ -58,6 +59,7 @@ typedef struct simrep__prepared {
     const simrep__side *side_x, *side_y; /* shared eigendecompositions of the kept blocks, or NULL */
     int mixed;            /* the moments had rows folded in mixed precision (simrep_precision) */
     const simrep__eig *eig_x, *eig_y;    /* shared eigendecompositions of the whole scatters, or NULL */
+    int expo_x, expo_y;   /* each side's state is in units of 2^expo (moments.h): scatter x 4^expo is the data's */
     const simrep_options *opt;
     const unsigned char *want; /* want[m] != 0: measure m is asked for in this call */
     void *cache[SIMREP_FAMILY_COUNT]; /* a family's shared work, made by its first measure */

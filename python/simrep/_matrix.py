@@ -95,6 +95,15 @@ def _group_summary(dist, groups, order):
     return out
 
 
+def _put_pair(sim, dist, i, j, r, info):
+    """Pair (i, j)'s result into the matrices: mirrored, or for an
+    asymmetric measure (its outputs include "reverse") (j, i) its own."""
+    sim[i, j] = sim[j, i] = r.similarity
+    dist[i, j] = dist[j, i] = r.distance
+    if info["_outputs"] & _native.OUT_REVERSE:
+        sim[j, i], dist[j, i] = r.reverse, r.reverse_distance
+
+
 def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
     """Every pair's linear measures from a K-input simrep_moments (the
     per-input work done once by simrep_pairs_prepare): ({id: K x K
@@ -120,8 +129,7 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
                     ctx.check(st, (names[i], names[j]))
                     for c, m in enumerate(linear):
                         r = results[c]
-                        sim[m][i, j] = sim[m][j, i] = r.similarity
-                        dist[m][i, j] = dist[m][j, i] = r.distance
+                        _put_pair(sim[m], dist[m], i, j, r, _BY_ID[m][1])
                         if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                             kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
                         if warn_out is not None:
@@ -315,8 +323,7 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                         try:
                             ctx.check(st, (names[i], names[j]))
                             for c, m in enumerate(of_rows):
-                                out_sim[m][i, j] = out_sim[m][j, i] = results[c].similarity
-                                out_dist[m][i, j] = out_dist[m][j, i] = results[c].distance
+                                _put_pair(out_sim[m], out_dist[m], i, j, results[c], _BY_ID[m][1])
                         finally:
                             for c in range(len(of_rows)):
                                 _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))

@@ -83,7 +83,7 @@ class Result(ctypes.Structure):
                 ("kept_p", c_int64), ("kept_q", c_int64), ("dims_p", c_int64), ("dims_q", c_int64),
                 ("reference_mean", c_double), ("warnings", c_uint), ("coefs", POINTER(c_double)),
                 ("ncoefs", c_int64), ("weights", POINTER(c_double)), ("has_chance", c_int), ("chance", c_double),
-                ("reverse", c_double)]
+                ("reverse", c_double), ("reverse_distance", c_double)]
 
 
 class MeasureInfo(ctypes.Structure):

@@ -302,7 +302,7 @@ def procrustes_angular(x, y):
 
 
 def compute(measure, x, y, *, epsilon=EPSILON, svcca_keep=0.99, svcca_dims=None,
-            svcca_rule="variance", rbf_sigma=1.0, pwcca_variant="google"):
+            svcca_rule="variance", rbf_sigma=1.0, pwcca_variant="google", shape_alpha=1.0, ridge=0.0):
     """One measure by id, as a dict with similarity, distance and the extras
     simrep's JSON carries for it (kept, dims, coefs, weights, ...)."""
     if measure == "cca":
