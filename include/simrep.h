@@ -295,7 +295,8 @@ typedef enum simrep_measure {
     SIMREP_MUTUAL_KNN = 11,   /* mutual k-nearest-neighbour alignment (rows; knn) */
     SIMREP_CKNNA = 12,        /* CKNNA, kNN-masked CKA (rows; knn) */
     SIMREP_CKA_LANGE = 13,    /* linear CKA without the centered Gram's diagonal (Lange et al. 2023; moments) */
-    SIMREP_MEASURE_COUNT = 14
+    SIMREP_CKA_ANGULAR = 14,
+    SIMREP_MEASURE_COUNT = 15
 } simrep_measure;
 
 /*

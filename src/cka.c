@@ -15,6 +15,12 @@
  * cka_debiased = h(x, y) / sqrt(h(x, x) h(y, y)).  It can be negative and is
  * reported as computed.  h(x, x) <= 0 (possible for tiny n or near-constant
  * data) would make the notebook return NaN; here it is an error that says so.
+ *
+ * Angular: cka_angular's distance is arccos(cka), the angle between the
+ * centred Gram matrices XcXcᵀ and YcYcᵀ as vectors (Williams et al. 2021;
+ * netrep's LinearCKA, angular_distance of the two Gram matrices), which
+ * is a metric; cka <= 1 is exact (Cauchy-Schwarz), so round-off above 1 is
+ * clamped before the arccos.
  */
 #include "measures.h"
 
@@ -96,4 +102,14 @@ simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_re
     r->similarity = s > 1 ? 1 : s < -1 ? -1 : s; /* Cauchy-Schwarz, up to round-off */
     r->distance = acos(r->similarity);
     return SIMREP_OK;
+}
+
+simrep_status simrep__cka_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    simrep_status st = cka_linear(ctx, pr, 0, r);
+    if (st == SIMREP_OK) {
+        r->similarity = r->similarity > 1 ? 1 : r->similarity;
+        r->distance = acos(r->similarity);
+    }
+    return st;
 }

@@ -80,6 +80,7 @@ simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, cons
 simrep_status simrep__procrustes(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__procrustes_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__cka_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 
 #define OPT(o) (1u << SIMREP_OPT_##o)
 #define FAMILY(f, rows, maps) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps
@@ -256,6 +257,17 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .paper = "Lange, Kwok, Matelsky, Wang, Rolnick & Kording 2023, Deep networks as paths on the "
                           "manifold of neural representations (TAG-ML, PMLR 221)"},
         .pair = simrep__cka_lange},
+    [SIMREP_CKA_ANGULAR] = {
+        .info = {.id = "cka_angular", .title = "angular linear CKA (the angle between the centred Gram matrices)",
+                 .similarity = "linear CKA, in [0, 1]", .distance = "arccos(similarity), in [0, pi/2]; a metric",
+                 .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
+                 .reference = "netrep LinearCKA (angular_distance of the centred Gram matrices)", MOMENTS,
+                 .options = 0, .outputs = 0, .similarity_min = 0, .similarity_max = 1, .distance_min = 0,
+                 .distance_max = 1.5707963267948966, .invariant = INV_ROTATION | SIMREP_INV_SWAP, .metric = 1,
+                 .paper = "Williams, Kunz, Kornblith & Linderman 2021, Generalized shape metrics on neural "
+                          "representations (NeurIPS); CKA: Kornblith et al. 2019"},
+        .pair = simrep__cka_angular},
 };
 
 /* What a user gets without naming measures: the CCA paper's three and

@@ -34,11 +34,11 @@ REFERENCE_THRESHOLD = 0.98  # cca_core.get_cca_similarity's default threshold fo
 
 CCA_FAMILY = ("cca", "cca_r2", "svcca", "pwcca")
 ALL_MEASURES = ("cca", "cca_r2", "svcca", "pwcca", "cka", "cka_debiased", "cka_rbf",
-                "procrustes", "procrustes_angular")
+                "procrustes", "procrustes_angular", "cka_angular")
 # Measures whose value does not change when X and Y are swapped.  pwcca is
 # not symmetric (its weights come from one side).
 SYMMETRIC = ("cca", "cca_r2", "svcca", "cka", "cka_debiased", "cka_rbf", "procrustes",
-             "procrustes_angular")
+             "procrustes_angular", "cka_angular")
 
 
 class Degenerate(ValueError):
@@ -301,6 +301,14 @@ def procrustes_angular(x, y):
     return {"similarity": s, "distance": float(np.arccos(min(s, 1.0)))}
 
 
+def cka_angular(x, y):
+    """netrep.metrics.LinearCKA().score: the angle between the centred Gram matrices."""
+    xc, yc = _centre(x), _centre(y)
+    k, l = xc @ xc.T, yc @ yc.T
+    s = float(np.sum(k * l) / (np.linalg.norm(k) * np.linalg.norm(l)))
+    return {"similarity": s, "distance": float(np.arccos(np.clip(s, -1, 1)))}
+
+
 def compute(measure, x, y, *, epsilon=EPSILON, svcca_keep=0.99, svcca_dims=None,
             svcca_rule="variance", rbf_sigma=1.0, pwcca_variant="google", shape_alpha=1.0, ridge=0.0):
     """One measure by id, as a dict with similarity, distance and the extras
@@ -323,6 +331,8 @@ def compute(measure, x, y, *, epsilon=EPSILON, svcca_keep=0.99, svcca_dims=None,
         r = procrustes(x, y)
     elif measure == "procrustes_angular":
         r = procrustes_angular(x, y)
+    elif measure == "cka_angular":
+        r = cka_angular(x, y)
     else:
         raise KeyError(measure)
     r = dict(r)

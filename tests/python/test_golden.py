@@ -161,6 +161,8 @@ def test_golden_distances_and_extras(case):
         elif mid == "procrustes_angular":
             assert abs(d - math.acos(min(1.0, s))) <= 1e-12
             assert abs(s - j["procrustes"]["similarity"]) <= 1e-12
+        elif mid == "cka_angular":
+            assert abs(d - math.acos(min(1.0, s))) <= 1e-12
         else:
             assert abs(d - (1 - s)) <= 1e-12, mid
     assert j["cka_rbf"]["sigma"] == 1.0
