@@ -296,7 +296,9 @@ typedef enum simrep_measure {
     SIMREP_CKNNA = 12,        /* CKNNA, kNN-masked CKA (rows; knn) */
     SIMREP_CKA_LANGE = 13,    /* linear CKA without the centered Gram's diagonal (Lange et al. 2023; moments) */
     SIMREP_CKA_ANGULAR = 14,
-    SIMREP_MEASURE_COUNT = 15
+    SIMREP_SHAPE_ANGULAR = 15,
+    SIMREP_SHAPE_EUCLIDEAN = 16,
+    SIMREP_MEASURE_COUNT = 17
 } simrep_measure;
 
 /*

@@ -81,6 +81,9 @@ simrep_status simrep__procrustes(simrep_ctx *ctx, simrep__prepared *pr, simrep_r
 simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__procrustes_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__cka_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__shape_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+simrep_status simrep__shape_euclidean(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
+unsigned simrep__shape_prep(const simrep_options *opt);
 
 #define OPT(o) (1u << SIMREP_OPT_##o)
 #define FAMILY(f, rows, maps) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps
@@ -268,6 +271,36 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .paper = "Williams, Kunz, Kornblith & Linderman 2021, Generalized shape metrics on neural "
                           "representations (NeurIPS); CKA: Kornblith et al. 2019"},
         .pair = simrep__cka_angular},
+    [SIMREP_SHAPE_ANGULAR] = {
+        .info = {.id = "shape_angular", .title = "generalized shape metric, angular (partial whitening --shape-alpha)",
+                 .similarity = "cosine of the aligned, partially whitened data, in [0, 1]",
+                 .distance = "the angle arccos(similarity), in [0, pi/2]; a metric",
+                 .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps and isotropic scaling of x or y, translation (alpha = 1, the "
+                                "default; alpha = 0: invertible linear maps)",
+                 .reference = "netrep LinearMetric(alpha, score_method='angular'), centred, zero-padded", MOMENTS,
+                 .options = OPT(SHAPE_ALPHA), .outputs = 0, .similarity_min = 0, .similarity_max = 1,
+                 .distance_min = 0, .distance_max = 1.5707963267948966,
+                 .invariant = INV_ROTATION | SIMREP_INV_SWAP, .metric = 1,
+                 .paper = "Williams, Kunz, Kornblith & Linderman 2021, Generalized shape metrics on neural "
+                          "representations (NeurIPS)"},
+        .pair = simrep__shape_angular, .prep_at = simrep__shape_prep},
+    [SIMREP_SHAPE_EUCLIDEAN] = {
+        .info = {.id = "shape_euclidean", .title = "generalized shape metric, Euclidean (partial whitening "
+                                                   "--shape-alpha)",
+                 .similarity = "cosine of the aligned, partially whitened data, in [0, 1] (as shape_angular)",
+                 .distance = "|X Zx U - Y Zy V|_F after the alignment, in the data's units, >= 0; a metric",
+                 .higher_is_more_similar = 1,
+                 .invariances = "orthogonal maps of x or y, translation (not scaling: the distance is in the "
+                                "data's units)",
+                 .reference = "netrep LinearMetric(alpha, score_method='euclidean'), centred, zero-padded",
+                 MOMENTS, .options = OPT(SHAPE_ALPHA), .outputs = 0, .similarity_min = 0, .similarity_max = 1,
+                 .distance_min = 0, .distance_max = INFINITY,
+                 .invariant = SIMREP_INV_TRANSLATION | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER | SIMREP_INV_SWAP,
+                 .metric = 1,
+                 .paper = "Williams, Kunz, Kornblith & Linderman 2021, Generalized shape metrics on neural "
+                          "representations (NeurIPS)"},
+        .pair = simrep__shape_euclidean, .prep_at = simrep__shape_prep},
 };
 
 /* What a user gets without naming measures: the CCA paper's three and

@@ -34,11 +34,11 @@ REFERENCE_THRESHOLD = 0.98  # cca_core.get_cca_similarity's default threshold fo
 
 CCA_FAMILY = ("cca", "cca_r2", "svcca", "pwcca")
 ALL_MEASURES = ("cca", "cca_r2", "svcca", "pwcca", "cka", "cka_debiased", "cka_rbf",
-                "procrustes", "procrustes_angular", "cka_angular")
+                "procrustes", "procrustes_angular", "cka_angular", "shape_angular", "shape_euclidean")
 # Measures whose value does not change when X and Y are swapped.  pwcca is
 # not symmetric (its weights come from one side).
 SYMMETRIC = ("cca", "cca_r2", "svcca", "cka", "cka_debiased", "cka_rbf", "procrustes",
-             "procrustes_angular", "cka_angular")
+             "procrustes_angular", "cka_angular", "shape_angular", "shape_euclidean")
 
 
 class Degenerate(ValueError):
@@ -301,6 +301,36 @@ def procrustes_angular(x, y):
     return {"similarity": s, "distance": float(np.arccos(min(s, 1.0)))}
 
 
+def whiten(x, alpha, tol=1e-7):
+    """netrep.utils.whiten(x, alpha, preserve_variance=True, eigval_tol=tol): Z."""
+    if alpha > 1 - tol:
+        return np.eye(x.shape[1])
+    lam, v = np.linalg.eigh(x.T @ x)
+    lam = np.maximum(lam, tol)
+    d = alpha + (1 - alpha) * lam ** -0.5
+    new_var = np.sum(alpha ** 2 * lam + 2 * alpha * (1 - alpha) * lam ** 0.5 + (1 - alpha) ** 2)
+    d *= np.sqrt(np.sum(lam) / new_var)
+    return (v * d) @ v.T
+
+
+def linear_metric(x, y, alpha, method):
+    """netrep.metrics.LinearMetric(alpha, center_columns=True, zero_pad=True,
+    score_method=method).fit_score(x, y): zero-pad the narrower side,
+    centre, partially whiten, align by the SVD, then the angle or the
+    Frobenius norm of the difference."""
+    m = max(x.shape[1], y.shape[1])
+    x = np.pad(np.asarray(x, np.float64), ((0, 0), (0, m - x.shape[1])))
+    y = np.pad(np.asarray(y, np.float64), ((0, 0), (0, m - y.shape[1])))
+    x, y = _centre(x), _centre(y)
+    zx, zy = whiten(x, alpha), whiten(y, alpha)
+    u, _, vt = np.linalg.svd((x @ zx).T @ (y @ zy))
+    a, b = x @ zx @ u, y @ zy @ vt.T
+    cos = float(np.dot(a.ravel(), b.ravel()) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    if method == "angular":
+        return {"similarity": cos, "distance": float(np.arccos(np.clip(cos, -1, 1))), "alpha": alpha}
+    return {"similarity": cos, "distance": float(np.linalg.norm(a - b, ord="fro")), "alpha": alpha}
+
+
 def cka_angular(x, y):
     """netrep.metrics.LinearCKA().score: the angle between the centred Gram matrices."""
     xc, yc = _centre(x), _centre(y)
@@ -333,6 +363,8 @@ def compute(measure, x, y, *, epsilon=EPSILON, svcca_keep=0.99, svcca_dims=None,
         r = procrustes_angular(x, y)
     elif measure == "cka_angular":
         r = cka_angular(x, y)
+    elif measure in ("shape_angular", "shape_euclidean"):
+        r = linear_metric(x, y, shape_alpha, measure[len("shape_"):])
     else:
         raise KeyError(measure)
     r = dict(r)

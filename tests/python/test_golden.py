@@ -161,8 +161,11 @@ def test_golden_distances_and_extras(case):
         elif mid == "procrustes_angular":
             assert abs(d - math.acos(min(1.0, s))) <= 1e-12
             assert abs(s - j["procrustes"]["similarity"]) <= 1e-12
-        elif mid == "cka_angular":
+        elif mid in ("cka_angular", "shape_angular"):
             assert abs(d - math.acos(min(1.0, s))) <= 1e-12
+        elif mid == "shape_euclidean":  # in data units: the reference's own value
+            x, y = arrays(case)
+            assert abs(d - ref.compute(mid, x, y)["distance"]) <= 1e-8 * max(1, d)
         else:
             assert abs(d - (1 - s)) <= 1e-12, mid
     assert j["cka_rbf"]["sigma"] == 1.0
