@@ -298,7 +298,8 @@ typedef enum simrep_measure {
     SIMREP_CKA_ANGULAR = 14,
     SIMREP_SHAPE_ANGULAR = 15,
     SIMREP_SHAPE_EUCLIDEAN = 16,
-    SIMREP_MEASURE_COUNT = 17
+    SIMREP_LINREG = 17,
+    SIMREP_MEASURE_COUNT = 18
 } simrep_measure;
 
 /*

@@ -84,6 +84,7 @@ simrep_status simrep__cka_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_
 simrep_status simrep__shape_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__shape_euclidean(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 unsigned simrep__shape_prep(const simrep_options *opt);
+simrep_status simrep__linreg(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 
 #define OPT(o) (1u << SIMREP_OPT_##o)
 #define FAMILY(f, rows, maps) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps
@@ -301,6 +302,21 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .paper = "Williams, Kunz, Kornblith & Linderman 2021, Generalized shape metrics on neural "
                           "representations (NeurIPS)"},
         .pair = simrep__shape_euclidean, .prep_at = simrep__shape_prep},
+    [SIMREP_LINREG] = {
+        .info = {.id = "linreg", .title = "linear regression: the fraction of y's variance explained from x",
+                 .similarity = "R^2 of the least-squares fit of y from x with an intercept, over y's summed "
+                               "variance, in [0, 1]",
+                 .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
+                 .invariances = "invertible linear maps of x, orthogonal maps and isotropic scaling of y, "
+                                "translation (--ridge 0, the default)",
+                 .reference = "numpy.linalg.lstsq with an intercept column; --ridge: sklearn Ridge(alpha), "
+                              "r2_score(multioutput='variance_weighted')",
+                 MOMENTS, .options = OPT(RIDGE), .outputs = SIMREP_OUT_REVERSE | SIMREP_OUT_COEFS,
+                 .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
+                 .invariant = INV_ROTATION,
+                 .paper = "Klabunde, Schumacher, Strohmaier & Lemmerich 2023, Similarity of neural network "
+                          "models: a survey of functional and representational measures (linear regression)"},
+        .pair = simrep__linreg, .prep = SIMREP__PREP_EIG},
 };
 
 /* What a user gets without naming measures: the CCA paper's three and

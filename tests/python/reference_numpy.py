@@ -34,7 +34,7 @@ REFERENCE_THRESHOLD = 0.98  # cca_core.get_cca_similarity's default threshold fo
 
 CCA_FAMILY = ("cca", "cca_r2", "svcca", "pwcca")
 ALL_MEASURES = ("cca", "cca_r2", "svcca", "pwcca", "cka", "cka_debiased", "cka_rbf",
-                "procrustes", "procrustes_angular", "cka_angular", "shape_angular", "shape_euclidean")
+                "procrustes", "procrustes_angular", "cka_angular", "shape_angular", "shape_euclidean", "linreg")
 # Measures whose value does not change when X and Y are swapped.  pwcca is
 # not symmetric (its weights come from one side).
 SYMMETRIC = ("cca", "cca_r2", "svcca", "cka", "cka_debiased", "cka_rbf", "procrustes",
@@ -331,6 +331,31 @@ def linear_metric(x, y, alpha, method):
     return {"similarity": cos, "distance": float(np.linalg.norm(a - b, ord="fro")), "alpha": alpha}
 
 
+def lstsq_r2(x, y, ridge=0.0):
+    """R^2 of y from x with an intercept over y's summed variance, and per
+    feature of y (0 for a constant one): numpy.linalg.lstsq of the centred
+    y on the centred x (the same fit as lstsq on [x, 1], whose intercept
+    absorbs the means, without the ill-conditioning a large mean gives the
+    uncentred system), or with ridge > 0 the centred closed form of
+    sklearn's Ridge(alpha=ridge)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if ridge == 0:
+        xc = _centre(x)
+        resid = _centre(y) - xc @ np.linalg.lstsq(xc, _centre(y), rcond=None)[0]
+    else:
+        xc, yc = _centre(x), _centre(y)
+        resid = yc - xc @ np.linalg.solve(xc.T @ xc + ridge * np.eye(x.shape[1]), xc.T @ yc)
+    ss = np.sum(_centre(y) ** 2, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(ss > 0, 1 - np.sum(resid ** 2, 0) / ss, 0.0)
+    return float(1 - np.sum(resid ** 2) / np.sum(ss)), per
+
+
+def linreg(x, y, ridge=0.0):
+    r2, per = lstsq_r2(x, y, ridge)
+    return {"similarity": r2, "reverse": lstsq_r2(y, x, ridge)[0], "coefs": per, "ridge": ridge}
+
+
 def cka_angular(x, y):
     """netrep.metrics.LinearCKA().score: the angle between the centred Gram matrices."""
     xc, yc = _centre(x), _centre(y)
@@ -365,6 +390,8 @@ def compute(measure, x, y, *, epsilon=EPSILON, svcca_keep=0.99, svcca_dims=None,
         r = cka_angular(x, y)
     elif measure in ("shape_angular", "shape_euclidean"):
         r = linear_metric(x, y, shape_alpha, measure[len("shape_"):])
+    elif measure == "linreg":
+        r = linreg(x, y, ridge)
     else:
         raise KeyError(measure)
     r = dict(r)
