@@ -24,6 +24,7 @@ else
     # the font the figures are measured in (Liberation Sans = Helvetica/Arial metrics), and the
     # headless browser that renders DIR/index.html in tests/python/test_figures.py.
     PKGS="$PKGS python3-matplotlib librsvg2-bin fonts-liberation chromium"
+    PKGS="$PKGS strace"  # tests/python_pkg/test_moments_measures.py counts matrix's reads
 fi
 PKGS="$PKGS $*"  # what one target needs beyond these (make findings: dataset-fashion-mnist)
 missing=""
