@@ -391,6 +391,7 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
             r->distance = 1 - r->similarity;
             /* y against x: the same lists, A and B exchanged. */
             r->reverse = hsic_masked(&sides[1], &sides[0], k, col, row) / (sqrt(kk * ll) + 1e-6);
+            r->reverse_distance = 1 - r->reverse;
         }
     }
     simrep__free(ctx, col);
