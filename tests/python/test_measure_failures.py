@@ -91,13 +91,14 @@ def test_undefined_measure_leaves_the_others(tmp_path, name, x, y, undefined_xy,
     assert {l.split(",")[0] for l in r.stdout.splitlines()[1:]} == set(ALL) - undefined
 
 
-# Symmetric definitions: every measure but pwcca (whose google weights are
-# the smaller side's, x's on a tie, and whose Ding weights are x's) and
-# cknna (the reference's unbiased HSIC of K and L masked by their top-k
-# rows, matrices that are not symmetric, so 1ᵀ K~ L~ 1 changes with the
-# order: the reference transcription in reference_rows.py does the same).
-ORDERED = {"pwcca", "cknna"}
-SYMMETRIC = [m for m in ALL if m not in ORDERED]
+# Symmetric definitions: the measures the registry says are invariant to
+# exchanging x and y ("swap" in `simrep measures --format json`).  Not
+# pwcca (its google weights are the smaller side's, x's on a tie; Ding's are
+# x's), cknna (the reference's unbiased HSIC of K and L masked by their
+# top-k rows, matrices that are not symmetric: reference_rows.py does the
+# same), linreg (y from x is not x from y), svcca (its per-side dims).
+SYMMETRIC = [m["id"] for m in run("measures", "--format", "json").json()["measures"]
+             if m["id"] in ALL and "swap" in m["invariant_to"]]
 
 
 @pytest.mark.parametrize("n,p,q", [(2, 1, 1), (3, 2, 3), (40, 3, 7), (40, 7, 3), (200, 12, 12), (9, 12, 5)])
