@@ -1396,6 +1396,27 @@ simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
  * Every simrep_result from moments carries it (has_chance, chance); other
  * measures have none (has_chance 0).
  *
+ * Units of different sizes (options.unit_starts: masked sequences, whose
+ * valid tokens differ in number).  A unit still goes whole to one bucket,
+ * and a resample adds its buckets' raw sums, so it pools the rows of the
+ * units it draws: a unit weighs by its rows, as in the data (the measures
+ * are of the pooled rows: a sequence of 40 tokens is 40 samples of the
+ * moments, and a resample holding it twice holds 80), and n varies from
+ * resample to resample as it does in a unit bootstrap of such units.
+ * Averaging per-unit values instead would estimate another quantity (every
+ * sequence weighing alike).  Permutations are refused for them: re-pairing
+ * a unit of x with one of y row for row needs the same number of rows.
+ *
+ * Distributed runs (MPI): every part makes the same state (same n, p, q,
+ * options), calls simrep_stats_set_share(part, parts) before reading, reads
+ * what simrep_stats_next names (its share: with permutations, the same
+ * slice of every segment), and the parts' states are merged
+ * (simrep_stats_save on one, simrep_stats_merge into another, in any
+ * order).  Bucket sums and segment blocks add exactly; each part keeps
+ * them about its own origin and the merge moves them to the receiver's
+ * (an exact change of variables), so a merged state gives one process's
+ * numbers to round-off, whatever the number of parts.
+ *
  * Memory: G (p+q)^2 doubles for the bootstrap buckets and S^2 (p+2)(q+2)
  * for the permutation blocks, within max_memory: G (default up to 128) is
  * lowered to fit, and below 16 buckets the call fails (SIMREP_E_INVALID
@@ -1425,6 +1446,16 @@ typedef struct simrep_stats_options {
     double max_memory;      /* bytes the resampling state may take (0: 1 GiB) */
     int threads;            /* worker threads for the resamples (0 or 1: the calling thread only) */
     simrep_interval interval; /* SIMREP_INTERVAL_PERCENTILE (default) or _BASIC */
+    /* Units of different sizes (e.g. the valid tokens of masked sequences):
+     * NULL, or units + 1 increasing row offsets, unit_starts[0] = 0 and
+     * unit_starts[units] = n: unit u is rows [unit_starts[u],
+     * unit_starts[u + 1]) (simrep_input_item_row gives them); unit_rows is
+     * then ignored.  Copied by simrep_stats_new.  The bootstrap resamples
+     * them whole, pooling their rows (see "Units of different sizes");
+     * permutations need units of one size (SIMREP_E_INVALID otherwise;
+     * offsets that happen to be evenly spaced are units of one size). */
+    const int64_t *unit_starts;
+    int64_t units;          /* entries of unit_starts minus one */
 } simrep_stats_options;
 
 void simrep_stats_options_init(simrep_stats_options *options);
@@ -1476,6 +1507,7 @@ typedef struct simrep_stats_info {
     int64_t segments;       /* S (0 without permutations) */
     int64_t segment_units;  /* units per segment */
     double memory;          /* bytes of resampling state */
+    int64_t min_unit_rows, max_unit_rows; /* the smallest and largest unit; unit_rows is 0 when they differ */
 } simrep_stats_info;
 
 void simrep_stats_get_info(const simrep_stats *s, simrep_stats_info *info);
@@ -1515,6 +1547,46 @@ typedef struct simrep_stats_result {
 simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simrep_moments *m,
                                    const simrep_options *options, const simrep_measure *measures, int count,
                                    simrep_stats_result *results);
+
+/*
+ * The same for a curve: states[t] and m[t] are step t of `steps` (e.g.
+ * --sequence per-step: step t of every sequence is one row of view t), made
+ * with the same options and fed the same rows (row i of every view is unit
+ * i's), so that resample b draws the same units and permutation k re-pairs
+ * them alike at every step.  per_step[t * count + i] is measure i at step t
+ * (as simrep_stats_compute); mean[i] (NULL: not wanted) is the statistics
+ * of the curve's mean over the steps: its similarity the mean of the
+ * observed values, its interval and null from the mean of each resample's
+ * (a resample where a step is undefined is left out), its chance level the
+ * mean of the steps' (when every step has one).  Errors: as
+ * simrep_stats_compute; SIMREP_E_INVALID if the states differ in options,
+ * sizes or units.
+ */
+simrep_status simrep_stats_compute_steps(simrep_ctx *ctx, simrep_stats *const *states, const simrep_moments *const *m,
+                                         int64_t steps, const simrep_options *options, const simrep_measure *measures,
+                                         int count, simrep_stats_result *per_step, simrep_stats_result *mean);
+
+/*
+ * Distributed runs (see "Distributed runs" above).  simrep_stats_set_share
+ * limits the reading plan to part `part` of `parts` (0 <= part < parts),
+ * before the first simrep_stats_next: without permutations the units
+ * floor(U part / parts) .. floor(U (part + 1) / parts) (the split of
+ * par_share-like item shares when a unit is an item); with them the same
+ * slice of the units of every segment, then the same slice of the
+ * remainder.  The shares of parts 0 .. parts - 1 cover every row once.
+ *
+ * simrep_stats_save writes the state (simrep_stats_state_len doubles: the
+ * sizes, the options that must agree, the origin, the bucket sums and the
+ * segment blocks) after the part's last simrep_stats_update;
+ * simrep_stats_merge adds a saved state of the same statistics (same n, p,
+ * q, units, seed, buckets, segments) into s: SIMREP_E_INVALID naming what
+ * differs, or when the rows would exceed n.  simrep_stats_compute then
+ * needs every row in the merged state.
+ */
+simrep_status simrep_stats_set_share(simrep_ctx *ctx, simrep_stats *s, int64_t part, int64_t parts);
+int64_t simrep_stats_state_len(const simrep_stats *s);
+void simrep_stats_save(const simrep_stats *s, double *state);
+simrep_status simrep_stats_merge(simrep_ctx *ctx, simrep_stats *s, const double *state);
 
 
 /*

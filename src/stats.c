@@ -43,6 +43,20 @@
  * 1/S of the pairing carries over (the rows of a fixed segment keep their
  * partner).  sigma = identity is never drawn.
  *
+ * Units of different sizes (masked sequences) come as row offsets: a read
+ * holds whole units, a unit goes whole to its bucket, and a resample adds
+ * raw sums, so it pools the rows of the units it draws (a unit weighs by
+ * its rows, as in the data; n varies between resamples as in a unit
+ * bootstrap).  Permutations need units of one size (row-for-row pairing).
+ *
+ * Parts (MPI ranks) read shares (units U r/K .. U (r+1)/K, or with
+ * permutations the same slice of every segment) into states of their own
+ * origin; simrep_stats_merge moves the incoming sums to the receiver's
+ * origin (shift_raw, shift_block: an exact change of variables) and adds.
+ * Curves (--sequence per-step) are one state per step fed the same rows;
+ * simrep_stats_compute_steps runs resample b (the same units) at every
+ * step, and the curve's mean gets its interval from each resample's mean.
+ *
  * Chance levels: for any data, the mean over all re-pairings of the rows of
  * tr(A P B Pᵀ), A and B centered (zero row sums), is tr A tr B / (n - 1)
  * (the diagonal terms give tr A tr B / n, the others tr A tr B / (n (n-1))).
@@ -103,6 +117,9 @@ struct simrep_stats {
     simrep_stats_options o;
     int64_t p, q, d, n;
     int64_t ur, units;
+    int64_t *us;         /* units + 1 row offsets (units of different sizes), or NULL: unit u is rows
+                            [u ur, min((u + 1) ur, n)) */
+    int64_t min_unit, max_unit; /* rows of the smallest and largest unit */
     /* bootstrap */
     int64_t G, L;
     int exact;
@@ -118,8 +135,10 @@ struct simrep_stats {
     /* reading plan */
     int64_t max_rows, round_units; /* fixed at the first simrep_stats_next */
     int64_t j0, seg;     /* next round's first unit within the segments, next segment */
-    int64_t rem_row;     /* next remainder row (after the rounds) */
+    int64_t je;          /* rounds end at unit je of each segment (the share's end) */
+    int64_t next_unit, ue; /* then units next_unit .. ue in order (the remainder, or every unit) */
     int64_t cur0, cur_rows, cur_seg; /* the read handed out (cur_seg -1: sequential or remainder) */
+    int64_t cur_unit, cur_unit_end;  /* its units (sequential reads) */
     int pending;
     int64_t rows_given;
     /* work space */
@@ -168,6 +187,7 @@ void simrep_stats_free(simrep_ctx *ctx, simrep_stats *s)
     simrep__free(ctx, s->cnt);
     simrep__free(ctx, s->xr);
     simrep__free(ctx, s->yr);
+    simrep__free(ctx, s->us);
     simrep__free(ctx, s);
 }
 
@@ -196,9 +216,42 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
                             (int)o.interval);
     if (!(o.ci > 0 && o.ci < 1))
         return simrep__fail(ctx, SIMREP_E_INVALID, "ci must be a level in (0, 1), e.g. 0.95 (got %g)", o.ci);
-    if (o.unit_rows < 1 || o.unit_rows > n)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "unit_rows must be from 1 to n = %lld (got %lld)", (long long)n,
-                            (long long)o.unit_rows);
+    /* Units: of unit_rows rows, or given by their row offsets.  Offsets
+     * evenly spaced are units of one size (permutations then apply). */
+    int64_t ur = o.unit_rows, units = 0, umin = 0, umax = 0;
+    if (o.unit_starts) {
+        if (o.units < 1 || o.units > n || o.unit_starts[0] != 0 || o.unit_starts[o.units] != n)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "unit_starts must be units + 1 offsets from 0 to n = %lld (got %lld units, from %lld "
+                                "to %lld)",
+                                (long long)n, (long long)o.units, (long long)(o.units >= 0 ? o.unit_starts[0] : 0),
+                                (long long)(o.units >= 0 && o.units <= n ? o.unit_starts[o.units] : 0));
+        umin = n;
+        for (int64_t u = 0; u < o.units; u++) {
+            const int64_t k = o.unit_starts[u + 1] - o.unit_starts[u];
+            if (k < 1)
+                return simrep__fail(ctx, SIMREP_E_INVALID,
+                                    "unit_starts must increase: unit %lld has %lld rows (offsets %lld, %lld)",
+                                    (long long)u, (long long)k, (long long)o.unit_starts[u],
+                                    (long long)o.unit_starts[u + 1]);
+            umin = k < umin ? k : umin;
+            umax = k > umax ? k : umax;
+        }
+        units = o.units;
+        ur = umin == umax ? umin : 0;
+        if (!ur && o.permutations > 0)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "permutations re-pair the units of x and y row for row, which needs units of one "
+                                "size; these have %lld to %lld rows (use the bootstrap, or units of one size)",
+                                (long long)umin, (long long)umax);
+    } else {
+        if (ur < 1 || ur > n)
+            return simrep__fail(ctx, SIMREP_E_INVALID, "unit_rows must be from 1 to n = %lld (got %lld)", (long long)n,
+                                (long long)ur);
+        units = (n + ur - 1) / ur;
+        umax = ur;
+        umin = n - (units - 1) * ur;
+    }
     if (o.buckets < 0 || o.segments < 0 || o.segments == 1 || o.threads < 0 || o.threads > 1024 ||
         !(o.max_memory >= 0) || !isfinite(o.max_memory))
         return simrep__fail(ctx, SIMREP_E_INVALID,
@@ -206,7 +259,7 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
                             "%d, %g)",
                             (long long)o.buckets, (long long)o.segments, o.threads, o.max_memory);
     const double budget = o.max_memory > 0 ? o.max_memory : DEFAULT_MEMORY;
-    const int64_t d = p + q, ur = o.unit_rows, units = (n + ur - 1) / ur;
+    const int64_t d = p + q;
     if (d > 1 << 20)
         return simrep__fail(ctx, SIMREP_E_INVALID, "statistics: %lld features in all is too many", (long long)d);
     /* Permutations first (their state is the smaller), then the buckets. */
@@ -214,7 +267,7 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
     double used = 0;
     const double block = (double)(p + 2) * (double)(q + 2) * 8.0;
     if (o.permutations > 0) {
-        const int64_t full = n / ur;
+        const int64_t full = n / ur; /* units of one size here (ur > 0) */
         S = o.segments ? o.segments : DEFAULT_SEGMENTS;
         if (!o.segments)
             while (S > MIN_SEGMENTS && (double)S * (double)S * block > budget / 2)
@@ -259,6 +312,8 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
     s->n = n;
     s->ur = ur;
     s->units = units;
+    s->min_unit = umin;
+    s->max_unit = umax;
     s->G = G;
     s->L = L;
     s->exact = G > 0 && G == units;
@@ -267,8 +322,16 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
     s->pa = p + 2;
     s->qa = q + 2;
     s->cur_seg = -1;
-    s->rem_row = S * m * ur;
+    s->je = m;
+    s->next_unit = S * m;
+    s->ue = units;
     int ok = (s->c = simrep__calloc_array(ctx, (size_t)d, sizeof(double), "statistics origin")) != NULL;
+    if (ok && !ur) {
+        ok = (s->us = simrep__alloc_array(ctx, (size_t)units + 1, sizeof(int64_t), "statistics units")) != NULL;
+        if (ok)
+            memcpy(s->us, o.unit_starts, ((size_t)units + 1) * sizeof(int64_t));
+    }
+    s->o.unit_starts = NULL; /* not kept: the copy is s->us */
     if (ok && G > 0)
         ok = (s->bk = simrep__calloc_array(ctx, (size_t)L * (size_t)G, sizeof(double), "bootstrap buckets")) &&
              (s->cnt = simrep__calloc_array(ctx, (size_t)G + 1, sizeof(int64_t), "bootstrap buckets"));
@@ -293,33 +356,74 @@ void simrep_stats_get_info(const simrep_stats *s, simrep_stats_info *info)
     info->exact_bootstrap = s->exact;
     info->segments = s->S;
     info->segment_units = s->m;
+    info->min_unit_rows = s->min_unit;
+    info->max_unit_rows = s->max_unit;
     info->memory = ((double)s->L * (double)s->G + (double)(s->S * s->pa) * (double)(s->S * s->qa) +
                     (double)(s->pa * s->qa)) * 8.0;
 }
 
 /* ------------------------------------------------------------- reading */
 
+/* The first row of unit u (0 <= u <= units). */
+static int64_t unit_row(const simrep_stats *s, int64_t u)
+{
+    if (s->us)
+        return s->us[u];
+    return u * s->ur < s->n ? u * s->ur : s->n;
+}
+
+/* floor(total part / parts) without overflowing total * part. */
+static int64_t share_at(int64_t total, int64_t part, int64_t parts)
+{
+    return (total / parts) * part + (total % parts) * part / parts;
+}
+
+simrep_status simrep_stats_set_share(simrep_ctx *ctx, simrep_stats *s, int64_t part, int64_t parts)
+{
+    if (!s || parts < 1 || part < 0 || part >= parts)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "share: part must be in 0 .. parts - 1 (got %lld of %lld)",
+                            (long long)part, (long long)parts);
+    if (s->max_rows || s->rows_given || s->pending)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "share: set it before the first simrep_stats_next");
+    s->j0 = share_at(s->m, part, parts);
+    s->je = share_at(s->m, part + 1, parts);
+    const int64_t r0 = s->S * s->m, rem = s->units - r0;
+    s->next_unit = r0 + share_at(rem, part, parts);
+    s->ue = r0 + share_at(rem, part + 1, parts);
+    return SIMREP_OK;
+}
+
 int simrep_stats_next(simrep_stats *s, int64_t max_rows, int64_t *row0, int64_t *rows)
 {
     if (!s->max_rows) {
-        s->max_rows = max_rows < s->ur ? s->ur : max_rows;
+        s->max_rows = max_rows < s->max_unit ? s->max_unit : max_rows;
         if (s->S > 0) {
             int64_t r = s->max_rows / (s->S * s->ur);
             s->round_units = r < 1 ? 1 : r > s->m ? s->m : r;
             s->rr = s->round_units * s->ur;
         }
     }
-    const int64_t mr = s->max_rows - s->max_rows % s->ur;
-    if (s->S > 0 && s->j0 < s->m) {
-        const int64_t r = s->m - s->j0 < s->round_units ? s->m - s->j0 : s->round_units;
-        s->cur0 = (s->seg * s->m + s->j0) * s->ur;
+    if (s->S > 0 && s->j0 < s->je) {
+        const int64_t r = s->je - s->j0 < s->round_units ? s->je - s->j0 : s->round_units;
+        s->cur_unit = s->seg * s->m + s->j0;
+        s->cur0 = s->cur_unit * s->ur;
         s->cur_rows = r * s->ur;
         s->cur_seg = s->seg;
     } else {
-        if (s->rem_row >= s->n)
+        if (s->next_unit >= s->ue)
             return 0;
-        s->cur0 = s->rem_row;
-        s->cur_rows = s->n - s->rem_row < mr ? s->n - s->rem_row : mr;
+        /* Whole units, as many as fit in max_rows (at least one). */
+        const int64_t u = s->next_unit, r0 = unit_row(s, u);
+        int64_t e = u + 1;
+        if (s->us)
+            while (e < s->ue && s->us[e + 1] - r0 <= s->max_rows)
+                e++;
+        else
+            e = s->ue - u < s->max_rows / s->ur ? s->ue : u + s->max_rows / s->ur;
+        s->cur_unit = u;
+        s->cur_unit_end = e;
+        s->cur0 = r0;
+        s->cur_rows = unit_row(s, e) - r0;
         s->cur_seg = -1;
     }
     s->pending = 1;
@@ -394,8 +498,11 @@ static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows
     int64_t *b = simrep__alloc_array(ctx, (size_t)rows, sizeof *b, "bootstrap buckets");
     if (!b)
         return SIMREP_E_NOMEM;
+    int64_t u = s->cur_unit, next = unit_row(s, u + 1);
     for (int64_t i = 0; i < rows; i++) {
-        b[i] = bucket_of(s, (s->cur0 + i) / s->ur);
+        while (s->cur0 + i >= next)
+            next = unit_row(s, ++u + 1);
+        b[i] = bucket_of(s, u);
         cnt[b[i] + 1]++;
     }
     for (int64_t g = 0; g < G; g++)
@@ -500,6 +607,8 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
                             (long long)x->rows, (long long)x->cols, (long long)y->rows, (long long)y->cols);
     const int64_t rows = s->cur_rows, w = s->d + 2;
     if (!s->z) {
+        /* A read is at most max_rows rows, or one unit (max_rows was
+         * raised to the largest unit at the first simrep_stats_next). */
         const size_t cap = (size_t)(s->max_rows > s->cur_rows ? s->max_rows : s->cur_rows);
         s->z = simrep__alloc_array(ctx, cap * (size_t)w, sizeof(double), "statistics rows");
         if (s->z && s->G > 0)
@@ -527,10 +636,8 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
             s->seg = 0;
             s->j0 += s->round_units;
         }
-    } else if (s->S > 0) {
-        s->rem_row += rows;
     } else {
-        s->rem_row += rows;
+        s->next_unit = s->cur_unit_end;
     }
     return SIMREP_OK;
 }
@@ -649,6 +756,211 @@ simrep_status simrep_stats_moments(simrep_ctx *ctx, const simrep_stats *s, simre
     return st;
 }
 
+/* ------------------------------------------------ distributed states */
+
+/*
+ * Moving raw sums to another origin.  A part keeps its sums about its own
+ * origin c (the mean of its first block); the merge re-expresses the
+ * incoming sums about the receiver's c' with v' = v + e, e = c - c', so
+ * alpha'(k) = |v'(k)|^2 = alpha(k) + 2 e(k).v(k) + E(k), E(k) = |e(k)|^2,
+ * and every sum follows from the old ones (sums over the rows):
+ *   s' = s + n e,  C' = C + s eᵀ + e sᵀ + n e eᵀ,  A'(k) = A(k) + 2 e(k).s(k) + n E(k),
+ *   W'(k) = W(k) + A(k) e + 2 C(:, k) e(k) + 2 (e(k).s(k)) e + E(k) s + n E(k) e,
+ *   AA'(k,l) = AA(k,l) + 2 e(l).W(k)(l) + 2 e(k).W(l)(k) + 4 e(k)ᵀ C(k,l) e(l)
+ *              + E(l) A(k) + E(k) A(l) + 2 E(l) e(k).s(k) + 2 E(k) e(l).s(l) + n E(k) E(l).
+ * Exact algebra: the merged state equals one made with one origin to
+ * round-off (the size of which grows with |e|^2 / var, small as both
+ * origins are means of the same data).  work: 2d doubles.
+ */
+static void shift_raw(int64_t p, int64_t q, const double *e, double *raw, double *work)
+{
+    const int64_t d = p + q, off[3] = {0, p, d};
+    const bucket_offsets bo = offsets(d);
+    double *C = raw + bo.C, *W[2] = {raw + bo.Wx, raw + bo.Wy}, *sv = raw + bo.s;
+    const double n = raw[bo.n];
+    if (n == 0)
+        return;
+    double E[2] = {0, 0}, es[2] = {0, 0}, eW[2][2] = {{0, 0}, {0, 0}}, eCe[2][2] = {{0, 0}, {0, 0}};
+    const double A[2] = {raw[bo.a], raw[bo.a + 1]};
+    double *Ce[2] = {work, work + d}; /* C(:, side k) e(k) */
+    for (int k = 0; k < 2; k++)
+        for (int64_t j = off[k]; j < off[k + 1]; j++) {
+            E[k] += e[j] * e[j];
+            es[k] += e[j] * sv[j];
+        }
+    for (int k = 0; k < 2; k++)
+        for (int64_t r = 0; r < d; r++) {
+            double acc = 0;
+            for (int64_t j = off[k]; j < off[k + 1]; j++)
+                acc += (r <= j ? C[r + j * d] : C[j + r * d]) * e[j];
+            Ce[k][r] = acc;
+        }
+    for (int k = 0; k < 2; k++)
+        for (int l = 0; l < 2; l++)
+            for (int64_t r = off[l]; r < off[l + 1]; r++) {
+                eW[k][l] += e[r] * W[k][r];
+                eCe[l][k] += e[r] * Ce[k][r];
+            }
+    for (int k = 0; k < 2; k++)
+        for (int l = k; l < 2; l++) {
+            const int i = k == 0 ? (l == 0 ? 0 : 1) : 2;
+            raw[bo.aa + i] += 2 * eW[k][l] + 2 * eW[l][k] + 4 * eCe[k][l] + E[l] * A[k] + E[k] * A[l] +
+                              2 * E[l] * es[k] + 2 * E[k] * es[l] + n * E[k] * E[l];
+        }
+    for (int k = 0; k < 2; k++)
+        for (int64_t r = 0; r < d; r++)
+            W[k][r] += A[k] * e[r] + 2 * Ce[k][r] + 2 * es[k] * e[r] + E[k] * sv[r] + n * E[k] * e[r];
+    for (int k = 0; k < 2; k++)
+        raw[bo.a + k] += 2 * es[k] + n * E[k];
+    for (int64_t j = 0; j < d; j++)
+        for (int64_t i = 0; i <= j; i++)
+            C[i + j * d] += sv[i] * e[j] + e[i] * sv[j] + n * e[i] * e[j];
+    for (int64_t j = 0; j < d; j++)
+        sv[j] += n * e[j];
+}
+
+/* The same for a block of augmented cross sums P = sum x~ y~ᵀ (pa x qa, ld),
+ * x~ = [v, alpha, 1]: x~' = M x~ with v' = v + e 1 and alpha' = alpha +
+ * 2 eᵀv + E 1, so P' = Mx P Myᵀ, applied to the rows then to the columns. */
+static void shift_block(int64_t p, int64_t q, const double *ex, const double *ey, double *P, int64_t ld)
+{
+    double Ex = 0, Ey = 0;
+    for (int64_t i = 0; i < p; i++)
+        Ex += ex[i] * ex[i];
+    for (int64_t j = 0; j < q; j++)
+        Ey += ey[j] * ey[j];
+    for (int64_t j = 0; j < q + 2; j++) { /* rows: each column of P */
+        double *col = P + j * ld, acc = 0;
+        for (int64_t i = 0; i < p; i++)
+            acc += ex[i] * col[i];
+        col[p] += 2 * acc + Ex * col[p + 1];
+        for (int64_t i = 0; i < p; i++)
+            col[i] += ex[i] * col[p + 1];
+    }
+    for (int64_t i = 0; i < p + 2; i++) { /* columns: each row */
+        double acc = 0;
+        for (int64_t j = 0; j < q; j++)
+            acc += ey[j] * P[i + j * ld];
+        P[i + q * ld] += 2 * acc + Ey * P[i + (q + 1) * ld];
+        for (int64_t j = 0; j < q; j++)
+            P[i + j * ld] += ey[j] * P[i + (q + 1) * ld];
+    }
+}
+
+enum { STATE_TAG = 0x51A75, STATE_HEAD = 16 };
+
+int64_t simrep_stats_state_len(const simrep_stats *s)
+{
+    return STATE_HEAD + s->d + s->L * s->G + (s->S * s->pa) * (s->S * s->qa) + (s->S > 0 ? s->pa * s->qa : 0);
+}
+
+void simrep_stats_save(const simrep_stats *s, double *state)
+{
+    double *h = state;
+    memset(h, 0, STATE_HEAD * sizeof *h);
+    h[0] = STATE_TAG;
+    h[1] = (double)s->p;
+    h[2] = (double)s->q;
+    h[3] = (double)s->n;
+    h[4] = (double)s->units;
+    h[5] = (double)s->ur;
+    h[6] = (double)s->G;
+    h[7] = (double)s->S;
+    h[8] = (double)s->m;
+    h[9] = (double)(s->o.seed & 0xFFFFFFFFu);
+    h[10] = (double)(s->o.seed >> 32);
+    h[11] = (double)s->have_c;
+    h[12] = (double)s->rows_given;
+    h[13] = (double)s->max_unit;
+    double *v = state + STATE_HEAD;
+    memcpy(v, s->c, (size_t)s->d * sizeof *v);
+    v += s->d;
+    if (s->G > 0)
+        memcpy(v, s->bk, (size_t)(s->L * s->G) * sizeof *v);
+    v += s->L * s->G;
+    if (s->S > 0) {
+        memcpy(v, s->P, (size_t)((s->S * s->pa) * (s->S * s->qa)) * sizeof *v);
+        v += (s->S * s->pa) * (s->S * s->qa);
+        memcpy(v, s->R, (size_t)(s->pa * s->qa) * sizeof *v);
+    }
+}
+
+simrep_status simrep_stats_merge(simrep_ctx *ctx, simrep_stats *s, const double *state)
+{
+    if (!s || !state)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_merge: NULL argument");
+    const double *h = state;
+    static const char *const what[] = {"", "p", "q", "n", "units", "unit rows", "buckets", "segments",
+                                       "units per segment", "seed", "seed"};
+    const double mine[] = {STATE_TAG, (double)s->p, (double)s->q, (double)s->n, (double)s->units, (double)s->ur,
+                           (double)s->G, (double)s->S, (double)s->m, (double)(s->o.seed & 0xFFFFFFFFu),
+                           (double)(s->o.seed >> 32)};
+    if (h[0] != STATE_TAG)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_merge: not a saved statistics state");
+    for (int i = 1; i < 11; i++)
+        if (h[i] != mine[i])
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "simrep_stats_merge: the states differ in %s (%.17g here, %.17g in the other)", what[i],
+                                mine[i], h[i]);
+    if (h[13] != (double)s->max_unit)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_merge: the states have different units");
+    if (!(h[12] >= 0) || (double)s->rows_given + h[12] > (double)s->n)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "simrep_stats_merge: %lld + %.0f rows would be more than the %lld of the data",
+                            (long long)s->rows_given, h[12], (long long)s->n);
+    if (s->pending)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_merge: a read is pending (give it first)");
+    if (h[11] == 0 || h[12] == 0)
+        return SIMREP_OK; /* a part without rows: nothing to add */
+    const double *c = state + STATE_HEAD, *bk = c + s->d;
+    const double *P = bk + s->L * s->G, *R = P + (s->S * s->pa) * (s->S * s->qa);
+    if (!s->have_c) { /* adopt the other's origin */
+        memcpy(s->c, c, (size_t)s->d * sizeof *c);
+        s->have_c = 1;
+    }
+    const int64_t d = s->d, len = s->L > (s->pa * s->qa) ? s->L : s->pa * s->qa;
+    double *e = simrep__alloc_array(ctx, (size_t)(3 * d + len), sizeof(double), "statistics merge");
+    if (!e)
+        return SIMREP_E_NOMEM;
+    double *work = e + d, *tmp = work + 2 * d;
+    int same = 1;
+    for (int64_t j = 0; j < d; j++) {
+        e[j] = c[j] - s->c[j];
+        same &= e[j] == 0;
+    }
+    for (int64_t g = 0; g < s->G; g++) {
+        double *col = s->bk + g * s->L;
+        memcpy(tmp, bk + g * s->L, (size_t)s->L * sizeof *tmp);
+        if (!same)
+            shift_raw(s->p, s->q, e, tmp, work);
+        for (int64_t i = 0; i < s->L; i++)
+            col[i] += tmp[i];
+    }
+    const int64_t pa = s->pa, qa = s->qa, ldp = s->S * pa;
+    for (int64_t a = 0; a < s->S; a++)
+        for (int64_t b = 0; b < s->S; b++) {
+            const double *src = P + a * pa + b * qa * ldp;
+            for (int64_t j = 0; j < qa; j++)
+                memcpy(tmp + j * pa, src + j * ldp, (size_t)pa * sizeof *tmp);
+            if (!same)
+                shift_block(s->p, s->q, e, e + s->p, tmp, pa);
+            double *dst = s->P + a * pa + b * qa * ldp;
+            for (int64_t j = 0; j < qa; j++)
+                for (int64_t i = 0; i < pa; i++)
+                    dst[i + j * ldp] += tmp[i + j * pa];
+        }
+    if (s->S > 0) {
+        memcpy(tmp, R, (size_t)(pa * qa) * sizeof *tmp);
+        if (!same)
+            shift_block(s->p, s->q, e, e + s->p, tmp, pa);
+        for (int64_t i = 0; i < pa * qa; i++)
+            s->R[i] += tmp[i];
+    }
+    s->rows_given += (int64_t)h[12];
+    simrep__free(ctx, e);
+    return SIMREP_OK;
+}
+
 /* ---------------------------------------------------------- compute */
 
 static int cmp_double(const void *a, const void *b)
@@ -731,22 +1043,25 @@ void simrep__chance(const simrep__prepared *pr, simrep_result *r)
     }
 }
 
-/* What a worker shares with the others. */
+/* What a worker shares with the others.  Tasks are (view, batch of
+ * resamples), view-major: a worker re-prepares its permutation work only
+ * when it moves to the next view. */
 typedef struct job {
-    simrep_stats *s;
-    const simrep_moments *m;
+    simrep_stats *const *s;          /* the views' states (one for a plain compare) */
+    const simrep_moments *const *m;  /* their moments */
+    int64_t views;
     const simrep_options *opt;
     const simrep_measure *lin; /* the resampled measures */
     int nlin;
     int kind;                  /* 0 bootstrap, 1 permutations */
-    int64_t total;             /* resamples */
+    int64_t total;             /* resamples per view */
     int64_t batch;             /* resamples per task */
-    double *sim, *dist;        /* total x nlin values (NaN: undefined there) */
+    int64_t tasks;             /* tasks per view */
+    double *sim, *dist;        /* views x total x nlin values (NaN: undefined there) */
     pthread_mutex_t lock;
-    int64_t next, done;
+    int64_t next, done;        /* next task; resamples done over all views */
     simrep_status status;
     char message[SIMREP__MSG_MAX];
-    const double *state0;      /* m's saved state (permutations) */
     const int *cancel;         /* the caller's cancel flag (simrep_ctx_set_cancel) */
 } job;
 
@@ -864,25 +1179,32 @@ static void permuted_cross(const simrep_stats *s, const int64_t *sigma, double *
     }
 }
 
-static void record(job *jb, int64_t r, const simrep_result *res, simrep_status st)
+/* Where resample r of view t keeps its values. */
+static int64_t slot(const job *jb, int64_t t, int64_t r)
+{
+    return (t * jb->total + r) * jb->nlin;
+}
+
+static void record(job *jb, int64_t at, const simrep_result *res, simrep_status st)
 {
     for (int i = 0; i < jb->nlin; i++) {
-        jb->sim[r * jb->nlin + i] = st == SIMREP_OK ? res[i].similarity : NAN;
-        jb->dist[r * jb->nlin + i] = st == SIMREP_OK ? res[i].distance : NAN;
+        jb->sim[at + i] = st == SIMREP_OK ? res[i].similarity : NAN;
+        jb->dist[at + i] = st == SIMREP_OK ? res[i].distance : NAN;
     }
 }
 
 /* Compute the measures one by one when they fail together (one undefined
  * measure must not hide the others). */
-static void compute_each(simrep_ctx *ctx, job *jb, const simrep_pairs *pairs, const simrep_moments *m, int64_t r)
+static void compute_each(simrep_ctx *ctx, job *jb, const simrep_pairs *pairs, const simrep_moments *m, int64_t at)
 {
     for (int i = 0; i < jb->nlin; i++) {
         simrep_result one;
         simrep_status st = pairs ? simrep_pairs_compare(ctx, pairs, 0, 1, &jb->lin[i], 1, &one)
                                  : simrep_compare_moments(ctx, m, jb->opt, &jb->lin[i], 1, &one);
-        jb->sim[r * jb->nlin + i] = st == SIMREP_OK ? one.similarity : NAN;
-        jb->dist[r * jb->nlin + i] = st == SIMREP_OK ? one.distance : NAN;
-        simrep_result_clear(ctx, &one);
+        jb->sim[at + i] = st == SIMREP_OK ? one.similarity : NAN;
+        jb->dist[at + i] = st == SIMREP_OK ? one.distance : NAN;
+        if (st == SIMREP_OK)
+            simrep_result_clear(ctx, &one);
     }
 }
 
@@ -896,52 +1218,50 @@ static void fail_job(job *jb, simrep_ctx *ctx, simrep_status st)
     pthread_mutex_unlock(&jb->lock);
 }
 
-/* One worker: takes batches of resamples until none is left.  report:
- * the calling thread's context for progress, NULL in the other workers. */
+/* One worker: takes tasks until none is left.  report: the calling
+ * thread's context for progress, NULL in the other workers. */
 static void run_worker(job *jb, simrep_ctx *report)
 {
-    simrep_stats *s = jb->s;
+    const simrep_stats *s0 = jb->s[0]; /* sizes and options: the same in every view */
     simrep_ctx *ctx = simrep_ctx_new(NULL);
     simrep_ctx_set_cancel(ctx, jb->cancel);
     simrep_moments *mm = NULL;
     simrep_pairs *pairs = NULL;
+    int64_t prepared = -1; /* the view pairs was prepared for */
     double *state = NULL, *w = NULL, *out = NULL, *work = NULL, *Q = NULL;
     int64_t *sigma = NULL;
-    const int64_t len = simrep_moments_state_len(jb->m);
-    simrep_status st = ctx ? simrep_moments_clone(ctx, jb->m, &mm) : SIMREP_E_NOMEM;
+    const int64_t len = simrep_moments_state_len(jb->m[0]);
+    simrep_status st = ctx ? simrep_moments_clone(ctx, jb->m[0], &mm) : SIMREP_E_NOMEM;
     if (st == SIMREP_OK) {
         state = malloc((size_t)len * sizeof *state);
-        work = malloc((size_t)(2 * s->d) * sizeof *work);
+        work = malloc((size_t)(2 * s0->d) * sizeof *work);
         if (jb->kind == 0) {
-            w = malloc((size_t)(s->G * jb->batch) * sizeof *w);
-            out = malloc((size_t)s->L * (size_t)jb->batch * sizeof *out);
+            w = malloc((size_t)(s0->G * jb->batch) * sizeof *w);
+            out = malloc((size_t)s0->L * (size_t)jb->batch * sizeof *out);
         } else {
-            Q = malloc((size_t)(s->pa * s->qa) * sizeof *Q);
-            sigma = malloc((size_t)s->S * sizeof *sigma);
+            Q = malloc((size_t)(s0->pa * s0->qa) * sizeof *Q);
+            sigma = malloc((size_t)s0->S * sizeof *sigma);
         }
         if (!state || !work || (jb->kind == 0 ? !w || !out : !Q || !sigma))
             st = simrep__fail(ctx, SIMREP_E_NOMEM, "out of memory for the resamples");
     }
-    if (st == SIMREP_OK && jb->kind == 1) {
-        memcpy(state, jb->state0, (size_t)len * sizeof *state);
-        /* Sxx, Syy, the means: unchanged by re-pairing, so the sides'
-         * decompositions are made once per worker. */
-        st = simrep_pairs_prepare(ctx, mm, jb->opt, jb->lin, jb->nlin, &pairs);
-    }
     if (st != SIMREP_OK && ctx)
         fail_job(jb, ctx, st);
+    const int64_t all = jb->views * jb->tasks;
     for (;;) {
         pthread_mutex_lock(&jb->lock);
-        const int64_t b0 = jb->status == SIMREP_OK ? jb->next : jb->total;
-        jb->next = b0 + jb->batch;
+        const int64_t task = jb->status == SIMREP_OK ? jb->next : all;
+        jb->next = task + 1;
         pthread_mutex_unlock(&jb->lock);
-        if (b0 >= jb->total || st != SIMREP_OK)
+        if (task >= all || st != SIMREP_OK)
             break;
         if (simrep__cancel_requested(ctx)) {
             fail_job(jb, ctx, simrep__cancelled(ctx));
             break;
         }
+        const int64_t t = task / jb->tasks, b0 = (task % jb->tasks) * jb->batch;
         const int64_t nb = jb->total - b0 < jb->batch ? jb->total - b0 : jb->batch;
+        simrep_stats *s = jb->s[t];
         if (jb->kind == 0) {
             for (int64_t b = 0; b < nb; b++)
                 boot_weights(s, b0 + b, w + b * s->G);
@@ -955,14 +1275,26 @@ static void run_worker(job *jb, simrep_ctx *report)
                 if (cs == SIMREP_E_NOMEM)
                     st = cs;
                 else if (cs != SIMREP_OK && st == SIMREP_OK)
-                    compute_each(ctx, jb, NULL, mm, b0 + b);
+                    compute_each(ctx, jb, NULL, mm, slot(jb, t, b0 + b));
                 else
-                    record(jb, b0 + b, res, cs);
+                    record(jb, slot(jb, t, b0 + b), res, cs);
                 if (cs == SIMREP_OK)
                     for (int i = 0; i < jb->nlin; i++)
                         simrep_result_clear(ctx, &res[i]);
             }
         } else {
+            if (prepared != t) {
+                /* Sxx, Syy, the means: unchanged by re-pairing, so the
+                 * sides' decompositions are made once per view and worker;
+                 * every null overwrites all of the state's cross parts. */
+                simrep_pairs_free(ctx, pairs);
+                pairs = NULL;
+                simrep_moments_save(jb->m[t], state);
+                st = simrep_moments_load(ctx, mm, state);
+                if (st == SIMREP_OK)
+                    st = simrep_pairs_prepare(ctx, mm, jb->opt, jb->lin, jb->nlin, &pairs);
+                prepared = t;
+            }
             for (int64_t b = 0; b < nb && st == SIMREP_OK; b++) {
                 perm_sigma(s, b0 + b, sigma);
                 permuted_cross(s, sigma, Q);
@@ -974,9 +1306,9 @@ static void run_worker(job *jb, simrep_ctx *report)
                 if (cs == SIMREP_E_NOMEM)
                     st = cs;
                 else if (cs != SIMREP_OK && st == SIMREP_OK)
-                    compute_each(ctx, jb, pairs, mm, b0 + b);
+                    compute_each(ctx, jb, pairs, mm, slot(jb, t, b0 + b));
                 else
-                    record(jb, b0 + b, res, cs);
+                    record(jb, slot(jb, t, b0 + b), res, cs);
                 if (cs == SIMREP_OK)
                     for (int i = 0; i < jb->nlin; i++)
                         simrep_result_clear(ctx, &res[i]);
@@ -988,7 +1320,7 @@ static void run_worker(job *jb, simrep_ctx *report)
         }
         pthread_mutex_lock(&jb->lock);
         jb->done += nb;
-        const double frac = (double)jb->done / (double)jb->total;
+        const double frac = (double)jb->done / ((double)jb->total * (double)jb->views);
         pthread_mutex_unlock(&jb->lock);
         if (report)
             simrep__progress(report, jb->kind == 0 ? "bootstrap" : "permutations", frac);
@@ -1017,7 +1349,8 @@ static simrep_status run_job(simrep_ctx *ctx, job *jb, int threads)
     jb->next = jb->done = 0;
     jb->status = SIMREP_OK;
     jb->message[0] = 0;
-    const int64_t tasks = (jb->total + jb->batch - 1) / jb->batch;
+    jb->tasks = (jb->total + jb->batch - 1) / jb->batch;
+    const int64_t tasks = jb->tasks * jb->views;
     int nt = threads < 1 ? 1 : threads;
     if (nt > tasks)
         nt = (int)tasks;
@@ -1060,82 +1393,179 @@ static void mean_sd(const double *v, int64_t k, double *mean, double *sd)
     *sd = k > 1 ? sqrt(ss / (double)(k - 1)) : 0;
 }
 
+/* The bootstrap's or the permutations' summary of one measure from its
+ * values sim[r * stride], dist[r * stride] (r < total), into r. */
+static void summarize(const simrep_stats *s, int kind, const double *sim, const double *dist, int64_t total,
+                      int64_t stride, double obs_dist, double *vals, simrep_stats_result *r)
+{
+    int64_t k = finite_values(sim, total, stride, vals);
+    double mu, sd;
+    mean_sd(vals, k, &mu, &sd);
+    if (kind == 0) {
+        r->bootstrap = k;
+        r->boot_mean = mu;
+        r->se = sd;
+        if (k > 0)
+            interval(s, vals, k, r->similarity, &r->ci_low, &r->ci_high);
+        k = finite_values(dist, total, stride, vals);
+        mean_sd(vals, k, &mu, &r->distance_se);
+        if (k > 0)
+            interval(s, vals, k, obs_dist, &r->distance_ci_low, &r->distance_ci_high);
+    } else {
+        r->permutations = k;
+        r->null_mean = mu;
+        r->null_sd = sd;
+        int64_t ge = 0;
+        for (int64_t j = 0; j < k; j++)
+            ge += vals[j] >= r->similarity;
+        r->p_value = (1.0 + (double)ge) / (1.0 + (double)k);
+        /* A null mean of 1 (every re-pairing as similar as it gets)
+         * leaves nothing to adjust for: 0, not a division by 0. */
+        r->adjusted = mu < 1 ? (r->similarity - mu) / (1 - mu) : 0;
+    }
+}
+
+/* Whether two states are the same statistics of the same rows (views of
+ * one reading). */
+static int same_plan(const simrep_stats *a, const simrep_stats *b)
+{
+    return a->p == b->p && a->q == b->q && a->n == b->n && a->units == b->units && a->ur == b->ur &&
+           a->G == b->G && a->S == b->S && a->m == b->m && a->o.seed == b->o.seed &&
+           a->o.bootstrap == b->o.bootstrap && a->o.permutations == b->o.permutations && a->o.ci == b->o.ci &&
+           a->o.interval == b->o.interval && a->max_unit == b->max_unit;
+}
+
 simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simrep_moments *m,
                                    const simrep_options *options, const simrep_measure *measures, int count,
                                    simrep_stats_result *results)
 {
-    if (!s || !m || (count > 0 && (!measures || !results)) || count < 0 || count > SIMREP_MEASURE_COUNT)
+    if (!s || !m)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_compute: bad arguments");
-    if (s->rows_given != s->n || s->pending)
-        return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "statistics were given %lld of the %lld rows; read every block simrep_stats_next names first",
-                            (long long)s->rows_given, (long long)s->n);
-    if (simrep_moments_inputs(m) != 2 || simrep_moments_p(m) != s->p || simrep_moments_q(m) != s->q ||
-        simrep_moments_n(m) != s->n)
-        return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "the moments (%lld rows, %lld + %lld features) are not those of the statistics' data (%lld "
-                            "rows, %lld + %lld)",
-                            (long long)simrep_moments_n(m), (long long)simrep_moments_p(m),
-                            (long long)simrep_moments_q(m), (long long)s->n, (long long)s->p, (long long)s->q);
+    return simrep_stats_compute_steps(ctx, &s, &m, 1, options, measures, count, results, NULL);
+}
+
+simrep_status simrep_stats_compute_steps(simrep_ctx *ctx, simrep_stats *const *states, const simrep_moments *const *m,
+                                         int64_t steps, const simrep_options *options, const simrep_measure *measures,
+                                         int count, simrep_stats_result *per_step, simrep_stats_result *mean)
+{
+    if (!states || !m || steps < 1 || steps > 1 << 24 || (count > 0 && (!measures || !per_step)) || count < 0 ||
+        count > SIMREP_MEASURE_COUNT)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_compute: bad arguments");
+    for (int64_t t = 0; t < steps; t++) {
+        const simrep_stats *s = states[t];
+        if (!s || !m[t])
+            return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_compute: step %lld has no state or moments",
+                                (long long)t);
+        if (!same_plan(s, states[0]))
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "simrep_stats_compute: the states of steps 0 and %lld differ in sizes, units or "
+                                "options (make them alike and feed them the same rows)",
+                                (long long)t);
+        if (s->rows_given != s->n || s->pending)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "statistics were given %lld of the %lld rows; read every block simrep_stats_next "
+                                "names first",
+                                (long long)s->rows_given, (long long)s->n);
+        if (simrep_moments_inputs(m[t]) != 2 || simrep_moments_p(m[t]) != s->p || simrep_moments_q(m[t]) != s->q ||
+            simrep_moments_n(m[t]) != s->n)
+            return simrep__fail(ctx, SIMREP_E_INVALID,
+                                "the moments (%lld rows, %lld + %lld features) are not those of the statistics' data "
+                                "(%lld rows, %lld + %lld)",
+                                (long long)simrep_moments_n(m[t]), (long long)simrep_moments_p(m[t]),
+                                (long long)simrep_moments_q(m[t]), (long long)s->n, (long long)s->p, (long long)s->q);
+    }
+    const simrep_stats *s0 = states[0];
     simrep_measure lin[SIMREP_MEASURE_COUNT];
     int where[SIMREP_MEASURE_COUNT], nlin = 0;
     for (int i = 0; i < count; i++) {
-        memset(&results[i], 0, sizeof results[i]);
-        results[i].measure = measures[i];
         const simrep_measure_info *info = simrep_measure_get_info(measures[i]);
         if (!info)
             return simrep__fail(ctx, SIMREP_E_INVALID, "unknown measure %d", (int)measures[i]);
+        for (int64_t t = 0; t < steps; t++) {
+            memset(&per_step[t * count + i], 0, sizeof per_step[0]);
+            per_step[t * count + i].measure = measures[i];
+        }
+        if (mean) {
+            memset(&mean[i], 0, sizeof mean[i]);
+            mean[i].measure = measures[i];
+        }
         if (!info->needs_rows) {
-            results[i].resampled = 1;
             where[nlin] = i;
             lin[nlin++] = measures[i];
         }
     }
     if (nlin == 0)
         return SIMREP_OK;
+    const size_t nv = (size_t)steps * (size_t)nlin;
+    double *obs_sim = simrep__alloc_array(ctx, 2 * nv, sizeof(double), "resamples");
+    if (!obs_sim)
+        return SIMREP_E_NOMEM;
+    double *obs_dist = obs_sim + nv;
     /* Everything from here, the observed values included, on one BLAS
      * thread: LAPACK's last bits then do not depend on the thread count. */
     const int blas = simrep_blas_threads();
     simrep_set_blas_threads(1);
-    simrep_result obs[SIMREP_MEASURE_COUNT];
-    simrep_status st = simrep_compare_moments(ctx, m, options, lin, nlin, obs);
-    if (st != SIMREP_OK) {
-        simrep_set_blas_threads(blas);
-        return st;
+    simrep_status st = SIMREP_OK;
+    for (int64_t t = 0; t < steps && st == SIMREP_OK; t++) {
+        simrep_result obs[SIMREP_MEASURE_COUNT];
+        st = simrep_compare_moments(ctx, m[t], options, lin, nlin, obs);
+        for (int i = 0; i < nlin; i++) {
+            simrep_result one, *r = &obs[i];
+            simrep_status os = st;
+            if (st != SIMREP_OK && st != SIMREP_E_NOMEM) /* undefined for one measure: the others alone */
+                os = simrep_compare_moments(ctx, m[t], options, &lin[i], 1, r = &one);
+            if (os == SIMREP_E_NOMEM) {
+                st = os;
+                break;
+            }
+            simrep_stats_result *sr = &per_step[t * count + where[i]];
+            obs_sim[t * nlin + i] = os == SIMREP_OK ? r->similarity : NAN;
+            obs_dist[t * nlin + i] = os == SIMREP_OK ? r->distance : NAN;
+            if (os == SIMREP_OK) {
+                sr->resampled = 1;
+                sr->similarity = r->similarity;
+                sr->chance = r->chance;
+                sr->has_chance = r->has_chance;
+                simrep_result_clear(ctx, r);
+            }
+        }
+        if (st != SIMREP_E_NOMEM)
+            st = SIMREP_OK;
     }
-    double obs_dist[SIMREP_MEASURE_COUNT];
-    for (int i = 0; i < nlin; i++) {
-        simrep_stats_result *r = &results[where[i]];
-        r->similarity = obs[i].similarity;
-        obs_dist[i] = obs[i].distance;
-        r->chance = obs[i].chance;
-        r->has_chance = obs[i].has_chance;
-        simrep_result_clear(ctx, &obs[i]);
-    }
-    const int64_t B = s->G > 0 ? s->o.bootstrap : 0, K = s->S > 0 ? s->o.permutations : 0;
+    if (st == SIMREP_OK && mean)
+        for (int i = 0; i < nlin; i++) {
+            simrep_stats_result *r = &mean[where[i]];
+            double sim = 0, chance = 0;
+            int defined = 1, chances = 1;
+            for (int64_t t = 0; t < steps; t++) {
+                const simrep_stats_result *pt = &per_step[t * count + where[i]];
+                defined &= pt->resampled;
+                chances &= pt->has_chance;
+                sim += pt->similarity;
+                chance += pt->chance;
+            }
+            r->resampled = defined;
+            r->similarity = defined ? sim / (double)steps : 0;
+            r->has_chance = defined && chances;
+            r->chance = r->has_chance ? chance / (double)steps : 0;
+        }
+    const int64_t B = s0->G > 0 ? s0->o.bootstrap : 0, K = s0->S > 0 ? s0->o.permutations : 0;
     const int64_t most = B > K ? B : K;
-    double *sim = simrep__alloc_array(ctx, (size_t)(most > 0 ? most : 1) * (size_t)nlin, sizeof(double), "resamples");
-    double *dist = sim ? simrep__alloc_array(ctx, (size_t)(most > 0 ? most : 1) * (size_t)nlin, sizeof(double),
-                                             "resamples")
-                       : NULL;
-    double *vals = dist ? simrep__alloc_array(ctx, (size_t)(most > 0 ? most : 1), sizeof(double), "resamples") : NULL;
-    double *state0 = vals ? simrep__alloc_array(ctx, (size_t)simrep_moments_state_len(m), sizeof(double), "resamples")
-                          : NULL;
-    if (!state0) {
-        simrep_set_blas_threads(blas);
-        simrep__free(ctx, sim);
-        simrep__free(ctx, dist);
-        simrep__free(ctx, vals);
-        return SIMREP_E_NOMEM;
-    }
+    const size_t cap = (size_t)(most > 0 ? most : 1);
+    double *sim = st == SIMREP_OK ? simrep__alloc_array(ctx, cap * nv, sizeof(double), "resamples") : NULL;
+    double *dist = sim ? simrep__alloc_array(ctx, cap * nv, sizeof(double), "resamples") : NULL;
+    double *vals = dist ? simrep__alloc_array(ctx, 3 * cap, sizeof(double), "resamples") : NULL;
+    if (st == SIMREP_OK && !vals)
+        st = SIMREP_E_NOMEM;
     for (int kind = 0; kind < 2 && st == SIMREP_OK; kind++) {
         const int64_t total = kind == 0 ? B : K;
         if (total == 0)
             continue;
         job jb;
         memset(&jb, 0, sizeof jb);
-        jb.s = s;
+        jb.s = states;
         jb.m = m;
+        jb.views = steps;
         jb.opt = options;
         jb.lin = lin;
         jb.nlin = nlin;
@@ -1144,48 +1574,42 @@ simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simre
         jb.sim = sim;
         jb.dist = dist;
         if (kind == 0) {
-            int64_t b = (int64_t)(BATCH_BYTES / ((double)s->L * 8.0));
+            int64_t b = (int64_t)(BATCH_BYTES / ((double)s0->L * 8.0));
             jb.batch = b < 1 ? 1 : b > BATCH_MAX ? BATCH_MAX : b;
         } else {
             jb.batch = 4;
-            simrep_moments_save(m, state0);
-            jb.state0 = state0;
         }
-        st = run_job(ctx, &jb, s->o.threads);
+        st = run_job(ctx, &jb, s0->o.threads);
         for (int i = 0; i < nlin && st == SIMREP_OK; i++) {
-            simrep_stats_result *r = &results[where[i]];
-            int64_t k = finite_values(sim + i, total, nlin, vals);
-            double mu, sd;
-            mean_sd(vals, k, &mu, &sd);
-            if (kind == 0) {
-                r->bootstrap = k;
-                r->boot_mean = mu;
-                r->se = sd;
-                if (k > 0)
-                    interval(s, vals, k, r->similarity, &r->ci_low, &r->ci_high);
-                k = finite_values(dist + i, total, nlin, vals);
-                mean_sd(vals, k, &mu, &r->distance_se);
-                if (k > 0)
-                    interval(s, vals, k, obs_dist[i], &r->distance_ci_low, &r->distance_ci_high);
-            } else {
-                r->permutations = k;
-                r->null_mean = mu;
-                r->null_sd = sd;
-                int64_t ge = 0;
-                for (int64_t j = 0; j < k; j++)
-                    ge += vals[j] >= r->similarity;
-                r->p_value = (1.0 + (double)ge) / (1.0 + (double)k);
-                /* A null mean of 1 (every re-pairing as similar as it gets)
-                 * leaves nothing to adjust for: 0, not a division by 0. */
-                r->adjusted = mu < 1 ? (r->similarity - mu) / (1 - mu) : 0;
+            for (int64_t t = 0; t < steps; t++) {
+                simrep_stats_result *r = &per_step[t * count + where[i]];
+                if (r->resampled)
+                    summarize(s0, kind, sim + slot(&jb, t, 0) + i, dist + slot(&jb, t, 0) + i, total, nlin,
+                              obs_dist[t * nlin + i], vals, r);
             }
+            if (!mean || !mean[where[i]].resampled)
+                continue;
+            /* The curve's mean in each resample (undefined if a step is). */
+            double *ms = vals + cap, *md = ms + cap, od = 0;
+            for (int64_t b = 0; b < total; b++) {
+                double a = 0, c = 0;
+                for (int64_t t = 0; t < steps; t++) {
+                    a += sim[slot(&jb, t, b) + i];
+                    c += dist[slot(&jb, t, b) + i];
+                }
+                ms[b] = a / (double)steps;
+                md[b] = c / (double)steps;
+            }
+            for (int64_t t = 0; t < steps; t++)
+                od += obs_dist[t * nlin + i] / (double)steps;
+            summarize(s0, kind, ms, md, total, 1, od, vals, &mean[where[i]]);
         }
     }
     simrep_set_blas_threads(blas);
+    simrep__free(ctx, obs_sim);
     simrep__free(ctx, sim);
     simrep__free(ctx, dist);
     simrep__free(ctx, vals);
-    simrep__free(ctx, state0);
     return st;
 }
 

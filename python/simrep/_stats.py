@@ -20,12 +20,13 @@ INTERVALS = {"percentile": 0, "basic": 1}
 class StatsOptions(ctypes.Structure):
     _fields_ = [("bootstrap", c_int64), ("permutations", c_int64), ("ci", c_double), ("seed", c_uint64),
                 ("unit_rows", c_int64), ("buckets", c_int64), ("segments", c_int64), ("max_memory", c_double),
-                ("threads", c_int), ("interval", c_int)]
+                ("threads", c_int), ("interval", c_int), ("unit_starts", c_void_p), ("units", c_int64)]
 
 
 class StatsInfo(ctypes.Structure):
     _fields_ = [("units", c_int64), ("unit_rows", c_int64), ("buckets", c_int64), ("exact_bootstrap", c_int),
-                ("segments", c_int64), ("segment_units", c_int64), ("memory", c_double)]
+                ("segments", c_int64), ("segment_units", c_int64), ("memory", c_double),
+                ("min_unit_rows", c_int64), ("max_unit_rows", c_int64)]
 
 
 class StatsResult(ctypes.Structure):

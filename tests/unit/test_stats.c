@@ -275,6 +275,265 @@ static void test_errors(void)
     simrep_ctx_free(ctx);
 }
 
+/* Feed only the rows of one share (simrep_stats_set_share). */
+static simrep_stats *share_state(simrep_ctx *ctx, const simrep_stats_options *o, const double *x, const double *y,
+                                 int64_t n, int64_t p, int64_t q, int64_t part, int64_t parts, int64_t block,
+                                 unsigned char *seen)
+{
+    simrep_stats *s = NULL;
+    simrep_moments *m = NULL;
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, n, o, &s), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_stats_set_share(ctx, s, part, parts), SIMREP_OK);
+    simrep_moments_new(ctx, p, q, &m);
+    CHECK_STATUS(ctx, feed(ctx, s, m, x, y, p, q, block, seen), SIMREP_OK);
+    simrep_moments_free(ctx, m);
+    return s;
+}
+
+/* Parts read their shares about their own origins (x far from 0 and
+ * scaled: the merge must move the sums exactly); merged in a tree they give
+ * one state's numbers to round-off, whatever the number of parts and the
+ * order of the merges. */
+static void test_shares_merge(double scale)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng r = {21};
+    const int64_t n = 903, p = 5, q = 4;
+    double *x = malloc(sizeof(double) * n * p), *y = malloc(sizeof(double) * n * q);
+    make_data(&r, n, p, q, x, y);
+    for (int64_t i = 0; i < n * p; i++)
+        x[i] *= scale;
+    simrep_stats_options o;
+    simrep_stats_options_init(&o);
+    o.bootstrap = 30;
+    o.buckets = 40; /* random groups: units hashed to buckets across parts */
+    o.permutations = 25;
+    o.segments = 5;
+    o.unit_rows = 2; /* 451 whole units and a short one */
+    o.seed = 99;
+    simrep_stats *one = NULL;
+    simrep_moments *m = NULL;
+    simrep_stats_new(ctx, p, q, n, &o, &one);
+    simrep_moments_new(ctx, p, q, &m);
+    CHECK_STATUS(ctx, feed(ctx, one, m, x, y, p, q, 64, NULL), SIMREP_OK);
+    simrep_stats_result want[NM], got[NM];
+    CHECK_STATUS(ctx, simrep_stats_compute(ctx, one, m, NULL, MOMENT_MEASURES, NM, want), SIMREP_OK);
+    for (int parts = 2; parts <= 7; parts += 5) {
+        simrep_stats *s[7];
+        unsigned char *seen = calloc((size_t)n, 1);
+        for (int k = 0; k < parts; k++)
+            s[k] = share_state(ctx, &o, x, y, n, p, q, k, parts, 50, seen);
+        int once = 1;
+        for (int64_t i = 0; i < n; i++)
+            once &= seen[i] == 1;
+        CHECK(once);
+        /* A binomial tree: k + 2^b into k. */
+        const int64_t len = simrep_stats_state_len(s[0]);
+        double *buf = malloc(sizeof(double) * (size_t)len);
+        for (int b = 1; b < parts; b *= 2)
+            for (int k = 0; k + b < parts; k += 2 * b) {
+                simrep_stats_save(s[k + b], buf);
+                CHECK_STATUS(ctx, simrep_stats_merge(ctx, s[k], buf), SIMREP_OK);
+            }
+        /* More rows than n: refused. */
+        simrep_stats_save(s[1], buf);
+        CHECK_STATUS(ctx, simrep_stats_merge(ctx, s[0], buf), SIMREP_E_INVALID);
+        CHECK(strstr(simrep_ctx_message(ctx), "more than") != NULL);
+        simrep_moments *mm = NULL;
+        simrep_moments_new(ctx, p, q, &mm);
+        CHECK_STATUS(ctx, simrep_stats_moments(ctx, s[0], mm), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep_stats_compute(ctx, s[0], mm, NULL, MOMENT_MEASURES, NM, got), SIMREP_OK);
+        for (int i = 0; i < NM; i++) {
+            CHECK_CLOSE(got[i].similarity, want[i].similarity, 1e-9);
+            CHECK_CLOSE(got[i].ci_low, want[i].ci_low, 1e-9);
+            CHECK_CLOSE(got[i].ci_high, want[i].ci_high, 1e-9);
+            CHECK_CLOSE(got[i].se, want[i].se, 1e-9);
+            CHECK_CLOSE(got[i].null_mean, want[i].null_mean, 1e-9);
+            CHECK_CLOSE(got[i].null_sd, want[i].null_sd, 1e-9);
+            CHECK(got[i].p_value == want[i].p_value && got[i].bootstrap == 30 && got[i].permutations == 25);
+        }
+        simrep_moments_free(ctx, mm);
+        for (int k = 0; k < parts; k++)
+            simrep_stats_free(ctx, s[k]);
+        free(buf);
+        free(seen);
+    }
+    /* States of other statistics are refused, naming the difference. */
+    simrep_stats_options o2 = o;
+    o2.seed = 100;
+    simrep_stats *other = NULL;
+    simrep_stats_new(ctx, p, q, n, &o2, &other);
+    double *buf = malloc(sizeof(double) * (size_t)simrep_stats_state_len(other));
+    simrep_stats_save(other, buf);
+    CHECK_STATUS(ctx, simrep_stats_merge(ctx, one, buf), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "seed") != NULL);
+    buf[0] = 1;
+    CHECK_STATUS(ctx, simrep_stats_merge(ctx, one, buf), SIMREP_E_INVALID);
+    CHECK_STATUS(ctx, simrep_stats_set_share(ctx, other, 3, 3), SIMREP_E_INVALID);
+    int64_t r0, rows;
+    simrep_stats_next(other, 64, &r0, &rows);
+    CHECK_STATUS(ctx, simrep_stats_set_share(ctx, other, 0, 2), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "before") != NULL);
+    free(buf);
+    simrep_stats_free(ctx, other);
+    simrep_stats_free(ctx, one);
+    simrep_moments_free(ctx, m);
+    free(x);
+    free(y);
+    simrep_ctx_free(ctx);
+}
+
+/* Units of different sizes: reads hold whole units, every row once (also
+ * for a unit longer than a block); one bucket gives the data in every
+ * resample; evenly spaced offsets are units of one size; permutations of
+ * uneven units and bad offsets are refused. */
+static void test_uneven_units(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng r = {5};
+    const int64_t p = 4, q = 3, units = 60;
+    int64_t starts[61];
+    starts[0] = 0;
+    for (int64_t u = 0; u < units; u++)
+        starts[u + 1] = starts[u] + 1 + (u * 7) % 11 + (u == 17 ? 90 : 0);
+    const int64_t n = starts[units];
+    double *x = malloc(sizeof(double) * n * p), *y = malloc(sizeof(double) * n * q);
+    make_data(&r, n, p, q, x, y);
+    simrep_stats_options o;
+    simrep_stats_options_init(&o);
+    o.bootstrap = 8;
+    o.buckets = 1;
+    o.unit_starts = starts;
+    o.units = units;
+    simrep_stats *s = NULL;
+    simrep_moments *m = NULL;
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, n, &o, &s), SIMREP_OK);
+    simrep_moments_new(ctx, p, q, &m);
+    unsigned char *seen = calloc((size_t)n, 1);
+    int64_t r0, rows, whole = 1, u = 0, big = 0;
+    while (simrep_stats_next(s, 40, &r0, &rows)) {
+        /* whole units: r0 and r0 + rows are offsets */
+        while (u < units && starts[u] < r0)
+            u++;
+        whole &= starts[u] == r0;
+        int64_t e = u;
+        while (e < units && starts[e] < r0 + rows)
+            e++;
+        whole &= starts[e] == r0 + rows;
+        big |= rows > 40;
+        for (int64_t i = r0; i < r0 + rows; i++)
+            seen[i]++;
+        simrep_matrix mx = simrep_matrix_c(x + r0 * p, SIMREP_F64, rows, p);
+        simrep_matrix my = simrep_matrix_c(y + r0 * q, SIMREP_F64, rows, q);
+        simrep_moments_update(ctx, m, &mx, &my);
+        CHECK_STATUS(ctx, simrep_stats_update(ctx, s, &mx, &my), SIMREP_OK);
+    }
+    int once = 1;
+    for (int64_t i = 0; i < n; i++)
+        once &= seen[i] == 1;
+    CHECK(once && whole && big);
+    simrep_stats_info info;
+    simrep_stats_get_info(s, &info);
+    CHECK(info.units == units && info.unit_rows == 0 && info.min_unit_rows == 1 && info.max_unit_rows > 90);
+    simrep_stats_result res[NM];
+    CHECK_STATUS(ctx, simrep_stats_compute(ctx, s, m, NULL, MOMENT_MEASURES, NM, res), SIMREP_OK);
+    for (int i = 0; i < NM; i++) {
+        CHECK_CLOSE(res[i].ci_low, res[i].similarity, 1e-10);
+        CHECK_CLOSE(res[i].ci_high, res[i].similarity, 1e-10);
+    }
+    simrep_stats_free(ctx, s);
+    /* Permutations: refused for uneven units, fine for even ones. */
+    o.permutations = 5;
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, n, &o, &s), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "one size") != NULL && s == NULL);
+    int64_t even[41];
+    for (int64_t k = 0; k <= 40; k++)
+        even[k] = 3 * k;
+    o.unit_starts = even;
+    o.units = 40;
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, 120, &o, &s), SIMREP_OK);
+    simrep_stats_get_info(s, &info);
+    CHECK(info.unit_rows == 3 && info.units == 40 && info.segments == 8);
+    simrep_stats_free(ctx, s);
+    even[7] = even[6];
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, 120, &o, &s), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "increase") != NULL);
+    even[7] = 21;
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, 121, &o, &s), SIMREP_E_INVALID);
+    simrep_moments_free(ctx, m);
+    free(seen);
+    free(x);
+    free(y);
+    simrep_ctx_free(ctx);
+}
+
+/* A curve of three steps: step 2 is step 0's data again, step 1 other
+ * data.  Every step equals its own simrep_stats_compute, steps 0 and 2 are
+ * identical, and the mean's interval comes from the mean of each
+ * resample: with identical steps 0 = 1 = 2 it is theirs. */
+static void test_steps(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    const int64_t n = 500, p = 4, q = 3, T = 3;
+    double *x[3], *y[3];
+    for (int t = 0; t < 2; t++) {
+        test_rng r = {(uint64_t)(40 + t)};
+        x[t] = malloc(sizeof(double) * n * p);
+        y[t] = malloc(sizeof(double) * n * q);
+        make_data(&r, n, p, q, x[t], y[t]);
+    }
+    x[2] = x[0];
+    y[2] = y[0];
+    simrep_stats_options o;
+    simrep_stats_options_init(&o);
+    o.bootstrap = 20;
+    o.permutations = 15;
+    o.seed = 4;
+    o.threads = 2;
+    simrep_stats *s[3];
+    simrep_moments *m[3];
+    simrep_stats_result alone[3][NM], per[3 * NM], mean[NM];
+    for (int t = 0; t < T; t++) {
+        simrep_stats_new(ctx, p, q, n, &o, &s[t]);
+        simrep_moments_new(ctx, p, q, &m[t]);
+        CHECK_STATUS(ctx, feed(ctx, s[t], m[t], x[t], y[t], p, q, 100, NULL), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep_stats_compute(ctx, s[t], m[t], NULL, MOMENT_MEASURES, NM, alone[t]), SIMREP_OK);
+    }
+    CHECK_STATUS(ctx, simrep_stats_compute_steps(ctx, s, (const simrep_moments *const *)m, T, NULL, MOMENT_MEASURES,
+                                                 NM, per, mean),
+                 SIMREP_OK);
+    CHECK(memcmp(per, alone, sizeof per) == 0);
+    CHECK(memcmp(&per[0], &per[2 * NM], NM * sizeof per[0]) == 0);
+    for (int i = 0; i < NM; i++) {
+        CHECK(mean[i].resampled && mean[i].bootstrap == 20 && mean[i].permutations == 15);
+        CHECK_CLOSE(mean[i].similarity, (2 * per[i].similarity + per[NM + i].similarity) / 3, 1e-15);
+        /* the mean of per-resample means is the mean of the steps' means */
+        CHECK_CLOSE(mean[i].boot_mean, (2 * per[i].boot_mean + per[NM + i].boot_mean) / 3, 1e-12);
+        CHECK_CLOSE(mean[i].null_mean, (2 * per[i].null_mean + per[NM + i].null_mean) / 3, 1e-12);
+        CHECK(mean[i].ci_low <= mean[i].ci_high && mean[i].se > 0);
+        CHECK(mean[i].has_chance == (per[i].has_chance && per[NM + i].has_chance));
+    }
+    /* States of different plans are refused. */
+    simrep_stats_options o2 = o;
+    o2.seed = 5;
+    simrep_stats *bad[2] = {s[0], NULL};
+    simrep_stats_new(ctx, p, q, n, &o2, &bad[1]);
+    CHECK_STATUS(ctx, simrep_stats_compute_steps(ctx, bad, (const simrep_moments *const *)m, 2, NULL,
+                                                 MOMENT_MEASURES, NM, per, mean),
+                 SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "differ") != NULL);
+    simrep_stats_free(ctx, bad[1]);
+    for (int t = 0; t < T; t++) {
+        simrep_stats_free(ctx, s[t]);
+        simrep_moments_free(ctx, m[t]);
+    }
+    for (int t = 0; t < 2; t++) {
+        free(x[t]);
+        free(y[t]);
+    }
+    simrep_ctx_free(ctx);
+}
+
 /* Two groups {0, 1, 2} and {3, 4}: within pairs (0,1) 1, (0,2) 2, (1,2) 3,
  * (3,4) 4; every between pair 10.  Within mean 2.5, between 10. */
 static void test_groups(void)
@@ -315,6 +574,10 @@ void suite_stats(void)
     test_constant_pairing(1.0);
     test_constant_pairing(1e40);
     test_threads();
+    test_shares_merge(1.0);
+    test_shares_merge(1e30);
+    test_uneven_units();
+    test_steps();
     test_errors();
     test_groups();
 }
