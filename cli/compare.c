@@ -40,6 +40,11 @@
  * merges (1e-15 relative).  measures of the rows need every row on every rank: the
  * shares are all-gathered (O(n (p + q)) per rank, the only raw data sent)
  * and its O(n^2) tile passes are shared through simrep_ctx_set_partition.
+ * With --bootstrap/--permutations a rank reads its share of the units in
+ * the order the library's plan gives (simrep_stats_set_share), the
+ * resampling states are merged down the same tree (simrep_stats_merge
+ * moves each rank's sums to one origin) and rank 0 runs the resamples; the
+ * held rows are then summed across ranks (each rank's, zeros elsewhere).
  */
 #include "cli.h"
 #include "parallel.h"
@@ -498,7 +503,7 @@ static void print_steps_table(const compare_args *a, const extra *ex)
 /* A reading error of this rank's share (items [i0, i1)): the file, the
  * rank and the bytes of the file that share is, then the library's message. */
 static int share_error(simrep_ctx *ctx, simrep_status st, const input *x, const input *y, int features_first,
-                       int64_t i0, int64_t i1, int64_t row0)
+                       int64_t i0, int64_t i1, int64_t row0, int64_t block0)
 {
     const char *msg = simrep_ctx_message(ctx);
     if (!msg || !*msg)
@@ -514,6 +519,11 @@ static int share_error(simrep_ctx *ctx, simrep_status st, const input *x, const 
     while (msg[skip] == ' ')
         skip++;
     char where[256];
+    if (block0 >= 0) /* statistics: the rank's share of the units, read in their order; rows are absolute */
+        return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA,
+                         "%s: rank %d: %s; this rank reads its share of the units for the statistics (the block "
+                         "from row %lld)",
+                         in->spec, par_rank(), msg + skip, (long long)block0);
     par_share_bytes(in->in, features_first, i0, i1, where, sizeof where);
     const char *note = st == SIMREP_E_NONFINITE ? " (rows counted from the share's first sample)" : "";
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA,
@@ -580,7 +590,7 @@ static int run_dftcca(simrep_ctx *ctx, const compare_args *a, input *x, input *y
         if (st == SIMREP_OK)
             st = simrep_dftcca_update(ctx, d, &vx, &vy);
         if (st != SIMREP_OK)
-            rc = par_size() > 1 ? share_error(ctx, st, x, y, a->features_first, first, last, first)
+            rc = par_size() > 1 ? share_error(ctx, st, x, y, a->features_first, first, last, first, -1)
                                 : cli_library_error(ctx, st, a->x, a->y);
     }
     par_hold(1);
@@ -618,6 +628,8 @@ typedef struct compare_run {
     simrep_result *steps;         /* nv x nmeasures */
     simrep_dftcca_result dft;
     simrep_stats *stats;
+    double *stats_state;          /* MPI: the merge tree's buffer */
+    int64_t stats_len;
     simrep_stats_result sres[SIMREP_MEASURE_COUNT];
     simrep_stats_info sinfo;
     int have_stats;
@@ -702,8 +714,6 @@ static int compare_stats_setup(compare_run *c)
                         "(--bootstrap and --permutations resample the moments)",
                         simrep_measure_get_info(a->measures[i])->id,
                         simrep_measure_get_info(a->measures[i])->needs_maps ? "conv maps" : "rows");
-    if (c->ranks > 1)
-        return cli_error(EXIT_USAGE, "--bootstrap and --permutations do not run under MPI yet; run one process");
     if (a->layout.mask && a->layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a->stats.unit_rows)
         return cli_error(EXIT_USAGE, "--bootstrap and --permutations resample whole sequences, which --mask "
                          "makes of different lengths: not supported yet (use --sequence mean/first/last)");
@@ -735,6 +745,19 @@ static int compare_stats_setup(compare_run *c)
                          st == SIMREP_E_INVALID && strstr(simrep_ctx_message(c->ctx), "memory allowed")
                              ? " with --max-memory"
                              : "");
+    /* MPI: this rank reads its share of the units (with permutations the
+     * same slice of every segment) and the states are merged to rank 0,
+     * exactly (the library moves each rank's sums to one origin). */
+    if (c->ranks > 1) {
+        st = simrep_stats_set_share(c->ctx, c->stats, c->me, c->ranks);
+        if (st == SIMREP_OK) {
+            c->stats_len = simrep_stats_state_len(c->stats);
+            if (!(c->stats_state = malloc((size_t)c->stats_len * sizeof *c->stats_state)))
+                st = SIMREP_E_NOMEM;
+        }
+        if (st != SIMREP_OK)
+            return cli_library_error(c->ctx, st, a->x, a->y);
+    }
     return -1;
 }
 
@@ -791,6 +814,10 @@ static simrep_status compare_consume(void *user, simrep_ctx *ctx, int64_t r0, in
     compare_run *c = user;
     (void)rows;
     simrep_status st = SIMREP_OK;
+    /* The statistics first: their messages name rows of the whole input
+     * (the moments' count the rows folded so far, here in another order). */
+    if (c->stats)
+        st = simrep_stats_update(ctx, c->stats, &views[0][0], &views[1][0]);
     /* A bootstrap's buckets sum to the moments (compare_read): one DSYRK
      * pass over the rows, not two. */
     for (int64_t v = 0; v < c->nv && st == SIMREP_OK && (!c->stats || c->a.stats.o.bootstrap == 0); v++)
@@ -799,8 +826,6 @@ static simrep_status compare_consume(void *user, simrep_ctx *ctx, int64_t r0, in
         cli_rows_put(&c->rx, r0, views[0]);
         cli_rows_put(&c->ry, r0, views[1]);
     }
-    if (st == SIMREP_OK && c->stats)
-        st = simrep_stats_update(ctx, c->stats, &views[0][0], &views[1][0]);
     return st;
 }
 
@@ -824,30 +849,59 @@ static int compare_read(compare_run *c)
     simrep_status st = cli_read(c->ctx, &rd, &f);
     if (c->shown)
         fputc('\n', stderr);
-    if (st == SIMREP_OK && c->stats && c->a.stats.o.bootstrap > 0 &&
+    if (st == SIMREP_OK && c->stats && c->a.stats.o.bootstrap > 0 && c->ranks == 1 &&
         (st = simrep_stats_moments(c->ctx, c->stats, c->m[0])) != SIMREP_OK)
         return cli_library_error(c->ctx, st, c->a.x, c->a.y);
     if (st == SIMREP_OK)
         return -1;
     if (f.short_read)
         return cli_error(EXIT_DATA, "%s: fewer samples than its header says", f.input ? c->a.y : c->a.x);
-    return c->ranks > 1 ? share_error(c->ctx, st, x, y, c->a.features_first, c->item0, c->item1, c->row_begin)
+    return c->ranks > 1 ? share_error(c->ctx, st, x, y, c->a.features_first, c->item0, c->item1, c->row_begin,
+                                      c->stats ? f.r0 : -1)
                         : cli_library_error(c->ctx, st, c->a.x, c->a.y);
 }
 
 /* MPI: every rank's moments down the merge tree to rank 0, the held rows
  * to every rank, and the rows measures' tile passes shared among ranks. */
+static void stats_save(void *user, double *state)
+{
+    simrep_stats_save(((compare_run *)user)->stats, state);
+}
+
+static simrep_status stats_merge(void *user, const double *state)
+{
+    compare_run *c = user;
+    return simrep_stats_merge(c->ctx, c->stats, state);
+}
+
 static int compare_merge(compare_run *c, int rc)
 {
+    const int agreed = rc;
     for (int64_t v = 0; v < c->nv && (rc < 0 || v > 0); v++) {
         c->fold.m = c->m[v];
         int merged = par_tree_reduce(c->state, c->state_len, par_moments_save, par_moments_merge, &c->fold);
         rc = rc < 0 ? merged : rc;
     }
-    if (rc < 0 && c->ms.nrows > 0) { /* rc is agreed: every rank or none gathers */
+    if (agreed < 0 && c->stats) {
+        /* The resampling states (their sums are the moments too, with a
+         * bootstrap: rank 0 takes them from the merged buckets, as one
+         * process does). */
+        int merged = par_tree_reduce(c->stats_state, c->stats_len, stats_save, stats_merge, c);
+        rc = rc < 0 ? merged : rc;
+        simrep_status st = SIMREP_OK;
+        if (rc < 0 && c->me == 0 && c->a.stats.o.bootstrap > 0 &&
+            (st = simrep_stats_moments(c->ctx, c->stats, c->m[0])) != SIMREP_OK)
+            rc = cli_library_error(c->ctx, st, c->a.x, c->a.y);
+    }
+    if (agreed < 0 && c->ms.nrows > 0) { /* every rank or none gathers */
         const int64_t rpi = c->x.dims.rows_per_item > 0 ? c->x.dims.rows_per_item : 1;
-        cli_rows_allgather(&c->rx, rpi);
-        cli_rows_allgather(&c->ry, rpi);
+        if (c->stats) { /* rows read in the statistics' order: each rank's, zeros elsewhere */
+            cli_rows_allreduce(&c->rx);
+            cli_rows_allreduce(&c->ry);
+        } else {
+            cli_rows_allgather(&c->rx, rpi);
+            cli_rows_allgather(&c->ry, rpi);
+        }
     }
     simrep_ctx_set_partition(c->ctx, c->me, c->ranks, par_allreduce_sum, NULL);
     return rc;
@@ -988,6 +1042,7 @@ static void compare_free(compare_run *c)
     free(c->steps);
     simrep_dftcca_result_clear(ctx, &c->dft);
     simrep_stats_free(ctx, c->stats);
+    free(c->stats_state);
     for (int64_t v = 0; c->m && v < c->nv; v++)
         simrep_moments_free(ctx, c->m[v]);
     free(c->m);
@@ -1034,7 +1089,7 @@ int cmd_compare(int argc, char **argv)
         rc = compare_merge(c, par_agree(rc)); /* every rank reaches this, whatever happened above */
     if (rc < 0 && c->moments_pass)
         rc = compare_measures(c);
-    if (rc < 0 && c->stats)
+    if (rc < 0 && c->stats && c->me == 0) /* rank 0 holds the merged state */
         rc = compare_statistics(c);
     /* Rank 0 alone knows whether the measures failed: agree before the
      * maps' collectives. */

@@ -121,7 +121,7 @@ int cli_rows_alloc(cli_rows *rows, int64_t n, int64_t p, int64_t views)
     rows->p = p;
     rows->views = views;
     for (int64_t t = 0; t < views; t++)
-        if (!(rows->v[t] = malloc((size_t)n * (size_t)p * sizeof(double) + 1))) {
+        if (!(rows->v[t] = calloc((size_t)n * (size_t)p + 1, sizeof(double)))) {
             cli_rows_free(rows);
             return -1;
         }
@@ -138,6 +138,12 @@ void cli_rows_allgather(cli_rows *rows, int64_t rpi)
 {
     for (int64_t t = 0; t < rows->views; t++)
         par_allgather_rows(rows->v[t], rows->n, rows->p, rpi);
+}
+
+void cli_rows_allreduce(cli_rows *rows)
+{
+    for (int64_t t = 0; t < rows->views; t++)
+        par_allreduce_sum(NULL, rows->v[t], rows->n * rows->p);
 }
 
 simrep_matrix cli_rows_view(const cli_rows *rows, int64_t t)

@@ -78,6 +78,9 @@ int cli_rows_alloc(cli_rows *rows, int64_t n, int64_t p, int64_t views);
 void cli_rows_put(cli_rows *rows, int64_t r0, const simrep_matrix *views);
 /* MPI: every rank's shares of whole items of rpi rows, to every rank. */
 void cli_rows_allgather(cli_rows *rows, int64_t rpi);
+/* MPI: rows read in any order, each by one rank (zeros elsewhere: the
+ * rows are allocated zeroed), summed onto every rank. */
+void cli_rows_allreduce(cli_rows *rows);
 /* View t as a simrep_matrix. */
 simrep_matrix cli_rows_view(const cli_rows *rows, int64_t t);
 void cli_rows_free(cli_rows *rows);

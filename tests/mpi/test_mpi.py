@@ -217,6 +217,36 @@ def test_compare_scales_across_ranks(tmp_path):
         assert abs(json.loads(many.stdout)["measures"][k]["similarity"] - r["similarity"]) <= 1e-9, k
 
 
+def test_compare_statistics_equal_one_process(tmp_path):
+    """--bootstrap/--permutations under mpirun: each rank reads its share of
+    the units (with permutations the same slice of every segment), keeps
+    its bucket sums and segment blocks about its own origin, and the states
+    merge exactly to rank 0: the same intervals, nulls and p-values as one
+    process (round-off only) for 2 and 3 ranks and any --threads; cka_rbf's
+    rows, read in the statistics' order, are summed across ranks."""
+    x, y, _, _ = rng_data(tmp_path, 803, 7, 5)
+    args = ("compare", "-m", "cca,pwcca,cka,cka_debiased,procrustes,cka_rbf", "--bootstrap", "40",
+            "--permutations", "30", "--seed", "7", "--unit-rows", "3", "--buckets", "32", "--segments", "5",
+            "--format", "json", x, y)
+    one = json.loads(alone(*args, "--threads", "1").stdout)
+    for ranks, threads in ((3, 2), (2, 1)):
+        many = mpi(ranks, *args, "--threads", threads)
+        assert many.returncode == 0, many.stderr
+        many = json.loads(many.stdout)
+        check_compare(one, many)
+        assert one["statistics"] == many["statistics"]
+        for k, r in one["measures"].items():
+            if k != "cka_rbf":
+                assert r["null"]["p"] == many["measures"][k]["null"]["p"], k
+    # conv positions: an image is a unit, each image on one rank
+    r = np.random.default_rng(4)
+    a = r.normal(size=(40, 3, 4, 4)) + r.normal(size=(40, 3, 1, 1))
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", a[:, :2] + 0.5 * r.normal(size=(40, 2, 4, 4)))
+    check_compare(*both(3, "compare", "-m", "cca,cka", "--conv", "nchw", "--bootstrap", "30", "--permutations",
+                        "20", "--seed", "1", "--format", "json", tmp_path / "a.npy", tmp_path / "b.npy"))
+
+
 # ------------------------------------------------------------------- matrix
 
 
@@ -305,6 +335,20 @@ def test_nan_in_last_share_stops_every_rank(tmp_path):
     assert len(errors) == 1, run.stderr
     assert errors[0].startswith("simrep: error: %s: rank 2: " % x), errors[0]
     assert "NaN" in errors[0] and "bytes %d..%d" % (128 + 200 * 32, 128 + 300 * 32) in errors[0], errors[0]
+
+
+def test_nan_with_statistics_stops_every_rank(tmp_path):
+    """With --permutations rank 0 reads row 290 (segment 2 of 8, in its
+    slice of every segment): the message names the row of the whole input
+    and every rank exits 1."""
+    x, y, xa, _ = rng_data(tmp_path, 300, 4, 3)
+    xa[100, 2] = np.nan
+    np.save(x, xa)
+    run = mpi(3, "compare", "-m", "cca,cka", "--permutations", "10", x, y, wrap=True)
+    assert rank_exits(run) == {0: 1, 1: 1, 2: 1}, run.stderr
+    errors = [l for l in run.stderr.splitlines() if l.startswith("simrep: error:")]
+    assert len(errors) == 1, run.stderr
+    assert "NaN at row 100, column 2" in errors[0] and "share of the units" in errors[0], errors[0]
 
 
 def test_unreadable_share_of_deflated_member(tmp_path):
