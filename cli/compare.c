@@ -97,7 +97,8 @@ static const char *compare_help_tail =
     "                           upward shift resampling gives CCA-family and CKA values)\n"
     "  --seed S                 every random choice follows from S (0); the same S gives the same numbers\n"
     "  --unit-rows K            K consecutive rows are one unit (default: a row; an image under --conv\n"
-    "                           positions; a sequence under --sequence flatten)\n"
+    "                           positions; a sequence under --sequence flatten or per-step, its valid\n"
+    "                           tokens under --mask)\n"
     "  --threads T              resamples computed by T threads (default: the number of CPUs)\n"
     "  --max-memory SIZE        budget for the resampling state, e.g. 512M, 4G (default 1G)\n"
     "  --buckets G, --segments S  bootstrap groups (128) and permutation segments (8)\n"
@@ -209,9 +210,6 @@ static int parse_args(int argc, char **argv, compare_args *a)
             a->layout.conv == SIMREP_CONV_NONE)
             return cli_error(EXIT_USAGE, "%s compares conv feature maps: add --conv nhwc or --conv nchw",
                              simrep_measure_get_info(a->measures[i])->id);
-    if (cli_stats_requested(&a->stats) && a->layout.sequence == SIMREP_SEQUENCE_PER_STEP)
-        return cli_error(EXIT_USAGE, "--bootstrap and --permutations do not combine with --sequence per-step yet; "
-                         "use --sequence flatten (a sequence is then one unit) or last/mean");
     if (npos != 2)
         return cli_error(EXIT_USAGE, "compare needs two inputs X and Y (see simrep compare --help)");
     a->x = pos[0];
@@ -324,6 +322,7 @@ typedef struct extra {
     int64_t nsteps; /* 0 unless --sequence per-step */
     const simrep_dftcca_result *dft;
     const simrep_stats_result *stats; /* per measure: chance always, the rest when have_stats */
+    const simrep_stats_result *steps_stats; /* per-step: nsteps x nmeasures, or NULL */
     int have_stats;
     const simrep_stats_info *sinfo;
     const cli_measure_error *errs; /* per measure: those undefined for these data (printed apart) */
@@ -387,7 +386,7 @@ static void print_results(const compare_args *a, const input *x, const input *y,
                 print_dft_json(a, ex->dft);
             if (ex->stats)
                 cli_stats_json_measure(&ex->stats[i], ex->have_stats);
-            if (ex->nsteps && !maps)
+            if (ex->nsteps && !maps) {
                 for (int which = 0; which < 2; which++) {
                     fputs(which ? ", \"per_step_distance\": [" : ", \"per_step\": [", stdout);
                     for (int64_t t = 0; t < ex->nsteps; t++) {
@@ -398,6 +397,9 @@ static void print_results(const compare_args *a, const input *x, const input *y,
                     }
                     fputc(']', stdout);
                 }
+                if (ex->steps_stats)
+                    cli_stats_json_steps(ex->steps_stats + i, ex->nsteps, a->nmeasures, ex->have_stats);
+            }
             fputc('}', stdout);
         }
         fputc('}', stdout);
@@ -495,6 +497,8 @@ static void print_steps_table(const compare_args *a, const extra *ex)
         for (int64_t t = 0; t < ex->nsteps; t++)
             printf("%s%.6f", t % 8 ? " " : "\n  ", ex->steps[t * a->nmeasures + i].similarity);
         fputc('\n', stdout);
+        if (ex->have_stats && ex->steps_stats)
+            cli_stats_table_steps(&a->stats, ex->steps_stats + i, ex->nsteps, a->nmeasures);
     }
 }
 
@@ -627,10 +631,11 @@ typedef struct compare_run {
     simrep_result res[SIMREP_MEASURE_COUNT];
     simrep_result *steps;         /* nv x nmeasures */
     simrep_dftcca_result dft;
-    simrep_stats *stats;
+    simrep_stats **stats;         /* nv resampling states (one per step of --sequence per-step), or NULL */
     double *stats_state;          /* MPI: the merge tree's buffer */
-    int64_t stats_len;
-    simrep_stats_result sres[SIMREP_MEASURE_COUNT];
+    int64_t stats_len, merging;   /* its length; the view being merged */
+    simrep_stats_result sres[SIMREP_MEASURE_COUNT]; /* per measure (per-step: the curve's mean) */
+    simrep_stats_result *sres_steps; /* per-step: nv x nmeasures */
     simrep_stats_info sinfo;
     int have_stats;
     int ranks, me;
@@ -714,9 +719,6 @@ static int compare_stats_setup(compare_run *c)
                         "(--bootstrap and --permutations resample the moments)",
                         simrep_measure_get_info(a->measures[i])->id,
                         simrep_measure_get_info(a->measures[i])->needs_maps ? "conv maps" : "rows");
-    if (a->layout.mask && a->layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a->stats.unit_rows)
-        return cli_error(EXIT_USAGE, "--bootstrap and --permutations resample whole sequences, which --mask "
-                         "makes of different lengths: not supported yet (use --sequence mean/first/last)");
     if (ur % rpi != 0)
         return cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
                          (long long)ur, (long long)rpi,
@@ -738,26 +740,51 @@ static int compare_stats_setup(compare_run *c)
     simrep_stats_options so = a->stats.o;
     so.unit_rows = ur;
     so.threads = a->threads;
-    so.max_memory = a->max_memory;
-    simrep_status st = simrep_stats_new(c->ctx, x->p, y->p, x->n, &so, &c->stats);
+    /* --sequence per-step: a state per step, sharing the budget. */
+    so.max_memory = a->max_memory / (double)c->nv;
+    /* --mask with --sequence flatten: a unit is a sequence's valid tokens,
+     * so units differ in rows; sequences without tokens have no rows and
+     * are no unit. */
+    int64_t *starts = NULL;
+    if (a->layout.mask && a->layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a->stats.unit_rows) {
+        if (!(starts = malloc((size_t)(x->dims.items + 1) * sizeof *starts)))
+            return cli_error(EXIT_DATA, "out of memory");
+        int64_t u = 0;
+        starts[0] = 0;
+        for (int64_t i = 0; i < x->dims.items; i++) {
+            const int64_t end = simrep_input_item_row(x->in, i + 1);
+            if (end > starts[u])
+                starts[++u] = end;
+        }
+        so.unit_starts = starts;
+        so.units = u;
+    }
+    c->stats = calloc((size_t)c->nv, sizeof *c->stats);
+    simrep_status st = c->stats ? SIMREP_OK : SIMREP_E_NOMEM;
+    for (int64_t v = 0; v < c->nv && st == SIMREP_OK; v++)
+        st = simrep_stats_new(c->ctx, x->p, y->p, x->n, &so, &c->stats[v]);
+    free(starts);
+    if (st == SIMREP_E_INVALID && strstr(simrep_ctx_message(c->ctx), "one size"))
+        return cli_error(EXIT_USAGE, "--%s; --mask makes sequences of different lengths",
+                         simrep_ctx_message(c->ctx));
     if (st != SIMREP_OK)
         return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s%s", simrep_ctx_message(c->ctx),
                          st == SIMREP_E_INVALID && strstr(simrep_ctx_message(c->ctx), "memory allowed")
-                             ? " with --max-memory"
+                             ? (c->nv > 1 ? " with --max-memory (shared by the steps of --sequence per-step)"
+                                          : " with --max-memory")
                              : "");
     /* MPI: this rank reads its share of the units (with permutations the
      * same slice of every segment) and the states are merged to rank 0,
      * exactly (the library moves each rank's sums to one origin). */
-    if (c->ranks > 1) {
-        st = simrep_stats_set_share(c->ctx, c->stats, c->me, c->ranks);
-        if (st == SIMREP_OK) {
-            c->stats_len = simrep_stats_state_len(c->stats);
-            if (!(c->stats_state = malloc((size_t)c->stats_len * sizeof *c->stats_state)))
-                st = SIMREP_E_NOMEM;
-        }
-        if (st != SIMREP_OK)
-            return cli_library_error(c->ctx, st, a->x, a->y);
+    for (int64_t v = 0; v < c->nv && c->ranks > 1 && st == SIMREP_OK; v++)
+        st = simrep_stats_set_share(c->ctx, c->stats[v], c->me, c->ranks);
+    if (c->ranks > 1 && st == SIMREP_OK) {
+        c->stats_len = simrep_stats_state_len(c->stats[0]);
+        if (!(c->stats_state = malloc((size_t)c->stats_len * sizeof *c->stats_state)))
+            st = SIMREP_E_NOMEM;
     }
+    if (st != SIMREP_OK)
+        return cli_library_error(c->ctx, st, a->x, a->y);
     return -1;
 }
 
@@ -805,7 +832,13 @@ static int compare_prepare(compare_run *c)
 
 static int compare_next(void *user, int64_t block, int64_t *r0, int64_t *rows)
 {
-    return simrep_stats_next(((compare_run *)user)->stats, block, r0, rows);
+    compare_run *c = user;
+    /* Every step's state has the same plan: the same rows for each. */
+    for (int64_t v = 1; v < c->nv; v++) {
+        int64_t v0, vn;
+        simrep_stats_next(c->stats[v], block, &v0, &vn);
+    }
+    return simrep_stats_next(c->stats[0], block, r0, rows);
 }
 
 static simrep_status compare_consume(void *user, simrep_ctx *ctx, int64_t r0, int64_t rows,
@@ -816,8 +849,8 @@ static simrep_status compare_consume(void *user, simrep_ctx *ctx, int64_t r0, in
     simrep_status st = SIMREP_OK;
     /* The statistics first: their messages name rows of the whole input
      * (the moments' count the rows folded so far, here in another order). */
-    if (c->stats)
-        st = simrep_stats_update(ctx, c->stats, &views[0][0], &views[1][0]);
+    for (int64_t v = 0; c->stats && v < c->nv && st == SIMREP_OK; v++)
+        st = simrep_stats_update(ctx, c->stats[v], &views[0][v], &views[1][v]);
     /* A bootstrap's buckets sum to the moments (compare_read): one DSYRK
      * pass over the rows, not two. */
     for (int64_t v = 0; v < c->nv && st == SIMREP_OK && (!c->stats || c->a.stats.o.bootstrap == 0); v++)
@@ -849,9 +882,9 @@ static int compare_read(compare_run *c)
     simrep_status st = cli_read(c->ctx, &rd, &f);
     if (c->shown)
         fputc('\n', stderr);
-    if (st == SIMREP_OK && c->stats && c->a.stats.o.bootstrap > 0 && c->ranks == 1 &&
-        (st = simrep_stats_moments(c->ctx, c->stats, c->m[0])) != SIMREP_OK)
-        return cli_library_error(c->ctx, st, c->a.x, c->a.y);
+    for (int64_t v = 0; st == SIMREP_OK && c->stats && c->a.stats.o.bootstrap > 0 && c->ranks == 1 && v < c->nv; v++)
+        if ((st = simrep_stats_moments(c->ctx, c->stats[v], c->m[v])) != SIMREP_OK)
+            return cli_library_error(c->ctx, st, c->a.x, c->a.y);
     if (st == SIMREP_OK)
         return -1;
     if (f.short_read)
@@ -865,13 +898,14 @@ static int compare_read(compare_run *c)
  * to every rank, and the rows measures' tile passes shared among ranks. */
 static void stats_save(void *user, double *state)
 {
-    simrep_stats_save(((compare_run *)user)->stats, state);
+    compare_run *c = user;
+    simrep_stats_save(c->stats[c->merging], state);
 }
 
 static simrep_status stats_merge(void *user, const double *state)
 {
     compare_run *c = user;
-    return simrep_stats_merge(c->ctx, c->stats, state);
+    return simrep_stats_merge(c->ctx, c->stats[c->merging], state);
 }
 
 static int compare_merge(compare_run *c, int rc)
@@ -886,12 +920,14 @@ static int compare_merge(compare_run *c, int rc)
         /* The resampling states (their sums are the moments too, with a
          * bootstrap: rank 0 takes them from the merged buckets, as one
          * process does). */
-        int merged = par_tree_reduce(c->stats_state, c->stats_len, stats_save, stats_merge, c);
-        rc = rc < 0 ? merged : rc;
+        for (c->merging = 0; c->merging < c->nv; c->merging++) {
+            int merged = par_tree_reduce(c->stats_state, c->stats_len, stats_save, stats_merge, c);
+            rc = rc < 0 ? merged : rc;
+        }
         simrep_status st = SIMREP_OK;
-        if (rc < 0 && c->me == 0 && c->a.stats.o.bootstrap > 0 &&
-            (st = simrep_stats_moments(c->ctx, c->stats, c->m[0])) != SIMREP_OK)
-            rc = cli_library_error(c->ctx, st, c->a.x, c->a.y);
+        for (int64_t v = 0; rc < 0 && c->me == 0 && c->a.stats.o.bootstrap > 0 && v < c->nv; v++)
+            if ((st = simrep_stats_moments(c->ctx, c->stats[v], c->m[v])) != SIMREP_OK)
+                rc = cli_library_error(c->ctx, st, c->a.x, c->a.y);
     }
     if (agreed < 0 && c->ms.nrows > 0) { /* every rank or none gathers */
         const int64_t rpi = c->x.dims.rows_per_item > 0 ? c->x.dims.rows_per_item : 1;
@@ -956,17 +992,29 @@ static int compare_measures(compare_run *c)
 /* --bootstrap / --permutations: the resamples of the moments measures. */
 static int compare_statistics(compare_run *c)
 {
-    simrep_stats_result part[SIMREP_MEASURE_COUNT];
+    const int nm = c->ms.nmoments, all = c->a.nmeasures;
+    simrep_stats_result mean[SIMREP_MEASURE_COUNT];
+    simrep_stats_result *part = malloc((size_t)(c->nv * nm) * sizeof *part);
+    if (!part || (c->nv > 1 && !c->sres_steps && !(c->sres_steps = calloc((size_t)(c->nv * all), sizeof *part)))) {
+        free(part);
+        return cli_error(EXIT_DATA, "out of memory");
+    }
     cli_stats_tune_malloc();
     cli_progress_attach(c->ctx);
-    simrep_status st = simrep_stats_compute(c->ctx, c->stats, c->m[0], &c->a.opt, c->ms.moments, c->ms.nmoments,
-                                            part);
+    simrep_status st = simrep_stats_compute_steps(c->ctx, c->stats, (const simrep_moments *const *)c->m, c->nv,
+                                                  &c->a.opt, c->ms.moments, nm, part, c->nv > 1 ? mean : NULL);
     cli_progress_end(c->ctx);
-    if (st != SIMREP_OK)
+    if (st != SIMREP_OK) {
+        free(part);
         return cli_library_error(c->ctx, st, c->a.x, c->a.y);
-    for (int i = 0; i < c->ms.nmoments; i++)
-        c->sres[c->ms.moments_at[i]] = part[i];
-    simrep_stats_get_info(c->stats, &c->sinfo);
+    }
+    for (int i = 0; i < nm; i++) {
+        c->sres[c->ms.moments_at[i]] = c->nv > 1 ? mean[i] : part[i];
+        for (int64_t v = 0; v < c->nv && c->nv > 1; v++)
+            c->sres_steps[v * all + c->ms.moments_at[i]] = part[v * nm + i];
+    }
+    free(part);
+    simrep_stats_get_info(c->stats[0], &c->sinfo);
     c->have_stats = 1;
     cli_stats_warnings(c->sres, c->a.nmeasures, c->a.stats.o.interval == SIMREP_INTERVAL_BASIC);
     return -1;
@@ -987,6 +1035,23 @@ static void compare_steps(compare_run *c)
         }
         return;
     }
+    /* The closed-form chance levels per step and of the mean (their mean),
+     * resampling or not. */
+    if (!c->have_stats && (c->sres_steps = calloc((size_t)(c->nv * nm), sizeof *c->sres_steps)) != NULL)
+        for (int i = 0; i < nm; i++) {
+            int all = 1;
+            double sum = 0;
+            for (int64_t v = 0; v < c->nv; v++) {
+                simrep_stats_result *sv = &c->sres_steps[v * nm + i];
+                sv->measure = c->a.measures[i];
+                sv->has_chance = c->steps[v * nm + i].has_chance;
+                sv->chance = c->steps[v * nm + i].chance;
+                all &= sv->has_chance;
+                sum += sv->chance;
+            }
+            c->sres[i].has_chance = all;
+            c->sres[i].chance = all ? sum / (double)c->nv : 0;
+        }
     for (int i = 0; i < nm; i++) {
         simrep_result *r = &c->res[i];
         r->kept_p = r->kept_q = INT64_MAX;
@@ -1022,8 +1087,8 @@ static void compare_report(compare_run *c)
         c->x.n = c->x.dims.items;
         c->y.n = c->y.dims.items;
     }
-    extra ex = {c->steps, c->nv > 1 ? c->nv : 0, c->ms.maps ? &c->dft : NULL, c->sres, c->have_stats, &c->sinfo,
-                c->errs};
+    extra ex = {c->steps, c->nv > 1 ? c->nv : 0, c->ms.maps ? &c->dft : NULL, c->sres,
+                c->nv > 1 ? c->sres_steps : NULL, c->have_stats, &c->sinfo, c->errs};
     if (c->me != 0)
         return;
     print_results(&c->a, &c->x, &c->y, c->res, &ex);
@@ -1041,7 +1106,10 @@ static void compare_free(compare_run *c)
             simrep_result_clear(ctx, &c->steps[v * c->a.nmeasures + i]);
     free(c->steps);
     simrep_dftcca_result_clear(ctx, &c->dft);
-    simrep_stats_free(ctx, c->stats);
+    for (int64_t v = 0; c->stats && v < c->nv; v++)
+        simrep_stats_free(ctx, c->stats[v]);
+    free(c->stats);
+    free(c->sres_steps);
     free(c->stats_state);
     for (int64_t v = 0; c->m && v < c->nv; v++)
         simrep_moments_free(ctx, c->m[v]);

@@ -8,7 +8,10 @@
  * commands); --unit-rows K, --buckets G, --segments S (compare; --threads
  * and --max-memory are the commands' own).  The sampling unit defaults to
  * the layout's item: an image under --conv ... positions, a sequence under
- * --sequence flatten, else a row.
+ * --sequence flatten or per-step (there a row of every step's matrix), its
+ * valid tokens under --mask with flatten (units of different sizes), else
+ * a row.  Curves (--sequence per-step) add "per_step_ci", "per_step_se",
+ * "per_step_null", "per_step_adjusted" and "per_step_chance" per measure.
  *
  * Output, only ever added to: in JSON each measure gains "ci" [low, high],
  * "se", "bootstrap" (resamples used), "null" {"mean", "sd", "p",
@@ -24,6 +27,7 @@
 #include "stats.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
@@ -161,6 +165,76 @@ void cli_stats_json_measure(const simrep_stats_result *r, int have_stats)
     }
 }
 
+/* ", \"key\": [v_0, ..., v_{T-1}]": one double field (at offset off) of
+ * every step's result. */
+static void steps_list(const char *key, const simrep_stats_result *r, int64_t nsteps, int stride, size_t off)
+{
+    printf(", \"%s\": [", key);
+    for (int64_t t = 0; t < nsteps; t++) {
+        fputs(t ? ", " : "", stdout);
+        json_number(stdout, *(const double *)((const char *)&r[t * stride] + off));
+    }
+    fputc(']', stdout);
+}
+
+void cli_stats_json_steps(const simrep_stats_result *r, int64_t nsteps, int stride, int have_stats)
+{
+    int chance = 1, boot = have_stats, perm = have_stats;
+    for (int64_t t = 0; t < nsteps; t++) {
+        const simrep_stats_result *rt = &r[t * stride];
+        chance &= rt->has_chance;
+        boot &= rt->resampled && rt->bootstrap > 0;
+        perm &= rt->resampled && rt->permutations > 0;
+    }
+    if (chance)
+        steps_list("per_step_chance", r, nsteps, stride, offsetof(simrep_stats_result, chance));
+    if (boot) {
+        fputs(", \"per_step_ci\": [", stdout);
+        for (int64_t t = 0; t < nsteps; t++) {
+            fputs(t ? ", " : "", stdout);
+            pair(r[t * stride].ci_low, r[t * stride].ci_high);
+        }
+        fputc(']', stdout);
+        steps_list("per_step_se", r, nsteps, stride, offsetof(simrep_stats_result, se));
+    }
+    if (perm) {
+        fputs(", \"per_step_null\": [", stdout);
+        for (int64_t t = 0; t < nsteps; t++) {
+            const simrep_stats_result *rt = &r[t * stride];
+            fputs(t ? ", {\"mean\": " : "{\"mean\": ", stdout);
+            json_number(stdout, rt->null_mean);
+            fputs(", \"sd\": ", stdout);
+            json_number(stdout, rt->null_sd);
+            fputs(", \"p\": ", stdout);
+            json_number(stdout, rt->p_value);
+            printf(", \"permutations\": %lld}", (long long)rt->permutations);
+        }
+        fputc(']', stdout);
+        steps_list("per_step_adjusted", r, nsteps, stride, offsetof(simrep_stats_result, adjusted));
+    }
+}
+
+void cli_stats_table_steps(const cli_stats *s, const simrep_stats_result *r, int64_t nsteps, int stride)
+{
+    int boot = 1, perm = 1;
+    for (int64_t t = 0; t < nsteps; t++) {
+        boot &= r[t * stride].resampled && r[t * stride].bootstrap > 0;
+        perm &= r[t * stride].resampled && r[t * stride].permutations > 0;
+    }
+    if (boot && s->o.bootstrap > 0) {
+        printf("  %g%% interval per step:", 100 * s->o.ci);
+        for (int64_t t = 0; t < nsteps; t++)
+            printf("%s[%.6f, %.6f]", t % 4 ? " " : "\n  ", r[t * stride].ci_low, r[t * stride].ci_high);
+        fputc('\n', stdout);
+    }
+    if (perm && s->o.permutations > 0) {
+        printf("  permutation p per step:");
+        for (int64_t t = 0; t < nsteps; t++)
+            printf("%s%.4g", t % 8 ? " " : "\n  ", r[t * stride].p_value);
+        fputc('\n', stdout);
+    }
+}
+
 void cli_stats_warnings(const simrep_stats_result *res, int count, int basic)
 {
     char ids[256] = "";
@@ -192,8 +266,13 @@ void cli_stats_warnings(const simrep_stats_result *res, int count, int basic)
 
 void cli_stats_json_summary(const cli_stats *s, const simrep_stats_info *info)
 {
-    printf(", \"statistics\": {\"units\": %lld, \"unit_rows\": %lld, \"seed\": %llu, \"level\": ",
-           (long long)info->units, (long long)info->unit_rows, (unsigned long long)s->o.seed);
+    printf(", \"statistics\": {\"units\": %lld, \"unit_rows\": ", (long long)info->units);
+    if (info->unit_rows > 0) /* units of different sizes (masked sequences): null, and their range */
+        printf("%lld", (long long)info->unit_rows);
+    else
+        printf("null, \"unit_rows_range\": [%lld, %lld]", (long long)info->min_unit_rows,
+               (long long)info->max_unit_rows);
+    printf(", \"seed\": %llu, \"level\": ", (unsigned long long)s->o.seed);
     json_number(stdout, s->o.ci);
     printf(", \"ci_method\": \"%s\"", s->o.interval == SIMREP_INTERVAL_BASIC ? "basic" : "percentile");
     printf(", \"bootstrap\": %lld, \"buckets\": %lld, \"exact_bootstrap\": %s, \"permutations\": %lld, "
@@ -238,8 +317,12 @@ static void cell(int have, const char *fmt, double v)
 
 void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const simrep_stats_result *res, int count)
 {
-    printf("\nuncertainty: units of %lld row%s (%lld units)", (long long)info->unit_rows,
-           info->unit_rows == 1 ? "" : "s", (long long)info->units);
+    if (info->unit_rows > 0)
+        printf("\nuncertainty: units of %lld row%s (%lld units)", (long long)info->unit_rows,
+               info->unit_rows == 1 ? "" : "s", (long long)info->units);
+    else
+        printf("\nuncertainty: units of %lld to %lld rows (%lld units)", (long long)info->min_unit_rows,
+               (long long)info->max_unit_rows, (long long)info->units);
     if (s->o.bootstrap > 0)
         printf("; bootstrap %lld resamples%s", (long long)s->o.bootstrap,
                info->exact_bootstrap ? "" : " of random groups");

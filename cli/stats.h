@@ -35,6 +35,13 @@ void cli_stats_warnings(const simrep_stats_result *res, int count, int basic);
 void cli_stats_json_summary(const cli_stats *s, const simrep_stats_info *info);
 const char *cli_stats_csv_header(void);
 void cli_stats_csv_row(const simrep_stats_result *r);
+/* --sequence per-step: the keys of one measure's steps (r[t * stride],
+ * t < nsteps): "per_step_chance" when every step has one, and with
+ * statistics "per_step_ci", "per_step_se", "per_step_null" (a list of
+ * {"mean", "sd", "p", "permutations"}), "per_step_adjusted". */
+void cli_stats_json_steps(const simrep_stats_result *r, int64_t nsteps, int stride, int have_stats);
+/* The table's lines of one measure's per-step intervals and p-values. */
+void cli_stats_table_steps(const cli_stats *s, const simrep_stats_result *r, int64_t nsteps, int stride);
 /* The second table of `compare` (after the measures). */
 void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const simrep_stats_result *res, int count);
 

@@ -36,6 +36,8 @@ size_t simrep_struct_size(const char *name)
         {"simrep_heatmap", sizeof(simrep_heatmap)},       {"simrep_scatter", sizeof(simrep_scatter)},
         {"simrep_bars", sizeof(simrep_bars)},             {"simrep_lines", sizeof(simrep_lines)},
         {"simrep_rank_options", sizeof(simrep_rank_options)}, {"simrep_rank_result", sizeof(simrep_rank_result)},
+        {"simrep_stats_options", sizeof(simrep_stats_options)}, {"simrep_stats_info", sizeof(simrep_stats_info)},
+        {"simrep_stats_result", sizeof(simrep_stats_result)}, {"simrep_group_test", sizeof(simrep_group_test)},
     };
     for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)
         if (strcmp(sizes[i].name, name) == 0)

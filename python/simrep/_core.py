@@ -209,8 +209,9 @@ def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=Non
     through the library's layouts (the CLI's --conv/--conv-mode/--resize/
     --sequence/--mask), made to agree (same N, T, sizes) and materialized
     as float64 arrays: ([views of item 0 (T for per-step, else 1)], ...),
-    and the rows of one item in each (None when sequences differ in rows:
-    masked flatten).  For the paths that need the rows themselves
+    and the rows of one item in each, or where sequences differ in rows
+    (masked flatten) the units' row offsets (int64, the sequences without
+    tokens left out).  For the paths that need the rows themselves
     (statistics); compare streams instead."""
     from . import _input
     with Context() as ctx:
@@ -222,7 +223,7 @@ def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=Non
             ins = [_input.Input(ctx, a, name, lay) for a, name in zip(items, names)]
             _input.agree(ctx, ins)
             out = [_input.materialize(ctx, i) for i in ins]
-            item = None if msk is not None and sequence == "flatten" else int(ins[0].dims.rows_per_item)
+            item = ins[0].unit_starts() if msk is not None and sequence == "flatten" else int(ins[0].dims.rows_per_item)
             return out, item
         finally:
             for i in ins:
@@ -306,13 +307,19 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
     if nv == 1 and sequence != "per-step":
         out.update(steps[0])
         return out
-    # The CLI's per-step JSON: the curve, and its mean at the top.
+    # The CLI's per-step JSON: the curve, and its mean at the top (the
+    # chance level too, when every step has one).
     for mid in [m for m in ids if m not in errors]:
         out[mid] = dict(steps[-1][mid])
         out[mid]["per_step"] = [s[mid]["similarity"] for s in steps]
         out[mid]["per_step_distance"] = [s[mid]["distance"] for s in steps]
         out[mid]["similarity"] = float(np.mean(out[mid]["per_step"]))
         out[mid]["distance"] = float(np.mean(out[mid]["per_step_distance"]))
+        chances = [s[mid].get("chance") for s in steps]
+        out[mid].pop("chance", None)
+        if all(c is not None for c in chances):
+            out[mid]["chance"] = sum(c / len(chances) for c in chances)
+            out[mid]["per_step_chance"] = chances
     return out
 
 
@@ -364,7 +371,12 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
     segments, seed).  seed=S fixes every random choice (the same S gives the
     CLI's numbers whatever threads=); unit_rows=K makes K consecutive rows
     one unit (default: a row; an image with conv positions; a sequence with
-    sequence="flatten").  max_memory (bytes), buckets, segments as the CLI.
+    sequence="flatten" or "per-step", its valid tokens with mask= and
+    "flatten", units of different sizes that the bootstrap pools by tokens;
+    permutations then need unit_rows).  With sequence="per-step" every step
+    gets "per_step_ci", "per_step_se", "per_step_null", "per_step_adjusted"
+    and the top keys are those of the curve's mean.  max_memory (bytes,
+    shared by the steps), buckets, segments as the CLI.
 
     Raises InvalidArgument (a ValueError) for bad options or shapes,
     OutOfMemory (a MemoryError), simrep.Error for NaN/Inf in the data or an
@@ -372,23 +384,34 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
     """
     ids = _measure_list(measures)
     buf, o = _options(**options)
-    if any(v is not None for v in (conv, conv_mode, resize, sequence, mask)) and not (bootstrap or permutations):
+    so = None
+    if any(v is not None for v in (bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory,
+                                   buckets, segments)):
+        so = _stats.options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets,
+                            segments)
+        if not (so.bootstrap or so.permutations):
+            so = None
+    layout = any(v is not None for v in (conv, conv_mode, resize, sequence, mask))
+    if layout and so is None:
         return _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask)
-    if any(v is not None for v in (conv, conv_mode, resize, sequence, mask)):
-        if sequence == "per-step":
-            raise InvalidArgument("bootstrap and permutations do not combine with sequence='per-step' yet")
+    keep_units = None
+    if layout:
         # Statistics resample whole items (an image's positions, a
-        # sequence's steps): the layouts' rows are materialized first.
+        # sequence's steps or valid tokens): the layouts' rows are
+        # materialized first.
         (views_x, views_y), item = _layout_views([x, y], ["x", "y"], conv, conv_mode, sequence, resize, mask)
-        if item is None:
-            raise NotAvailable("bootstrap and permutations with mask= and sequence='flatten' (sequences of "
-                               "different lengths as units) are not available yet; use 'mean', 'first' or 'last'")
-        if unit_rows is not None and int(unit_rows) % item:
-            raise InvalidArgument("unit_rows=%r must be a whole number of items of %d rows" % (unit_rows, item))
-        opts = dict(options, coefs=coefs, warn=warn, bootstrap=bootstrap, permutations=permutations, seed=seed, ci=ci, ci_method=ci_method,
-                    unit_rows=unit_rows if unit_rows is not None else item, threads=threads,
-                    max_memory=max_memory, buckets=buckets, segments=segments)
-        return compare(views_x[0], views_y[0], ids, **opts)
+        if sequence == "per-step":
+            return _compare_steps_statistics(x, y, ids, buf, o, so, coefs, warn, conv, conv_mode, resize, mask,
+                                             views_x, views_y, max_memory)
+        if isinstance(item, np.ndarray):  # masked flatten: a sequence's valid tokens are a unit
+            if unit_rows is None:
+                keep_units = _stats.set_units(so, item)
+        else:
+            if unit_rows is not None and int(unit_rows) % item:
+                raise InvalidArgument("unit_rows=%r must be a whole number of items of %d rows" % (unit_rows, item))
+            if unit_rows is None:
+                so.unit_rows = item
+        x, y, features_first = views_x[0], views_y[0], False
     mx, keep_x = _arrays.matrix(x, "x", features_first)
     my, keep_y = _arrays.matrix(y, "y", features_first)
     if mx.rows != my.rows:
@@ -400,13 +423,6 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
         if m.cols < 1:
             raise InvalidArgument("%s has no features (shape gives 0 %s)"
                                   % (name, "rows" if features_first else "columns"), _native.E_SHAPE)
-    so = None
-    if any(v is not None for v in (bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory,
-                                   buckets, segments)):
-        so = _stats.options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets,
-                            segments)
-        if not (so.bootstrap or so.permutations):
-            so = None
     with Context() as ctx:
         out = _run_measures(
             ctx, lambda codes, count, res: _native.lib.simrep_compare(
@@ -417,7 +433,30 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
             added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ok, lambda mid: _BY_ID[mid][0])
             for mid in ok:
                 out[mid].update(added[mid])
+        del keep_units  # unit_starts pointed into it until here
         return out
+
+
+def _compare_steps_statistics(x, y, ids, buf, o, so, coefs, warn, conv, conv_mode, resize, mask, views_x, views_y,
+                              max_memory):
+    """sequence="per-step" with bootstrap/permutations: the curve as
+    compare() gives it, then a resampling state per step over the
+    materialized views (simrep_stats_compute_steps: resample b draws the
+    same sequences at every step), the CLI's keys added: the mean's
+    statistics at the top, "per_step_ci", "per_step_null", ... per step."""
+    out = _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, "per-step", mask)
+    t = len(views_x)
+    # --max-memory is shared by the steps' states, as in the CLI (1 GiB by default).
+    so.max_memory = (float(max_memory) if max_memory is not None else 1024.0 ** 3) / t
+    mxs = [_arrays.describe(v, _native.F64)[0] for v in views_x]
+    mys = [_arrays.describe(v, _native.F64)[0] for v in views_y]
+    ok = [mid for mid in ids if mid in out]
+    with Context() as ctx:
+        steps, mean, out.statistics = _stats.compute_steps(ctx, mxs, mys, so, buf, ok, lambda mid: _BY_ID[mid][0])
+    for mid in ok:
+        out[mid].update(mean[mid])
+        out[mid].update(_stats.steps_keys(steps, mid))
+    return out
 
 
 class Results(dict):

@@ -48,6 +48,7 @@ _PROTOTYPES = {
     "simrep_input_from_source": (c_int, [c_void_p, c_void_p, c_void_p, POINTER(c_void_p)]),
     "simrep_input_free": (None, [c_void_p, c_void_p]),
     "simrep_input_dims_get": (None, [c_void_p, POINTER(InputDims)]),
+    "simrep_input_item_row": (c_int64, [c_void_p, c_int64]),
     "simrep_inputs_agree": (c_int, [c_void_p, POINTER(c_void_p), c_int]),
     "simrep_input_read": (c_int, [c_void_p, c_void_p, c_int64, c_int64, POINTER(_native.Matrix)]),
     "simrep_mask_open": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
@@ -178,6 +179,14 @@ class Input:
         self.dims = InputDims()
         _lib.simrep_input_dims_get(self.ptr, ctypes.byref(self.dims))
         self.rows, self.cols, self.views = int(self.dims.samples), int(self.dims.features), int(self.dims.views)
+
+    def unit_starts(self):
+        """The first row of every item that has rows, then the row count
+        (int64 offsets: masked flatten's sequences of valid tokens, the
+        empty ones left out), as simrep_stats_options.unit_starts takes them."""
+        items = int(self.dims.items)
+        rows = np.array([_lib.simrep_input_item_row(self.ptr, i) for i in range(items + 1)], dtype=np.int64)
+        return np.ascontiguousarray(np.append(rows[:-1][np.diff(rows) > 0], rows[-1]))
 
     def read(self, ctx, r0, rows):
         """Views of rows [r0, r0 + rows): a ctypes array of self.views

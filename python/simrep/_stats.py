@@ -52,6 +52,8 @@ _PROTOTYPES = {
     "simrep_stats_moments": (c_int, [c_void_p, c_void_p, c_void_p]),
     "simrep_stats_compute": (c_int, [c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_int), c_int,
                                      POINTER(StatsResult)]),
+    "simrep_stats_compute_steps": (c_int, [c_void_p, POINTER(c_void_p), POINTER(c_void_p), c_int64, c_void_p,
+                                           POINTER(c_int), c_int, POINTER(StatsResult), POINTER(StatsResult)]),
     "simrep_group_tests": (c_int, [c_void_p, c_int64, c_void_p, c_int64, POINTER(c_int), c_int, c_int64, c_int64,
                                    c_double, c_uint64, POINTER(GroupTest), c_void_p, c_void_p]),
 }
@@ -59,6 +61,14 @@ for _name, (_res, _args) in _PROTOTYPES.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+for _name, _struct in (("simrep_stats_options", StatsOptions), ("simrep_stats_info", StatsInfo),
+                       ("simrep_stats_result", StatsResult), ("simrep_group_test", GroupTest)):
+    if lib.simrep_struct_size(_name.encode()) != ctypes.sizeof(_struct):
+        raise ImportError("simrep: %s has sizeof(%s) = %d but this package expects %d; rebuild the library and "
+                          "the package from the same source" % (_native.library_path, _name,
+                                                                lib.simrep_struct_size(_name.encode()),
+                                                                ctypes.sizeof(_struct)))
 
 # Rows per read: the CLI's block for 2-D inputs (about 4 Mi elements).
 _BLOCK_ELEMENTS = 4 * 1024 * 1024
@@ -104,39 +114,87 @@ def _rows(m, r0, rows):
                           m.row_stride, m.col_stride)
 
 
+def set_units(o, starts):
+    """Units of different sizes: starts (int64 offsets, units + 1 of them)
+    into the options; returns what must stay alive while o is used."""
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    o.unit_starts = starts.ctypes.data
+    o.units = len(starts) - 1
+    return starts
+
+
 def compute(ctx, mx, my, o, opts_buf, ids, codes_of):
     """Fold x and y (Matrix views of n rows) into a Moments and the
     resampling state in the order the library asks for, then compute.
     Returns ({id: dict of added keys}, info dict)."""
-    n, p, q = mx.rows, mx.cols, my.cols
-    st = c_void_p()
-    m = c_void_p()
+    _, out, info = compute_steps(ctx, [mx], [my], o, opts_buf, ids, codes_of)
+    return out, info
+
+
+def compute_steps(ctx, mxs, mys, o, opts_buf, ids, codes_of):
+    """The same for the T views of a curve (sequence="per-step"): a state
+    and a Moments per step, fed the same rows, resampled alike
+    (simrep_stats_compute_steps).  Returns ([{id: keys} per step] (None for
+    one view), {id: keys} (of the curve's mean for several), info dict)."""
+    t = len(mxs)
+    n, p, q = mxs[0].rows, mxs[0].cols, mys[0].cols
+    sts = (c_void_p * t)()
+    ms = (c_void_p * t)()
     try:
-        ctx.check(lib.simrep_stats_new(ctx.ptr, p, q, n, byref(o), byref(st)))
-        ctx.check(lib.simrep_moments_new(ctx.ptr, p, q, byref(m)))
+        for v in range(t):
+            h = c_void_p()
+            ctx.check(lib.simrep_stats_new(ctx.ptr, p, q, n, byref(o), byref(h)))
+            sts[v] = h.value
+            h = c_void_p()
+            ctx.check(lib.simrep_moments_new(ctx.ptr, p, q, byref(h)))
+            ms[v] = h.value
         block = max(256, min(8192, _BLOCK_ELEMENTS // (p + q)))
         r0, rows = c_int64(), c_int64()
-        while lib.simrep_stats_next(st, block, byref(r0), byref(rows)):
-            bx, by = _rows(mx, r0.value, rows.value), _rows(my, r0.value, rows.value)
-            if not o.bootstrap:  # with a bootstrap the buckets sum to the moments (as the CLI does)
-                ctx.check(lib.simrep_moments_update(ctx.ptr, m, byref(bx), byref(by)))
-            ctx.check(lib.simrep_stats_update(ctx.ptr, st, byref(bx), byref(by)))
-        if o.bootstrap:
-            ctx.check(lib.simrep_stats_moments(ctx.ptr, st, m))
+        while True:
+            more = [lib.simrep_stats_next(sts[v], block, byref(r0), byref(rows)) for v in range(t)]
+            if not more[0]:
+                break
+            for v in range(t):
+                bx, by = _rows(mxs[v], r0.value, rows.value), _rows(mys[v], r0.value, rows.value)
+                ctx.check(lib.simrep_stats_update(ctx.ptr, sts[v], byref(bx), byref(by)))
+                if not o.bootstrap:  # with a bootstrap the buckets sum to the moments (as the CLI does)
+                    ctx.check(lib.simrep_moments_update(ctx.ptr, ms[v], byref(bx), byref(by)))
+        for v in range(t):
+            if o.bootstrap:
+                ctx.check(lib.simrep_stats_moments(ctx.ptr, sts[v], ms[v]))
         codes = (c_int * len(ids))(*[codes_of(i) for i in ids])
-        res = (StatsResult * len(ids))()
-        ctx.check(lib.simrep_stats_compute(ctx.ptr, st, m, opts_buf, codes, len(ids), res))
+        res = (StatsResult * (len(ids) * t))()
+        mean = (StatsResult * len(ids))()
+        ctx.check(lib.simrep_stats_compute_steps(ctx.ptr, sts, ms, t, opts_buf, codes, len(ids), res,
+                                                 mean if t > 1 else None))
         info = StatsInfo()
-        lib.simrep_stats_get_info(st, byref(info))
+        lib.simrep_stats_get_info(sts[0], byref(info))
     finally:
-        if st:
-            lib.simrep_stats_free(ctx.ptr, st)
-        if m:
-            lib.simrep_moments_free(ctx.ptr, m)
-    out = {}
-    for mid, r in zip(ids, res):
-        out[mid] = result_keys(r, o)
-    return out, info_dict(info, o)
+        for v in range(t):
+            if sts[v]:
+                lib.simrep_stats_free(ctx.ptr, sts[v])
+            if ms[v]:
+                lib.simrep_moments_free(ctx.ptr, ms[v])
+    steps = [{mid: result_keys(res[v * len(ids) + i], o) for i, mid in enumerate(ids)} for v in range(t)]
+    if t == 1:
+        return None, steps[0], info_dict(info, o)
+    return steps, {mid: result_keys(r, o) for mid, r in zip(ids, mean)}, info_dict(info, o)
+
+
+def steps_keys(steps, mid):
+    """The CLI's per-step keys of one measure (cli_stats_json_steps) from
+    each step's added keys."""
+    d = {}
+    per = [s[mid] for s in steps]
+    if all("chance" in e for e in per):
+        d["per_step_chance"] = [e["chance"] for e in per]
+    if all("ci" in e for e in per):
+        d["per_step_ci"] = [e["ci"] for e in per]
+        d["per_step_se"] = [e["se"] for e in per]
+    if all("null" in e for e in per):
+        d["per_step_null"] = [e["null"] for e in per]
+        d["per_step_adjusted"] = [e["adjusted"] for e in per]
+    return d
 
 
 def result_keys(r, o):
@@ -160,10 +218,13 @@ def result_keys(r, o):
 
 
 def info_dict(info, o):
-    return {"units": info.units, "unit_rows": info.unit_rows, "seed": o.seed, "level": o.ci,
+    d = {"units": info.units, "unit_rows": info.unit_rows or None}
+    if not info.unit_rows:  # units of different sizes (masked sequences)
+        d["unit_rows_range"] = [info.min_unit_rows, info.max_unit_rows]
+    return dict(d, **{"seed": o.seed, "level": o.ci,
             "ci_method": "basic" if o.interval == 1 else "percentile", "bootstrap": o.bootstrap,
             "buckets": info.buckets, "exact_bootstrap": bool(info.exact_bootstrap),
-            "permutations": o.permutations, "segments": info.segments, "segment_units": info.segment_units}
+            "permutations": o.permutations, "segments": info.segments, "segment_units": info.segment_units})
 
 
 def group_tests(dist, labels, groups, permutations, bootstrap, ci, seed):

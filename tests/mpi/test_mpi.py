@@ -245,6 +245,16 @@ def test_compare_statistics_equal_one_process(tmp_path):
     np.save(tmp_path / "b.npy", a[:, :2] + 0.5 * r.normal(size=(40, 2, 4, 4)))
     check_compare(*both(3, "compare", "-m", "cca,cka", "--conv", "nchw", "--bootstrap", "30", "--permutations",
                         "20", "--seed", "1", "--format", "json", tmp_path / "a.npy", tmp_path / "b.npy"))
+    # sequences: per-step (a state per step, each merged) and masked flatten
+    # (units of different sizes: each sequence's tokens on one rank)
+    s = r.normal(size=(45, 4, 3)) + r.normal(size=(45, 1, 3))
+    np.save(tmp_path / "s.npy", s)
+    np.save(tmp_path / "t.npy", np.cumsum(s, axis=1) + 0.5 * r.normal(size=(45, 4, 3)))
+    np.save(tmp_path / "mask.npy", np.arange(4)[None, :] < r.integers(0, 5, size=45)[:, None])
+    seq = ("compare", "-m", "cca,cka", "--bootstrap", "30", "--seed", "2", "--format", "json", tmp_path / "s.npy",
+           tmp_path / "t.npy")
+    check_compare(*both(3, *seq, "--sequence", "per-step", "--permutations", "20"))
+    check_compare(*both(3, *seq, "--sequence", "flatten", "--mask", tmp_path / "mask.npy"))
 
 
 # ------------------------------------------------------------------- matrix

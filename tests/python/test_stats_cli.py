@@ -106,7 +106,11 @@ def test_units_follow_the_layout(tmp_path):
     ps = write_npy(tmp_path / "s.npy", xs)
     j = run("compare", ps, ps, "--sequence", "flatten", "-m", "cka", "--bootstrap", 5, "--format", "json").json()
     assert j["statistics"]["units"] == 30 and j["statistics"]["unit_rows"] == 6
-    assert_error(run("compare", ps, ps, "--sequence", "per-step", "--bootstrap", 5), 2, contains=["per-step"])
+    # per-step: a sequence is a unit (one row of each step's matrix)
+    r = run("compare", ps, ps, "--sequence", "per-step", "--bootstrap", 5, "--format", "json")
+    assert r.code == 0, r.stderr
+    st = json.loads(r.stdout)["statistics"]
+    assert st["units"] == 30 and st["unit_rows"] == 1
 
 
 @pytest.mark.parametrize("args, words", [

@@ -162,6 +162,37 @@ def test_same_numbers_as_the_cli(tmp_path):
     assert got.statistics == want["statistics"]
 
 
+def test_sequences_as_the_cli(tmp_path):
+    """sequence="per-step" (a state per step, the same resamples at every
+    step) and mask= with sequence="flatten" (a sequence's valid tokens are
+    a unit): the CLI's numbers and keys (the brute-force checks of both are
+    tests/python/test_stats_units.py)."""
+    r = np.random.default_rng(6)
+    s = r.normal(size=(30, 4, 3)) + r.normal(size=(30, 1, 3))
+    u = np.cumsum(s, axis=1) + 0.5 * r.normal(size=(30, 4, 3))
+    lengths = r.integers(0, 5, size=30)
+    mask = np.arange(4)[None, :] < lengths[:, None]
+    np.save(tmp_path / "s.npy", s)
+    np.save(tmp_path / "u.npy", u)
+    np.save(tmp_path / "m.npy", mask)
+    ms = ["cca", "cka", "cka_debiased"]
+    for kw, args in ((dict(sequence="per-step", bootstrap=20, permutations=15, seed=2),
+                      ("--sequence", "per-step", "--bootstrap", "20", "--permutations", "15", "--seed", "2")),
+                     (dict(sequence="flatten", mask=mask, bootstrap=20, seed=2, buckets=8),
+                      ("--sequence", "flatten", "--mask", str(tmp_path / "m.npy"), "--bootstrap", "20", "--seed", "2",
+                       "--buckets", "8"))):
+        got = simrep.compare(s, u, ms, warn=False, threads=2, **kw)
+        want = cli_json(str(tmp_path / "s.npy"), str(tmp_path / "u.npy"), "-m", ",".join(ms), *args)
+        for m in ms:
+            assert set(got[m]) == set(want["measures"][m]), m
+            for k, v in want["measures"][m].items():
+                if k not in ("similarity", "distance", "per_step", "per_step_distance", "bias", "reference_mean"):
+                    assert got[m][k] == v, (m, k)
+        assert got.statistics == want["statistics"]
+    with pytest.raises(simrep.InvalidArgument, match="one size"):
+        simrep.compare(s, u, ms, sequence="flatten", mask=mask, permutations=10)
+
+
 def test_bad_arguments():
     x, y = _latent(1, 50)
     for kw in ({"bootstrap": -1}, {"permutations": 1.5}, {"ci": 1.2}, {"seed": -3}, {"ci_method": "bca"},
