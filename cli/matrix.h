@@ -131,6 +131,20 @@ void mx_stats_free(mx_group_stats *s);
 /* Keys added to a measure's "group_summary" (with their leading ", "). */
 void mx_stats_json(FILE *f, const mx_run *r, const mx_group_stats *s);
 void mx_stats_table(const mx_run *r, const mx_group_stats *s);
+/* group_summary.csv with statistics: the columns added after "pairs"
+ * (with their leading commas), and one row's cells: a == b a group's
+ * within row (its interval), a < b a pair's between row (its interval and
+ * test), a = b = -1 the row of all groups (the pooled test); empty cells
+ * where a value does not exist or was not asked for. */
+const char *mx_stats_csv_header(void);
+/* The text tables' cells (matrix_output.c): s elided in the middle to w
+ * characters and padded (right-aligned when right); the label of a group
+ * (a == b), of a pair (a < b: "a vs b") or of all groups (a < 0), padded to
+ * w, and the w that fits every label of r. */
+void mx_print_text(const char *s, int w, int right);
+void mx_print_group(const mx_run *r, int a, int b, int w);
+int mx_group_width(const mx_run *r);
+void mx_stats_csv_cells(FILE *f, const mx_run *r, const mx_group_stats *s, int a, int b);
 
 /* The command line of matrix (and of validate, which shares its inputs,
  * passes and options). */

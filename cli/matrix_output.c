@@ -16,7 +16,11 @@
  * Group summaries are means of the distance over pairs (within: pairs
  * inside a group of at least 2 inputs; between: one input in each group),
  * with the sample standard deviation (ddof 1, 0 for one pair).  Clustering
- * and MDS use the distance too; heatmaps colour the similarity.
+ * and MDS use the distance too; heatmaps colour the similarity.  The text
+ * tables size their label column to the longest group label ("a vs b",
+ * elided past 60 characters); with --permutations/--bootstrap
+ * group_summary.csv gains the JSON's intervals and tests as columns
+ * (matrix_stats.c, docs/statistics.md).
  */
 #include "matrix.h"
 
@@ -361,7 +365,7 @@ static int text_chars(const char *s)
 
 /* s elided in the middle to w characters and padded to w columns (right:
  * right-aligned). */
-static void print_name(const char *s, int w, int right)
+void mx_print_text(const char *s, int w, int right)
 {
     char buf[4 * 64 + 8];
     simrep_elide(s, w, buf, sizeof buf);
@@ -370,6 +374,43 @@ static void print_name(const char *s, int w, int right)
         printf("%*s%s", pad > 0 ? pad : 0, "", buf);
     else
         printf("%s%*s", buf, pad > 0 ? pad : 0, "");
+}
+
+/* The group tables' labels (a group's name, "a vs b", "all groups"): wide
+ * enough for the longest (at least 24, at most 60 characters). */
+int mx_group_width(const mx_run *r)
+{
+    int w = 24;
+    for (int a = 0; a < r->ngroups; a++) {
+        const int la = text_chars(r->groups[a]);
+        w = la > w ? la : w;
+        for (int b = a + 1; b < r->ngroups; b++) {
+            const int lab = la + 4 + text_chars(r->groups[b]);
+            w = lab > w ? lab : w;
+        }
+    }
+    return w < 60 ? w : 60;
+}
+
+void mx_print_group(const mx_run *r, int a, int b, int w)
+{
+    if (a < 0) {
+        mx_print_text("all groups", w, 0);
+    } else if (a == b) {
+        mx_print_text(r->groups[a], w, 0);
+    } else {
+        /* "a vs b"; when both do not fit, a keeps its length up to half
+         * the room (more if b is short) and both are elided to their share */
+        const int la = text_chars(r->groups[a]), lb = text_chars(r->groups[b]), room = w - 4;
+        int wa = la;
+        if (la + lb > room) {
+            const int half = room / 2 > room - lb ? room / 2 : room - lb;
+            wa = la < half ? la : half;
+        }
+        mx_print_text(r->groups[a], wa, 0);
+        fputs(" vs ", stdout);
+        mx_print_text(r->groups[b], room - wa, 0);
+    }
 }
 
 /* The table: row names up to 32 characters, columns 8 to 16 wide, longer
@@ -389,11 +430,11 @@ static void print_table(const mx_run *r, const mx_views *v)
         printf("\n%s similarity (rows and columns in manifest order)\n%*s", mid(r, t), rw, "");
         for (int j = 0; j < K; j++) {
             putchar(' ');
-            print_name(r->in[j].name, cw, 1);
+            mx_print_text(r->in[j].name, cw, 1);
         }
         putchar('\n');
         for (int i = 0; i < K; i++) {
-            print_name(r->in[i].name, rw, 0);
+            mx_print_text(r->in[i].name, rw, 0);
             for (int j = 0; j < K; j++)
                 printf(" %*.4f", cw, r->sim[t][(size_t)i * K + j]);
             putchar('\n');
@@ -404,17 +445,16 @@ static void print_table(const mx_run *r, const mx_views *v)
                 return;
             for (int i = 0; i < K; i++)
                 grp[i] = r->in[i].group;
+            const int gw = mx_group_width(r);
             printf("%s distance by group (mean, std, pairs):\n", mid(r, t));
             for (int a = 0; a < r->ngroups; a++)
                 for (int b = a; b < r->ngroups; b++) {
                     group_stat s = group_summary(K, r->dist[t], grp, a, b);
                     if (s.count == 0)
                         continue;
-                    if (a == b)
-                        printf("  within  %-24s %.4f  %.4f  %lld\n", r->groups[a], s.mean, s.std, (long long)s.count);
-                    else
-                        printf("  between %-11s| %-11s %.4f  %.4f  %lld\n", r->groups[a], r->groups[b], s.mean, s.std,
-                               (long long)s.count);
+                    fputs(a == b ? "  within  " : "  between ", stdout);
+                    mx_print_group(r, a, b, gw);
+                    printf(" %.4f  %.4f  %lld\n", s.mean, s.std, (long long)s.count);
                 }
             free(grp);
             mx_group_stats gs;
@@ -643,11 +683,22 @@ int matrix_write_dir(const mx_run *r, const char *dir)
     }
     f = o.failed ? NULL : mx_out_open(&o, "group_summary.csv");
     if (f) {
+        /* With --permutations/--bootstrap: the intervals and tests of the
+         * JSON as columns after "pairs", and a row "all" (every group
+         * pooled: mean_distance is the mean between groups). */
+        const int with_stats = r->has_group_column && (r->stats.o.permutations > 0 || r->stats.o.bootstrap > 0);
         int *grp = malloc((size_t)K * sizeof *grp);
-        fputs("measure,kind,group_x,group_y,mean_distance,std,pairs\n", f);
+        int bad = !grp;
+        fprintf(f, "measure,kind,group_x,group_y,mean_distance,std,pairs%s\n", with_stats ? mx_stats_csv_header() : "");
         for (int i = 0; grp && i < K; i++)
             grp[i] = r->in[i].group;
-        for (int t = 0; grp && t < r->nmeasures; t++)
+        for (int t = 0; grp && !bad && t < r->nmeasures; t++) {
+            mx_group_stats gs;
+            memset(&gs, 0, sizeof gs);
+            if (with_stats && mx_stats_compute(r, t, &gs) != 0) {
+                bad = 1;
+                break;
+            }
             for (int a = 0; a < r->ngroups; a++)
                 for (int b = a; b < r->ngroups; b++) {
                     group_stat s = group_summary(K, r->dist[t], grp, a, b);
@@ -657,10 +708,21 @@ int matrix_write_dir(const mx_run *r, const char *dir)
                     csv_field(f, r->groups[a]);
                     fputc(',', f);
                     csv_field(f, r->groups[b]);
-                    fprintf(f, ",%.17g,%.17g,%lld\n", s.mean, s.std, (long long)s.count);
+                    fprintf(f, ",%.17g,%.17g,%lld", s.mean, s.std, (long long)s.count);
+                    if (with_stats)
+                        mx_stats_csv_cells(f, r, &gs, a, b);
+                    fputc('\n', f);
                 }
+            for (int k = 0; with_stats && gs.ok && r->stats.o.permutations > 0 && k < gs.ntests; k++)
+                if (gs.tests[k].a < 0 && isfinite(gs.tests[k].between)) {
+                    fprintf(f, "%s,all,,,%.17g,,", mid(r, t), gs.tests[k].between);
+                    mx_stats_csv_cells(f, r, &gs, -1, -1);
+                    fputc('\n', f);
+                }
+            mx_stats_free(&gs);
+        }
         free(grp);
-        mx_out_close(&o, f, ferror(f) || !grp);
+        mx_out_close(&o, f, ferror(f) || bad);
     }
     if (r->training && !o.failed)
         write_training(&o, r, &v);

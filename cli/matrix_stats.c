@@ -161,18 +161,18 @@ void mx_stats_table(const mx_run *r, const mx_group_stats *s)
 {
     if (!s->ok)
         return;
-    const int G = r->ngroups;
+    const int G = r->ngroups, w = mx_group_width(r);
     if (r->stats.o.bootstrap > 0) {
         printf("  %g%% intervals over the inputs (%lld resamples):\n", 100 * r->stats.o.ci,
                (long long)r->stats.o.bootstrap);
         for (int a = 0; a < G; a++)
-            if (isfinite(s->within_ci[2 * a]))
-                printf("    within  %-24s [%.4f, %.4f]\n", r->groups[a], s->within_ci[2 * a], s->within_ci[2 * a + 1]);
-        for (int a = 0; a < G; a++)
-            for (int b = a + 1; b < G; b++) {
-                const double *v = s->between_ci + 2 * ((size_t)a * G + b);
-                if (isfinite(v[0]))
-                    printf("    between %-11s| %-11s [%.4f, %.4f]\n", r->groups[a], r->groups[b], v[0], v[1]);
+            for (int b = a; b < G; b++) {
+                const double *v = a == b ? s->within_ci + 2 * a : s->between_ci + 2 * ((size_t)a * G + b);
+                if (!isfinite(v[0]))
+                    continue;
+                fputs(a == b ? "    within  " : "    between ", stdout);
+                mx_print_group(r, a, b, w);
+                printf(" [%.4f, %.4f]\n", v[0], v[1]);
             }
     }
     if (r->stats.o.permutations > 0) {
@@ -181,11 +181,48 @@ void mx_stats_table(const mx_run *r, const mx_group_stats *s)
             const simrep_group_test *t = &s->tests[k];
             if (t->permutations == 0)
                 continue;
-            if (t->a < 0)
-                printf("    %-24s", "all groups");
-            else
-                printf("    %-11s| %-11s", r->groups[t->a], r->groups[t->b]);
+            fputs("    between ", stdout);
+            mx_print_group(r, t->a, t->b, w);
             printf(" %+.4f  p = %.4g\n", t->statistic, t->p_value);
         }
     }
+}
+
+const char *mx_stats_csv_header(void)
+{
+    return ",ci_low,ci_high,statistic,p,permutations,null_mean,null_sd";
+}
+
+/* A CSV number, or an empty cell where it does not exist. */
+static void csv_num(FILE *f, double v)
+{
+    fputc(',', f);
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+}
+
+void mx_stats_csv_cells(FILE *f, const mx_run *r, const mx_group_stats *s, int a, int b)
+{
+    const int G = r->ngroups;
+    double lo = NAN, hi = NAN;
+    if (s->ok && r->stats.o.bootstrap > 0 && a >= 0) {
+        const double *v = a == b ? s->within_ci + 2 * a : s->between_ci + 2 * ((size_t)a * G + b);
+        lo = v[0];
+        hi = v[1];
+    }
+    csv_num(f, lo);
+    csv_num(f, hi);
+    const simrep_group_test *t = NULL;
+    for (int k = 0; s->ok && r->stats.o.permutations > 0 && (a != b || a < 0) && k < s->ntests; k++)
+        if (s->tests[k].a == a && s->tests[k].b == b)
+            t = &s->tests[k];
+    if (!t) {
+        fputs(",,,,,", f);
+        return;
+    }
+    csv_num(f, t->statistic);
+    csv_num(f, t->permutations > 0 ? t->p_value : NAN);
+    fprintf(f, ",%lld", (long long)t->permutations);
+    csv_num(f, t->permutations > 0 ? t->null_mean : NAN);
+    csv_num(f, t->permutations > 0 ? t->null_sd : NAN);
 }

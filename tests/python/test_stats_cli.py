@@ -212,6 +212,77 @@ def test_matrix_group_bars_show_intervals(groups_manifest, tmp_path):
     assert re.search(r'class="note"[^>]*>p [=<] 0\.\d+<', svg)
 
 
+def test_matrix_group_summary_csv_carries_the_statistics(groups_manifest, tmp_path):
+    """matrix -o: group_summary.csv has the JSON's intervals and tests as
+    columns (empty where a row has none), and an "all" row; without
+    statistics it keeps its seven columns."""
+    import csv
+    args = ["matrix", "--manifest", groups_manifest, "-m", "cca,cka", "--permutations", 60, "--bootstrap", 40,
+            "--seed", 5, "--no-png", "--format", "json"]
+    j = run(*args, "-o", tmp_path / "s").json()
+    with open(tmp_path / "s" / "group_summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["measure", "kind", "group_x", "group_y", "mean_distance", "std", "pairs", "ci_low",
+                             "ci_high", "statistic", "p", "permutations", "null_mean", "null_sd"]
+    assert [(x["measure"], x["kind"]) for x in rows] == [(m, k) for m in ("cca", "cka")
+                                                         for k in ("within", "between", "within", "all")]
+    for x in rows:
+        gs = j["group_summary"][x["measure"]]
+        if x["kind"] == "within":
+            assert [float(x["ci_low"]), float(x["ci_high"])] == gs["within_ci"][x["group_x"]]
+            assert x["statistic"] == x["p"] == x["permutations"] == x["null_mean"] == x["null_sd"] == ""
+            continue
+        key = "all" if x["kind"] == "all" else x["group_x"] + "|" + x["group_y"]
+        t = gs["tests"][key]
+        for col, k in (("statistic", "statistic"), ("p", "p"), ("null_mean", "null_mean"), ("null_sd", "null_sd")):
+            assert float(x[col]) == t[k], (key, col)
+        assert int(x["permutations"]) == t["permutations"] == 60
+        assert float(x["mean_distance"]) == t["between"]
+        if x["kind"] == "between":
+            assert [float(x["ci_low"]), float(x["ci_high"])] == gs["between_ci"][key]
+        else:
+            assert x["ci_low"] == x["ci_high"] == x["std"] == x["pairs"] == ""
+    # bootstrap alone: intervals, no tests and no "all" row
+    run(*args[:5], "--bootstrap", 20, "--no-png", "-o", tmp_path / "b")
+    with open(tmp_path / "b" / "group_summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {x["kind"] for x in rows} == {"within", "between"} and all(x["ci_low"] and not x["p"] for x in rows)
+    run(*args[:5], "--no-png", "-o", tmp_path / "p")
+    with open(tmp_path / "p" / "group_summary.csv") as f:
+        assert f.readline().strip() == "measure,kind,group_x,group_y,mean_distance,std,pairs"
+
+
+def test_matrix_group_table_fits_long_group_names(tmp_path):
+    """The group tables' labels are as wide as the longest ("a vs b"), so
+    the numbers stand in one column; names past 60 characters are elided
+    in the middle."""
+    r = np.random.default_rng(3)
+    names = ["generalizing_networks", "memorizing", "x" * 30 + "_" + "y" * 40]
+    lines = ["name,path,group"]
+    for g, name in enumerate(names):
+        z = r.normal(size=(60, 3))
+        for k in range(3):
+            write_npy(tmp_path / ("%d%d.npy" % (g, k)), np.c_[z, r.normal(size=(60, 2))])
+            lines.append("%d%d,%d%d.npy,%s" % (g, k, g, k, name))
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    out = run("matrix", "--manifest", tmp_path / "m.csv", "-m", "cka", "--permutations", 20, "--bootstrap", 10)
+    assert out.code == 0, out
+    text = out.stdout[out.stdout.index("distance by group"):]
+    blocks = {"mean": [], "interval": [], "test": []}
+    for line in text.splitlines():
+        for kind, pat in (("mean", r"^  (within |between)(.*?) (\d\.\d{4})  \d"),
+                          ("interval", r"^    (within |between)(.*?) (\[)"), ("test", r"^    (between)(.*?) ([+-]\d)")):
+            m = re.match(pat, line)
+            if m:
+                blocks[kind].append((m.group(2), m.start(3)))
+    assert len(blocks["mean"]) == 6 and len(blocks["interval"]) == 6 and len(blocks["test"]) == 4
+    for kind, rows in blocks.items():
+        assert len({col for _, col in rows}) == 1, (kind, rows)  # one column
+    labels = [lab.strip() for lab, _ in blocks["mean"]]
+    assert "generalizing_networks vs memorizing" in labels and "generalizing_networks" in labels
+    assert all(len(lab) <= 60 for lab in labels) and any("\u2026" in lab for lab in labels)
+
+
 def test_full_disk_and_closed_stdout(pair):
     """The statistics' output, like every output, must reach stdout: a full
     disk or a closed stdout is an error (exit 1), not a silent success."""
