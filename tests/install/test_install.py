@@ -11,6 +11,10 @@
     platform wheel holding the package and libsimrep.so, installed into
     another fresh venv and smoke-tested; uninstall.
 
+Each install also puts the CLI on the venv's PATH as bin/simrep (the
+binary itself; for -e a sh script running the repository's build/simrep):
+it must run a golden compare from outside the tree and go with uninstall.
+
 Offline throughout (--no-index, --no-build-isolation): Debian's setuptools,
 wheel and build are the whole toolchain.  The version pip records, the
 package's __version__ and the library's simrep_version() must all be
@@ -58,7 +62,7 @@ print(json.dumps({"file": simrep.__file__, "library": simrep.library_path, "vers
 
 def clean_env():
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "SIMREP_LIBRARY", "PYTHONHOME", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
+           if k not in ("PYTHONPATH", "SIMREP_LIBRARY", "SIMREP_BIN", "PYTHONHOME", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
     env["OPENBLAS_NUM_THREADS"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
@@ -85,9 +89,24 @@ def smoke(python, cwd):
     return json.loads(run([python, "-c", SMOKE, GOLDEN], cwd).strip().splitlines()[-1])
 
 
+def cli_smoke(python, cwd):
+    """The venv's `simrep` command (bin/ next to its python, as on PATH when
+    the venv is active): its version and a golden compare."""
+    exe = python.parent / "simrep"
+    assert os.access(exe, os.X_OK), exe
+    assert run([exe, "--version"], cwd).split() == ["simrep", HEADER_VERSION]
+    exp = json.loads((GOLDEN / "expected.json").read_text())["kornblith_demo"]
+    out = json.loads(run([exe, "compare", GOLDEN / "kornblith_demo_x.npy", GOLDEN / "kornblith_demo_y.npy",
+                          "-m", "cca,pwcca,cka", "--format", "json"], cwd))
+    for m in ("cca", "pwcca", "cka"):
+        assert abs(out["measures"][m]["similarity"] - exp[m]) < 1e-6, m
+    return exe
+
+
 def assert_removed(python, cwd, site):
     left = [p.name for p in site.iterdir() if p.name.lower().startswith(("simrep", "__editable__.simrep"))]
     assert not left, "pip uninstall left %s in %s" % (left, site)
+    assert not (python.parent / "simrep").exists(), "pip uninstall left bin/simrep"
     p = subprocess.run([str(python), "-c", "import simrep"], cwd=cwd, env=clean_env(), capture_output=True, text=True)
     assert p.returncode != 0 and "No module named 'simrep'" in p.stderr, p.stderr
 
@@ -106,6 +125,9 @@ def test_pip_install_and_editable_then_uninstall(tmp_path):
     assert got["version"] == got["dist_version"] == HEADER_VERSION
     files = run(pip + ["show", "-f", "simrep"], outside)
     assert "simrep/libsimrep.so" in files and "simrep/compat/cca_core.py" in files
+    assert "bin/simrep" in files
+    exe = cli_smoke(python, outside)
+    assert exe.read_bytes()[:4] == b"\x7fELF"  # the CLI itself, no Python launcher
     run(pip + ["uninstall", "-y", "simrep"], outside)
     assert_removed(python, outside, site)
 
@@ -114,6 +136,8 @@ def test_pip_install_and_editable_then_uninstall(tmp_path):
     assert Path(got["file"]) == REPO / "python" / "simrep" / "__init__.py"  # edits take effect
     assert Path(got["library"]) == REPO / "build" / "libsimrep.so"
     assert got["version"] == got["dist_version"] == HEADER_VERSION
+    exe = cli_smoke(python, outside)
+    assert str(REPO / "build" / "simrep") in exe.read_text()  # follows `make`
     run(pip + ["uninstall", "-y", "simrep"], outside)
     assert_removed(python, outside, site)
 
@@ -128,6 +152,8 @@ def test_wheel_builds_installs_and_uninstalls(tmp_path):
                         wheels[0].name), wheels[0].name
     names = zipfile.ZipFile(wheels[0]).namelist()
     assert "simrep/libsimrep.so" in names and "simrep/__init__.py" in names and "simrep/torch.py" in names
+    script = zipfile.ZipFile(wheels[0]).getinfo("simrep-%s.data/scripts/simrep" % HEADER_VERSION)
+    assert script.external_attr >> 16 & 0o111, oct(script.external_attr >> 16)  # executable
     assert not [n for n in names if n.startswith(("tests/", "src/", "build/"))], names
 
     outside = tmp_path / "elsewhere"
@@ -138,6 +164,7 @@ def test_wheel_builds_installs_and_uninstalls(tmp_path):
     got = smoke(python, outside)
     assert Path(got["library"]) == site / "simrep" / "libsimrep.so"
     assert got["version"] == got["dist_version"] == HEADER_VERSION
+    cli_smoke(python, outside)
     run([python, "-m", "pip", "uninstall", "-y", "simrep"], outside)
     assert_removed(python, outside, site)
 
