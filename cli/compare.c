@@ -132,10 +132,14 @@ static int parse_args(int argc, char **argv, compare_args *a)
     a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
     a->max_memory = 1024.0 * 1024 * 1024;
     const char *pos[2];
-    int npos = 0;
+    int npos = 0, options_end = 0;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
-        if (arg[0] != '-' || strcmp(arg, "-") == 0) {
+        if (!options_end && strcmp(arg, "--") == 0) {
+            options_end = 1; /* every later word is an input, "-x.npy" too */
+            continue;
+        }
+        if (options_end || arg[0] != '-' || strcmp(arg, "-") == 0) {
             if (npos == 2)
                 return cli_error(EXIT_USAGE, "compare takes two inputs X Y; unexpected '%s'", arg);
             pos[npos++] = arg;

@@ -161,6 +161,9 @@ int cmd_info(int argc, char **argv)
         puts("usage: simrep info FILE\n\nLists the arrays in a .npy, .npz or .safetensors file with their shape, dtype and layout.");
         return 0;
     }
+    /* "info -- -x.npy": '--' ends the options. */
+    if (argc == 3 && strcmp(argv[1], "--") == 0)
+        argc--, argv++;
     if (argc != 2)
         return cli_error(EXIT_USAGE, "info takes exactly one FILE (see simrep info --help)");
     const char *path = argv[1];

@@ -184,8 +184,11 @@ static int parse_args(int argc, char **argv, matrix_args *a)
             fputs(matrix_help_tail, stdout);
             return 0;
         }
-        if (arg[0] != '-')
-            return cli_error(EXIT_USAGE, "matrix takes its inputs from --manifest M.csv; unexpected '%s'", arg);
+        if (strcmp(arg, "--") == 0 && i + 1 == argc)
+            break; /* '--' ends the options; what follows it is not one */
+        if (arg[0] != '-' || strcmp(arg, "--") == 0)
+            return cli_error(EXIT_USAGE, "matrix takes its inputs from --manifest M.csv; unexpected '%s'",
+                             strcmp(arg, "--") == 0 ? argv[i + 1] : arg);
         if (strcmp(arg, "--features-first") == 0) {
             a->layout.features_first = 1;
             continue;

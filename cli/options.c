@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_parse_number(const char *opt, const char *s, double *out)
 {
@@ -73,6 +74,9 @@ int cli_split_option(int argc, char **argv, int *i, const char *const *valued, c
     int known = cli_is_measure_option(name);
     for (int k = 0; valued[k]; k++)
         known |= strcmp(name, valued[k]) == 0;
+    if (!known && access(arg, F_OK) == 0)
+        return cli_error(EXIT_USAGE, "unknown option '%s' (for the file of that name, put -- before it: '--' ends "
+                         "the options)", arg);
     if (!known)
         return cli_error(EXIT_USAGE, "unknown option '%s' (see simrep %s --help)", arg, command);
     if (!*val) {
@@ -147,20 +151,25 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
 {
     out->count = 0;
     out->all = 0;
-    if (strcmp(s, "all") == 0) {
-        /* Measures on conv maps (dftcca) join 'all' only where the caller
-         * knows the inputs are conv maps. */
-        for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
-            if (simrep_measure_get_info((simrep_measure)m)->family != SIMREP_FAMILY_MAPS)
-                out->ids[out->count++] = (simrep_measure)m;
-        out->all = 1;
-        return 0;
-    }
     char buf[512];
     if (strlen(s) >= sizeof buf)
         return cli_error(EXIT_USAGE, "-m: list too long");
     strcpy(buf, s);
+    /* Each id once, in the order first given; 'all' may be one of the
+     * items ("all,cca" is all). */
+    int seen[SIMREP_MEASURE_COUNT] = {0};
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "all") == 0) {
+            /* Measures on conv maps (dftcca) join 'all' only where the
+             * caller knows the inputs are conv maps. */
+            for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
+                if (!seen[m] && simrep_measure_get_info((simrep_measure)m)->family != SIMREP_FAMILY_MAPS) {
+                    seen[m] = 1;
+                    out->ids[out->count++] = (simrep_measure)m;
+                }
+            out->all = 1;
+            continue;
+        }
         int m = simrep_measure_from_id(tok);
         if (m < 0) {
             char ids[1024];
@@ -179,11 +188,10 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
              * would be K(K-1)/2 separate compares. */
             return cli_error(EXIT_USAGE, "%s is not available in simrep matrix (it shares no work between pairs); "
                              "run simrep compare on the pairs you need", tok);
-        int dup = 0;
-        for (int i = 0; i < out->count; i++)
-            dup |= out->ids[i] == (simrep_measure)m;
-        if (!dup)
+        if (!seen[m]) {
+            seen[m] = 1;
             out->ids[out->count++] = (simrep_measure)m;
+        }
     }
     if (out->count == 0)
         return cli_error(EXIT_USAGE, "-m: no measure given");

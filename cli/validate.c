@@ -99,8 +99,11 @@ static int parse_args(int argc, char **argv, vd_args *a)
             fputs(help_tail, stdout);
             return 0;
         }
-        if (arg[0] != '-')
-            return cli_error(EXIT_USAGE, "validate takes its inputs from --manifest M.csv; unexpected '%s'", arg);
+        if (strcmp(arg, "--") == 0 && i + 1 == argc)
+            break; /* '--' ends the options; what follows it is not one */
+        if (arg[0] != '-' || strcmp(arg, "--") == 0)
+            return cli_error(EXIT_USAGE, "validate takes its inputs from --manifest M.csv; unexpected '%s'",
+                             strcmp(arg, "--") == 0 ? argv[i + 1] : arg);
         if (strcmp(arg, "--features-first") == 0) {
             a->m.layout.features_first = 1;
             continue;

@@ -43,6 +43,7 @@
  */
 #include "internal.h"
 #include "linalg.h"
+#include "measures.h"
 #include "tiles.h"
 
 #include <math.h>
@@ -692,8 +693,8 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
         st = simrep__check_matrix(ctx, y, "y");
     if (st != SIMREP_OK)
         return st;
-    if (!(sigma > 0) || !isfinite(sigma))
-        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: sigma must be a positive finite number, got %g", sigma);
+    if ((st = simrep__option_check(ctx, SIMREP_OPT_RBF_SIGMA, sigma)) != SIMREP_OK)
+        return st;
     if (x->rows != y->rows)
         return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
                             (long long)y->rows);

@@ -35,6 +35,7 @@
  * overflow nor underflow, and maps in [2^-100, 2^100] are never rescaled.
  */
 #include "linalg.h"
+#include "measures.h"
 
 #include <fftw3.h>
 #include <limits.h>
@@ -530,8 +531,9 @@ simrep_status simrep_dftcca_compute(simrep_ctx *ctx, const simrep_dftcca *d, con
         options = &defaults;
     }
     const double eps = options->epsilon;
-    if (!(eps >= 0))
-        return simrep__fail(ctx, SIMREP_E_INVALID, "epsilon %g must be >= 0", eps);
+    simrep_status st0 = simrep__option_check(ctx, SIMREP_OPT_EPSILON, eps);
+    if (st0 != SIMREP_OK)
+        return st0;
     if (d->n < 2)
         return simrep__fail(ctx, SIMREP_E_DEGENERATE, "n = %lld image%s: DFT-CCA needs at least 2 images",
                             (long long)d->n, d->n == 1 ? "" : "s");

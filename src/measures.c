@@ -26,7 +26,6 @@
 #include "measures.h"
 #include "rows.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,7 +440,10 @@ const char *simrep_warning_text(unsigned flag)
 static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
     [SIMREP_OPT_EPSILON] = {.name = "epsilon", .metavar = "E",
                             .help = "dead-feature threshold and CCA ridge, relative to the largest variance (1e-10)",
-                            .kind = SIMREP_OPTION_REAL, .min = 0, .max = INFINITY, .valid = "a number >= 0"},
+                            /* Below 1: epsilon = 1 calls every feature but none dead
+                             * (variance <= the largest) and blames the data. */
+                            .kind = SIMREP_OPTION_REAL, .min = 0, .max = 1, .max_open = 1,
+                            .valid = "a number in [0, 1)"},
     [SIMREP_OPT_SVCCA_RULE] = {.name = "svcca_rule", .metavar = "R",
                                .help = "variance (default) or singular-values (the tutorial code's rule)",
                                .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 1,
@@ -453,16 +455,23 @@ static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
                                .valid = "a fraction in (0, 1]", .excludes = "svcca_dims"},
     [SIMREP_OPT_SVCCA_DIMS] = {.name = "svcca_dims", .metavar = "K",
                                .help = "svcca keeps exactly K directions per side instead",
+                               /* 10^15: exact in a double, far above any feature count. */
                                .kind = SIMREP_OPTION_INTEGER, .min = 1, .max = 1e15, .max_open = 1,
-                               .valid = "a whole number >= 1", .excludes = "svcca_keep"},
+                               .valid = "a whole number in [1, 10^15)", .excludes = "svcca_keep"},
     [SIMREP_OPT_PWCCA_VARIANT] = {.name = "pwcca_variant", .metavar = "V",
                                   .help = "google (default, Morcos et al. 2018) or ding (Ding et al. 2021)",
                                   .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 1, .choices = "google|ding",
                                   .valid = "google or ding", .json_key = "variant"},
     [SIMREP_OPT_RBF_SIGMA] = {.name = "rbf_sigma", .metavar = "S",
                               .help = "cka_rbf bandwidth as a multiple of the median distance (1.0)",
-                              .kind = SIMREP_OPTION_REAL, .min = 0, .max = INFINITY, .min_open = 1,
-                              .valid = "a number > 0", .json_key = "sigma"},
+                              /* The kernel is exp(-d^2 / (2 sigma^2 m)), m the median d^2.
+                               * Above 10^4 its entries differ from 1 by under 10^-8 and the
+                               * centered kernel is mostly rounding (10^10 leaves it 0: the
+                               * data were blamed); below 10^-4 it is the identity for any
+                               * data without pairs within 10^-3 of the median distance
+                               * (cka_rbf = 1 whatever the data). */
+                              .kind = SIMREP_OPTION_REAL, .min = 1e-4, .max = 1e4,
+                              .valid = "a number in [1e-4, 1e4]", .json_key = "sigma"},
     [SIMREP_OPT_SHAPE_ALPHA] = {.name = "shape_alpha", .metavar = "A",
                                 .help = "shape metrics' partial whitening: 1 (none, Procrustes, default) .. 0 "
                                         "(full, CCA-like)",
@@ -484,7 +493,7 @@ static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
     [SIMREP_OPT_KNN] = {.name = "knn", .metavar = "K",
                         .help = "mutual_knn and cknna: nearest neighbours per sample (10)",
                         .kind = SIMREP_OPTION_INTEGER, .min = 1, .max = 1e15, .max_open = 1,
-                        .valid = "a whole number >= 1", .json_key = "k"},
+                        .valid = "a whole number in [1, 10^15)", .json_key = "k"},
     [SIMREP_OPT_RSA_MEMORY] = {.name = "rsa_memory", .metavar = "MIB",
                                .help = "rsa's rank comparisons sort this many MiB in memory, then spill to $TMPDIR "
                                        "(1024)",
@@ -621,6 +630,23 @@ static int choice_index(const simrep_option_info *in, const char *value)
     return -1;
 }
 
+/* A value's place in an option's valid range (not NaN; whole for INTEGER and
+ * CHOICE): the one test simrep_options_set, simrep__options_check and the
+ * measures' own entry points (simrep_cka_rbf's sigma) make. */
+static int in_range(const simrep_option_info *in, double v)
+{
+    return (in->min_open ? v > in->min : v >= in->min) && (in->max_open ? v < in->max : v <= in->max) &&
+           (in->kind == SIMREP_OPTION_REAL || v == floor(v));
+}
+
+simrep_status simrep__option_check(simrep_ctx *ctx, simrep_option_id id, double v)
+{
+    const simrep_option_info *in = &options[id];
+    if (in_range(in, v))
+        return SIMREP_OK;
+    return simrep__fail(ctx, SIMREP_E_INVALID, "%s must be %s (got %.17g)", in->name, in->valid, v);
+}
+
 simrep_status simrep_options_set(simrep_ctx *ctx, simrep_options *o, const char *name, const char *value)
 {
     const int id = simrep_option_from_name(name);
@@ -635,10 +661,10 @@ simrep_status simrep_options_set(simrep_ctx *ctx, simrep_options *o, const char 
         v = k;
     } else {
         char *end = NULL;
-        errno = 0;
+        /* errno is not read: an overflow is caught by isfinite, and an
+         * underflow ("1e-400") is the 0 or subnormal it rounds to. */
         v = strtod(value, &end);
-        ok = *value && !*end && !errno && isfinite(v) && (in->min_open ? v > in->min : v >= in->min) &&
-             (in->max_open ? v < in->max : v <= in->max) && (in->kind != SIMREP_OPTION_INTEGER || v == floor(v));
+        ok = *value && !*end && isfinite(v) && in_range(in, v);
     }
     if (!ok)
         return simrep__fail(ctx, SIMREP_E_INVALID, in->kind == SIMREP_OPTION_CHOICE ? "%s must be %s (got '%s')"
@@ -661,9 +687,8 @@ simrep_status simrep__options_check(simrep_ctx *ctx, const simrep_options *o, co
         const double v = simrep_options_get(o, (simrep_option_id)id);
         if (in->kind == SIMREP_OPTION_INTEGER && v == 0)
             continue; /* unset: the measure's own rule applies (svcca_dims) */
-        if (!(in->min_open ? v > in->min : v >= in->min) || !(in->max_open ? v < in->max : v <= in->max) ||
-            (in->kind != SIMREP_OPTION_REAL && v != floor(v)))
-            return simrep__fail(ctx, SIMREP_E_INVALID, "options out of range: %s must be %s (got %g)", in->name,
+        if (!in_range(in, v))
+            return simrep__fail(ctx, SIMREP_E_INVALID, "options out of range: %s must be %s (got %.17g)", in->name,
                                 in->valid, v);
     }
     return SIMREP_OK;

@@ -93,6 +93,10 @@ unsigned simrep__measures_prep(const simrep_measure *measures, int count, const 
  * option's 0 means unset); measures must be valid ids. */
 simrep_status simrep__options_check(simrep_ctx *ctx, const simrep_options *o, const simrep_measure *measures,
                                     int count);
+/* v within the valid range of option id (simrep_option_get_info), else
+ * SIMREP_E_INVALID "<name> must be <valid> (got v)": for entry points that
+ * take an option's value as an argument (simrep_cka_rbf's sigma). */
+simrep_status simrep__option_check(simrep_ctx *ctx, simrep_option_id id, double v);
 /* Release the families' caches of a prepared pair. */
 void simrep__prepared_clear_caches(simrep_ctx *ctx, simrep__prepared *pr);
 

@@ -97,7 +97,10 @@ def _options(**given):
         for name, value in given.items():
             if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
                 raise InvalidArgument("%s takes a number or a name, not %r" % (name, value))
-            text = value if isinstance(value, str) else format(float(value), ".17g")
+            # The value as given (2**63 is not 9.2233720368547758e+18) and
+            # each float as the shortest text that reads back the same.
+            text = (value if isinstance(value, str) else str(int(value)) if isinstance(value, (int, np.integer))
+                    else repr(float(value)))
             ctx.check(_native.lib.simrep_options_set(ctx.ptr, buf, name.encode(), text.encode()))
     return buf, o
 
