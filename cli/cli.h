@@ -141,11 +141,11 @@ int report_warnings(const simrep_result *res, int count, int64_t n, const char *
 /* 1 if an earlier result res[j], j < i, has the same coefficients as res[i]
  * (cca_r2 shares cca's): printed once. */
 int report_coefs_shown_before(const simrep_result *res, int i);
-/* One measure undefined for the data (cli_measure_error's message msg):
- * "simrep: error: <file>: <id>: <what>", the file the library's "x: "/"y: "
- * names, or both files when the message is about the pair.  Returns
- * EXIT_DATA. */
-int report_measure_error(const char *x_spec, const char *y_spec, const char *id, const char *msg);
+/* One measure undefined for the data (cli_measure_error: the side at
+ * fault, 0 x, 1 y, -1 the pair, and the library's detail):
+ * "simrep: error: <file>: <id>: <what>", the file of that side, or both
+ * files when the failure is about the pair.  Returns EXIT_DATA. */
+int report_measure_error(const char *x_spec, const char *y_spec, const char *id, int side, const char *detail);
 
 int cmd_compare(int argc, char **argv);
 int cmd_info(int argc, char **argv);

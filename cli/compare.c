@@ -510,33 +510,28 @@ static void print_steps_table(const compare_args *a, const extra *ex)
 
 /* A reading error of this rank's share (items [i0, i1)): the file, the
  * rank and the bytes of the file that share is, then the library's message. */
-static int share_error(simrep_ctx *ctx, simrep_status st, const input *x, const input *y, int features_first,
-                       int64_t i0, int64_t i1, int64_t row0, int64_t block0)
+static int share_error(simrep_ctx *ctx, simrep_status st, int which, const input *x, const input *y,
+                       int features_first, int64_t i0, int64_t i1, int64_t row0, int64_t block0)
 {
-    const char *msg = simrep_ctx_message(ctx);
-    if (!msg || !*msg)
-        msg = simrep_strerror(st);
-    const input *in = x;
-    size_t skip = 0, lx = strlen(x->spec), ly = strlen(y->spec);
-    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0)
-        in = msg[0] == 'x' ? x : y, skip = 3;
-    else if (strncmp(msg, y->spec, ly) == 0 && msg[ly] == ':' && !(strncmp(msg, x->spec, lx) == 0 && lx >= ly))
-        in = y, skip = ly + 1;
-    else if (strncmp(msg, x->spec, lx) == 0 && msg[lx] == ':')
-        in = x, skip = lx + 1;
-    while (msg[skip] == ' ')
-        skip++;
+    /* Which input failed: the reader's (which >= 0) or the context's
+     * (simrep_ctx_error), and the library's detail without its name. */
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e);
+    if (which < 0)
+        which = e.input == 1 ? 1 : 0;
+    const input *in = which ? y : x;
+    const char *detail = e.detail[0] ? e.detail : simrep_strerror(st);
     char where[256];
     if (block0 >= 0) /* statistics: the rank's share of the units, read in their order; rows are absolute */
         return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA,
                          "%s: rank %d: %s; this rank reads its share of the units for the statistics (the block "
                          "from row %lld)",
-                         in->spec, par_rank(), msg + skip, (long long)block0);
+                         in->spec, par_rank(), detail, (long long)block0);
     par_share_bytes(in->in, features_first, i0, i1, where, sizeof where);
     const char *note = st == SIMREP_E_NONFINITE ? " (rows counted from the share's first sample)" : "";
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA,
                      "%s: rank %d: %s%s; this rank reads items %lld..%lld (samples from %lld), %s of %s", in->spec,
-                     par_rank(), msg + skip, note, (long long)i0, (long long)i1, (long long)row0, where, in->spec);
+                     par_rank(), detail, note, (long long)i0, (long long)i1, (long long)row0, where, in->spec);
 }
 
 /* par_tree_reduce callbacks for a DFT-CCA state (tmp receives the other's). */
@@ -598,7 +593,7 @@ static int run_dftcca(simrep_ctx *ctx, const compare_args *a, input *x, input *y
         if (st == SIMREP_OK)
             st = simrep_dftcca_update(ctx, d, &vx, &vy);
         if (st != SIMREP_OK)
-            rc = par_size() > 1 ? share_error(ctx, st, x, y, a->features_first, first, last, first, -1)
+            rc = par_size() > 1 ? share_error(ctx, st, -1, x, y, a->features_first, first, last, first, -1)
                                 : cli_library_error(ctx, st, a->x, a->y);
     }
     par_hold(1);
@@ -659,9 +654,13 @@ static void note_errors(compare_run *c, const cli_measure_error *ev, int64_t v)
     for (int i = 0; i < c->a.nmeasures; i++)
         if (ev[i].st != SIMREP_OK && c->errs[i].st == SIMREP_OK) {
             c->errs[i] = ev[i];
-            if (c->nv > 1)
-                snprintf(c->errs[i].msg + strlen(c->errs[i].msg), sizeof c->errs[i].msg - strlen(c->errs[i].msg),
+            if (c->nv > 1) {
+                cli_measure_error *e = &c->errs[i];
+                snprintf(e->msg + strlen(e->msg), sizeof e->msg - strlen(e->msg),
                          " (at step t = %lld of --sequence per-step)", (long long)v);
+                snprintf(e->detail + strlen(e->detail), sizeof e->detail - strlen(e->detail),
+                         " (at step t = %lld of --sequence per-step)", (long long)v);
+            }
             c->nerrs++;
         }
 }
@@ -893,8 +892,8 @@ static int compare_read(compare_run *c)
         return -1;
     if (f.short_read)
         return cli_error(EXIT_DATA, "%s: fewer samples than its header says", f.input ? c->a.y : c->a.x);
-    return c->ranks > 1 ? share_error(c->ctx, st, x, y, c->a.features_first, c->item0, c->item1, c->row_begin,
-                                      c->stats ? f.r0 : -1)
+    return c->ranks > 1 ? share_error(c->ctx, st, f.input, x, y, c->a.features_first, c->item0, c->item1,
+                                      c->row_begin, c->stats ? f.r0 : -1)
                         : cli_library_error(c->ctx, st, c->a.x, c->a.y);
 }
 
@@ -1178,7 +1177,8 @@ int cmd_compare(int argc, char **argv)
             compare_report(c);
         for (int i = 0; i < c->a.nmeasures && c->me == 0; i++)
             if (c->errs[i].st != SIMREP_OK)
-                report_measure_error(c->a.x, c->a.y, simrep_measure_get_info(c->a.measures[i])->id, c->errs[i].msg);
+                report_measure_error(c->a.x, c->a.y, simrep_measure_get_info(c->a.measures[i])->id, c->errs[i].side,
+                                     c->errs[i].detail);
         rc = c->nerrs ? EXIT_DATA : 0;
     }
     compare_free(c);

@@ -341,16 +341,11 @@ int mx_load_inputs(mx_run *r, const matrix_args *a)
     if (rc < 0) {
         simrep_status st = simrep_inputs_agree(ctx, ins, r->K);
         if (st != SIMREP_OK) {
-            /* The message starts with the label of the input at fault. */
+            /* The input at fault is the context's to say (simrep_ctx_error). */
             const char *msg = simrep_ctx_message(ctx);
-            int at = -1;
-            size_t best = 0;
-            for (int i = 0; i < r->K; i++) {
-                const char *label = simrep_input_label(ins[i]);
-                size_t len = strlen(label);
-                if (len > best && strncmp(msg, label, len) == 0 && msg[len] == ':')
-                    at = i, best = len;
-            }
+            simrep_error_info e;
+            simrep_ctx_error(ctx, &e);
+            const int at = e.input >= 0 && e.input < r->K ? e.input : -1;
             rc = at >= 0 ? input_error(r, at, msg) : cli_error(EXIT_DATA, "%s: %s", a->manifest, msg);
         }
     }
@@ -485,22 +480,19 @@ typedef struct pass_state {
     int pass, passes;
 } pass_state;
 
-/* A library error during a pass, with "input K: " / "x: " / "y: " mapped
- * to the manifest row. */
+/* A library error during a pass: the input at fault (simrep_ctx_error's
+ * input, a member index) names its manifest row. */
 static int pass_error(const mx_run *r, simrep_ctx *ctx, simrep_status st, const int *members, int nm)
 {
     const char *msg = simrep_ctx_message(ctx);
     if (!msg || !*msg)
         msg = simrep_strerror(st);
-    int k = -1, skip = 0;
-    if (nm == 2 && (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0))
-        k = msg[0] == 'x' ? 0 : 1, skip = 3;
-    else if (sscanf(msg, "input %d: %n", &k, &skip) < 1 || skip == 0)
-        k = -1;
-    if (k >= 0 && k < nm) {
-        int g = members[k];
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e);
+    if (e.input >= 0 && e.input < nm) {
+        const int g = members[e.input];
         char buf[1200];
-        snprintf(buf, sizeof buf, "%s: %s", r->in[g].spec, msg + skip);
+        snprintf(buf, sizeof buf, "%s: %s", r->in[g].spec, e.file[0] ? msg : e.detail);
         return input_error(r, g, buf);
     }
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s: %s", r->manifest_path, msg);
@@ -531,11 +523,17 @@ static void pair_failed(pass_state *s, int t, simrep_ctx *ctx, simrep_status st)
     const char *msg = ctx ? simrep_ctx_message(ctx) : "out of memory";
     if (!msg || !*msg)
         msg = simrep_strerror(st);
+    /* The failing side is the context's to say: the pair's input (its
+     * local index within the pass), i or j. */
+    simrep_error_info e;
+    e.input = -1;
+    if (ctx)
+        simrep_ctx_error(ctx, &e);
     char buf[1200];
-    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
-        int g = msg[0] == 'x' ? gi : gj;
+    if (e.input >= 0 && (e.input == s->ji[t] || e.input == s->jj[t]) && e.detail != simrep_ctx_message(ctx)) {
+        const int g = e.input == s->ji[t] ? gi : gj;
         snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name, r->in[g].spec,
-                 msg + 3);
+                 e.detail);
     } else {
         snprintf(buf, sizeof buf, "%s: %s against %s: %s", r->manifest_path, r->in[gi].name, r->in[gj].name, msg);
     }
@@ -549,16 +547,17 @@ static void pair_failed(pass_state *s, int t, simrep_ctx *ctx, simrep_status st)
 
 /* Measure w is undefined for pair t (cli_measure_error): the first such
  * message of each measure, naming the pair or the input at fault. */
-static void measure_failed(pass_state *s, int t, int w, const char *msg)
+static void measure_failed(pass_state *s, int t, int w, const cli_measure_error *err)
 {
     mx_run *r = s->r;
     const int gi = s->pi[t], gj = s->pj[t];
     const char *id = simrep_measure_get_info(r->measures[w])->id;
     char buf[1400];
-    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
-        const int g = msg[0] == 'x' ? gi : gj;
+    const char *msg = err->msg;
+    if (err->side == 0 || err->side == 1) { /* the side at fault, as the library says (simrep_ctx_error) */
+        const int g = err->side ? gj : gi;
         snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name,
-                 r->in[g].spec, id, msg + 3);
+                 r->in[g].spec, id, err->detail);
     } else {
         snprintf(buf, sizeof buf, "%s: %s against %s: %s%s%s", r->manifest_path, r->in[gi].name, r->in[gj].name,
                  strncmp(msg, id, strlen(id)) == 0 ? "" : id, strncmp(msg, id, strlen(id)) == 0 ? "" : ": ", msg);
@@ -815,7 +814,7 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
     }
     for (int w = 0; st == SIMREP_OK && w < r->nmeasures; w++)
         if (errs[w].st != SIMREP_OK)
-            measure_failed(s, t, w, errs[w].msg);
+            measure_failed(s, t, w, &errs[w]);
     if (st != SIMREP_OK) {
         pair_failed(s, t, ctx, st);
         for (int w = 0; w < r->nmeasures; w++)

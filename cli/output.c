@@ -158,10 +158,14 @@ int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, con
     const char *msg = simrep_ctx_message(ctx);
     if (!msg || !*msg)
         msg = simrep_strerror(st);
-    if (x_spec && strncmp(msg, "x: ", 3) == 0)
-        return cli_error(EXIT_DATA, "%s: %s", x_spec, msg + 3);
-    if (y_spec && strncmp(msg, "y: ", 3) == 0)
-        return cli_error(EXIT_DATA, "%s: %s", y_spec, msg + 3);
+    /* Which input failed is the context's to say (simrep_ctx_error), not
+     * the message's: a message about x or y (its name in front) names the
+     * file instead. */
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e);
+    const char *spec = e.input == 0 ? x_spec : e.input == 1 ? y_spec : NULL;
+    if (spec && !e.file[0] && e.detail != simrep_ctx_message(ctx))
+        return cli_error(EXIT_DATA, "%s: %s", spec, e.detail);
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s", msg);
 }
 

@@ -282,8 +282,20 @@ static int measure_failure(simrep_status st)
  * computes measure k of the sub-list). */
 typedef simrep_status (*one_fn)(const void *args, int k, simrep_result *r);
 
+/* The failure in ctx as measure at's error: the side at fault is the
+ * context's (simrep_ctx_error names input ix or iy of the call). */
+static void note_failure(simrep_ctx *ctx, simrep_status st, int ix, int iy, cli_measure_error *err)
+{
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e);
+    err->st = st;
+    err->side = e.input < 0 ? -1 : e.input == ix ? 0 : e.input == iy ? 1 : -1;
+    snprintf(err->msg, sizeof err->msg, "%s", simrep_ctx_message(ctx));
+    snprintf(err->detail, sizeof err->detail, "%s", err->side >= 0 ? e.detail : err->msg);
+}
+
 static simrep_status each_alone(simrep_ctx *ctx, simrep_status st, int count, const int *at, one_fn one,
-                                const void *args, simrep_result *results, cli_measure_error *errs)
+                                const void *args, int ix, int iy, simrep_result *results, cli_measure_error *errs)
 {
     if (!measure_failure(st))
         return st;
@@ -293,8 +305,7 @@ static simrep_status each_alone(simrep_ctx *ctx, simrep_status st, int count, co
         if (st == SIMREP_OK) {
             results[at[k]] = r;
         } else if (measure_failure(st)) {
-            errs[at[k]].st = st;
-            snprintf(errs[at[k]].msg, sizeof errs[at[k]].msg, "%s", simrep_ctx_message(ctx));
+            note_failure(ctx, st, ix, iy, &errs[at[k]]);
         } else {
             return st;
         }
@@ -327,7 +338,7 @@ simrep_status cli_pair_moments(simrep_ctx *ctx, const cli_measures_split *s, con
         return st;
     }
     const moments_args args = {ctx, s, pairs, i, j};
-    return each_alone(ctx, st, s->nmoments, s->moments_at, one_moments, &args, results, errs);
+    return each_alone(ctx, st, s->nmoments, s->moments_at, one_moments, &args, i, j, results, errs);
 }
 
 typedef struct rows_args {
@@ -356,5 +367,5 @@ simrep_status cli_pair_rows(simrep_ctx *ctx, const cli_measures_split *s, const 
         return st;
     }
     const rows_args args = {ctx, s, x, y, opt};
-    return each_alone(ctx, st, s->nrows, s->rows_at, one_rows, &args, results, errs);
+    return each_alone(ctx, st, s->nrows, s->rows_at, one_rows, &args, 0, 1, results, errs);
 }

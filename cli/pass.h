@@ -130,8 +130,10 @@ void cli_measures_split_of(const simrep_measure *ids, int count, cli_measures_sp
  * of memory, cancelled, misuse) are returned as before.
  */
 typedef struct cli_measure_error {
-    simrep_status st; /* SIMREP_OK: the measure has its result */
-    char msg[1024];   /* the context's message ("x: ..." for one side) */
+    simrep_status st;  /* SIMREP_OK: the measure has its result */
+    int side;          /* the input at fault (simrep_ctx_error): 0 x, 1 y, -1 the pair */
+    char msg[1024];    /* the context's message ("x: ..." for one side) */
+    char detail[1024]; /* the message without the input's name (simrep_error_info.detail) */
 } cli_measure_error;
 
 /* The moments measures of inputs i (as x) and j (as y) of a prepared

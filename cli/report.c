@@ -138,15 +138,12 @@ int report_coefs_shown_before(const simrep_result *res, int i)
     return 0;
 }
 
-int report_measure_error(const char *x_spec, const char *y_spec, const char *id, const char *msg)
+int report_measure_error(const char *x_spec, const char *y_spec, const char *id, int side, const char *detail)
 {
+    /* The measure's id in front, unless the library's detail starts with it. */
     const size_t len = strlen(id);
-    const int named = strncmp(msg, id, len) == 0 && (msg[len] == ':' || msg[len] == ' ');
-    if (strncmp(msg, "x: ", 3) == 0 || strncmp(msg, "y: ", 3) == 0) {
-        const char *rest = msg + 3;
-        const int again = strncmp(rest, id, len) == 0 && (rest[len] == ':' || rest[len] == ' ');
-        return cli_error(EXIT_DATA, "%s: %s%s%s", msg[0] == 'x' ? x_spec : y_spec, again ? "" : id, again ? "" : ": ",
-                         rest);
-    }
-    return cli_error(EXIT_DATA, "%s and %s: %s%s%s", x_spec, y_spec, named ? "" : id, named ? "" : ": ", msg);
+    const int named = strncmp(detail, id, len) == 0 && (detail[len] == ':' || detail[len] == ' ');
+    if (side == 0 || side == 1)
+        return cli_error(EXIT_DATA, "%s: %s%s%s", side ? y_spec : x_spec, named ? "" : id, named ? "" : ": ", detail);
+    return cli_error(EXIT_DATA, "%s and %s: %s%s%s", x_spec, y_spec, named ? "" : id, named ? "" : ": ", detail);
 }

@@ -369,7 +369,9 @@ static int run_tests(vd_run *v)
                 continue;
             char lp[200];
             layer_phrase(v, f->layer, lp, sizeof lp);
-            if (st == SIMREP_E_DEGENERATE && strncmp(simrep_ctx_message(ctx), "x:", 2) == 0)
+            simrep_error_info e;
+            simrep_ctx_error(ctx, &e);
+            if (st == SIMREP_E_DEGENERATE && e.input == 0) /* the distances (x) are all equal */
                 rc = cli_error(EXIT_DATA, "%s: every %s distance to the reference '%s'%s is %g: the measure does "
                                "not rank these rows", r->manifest_path, id, r->in[f->ref].name, lp, x[1]);
             else

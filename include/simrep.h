@@ -37,7 +37,7 @@ extern "C" {
 /* The version of the library actually loaded (SIMREP_VERSION when it was
  * built), and the size of a public struct that callers allocate or read
  * ("simrep_result", "simrep_options", "simrep_matrix", "simrep_array_info",
- * "simrep_cca_details", "simrep_layout", "simrep_input_dims",
+ * "simrep_cca_details", "simrep_layout", "simrep_input_dims", "simrep_error_info",
  * "simrep_measure_info", "simrep_option_info", and the figures'
  * "simrep_linkage", "simrep_figure", "simrep_heatmap", "simrep_scatter",
  * "simrep_bars", "simrep_lines"; 0 for any other name), so a
@@ -92,6 +92,35 @@ void simrep_ctx_free(simrep_ctx *ctx);
 const char *simrep_ctx_message(const simrep_ctx *ctx);
 /* The status of the last failed call (SIMREP_OK if none). */
 simrep_status simrep_ctx_status(const simrep_ctx *ctx);
+
+/*
+ * Where the last failure happened, so that callers can report it in their
+ * own terms without reading the message: which input (x = 0, y = 1 for
+ * the two-input calls; k of a K-input call; for simrep_pairs_compare(i, j)
+ * the input of the pair, i or j), which file and which of its bytes, which
+ * sample and feature, and the message's detail without the input's or the
+ * file's name in front ("NaN at row 3, column 0" of "x: NaN at row 3,
+ * column 0").  Fields not known are -1, "" or 0.  The strings point into
+ * the context, valid until its next call.
+ */
+typedef struct simrep_error_info {
+    simrep_status status;           /* the last failure's (simrep_ctx_status); SIMREP_OK: none */
+    int input;                      /* the input at fault, or -1 */
+    const char *file;               /* the file read ("path" or "path:key"), or "" */
+    uint64_t byte_begin, byte_end;  /* the bytes of that file concerned (a failed read): [begin, end); 0, 0 if not known */
+    int64_t row, column;            /* the sample (counted from the first row given) and feature, or -1 */
+    const char *detail;             /* the message after the input's / file's names */
+} simrep_error_info;
+void simrep_ctx_error(const simrep_ctx *ctx, simrep_error_info *info);
+
+/*
+ * Name the inputs in messages: names[k] for input k (x is 0, y is 1), so
+ * that a message reads "a.npy: NaN at row 3, column 0" instead of "x: ...":
+ * callers never rewrite messages.  count names (NULL: the defaults "x",
+ * "y" and "input k").  The strings are not copied and must outlive the
+ * calls made with ctx.
+ */
+void simrep_ctx_set_names(simrep_ctx *ctx, const char *const *names, int count);
 
 /*
  * Progress of long calls (cka_rbf's O(n^2) passes): fn(user, stage,
@@ -602,7 +631,8 @@ int simrep_moments_inputs(const simrep_moments *m);
 int64_t simrep_moments_features(const simrep_moments *m, int input);
 /* Fold in the same rows of every input: blocks[k] is input k's view
  * (rows x features(k)); all blocks have the same number of rows.  Messages
- * about one input start with "input K: ". */
+ * about one input start with its name, "input K: " by default
+ * (simrep_ctx_set_names); simrep_ctx_error gives K. */
 simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, const simrep_matrix *blocks);
 
 /*
@@ -637,7 +667,9 @@ void simrep_pairs_input_save(const simrep_pairs *pairs, int input, double *state
 simrep_status simrep_pairs_input_load(simrep_ctx *ctx, simrep_pairs *pairs, int input, const double *state);
 
 /* Measures of input i (as x) against input j (as y), i != j; results as
- * simrep_compare_moments (messages about a side start with "x: " or "y: "). */
+ * simrep_compare_moments (messages about a side start with "x: " or "y: ",
+ * or with the names of inputs i and j given to simrep_ctx_set_names;
+ * simrep_ctx_error's input is i or j). */
 simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pairs, int i, int j,
                                    const simrep_measure *measures, int count, simrep_result *results);
 

@@ -604,9 +604,8 @@ static simrep_status cca_begin(simrep_ctx *ctx, simrep__prepared *pr, cca_cache 
     if ((*out = pr->cache[SIMREP_FAMILY_CCA]) != NULL)
         return SIMREP_OK;
     if (pr->kp == 0 || pr->kq == 0)
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: every one of its %lld features is constant (dead), so the CCA family is undefined",
-                            pr->kp == 0 ? "x" : "y", (long long)(pr->kp == 0 ? pr->p : pr->q));
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, pr->kp == 0 ? 0 : 1,
+                            "every one of its %lld features is constant (dead), so the CCA family is undefined", (long long)(pr->kp == 0 ? pr->p : pr->q));
     cca_cache *c = simrep__alloc(ctx, sizeof *c, "CCA work");
     if (!c)
         return SIMREP_E_NOMEM;
@@ -750,9 +749,8 @@ simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, c
 {
     memset(d, 0, sizeof *d);
     if (pr->kp == 0 || pr->kq == 0)
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: every one of its %lld features is constant (dead), so the CCA family is undefined",
-                            pr->kp == 0 ? "x" : "y", (long long)(pr->kp == 0 ? pr->p : pr->q));
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, pr->kp == 0 ? 0 : 1,
+                            "every one of its %lld features is constant (dead), so the CCA family is undefined", (long long)(pr->kp == 0 ? pr->p : pr->q));
     const int64_t kp = pr->kp, kq = pr->kq;
     kept_blocks b;
     simrep_status st = kept_blocks_make(ctx, pr, &b);

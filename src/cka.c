@@ -46,8 +46,7 @@ static simrep_status cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int
     double xx = block_fro2(pr, 0, p, 0, p);
     double yy = block_fro2(pr, p, q, p, q);
     if (!(pr->tr_sxx > 0) || !(pr->tr_syy > 0) || !(xx > 0) || !(yy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so %s is undefined",
-                            pr->tr_sxx > 0 && xx > 0 ? "y" : "x", debiased ? "cka_debiased" : "CKA");
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, pr->tr_sxx > 0 && xx > 0 ? 1 : 0, "every feature is constant, so %s is undefined", debiased ? "cka_debiased" : "CKA");
     if (!debiased) {
         r->similarity = xy / (sqrt(xx) * sqrt(yy));
         r->distance = 1 - r->similarity;
@@ -61,10 +60,9 @@ static simrep_status cka_linear(simrep_ctx *ctx, const simrep__prepared *pr, int
     double hxx = xx - c1 * pr->t_aa + pr->tr_sxx * pr->tr_sxx * c2;
     double hyy = yy - c1 * pr->t_bb + pr->tr_syy * pr->tr_syy * c2;
     if (!(hxx > 0) || !(hyy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: the debiased HSIC of the data with itself is %g (not positive), so cka_debiased is "
-                            "undefined (too few samples or constant features)",
-                            hxx > 0 ? "y" : "x", hxx > 0 ? hyy : hxx);
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, hxx > 0 ? 1 : 0,
+                            "the debiased HSIC of the data with itself is %g (not positive), so cka_debiased is "
+                            "undefined (too few samples or constant features)", hxx > 0 ? hyy : hxx);
     r->similarity = hxy / (sqrt(hxx) * sqrt(hyy));
     r->distance = 1 - r->similarity;
     return SIMREP_OK;
@@ -94,10 +92,9 @@ simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_re
     const double xx = block_fro2(pr, 0, p, 0, p) - pr->t_aa;
     const double yy = block_fro2(pr, p, q, p, q) - pr->t_bb;
     if (!(xx > 0) || !(yy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: the centered Gram matrix without its diagonal is 0 (%g), so cka_lange is undefined "
-                            "(constant features, or n = 2)",
-                            xx > 0 ? "y" : "x", xx > 0 ? yy : xx);
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, xx > 0 ? 1 : 0,
+                            "the centered Gram matrix without its diagonal is 0 (%g), so cka_lange is undefined "
+                            "(constant features, or n = 2)", xx > 0 ? yy : xx);
     const double s = xy / (sqrt(xx) * sqrt(yy));
     r->similarity = s > 1 ? 1 : s < -1 ? -1 : s; /* Cauchy-Schwarz, up to round-off */
     r->distance = acos(r->similarity);

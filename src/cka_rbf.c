@@ -143,16 +143,16 @@ static void scale_pow2(double *v, size_t count, double amax)
 }
 
 /* Copy, check, center and scale one side. */
-static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix *m, const char *name)
+static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix *m, int side)
 {
     const int64_t n = m->rows, p = m->cols;
-    s->name = name;
+    s->name = side ? "y" : "x";
     s->n = n;
     s->p = p;
     size_t np;
     if (!simrep__mul_size((size_t)n, (size_t)p, &np))
-        return simrep__fail(ctx, SIMREP_E_NOMEM, "%s: %lld x %lld doubles overflow the address space", name,
-                            (long long)n, (long long)p);
+        return simrep__fail_side(ctx, SIMREP_E_NOMEM, side, "%lld x %lld doubles overflow the address space",
+                                 (long long)n, (long long)p);
     s->rows = simrep__alloc_array(ctx, np, sizeof(double), "cka_rbf rows");
     s->sqn = s->rows ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf row norms") : NULL;
     s->tile = s->sqn ? simrep__alloc_array(ctx, (size_t)TILE * TILE, sizeof(double), "cka_rbf tile") : NULL;
@@ -165,9 +165,12 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < p; j++) {
             double v = s->rows[i * p + j];
-            if (!isfinite(v))
-                return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s has %s at row %lld, column %lld (0-based)", name,
-                                    isnan(v) ? "NaN" : "Inf", (long long)i, (long long)j);
+            if (!isfinite(v)) {
+                simrep__fail_side(ctx, SIMREP_E_NONFINITE, side, "%s at row %lld, column %lld",
+                                  isnan(v) ? "NaN" : "Inf", (long long)i, (long long)j);
+                simrep__error_cell(ctx, i, j);
+                return SIMREP_E_NONFINITE;
+            }
         }
     /* Bring max |x| to [0.5, 1) first (exact, see below), so that the sums
      * of the means cannot overflow for data near 1e308. */
@@ -198,9 +201,8 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
      * |x|^2 <= p can no longer overflow (inputs near 1e200) or underflow
      * to a spurious zero median (inputs near 1e-200). */
     if (p > 0 && !(amax > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: every one of its %lld features is constant, so cka_rbf is undefined", name,
-                            (long long)p);
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
+                                 "every one of its %lld features is constant, so cka_rbf is undefined", (long long)p);
     scale_pow2(s->rows, np, amax);
     for (int64_t i = 0; i < n; i++) {
         double acc = 0;
@@ -688,16 +690,16 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
         return SIMREP_E_INVALID;
     if (!similarity)
         return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: similarity is NULL");
-    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    char xname[256], yname[256];
+    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
     if (st != SIMREP_OK)
         return st;
     if ((st = simrep__option_check(ctx, SIMREP_OPT_RBF_SIGMA, sigma)) != SIMREP_OK)
         return st;
     if (x->rows != y->rows)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
-                            (long long)y->rows);
+        return simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, "rows");
     const int64_t n = x->rows;
     if (n < 2)
         return simrep__fail(ctx, SIMREP_E_DEGENERATE, "cka_rbf needs at least 2 samples, got %lld", (long long)n);
@@ -712,9 +714,9 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
     rbf_side sides[2];
     memset(sides, 0, sizeof sides);
     double med[2];
-    st = side_load(ctx, &sides[0], x, "x");
+    st = side_load(ctx, &sides[0], x, 0);
     if (st == SIMREP_OK)
-        st = side_load(ctx, &sides[1], y, "y");
+        st = side_load(ctx, &sides[1], y, 1);
     st = part_agree(ctx, st);
     if (st == SIMREP_OK)
         st = medians(ctx, sides, 2, med);
@@ -738,8 +740,8 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
      * same constant, which cannot happen either.  The check guards against
      * dividing by zero, not against a case known to occur. */
     if (st == SIMREP_OK && (!(kk > 0) || !(ll > 0)))
-        st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "cka_rbf: the centered kernel matrix of %s is 0",
-                          !(kk > 0) ? "x" : "y");
+        st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, !(kk > 0) ? 0 : 1,
+                               "the centered kernel matrix is 0, so cka_rbf is undefined");
     if (st == SIMREP_OK)
         *similarity = kl / (sqrt(kk) * sqrt(ll));
     side_free(ctx, &sides[0]);

@@ -493,6 +493,9 @@ simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int 
     simrep__prepared pr;
     st = prepare_pair(ctx, pp, i, j, &pr);
     pr.want = want;
+    /* Messages about x or y name inputs i and j (simrep_ctx_error). */
+    if (ctx)
+        ctx->pair_input[0] = i, ctx->pair_input[1] = j;
     /* One task per family, in the order of its first measure, running its
      * measures in the caller's order: the families touch only their own
      * cache slot and results, so the CCA family's decompositions and
@@ -517,6 +520,8 @@ simrep_status simrep_pairs_compare(simrep_ctx *ctx, const simrep_pairs *pp, int 
     for (int c = 0; c < count && st == SIMREP_OK; c++)
         simrep__chance(&pr, &results[c]);
     prepared_free(ctx, &pr);
+    if (ctx)
+        ctx->pair_input[0] = ctx->pair_input[1] = -1;
     if (st != SIMREP_OK)
         for (int c = 0; c < count; c++)
             simrep_result_clear(ctx, &results[c]);
@@ -610,15 +615,15 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
     simrep_status st = check_measures(ctx, measures, count, 1);
     if (st == SIMREP_OK)
         st = simrep__options_check(ctx, options, measures, count);
+    char xname[256], yname[256];
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, x, "x");
+        st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
     if (st != SIMREP_OK)
         return st;
     if (x->rows != y->rows)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
-                            (long long)y->rows);
+        return simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, "rows");
     /* Linear measures through moments, kernel measures from the rows; the
      * results keep the caller's order. */
     simrep_measure linear[SIMREP_MEASURE_COUNT];

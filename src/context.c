@@ -31,6 +31,7 @@ size_t simrep_struct_size(const char *name)
         {"simrep_matrix", sizeof(simrep_matrix)},         {"simrep_array_info", sizeof(simrep_array_info)},
         {"simrep_cca_details", sizeof(simrep_cca_details)}, {"simrep_layout", sizeof(simrep_layout)},
         {"simrep_input_dims", sizeof(simrep_input_dims)}, {"simrep_measure_info", sizeof(simrep_measure_info)},
+        {"simrep_error_info", sizeof(simrep_error_info)},
         {"simrep_option_info", sizeof(simrep_option_info)},
         {"simrep_linkage", sizeof(simrep_linkage)},       {"simrep_figure", sizeof(simrep_figure)},
         {"simrep_heatmap", sizeof(simrep_heatmap)},       {"simrep_scatter", sizeof(simrep_scatter)},
@@ -91,6 +92,9 @@ simrep_ctx *simrep_ctx_new(const simrep_allocator *allocator)
         return NULL;
     memset(ctx, 0, sizeof *ctx);
     ctx->allocator = a;
+    ctx->pair_input[0] = ctx->pair_input[1] = -1;
+    ctx->err_input = -1;
+    ctx->err_row = ctx->err_col = -1;
     return ctx;
 }
 
@@ -141,16 +145,164 @@ void simrep_ctx_set_partition(simrep_ctx *ctx, int part, int parts, simrep_allre
     ctx->allreduce_user = user;
 }
 
+static void error_reset(simrep_ctx *ctx)
+{
+    ctx->err_input = -1;
+    ctx->err_file[0] = 0;
+    ctx->err_b0 = ctx->err_b1 = 0;
+    ctx->err_row = ctx->err_col = -1;
+    ctx->err_detail = 0;
+}
+
+static simrep_status vfail(simrep_ctx *ctx, simrep_status status, const char *name, const char *fmt, va_list ap)
+{
+    size_t at = 0;
+    if (name)
+        at = (size_t)snprintf(ctx->message, sizeof ctx->message, "%s: ", name);
+    at = at < sizeof ctx->message ? at : sizeof ctx->message - 1;
+    vsnprintf(ctx->message + at, sizeof ctx->message - at, fmt, ap);
+    ctx->status = status;
+    error_reset(ctx);
+    ctx->err_detail = at;
+    return status;
+}
+
 simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fmt, ...)
 {
     if (!ctx)
         return status;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->message, sizeof ctx->message, fmt, ap);
+    vfail(ctx, status, NULL, fmt, ap);
     va_end(ap);
-    ctx->status = status;
     return status;
+}
+
+const char *simrep__input_name(const simrep_ctx *ctx, int input, int inputs, char *buf, size_t cap)
+{
+    if (ctx && ctx->names && input >= 0 && input < ctx->nnames && ctx->names[input])
+        snprintf(buf, cap, "%s", ctx->names[input]);
+    else if (inputs == 2)
+        snprintf(buf, cap, "%s", input == 0 ? "x" : "y");
+    else
+        snprintf(buf, cap, "input %d", input);
+    return buf;
+}
+
+simrep_status simrep__fail_input(simrep_ctx *ctx, simrep_status status, int input, int inputs, const char *fmt, ...)
+{
+    if (!ctx)
+        return status;
+    char name[SIMREP__MSG_MAX / 4];
+    simrep__input_name(ctx, input, inputs, name, sizeof name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(ctx, status, name, fmt, ap);
+    va_end(ap);
+    ctx->err_input = input;
+    return status;
+}
+
+simrep_status simrep__fail_side(simrep_ctx *ctx, simrep_status status, int side, const char *fmt, ...)
+{
+    if (!ctx)
+        return status;
+    /* Within a pair of a simrep_pairs, the side is one of its inputs; named
+     * by the caller's name of that input, else x or y. */
+    const int input = ctx->pair_input[side] >= 0 ? ctx->pair_input[side] : side;
+    char name[SIMREP__MSG_MAX / 4];
+    if (ctx->names && input < ctx->nnames)
+        simrep__input_name(ctx, input, 0, name, sizeof name);
+    else
+        snprintf(name, sizeof name, "%s", side == 0 ? "x" : "y");
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(ctx, status, name, fmt, ap);
+    va_end(ap);
+    ctx->err_input = input;
+    return status;
+}
+
+simrep_status simrep__fail_rows(simrep_ctx *ctx, int j, int inputs, int64_t n0, int64_t nj, const char *what)
+{
+    if (!ctx)
+        return SIMREP_E_SHAPE;
+    char a[SIMREP__MSG_MAX / 4], b[SIMREP__MSG_MAX / 4];
+    simrep__fail(ctx, SIMREP_E_SHAPE, "%s has %lld %s but %s has %lld", simrep__input_name(ctx, 0, inputs, a, sizeof a),
+                 (long long)n0, what, simrep__input_name(ctx, j, inputs, b, sizeof b), (long long)nj);
+    ctx->err_input = j;
+    return SIMREP_E_SHAPE;
+}
+
+void simrep__ctx_child(simrep_ctx *child, const simrep_ctx *parent)
+{
+    memset(child, 0, sizeof *child);
+    child->allocator = parent->allocator;
+    child->names = parent->names;
+    child->nnames = parent->nnames;
+    child->pair_input[0] = parent->pair_input[0];
+    child->pair_input[1] = parent->pair_input[1];
+    error_reset(child);
+}
+
+void simrep__error_copy(simrep_ctx *dst, const simrep_ctx *src)
+{
+    if (!dst)
+        return;
+    dst->status = src->status;
+    memcpy(dst->message, src->message, sizeof dst->message);
+    dst->err_input = src->err_input;
+    memcpy(dst->err_file, src->err_file, sizeof dst->err_file);
+    dst->err_b0 = src->err_b0, dst->err_b1 = src->err_b1;
+    dst->err_row = src->err_row, dst->err_col = src->err_col;
+    dst->err_detail = src->err_detail;
+}
+
+void simrep__error_file(simrep_ctx *ctx, const char *file, uint64_t begin, uint64_t end)
+{
+    if (!ctx)
+        return;
+    if (file && !ctx->err_file[0])
+        snprintf(ctx->err_file, sizeof ctx->err_file, "%s", file);
+    if (end > begin && ctx->err_b1 == 0) {
+        ctx->err_b0 = begin;
+        ctx->err_b1 = end;
+    }
+}
+
+void simrep__error_cell(simrep_ctx *ctx, int64_t row, int64_t column)
+{
+    if (ctx) {
+        ctx->err_row = row;
+        ctx->err_col = column;
+    }
+}
+
+void simrep_ctx_set_names(simrep_ctx *ctx, const char *const *names, int count)
+{
+    if (!ctx)
+        return;
+    ctx->names = count > 0 ? names : NULL;
+    ctx->nnames = names ? count : 0;
+}
+
+void simrep_ctx_error(const simrep_ctx *ctx, simrep_error_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->input = -1;
+    info->row = info->column = -1;
+    info->file = "";
+    info->detail = "";
+    if (!ctx || ctx->status == SIMREP_OK)
+        return;
+    info->status = ctx->status;
+    info->input = ctx->err_input;
+    info->file = ctx->err_file;
+    info->byte_begin = ctx->err_b0;
+    info->byte_end = ctx->err_b1;
+    info->row = ctx->err_row;
+    info->column = ctx->err_col;
+    info->detail = ctx->message + (ctx->err_detail < strlen(ctx->message) ? ctx->err_detail : strlen(ctx->message));
 }
 
 simrep_status simrep__prefix(simrep_ctx *ctx, const char *fmt, ...)
@@ -173,6 +325,7 @@ simrep_status simrep__prefix(simrep_ctx *ctx, const char *fmt, ...)
     size_t olen = strnlen(old, rest);
     memcpy(ctx->message + len + 2, old, olen);
     ctx->message[len + 2 + olen] = '\0';
+    ctx->err_detail += len + 2; /* the detail is still what followed */
     return ctx->status;
 }
 

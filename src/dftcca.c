@@ -305,20 +305,19 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
 {
     if (!ctx || !d)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_update: invalid arguments");
-    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    char xname[256], yname[256];
+    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
     if (st != SIMREP_OK)
         return st;
     const simrep_matrix *m[2] = {x, y};
     for (int s = 0; s < 2; s++)
         if (m[s]->cols != d->h[s] * d->w[s] * d->c[s])
-            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: %lld columns, expected h*w*c = %lld x %lld x %lld",
-                                s ? "y" : "x", (long long)m[s]->cols, (long long)d->h[s], (long long)d->w[s],
+            return simrep__fail_side(ctx, SIMREP_E_SHAPE, s ? 1 : 0, "%lld columns, expected h*w*c = %lld x %lld x %lld", (long long)m[s]->cols, (long long)d->h[s], (long long)d->w[s],
                                 (long long)d->c[s]);
     if (x->rows != y->rows)
-        return simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld images but y has %lld", (long long)x->rows,
-                            (long long)y->rows);
+        return simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, "images");
     const int64_t dd = d->d, d2 = 2 * dd;
     if (x->rows > SIMREP__MAX_SAMPLES - d->n)
         return simrep__fail(ctx, SIMREP_E_INVALID, "dftcca: more than 2^53 images");
@@ -329,8 +328,7 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
             for (int64_t j = 0; j < m[s]->cols; j++) {
                 const double v = simrep__element(m[s], i, j);
                 if (!isfinite(v))
-                    return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: image %lld holds NaN or Inf (element %lld)",
-                                        s ? "y" : "x", (long long)(d->n + i), (long long)j);
+                    return simrep__fail_side(ctx, SIMREP_E_NONFINITE, s ? 1 : 0, "image %lld holds NaN or Inf (element %lld)", (long long)(d->n + i), (long long)j);
                 raw[s] = fabs(v) > raw[s] ? fabs(v) : raw[s];
             }
     adapt_scales(d, raw);

@@ -464,6 +464,19 @@ static int agrees_t(const simrep_input *in)
            (in->lay.sequence == SIMREP_SEQUENCE_FLATTEN || in->lay.sequence == SIMREP_SEQUENCE_PER_STEP);
 }
 
+/* A disagreement blamed on input i (its label first in the message): the
+ * input and its file for simrep_ctx_error. */
+static simrep_status blame(simrep_ctx *ctx, simrep_status st, int i, const simrep_input *in)
+{
+    if (ctx) {
+        const char *label = label_of(in);
+        simrep__error_file(ctx, label, 0, 0);
+        ctx->err_input = i;
+        ctx->err_detail = strncmp(ctx->message, label, strlen(label)) == 0 ? strlen(label) + 2 : 0;
+    }
+    return st;
+}
+
 simrep_status simrep_inputs_agree(simrep_ctx *ctx, simrep_input *const *inputs, int count)
 {
     if (!ctx || !inputs || count < 1)
@@ -504,36 +517,36 @@ simrep_status simrep_inputs_agree(simrep_ctx *ctx, simrep_input *const *inputs, 
                 char s1[256], s2[256];
                 shape_text(simrep_source_info(first->src), s1, sizeof s1);
                 shape_text(simrep_source_info(in->src), s2, sizeof s2);
-                return simrep__fail(ctx, SIMREP_E_SHAPE,
+                return blame(ctx, simrep__fail(ctx, SIMREP_E_SHAPE,
                                     "%s: maps of %lld x %lld (shape %s) but %s has %lld x %lld (shape %s); positions "
                                     "need equal spatial sizes: add --resize interp|pool-to|dft (or --conv-mode pool)",
                                     label_of(in), (long long)in->dims.height, (long long)in->dims.width, s2,
-                                    label_of(first), (long long)first->dims.height, (long long)first->dims.width, s1);
+                                    label_of(first), (long long)first->dims.height, (long long)first->dims.width, s1), i, in);
             }
             simrep_status st = simrep_input_set_spatial(ctx, in, h, w);
             if (st != SIMREP_OK)
-                return st;
+                return blame(ctx, st, i, in);
         }
     }
     const simrep_input *a = inputs[0];
     for (int i = 1; i < count; i++) {
         const simrep_input *b = inputs[i];
         if (agrees_t(a) && agrees_t(b) && a->dims.steps != b->dims.steps)
-            return simrep__fail(ctx, SIMREP_E_SHAPE,
+            return blame(ctx, simrep__fail(ctx, SIMREP_E_SHAPE,
                                 "%s: has T = %lld steps but %s has T = %lld; --sequence flatten and per-step pair "
                                 "step t with step t (use --sequence first, last or mean, or a --mask of lengths, "
                                 "for different lengths)",
-                                label_of(b), (long long)b->dims.steps, label_of(a), (long long)a->dims.steps);
+                                label_of(b), (long long)b->dims.steps, label_of(a), (long long)a->dims.steps), i, b);
         if (a->dims.items != b->dims.items)
-            return simrep__fail(ctx, SIMREP_E_SHAPE,
+            return blame(ctx, simrep__fail(ctx, SIMREP_E_SHAPE,
                                 "%s: has N = %lld items but %s has %lld; item i of every input must come from the "
                                 "same input example",
-                                label_of(b), (long long)b->dims.items, label_of(a), (long long)a->dims.items);
+                                label_of(b), (long long)b->dims.items, label_of(a), (long long)a->dims.items), i, b);
         if (a->dims.samples != b->dims.samples || a->dims.views != b->dims.views)
-            return simrep__fail(ctx, SIMREP_E_SHAPE,
+            return blame(ctx, simrep__fail(ctx, SIMREP_E_SHAPE,
                                 "%s: gives %lld samples (rows) but %s gives %lld; their layouts do not pair rows "
                                 "(a 2-D input next to conv positions or sequence time steps?)",
-                                label_of(b), (long long)b->dims.samples, label_of(a), (long long)a->dims.samples);
+                                label_of(b), (long long)b->dims.samples, label_of(a), (long long)a->dims.samples), i, b);
     }
     return SIMREP_OK;
 }

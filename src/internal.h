@@ -31,6 +31,19 @@ struct simrep_ctx {
     int part, parts;
     simrep_allreduce_fn allreduce;
     void *allreduce_user;
+    /* How messages name the inputs (simrep_ctx_set_names; NULL: "x"/"y",
+     * "input k"), and during one pair of a simrep_pairs which inputs its x
+     * and y are (-1 otherwise). */
+    const char *const *names;
+    int nnames;
+    int pair_input[2];
+    /* Where the last failure happened (simrep_ctx_error); reset by
+     * simrep__fail, filled by the helpers below. */
+    int err_input;
+    char err_file[SIMREP__MSG_MAX / 2];
+    uint64_t err_b0, err_b1;
+    int64_t err_row, err_col;
+    size_t err_detail; /* offset of the detail in message (after the name prefixes) */
     const int *cancel; /* simrep_ctx_set_cancel */
 };
 
@@ -71,6 +84,34 @@ simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fm
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Record a failure of side 0 (x) or 1 (y) of the current pair (or of a
+ * two-input call): "<name>: <detail>" with the input's name
+ * (simrep__input_name), and the input in the error info. */
+simrep_status simrep__fail_side(simrep_ctx *ctx, simrep_status status, int side, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* The same for input k of `inputs` inputs (K-input calls). */
+simrep_status simrep__fail_input(simrep_ctx *ctx, simrep_status status, int input, int inputs, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* "<input 0> has n0 rows but <input j> has nj" (names as below), input j
+ * at fault. */
+simrep_status simrep__fail_rows(simrep_ctx *ctx, int j, int inputs, int64_t n0, int64_t nj, const char *what);
+/* How messages name input k of `inputs`: the caller's name
+ * (simrep_ctx_set_names), else "x"/"y" for two inputs, "input k" for more.
+ * Writes into buf (cap bytes) and returns it. */
+const char *simrep__input_name(const simrep_ctx *ctx, int input, int inputs, char *buf, size_t cap);
+/* A worker's context for a task of parent's call (tasks.c): the parent's
+ * allocator and naming, no failure yet; and a failure copied back. */
+void simrep__ctx_child(simrep_ctx *child, const simrep_ctx *parent);
+void simrep__error_copy(simrep_ctx *dst, const simrep_ctx *src);
+/* Where the failure just recorded happened: the file and its bytes, the cell. */
+void simrep__error_file(simrep_ctx *ctx, const char *file, uint64_t begin, uint64_t end);
+void simrep__error_cell(simrep_ctx *ctx, int64_t row, int64_t column);
 /* Prefix the message already in ctx with "prefix: " (keeps the status). */
 simrep_status simrep__prefix(simrep_ctx *ctx, const char *fmt, ...)
 #if defined(__GNUC__)

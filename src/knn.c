@@ -48,21 +48,21 @@ typedef struct knn_side {
     int64_t *idx;  /* n x k: their indices (a heap during the pass, then ascending) */
 } knn_side;
 
-static simrep_status side_load(simrep_ctx *ctx, knn_side *s, const simrep_matrix *m, const char *name,
-                               const char *who, int64_t k)
+static simrep_status side_load(simrep_ctx *ctx, knn_side *s, const simrep_matrix *m, int side, const char *who,
+                               int64_t k)
 {
     const int64_t n = m->rows, p = m->cols;
-    s->name = name;
+    s->name = side ? "y" : "x";
     s->n = n;
     s->p = p;
     s->k = k;
-    simrep_status st = simrep__rows_load(ctx, m, name, who, &s->rows);
+    simrep_status st = simrep__rows_load(ctx, m, side, who, &s->rows);
     if (st != SIMREP_OK)
         return st;
     if (simrep__rows_all_equal(s->rows, n, p))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: every feature is constant (all %lld samples are the same), so %s is undefined", name,
-                            (long long)n, who);
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
+                                 "every feature is constant (all %lld samples are the same), so %s is undefined",
+                                 (long long)n, who);
     for (int64_t i = 0; i < n; i++) {
         double *r = s->rows + i * p, amax = 0;
         for (int64_t j = 0; j < p; j++)
@@ -280,9 +280,9 @@ static simrep_status knn_lists(simrep_ctx *ctx, const simrep_matrix *x, const si
                             kmin == 2 ? "; 4 at least for the unbiased HSIC" : "", (long long)n);
     if ((st = simrep__part_check(ctx, who, n)) != SIMREP_OK)
         return st;
-    st = side_load(ctx, &sides[0], x, "x", who, k);
+    st = side_load(ctx, &sides[0], x, 0, who, k);
     if (st == SIMREP_OK)
-        st = side_load(ctx, &sides[1], y, "y", who, k);
+        st = side_load(ctx, &sides[1], y, 1, who, k);
     st = simrep__part_agree(ctx, who, st);
     if (st == SIMREP_OK)
         st = simrep__part_agree(ctx, who, knn_pass(ctx, sides, k, who));
@@ -380,10 +380,10 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
         const double kk = hsic_masked(&sides[0], &sides[0], k, col, row);
         const double ll = hsic_masked(&sides[1], &sides[1], k, col, row);
         if (!(kk * ll > 0) || !isfinite(kk * ll))
-            st = simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                              "cknna: the neighbour-masked unbiased HSIC of %s with itself is %g (not positive), "
-                              "so cknna is undefined (too few samples, or samples with no distinct neighbours)",
-                              kk > 0 ? "y" : "x", kk > 0 ? ll : kk);
+            st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, kk > 0 ? 1 : 0,
+                                   "the neighbour-masked unbiased HSIC with itself is %g (not positive), so cknna is "
+                                   "undefined (too few samples, or samples with no distinct neighbours)",
+                                   kk > 0 ? ll : kk);
         else {
             /* platonic-rep's metrics.cknna: the + 1e-6 is theirs (see the
              * file comment). */

@@ -82,8 +82,8 @@ simrep_status simrep__linreg(simrep_ctx *ctx, simrep__prepared *pr, simrep_resul
 {
     const int64_t p = pr->p, q = pr->q;
     if (!(pr->tr_sxx > 0) || !(pr->tr_syy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so linreg (the variance of "
-                            "one side explained by the other) is undefined", pr->tr_sxx > 0 ? "y" : "x");
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, pr->tr_sxx > 0 ? 1 : 0, "every feature is constant, so linreg (the variance of "
+                            "one side explained by the other) is undefined");
     const double scale = (double)(pr->n - 1), ridge = pr->opt->ridge;
     double *sxy = simrep__alloc_array(ctx, (size_t)(p * q), sizeof(double), "linreg cross-scatter");
     double *syx = sxy ? simrep__alloc_array(ctx, (size_t)(p * q), sizeof(double), "linreg cross-scatter") : NULL;

@@ -101,13 +101,11 @@ struct simrep_moments {
 
 static int64_t feat(const simrep_moments *m, int j) { return m->off[j + 1] - m->off[j]; }
 
-/* How a message names input j: "x"/"y" for two inputs, "input j" otherwise. */
-static void input_name(const simrep_moments *m, int j, char *buf, size_t cap)
+/* How a message names input j: the caller's name (simrep_ctx_set_names),
+ * else "x"/"y" for two inputs, "input j" otherwise. */
+static void input_name(simrep_ctx *ctx, const simrep_moments *m, int j, char *buf, size_t cap)
 {
-    if (m->k == 2)
-        snprintf(buf, cap, "%s", j == 0 ? "x" : "y");
-    else
-        snprintf(buf, cap, "input %d", j);
+    simrep__input_name(ctx, j, m->k, buf, cap);
 }
 
 simrep_status simrep_moments_new_multi(simrep_ctx *ctx, int inputs, const int64_t *features, simrep_moments **out)
@@ -448,16 +446,16 @@ static simrep_status check_finite(simrep_ctx *ctx, const simrep_moments *m, cons
         acc += sums[j] * 0.0; /* NaN * 0 and Inf * 0 are NaN */
     if (acc == 0.0)
         return SIMREP_OK;
-    char name[32];
     for (int64_t i = 0; i < rows; i++)
         for (int j = 0; j < m->k; j++)
             for (int64_t c = m->off[j]; c < m->off[j + 1]; c++) {
                 const double v = z[i * d + c];
                 if (!isfinite(v)) {
-                    input_name(m, j, name, sizeof name);
-                    return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", name,
-                                        isnan(v) ? "NaN" : "Inf", (long long)(first_row + i),
-                                        (long long)(c - m->off[j]));
+                    simrep__fail_input(ctx, SIMREP_E_NONFINITE, j, m->k, "%s at row %lld, column %lld",
+                                       isnan(v) ? "NaN" : "Inf", (long long)(first_row + i),
+                                       (long long)(c - m->off[j]));
+                    simrep__error_cell(ctx, first_row + i, c - m->off[j]);
+                    return SIMREP_E_NONFINITE;
                 }
             }
     return SIMREP_OK;
@@ -701,24 +699,22 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
     simrep_status st;
     if (!m || !blocks)
         return simrep__fail(ctx, SIMREP_E_INVALID, "moments or blocks is NULL");
-    char name[32];
+    char name[SIMREP__MSG_MAX / 4];
     for (int j = 0; j < m->k; j++) {
-        input_name(m, j, name, sizeof name);
-        if ((st = simrep__check_matrix(ctx, &blocks[j], name)) != SIMREP_OK)
+        input_name(ctx, m, j, name, sizeof name);
+        if ((st = simrep__check_matrix(ctx, &blocks[j], name)) != SIMREP_OK) {
+            if (ctx)
+                ctx->err_input = j;
             return st;
+        }
         if (blocks[j].cols != feat(m, j))
-            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s: moments were made for %lld features but got %lld", name,
-                                (long long)feat(m, j), (long long)blocks[j].cols);
+            return simrep__fail_input(ctx, SIMREP_E_SHAPE, j, m->k, "moments were made for %lld features but got %lld",
+                                      (long long)feat(m, j), (long long)blocks[j].cols);
     }
     const int64_t n = blocks[0].rows;
     for (int j = 1; j < m->k; j++)
-        if (blocks[j].rows != n) {
-            char first[32];
-            input_name(m, 0, first, sizeof first);
-            input_name(m, j, name, sizeof name);
-            return simrep__fail(ctx, SIMREP_E_SHAPE, "%s has %lld rows but %s has %lld", first, (long long)n, name,
-                                (long long)blocks[j].rows);
-        }
+        if (blocks[j].rows != n)
+            return simrep__fail_rows(ctx, j, m->k, n, blocks[j].rows, "rows");
     if (n == 0)
         return SIMREP_OK;
     if (!m->block) {

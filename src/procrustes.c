@@ -21,8 +21,7 @@ static simrep_status procrustes(simrep_ctx *ctx, const simrep__prepared *pr, int
 {
     const int64_t p = pr->p, q = pr->q, k = p < q ? p : q;
     if (!(pr->tr_sxx > 0) || !(pr->tr_syy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so Procrustes is undefined",
-                            pr->tr_sxx > 0 ? "y" : "x");
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, pr->tr_sxx > 0 ? 1 : 0, "every feature is constant, so Procrustes is undefined");
     double *a = simrep__alloc_array(ctx, (size_t)(p * q), sizeof(double), "Procrustes cross-covariance");
     double *s = a ? simrep__alloc_array(ctx, (size_t)k, sizeof(double), "singular values") : NULL;
     simrep_status st = s ? SIMREP_OK : SIMREP_E_NOMEM;

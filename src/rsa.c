@@ -76,7 +76,8 @@ __extension__ typedef unsigned __int128 u128;
 __extension__ typedef __int128 i128;
 
 typedef struct rdm_side {
-    const char *name;
+    const char *name; /* "x" or "y" (internal consistency messages) */
+    int side;         /* 0 x, 1 y (simrep__fail_side) */
     int64_t n, p;
     simrep_rsa_rdm kind;
     double *rows;  /* n x p, prepared for kind */
@@ -138,22 +139,23 @@ static double grid_round(double v, double q)
     return ldexp(nearbyint(ldexp(v, 1 - k)), k - 1);
 }
 
-static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_matrix *m, const char *name,
+static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_matrix *m, int side,
                                   simrep_rsa_rdm kind)
 {
     const int64_t n = m->rows, p = m->cols;
-    s->name = name;
+    s->name = side ? "y" : "x";
+    s->side = side;
     s->n = n;
     s->p = p;
     s->kind = kind;
-    simrep_status st = simrep__rows_load(ctx, m, name, "rsa rows", &s->rows);
+    simrep_status st = simrep__rows_load(ctx, m, side, "rsa rows", &s->rows);
     if (st != SIMREP_OK)
         return st;
     double *x = s->rows;
     if (simrep__rows_all_equal(x, n, p))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: every feature is constant (all %lld samples are the same), so rsa is undefined", name,
-                            (long long)n);
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
+                                 "every feature is constant (all %lld samples are the same), so rsa is undefined",
+                                 (long long)n);
     if (kind == SIMREP_RDM_EUCLIDEAN) {
         /* Distances are translation invariant: centre the columns (no
          * cancellation in |xi|^2 + |xj|^2 - 2 xi.xj when the mean is
@@ -188,10 +190,10 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
             while (differ < p && r[differ] == r[0])
                 differ++;
             if (kind == SIMREP_RDM_CORRELATION && differ == p)
-                return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                                    "%s: rsa: row %lld is constant, so its correlation distance to the other rows is "
-                                    "undefined (--rsa-rdm euclidean does not need this)",
-                                    name, (long long)i);
+                return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
+                                         "rsa: row %lld is constant, so its correlation distance to the other rows "
+                                         "is undefined (--rsa-rdm euclidean does not need this)",
+                                         (long long)i);
             scale_pow2(r, p); /* the row's scale is irrelevant; its sums can no longer overflow */
             if (kind == SIMREP_RDM_CORRELATION)
                 for (int pass = 0; pass < 2; pass++) { /* the second pass removes the first's round-off */
@@ -207,13 +209,13 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
                 if (fabs(r[j]) > amax)
                     amax = fabs(r[j]);
             if (!(amax > 0))
-                return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                                    kind == SIMREP_RDM_CORRELATION
-                                        ? "%s: rsa: row %lld is constant, so its correlation distance to the "
-                                          "other rows is undefined (--rsa-rdm euclidean does not need this)"
-                                        : "%s: rsa: row %lld is all zeros, so its cosine distance to the other "
-                                          "rows is undefined (--rsa-rdm euclidean does not need this)",
-                                    name, (long long)i);
+                return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
+                                         kind == SIMREP_RDM_CORRELATION
+                                             ? "rsa: row %lld is constant, so its correlation distance to the "
+                                               "other rows is undefined (--rsa-rdm euclidean does not need this)"
+                                             : "rsa: row %lld is all zeros, so its cosine distance to the other "
+                                               "rows is undefined (--rsa-rdm euclidean does not need this)",
+                                         (long long)i);
             int e;
             frexp(amax, &e);
             double norm = 0;
@@ -386,11 +388,9 @@ static simrep_status rsa_pearson(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, do
     }
     const stats2 *t = &acc.total;
     if (!(t->sxx > 0) || !(t->syy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                            "%s: rsa: every dissimilarity of %s is the same, so their correlation with %s's is "
-                            "undefined",
-                            t->sxx > 0 ? sy->name : sx->name, t->sxx > 0 ? sy->name : sx->name,
-                            t->sxx > 0 ? sx->name : sy->name);
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, t->sxx > 0 ? 1 : 0,
+                                 "rsa: every dissimilarity is the same, so their correlation with the other "
+                                 "input's is undefined");
     *rho = t->sxy / (sqrt(t->sxx) * sqrt(t->syy));
     return SIMREP_OK;
 }
@@ -1218,10 +1218,9 @@ static simrep_status rsa_ranks(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, simr
         const int yc = how == SIMREP_RSA_KENDALL ? R.n2 == n0 : R.sy2 == M * (M + 1) * (M + 1);
         if (xc || yc) {
             const rdm_side *s = xc ? sx : sy;
-            st = simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                              "%s: rsa: every dissimilarity of %s is the same, so their rank correlation with %s's "
-                              "is undefined",
-                              s->name, s->name, xc ? sy->name : sx->name);
+            st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, s->side,
+                                   "rsa: every dissimilarity is the same, so their rank correlation with the "
+                                   "other input's is undefined");
         } else if (how == SIMREP_RSA_KENDALL) {
             /* scipy.stats.kendalltau: (tot - xtie - ytie + ntie - 2 dis)
              * / sqrt(tot - xtie) / sqrt(tot - ytie). */
@@ -1270,9 +1269,9 @@ simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_
 
     rdm_side sides[2];
     memset(sides, 0, sizeof sides);
-    st = side_prepare(ctx, &sides[0], x, "x", opt->rsa_rdm);
+    st = side_prepare(ctx, &sides[0], x, 0, opt->rsa_rdm);
     if (st == SIMREP_OK)
-        st = side_prepare(ctx, &sides[1], y, "y", opt->rsa_rdm);
+        st = side_prepare(ctx, &sides[1], y, 1, opt->rsa_rdm);
     st = simrep__part_agree(ctx, "rsa", st);
     double value = 0;
     if (st == SIMREP_OK && opt->rsa_compare == SIMREP_RSA_PEARSON) {

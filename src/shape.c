@@ -73,8 +73,8 @@ static simrep_status shape(simrep_ctx *ctx, const simrep__prepared *pr, double *
 {
     const int64_t p = pr->p, q = pr->q, m = p > q ? p : q, k = p < q ? p : q;
     if (!(pr->tr_sxx > 0) || !(pr->tr_syy > 0))
-        return simrep__fail(ctx, SIMREP_E_DEGENERATE, "%s: every feature is constant, so the shape metrics are "
-                            "undefined", pr->tr_sxx > 0 ? "y" : "x");
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, pr->tr_sxx > 0 ? 1 : 0, "every feature is constant, so the shape metrics are "
+                            "undefined");
     const double alpha = pr->opt->shape_alpha, scale = (double)(pr->n - 1);
     const int whiten = !(alpha > 1 - SHAPE_TOL);
     double *c = simrep__alloc_array(ctx, (size_t)(p * q), sizeof(double), "shape cross-scatter");

@@ -48,13 +48,27 @@ struct simrep_source {
 
 /* ---------------------------------------------------------------- reader */
 
+/* A failed read of [off, off + n): the file and the bytes to the error
+ * info, the detail after "<label>: " (simrep_ctx_error). */
+static simrep_status at_bytes(simrep_ctx *ctx, const simrep__reader *r, simrep_status st, uint64_t off, size_t n)
+{
+    if (ctx) {
+        simrep__error_file(ctx, r->label, off, off + n);
+        const size_t len = strlen(r->label) + 2;
+        ctx->err_detail = len < strlen(ctx->message) ? len : 0;
+    }
+    return st;
+}
+
 simrep_status simrep__reader_read(simrep_ctx *ctx, const simrep__reader *r, uint64_t off, void *dst, size_t n)
 {
     if (n == 0)
         return SIMREP_OK;
     if ((uint64_t)n > r->size || off > r->size - n)
-        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, file has %llu",
-                            r->label, n, (unsigned long long)off, (unsigned long long)r->size);
+        return at_bytes(ctx, r,
+                        simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, file has "
+                                     "%llu", r->label, n, (unsigned long long)off, (unsigned long long)r->size),
+                        off, n);
     if (r->fd < 0) {
         memcpy(dst, r->mem + off, n);
         return SIMREP_OK;
@@ -69,15 +83,19 @@ simrep_status simrep__reader_read(simrep_ctx *ctx, const simrep__reader *r, uint
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            return simrep__fail(ctx, SIMREP_E_IO, "%s: read failed at offset %llu: %s", r->label,
-                                (unsigned long long)(off + done), strerror(errno));
+            return at_bytes(ctx, r,
+                            simrep__fail(ctx, SIMREP_E_IO, "%s: read failed at offset %llu: %s", r->label,
+                                         (unsigned long long)(off + done), strerror(errno)),
+                            off, n);
         }
         if (k == 0) {
             struct stat sb;
             unsigned long long now = fstat(r->fd, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
-            return simrep__fail(ctx, SIMREP_E_FORMAT,
-                                "%s: truncated: expected %zu bytes at offset %llu, file has %llu (it shrank while open)",
-                                r->label, n, (unsigned long long)off, now);
+            return at_bytes(ctx, r,
+                            simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, "
+                                         "file has %llu (it shrank while open)",
+                                         r->label, n, (unsigned long long)off, now),
+                            off, n);
         }
         done += (size_t)k;
     }
@@ -180,6 +198,12 @@ static simrep_status named(simrep_ctx *ctx, simrep_status st, const char *label)
 {
     if (st != SIMREP_OK && ctx && strncmp(ctx->message, label, strlen(label)) != 0)
         simrep__prefix(ctx, "%s", label);
+    if (st != SIMREP_OK && ctx) {
+        simrep__error_file(ctx, label, 0, 0);
+        if (ctx->err_detail == 0 && strncmp(ctx->message, label, strlen(label)) == 0 &&
+            strncmp(ctx->message + strlen(label), ": ", 2) == 0)
+            ctx->err_detail = strlen(label) + 2; /* a message that began with the label itself */
+    }
     return st;
 }
 
@@ -293,10 +317,12 @@ static simrep_status npy_check_fit(simrep_ctx *ctx, const simrep__reader *rd, co
         return SIMREP_OK;
     char shape[256];
     simrep__format_shape(info, shape, sizeof shape);
-    return simrep__fail(ctx, SIMREP_E_FORMAT,
-                        "%s: truncated: header claims shape %s %s = %llu bytes but the file has %llu bytes of data",
-                        rd->label, shape, info->dtype_supported ? simrep_dtype_name(info->dtype) : info->dtype_text,
-                        (unsigned long long)info->data_size, (unsigned long long)have);
+    simrep__fail(ctx, SIMREP_E_FORMAT,
+                 "%s: truncated: header claims shape %s %s = %llu bytes but the file has %llu bytes of data",
+                 rd->label, shape, info->dtype_supported ? simrep_dtype_name(info->dtype) : info->dtype_text,
+                 (unsigned long long)info->data_size, (unsigned long long)have);
+    /* The bytes the header promises and the file lacks. */
+    return at_bytes(ctx, rd, SIMREP_E_FORMAT, rd->size, (size_t)(info->data_size - have));
 }
 
 static simrep_status list_reader(simrep_ctx *ctx, const simrep__reader *rd, int format, simrep_array_info *infos,

@@ -450,7 +450,7 @@ static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_ma
             continue;
         for (int64_t j = 0; j < d; j++)
             if (!isfinite(r[j]))
-                return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: %s at row %lld, column %lld", j < p ? "x" : "y",
+                return simrep__fail_side(ctx, SIMREP_E_NONFINITE, j < p ? 0 : 1, "%s at row %lld, column %lld",
                                     isnan(r[j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
                                     (long long)(j < p ? j : j - p));
     }
@@ -594,9 +594,10 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
 {
     if (!s || !x || !y)
         return simrep__fail(ctx, SIMREP_E_INVALID, "statistics, x or y is NULL");
-    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    char xname[256], yname[256];
+    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
     if (st != SIMREP_OK)
         return st;
     if (!s->pending || x->rows != s->cur_rows || y->rows != s->cur_rows || x->cols != s->p || y->cols != s->q)

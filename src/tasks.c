@@ -39,8 +39,7 @@ typedef struct task_worker {
     struct task_run *run;
     simrep_ctx ctx;
     int failed; /* task index, or count when none */
-    simrep_status st;
-    char message[SIMREP__MSG_MAX];
+    simrep_ctx failure; /* its status, message and error info (simrep_ctx_error) */
 } task_worker;
 
 typedef struct task_run {
@@ -64,8 +63,7 @@ static void *worker(void *arg)
         simrep_status st = r->fn(&w->ctx, r->args[i]);
         if (st != SIMREP_OK && i < w->failed) {
             w->failed = i;
-            w->st = st;
-            memcpy(w->message, w->ctx.message, sizeof w->message);
+            simrep__error_copy(&w->failure, &w->ctx);
         }
     }
 }
@@ -94,7 +92,7 @@ simrep_status simrep__run_tasks(simrep_ctx *ctx, int count, simrep__task_fn fn, 
     for (int t = 0; t < threads; t++) {
         memset(&w[t], 0, sizeof w[t]);
         w[t].run = &r;
-        w[t].ctx.allocator = ctx->allocator;
+        simrep__ctx_child(&w[t].ctx, ctx);
         w[t].failed = count;
     }
     const int blas = simrep_blas_threads();
@@ -116,5 +114,6 @@ simrep_status simrep__run_tasks(simrep_ctx *ctx, int count, simrep__task_fn fn, 
         first = w[t].failed < w[first].failed ? t : first;
     if (w[first].failed == count)
         return SIMREP_OK;
-    return simrep__fail(ctx, w[first].st, "%s", w[first].message);
+    simrep__error_copy(ctx, &w[first].failure);
+    return ctx->status;
 }

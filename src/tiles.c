@@ -84,24 +84,23 @@ simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_
     }
     if (!r)
         return simrep__fail(ctx, SIMREP_E_INVALID, "%s: result is NULL", who);
-    simrep_status st = simrep__check_matrix(ctx, x, "x");
+    char xname[256], yname[256];
+    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, "y");
+        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
     if (st == SIMREP_OK && x->rows != y->rows)
-        st = simrep__fail(ctx, SIMREP_E_SHAPE, "x has %lld rows but y has %lld", (long long)x->rows,
-                          (long long)y->rows);
+        st = simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, "rows");
     return st;
 }
 
-simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, const char *name, const char *who,
-                                double **out)
+simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, int side, const char *who, double **out)
 {
     const int64_t n = m->rows, p = m->cols;
     *out = NULL;
     size_t np;
     if (!simrep__mul_size((size_t)n, (size_t)p, &np))
-        return simrep__fail(ctx, SIMREP_E_NOMEM, "%s: %lld x %lld doubles overflow the address space", name,
-                            (long long)n, (long long)p);
+        return simrep__fail_side(ctx, SIMREP_E_NOMEM, side, "%lld x %lld doubles overflow the address space",
+                                 (long long)n, (long long)p);
     double *rows = simrep__alloc_array(ctx, np, sizeof(double), who);
     if (!rows)
         return SIMREP_E_NOMEM;
@@ -111,8 +110,10 @@ simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, const c
             double v = rows[i * p + j];
             if (!isfinite(v)) {
                 simrep__free(ctx, rows);
-                return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s has %s at row %lld, column %lld (0-based)", name,
-                                    isnan(v) ? "NaN" : "Inf", (long long)i, (long long)j);
+                simrep__fail_side(ctx, SIMREP_E_NONFINITE, side, "%s at row %lld, column %lld",
+                                  isnan(v) ? "NaN" : "Inf", (long long)i, (long long)j);
+                simrep__error_cell(ctx, i, j);
+                return SIMREP_E_NONFINITE;
             }
         }
     *out = rows;

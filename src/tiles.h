@@ -46,10 +46,10 @@ simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_
                                  const simrep_options **opt, simrep_options *defaults, const simrep_result *r);
 
 /* Copy m (n x p, any dtype and strides) into a new row-major float64
- * array, checking every value: NaN or Inf is SIMREP_E_NONFINITE naming
- * name ("x"), the row and the column.  *out is NULL on failure. */
-simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, const char *name, const char *who,
-                                double **out);
+ * array, checking every value: NaN or Inf is SIMREP_E_NONFINITE of side
+ * (0 x, 1 y: simrep__fail_side), with the row and the column.  *out is
+ * NULL on failure. */
+simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, int side, const char *who, double **out);
 
 /* Whether every row of a row-major n x p array equals the first (every
  * feature constant: a layer no rows measure is defined for). */

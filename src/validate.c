@@ -226,12 +226,15 @@ typedef struct work {
     double *f, *g;
 } work;
 
-static simrep_status check_input(simrep_ctx *ctx, int64_t n, const double *v, const char *side)
+static simrep_status check_input(simrep_ctx *ctx, int64_t n, const double *v, int side)
 {
     for (int64_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return simrep__fail(ctx, SIMREP_E_NONFINITE, "%s: value %lld is %s", side, (long long)i,
-                                isnan(v[i]) ? "NaN" : "infinite");
+        if (!isfinite(v[i])) {
+            simrep__fail_side(ctx, SIMREP_E_NONFINITE, side, "value %lld is %s", (long long)i,
+                              isnan(v[i]) ? "NaN" : "infinite");
+            simrep__error_cell(ctx, i, -1);
+            return SIMREP_E_NONFINITE;
+        }
     return SIMREP_OK;
 }
 
@@ -289,9 +292,9 @@ simrep_status simrep_rank_test(simrep_ctx *ctx, int64_t n, const double *x, cons
     if (o.bootstrap < 0 || o.bootstrap > 10000000 || o.permutations < 0 || o.permutations > 10000000)
         return simrep__fail(ctx, SIMREP_E_INVALID, "bootstrap and permutations must be from 0 to 10^7 (got %lld, %lld)",
                             (long long)o.bootstrap, (long long)o.permutations);
-    simrep_status st = check_input(ctx, n, x, "x");
+    simrep_status st = check_input(ctx, n, x, 0);
     if (st == SIMREP_OK)
-        st = check_input(ctx, n, y, "y");
+        st = check_input(ctx, n, y, 1);
     if (st != SIMREP_OK)
         return st;
 
@@ -318,13 +321,13 @@ simrep_status simrep_rank_test(simrep_ctx *ctx, int64_t n, const double *x, cons
 
     ties tx, ty;
     if (average_ranks(n, x, w.keys, w.rx, &tx)) {
-        st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "x: all %lld values are equal: no ranking to correlate",
-                          (long long)n);
+        st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, 0, "all %lld values are equal: no ranking to correlate",
+                               (long long)n);
         goto done;
     }
     if (average_ranks(n, y, w.keys, w.ry, &ty)) {
-        st = simrep__fail(ctx, SIMREP_E_DEGENERATE, "y: all %lld values are equal: no ranking to correlate",
-                          (long long)n);
+        st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, 1, "all %lld values are equal: no ranking to correlate",
+                               (long long)n);
         goto done;
     }
     out->n = n;

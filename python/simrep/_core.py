@@ -12,14 +12,13 @@ releases the GIL during every library call.
 """
 
 import ctypes
-import re
 import threading
 import warnings
 
 import numpy as np
 
 from . import _arrays, _native, _stats
-from ._errors import Context, Error, InvalidArgument, NotAvailable, from_status
+from ._errors import Context, Error, InvalidArgument, NotAvailable
 
 # Everything about measures and options comes from the library's registry
 # (simrep_measure_get_info, simrep_option_get_info): no measure is named here.
@@ -181,10 +180,11 @@ def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None):
     count = len(ids)
     codes = (ctypes.c_int * count)(*[_BY_ID[m][0] for m in ids])
     results = (_native.Result * count)()
-    st = call(codes, count, results)
+    with ctx.named(names):  # the library names the inputs in its messages
+        st = call(codes, count, results)
     try:
         if st not in _MEASURE_FAILURES or count == 1:
-            ctx.check(st, names)
+            ctx.check(st)
             return Results(_results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4))
     finally:
         for i in range(count):
@@ -481,15 +481,6 @@ class Results(dict):
         raise KeyError(key)
 
 
-_INPUT = re.compile(r"\binput (\d+)\b")
-
-
-def _input_names(ctx, names):
-    """The context's message with the library's "input k" replaced by names[k]."""
-    msg = (_native.lib.simrep_ctx_message(ctx.ptr) or b"").decode("utf-8", "replace")
-    return _INPUT.sub(lambda mo: names[int(mo.group(1))] if int(mo.group(1)) < len(names) else mo.group(0), msg)
-
-
 def _prepare_pairs(ctx, moments, buf, ids):
     """simrep_pairs_prepare for the measures ids (free with simrep_pairs_free)."""
     codes = (ctypes.c_int * len(ids))(*[_BY_ID[m][0] for m in ids])
@@ -631,18 +622,16 @@ class Moments:
 
     def _update_views(self, mx, my, names):
         """update() from Matrix descriptors (names: the arguments' names for messages)."""
-        with self._lock:
+        with self._lock, self._ctx.named(names):
             self._ctx.check(_native.lib.simrep_moments_update(self._ctx.ptr, self._handle(), ctypes.byref(mx),
-                                                              ctypes.byref(my)), names)
+                                                              ctypes.byref(my)))
         return self
 
     def _update_multi(self, views, names):
         """update() of K inputs from a ctypes array of Matrix (the library's
-        "input k" in messages is replaced by names[k])."""
-        with self._lock:
-            st = _native.lib.simrep_moments_update_multi(self._ctx.ptr, self._handle(), views)
-            if st != _native.OK:
-                raise from_status(st, _input_names(self._ctx, names))
+        messages name input k names[k])."""
+        with self._lock, self._ctx.named(names):
+            self._ctx.check(_native.lib.simrep_moments_update_multi(self._ctx.ptr, self._handle(), views))
         return self
 
     def merge(self, other):

@@ -10,14 +10,21 @@ everything else (NaN/Inf in the data, a degenerate measure, LAPACK failure)
 -> simrep.Error.  Argument checks done in Python raise InvalidArgument too.
 """
 
+import contextlib
 import ctypes
-import re
 
 from . import _native
 
 
 class Error(Exception):
-    """A simrep library error.  .status is the simrep_status code."""
+    """A simrep library error.  .status is the simrep_status code; where it
+    happened, as the library says (simrep_ctx_error; None when not known):
+    .input (the index of the input at fault: 0 for x, 1 for y, k of a
+    matrix), .file, .byte_range ((begin, end) of that file), .row, .column,
+    and .detail (the message without the input's or file's name)."""
+
+    input = file = byte_range = row = column = None
+    detail = ""
 
     __module__ = "simrep"
 
@@ -55,24 +62,16 @@ class NotAvailable(Error, NotImplementedError):
 _CLASSES = {_native.E_INVALID: InvalidArgument, _native.E_SHAPE: InvalidArgument,
             _native.E_NOMEM: OutOfMemory}
 
-# The library names the sides of a comparison "x" and "y" at the start of a
-# message ("x: NaN at row 3, column 0") or in shape messages ("x has 10 rows
-# but y has 9").
-_SIDE = re.compile(r"\b(x|y)\b(?=(: | has | ?\(|$))")
-
-
-def rename_sides(message, names):
-    """Replace the library's "x"/"y" by the caller's argument names."""
-    if not names or tuple(names) == ("x", "y"):
-        return message
-    return _SIDE.sub(lambda mo: names[0] if mo.group(1) == "x" else names[1], message)
-
-
-def from_status(status, message, names=None):
+def from_status(status, message, info=None):
+    """The exception for a status; info (a dict from the context's
+    simrep_ctx_error) becomes its .input, .file, .byte_range, .row, .column
+    and .detail."""
     if not message:
         message = _native.strerror(status)
-    message = rename_sides(message, names)
-    return _CLASSES.get(status, Error)(message, status)
+    e = _CLASSES.get(status, Error)(message, status)
+    for key, value in (info or {}).items():
+        setattr(e, key, value)
+    return e
 
 
 class Context:
@@ -87,10 +86,37 @@ class Context:
         _native.lib.simrep_ctx_set_cancel(self.ptr, ctypes.byref(self._cancel))
         _native.CANCEL_FLAGS[self.ptr] = self._cancel
 
-    def check(self, status, names=None):
+    def check(self, status):
+        """Raise the library's failure: its message (naming the inputs as
+        named() set), and where it happened as attributes (see Error)."""
         if status != _native.OK:
             msg = _native.lib.simrep_ctx_message(self.ptr) or b""
-            raise from_status(status, msg.decode("utf-8", "replace"), names)
+            raise from_status(status, msg.decode("utf-8", "replace"), self.error_info())
+
+    def error_info(self):
+        """simrep_ctx_error: which input, file, bytes and cell the last
+        failure concerns (None where not known), and its detail."""
+        e = _native.ErrorInfo()
+        _native.lib.simrep_ctx_error(self.ptr, ctypes.byref(e))
+        text = lambda b: (b or b"").decode("utf-8", "replace")  # noqa: E731
+        return {"input": e.input if e.input >= 0 else None, "file": text(e.file) or None,
+                "byte_range": (e.byte_begin, e.byte_end) if e.byte_end > e.byte_begin else None,
+                "row": e.row if e.row >= 0 else None, "column": e.column if e.column >= 0 else None,
+                "detail": text(e.detail)}
+
+    @contextlib.contextmanager
+    def named(self, names):
+        """Within the block, the library's messages name input k names[k]
+        (simrep_ctx_set_names) instead of "x"/"y"/"input k"."""
+        if not names:
+            yield self
+            return
+        arr = (ctypes.c_char_p * len(names))(*[str(n).encode() for n in names])
+        _native.lib.simrep_ctx_set_names(self.ptr, arr, len(names))
+        try:
+            yield self
+        finally:
+            _native.lib.simrep_ctx_set_names(self.ptr, None, 0)
 
     def close(self):
         if self.ptr:

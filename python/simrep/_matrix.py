@@ -30,8 +30,8 @@ import warnings
 import numpy as np
 
 from . import _arrays, _input, _native, _stats
-from ._core import _BY_ID, SimrepWarning, _input_names, _measure_list, _options, _prepare_pairs
-from ._errors import Context, InvalidArgument, from_status
+from ._core import _BY_ID, SimrepWarning, _measure_list, _options, _prepare_pairs
+from ._errors import Context, InvalidArgument
 
 _lib = _native.lib
 
@@ -124,9 +124,10 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
         results = (_native.Result * len(linear))()
         for i in range(K):
             for j in range(i + 1, K):
-                st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(linear), results)
+                with ctx.named(names):  # messages name the pair's inputs
+                    st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(linear), results)
                 try:
-                    ctx.check(st, (names[i], names[j]))
+                    ctx.check(st)
                     for c, m in enumerate(linear):
                         r = results[c]
                         _put_pair(sim[m], dist[m], i, j, r, _BY_ID[m][1])
@@ -300,11 +301,8 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                     if rbf:
                         _lib.simrep_matrix_to_double(ctypes.byref(views[k]),
                                                      rows_f64[k][r0:r0 + rows].ctypes.data, inp.cols)
-                st = _lib.simrep_moments_update_multi(ctx.ptr, moments, views)
-                if st != _native.OK:
-                    # The library names inputs "input k" (or x and y when
-                    # there are two): use the caller's names.
-                    raise from_status(st, _input_names(ctx, names), names[:2] if K == 2 else None)
+                with ctx.named(names):  # the library's messages name the inputs
+                    ctx.check(_lib.simrep_moments_update_multi(ctx.ptr, moments, views))
 
             warn_flags = {}
             out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags)
@@ -318,10 +316,11 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                 results = (_native.Result * len(of_rows))()
                 for i in range(K):
                     for j in range(i + 1, K):
-                        st = _lib.simrep_compare(ctx.ptr, ctypes.byref(descs[i][0]), ctypes.byref(descs[j][0]),
-                                                 buf, codes, len(of_rows), results)
+                        with ctx.named((names[i], names[j])):
+                            st = _lib.simrep_compare(ctx.ptr, ctypes.byref(descs[i][0]), ctypes.byref(descs[j][0]),
+                                                     buf, codes, len(of_rows), results)
                         try:
-                            ctx.check(st, (names[i], names[j]))
+                            ctx.check(st)
                             for c, m in enumerate(of_rows):
                                 _put_pair(out_sim[m], out_dist[m], i, j, results[c], _BY_ID[m][1])
                         finally:

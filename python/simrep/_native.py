@@ -96,6 +96,11 @@ class MeasureInfo(ctypes.Structure):
                 ("invariant", c_uint), ("metric", c_int), ("paper", c_char_p)]
 
 
+class ErrorInfo(ctypes.Structure):
+    _fields_ = [("status", c_int), ("input", c_int), ("file", c_char_p), ("byte_begin", ctypes.c_uint64),
+                ("byte_end", ctypes.c_uint64), ("row", c_int64), ("column", c_int64), ("detail", c_char_p)]
+
+
 class OptionInfo(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("metavar", c_char_p), ("help", c_char_p), ("kind", c_int),
                 ("min", c_double), ("max", c_double), ("min_open", c_int), ("max_open", c_int),
@@ -242,6 +247,8 @@ _PROTOTYPES = {
     "simrep_source_free": (None, [c_void_p, c_void_p]),
     "simrep_struct_size": (c_size_t, [c_char_p]),
     "simrep_family_id": (c_char_p, [c_int]),
+    "simrep_ctx_error": (None, [c_void_p, POINTER(ErrorInfo)]),
+    "simrep_ctx_set_names": (None, [c_void_p, POINTER(c_char_p), c_int]),
     "simrep_family_name": (c_char_p, [c_int]),
     "simrep_output_key": (c_char_p, [c_uint]),
     "simrep_invariance_name": (c_char_p, [c_uint]),
@@ -396,7 +403,7 @@ def _check_abi():
     passed as arrays, so a size mismatch would misplace every element."""
     for name, struct in (("simrep_result", Result), ("simrep_matrix", Matrix),
                          ("simrep_cca_details", CcaDetails), ("simrep_measure_info", MeasureInfo),
-                         ("simrep_option_info", OptionInfo),
+                         ("simrep_option_info", OptionInfo), ("simrep_error_info", ErrorInfo),
                          ("simrep_linkage", Linkage), ("simrep_figure", Figure), ("simrep_heatmap", Heatmap),
                          ("simrep_scatter", Scatter), ("simrep_bars", Bars), ("simrep_lines", Lines)):
         size = lib.simrep_struct_size(name.encode())

@@ -543,9 +543,10 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
                         for m in ids:
                             sim[m][a, c], dist[m][a, c] = 1.0, 0.0
                         continue
-                    st = _native.lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(ids), results)
+                    with ctx.named(labels):  # messages name the layers
+                        st = _native.lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(ids), results)
                     try:
-                        ctx.check(st, (labels[i], labels[j]))
+                        ctx.check(st)
                         for k, m in enumerate(ids):
                             r = results[k]
                             sim[m][a, c], dist[m][a, c] = r.similarity, r.distance

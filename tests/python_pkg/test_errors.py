@@ -74,10 +74,11 @@ def test_library_errors_carry_the_message_and_status():
         simrep.compare(bad, y, ["cca"])
     assert e.value.status == _native.E_NONFINITE and e.value.status_name == "NaN or Inf in the data"
     assert not isinstance(e.value, (ValueError, MemoryError))
-    with pytest.raises(simrep.Error, match="y has Inf at row 4"):
+    with pytest.raises(simrep.Error, match="^y: Inf at row 4, column 0$") as e:
         yb = y.copy()
         yb[4, 0] = np.inf
         simrep.compare(x, yb, ["cka_rbf"])
+    assert (e.value.input, e.value.row, e.value.column) == (1, 4, 0)  # a rows measure says where too
     with pytest.raises(simrep.Error, match="every feature is constant, so CKA is undefined") as e:
         simrep.compare(x, np.ones_like(y), ["cka"])
     assert e.value.status == _native.E_DEGENERATE
@@ -85,11 +86,54 @@ def test_library_errors_carry_the_message_and_status():
         simrep.compare(x[:3], y[:3], ["cka_debiased"])
 
 
-def test_side_renaming():
-    assert _errors.rename_sides("x: NaN at row 1, column 2", ("acts1", "acts2")) == "acts1: NaN at row 1, column 2"
-    assert (_errors.rename_sides("x has 3 rows but y has 2", ("x_block", "y_block"))
-            == "x_block has 3 rows but y_block has 2")
-    assert _errors.rename_sides("max x value", ("a", "b")) == "max x value"
+def test_structured_errors():
+    """Which input, file, bytes and cell failed come from the library
+    (simrep_ctx_error) as attributes; messages name the inputs as the caller
+    named them (simrep_ctx_set_names): no message is parsed or rewritten."""
+    x, y = random_pair(43, n=60)
+    y[7, 2] = np.nan
+    with pytest.raises(simrep.Error) as e:
+        simrep.compare(x, y, ["cka"])
+    assert (e.value.input, e.value.row, e.value.column) == (1, 7, 2)
+    assert e.value.detail == "NaN at row 7, column 2" and str(e.value) == "y: NaN at row 7, column 2"
+    m = simrep.Moments(x.shape[1], y.shape[1])
+    with pytest.raises(simrep.Error, match="^y_block: NaN at row 7, column 2$") as e:
+        m.update(x, y)
+    assert e.value.input == 1
+    with pytest.raises(ValueError, match="^x_block has 60 rows but y_block has 59$") as e:
+        m.update(x, y[:59])
+    assert e.value.input == 1
+    # A matrix names its inputs (here the third) by the caller's names.
+    z = x.copy()
+    z[3, 0] = np.inf
+    with pytest.raises(simrep.Error, match="^third: Inf at row 3, column 0$") as e:
+        simrep.matrix([x, x[:, :5], z], names=["first", "second", "third"], measures=["cka"])
+    assert e.value.input == 2
+    # A constant side of a pair of the matrix: the pair's input, by name.
+    with pytest.raises(simrep.Error, match="^second: every feature is constant") as e:
+        simrep.matrix([x, np.ones_like(x), x[:, :4]], names=["first", "second", "third"], measures=["cka"])
+    assert e.value.input == 1
+    # compat.pwcca names the reference's arguments from the input index.
+    from simrep.compat import pwcca
+    with pytest.raises(simrep.Error, match="^acts2: NaN at row 7, column 2$"):
+        pwcca.compute_pwcca(x.T, y.T)
+
+
+def test_structured_errors_of_files(tmp_path):
+    """A file shorter than its header: the file and the bytes that could not
+    be read, as the library reports them."""
+    x, _ = random_pair(44, n=50)
+    np.save(tmp_path / "a.npy", x)
+    raw = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(raw[:-100])
+    with pytest.raises(simrep.Error) as e:
+        simrep.matrix([str(tmp_path / "a.npy"), str(tmp_path / "short.npy")], measures=["cka"])
+    assert e.value.file == str(tmp_path / "short.npy")
+    assert e.value.byte_range == (len(raw) - 100, len(raw))  # the bytes the header promises and the file lacks
+    assert "truncated" in e.value.detail and not e.value.detail.startswith(str(tmp_path))
+
+
+def test_from_status():
     e = _errors.from_status(_native.E_NOMEM, "", None)
     assert isinstance(e, MemoryError) and str(e) == "out of memory"
     assert type(_errors.from_status(_native.E_NUMERIC, "dgesdd failed")) is simrep.Error

@@ -25,6 +25,7 @@ void suite_cancel(void);
 void suite_rows(void);
 void suite_stats(void);
 void suite_registry(void);
+void suite_errors(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -58,6 +59,7 @@ int main(void)
     RUN(layout);
     RUN(cancel);
     RUN(partition);
+    RUN(errors);
     RUN(rows);
     RUN(stats);
     RUN(registry);

@@ -450,10 +450,10 @@ static void test_errors(simrep_ctx *ctx)
     xn[2 * 2 + 1] = NAN;
     simrep_matrix XN = simrep_matrix_c(xn, SIMREP_F64, 6, 2), YN = simrep_matrix_c(yn, SIMREP_F64, 6, 2);
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &XN, &Y, 1.0, &v), SIMREP_E_NONFINITE);
-    CHECK(strstr(simrep_ctx_message(ctx), "x has NaN at row 2, column 1") != NULL);
+    CHECK(strstr(simrep_ctx_message(ctx), "x: NaN at row 2, column 1") != NULL);
     yn[4 * 2 + 0] = -INFINITY;
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X, &YN, 1.0, &v), SIMREP_E_NONFINITE);
-    CHECK(strstr(simrep_ctx_message(ctx), "y has Inf at row 4, column 0") != NULL);
+    CHECK(strstr(simrep_ctx_message(ctx), "y: Inf at row 4, column 0") != NULL);
     float yf[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     yf[11] = INFINITY;
     simrep_matrix YF = simrep_matrix_c(yf, SIMREP_F32, 6, 2);

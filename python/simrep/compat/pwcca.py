@@ -34,5 +34,9 @@ def compute_pwcca(acts1, acts2, epsilon=0.):
         r = compare(acts1, acts2, ["pwcca"], features_first=True, epsilon=effective_epsilon(epsilon),
                     coefs=True, warn=False)["pwcca"]
     except _errors.Error as e:
-        raise type(e)(_errors.rename_sides(e.message, ("acts1", "acts2")), e.status) from None
+        if e.input not in (0, 1):
+            raise
+        # The reference's argument names for the input at fault (the
+        # library says which: simrep_ctx_error).
+        raise type(e)("%s: %s" % (("acts1", "acts2")[e.input], e.detail), e.status) from None
     return np.float64(r["similarity"]), r["weights"], r["coefs"]
