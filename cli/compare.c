@@ -983,7 +983,12 @@ static int compare_measures(compare_run *c)
         }
         if (c->ms.nrows > 0) {
             const simrep_matrix mx = cli_rows_view(&c->rx, v), my = cli_rows_view(&c->ry, v);
+            /* Their O(n^2) passes draw a progress line on a terminal. */
+            if (c->me == 0)
+                cli_progress_attach(c->ctx);
             simrep_status st = cli_pair_rows(c->ctx, &c->ms, &mx, &my, &a->opt, sr, ev);
+            if (c->me == 0)
+                cli_progress_end(c->ctx);
             if (st != SIMREP_OK && stage_rc < 0)
                 stage_rc = cli_library_error(c->ctx, st, a->x, a->y);
         }

@@ -303,6 +303,8 @@ typedef struct simrep_options {
     double shape_alpha;      /* shape metrics: partial whitening, 1 (none: Procrustes) .. 0 (full: CCA-like); 1 */
     double ridge;            /* linreg: ridge penalty on the coefficients, in scatter units (sklearn's alpha); 0 */
     simrep_precision precision; /* of the data pass simrep_compare makes (and the CLI's); FLOAT64 */
+    double rbf_memory;       /* cka_rbf: MiB of distance tiles kept between its passes instead of recomputed
+                                (0: none); 1024 */
 } simrep_options;
 
 void simrep_options_init(simrep_options *options);
@@ -372,7 +374,8 @@ typedef enum simrep_option_id {
     SIMREP_OPT_KNN = 10,
     SIMREP_OPT_RSA_MEMORY = 11,
     SIMREP_OPT_PRECISION = 12,
-    SIMREP_OPTION_COUNT = 13
+    SIMREP_OPT_RBF_MEMORY = 13,
+    SIMREP_OPTION_COUNT = 14
 } simrep_option_id;
 
 /* Transformations a measure is invariant to (simrep_measure_info.invariant),
@@ -714,8 +717,10 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
  * exp(-|xi - xj|^2 / (2 sigma^2 m)), m the median of all n^2 squared
  * distances (diagonal included, as np.median over the full matrix).  Works
  * on blocks of the Gram matrices, never forming an n x n matrix: memory is
- * O(n (p + q)) for the rows converted to double plus O(block^2).  Time is
- * O(n^2 (p + q)) per pass, with a few passes for the exact median.
+ * O(n (p + q)) for the rows converted to double plus O(block^2), plus the
+ * distance tiles kept between passes (the default rbf_memory, 1024 MiB;
+ * through simrep_compare, options->rbf_memory).  Time is O(n^2 (p + q)) per
+ * pass, with a few passes for the exact median, less the kept tiles'.
  */
 simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
                              double *similarity);

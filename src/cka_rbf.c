@@ -11,7 +11,9 @@
  * result is bitwise unchanged, |x|^2 cannot overflow or underflow), and equal
  * rows found by hashing so their distance is an exact 0.  TILE x TILE Gram
  * tiles come from dgemm for tile rows I <= tile columns J only (D is
- * symmetric; off-diagonal tiles count twice) and are recomputed by every pass.
+ * symmetric; off-diagonal tiles count twice) and are recomputed by every pass,
+ * except those kept between passes within the rbf_memory budget (cache_plan:
+ * distances, then kernel values; the same bits as recomputed ones).
  * Passes, x and y sharing each: 16-bit radix histograms of the IEEE bit
  * patterns of D (ordered like the numbers for D >= 0) narrow the buckets of
  * ranks floor((n^2-1)/2) and n^2/2 until a bucket holds <= COLLECT_MAX
@@ -20,7 +22,8 @@
  * for the row sums of K and L, and one for Σ Kc Lc, Σ Kc^2, Σ Lc^2 with
  * Kc = K - u_i - u_j per entry (the notebook's center_gram), not the expanded
  * one-pass formula whose terms cancel.  So usually 5 passes of O(n^2 (p+q));
- * memory O(n (p + q)) + O(TILE^2) + histograms + <= COLLECT_MAX candidates.
+ * memory O(n (p + q)) + O(TILE^2) + histograms + <= COLLECT_MAX candidates
+ * + the kept tiles (at most rbf_memory MiB).
  * Rejected: storing or sorting the n^2/2 distances (O(n^2) memory);
  * approximate medians (P^2, sampling), which do not reproduce np.median;
  * random pivots, which are not deterministic.
@@ -100,12 +103,21 @@ typedef struct rbf_side {
     double *rows;   /* n x p, centered and scaled, row-major */
     double *sqn;    /* squared row norms */
     int64_t *grp;   /* grp[i]: the first row equal to row i */
-    double *tile;   /* TILE x TILE, row-major, D then K */
+    double *tile;   /* the current tile, TILE x TILE row-major, D then K: tile_buf or a kept one */
+    double *tile_buf;
     double *rowsum; /* row sums of K */
     double *u;      /* the notebook's centering vector: rowsum/n - total/(2 n^2) */
     double denom;   /* 2 sigma^2 m */
     rbf_target t[2];
+    /* Tiles kept between passes (cache_plan): tile row I's tiles J >= I at
+     * cache + row_off[I] + (J - I) TILE TILE (row_off[I] < 0: recomputed),
+     * holding what row_held[I] says once the row has been swept. */
+    double *cache;
+    int64_t *row_off;
+    unsigned char *row_held;
 } rbf_side;
+
+enum { HELD_NONE, HELD_DISTANCES, HELD_KERNEL };
 
 static uint64_t bits_of(double d)
 {
@@ -155,7 +167,8 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
                                  (long long)n, (long long)p);
     s->rows = simrep__alloc_array(ctx, np, sizeof(double), "cka_rbf rows");
     s->sqn = s->rows ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf row norms") : NULL;
-    s->tile = s->sqn ? simrep__alloc_array(ctx, (size_t)TILE * TILE, sizeof(double), "cka_rbf tile") : NULL;
+    s->tile = s->tile_buf = s->sqn ? simrep__alloc_array(ctx, (size_t)TILE * TILE, sizeof(double), "cka_rbf tile")
+                                   : NULL;
     s->rowsum = s->tile ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf row sums") : NULL;
     s->u = s->rowsum ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf centering") : NULL;
     s->grp = s->u ? simrep__alloc_array(ctx, (size_t)n, sizeof(int64_t), "cka_rbf duplicate rows") : NULL;
@@ -217,10 +230,13 @@ static void side_free(simrep_ctx *ctx, rbf_side *s)
 {
     simrep__free(ctx, s->rows);
     simrep__free(ctx, s->sqn);
-    simrep__free(ctx, s->tile);
+    simrep__free(ctx, s->tile_buf);
     simrep__free(ctx, s->rowsum);
     simrep__free(ctx, s->u);
     simrep__free(ctx, s->grp);
+    simrep__free(ctx, s->cache);
+    simrep__free(ctx, s->row_off);
+    simrep__free(ctx, s->row_held);
     for (int k = 0; k < 2; k++) {
         simrep__free(ctx, s->t[k].hist);
         simrep__free(ctx, s->t[k].buf);
@@ -234,8 +250,32 @@ static void side_free(simrep_ctx *ctx, rbf_side *s)
  * is set to the exact 0; the lower triangle is never read, so each pair has
  * one value whatever dgemm's rounding of xi.xj versus xj.xi.
  */
+/* Where tile (i0, j0) is kept, or NULL. */
+static double *cached_tile(const rbf_side *s, int64_t i0, int64_t j0)
+{
+    if (!s->cache || s->row_off[i0 / TILE] < 0)
+        return NULL;
+    return s->cache + s->row_off[i0 / TILE] + (j0 - i0) / TILE * (int64_t)TILE * TILE;
+}
+
+/* The kept tile (i0, j0) now holds what = HELD_*; the tile row is marked
+ * so after its last tile (the passes sweep a row's tiles in order, and the
+ * row's other tiles are not read again in the same pass). */
+static void mark_tile(rbf_side *s, int64_t i0, int64_t j0, int64_t nj, int what)
+{
+    if (j0 + nj == s->n)
+        s->row_held[i0 / TILE] = (unsigned char)what;
+}
+
 static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64_t ni, int64_t j0, int64_t nj)
 {
+    double *slot = cached_tile(s, i0, j0);
+    const int held = slot ? s->row_held[i0 / TILE] : HELD_KERNEL;
+    /* Kept distances are read in place; a tile not yet kept is computed
+     * where it is kept; anything else in the tile buffer. */
+    s->tile = held == HELD_KERNEL ? s->tile_buf : slot;
+    if (held == HELD_DISTANCES)
+        return SIMREP_OK;
     /* Row-major X rows are the column-major p x n matrix; the column-major
      * nj x ni product Xjᵀ-times-Xi is the row-major ni x nj tile. */
     simrep_status st = simrep__gemm(ctx, 'T', 'N', nj, ni, s->p, 1.0, s->rows + j0 * s->p, s->p,
@@ -259,6 +299,52 @@ static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, in
         if (diag)
             row[a] = 0.0;
     }
+    if (held == HELD_NONE)
+        mark_tile(s, i0, j0, nj, HELD_DISTANCES);
+    return SIMREP_OK;
+}
+
+/*
+ * The tiles kept between passes, within budget bytes for this side: whole
+ * tile rows of this part, from the first (the longest) on, while they fit.
+ * Every pass sweeps every tile, so each kept tile saves its dgemm (2 TILE^2
+ * p flops) in all passes but the first, and the exponentials of the last:
+ * the median passes read the distances back, the row-sum pass turns them
+ * into kernel values in place and the HSIC pass reads those.  A copy of a
+ * tile (TILE^2 doubles) costs what a dgemm of p = 1 or 2 does, so keeping
+ * is a win for every p.  Kept tiles are the bits the recomputation gives,
+ * so the result does not depend on the budget.  With a budget too small
+ * for one row every tile is recomputed; the memory is allocated like any
+ * other (its failure is SIMREP_E_NOMEM: a smaller budget, or 0, avoids it).
+ */
+static simrep_status cache_plan(simrep_ctx *ctx, rbf_side *s, double budget)
+{
+    const int64_t n = s->n, rows = (n + TILE - 1) / TILE;
+    const double tile_bytes = (double)TILE * TILE * sizeof(double);
+    if (!(budget >= tile_bytes))
+        return SIMREP_OK;
+    s->row_off = simrep__alloc_array(ctx, (size_t)rows, sizeof(int64_t), "cka_rbf kept tiles (rbf_memory)");
+    s->row_held = s->row_off ? simrep__alloc_array(ctx, (size_t)rows, 1, "cka_rbf kept tiles (rbf_memory)") : NULL;
+    if (!s->row_held)
+        return SIMREP_E_NOMEM;
+    int64_t total = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        s->row_off[r] = -1;
+        s->row_held[r] = HELD_NONE;
+        const int64_t len = (rows - r) * (int64_t)TILE * TILE;
+        if (mine(ctx, r * TILE) && (double)(total + len) * sizeof(double) <= budget) {
+            s->row_off[r] = total;
+            total += len;
+        }
+    }
+    if (total > 0 &&
+        !(s->cache = simrep__alloc_array(ctx, (size_t)total, sizeof(double), "cka_rbf kept tiles (rbf_memory)")))
+        return SIMREP_E_NOMEM;
+    /* Each kept tile is written once: with 4 KiB pages the first touch of
+     * hundreds of MiB (a page fault every 4 KiB) costs a large part of the
+     * dgemms the keeping saves. */
+    if (s->cache)
+        simrep__advise_huge(s->cache, (size_t)total * sizeof(double));
     return SIMREP_OK;
 }
 
@@ -547,7 +633,24 @@ static simrep_status medians(simrep_ctx *ctx, rbf_side *sides, int nsides, doubl
  * diagonal tile, whose diagonal is exp(0) = 1). */
 static simrep_status side_kernel(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64_t ni, int64_t j0, int64_t nj)
 {
-    simrep_status st = side_distances(ctx, s, i0, ni, j0, nj);
+    double *slot = cached_tile(s, i0, j0);
+    const int held = slot ? s->row_held[i0 / TILE] : HELD_NONE;
+    if (held == HELD_KERNEL) {
+        s->tile = slot;
+        return SIMREP_OK;
+    }
+    /* Kept distances become kept kernel values in place.  (A row whose
+     * distances were never kept, which the passes' order rules out, is
+     * computed in the buffer: side_distances would keep its distances.) */
+    simrep_status st;
+    if (held == HELD_NONE) {
+        double *keep = s->cache;
+        s->cache = NULL;
+        st = side_distances(ctx, s, i0, ni, j0, nj);
+        s->cache = keep;
+    } else {
+        st = side_distances(ctx, s, i0, ni, j0, nj);
+    }
     if (st != SIMREP_OK)
         return st;
     const int diag = i0 == j0;
@@ -556,6 +659,8 @@ static simrep_status side_kernel(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64
         for (int64_t b = diag ? a : 0; b < nj; b++)
             row[b] = exp(-row[b] / s->denom);
     }
+    if (held == HELD_DISTANCES)
+        mark_tile(s, i0, j0, nj, HELD_KERNEL);
     return SIMREP_OK;
 }
 
@@ -683,8 +788,21 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
 
 /* ------------------------------------------------------------------ API */
 
+static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
+                              double memory_mib, double *similarity);
+
 simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
                              double *similarity)
+{
+    simrep_options o;
+    simrep_options_init(&o);
+    return cka_rbf(ctx, x, y, sigma, o.rbf_memory, similarity);
+}
+
+/* memory_mib: the tiles kept between passes (cache_plan), split between
+ * the two sides. */
+static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
+                              double memory_mib, double *similarity)
 {
     if (!ctx)
         return SIMREP_E_INVALID;
@@ -717,6 +835,9 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
     st = side_load(ctx, &sides[0], x, 0);
     if (st == SIMREP_OK)
         st = side_load(ctx, &sides[1], y, 1);
+    st = part_agree(ctx, st);
+    for (int s = 0; s < 2 && st == SIMREP_OK; s++)
+        st = cache_plan(ctx, &sides[s], memory_mib * 1048576.0 / 2);
     st = part_agree(ctx, st);
     if (st == SIMREP_OK)
         st = medians(ctx, sides, 2, med);
@@ -753,7 +874,9 @@ simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
 simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                    const simrep_options *opt, simrep_result *r)
 {
-    simrep_status st = simrep_cka_rbf(ctx, x, y, opt->rbf_sigma, &r->similarity);
+    if (!(opt->rbf_memory >= 0 && opt->rbf_memory <= 1048576.0))
+        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: rbf_memory %g MiB is not in [0, 2^20]", opt->rbf_memory);
+    simrep_status st = cka_rbf(ctx, x, y, opt->rbf_sigma, opt->rbf_memory, &r->similarity);
     r->distance = 1 - r->similarity;
     return st;
 }

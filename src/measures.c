@@ -168,7 +168,8 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .similarity = "CKA of exp(-d^2 / (2 sigma^2 median d^2)) kernels, in [0, 1]",
                  .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
                  .invariances = "orthogonal maps, isotropic scaling and translation of x or y",
-                 .reference = "CKA demo notebook gram_rbf + cka", ROWS, .options = OPT(RBF_SIGMA), .outputs = 0,
+                 .reference = "CKA demo notebook gram_rbf + cka", ROWS, .options = OPT(RBF_SIGMA) | OPT(RBF_MEMORY),
+                 .outputs = 0,
                  .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
                  .invariant = INV_ROTATION | SIMREP_INV_SWAP,
                  .paper = "Kornblith, Norouzi, Lee & Hinton 2019, Similarity of neural network representations "
@@ -504,6 +505,11 @@ static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
                                       "summed in float64, ~2x faster pass, within ~1e-6 (docs/speed.md)",
                               .kind = SIMREP_OPTION_CHOICE, .min = 0, .max = 1, .choices = "float64|mixed",
                               .valid = "float64 or mixed"},
+    [SIMREP_OPT_RBF_MEMORY] = {.name = "rbf_memory", .metavar = "MIB",
+                               .help = "cka_rbf keeps up to this many MiB of distance tiles between its passes "
+                                       "instead of recomputing them (1024; 0: none)",
+                               .kind = SIMREP_OPTION_REAL, .min = 0, .max = 1048576.0,
+                               .valid = "a number of MiB in [0, 2^20]"},
 };
 
 void simrep_options_init(simrep_options *o)
@@ -530,6 +536,9 @@ void simrep_options_init(simrep_options *o)
     /* 1 GiB holds n ~ 8000 samples' n(n-1)/2 distance pairs (32 bytes each with
      * the sort's scratch); larger n spill to $TMPDIR. */
     o->rsa_memory = 1024;
+    /* issue 15: at n = 8000 all of cka_rbf's tiles (2 x 260 MiB) fit and
+     * each pass after the first reads them back instead of a dgemm. */
+    o->rbf_memory = 1024;
 }
 
 const simrep_option_info *simrep_option_get_info(simrep_option_id id)
@@ -572,6 +581,7 @@ double simrep_options_get(const simrep_options *o, simrep_option_id id)
     case SIMREP_OPT_KNN: return (double)o->knn;
     case SIMREP_OPT_RSA_MEMORY: return o->rsa_memory;
     case SIMREP_OPT_PRECISION: return (double)o->precision;
+    case SIMREP_OPT_RBF_MEMORY: return o->rbf_memory;
     case SIMREP_OPTION_COUNT: break;
     }
     return 0;
@@ -593,6 +603,7 @@ static void options_put(simrep_options *o, simrep_option_id id, double v)
     case SIMREP_OPT_KNN: o->knn = (int64_t)v; break;
     case SIMREP_OPT_RSA_MEMORY: o->rsa_memory = v; break;
     case SIMREP_OPT_PRECISION: o->precision = (simrep_precision)(int)v; break;
+    case SIMREP_OPT_RBF_MEMORY: o->rbf_memory = v; break;
     case SIMREP_OPTION_COUNT: break;
     }
 }

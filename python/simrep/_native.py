@@ -71,7 +71,8 @@ class Options(ctypes.Structure):
     _fields_ = [("epsilon", c_double), ("svcca_rule", c_int), ("svcca_keep", c_double),
                 ("svcca_dims", c_int64), ("pwcca_variant", c_int), ("rbf_sigma", c_double),
                 ("rsa_rdm", c_int), ("rsa_compare", c_int), ("knn", c_int64), ("rsa_memory", c_double),
-                ("shape_alpha", c_double), ("ridge", c_double), ("precision", c_int)]
+                ("shape_alpha", c_double), ("ridge", c_double), ("precision", c_int),
+                ("rbf_memory", c_double)]
 
 
 # Room for fields a newer library appends to simrep_options (see above).

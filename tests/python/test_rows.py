@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import reference_rows as rr
-from conftest import (GOLDEN, SANITIZED, assert_error, compare, golden_cases, run, simrep_bin, write_npy)
+from conftest import (GOLDEN, SANITIZED, TIMEOUT, assert_error, compare, golden_cases, run, simrep_bin,
+                      write_npy)
 
 TOL = 1e-9
 
@@ -187,3 +188,47 @@ def test_ctrl_c_leaves_no_spill_files(tmp_path):
     p.communicate(timeout=120)
     # Interrupted (or, on a fast machine, finished): either way nothing is left behind.
     assert list(spill.iterdir()) == []
+
+
+def test_cka_rbf_progress_and_kept_tiles(pair, tmp_path):
+    """cka_rbf's passes draw a progress line when stderr is a terminal (and
+    nothing on a pipe); --rbf-memory (distance tiles kept between passes)
+    leaves the value bit for bit the same whatever it keeps; bad budgets are
+    usage errors."""
+    import pty
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((600, 5))
+    write_npy(tmp_path / "x.npy", x)
+    write_npy(tmp_path / "y.npy", np.tanh(x @ rng.standard_normal((5, 3))))
+    args = ["compare", tmp_path / "x.npy", tmp_path / "y.npy", "-m", "cka_rbf", "--format", "json"]
+    values = set()
+    for mib in ("0", "4", "1024"):  # none; the first of 3 tile rows (1.5 of 2 MiB per side); all
+        r = run(*args, "--rbf-memory", mib)
+        values.add(r.json()["measures"]["cka_rbf"]["similarity"])
+        assert "cka_rbf" not in r.stderr, r  # a pipe: no progress line
+    assert len(values) == 1, values
+    for bad in ("-1", "2e6", "lots"):
+        assert_error(run(*args, "--rbf-memory", bad), 2, contains=["rbf-memory"])
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([str(simrep_bin())] + [str(a) for a in args], stdout=subprocess.PIPE,
+                              stderr=slave, timeout=TIMEOUT, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+        os.close(slave)
+        slave = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0
+    text = drawn.decode(errors="replace")
+    assert "cka_rbf median" in text and "cka_rbf centred HSIC" in text, text
+    assert text.endswith("\r\033[K"), repr(text[-40:])  # the line is cleared at the end

@@ -511,6 +511,43 @@ static void test_alloc_failures(void)
     free(x), free(y);
 }
 
+/* The tiles kept between passes (rbf_memory) change nothing: the value is
+ * the same bits with none kept, some tile rows kept (n = 700: three tile
+ * rows of 3, 2 and 1 tiles of 512 KiB, so 1.5 MiB per side keeps the first
+ * and 2.5 MiB the first two) and all; and through the registry with a
+ * budget out of range is refused. */
+static void test_kept_tiles(simrep_ctx *ctx)
+{
+    rng r = {4242};
+    const int64_t n = 700, p = 6, q = 4;
+    double *x = rand_matrix(&r, n, p), *y = rand_matrix(&r, n, q);
+    for (int64_t i = 0; i < n; i++)
+        y[i * q] += x[i * p];
+    simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, n, p), Y = simrep_matrix_c(y, SIMREP_F64, n, q);
+    const double budgets[] = {0, 1, 3, 5, 1024};
+    double first = -1;
+    simrep_measure m = SIMREP_CKA_RBF;
+    for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+        simrep_options o;
+        simrep_options_init(&o);
+        o.rbf_memory = budgets[b];
+        simrep_result res;
+        CHECK_STATUS(ctx, simrep_compare(ctx, &X, &Y, &o, &m, 1, &res), SIMREP_OK);
+        if (b == 0)
+            first = res.similarity;
+        CHECK(res.similarity == first);
+        simrep_result_clear(ctx, &res);
+    }
+    CHECK(lib_cka(ctx, &X, &Y, 1.0) == first);
+    simrep_options o;
+    simrep_options_init(&o);
+    o.rbf_memory = -1;
+    simrep_result res;
+    CHECK_STATUS(ctx, simrep_compare(ctx, &X, &Y, &o, &m, 1, &res), SIMREP_E_INVALID);
+    free(x);
+    free(y);
+}
+
 void suite_rbf(void)
 {
     simrep_ctx *ctx = simrep_ctx_new(NULL);
@@ -519,6 +556,7 @@ void suite_rbf(void)
     test_ties(ctx);
     test_invariances(ctx);
     test_errors(ctx);
+    test_kept_tiles(ctx);
     simrep_ctx_free(ctx);
     test_alloc_failures();
 }
