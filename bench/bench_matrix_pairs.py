@@ -22,6 +22,9 @@ less than wall times from a machine shared with other work):
               (the compute floor of matrix's single data pass)
 Ratios:
   total    = matrix / (pairs x dgesdd + pass)         (the issue's target: <= 2)
+  total'   = matrix / (pairs x dgesdd + matrix cka)   (simrep's own pass, reading
+             and conversion included, as the pass: under load the DSYRK
+             called from this process has measured slower than simrep's)
   per pair = (matrix - matrix cka) / pairs / dgesdd   (the CCA family's pair cost)
 The load average is recorded before and after; results go to
 bench/results_matrix_pairs.json.
@@ -156,7 +159,8 @@ def main():
             "matrix_cpu_s": best["matrix"], "matrix_wall_s": best["matrix_wall"],
             "matrix_cka_cpu_s": best["cka"], "matrix_cka_wall_s": best["cka_wall"],
             "dgesdd_cpu_s": best["gesdd"], "pass_dsyrk_cpu_s": best["pass"],
-            "ratio_total": total, "cca_family_per_pair_s": per_pair,
+            "ratio_total": total, "ratio_total_own_pass": best["matrix"] / (pairs * best["gesdd"] + best["cka"]),
+            "cca_family_per_pair_s": per_pair,
             "ratio_per_pair": per_pair / best["gesdd"],
             "load_before": load_before, "load_after": load_after,
             "command": " ".join(["/usr/bin/python3", "bench/bench_matrix_pairs.py"] + sys.argv[1:]),
@@ -167,7 +171,8 @@ def main():
               % (K, A.n, A.p, pairs, A.measures, A.threads, load_before, load_after))
         print("matrix %.2f s CPU (%.2f wall); matrix -m cka %.2f s CPU; dgesdd %.2f ms; pass (DSYRK %d x %d) %.2f s"
               % (best["matrix"], best["matrix_wall"], best["cka"], 1e3 * best["gesdd"], A.n, K * A.p, best["pass"]))
-        print("matrix / (pairs x dgesdd + pass) = %.2f (target <= 2)" % total)
+        print("matrix / (pairs x dgesdd + pass) = %.2f (target <= 2); with matrix -m cka as the pass: %.2f"
+              % (total, res["ratio_total_own_pass"]))
         print("CCA family per pair: %.2f ms = %.2f dgesdd" % (1e3 * per_pair, per_pair / best["gesdd"]))
         Path(A.out).write_text(json.dumps(res, indent=1) + "\n")
 
