@@ -44,6 +44,7 @@ ABSURD = {
     "rsa_compare": ["", "1", "spearmann"],
     "knn": ["0", "-1", "1.5", "nan", "inf", "1e15", "18446744073709551617"],
     "rsa_memory": ["0", "-1", "0.01", "nan", "inf", "1e7"],
+    "rbf_memory": ["-1", "-1e-300", "nan", "inf", "1048577", "1e300"],
     "precision": ["", "single", "64"],
 }
 
