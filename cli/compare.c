@@ -447,9 +447,13 @@ static void print_results(const compare_args *a, const input *x, const input *y,
         printf("n = %lld samples at each of %lld steps\n", (long long)x->dims.items, (long long)ex->nsteps);
     else
         printf("n = %lld samples\n", (long long)x->n);
-    printf("x: %s  (%lld features, %lld kept", x->spec, (long long)x->p, (long long)kept_x);
+    printf("x: ");
+    cli_text(stdout, x->spec);
+    printf("  (%lld features, %lld kept", (long long)x->p, (long long)kept_x);
     printf(x->dims.ndim != 2 ? "; %s)\n" : ")\n", lx);
-    printf("y: %s  (%lld features, %lld kept", y->spec, (long long)y->p, (long long)kept_y);
+    printf("y: ");
+    cli_text(stdout, y->spec);
+    printf("  (%lld features, %lld kept", (long long)y->p, (long long)kept_y);
     printf(y->dims.ndim != 2 ? "; %s)\n\n" : ")\n\n", ly);
     printf("%-20s %12s %12s  %s\n", "measure", "similarity", "distance", "notes");
     for (int i = 0; i < a->nmeasures; i++) {

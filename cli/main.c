@@ -180,7 +180,8 @@ int cmd_info(int argc, char **argv)
         return code;
     }
     int fmt = simrep_format_from_path(path);
-    printf("%s: %s, %d array%s\n", path,
+    cli_text(stdout, path);
+    printf(": %s, %d array%s\n",
            fmt == SIMREP_FORMAT_NPZ           ? "npz archive"
            : fmt == SIMREP_FORMAT_SAFETENSORS ? "safetensors"
            : fmt == SIMREP_FORMAT_NPY         ? "npy"
@@ -193,7 +194,9 @@ int cmd_info(int argc, char **argv)
         for (int k = 0; k < a->ndim && len < sizeof shape - 32; k++)
             len += (size_t)snprintf(shape + len, sizeof shape - len, "%s%lld", k ? ", " : "", (long long)a->shape[k]);
         snprintf(shape + len, sizeof shape - len, "%s)", a->ndim == 1 ? "," : "");
-        printf("  %-24s shape %-20s dtype %-9s %s", a->name[0] ? a->name : "(array)", shape,
+        fputs("  ", stdout);
+        const int w = cli_text(stdout, a->name[0] ? a->name : "(array)");
+        printf("%*s shape %-20s dtype %-9s %s", w < 24 ? 24 - w : 0, "", shape,
                a->dtype_supported ? simrep_dtype_name(a->dtype) : a->dtype_text,
                a->fortran_order ? "Fortran order" : "C order");
         if (a->big_endian)

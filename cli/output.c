@@ -120,6 +120,41 @@ const char *cli_held_error(void)
     return held_error;
 }
 
+/* s into out (at most cap bytes, always terminated) with its line breaks
+ * and other control bytes written as \n, \r, \xHH: a file name holding a
+ * newline (or an escape sequence) keeps a message on one line and the
+ * terminal as it was.  Other bytes are copied as they are. */
+static void one_line(char *out, size_t cap, const char *s)
+{
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c && k + 5 <= cap; c++) {
+        if (*c == '\n' || *c == '\r')
+            k += (size_t)snprintf(out + k, cap - k, "\\%c", *c == '\n' ? 'n' : 'r');
+        else if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", *c);
+        else
+            out[k++] = (char)*c;
+    }
+    out[k] = 0;
+}
+
+int cli_text(FILE *f, const char *s)
+{
+    char line[4 * 4096 + 1];
+    one_line(line, sizeof line, s);
+    fputs(line, f);
+    return (int)strlen(line);
+}
+
+/* "simrep: <kind>: " and the message, on one line (one_line). */
+static void put_message(const char *kind, const char *fmt, va_list ap)
+{
+    char text[4096 + 1024], line[4 * sizeof text];
+    vsnprintf(text, sizeof text, fmt, ap);
+    one_line(line, sizeof line, text);
+    fprintf(stderr, "simrep: %s: %s\n", kind, line);
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     if (cli_interrupted()) /* what fails after Ctrl-C is its consequence: cli_finish says it once */
@@ -127,14 +162,15 @@ int cli_error(int code, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     if (held) {
-        if (!held_error[0])
-            vsnprintf(held_error, sizeof held_error, fmt, ap);
+        if (!held_error[0]) { /* printed later as it is (parallel.c): on one line now */
+            char raw[sizeof held_error];
+            vsnprintf(raw, sizeof raw, fmt, ap);
+            one_line(held_error, sizeof held_error, raw);
+        }
         va_end(ap);
         return code;
     }
-    fputs("simrep: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    put_message("error", fmt, ap);
     va_end(ap);
     return code;
 }
@@ -145,9 +181,7 @@ void cli_warning(const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("simrep: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    put_message("warning", fmt, ap);
     va_end(ap);
 }
 
@@ -169,10 +203,40 @@ int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, con
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s", msg);
 }
 
+int cli_utf8_length(const char *text)
+{
+    /* RFC 3629's table: no overlong forms, surrogates or code points above
+     * U+10FFFF (src/plot.c has the same for the library's figures). */
+    const unsigned char *c = (const unsigned char *)text;
+    int len = *c < 0x80 ? 1 : *c >= 0xc2 && *c <= 0xdf ? 2 : *c >= 0xe0 && *c <= 0xef ? 3
+                            : *c >= 0xf0 && *c <= 0xf4 ? 4 : 0;
+    const unsigned char lo = *c == 0xe0 ? 0xa0 : *c == 0xf0 ? 0x90 : 0x80;
+    const unsigned char hi = *c == 0xed ? 0x9f : *c == 0xf4 ? 0x8f : 0xbf;
+    if (len > 1 && (c[1] < lo || c[1] > hi))
+        return 0;
+    for (int k = 2; k < len; k++)
+        if (c[k] < 0x80 || c[k] > 0xbf)
+            return 0;
+    return len;
+}
+
 void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        const int len = cli_utf8_length((const char *)c);
+        if (len == 0) {
+            /* A byte that is not UTF-8 (a Latin-1 file name): the lone
+             * surrogate U+DC00 + byte, as Python's os.fsdecode
+             * (surrogateescape) reads it, so os.fsencode gives the name back. */
+            fprintf(f, "\\udc%02x", *c);
+            continue;
+        }
+        if (len > 1) {
+            fwrite(c, 1, (size_t)len, f);
+            c += len - 1;
+            continue;
+        }
         switch (*c) {
         case '"': fputs("\\\"", f); break;
         case '\\': fputs("\\\\", f); break;

@@ -106,11 +106,40 @@ static void sb_puts(sbuf *b, const char *s)
     b->len += n;
 }
 
-/* s with &, <, >, " and ' escaped and the control characters XML 1.0
- * forbids (even escaped) dropped. */
+/* The length of the well-formed UTF-8 sequence at c (RFC 3629's table: no
+ * overlong forms, surrogates or code points above U+10FFFF), 0 if c does
+ * not start one.  (The CLI, which sees only simrep.h, has its own:
+ * cli_utf8_length.) */
+static int utf8_length(const unsigned char *c)
+{
+    int len = *c < 0x80 ? 1 : *c >= 0xc2 && *c <= 0xdf ? 2 : *c >= 0xe0 && *c <= 0xef ? 3
+                            : *c >= 0xf0 && *c <= 0xf4 ? 4 : 0;
+    const unsigned char lo = *c == 0xe0 ? 0xa0 : *c == 0xf0 ? 0x90 : 0x80;
+    const unsigned char hi = *c == 0xed ? 0x9f : *c == 0xf4 ? 0x8f : 0xbf;
+    if (len > 1 && (c[1] < lo || c[1] > hi))
+        return 0;
+    for (int k = 2; k < len; k++)
+        if (c[k] < 0x80 || c[k] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* s with &, <, >, " and ' escaped, the control characters XML 1.0 forbids
+ * (even escaped) dropped, and bytes that are not UTF-8 (a Latin-1 file
+ * name) shown as U+FFFD: an SVG that is not UTF-8 does not parse. */
 static void sb_escape(sbuf *b, const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        const int len = utf8_length(c);
+        if (len != 1) {
+            if (sb_reserve(b, len ? (size_t)len : 3)) {
+                memcpy(b->buf + b->len, len ? (const char *)c : "\xef\xbf\xbd", len ? (size_t)len : 3);
+                b->len += len ? (size_t)len : 3;
+                b->buf[b->len] = 0;
+            }
+            c += len ? len - 1 : 0;
+            continue;
+        }
         switch (*c) {
         case '&': sb_puts(b, "&amp;"); break;
         case '<': sb_puts(b, "&lt;"); break;

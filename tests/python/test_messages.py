@@ -129,3 +129,92 @@ def test_double_dash_ends_options(tmp_path):
     assert_error(run("compare", "--", "x.npy", "y.npy", "--format"), 2)
     for cmd in ("matrix", "validate"):
         assert_error(run(cmd, "--", "x.npy"), 2, names="x.npy")
+
+
+# ------------------------------------------------- 16: names that are not plain text
+
+# File names as bytes: Latin-1 (not UTF-8), a newline, a quote and a
+# backslash, an escape sequence, a truncated UTF-8 sequence, an encoded
+# surrogate (not UTF-8 either), and valid UTF-8 that must stay as it is.
+ODD_NAMES = [b"lat\xe9in.npy", b"new\nline.npy", b'quo"te\\.npy', b"esc\x1b[31m.npy", b"trunc\xe2\x82.npy",
+             b"sur\xed\xa0\x80.npy", "caf\u00e9 \u5c64.npy".encode()]
+
+
+def run_bytes(*args):
+    """simrep with byte arguments; (exit code, stdout bytes, stderr bytes)."""
+    p = subprocess.run([bytes(simrep_bin())] + [a if isinstance(a, bytes) else str(a).encode() for a in args],
+                       capture_output=True, timeout=120, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    return p.returncode, p.stdout, p.stderr
+
+
+def one_error_line(code, err, want_code):
+    assert code == want_code, err
+    lines = err.split(b"\n")
+    assert len(lines) == 2 and lines[1] == b"" and lines[0].startswith(b"simrep: error: "), err
+    assert not any(c < 0x20 and c != 9 for c in lines[0]), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES, ids=[repr(n) for n in ODD_NAMES])
+def test_odd_file_names(name, tmp_path):
+    """JSON stays JSON, and gives the name back: bytes that are not UTF-8
+    are \\udcXX (Python's os.fsdecode reading, so os.fsencode returns the
+    bytes); errors and warnings stay one line; info's lines too."""
+    d = bytes(tmp_path)
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((N, 5))
+    x[:, 4] = 1.0  # a dead feature: a warning naming the file
+    path = os.path.join(d, name)
+    with open(path, "wb") as f:
+        np.save(f, x)
+    y = os.path.join(d, b"y.npy")
+    np.save(os.fsdecode(y), x[:, :3] + 0.1 * rng.standard_normal((N, 3)))
+    code, out, err = run_bytes("compare", path, y, "-m", "cca,cka", "--format", "json")
+    assert code == 0, err
+    j = json.loads(out)
+    assert os.fsencode(j["x"]["path"]) == path
+    assert any(os.fsencode(w).startswith(path) for w in j["warnings"]), j
+    # The same warning on stderr, on one line.
+    code, out, err = run_bytes("compare", path, y, "-m", "cca")
+    assert code == 0 and err.count(b"\n") == 1 and err.startswith(b"simrep: warning: "), err
+    assert out.count(b"\n") == run_bytes("compare", y, y, "-m", "cca")[1].count(b"\n"), out
+    # A file that does not exist, and bad data, named on one line.
+    one_error_line(*run_bytes("compare", path + b"-missing", y)[::2], 1)
+    bad = x.copy()
+    bad[7, 2] = np.nan
+    with open(path, "wb") as f:
+        np.save(f, bad)
+    line = one_error_line(*run_bytes("compare", path, y)[::2], 1)
+    assert b"row 7" in line
+    # info: one line per array, the name first.
+    code, out, err = run_bytes("info", path)
+    assert code == 0 and out.count(b"\n") == 2, out
+
+
+def test_odd_names_in_matrix(tmp_path):
+    """A manifest with such names and paths: the JSON loads and gives them
+    back; the SVG figures are well-formed XML (U+FFFD for the bytes that are
+    not UTF-8) and index.html is UTF-8."""
+    import xml.etree.ElementTree as ET
+    d = bytes(tmp_path)
+    rng = np.random.default_rng(17)
+    z = rng.standard_normal((N, 3))
+    rows = [b"name,path"]
+    for k, name in enumerate(ODD_NAMES[:4]):
+        with open(os.path.join(d, name), "wb") as f:
+            np.save(f, z @ rng.standard_normal((3, 4)) + 0.1 * rng.standard_normal((N, 4)))
+        q = lambda s: b'"' + s.replace(b'"', b'""') + b'"'
+        rows.append(q(b"n" + name[:-4]) + b"," + q(name))
+    (tmp_path / "m.csv").write_bytes(b"\n".join(rows) + b"\n")
+    out_dir = tmp_path / "out"
+    code, out, err = run_bytes("matrix", "--manifest", tmp_path / "m.csv", "-m", "cka", "--format", "json",
+                               "-o", out_dir, "--no-png")
+    assert code == 0, err
+    j = json.loads(out)
+    assert [os.fsencode(n) for n in j["names"]] == [b"n" + n[:-4] for n in ODD_NAMES[:4]]
+    assert [os.fsencode(i["path"]) for i in j["inputs"]] == [os.path.join(d, n) for n in ODD_NAMES[:4]]
+    svgs = sorted(out_dir.glob("*.svg"))
+    assert svgs
+    for svg in svgs:
+        ET.parse(svg)
+    (out_dir / "index.html").read_bytes().decode("utf-8")
