@@ -103,7 +103,7 @@ check: deps
 	$(MAKE) all $(A)/simrep $(A)/test_unit $(REPLAY) $(AREPLAY)
 	$(MAKE) check-docs check-unit check-python check-asan check-fuzz check-valgrind check-mpi
 	$(MAKE) check-pkg check-install
-	$(MAKE) check-findings
+	$(MAKE) check-findings check-validate
 
 # The Python package's tests (tests/python_pkg) against this build's library
 # and CLI.  Not on the sanitizer build: an ASan libsimrep.so only loads into a
@@ -147,6 +147,21 @@ findings:
 	$(MAKE) $(B)/simrep $(B)/libsimrep.so
 	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
 		$(PY) examples/findings/run.py --work $(B)/findings --demo-data examples/data
+
+# The benchmark of the measures (examples/validate, docs/validate.md):
+# Ding et al.'s and ReSi's tests on networks trained here, every measure of
+# the registry through simrep validate, report in examples/validate/report/
+# (under 15 minutes on 2 cores); check-validate runs its ci config on
+# scikit-learn's digits (a minute of CPU) and checks the pipeline's numbers.
+.PHONY: check-validate validate
+check-validate:
+	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
+		PYTHONPATH=python $(PY) -m pytest -q tests/validate
+validate:
+	@tools/install-deps.sh dataset-fashion-mnist
+	$(MAKE) $(B)/simrep $(B)/libsimrep.so
+	OPENBLAS_NUM_THREADS=1 SIMREP_LIBRARY=$(abspath $(B)/libsimrep.so) SIMREP_BIN=$(abspath $(B)/simrep) \
+		nice -n 10 $(PY) examples/validate/run.py --work $(B)/validate
 
 # README.md and docs/*.md: every relative link resolves, README under 250
 # lines, nothing in the repository reads from outside it (check_docs.py),

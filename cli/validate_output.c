@@ -267,7 +267,7 @@ static void print_table(const vd_run *v)
                 printf(" %9.3g %9.3g", q->rho_perm_p, q->tau_perm_p);
             printf(" %6.3f\n", q->bad_fraction);
         }
-    printf("\nranking by Spearman rho%s (higher: the distance follows the %s difference more closely):\n",
+    printf("\nranking by Spearman rho%s; higher: the distance follows the %s difference more closely\n",
            v->nfam > 1 ? " (mean over the references)" : "", score_name(v));
     for (int k = 0; k < r->nmeasures; k++) {
         const int t = v->ranking[k];
@@ -441,7 +441,7 @@ static void ranking_figure(vd_figs *F, const vd_run *v)
     char title[300], sub[300], ci[80];
     snprintf(title, sizeof title, "Spearman rho of distance and |%s difference|", score_name(v));
     if (G > 1)
-        snprintf(sub, sizeof sub, "bars: mean over %d references (dots); notes: mean one-sided p", G);
+        snprintf(sub, sizeof sub, "bars: mean over %d references; notes: mean one-sided p", G);
     else
         snprintf(sub, sizeof sub, "reference %s; notes: one-sided p-value", r->in[v->fam[0].ref].name);
     snprintf(ci, sizeof ci, "%g%% bootstrap interval over the rows", 100 * v->ro.ci);

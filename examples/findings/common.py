@@ -87,6 +87,17 @@ def shuffled_labels(y):
     return y[np.random.default_rng(LABEL_PERMUTATION_SEED).permutation(len(y))]
 
 
+def randomized_labels(y, fraction):
+    """Labels "random<f>" (ReSi's label randomization, examples/validate): a
+    fixed fraction f of the training labels (the same samples for every
+    network of that f) replaced by uniformly random classes."""
+    rng = np.random.default_rng(LABEL_PERMUTATION_SEED)
+    pick = rng.permutation(len(y))[:int(round(fraction * len(y)))]
+    y = y.copy()
+    y[pick] = rng.integers(0, 10, size=len(pick))
+    return y
+
+
 def build_model(spec, image_shape):
     """The network of a spec and the names of the layers to capture, in depth order."""
     _, h, w = image_shape
@@ -164,6 +175,8 @@ def train_one(spec, workdir):
     xtr, ytr, xev, yev = load_data(spec["dataset"], spec["n_train"], spec["n_eval"])
     if spec["labels"] == "shuffled":
         ytr = shuffled_labels(ytr)
+    elif spec["labels"].startswith("random"):
+        ytr = randomized_labels(ytr, float(spec["labels"][len("random"):]))
     torch.manual_seed(spec["seed"])
     model, layers = build_model(spec, xtr.shape[1:])
     if spec["optimizer"] == "adam":

@@ -26,6 +26,7 @@ void suite_rows(void);
 void suite_stats(void);
 void suite_registry(void);
 void suite_errors(void);
+void suite_validate(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -63,6 +64,7 @@ int main(void)
     RUN(rows);
     RUN(stats);
     RUN(registry);
+    RUN(validate);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }

@@ -288,6 +288,24 @@ static simrep_status sc_cca_details(simrep_ctx *ctx, const void *arg, double *di
 }
 
 /* Classical MDS of the distances between the rows of x. */
+/* simrep_rank_test with a bootstrap and permutations, exact tau (n = 10,
+ * no ties). */
+static simrep_status sc_rank(simrep_ctx *ctx, const void *arg, double *digest)
+{
+    (void)arg;
+    double x[10], y[10];
+    for (int i = 0; i < 10; i++)
+        x[i] = i, y[i] = (i * 7) % 10;
+    simrep_rank_options o;
+    simrep_rank_options_init(&o);
+    o.bootstrap = 3;
+    o.permutations = 3;
+    simrep_rank_result r;
+    simrep_status st = simrep_rank_test(ctx, 10, x, y, &o, &r);
+    *digest = st == SIMREP_OK ? r.rho + r.tau + r.tau_p + r.rho_ci_low + r.rho_perm_p : 0;
+    return st;
+}
+
 static simrep_status sc_mds(simrep_ctx *ctx, const void *arg, double *digest)
 {
     const data *d = arg;
@@ -570,6 +588,8 @@ void suite_alloc(void)
     CHECK(n > 10);
     n = sweep("cca_details", sc_cca_details, &d);
     CHECK(n > 5);
+    n = sweep("rank test", sc_rank, NULL);
+    CHECK(n >= 5);
     n = sweep("mds", sc_mds, &d);
     CHECK(n > 0);
     n = sweep("clustering and figures", sc_figures, NULL);
