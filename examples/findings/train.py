@@ -37,7 +37,13 @@ def _worker(spec, work):
 
 def train_all(config, work, jobs=2, log=print):
     """Train every network of config into work/nets; returns {name: info}."""
-    specs = experiments.all_specs(experiments.plan(config))
+    return train_specs(experiments.all_specs(experiments.plan(config)), work, jobs, log)
+
+
+def train_specs(specs, work, jobs=2, log=print):
+    """Train the networks of specs (common.train_one's dicts, most expensive
+    first) into work/nets in a pool of jobs processes; returns {name: info}.
+    examples/validate trains its own specs with it."""
     infos, t0 = {}, time.time()
     ctx = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:

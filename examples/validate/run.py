@@ -43,10 +43,8 @@ WORK/results.json into OUT/report.md (+ figures, the HTML pages).
 """
 
 import argparse
-import concurrent.futures
 import csv
 import json
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -95,24 +93,6 @@ def plan(c):
                       epochs=c["noise_epochs"], n_train=c["noise_n_train"]) for s in range(c["noise_seeds"])]
              for f in c["noise_fractions"]}
     return depth, cnn, noise
-
-
-def _worker(s, work):
-    import common
-    return common.train_one(s, work)
-
-
-def train_all(specs, work, jobs, log):
-    infos, t0 = {}, time.time()
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-        futs = {ex.submit(_worker, s, work): s["name"] for s in specs}
-        for f in concurrent.futures.as_completed(futs):
-            info = f.result()
-            infos[futs[f]] = info
-            log("  [%2d/%d %5.0fs] %-46s train %.3f held-out %.3f %3d epochs %5.1fs"
-                % (len(infos), len(specs), time.time() - t0, futs[f], info["train_acc"], info["eval_acc"],
-                   info["epochs"], info["seconds"]))
-    return infos
 
 
 # ------------------------------------------------------------------ probes
@@ -309,7 +289,8 @@ def main():
     specs = depth + cnn + [s for nets in noise.values() for s in nets]
     print("validate: training %d networks (%s, %d processes) into %s/nets" % (len(specs), a.config, a.jobs, a.work),
           flush=True)
-    infos = train_all(specs, a.work, a.jobs, lambda s: print(s, flush=True))
+    import train  # examples/findings/train.py: the same pool (fork, one torch thread per worker)
+    infos = train.train_specs(specs, a.work, a.jobs, lambda s: print(s, flush=True))
     t1 = time.time()
     print("validate: probes and simrep validate", flush=True)
     res = run_tests(c, a.work, lambda s: print(s, flush=True))

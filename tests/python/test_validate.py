@@ -339,3 +339,28 @@ def test_outputs_that_cannot_be_written(tmp_path):
         p = subprocess.run([str(simrep_bin()), "validate", "--manifest", str(m), "--score", "acc", "-m", "cka",
                             "--format", "json"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     assert p.returncode == 1 and "write failed" in p.stderr, p.stderr
+
+
+def test_ctrl_c_during_the_bootstrap(tmp_path):
+    """10^7 resamples take minutes; SIGINT after 1 s stops the run within
+    about a second, exit 130, one line, no partial output, no -o files."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from conftest import simrep_bin
+    m = make_family(tmp_path, k=8)
+    out = tmp_path / "out"
+    p = subprocess.Popen([str(simrep_bin()), "validate", "--manifest", str(m), "--score", "acc", "-m", "cka",
+                          "--bootstrap", "10000000", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    time.sleep(1.0)
+    assert p.poll() is None, "finished before the signal"
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, (p.returncode, stderr)
+    assert time.monotonic() - t <= (3.0 if SANITIZED else 2.0)
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert lines and lines[-1].startswith("simrep: interrupted") and "error" not in stderr, stderr
+    assert stdout == "" and not out.exists()
