@@ -60,6 +60,18 @@ sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
 
+
+def _own_module(name):
+    """examples/validate/NAME.py by its path: examples/findings has modules of
+    the same names (report.py), and importing its train.py puts that directory
+    first on sys.path."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("validate_" + name, os.path.join(HERE, name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 CONFIGS = {
     "full": {"dataset": "fashion", "n_train": 6000, "n_eval": 2500, "rows_n": 800,
              "depth_seeds": 5, "depth": 4, "width": 64, "epochs": 6, "cnn_seeds": 3, "cnn_width": 12, "cnn_epochs": 3,
@@ -303,7 +315,7 @@ def main():
     with open(os.path.join(a.work, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     if not a.no_report:
-        import report
+        report = _own_module("report")
         report.write(a.work, a.out)
         print("validate: report in %s/report.md (%.0f s)" % (a.out, time.time() - t0), flush=True)
 
