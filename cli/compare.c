@@ -274,13 +274,22 @@ static void layout_text(const compare_args *a, const input *in, char *buf, size_
     }
 }
 
-static void json_shape(const input *in)
+/* One input's JSON object: path, features, kept, and for arrays that are
+ * not 2-D their shape and the layout that made them samples x features. */
+static void json_input(const input *in, int64_t kept, const char *layout)
 {
-    const simrep_array_info *info = simrep_input_info(in->in);
-    fputs(", \"shape\": [", stdout);
-    for (int i = 0; i < info->ndim; i++)
-        printf("%s%lld", i ? ", " : "", (long long)info->shape[i]);
-    fputc(']', stdout);
+    fputs("{\"path\": ", stdout);
+    json_string(stdout, in->spec);
+    printf(", \"features\": %lld, \"kept\": %lld", (long long)in->p, (long long)kept);
+    if (in->dims.ndim != 2) {
+        const simrep_array_info *info = simrep_input_info(in->in);
+        fputs(", \"shape\": [", stdout);
+        for (int i = 0; i < info->ndim; i++)
+            printf("%s%lld", i ? ", " : "", (long long)info->shape[i]);
+        fputs("], \"layout\": ", stdout);
+        json_string(stdout, layout);
+    }
+    fputc('}', stdout);
 }
 
 static void progress(int64_t done, int64_t total, time_t start, int *shown)
@@ -358,23 +367,11 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     layout_text(a, y, ly, sizeof ly);
 
     if (a->format == FORMAT_JSON) {
-        printf("{\"n\": %lld, \"x\": {\"path\": ", (long long)x->n);
-        json_string(stdout, x->spec);
-        printf(", \"features\": %lld, \"kept\": %lld", (long long)x->p, (long long)kept_x);
-        if (x->dims.ndim != 2) {
-            json_shape(x);
-            fputs(", \"layout\": ", stdout);
-            json_string(stdout, lx);
-        }
-        fputs("}, \"y\": {\"path\": ", stdout);
-        json_string(stdout, y->spec);
-        printf(", \"features\": %lld, \"kept\": %lld", (long long)y->p, (long long)kept_y);
-        if (y->dims.ndim != 2) {
-            json_shape(y);
-            fputs(", \"layout\": ", stdout);
-            json_string(stdout, ly);
-        }
-        fputs("}, \"measures\": {", stdout);
+        printf("{\"n\": %lld, \"x\": ", (long long)x->n);
+        json_input(x, kept_x, lx);
+        fputs(", \"y\": ", stdout);
+        json_input(y, kept_y, ly);
+        fputs(", \"measures\": {", stdout);
         for (int i = 0, first = 1; i < a->nmeasures; i++) {
             const simrep_result *r = &res[i];
             if (!has_result(ex, i))

@@ -265,24 +265,13 @@ void cli_measures_split_of(const simrep_measure *ids, int count, cli_measures_sp
     }
 }
 
-/* Move results computed for a sub-list into the full list's places. */
-static void place(simrep_result *results, const int *at, simrep_result *part, int count)
-{
-    for (int k = 0; k < count; k++)
-        results[at[k]] = part[k];
-}
-
 /* A failure that belongs to one measure of the list (cli_measure_error). */
 static int measure_failure(simrep_status st)
 {
     return st == SIMREP_E_DEGENERATE || st == SIMREP_E_NUMERIC;
 }
 
-/* After the list failed with st: each measure on its own (one(k, result)
- * computes measure k of the sub-list). */
-typedef simrep_status (*one_fn)(const void *args, int k, simrep_result *r);
-
-/* The failure in ctx as measure at's error: the side at fault is the
+/* The failure in ctx as one measure's error: the side at fault is the
  * context's (simrep_ctx_error names input ix or iy of the call). */
 static void note_failure(simrep_ctx *ctx, simrep_status st, int ix, int iy, cli_measure_error *err)
 {
@@ -294,78 +283,74 @@ static void note_failure(simrep_ctx *ctx, simrep_status st, int ix, int iy, cli_
     snprintf(err->detail, sizeof err->detail, "%s", err->side >= 0 ? e.detail : err->msg);
 }
 
-static simrep_status each_alone(simrep_ctx *ctx, simrep_status st, int count, const int *at, one_fn one,
-                                const void *args, int ix, int iy, simrep_result *results, cli_measure_error *errs)
+/* A library call computing measures ms[0..count) into out. */
+typedef simrep_status (*list_fn)(const void *args, const simrep_measure *ms, int count, simrep_result *out);
+
+/* The sub-list ms (its places in the full list: at) in one call, its
+ * results moved to results[at[k]]; when it fails with a measure's failure,
+ * each measure on its own, those that fail noted in errs[at[k]] (ix and iy:
+ * the call's inputs, for the side at fault). */
+static simrep_status run_list(simrep_ctx *ctx, const simrep_measure *ms, int count, const int *at, list_fn fn,
+                              const void *args, int ix, int iy, simrep_result *results, cli_measure_error *errs)
 {
+    if (count == 0)
+        return SIMREP_OK;
+    simrep_result part[SIMREP_MEASURE_COUNT];
+    simrep_status st = fn(args, ms, count, part);
+    if (st == SIMREP_OK) {
+        for (int k = 0; k < count; k++)
+            results[at[k]] = part[k];
+        return st;
+    }
     if (!measure_failure(st))
         return st;
     for (int k = 0; k < count; k++) {
-        simrep_result r;
-        st = one(args, k, &r);
-        if (st == SIMREP_OK) {
-            results[at[k]] = r;
-        } else if (measure_failure(st)) {
+        st = fn(args, &ms[k], 1, &part[k]);
+        if (st == SIMREP_OK)
+            results[at[k]] = part[k];
+        else if (measure_failure(st))
             note_failure(ctx, st, ix, iy, &errs[at[k]]);
-        } else {
+        else if (st != SIMREP_OK)
             return st;
-        }
     }
     return SIMREP_OK;
 }
 
 typedef struct moments_args {
     simrep_ctx *ctx;
-    const cli_measures_split *s;
     const simrep_pairs *pairs;
     int i, j;
 } moments_args;
 
-static simrep_status one_moments(const void *args, int k, simrep_result *r)
+static simrep_status moments_list(const void *args, const simrep_measure *ms, int count, simrep_result *out)
 {
     const moments_args *m = args;
-    return simrep_pairs_compare(m->ctx, m->pairs, m->i, m->j, &m->s->moments[k], 1, r);
+    return simrep_pairs_compare(m->ctx, m->pairs, m->i, m->j, ms, count, out);
 }
 
 simrep_status cli_pair_moments(simrep_ctx *ctx, const cli_measures_split *s, const simrep_pairs *pairs, int i, int j,
                                simrep_result *results, cli_measure_error *errs)
 {
-    if (s->nmoments == 0)
-        return SIMREP_OK;
-    simrep_result part[SIMREP_MEASURE_COUNT];
-    simrep_status st = simrep_pairs_compare(ctx, pairs, i, j, s->moments, s->nmoments, part);
-    if (st == SIMREP_OK) {
-        place(results, s->moments_at, part, s->nmoments);
-        return st;
-    }
-    const moments_args args = {ctx, s, pairs, i, j};
-    return each_alone(ctx, st, s->nmoments, s->moments_at, one_moments, &args, i, j, results, errs);
+    const moments_args args = {ctx, pairs, i, j};
+    return run_list(ctx, s->moments, s->nmoments, s->moments_at, moments_list, &args, i, j, results, errs);
 }
 
 typedef struct rows_args {
     simrep_ctx *ctx;
-    const cli_measures_split *s;
     const simrep_matrix *x, *y;
     const simrep_options *opt;
 } rows_args;
 
-static simrep_status one_rows(const void *args, int k, simrep_result *r)
+static simrep_status rows_list(const void *args, const simrep_measure *ms, int count, simrep_result *out)
 {
     const rows_args *m = args;
-    return simrep_compare(m->ctx, m->x, m->y, m->opt, &m->s->rows[k], 1, r);
+    return simrep_compare(m->ctx, m->x, m->y, m->opt, ms, count, out);
 }
 
 simrep_status cli_pair_rows(simrep_ctx *ctx, const cli_measures_split *s, const simrep_matrix *x,
                             const simrep_matrix *y, const simrep_options *opt, simrep_result *results,
                             cli_measure_error *errs)
 {
-    if (s->nrows == 0)
-        return SIMREP_OK;
-    simrep_result part[SIMREP_MEASURE_COUNT];
-    simrep_status st = simrep_compare(ctx, x, y, opt, s->rows, s->nrows, part);
-    if (st == SIMREP_OK) {
-        place(results, s->rows_at, part, s->nrows);
-        return st;
-    }
-    const rows_args args = {ctx, s, x, y, opt};
-    return each_alone(ctx, st, s->nrows, s->rows_at, one_rows, &args, 0, 1, results, errs);
+    const rows_args args = {ctx, x, y, opt};
+    return run_list(ctx, s->rows, s->nrows, s->rows_at, rows_list, &args, 0, 1, results, errs);
 }

@@ -808,10 +808,7 @@ static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
         return SIMREP_E_INVALID;
     if (!similarity)
         return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: similarity is NULL");
-    char xname[256], yname[256];
-    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
+    simrep_status st = simrep__check_xy(ctx, x, y, NULL);
     if (st != SIMREP_OK)
         return st;
     if ((st = simrep__option_check(ctx, SIMREP_OPT_RBF_SIGMA, sigma)) != SIMREP_OK)

@@ -615,15 +615,10 @@ simrep_status simrep_compare(simrep_ctx *ctx, const simrep_matrix *x, const simr
     simrep_status st = check_measures(ctx, measures, count, 1);
     if (st == SIMREP_OK)
         st = simrep__options_check(ctx, options, measures, count);
-    char xname[256], yname[256];
     if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
+        st = simrep__check_xy(ctx, x, y, "rows");
     if (st != SIMREP_OK)
         return st;
-    if (x->rows != y->rows)
-        return simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, "rows");
     /* Linear measures through moments, kernel measures from the rows; the
      * results keep the caller's order. */
     simrep_measure linear[SIMREP_MEASURE_COUNT];

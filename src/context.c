@@ -189,37 +189,32 @@ const char *simrep__input_name(const simrep_ctx *ctx, int input, int inputs, cha
     return buf;
 }
 
+/* The name simrep__fail_side gives side 0 (x) or 1 (y), and the input it
+ * is: within a pair of a simrep_pairs, input i or j, by the caller's name
+ * of that input, else x or y. */
+static int side_input(const simrep_ctx *ctx, int side, char *name, size_t cap)
+{
+    const int input = ctx->pair_input[side] >= 0 ? ctx->pair_input[side] : side;
+    if (ctx->names && input < ctx->nnames)
+        simrep__input_name(ctx, input, 0, name, cap);
+    else
+        snprintf(name, cap, "%s", side == 0 ? "x" : "y");
+    return input;
+}
+
 simrep_status simrep__fail_input(simrep_ctx *ctx, simrep_status status, int input, int inputs, const char *fmt, ...)
 {
     if (!ctx)
         return status;
     char name[SIMREP__MSG_MAX / 4];
-    simrep__input_name(ctx, input, inputs, name, sizeof name);
+    const int at = inputs > 0 ? input : side_input(ctx, input, name, sizeof name);
+    if (inputs > 0)
+        simrep__input_name(ctx, input, inputs, name, sizeof name);
     va_list ap;
     va_start(ap, fmt);
     vfail(ctx, status, name, fmt, ap);
     va_end(ap);
-    ctx->err_input = input;
-    return status;
-}
-
-simrep_status simrep__fail_side(simrep_ctx *ctx, simrep_status status, int side, const char *fmt, ...)
-{
-    if (!ctx)
-        return status;
-    /* Within a pair of a simrep_pairs, the side is one of its inputs; named
-     * by the caller's name of that input, else x or y. */
-    const int input = ctx->pair_input[side] >= 0 ? ctx->pair_input[side] : side;
-    char name[SIMREP__MSG_MAX / 4];
-    if (ctx->names && input < ctx->nnames)
-        simrep__input_name(ctx, input, 0, name, sizeof name);
-    else
-        snprintf(name, sizeof name, "%s", side == 0 ? "x" : "y");
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(ctx, status, name, fmt, ap);
-    va_end(ap);
-    ctx->err_input = input;
+    ctx->err_input = at;
     return status;
 }
 
@@ -464,5 +459,22 @@ simrep_status simrep__check_matrix(simrep_ctx *ctx, const simrep_matrix *m, cons
         return simrep__fail(ctx, SIMREP_E_INVALID, "%s: unknown dtype %d", name, (int)m->dtype);
     if (m->rows < 0 || m->cols < 0 || m->row_stride < 0 || m->col_stride < 0)
         return simrep__fail(ctx, SIMREP_E_INVALID, "%s: negative size or stride", name);
+    return SIMREP_OK;
+}
+
+simrep_status simrep__check_xy(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, const char *rows_what)
+{
+    char name[SIMREP__MSG_MAX / 4];
+    const simrep_matrix *m[2] = {x, y};
+    for (int s = 0; s < 2; s++) {
+        simrep_status st = simrep__check_matrix(ctx, m[s], simrep__input_name(ctx, s, 2, name, sizeof name));
+        if (st != SIMREP_OK) {
+            if (ctx)
+                ctx->err_input = s;
+            return st;
+        }
+    }
+    if (rows_what && x->rows != y->rows)
+        return simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, rows_what);
     return SIMREP_OK;
 }

@@ -305,10 +305,7 @@ simrep_status simrep_dftcca_update(simrep_ctx *ctx, simrep_dftcca *d, const simr
 {
     if (!ctx || !d)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_dftcca_update: invalid arguments");
-    char xname[256], yname[256];
-    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
+    simrep_status st = simrep__check_xy(ctx, x, y, NULL);
     if (st != SIMREP_OK)
         return st;
     const simrep_matrix *m[2] = {x, y};

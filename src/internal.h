@@ -84,20 +84,17 @@ simrep_status simrep__fail(simrep_ctx *ctx, simrep_status status, const char *fm
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* Record a failure of side 0 (x) or 1 (y) of the current pair (or of a
- * two-input call): "<name>: <detail>" with the input's name
- * (simrep__input_name), and the input in the error info. */
-simrep_status simrep__fail_side(simrep_ctx *ctx, simrep_status status, int side, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-/* The same for input k of `inputs` inputs (K-input calls). */
+/* Record a failure of input k of `inputs` inputs (K-input calls):
+ * "<name>: <detail>" with the input's name (simrep__input_name), and the
+ * input in the error info.  inputs 0: k is side 0 (x) or 1 (y) of the
+ * current pair of a simrep_pairs (its input i or j) or of a two-input call
+ * (simrep__fail_side). */
 simrep_status simrep__fail_input(simrep_ctx *ctx, simrep_status status, int input, int inputs, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
+#define simrep__fail_side(ctx, status, side, ...) simrep__fail_input(ctx, status, side, 0, __VA_ARGS__)
 /* "<input 0> has n0 rows but <input j> has nj" (names as below), input j
  * at fault. */
 simrep_status simrep__fail_rows(simrep_ctx *ctx, int j, int inputs, int64_t n0, int64_t nj, const char *what);
@@ -164,6 +161,10 @@ int64_t simrep__mask_item_of(const simrep_mask *m, int64_t token);
 
 /* Validate a matrix view argument; name is "x" or "y" for the message. */
 simrep_status simrep__check_matrix(simrep_ctx *ctx, const simrep_matrix *m, const char *name);
+/* The views x and y of a two-input call, each named as simrep__input_name
+ * says and blamed on its input; rows_what non-NULL: their numbers of rows
+ * must agree too ("x has 10 <rows_what> but y has 9", y at fault). */
+simrep_status simrep__check_xy(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, const char *rows_what);
 
 /* Independent pieces of one call (tasks.c): fn(task_ctx, args[i]) for i <
  * count, side by side on up to simrep_blas_threads() threads with one BLAS

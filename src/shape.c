@@ -121,22 +121,25 @@ static simrep_status shape(simrep_ctx *ctx, const simrep__prepared *pr, double *
     return st;
 }
 
-simrep_status simrep__shape_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+/* Both forms: the similarity is the cosine, the distance its angle or the
+ * Euclidean distance of the aligned, normalised sides. */
+static simrep_status shape_result(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r, int euclidean)
 {
     double cosv = 0, d2 = 0;
     simrep_status st = shape(ctx, pr, &cosv, &d2);
     r->similarity = cosv;
-    r->distance = acos(cosv);
+    r->distance = euclidean ? sqrt(d2) : acos(cosv);
     return st;
+}
+
+simrep_status simrep__shape_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
+{
+    return shape_result(ctx, pr, r, 0);
 }
 
 simrep_status simrep__shape_euclidean(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r)
 {
-    double cosv = 0, d2 = 0;
-    simrep_status st = shape(ctx, pr, &cosv, &d2);
-    r->similarity = cosv;
-    r->distance = sqrt(d2);
-    return st;
+    return shape_result(ctx, pr, r, 1);
 }
 
 /* The whitening needs each side's eigendecomposition unless alpha skips it. */

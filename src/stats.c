@@ -594,10 +594,7 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
 {
     if (!s || !x || !y)
         return simrep__fail(ctx, SIMREP_E_INVALID, "statistics, x or y is NULL");
-    char xname[256], yname[256];
-    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
+    simrep_status st = simrep__check_xy(ctx, x, y, NULL);
     if (st != SIMREP_OK)
         return st;
     if (!s->pending || x->rows != s->cur_rows || y->rows != s->cur_rows || x->cols != s->p || y->cols != s->q)

@@ -84,13 +84,7 @@ simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_
     }
     if (!r)
         return simrep__fail(ctx, SIMREP_E_INVALID, "%s: result is NULL", who);
-    char xname[256], yname[256];
-    simrep_status st = simrep__check_matrix(ctx, x, simrep__input_name(ctx, 0, 2, xname, sizeof xname));
-    if (st == SIMREP_OK)
-        st = simrep__check_matrix(ctx, y, simrep__input_name(ctx, 1, 2, yname, sizeof yname));
-    if (st == SIMREP_OK && x->rows != y->rows)
-        st = simrep__fail_rows(ctx, 1, 2, x->rows, y->rows, "rows");
-    return st;
+    return simrep__check_xy(ctx, x, y, "rows");
 }
 
 simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, int side, const char *who, double **out)
