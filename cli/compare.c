@@ -353,8 +353,12 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     simrep_result ok[SIMREP_MEASURE_COUNT]; /* the measures with a result, for the kept counts and warnings */
     int nok = 0;
     for (int i = 0; i < a->nmeasures; i++)
-        if (has_result(ex, i))
-            ok[nok++] = res[i];
+        if (has_result(ex, i)) {
+            ok[nok] = res[i];
+            if (a->features_first) /* features x samples already: the hint is for the other reading */
+                ok[nok].warnings &= ~SIMREP_WARN_LAYOUT;
+            nok++;
+        }
     const simrep_result *kept = report_kept_result(ok, nok);
     char warn[8][REPORT_WARNING_MAX];
     int nw = report_warnings(ok, nok, ex->nsteps ? x->dims.items : x->n, x->spec, y->spec, x->p, y->p, warn, 7);
@@ -676,6 +680,14 @@ static int compare_open(compare_run *c)
         rc = open_input(c->ctx, y, a->y, &a->layout);
     if (rc >= 0 || !c->moments_pass)
         return rc;
+    if (x->dims.ndim == 2 && y->dims.ndim == 2 && x->n != y->n && x->p == y->p)
+        /* Read the other way round they would pair: say which way. */
+        return cli_error(EXIT_DATA, "%s: has %lld samples but %s has %lld; rows of X and Y must come from the same "
+                         "inputs (read as %s they would pair: %s --features-first if the arrays are %s)", a->y,
+                         (long long)y->n, a->x, (long long)x->n,
+                         a->features_first ? "samples x features" : "features x samples",
+                         a->features_first ? "leave out" : "add",
+                         a->features_first ? "samples x features" : "features x samples");
     simrep_input *both[2] = {x->in, y->in};
     simrep_status st = simrep_inputs_agree(c->ctx, both, 2);
     if (st != SIMREP_OK)
@@ -686,8 +698,7 @@ static int compare_open(compare_run *c)
         return rc;
     if (x->n != y->n)
         return cli_error(EXIT_DATA, "%s: has %lld samples but %s has %lld; rows of X and Y must come from the same "
-                         "inputs%s", a->y, (long long)y->n, a->x, (long long)x->n,
-                         a->features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+                         "inputs", a->y, (long long)y->n, a->x, (long long)x->n);
     if (x->n < 1)
         return cli_error(EXIT_DATA, "%s: has no samples", a->x);
     if (x->n == 1)

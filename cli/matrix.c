@@ -331,7 +331,12 @@ int mx_load_inputs(mx_run *r, const matrix_args *a)
                            "input must have the same samples in the same order%s",
                            a->manifest, r->in[i].line, r->in[i].name, r->in[i].spec, (long long)d.items,
                            r->in[0].name, r->in[0].line, r->in[0].spec, (long long)d0.items,
-                           a->layout.features_first ? "" : " (if your arrays are features x samples, add --features-first)");
+                           /* the hint only where read the other way round they would pair */
+                           d.features != d0.features || d.ndim != 2 ? ""
+                           : a->layout.features_first ? " (read as samples x features they would pair: leave out "
+                                                        "--features-first if the arrays are samples x features)"
+                                                      : " (read as features x samples they would pair: add "
+                                                        "--features-first if the arrays are features x samples)");
         } else if (d.items < 1) {
             char msg[600];
             snprintf(msg, sizeof msg, "%s: has no samples", r->in[i].spec);
@@ -509,10 +514,27 @@ static void input_warnings(mx_run *r, int i, int j, unsigned w)
         r->in[i].warn |= SIMREP_WARN_DEAD_FEATURES;
     if (w & SIMREP_WARN_DEAD_Y)
         r->in[j].warn |= SIMREP_WARN_DEAD_FEATURES;
-    if (w & SIMREP_WARN_MIXED_PRECISION) {
-        r->in[i].warn |= SIMREP_WARN_MIXED_PRECISION;
-        r->in[j].warn |= SIMREP_WARN_MIXED_PRECISION;
-    }
+    const unsigned both = w & (SIMREP_WARN_MIXED_PRECISION | SIMREP_WARN_LAYOUT);
+    r->in[i].warn |= both;
+    r->in[j].warn |= both;
+}
+
+/* The names of the first inputs with warning flag (at most 4, then "..."),
+ * into list; returns how many inputs have it. */
+static int inputs_flagged(const mx_run *r, unsigned flag, char *list, size_t cap)
+{
+    int count = 0;
+    list[0] = 0;
+    for (int i = 0; i < r->K; i++)
+        if (r->in[i].warn & flag) {
+            size_t len = strlen(list);
+            if (count < 4 && len + 40 < cap)
+                snprintf(list + len, cap - len, "%s%s", count ? ", " : "", r->in[i].name);
+            else if (count == 4 && len + 5 < cap)
+                snprintf(list + len, cap - len, ", ...");
+            count++;
+        }
+    return count;
 }
 
 /* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>". */
@@ -836,8 +858,9 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
         if (simrep_measure_get_info(r->measures[w])->outputs & SIMREP_OUT_KEPT) {
             s->kept_x[t] = res[w].kept_p;
             s->kept_y[t] = res[w].kept_q;
-            s->warn[t] = res[w].warnings;
+            s->warn[t] |= res[w].warnings;
         }
+        s->warn[t] |= res[w].warnings & SIMREP_WARN_LAYOUT; /* every measure's */
         simrep_result_clear(ctx, &res[w]);
     }
     return 0;
@@ -867,7 +890,8 @@ static void pass_note_pair(pass_state *s, int t)
         r->in[s->pi[t]].kept = s->kept_x[t];
     if (s->kept_y[t] >= 0)
         r->in[s->pj[t]].kept = s->kept_y[t];
-    input_warnings(r, s->pi[t], s->pj[t], s->warn[t]);
+    /* features x samples already: the layout hint is for the other reading */
+    input_warnings(r, s->pi[t], s->pj[t], s->warn[t] & (s->a->layout.features_first ? ~SIMREP_WARN_LAYOUT : ~0u));
 }
 
 /* MPI: every rank's results to rank 0, as the values themselves (so the
@@ -1152,35 +1176,21 @@ static void add_warning(mx_run *r, const char *fmt, ...)
 /* The compare command's warnings, once per input rather than per pair. */
 static void collect_warnings(mx_run *r)
 {
-    char list[400] = "";
-    int few = 0;
+    char list[400];
     int64_t n = r->in[0].n;
-    for (int i = 0; i < r->K; i++)
-        if (r->in[i].warn & SIMREP_WARN_FEW_SAMPLES) {
-            size_t len = strlen(list);
-            if (few < 4 && len < sizeof list - 40)
-                snprintf(list + len, sizeof list - len, "%s%s", few ? ", " : "", r->in[i].name);
-            few++;
-        }
+    const int few = inputs_flagged(r, SIMREP_WARN_FEW_SAMPLES, list, sizeof list);
     if (few)
-        add_warning(r, "n = %lld samples (the kept features of %d input%s: %s%s) %s", (long long)n, few,
-                    few == 1 ? "" : "s", list, few > 4 ? ", ..." : "", simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
+        add_warning(r, "n = %lld samples (the kept features of %d input%s: %s) %s", (long long)n, few,
+                    few == 1 ? "" : "s", list, simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
     for (int i = 0; i < r->K; i++)
         if (r->in[i].warn & SIMREP_WARN_DEAD_FEATURES)
             add_warning(r, "%s: %lld of %lld %s", r->in[i].name, (long long)(r->in[i].p - r->in[i].kept),
                         (long long)r->in[i].p, simrep_warning_text(SIMREP_WARN_DEAD_FEATURES));
-    list[0] = 0;
-    int mixed = 0;
-    for (int i = 0; i < r->K; i++)
-        if (r->in[i].warn & SIMREP_WARN_MIXED_PRECISION) {
-            size_t len = strlen(list);
-            if (mixed < 4 && len < sizeof list - 40)
-                snprintf(list + len, sizeof list - len, "%s%s", mixed ? ", " : "", r->in[i].name);
-            mixed++;
-        }
-    if (mixed)
-        add_warning(r, "pairs of %s%s: %s", list, mixed > 4 ? ", ..." : "",
-                    simrep_warning_text(SIMREP_WARN_MIXED_PRECISION));
+    if (inputs_flagged(r, SIMREP_WARN_MIXED_PRECISION, list, sizeof list))
+        add_warning(r, "pairs of %s: %s", list, simrep_warning_text(SIMREP_WARN_MIXED_PRECISION));
+    if (inputs_flagged(r, SIMREP_WARN_LAYOUT, list, sizeof list))
+        add_warning(r, "%s: %lld samples of more features each, in pairs of the same width: %s", list, (long long)n,
+                    simrep_warning_text(SIMREP_WARN_LAYOUT));
 }
 
 /*

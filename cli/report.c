@@ -111,9 +111,12 @@ int report_warnings(const simrep_result *res, int count, int64_t n, const char *
     unsigned seen = 0;
     for (int i = 0; i < count; i++)
         seen |= res[i].warnings;
+    if ((seen & SIMREP_WARN_LAYOUT) && nw < cap)
+        snprintf(warn[nw++], REPORT_WARNING_MAX, "%s and %s: %lld samples of %lld features each: %s", x_name,
+                 y_name, (long long)n, (long long)p, simrep_warning_text(SIMREP_WARN_LAYOUT));
     const simrep_result *k = report_kept_result(res, count);
     if (!k)
-        return 0;
+        return nw;
     if ((seen & SIMREP_WARN_MIXED_PRECISION) && nw < cap)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "%s", simrep_warning_text(SIMREP_WARN_MIXED_PRECISION));
     if ((seen & SIMREP_WARN_FEW_SAMPLES) && nw < cap)

@@ -498,6 +498,9 @@ const char *simrep_option_choice_name(simrep_option_id option, int value, char *
                                            ill-conditioned for 1e-6 (simrep_precision) */
 #define SIMREP_WARN_RECOMPUTED 128u  /* mixed precision was asked, but the values were recomputed in float64
                                         (simrep_compare, for SIMREP_WARN_MIXED_PRECISION) */
+#define SIMREP_WARN_LAYOUT 256u     /* every measure: x and y have more features than samples, and as many
+                                        features: what features x samples arrays read as samples x features
+                                        look like (simrep_pairs_compare, simrep_compare) */
 
 /*
  * What a warning flag means, in words callers print after their own

@@ -429,6 +429,10 @@ const char *simrep_warning_text(unsigned flag)
         return "precision mixed: the CCA-family values may be off by more than 1e-6 here (the covariance of x or y "
                "is too ill-conditioned for single-precision products; CKA and Procrustes are not affected); use "
                "float64 precision for them";
+    case SIMREP_WARN_LAYOUT:
+        return "more features than samples, and as many features on both sides: the shape of features x samples "
+               "arrays read as samples x features; if they are features x samples (the google/svcca layout), give "
+               "--features-first (Python: features_first=True)";
     case SIMREP_WARN_RECOMPUTED:
         return "precision mixed: x or y is too ill-conditioned for single-precision products, so the values were "
                "recomputed in float64";

@@ -119,7 +119,7 @@ def _doubles(ptr, count):
     return np.ctypeslib.as_array(ptr, shape=(count,)).copy()
 
 
-def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel):
+def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel, quiet=0):
     """The CLI's JSON "measures" object: per measure the outputs its registry
     row declares, under the library's keys, and the options it echoes."""
     out = {}
@@ -147,8 +147,12 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel):
             d["coefs"] = _doubles(r.coefs, r.ncoefs)
             if r.weights:
                 d["weights"] = _doubles(r.weights, r.ncoefs)
-        seen |= r.warnings
+        seen |= r.warnings & ~quiet
         out[mid] = d
+    if warn and seen & _native.WARN_LAYOUT:
+        warnings.warn("x and y: %d samples of %d features each: %s"
+                      % (n, p, _native.lib.simrep_warning_text(_native.WARN_LAYOUT).decode()),
+                      SimrepWarning, stacklevel=stacklevel)
     if warn and kept is not None:
         # The CLI's warning lines (cli/report.c), with the library's texts.
         text = lambda flag: _native.lib.simrep_warning_text(flag).decode()  # noqa: E731
@@ -171,7 +175,7 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel):
 _MEASURE_FAILURES = (_native.E_DEGENERATE, _native.E_NUMERIC)
 
 
-def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None):
+def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0):
     """call(codes, count, results) -> status; results converted and cleared,
     as a Results.  When the list fails because a measure is undefined for
     these data, each measure is computed on its own: the undefined ones go
@@ -185,7 +189,7 @@ def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None):
     try:
         if st not in _MEASURE_FAILURES or count == 1:
             ctx.check(st)
-            return Results(_results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4))
+            return Results(_results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4, quiet=quiet))
     finally:
         for i in range(count):
             _native.lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[i]))
@@ -418,9 +422,13 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
     mx, keep_x = _arrays.matrix(x, "x", features_first)
     my, keep_y = _arrays.matrix(y, "y", features_first)
     if mx.rows != my.rows:
+        # The hint only where read the other way round they would pair.
         raise InvalidArgument("y has %d samples but x has %d; rows of x and y must come from the same inputs%s"
-                              % (my.rows, mx.rows, "" if features_first else
-                                 " (if your arrays are features x samples, pass features_first=True)"),
+                              % (my.rows, mx.rows, "" if mx.cols != my.cols else
+                                 " (read as samples x features they would pair: leave out features_first=True if "
+                                 "the arrays are samples x features)" if features_first else
+                                 " (read as features x samples they would pair: pass features_first=True if the "
+                                 "arrays are features x samples)"),
                               _native.E_SHAPE)
     for name, m in (("x", mx), ("y", my)):
         if m.cols < 1:
@@ -430,7 +438,9 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
         out = _run_measures(
             ctx, lambda codes, count, res: _native.lib.simrep_compare(
                 ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, res),
-            ids, buf, coefs, mx.cols, my.cols, mx.rows, warn)
+            ids, buf, coefs, mx.cols, my.cols, mx.rows, warn,
+            # features x samples already: the layout hint is for the other reading
+            quiet=_native.WARN_LAYOUT if features_first else 0)
         if so is not None:
             ok = [mid for mid in ids if mid in out]
             added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ok, lambda mid: _BY_ID[mid][0])

@@ -138,7 +138,8 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
                             for nm, few, dead in ((names[i], _native.WARN_FEW_SAMPLES_X, _native.WARN_DEAD_X),
                                                   (names[j], _native.WARN_FEW_SAMPLES_Y, _native.WARN_DEAD_Y)):
                                 warn_out[nm] = (warn_out.get(nm, 0) | (_native.WARN_FEW_SAMPLES if w & few else 0)
-                                                | (_native.WARN_DEAD_FEATURES if w & dead else 0))
+                                                | (_native.WARN_DEAD_FEATURES if w & dead else 0)
+                                                | (w & _native.WARN_LAYOUT))
                 finally:
                     for c in range(len(linear)):
                         _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
@@ -284,8 +285,15 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
             n = ins[0].rows
             for inp in ins:
                 if inp.rows != n:
-                    raise InvalidArgument("%s has %d samples but %s has %d; every input needs the same samples"
-                                          % (inp.name, inp.rows, ins[0].name, n), _native.E_SHAPE)
+                    raise InvalidArgument("%s has %d samples but %s has %d; every input needs the same samples%s"
+                                          % (inp.name, inp.rows, ins[0].name, n,
+                                             "" if inp.cols != ins[0].cols or layered else
+                                             " (read as samples x features they would pair: leave out "
+                                             "features_first=True if the arrays are samples x features)"
+                                             if features_first else
+                                             " (read as features x samples they would pair: pass "
+                                             "features_first=True if the arrays are features x samples)"),
+                                          _native.E_SHAPE)
                 if inp.cols < 1:
                     raise InvalidArgument("%s has no features" % inp.name, _native.E_SHAPE)
             feats = (ctypes.c_int64 * K)(*[inp.cols for inp in ins])
@@ -337,6 +345,8 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
     out = matrix_result(n, names, groups, kept, ids, out_sim, out_dist, so.permutations, so.bootstrap, so.ci,
                         so.seed)
     out.update(_views(out, ids, layers, steps, against_final))
+    if features_first:  # features x samples already: the layout hint is for the other reading
+        warn_flags = {nm: f & ~_native.WARN_LAYOUT for nm, f in warn_flags.items()}
     out["warnings"] = _warnings(names, n, kept, {nm: inp.cols for nm, inp in zip(names, ins)}, warn_flags)
     out["layer"] = _common_layer(inputs, layers)
     if layers is not None:
@@ -447,6 +457,10 @@ def _warnings(names, n, kept, features, flags):
     for nm in names:
         if flags.get(nm, 0) & _native.WARN_DEAD_FEATURES:
             out.append("%s: %d of %d %s" % (nm, features[nm] - kept[nm], features[nm], text(_native.WARN_DEAD_FEATURES)))
+    wide = [nm for nm in names if flags.get(nm, 0) & _native.WARN_LAYOUT]
+    if wide:
+        out.append("%s%s: %d samples of more features each, in pairs of the same width: %s"
+                   % (", ".join(wide[:4]), ", ..." if len(wide) > 4 else "", n, text(_native.WARN_LAYOUT)))
     return out
 
 

@@ -116,6 +116,7 @@ OUT_KEPT, OUT_DIMS, OUT_REFERENCE_MEAN, OUT_COEFS, OUT_WEIGHTS, OUT_REVERSE = 1,
 # SIMREP_WARN_* beyond the two above
 WARN_FEW_SAMPLES_X, WARN_FEW_SAMPLES_Y, WARN_DEAD_X, WARN_DEAD_Y = 4, 8, 16, 32
 WARN_MIXED_PRECISION, WARN_RECOMPUTED = 64, 128
+WARN_LAYOUT = 256  # x and y wider than long and equally wide: features x samples read the other way?
 
 
 class CcaDetails(ctypes.Structure):

@@ -218,3 +218,63 @@ def test_odd_names_in_matrix(tmp_path):
     for svg in svgs:
         ET.parse(svg)
     (out_dir / "index.html").read_bytes().decode("utf-8")
+
+
+# ------------------------------------------------- 20: the wrong layout
+
+def layer_pair(tmp_path, n=200, p=64, q=64, transpose=True, q_samples=None):
+    """Two related layers of n samples (q_samples for y), saved features x
+    samples (the google/svcca layout) when transpose."""
+    rng = np.random.default_rng(20)
+    z = rng.standard_normal((n, 3))
+    x = z @ rng.standard_normal((3, p)) + 0.3 * rng.standard_normal((n, p))
+    y = z @ rng.standard_normal((3, q)) + 0.3 * rng.standard_normal((n, q))
+    y = y[:q_samples] if q_samples else y
+    t = (lambda a: a.T.copy()) if transpose else (lambda a: a)
+    return write_npy(tmp_path / "x.npy", t(x)), write_npy(tmp_path / "y.npy", t(y))
+
+
+# (case, layer_pair arguments, --features-first given, exit code, what stderr says)
+LAYOUTS = [
+    # Features x samples of the same width read as samples x features: 64
+    # "samples" of 200 "features" each, CKA 0.06 for 0.92.  A warning.
+    ("transposed_same_width", dict(), False, 0, "give --features-first"),
+    ("transposed_given", dict(), True, 0, None),
+    ("plain", dict(transpose=False), False, 0, None),
+    ("plain_wide", dict(n=40, transpose=False, p=30, q=30), False, 0, None),
+    # Features x samples of different widths: the sample counts differ, and
+    # read the other way round they would pair.
+    ("transposed_other_width", dict(q=48), False, 1, "add --features-first"),
+    ("plain_given_wrongly", dict(transpose=False, q=48), True, 1, "leave out --features-first"),
+    # Different samples either way: no hint.
+    ("unrelated", dict(transpose=False, q=48, q_samples=150), False, 1, "!features-first"),
+]
+
+
+@pytest.mark.parametrize("case", LAYOUTS, ids=[c[0] for c in LAYOUTS])
+def test_layout(case, tmp_path):
+    name, kw, given, code, says = case
+    x, y = layer_pair(tmp_path, **kw)
+    ff = ["--features-first"] if given else []
+    r = run("compare", x, y, "-m", "cka,cca", "--format", "json", *ff)
+    if code:
+        assert_error(r, code, names="y.npy")
+    else:
+        assert r.code == 0, r
+        warned = [w for w in r.json()["warnings"] if "--features-first" in w]
+        assert len(warned) == (1 if says else 0), r
+        r = run("compare", x, y, "-m", "cka", *ff)  # the table: on stderr
+        assert ("simrep: warning: " in r.stderr and "--features-first" in r.stderr) == bool(says), r
+    if says and not says.startswith("!"):
+        assert says in r.stderr, r
+    if says and says.startswith("!"):
+        assert says[1:] not in r.stderr, r
+    # matrix: the same warning once for the inputs, the same error.
+    (tmp_path / "m.csv").write_text("name,path\na,x.npy\nb,y.npy\n")
+    r = run("matrix", "--manifest", tmp_path / "m.csv", "-m", "cka,cca", "--format", "json", *ff)
+    if code:
+        assert_error(r, code, names="y.npy")
+        if says and not says.startswith("!"):
+            assert says in r.stderr, r
+    else:
+        assert len([w for w in r.json()["warnings"] if "--features-first" in w]) == (1 if says else 0), r

@@ -3,6 +3,7 @@ values refused before any data is read, with the value as given; measure
 lists with 'all' and repeats; inputs in the wrong layout."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -86,3 +87,47 @@ def test_measure_list_duplicates_removed(spec):
     for m in names:
         want += [e for e in (every if m == "all" else [m]) if e not in want]
     assert list(got) == want
+
+
+def layers(n=200, p=64, q=64, seed=20):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 3))
+    return (z @ rng.standard_normal((3, p)) + 0.3 * rng.standard_normal((n, p)),
+            z @ rng.standard_normal((3, q)) + 0.3 * rng.standard_normal((n, q)))
+
+
+# (case, x, y as passed, features_first, warning or error text expected)
+LAYOUTS = [
+    ("transposed_same_width", lambda x, y: (x.T, y.T), False, "give --features-first (Python: features_first=True)"),
+    ("transposed_given", lambda x, y: (x.T, y.T), True, None),
+    ("plain", lambda x, y: (x, y), False, None),
+    ("transposed_other_width", lambda x, y: (x.T, y[:, :48].T), False, "pass features_first=True"),
+    ("plain_given_wrongly", lambda x, y: (x, y[:, :48]), True, "leave out features_first=True"),
+    ("unrelated", lambda x, y: (x, y[:150, :48]), False, "!features_first"),
+]
+
+
+@pytest.mark.parametrize("case", LAYOUTS, ids=[c[0] for c in LAYOUTS])
+def test_layout(case):
+    """Features x samples arrays passed as samples x features: a warning
+    when they pair anyway (both wider than long, equally wide), the error's
+    hint when they pair only read the other way; compare and matrix."""
+    name, make, ff, says = case
+    a, b = make(*layers())
+    pairs_other_way = a.shape[1 - ff] == b.shape[1 - ff]
+    for call in (lambda: simrep.compare(a, b, ["cka", "cca"], features_first=ff),
+                 lambda: simrep.matrix([a, b], measures=["cka", "cca"], features_first=ff, warn=False)):
+        if a.shape[ff] != b.shape[ff]:  # the sample counts differ
+            with pytest.raises(ValueError) as e:
+                call()
+            if says.startswith("!"):
+                assert says[1:] not in str(e.value)
+            else:
+                assert says in str(e.value) and pairs_other_way
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = call()
+        texts = [str(w.message) for w in caught] + list(r.get("warnings", [])) if isinstance(r, dict) else []
+        hinted = [t for t in texts if "features_first=True" in t]
+        assert len(hinted) == (1 if says else 0), texts
