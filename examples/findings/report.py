@@ -58,28 +58,143 @@ def _claim(finding, claim, ok, numbers):
     return _holds(ok)
 
 
-# Uncertainty (issue 11).  Group means carry 95% bootstrap intervals over
-# the networks (simrep matrix --bootstrap) and between-vs-within p-values
-# from relabelling them (--permutations).  "a < b" is decided only where
-# the two intervals do not overlap (a difference beyond the intervals);
-# otherwise it is within noise.
+# Uncertainty (issue 11).  A claim is about a difference (gen-gen below
+# mem-mem, a gap larger in one layer than in the one below, distance
+# falling with width), so the verdict rests on the 95% interval of that
+# difference: bootstrap over the networks, the networks of each group
+# resampled with replacement (pairs of a network with itself left out),
+# and the same resampled networks used for every quantity they enter (both
+# layers of a depth comparison: a paired bootstrap).  The claim holds when
+# the interval excludes 0 in the claimed direction, does not hold when it
+# excludes 0 in the opposite direction, and is within noise otherwise.
+# The distance matrices are the CSVs simrep matrix wrote in the work
+# directory (matrices/EXPERIMENT/LAYER/MEASURE_distance.csv).  Overlap of
+# the two means' own intervals (simrep matrix --bootstrap, shown in the
+# text) is not the test: it ignores the pairing and is too conservative.
+
+BOOT = 2000   # bootstrap replicates of every difference
+LEVEL = 95
+
+
+def read_distance(path):
+    """(names, distance matrix) of a simrep matrix MEASURE_distance.csv."""
+    with open(path) as f:
+        rows = [ln.rstrip("\n").split(",") for ln in f if ln.strip()]
+    names = rows[0][1:]
+    return names, np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+
+
+def resample(groups, seed=0, boot=BOOT):
+    """(boot + 1, K) network indices: row 0 the networks as they are, then
+    each group's networks resampled with replacement within the group."""
+    groups = list(groups)
+    rng = np.random.default_rng(seed)
+    R = np.tile(np.arange(len(groups)), (boot + 1, 1))
+    for g in dict.fromkeys(groups):
+        pos = np.array([i for i, x in enumerate(groups) if x == g])
+        R[1:, pos] = pos[rng.integers(0, len(pos), size=(boot, len(pos)))]
+    return R
+
+
+def group_means(D, groups, R):
+    """{key: (boot + 1,) mean distance} for each resampling of R: "within" and
+    "between" keys as in simrep matrix's group summary ("a" and "a|b"), plus
+    "within" / "between" pooled over every within- / between-group pair (the
+    permutation test's statistic is between minus within).  A resampled pair
+    of a network with itself is left out; a mean with no pair is NaN."""
+    D = np.asarray(D, dtype=float)
+    names = list(dict.fromkeys(groups))
+    gid = np.array([names.index(x) for x in groups])
+    Dr = D[R[:, :, None], R[:, None, :]]
+    valid = (R[:, :, None] != R[:, None, :]) & np.triu(np.ones((len(gid), len(gid)), bool), 1)[None]
+
+    def mean(mask):
+        w = valid & mask[None]
+        n = w.sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, (Dr * w).sum(axis=(1, 2)) / np.maximum(n, 1), np.nan)
+
+    same = gid[:, None] == gid[None, :]
+    out = {"within": mean(same), "between": mean(~same)}
+    for a, ga in enumerate(names):
+        out[ga] = mean((gid[:, None] == a) & (gid[None, :] == a))
+        for b in range(a + 1, len(names)):
+            m = ((gid[:, None] == a) & (gid[None, :] == b)) | ((gid[:, None] == b) & (gid[None, :] == a))
+            out[ga + "|" + names[b]] = mean(m)
+    return out
+
+
+def permutation_p(D, groups, perms=999, seed=0):
+    """(p_greater, p_less) of between minus within (pooled over pairs) under
+    relabelling the networks (the groups' sizes kept): p_greater is what
+    simrep matrix --permutations reports, p_less the opposite direction's
+    (between nearer than within beyond chance)."""
+    D = np.asarray(D, dtype=float)
+    lab = np.array([list(dict.fromkeys(groups)).index(x) for x in groups])
+    rng = np.random.default_rng(seed)
+    L = np.vstack([lab] + [rng.permutation(lab) for _ in range(perms)])
+    up = np.triu(np.ones((len(lab), len(lab)), bool), 1)[None]
+    same = (L[:, :, None] == L[:, None, :]) & up
+    diff = (~(L[:, :, None] == L[:, None, :])) & up
+    stat = (D[None] * diff).sum(axis=(1, 2)) / diff.sum(axis=(1, 2)) - (D[None] * same).sum(axis=(1, 2)) / same.sum(axis=(1, 2))
+    eps = 1e-12 * max(1.0, abs(stat[0]))
+    return (float(np.sum(stat >= stat[0] - eps)) / (perms + 1), float(np.sum(stat <= stat[0] + eps)) / (perms + 1))
+
+
+def difference(d):
+    """(value, [lo, hi], verdict) of a difference d ((boot + 1,): row 0 the
+    observed value) CLAIMED POSITIVE: True when its interval is above 0,
+    False when below 0, None when it contains 0."""
+    reps = d[1:][np.isfinite(d[1:])]
+    lo, hi = np.percentile(reps, [(100 - LEVEL) / 2, (100 + LEVEL) / 2])
+    return float(d[0]), [float(lo), float(hi)], (True if lo > 0 else False if hi < 0 else None)
+
+
+def _dtext(v, c):
+    return "%+.3f [%+.3f, %+.3f]" % (v, c[0], c[1])
+
+
+def experiment_means(work, exp, layers, measure, seed=0):
+    """{layer: group_means} of an experiment's per-layer matrices, every layer
+    with the same resampled networks (paired across layers)."""
+    out, R, names0 = {}, None, None
+    for layer in layers:
+        names, D = read_distance(os.path.join(work, "matrices", exp, layer, measure + "_distance.csv"))
+        groups = _manifest_groups(os.path.join(work, "matrices", exp, layer, "manifest.csv"), names)
+        if R is None:
+            R, names0 = resample(groups, seed), names
+        assert names == names0, (exp, layer)
+        out[layer] = group_means(D, groups, R)
+        out[layer]["p_less"] = permutation_p(D, groups)[1]
+    return out
+
+
+def _manifest_groups(path, names):
+    import csv
+    with open(path, newline="") as f:
+        g = {r["name"]: r["group"] for r in csv.DictReader(f)}
+    return [g[n] for n in names]
+
+
+def width_slope(work, widths, layer, measure):
+    """(boot + 1,) slope of within-group distance against log2(width), the
+    networks of each width resampled independently (different networks)."""
+    x = np.log2([int(w[1:]) for w in widths])
+    ys = []
+    for k, w in enumerate(widths):
+        d = os.path.join(work, "matrices", "width", w, layer)
+        names, D = read_distance(os.path.join(d, measure + "_distance.csv"))
+        groups = _manifest_groups(os.path.join(d, "manifest.csv"), names)
+        ys.append(group_means(D, groups, resample(groups, seed=k + 1))[w])
+    Y = np.array(ys)
+    xc = (x - x.mean())[:, None]
+    return (xc * (Y - Y.mean(axis=0))).sum(axis=0) / (xc ** 2).sum()
+
 
 def _ci(summary, part, key):
     """The interval of a group summary's mean (part "within"/"between"), or None."""
     v = summary.get(part + "_ci", {}).get(key)
     return v if v and None not in v else None
-
-
-def _less(a, b, ca, cb):
-    """True if a < b beyond the intervals, False if a > b beyond them, None
-    when they overlap (or an interval is missing)."""
-    if ca is None or cb is None:
-        return None
-    if ca[1] < cb[0]:
-        return True
-    if cb[1] < ca[0]:
-        return False
-    return None
 
 
 def _all(statuses):
@@ -99,7 +214,7 @@ def _ci_text(c):
     return "[%.3f, %.3f]" % tuple(c) if c else "[-]"
 
 
-def memorization(r, out, figs):
+def memorization(r, out, figs, work):
     mem = r["memorization"]
     layers = mem["layers"]
     s = ["## 1. Generalizing vs memorizing networks (Morcos et al. 2018, §3.1)", ""]
@@ -137,37 +252,44 @@ def memorization(r, out, figs):
         figs.append(name)
         s.append("![%s distance by layer](%s)" % (MNAME[m], name))
     s.append("")
-    # verdicts, each with its uncertainty (95% intervals over the networks; permutation p-values)
+    # verdicts: 95% intervals of the differences (paired bootstrap over the networks), permutation p-values
     for m in M:
         sms = [mem["per_layer"][l]["summary"][m] for l in layers]
         gg = [sm["within"]["generalizing"] for sm in sms]
         mm = [sm["within"]["memorizing"] for sm in sms]
         gm = [sm["between"]["generalizing|memorizing"] for sm in sms]
-        cg = [_ci(sm, "within", "generalizing") for sm in sms]
         cm = [_ci(sm, "within", "memorizing") for sm in sms]
         hidden = [i for i, l in enumerate(layers) if l != "logits"]
-        gap = [mm[i] - gg[i] for i in range(len(layers))]
-        gaps = ", ".join("%s %+.3f (gen %s, mem %s)" % (layers[i], gap[i], _ci_text(cg[i]), _ci_text(cm[i]))
-                         for i in range(len(layers)))
-        ok = _all([_less(gg[i], mm[i], cg[i], cm[i]) for i in range(len(layers))])
+        bm = experiment_means(work, "memorization", layers, m)
+        gap = [difference(bm[l]["memorizing"] - bm[l]["generalizing"]) for l in layers]
+        gaps = ", ".join("%s %s" % (layers[i], _dtext(*gap[i][:2])) for i in range(len(layers)))
+        ok = _all([g[2] for g in gap])
         s.append("- %s: generalizing nets closer to each other than memorizing nets in every layer: %s "
-                 "(mem-mem minus gen-gen, with the 95%% intervals of both means: %s)."
+                 "(mem-mem minus gen-gen with its 95%% interval: %s)."
                  % (MNAME[m], _claim(1, "%s: gen-gen < mem-mem in every layer" % MNAME[m], ok, gaps), gaps))
-        # a gap's interval from its two means' (conservative: their ends)
-        gci = [None if cg[i] is None or cm[i] is None else (cm[i][0] - cg[i][1], cm[i][1] - cg[i][0])
-               for i in range(len(layers))]
-        inc = _all([_less(gap[hidden[i]], gap[hidden[i + 1]], gci[hidden[i]], gci[hidden[i + 1]])
-                    for i in range(len(hidden) - 1)])
-        gtxt = ", ".join("%s %+.3f %s" % (layers[i], gap[i], _ci_text(gci[i])) for i in hidden)
-        s.append("  The gap grows with depth over the hidden layers: %s (gaps with intervals: %s)."
+        steps = [difference((bm[layers[j]]["memorizing"] - bm[layers[j]]["generalizing"])
+                            - (bm[layers[i]]["memorizing"] - bm[layers[i]]["generalizing"]))
+                 for i, j in zip(hidden, hidden[1:])]
+        inc = _all([st[2] for st in steps])
+        gtxt = "gaps %s; steps %s" % (
+            ", ".join("%s %+.3f" % (layers[i], gap[i][0]) for i in hidden),
+            ", ".join("%s-%s %s" % (layers[j], layers[i], _dtext(*st[:2]))
+                      for (i, j), st in zip(zip(hidden, hidden[1:]), steps)))
+        s.append("  The gap grows with depth over the hidden layers (each step's increase with its paired "
+                 "interval: the same networks in both layers): %s (%s)."
                  % (_claim(1, "%s: the gap grows with depth (hidden layers)" % MNAME[m], inc, gtxt), gtxt))
         ps = [_p(sm, "generalizing|memorizing") for sm in sms]
-        sep = None if None in ps else all(p < 0.05 for p in ps)
-        ptxt = ", ".join("%s p = %s" % (layers[i], "-" if ps[i] is None else "%.3g" % ps[i]) for i in range(len(layers)))
+        seps = [difference(bm[l]["between"] - bm[l]["within"]) for l in layers]
+        lv = [True if (p is not None and p < 0.05 and d[0] > 0) else
+              (False if d[2] is False or bm[l]["p_less"] < 0.05 else None) for l, p, d in zip(layers, ps, seps)]
+        ptxt = ", ".join("%s %s p = %s, %.3g" % (layers[i], _dtext(*seps[i][:2]), "-" if ps[i] is None else
+                                                 "%.3g" % ps[i], bm[layers[i]]["p_less"]) for i in range(len(layers)))
         # Not a claim of the paper (it compares gen-gen with mem-mem), so not in the summary: the permutation
         # test of the group summary, whose smallest possible p is about 2 / C(g + h, g) for g + h networks.
-        s.append("  Between-group pairs farther apart than within-group pairs (relabelling the networks, "
-                 "permutation p < 0.05) in every layer: %s (%s)." % (_holds(True if sep else None), ptxt))
+        s.append("  Between-group pairs farther apart than within-group pairs in every layer (holds where the "
+                 "permutation p < 0.05, does not hold where between minus within is below 0 beyond its 95%% "
+                 "interval or the opposite direction's permutation p < 0.05): %s (between minus within, p, "
+                 "opposite direction's p: %s)." % (_holds(_all(lv)), ptxt))
         last = hidden[-1]
         rel = (gm[last] - mm[last]) / mm[last]
         num = "%s gen-mem %.3f %s, mem-mem %.3f %s (%+.0f%%)" % (
@@ -189,7 +311,7 @@ def memorization(r, out, figs):
     return s
 
 
-def width(r, out, figs):
+def width(r, out, figs, work):
     w = r["width"]
     widths = sorted(w["widths"], key=lambda k: int(k[1:]))
     layers = w["layers"]
@@ -225,15 +347,20 @@ def width(r, out, figs):
             c = w["widths"][g][l].get(m + "_ci")
             return c if c and None not in c else None
 
-        falls = {l: _all([_less(val(widths[i + 1], l), val(widths[i], l), ci(widths[i + 1], l), ci(widths[i], l))
-                          for i in range(len(widths) - 1)]) for l in layers}
+        # the trend over all widths: slope of the distance against log2(width), each width's networks resampled
+        slopes = {l: difference(-width_slope(work, widths, l, m)) for l in layers}
         for l in layers:
-            _claim(2, "%s %s: within-group distance falls with width" % (MNAME[m], l), falls[l],
-                   " -> ".join("%.3f %s" % (val(g, l), _ci_text(ci(g, l))) for g in widths))
-        word = {True: "yes", False: "**no**", None: "within noise"}
-        s.append("- %s: within-group distance falls at every width step (beyond the 95%% intervals over the "
-                 "networks) in %s; smallest vs largest width: %s."
-                 % (MNAME[m], ", ".join("%s %s" % (l, word[falls[l]]) for l in layers),
+            v, c, ok = slopes[l]
+            _claim(2, "%s %s: within-group distance falls with width" % (MNAME[m], l), ok,
+                   " -> ".join("%.3f %s" % (val(g, l), _ci_text(ci(g, l))) for g in widths)
+                   + "; slope per doubling %+.3f [%+.3f, %+.3f]" % (-v, -c[1], -c[0]))
+        word = {True: "falls", False: "**rises**", None: "within noise"}
+        s.append("- %s: within-group distance against width (slope per doubling of the width, least squares over "
+                 "the %d widths, with its 95%% interval; each width's networks resampled): %s; smallest vs largest "
+                 "width: %s."
+                 % (MNAME[m], len(widths),
+                    ", ".join("%s %+.3f [%+.3f, %+.3f] %s" % (l, -slopes[l][0], -slopes[l][1][1], -slopes[l][1][0],
+                                                             word[slopes[l][2]]) for l in layers),
                     ", ".join("%s %.3f -> %.3f" % (l, w["widths"][widths[0]][l][m], w["widths"][widths[-1]][l][m])
                               for l in layers)))
     s.append("")
@@ -269,21 +396,34 @@ def learning_rate(r, out, figs, work):
     s.append("")
     s.append("![heatmap](learning_rate_%s_pwcca_heatmap.svg) ![MDS](learning_rate_%s_pwcca_mds.svg)" % (show, show))
     s.append("")
+    sizes = [len(nets[g]) for g in groups]
+    chance = float(sum(k * (k - 1) for k in sizes)) / (sum(sizes) * (sum(sizes) - 1))
     for m in M:
-        ok = [l for l in layers if lr["per_layer"][l]["nn_agreement"][m] == 1.0
-              and max(lr["per_layer"][l]["summary"][m]["within"].values())
-              < min(lr["per_layer"][l]["summary"][m]["between"].values())]
-        s.append("- %s: every network's nearest neighbour has its learning rate and every within-group mean is "
-                 "below every between-group mean in: %s." % (MNAME[m], ", ".join(ok) if ok else "**no layer**"))
-        # the pattern must also be beyond chance: relabelling the networks (all groups at once), p < 0.05
+        strict = [l for l in layers if max(lr["per_layer"][l]["summary"][m]["within"].values())
+                  < min(lr["per_layer"][l]["summary"][m]["between"].values())]
+        # the verdict: between-group pairs farther than within-group pairs beyond chance (relabelling the
+        # networks, all groups at once: p < 0.05) with nearest neighbours in their own group above chance;
+        # does not hold where between minus within is below 0 beyond its 95% interval or beyond chance
+        bm = experiment_means(work, "learning_rate", layers, m)
         ps = {l: _p(lr["per_layer"][l]["summary"][m], "all") for l in layers}
-        sig = [l for l in ok if ps[l] is not None and ps[l] < 0.05]
-        verdict = True if len(sig) == len(layers) else (False if len(ok) < len(layers) else None)
-        _claim(3, "%s: the networks cluster by learning rate" % MNAME[m], verdict,
-               "clusters in %d of %d layers; nearest neighbour in own group: %s; between - within p: %s" % (
-                   len(ok), len(layers), ", ".join("%s %.0f%%" % (l, 100 * lr["per_layer"][l]["nn_agreement"][m])
-                                                   for l in layers),
-                   ", ".join("%s %s" % (l, "-" if ps[l] is None else "%.3g" % ps[l]) for l in layers)))
+        nn = {l: lr["per_layer"][l]["nn_agreement"][m] for l in layers}
+        sep = {l: difference(bm[l]["between"] - bm[l]["within"]) for l in layers}
+        lv = {l: True if (ps[l] is not None and ps[l] < 0.05 and sep[l][0] > 0 and nn[l] > chance)
+              else (False if sep[l][2] is False or bm[l]["p_less"] < 0.05 else None) for l in layers}
+        s.append("- %s: between-group pairs farther apart than within-group pairs beyond chance (permutation "
+                 "p < 0.05) and nearest neighbours in their own group above chance (%.0f%%) in: %s (between minus "
+                 "within with its 95%% interval, p, nearest neighbour: %s). Every within-group mean below every "
+                 "between-group mean (descriptive, not the verdict) in: %s."
+                 % (MNAME[m], 100 * chance, ", ".join(l for l in layers if lv[l]) or "**no layer**",
+                    ", ".join("%s %s p = %s nn %.0f%%" % (l, _dtext(*sep[l][:2]), "-" if ps[l] is None else
+                                                          "%.3g" % ps[l], 100 * nn[l]) for l in layers),
+                    ", ".join(strict) or "no layer"))
+        _claim(3, "%s: the networks cluster by learning rate" % MNAME[m], _all(lv.values()),
+               "clusters in %d of %d layers; between - within: %s; p: %s; nearest neighbour in own group: %s" % (
+                   sum(1 for l in layers if lv[l]), len(layers),
+                   ", ".join("%s %s" % (l, _dtext(*sep[l][:2])) for l in layers),
+                   ", ".join("%s %s" % (l, "-" if ps[l] is None else "%.3g" % ps[l]) for l in layers),
+                   ", ".join("%s %.0f%%" % (l, 100 * nn[l]) for l in layers)))
     s.append("")
     return s
 
@@ -462,8 +602,8 @@ def write(work, out):
          "and linear CKA (Kornblith et al. 2019), as distances (1 - similarity)." % r["config"], ""]
     intro_len = len(s)
     del SUMMARY[:]
-    s += memorization(r, out, figs)
-    s += width(r, out, figs)
+    s += memorization(r, out, figs, work)
+    s += width(r, out, figs, work)
     if "learning_rate" in r:
         lay = r["learning_rate"]["layers"]
         for kind in ("heatmap", "mds"):
@@ -477,11 +617,14 @@ def write(work, out):
         s += cnn_lstm(r, out, figs)
     s += warnings_section(r)
     summary = ["## Summary", "", "Each claim of the papers as an inequality on the numbers below; verdicts are computed "
-               "by report.py from this run. A claim holds only where the difference it is about is beyond the 95% "
-               "intervals over the networks (simrep matrix --bootstrap 1000: the networks of each group resampled) "
-               "or its permutation p-value (--permutations 999: the networks relabelled) is below 0.05; where the "
-               "difference is inside the noise the verdict is **within noise**, whatever its sign. Claims about "
-               "single networks (finding 4, the LSTM) have no interval.", "",
+               "by report.py from this run. A claim about a difference holds where the 95%% interval of that "
+               "difference excludes 0 in the claimed direction, does not hold where it excludes 0 in the opposite "
+               "direction, and is **within noise** otherwise. The intervals are a bootstrap over the networks "
+               "(%d replicates; the networks of each group resampled, the same resampled networks for every "
+               "quantity they enter, e.g. both layers of a depth comparison); the clustering claim rests on the "
+               "permutation p-value (simrep matrix --permutations 999: the networks relabelled) and the nearest "
+               "neighbours. The intervals shown next to single means are simrep matrix --bootstrap 1000's. Claims "
+               "about single networks (finding 4, the LSTM) have no interval." % BOOT, "",
                "| finding | claim | verdict | numbers |", "|---|---|---|---|"]
     summary += ["| %d | %s | %s | %s |" % (f, c, {True: "holds", False: "**does not hold**", None: "*within noise*"}[ok],
                                           n) for f, c, ok, n in SUMMARY]

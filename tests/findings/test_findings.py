@@ -146,3 +146,80 @@ def test_every_group_mean_has_its_uncertainty(run, tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert "within noise" in text and "[" in text
     assert {ok for _, _, ok, _ in report.SUMMARY} <= {True, False, None}
+    verdict = {c: ok for _, c, ok, _ in report.SUMMARY}
+    for m in ("PWCCA", "linear CKA"):
+        assert verdict["%s: gen-gen < mem-mem in every layer" % m] is True
+
+
+# The verdict rule (examples/findings/report.py): a claimed difference holds when the 95% interval of the
+# DIFFERENCE (bootstrap over the networks, the same resampled networks on both sides where the same networks
+# enter both) excludes 0 in the claimed direction, does not hold when it excludes 0 the other way, else within
+# noise.
+
+def _report():
+    import report
+    return report
+
+
+@pytest.mark.parametrize("m", ["pwcca", "cka"])
+def test_verdict_rule_on_the_run(run, m):
+    work, _, res = run
+    report = _report()
+    layers = res["memorization"]["layers"]
+    bm = report.experiment_means(work, "memorization", layers, m)
+    for layer in layers:
+        b = bm[layer]
+        s = res["memorization"]["per_layer"][layer]["summary"][m]
+        # row 0 is the run itself: the same means as simrep matrix's group summary
+        for g in ("generalizing", "memorizing"):
+            assert b[g][0] == pytest.approx(s["within"][g], abs=1e-9)
+        assert b["generalizing|memorizing"][0] == pytest.approx(s["between"]["generalizing|memorizing"], abs=1e-9)
+        v, (lo, hi), ok = report.difference(b["memorizing"] - b["generalizing"])
+        assert ok is True and 0 < lo <= v <= hi, (layer, v, lo, hi)
+        # the opposite claim, gen-gen farther apart than mem-mem: does not hold
+        assert report.difference(b["generalizing"] - b["memorizing"])[2] is False
+        # a difference of a quantity with itself: within noise
+        assert report.difference(b["memorizing"] - b["memorizing"])[2] is None
+    # paired across layers: the gap grows from relu1 to relu3 (asserted on the values above)
+    gap = {l: bm[l]["memorizing"] - bm[l]["generalizing"] for l in HIDDEN}
+    assert report.difference(gap["relu3"] - gap["relu1"])[2] is True
+    assert report.difference(gap["relu1"] - gap["relu3"])[2] is False
+    # width: distance falls from width 16 to 64 (slope against log2 width below 0); the claim "rises" does not hold
+    for layer in HIDDEN:
+        slope = report.width_slope(work, ["w16", "w64"], layer, m)
+        w = res["width"]["widths"]
+        assert slope[0] == pytest.approx((w["w64"][layer][m] - w["w16"][layer][m]) / 2, abs=1e-9)
+        assert report.difference(-slope)[2] is True and report.difference(slope)[2] is False
+
+
+def test_verdict_rule_paired_and_opposite_direction():
+    import numpy as np
+    report = _report()
+    rng = np.random.default_rng(1)
+    groups = ["a"] * 5 + ["b"] * 5
+    R = report.resample(groups, seed=3, boot=500)
+    assert (R[0] == np.arange(10)).all()
+    assert set(R[1:, :5].ravel()) <= set(range(5)) and set(R[1:, 5:].ravel()) <= set(range(5, 10))
+    # two "layers" whose within-group means move together network by network (a shared per-network offset):
+    # unpaired intervals overlap widely, the paired difference is clearly positive
+    off = rng.uniform(0, 0.5, 10)
+    base = off[:, None] + off[None, :]
+    D1, D2 = base.copy(), base + 0.02
+    np.fill_diagonal(D1, 0)
+    np.fill_diagonal(D2, 0)
+    m1, m2 = report.group_means(D1, groups, R), report.group_means(D2, groups, R)
+    v, (lo, hi), ok = report.difference(m2["a"] - m1["a"])
+    assert ok is True and v == pytest.approx(0.02) and lo == pytest.approx(0.02)
+    c1 = np.nanpercentile(m1["a"][1:], [2.5, 97.5])
+    c2 = np.nanpercentile(m2["a"][1:], [2.5, 97.5])
+    assert c2[0] < c1[1]           # the old rule (intervals must not overlap) called this within noise
+    # between nearer than within: the claim "between farther" does not hold (interval and opposite p)
+    D = np.full((10, 10), 0.5)
+    D[:5, 5:] = D[5:, :5] = 0.2
+    D += rng.uniform(0, 0.01, (10, 10))
+    D = (D + D.T) / 2
+    np.fill_diagonal(D, 0)
+    g = report.group_means(D, groups, R)
+    assert report.difference(g["between"] - g["within"])[2] is False
+    p_greater, p_less = report.permutation_p(D, groups)
+    assert p_greater > 0.9 and p_less < 0.05
