@@ -290,15 +290,21 @@ def memorization(r, out, figs, work):
                  "permutation p < 0.05, does not hold where between minus within is below 0 beyond its 95%% "
                  "interval or the opposite direction's permutation p < 0.05): %s (between minus within, p, "
                  "opposite direction's p: %s)." % (_holds(_all(lv)), ptxt))
+        # "about as far" = within 25%: holds when the interval of gen-mem / mem-mem - 1 (paired: both sides
+        # contain the memorizing networks) lies inside +-25%, does not hold when it lies outside
         last = hidden[-1]
-        rel = (gm[last] - mm[last]) / mm[last]
-        num = "%s gen-mem %.3f %s, mem-mem %.3f %s (%+.0f%%)" % (
+        relb = bm[layers[last]]["generalizing|memorizing"] / bm[layers[last]]["memorizing"] - 1
+        rel = relb[0]
+        _, rc, _ = difference(relb)
+        about = difference(0.25 - np.abs(relb))[2]
+        num = "%s gen-mem %.3f %s, mem-mem %.3f %s (%+.0f%% [%+.0f%%, %+.0f%%])" % (
             layers[last], gm[last], _ci_text(_ci(sms[last], "between", "generalizing|memorizing")), mm[last],
-            _ci_text(cm[last]), 100 * rel)
-        s.append("  In the last hidden layer, gen-mem (%.3f) is about as far as mem-mem (%.3f): %s (%+.0f%%; "
-                 "'about' = within 25%%)." % (gm[last], mm[last], _claim(
-                     1, "%s: gen-mem about as far as mem-mem in the last hidden layer" % MNAME[m], abs(rel) <= 0.25, num),
-                     100 * rel))
+            _ci_text(cm[last]), 100 * rel, 100 * rc[0], 100 * rc[1])
+        s.append("  In the last hidden layer, gen-mem (%.3f) is about as far as mem-mem (%.3f): %s (%+.0f%% "
+                 "[%+.0f%%, %+.0f%%]; 'about' = within 25%%, holds when the interval is inside +-25%%, does not "
+                 "hold when it is outside)." % (gm[last], mm[last], _claim(
+                     1, "%s: gen-mem about as far as mem-mem in the last hidden layer" % MNAME[m], about, num),
+                     100 * rel, 100 * rc[0], 100 * rc[1]))
     s.append("")
     s.append("The memorizing networks share one label permutation (the same targets on the training images). That may "
              "be why, by CKA, they are closer to each other than to the generalizing networks in every layer (a "
