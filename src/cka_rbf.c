@@ -109,11 +109,12 @@ typedef struct rbf_side {
     double *u;      /* the notebook's centering vector: rowsum/n - total/(2 n^2) */
     double denom;   /* 2 sigma^2 m */
     rbf_target t[2];
-    /* Tiles kept between passes (cache_plan): tile row I's tiles J >= I at
-     * cache + row_off[I] + (J - I) TILE TILE (row_off[I] < 0: recomputed),
-     * holding what row_held[I] says once the row has been swept. */
-    double *cache;
-    int64_t *row_off;
+    /* Tiles kept between passes (cache_plan): tile row I is kept if
+     * row_keep[I], its tiles J >= I at row_mem[I] + (J - I) TILE TILE
+     * (allocated when the first pass reaches the row), holding what
+     * row_held[I] says once the row has been swept. */
+    double **row_mem;
+    unsigned char *row_keep;
     unsigned char *row_held;
 } rbf_side;
 
@@ -234,8 +235,10 @@ static void side_free(simrep_ctx *ctx, rbf_side *s)
     simrep__free(ctx, s->rowsum);
     simrep__free(ctx, s->u);
     simrep__free(ctx, s->grp);
-    simrep__free(ctx, s->cache);
-    simrep__free(ctx, s->row_off);
+    for (int64_t r = 0; s->row_mem && r < (s->n + TILE - 1) / TILE; r++)
+        simrep__free(ctx, s->row_mem[r]);
+    simrep__free(ctx, s->row_mem);
+    simrep__free(ctx, s->row_keep);
     simrep__free(ctx, s->row_held);
     for (int k = 0; k < 2; k++) {
         simrep__free(ctx, s->t[k].hist);
@@ -253,9 +256,26 @@ static void side_free(simrep_ctx *ctx, rbf_side *s)
 /* Where tile (i0, j0) is kept, or NULL. */
 static double *cached_tile(const rbf_side *s, int64_t i0, int64_t j0)
 {
-    if (!s->cache || s->row_off[i0 / TILE] < 0)
+    if (!s->row_mem || !s->row_mem[i0 / TILE])
         return NULL;
-    return s->cache + s->row_off[i0 / TILE] + (j0 - i0) / TILE * (int64_t)TILE * TILE;
+    return s->row_mem[i0 / TILE] + (j0 - i0) / TILE * (int64_t)TILE * TILE;
+}
+
+/* The memory of a kept tile row, allocated when the first pass reaches it
+ * (not up front: a call cancelled or failing early never pays for it). */
+static simrep_status row_memory(simrep_ctx *ctx, rbf_side *s, int64_t i0)
+{
+    const int64_t r = i0 / TILE, rows = (s->n + TILE - 1) / TILE;
+    if (!s->row_mem || !s->row_keep[r] || s->row_mem[r])
+        return SIMREP_OK;
+    const size_t bytes = (size_t)((rows - r) * (int64_t)TILE * TILE) * sizeof(double);
+    if (!(s->row_mem[r] = simrep__alloc(ctx, bytes, "cka_rbf kept tiles (rbf_memory)")))
+        return SIMREP_E_NOMEM;
+    /* Each kept tile is written once: with 4 KiB pages the first touch of
+     * hundreds of MiB (a page fault every 4 KiB) costs a large part of the
+     * dgemms the keeping saves. */
+    simrep__advise_huge(s->row_mem[r], bytes);
+    return SIMREP_OK;
 }
 
 /* The kept tile (i0, j0) now holds what = HELD_*; the tile row is marked
@@ -267,9 +287,15 @@ static void mark_tile(rbf_side *s, int64_t i0, int64_t j0, int64_t nj, int what)
         s->row_held[i0 / TILE] = (unsigned char)what;
 }
 
-static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64_t ni, int64_t j0, int64_t nj)
+static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64_t ni, int64_t j0, int64_t nj,
+                                    int may_keep)
 {
-    double *slot = cached_tile(s, i0, j0);
+    if (may_keep && j0 == i0) {
+        simrep_status st = row_memory(ctx, s, i0);
+        if (st != SIMREP_OK)
+            return st;
+    }
+    double *slot = may_keep ? cached_tile(s, i0, j0) : NULL;
     const int held = slot ? s->row_held[i0 / TILE] : HELD_KERNEL;
     /* Kept distances are read in place; a tile not yet kept is computed
      * where it is kept; anything else in the tile buffer. */
@@ -314,8 +340,11 @@ static simrep_status side_distances(simrep_ctx *ctx, rbf_side *s, int64_t i0, in
  * tile (TILE^2 doubles) costs what a dgemm of p = 1 or 2 does, so keeping
  * is a win for every p.  Kept tiles are the bits the recomputation gives,
  * so the result does not depend on the budget.  With a budget too small
- * for one row every tile is recomputed; the memory is allocated like any
- * other (its failure is SIMREP_E_NOMEM: a smaller budget, or 0, avoids it).
+ * for one row every tile is recomputed.  A kept row's memory is allocated
+ * when the first pass reaches it (row_memory), like any other (its failure
+ * is SIMREP_E_NOMEM: a smaller budget, or 0, avoids it), so a call
+ * cancelled or failing before the passes does not pay for it (under ASan,
+ * allocating 300 MiB up front delayed a cancellation by 2 s).
  */
 static simrep_status cache_plan(simrep_ctx *ctx, rbf_side *s, double budget)
 {
@@ -323,28 +352,19 @@ static simrep_status cache_plan(simrep_ctx *ctx, rbf_side *s, double budget)
     const double tile_bytes = (double)TILE * TILE * sizeof(double);
     if (!(budget >= tile_bytes))
         return SIMREP_OK;
-    s->row_off = simrep__alloc_array(ctx, (size_t)rows, sizeof(int64_t), "cka_rbf kept tiles (rbf_memory)");
-    s->row_held = s->row_off ? simrep__alloc_array(ctx, (size_t)rows, 1, "cka_rbf kept tiles (rbf_memory)") : NULL;
+    s->row_mem = simrep__calloc_array(ctx, (size_t)rows, sizeof(double *), "cka_rbf kept tiles (rbf_memory)");
+    s->row_keep = s->row_mem ? simrep__alloc_array(ctx, (size_t)rows, 1, "cka_rbf kept tiles (rbf_memory)") : NULL;
+    s->row_held = s->row_keep ? simrep__alloc_array(ctx, (size_t)rows, 1, "cka_rbf kept tiles (rbf_memory)") : NULL;
     if (!s->row_held)
         return SIMREP_E_NOMEM;
-    int64_t total = 0;
+    double total = 0;
     for (int64_t r = 0; r < rows; r++) {
-        s->row_off[r] = -1;
         s->row_held[r] = HELD_NONE;
-        const int64_t len = (rows - r) * (int64_t)TILE * TILE;
-        if (mine(ctx, r * TILE) && (double)(total + len) * sizeof(double) <= budget) {
-            s->row_off[r] = total;
+        const double len = (double)(rows - r) * tile_bytes;
+        s->row_keep[r] = mine(ctx, r * TILE) && total + len <= budget;
+        if (s->row_keep[r])
             total += len;
-        }
     }
-    if (total > 0 &&
-        !(s->cache = simrep__alloc_array(ctx, (size_t)total, sizeof(double), "cka_rbf kept tiles (rbf_memory)")))
-        return SIMREP_E_NOMEM;
-    /* Each kept tile is written once: with 4 KiB pages the first touch of
-     * hundreds of MiB (a page fault every 4 KiB) costs a large part of the
-     * dgemms the keeping saves. */
-    if (s->cache)
-        simrep__advise_huge(s->cache, (size_t)total * sizeof(double));
     return SIMREP_OK;
 }
 
@@ -442,7 +462,7 @@ static simrep_status median_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, c
                 rbf_side *sd = &sides[s];
                 if (sd->t[0].mode == T_DONE && sd->t[1].mode == T_DONE)
                     continue;
-                st = side_distances(ctx, sd, i0, ni, j0, nj);
+                st = side_distances(ctx, sd, i0, ni, j0, nj, 1);
                 if (st != SIMREP_OK)
                     return st;
                 for (int k = 0; k < 2; k++)
@@ -642,15 +662,7 @@ static simrep_status side_kernel(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64
     /* Kept distances become kept kernel values in place.  (A row whose
      * distances were never kept, which the passes' order rules out, is
      * computed in the buffer: side_distances would keep its distances.) */
-    simrep_status st;
-    if (held == HELD_NONE) {
-        double *keep = s->cache;
-        s->cache = NULL;
-        st = side_distances(ctx, s, i0, ni, j0, nj);
-        s->cache = keep;
-    } else {
-        st = side_distances(ctx, s, i0, ni, j0, nj);
-    }
+    simrep_status st = side_distances(ctx, s, i0, ni, j0, nj, held != HELD_NONE);
     if (st != SIMREP_OK)
         return st;
     const int diag = i0 == j0;
