@@ -360,9 +360,9 @@ static void print_results(const compare_args *a, const input *x, const input *y,
             nok++;
         }
     const simrep_result *kept = report_kept_result(ok, nok);
-    char warn[8][REPORT_WARNING_MAX];
-    int nw = report_warnings(ok, nok, ex->nsteps ? x->dims.items : x->n, x->spec, y->spec, x->p, y->p, warn, 7);
-    if (ex->dft && (ex->dft->warnings & SIMREP_WARN_FEW_SAMPLES) && nw < 8)
+    char warn[12][REPORT_WARNING_MAX];
+    int nw = report_warnings(ok, nok, ex->nsteps ? x->dims.items : x->n, x->spec, y->spec, x->p, y->p, warn, 11);
+    if (ex->dft && (ex->dft->warnings & SIMREP_WARN_FEW_SAMPLES) && nw < 12)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "dftcca: n = %lld images (kept channels at some frequencies) %s",
                  (long long)ex->dft->n, simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
     int64_t kept_x = kept ? kept->kept_p : x->p, kept_y = kept ? kept->kept_q : y->p;
@@ -823,6 +823,11 @@ static int compare_prepare(compare_run *c)
         simrep_status st = simrep_moments_new(c->ctx, x->p, y->p, &c->m[v]);
         if (st == SIMREP_OK)
             st = simrep_moments_set_precision(c->ctx, c->m[v], a->opt.precision);
+        /* Layouts read as float64: the files' own rounding (the CCA family's noise floor). */
+        if (st == SIMREP_OK)
+            st = simrep_moments_note_dtype(c->ctx, c->m[v], 0, simrep_input_dtype(x->in));
+        if (st == SIMREP_OK)
+            st = simrep_moments_note_dtype(c->ctx, c->m[v], 1, simrep_input_dtype(y->in));
         if (st != SIMREP_OK)
             return cli_library_error(c->ctx, st, a->x, a->y);
     }
@@ -1074,7 +1079,7 @@ static void compare_steps(compare_run *c)
         }
     for (int i = 0; i < nm; i++) {
         simrep_result *r = &c->res[i];
-        r->kept_p = r->kept_q = INT64_MAX;
+        r->kept_p = r->kept_q = r->rank_p = r->rank_q = INT64_MAX;
         for (int64_t v = 0; v < c->nv; v++) {
             const simrep_result *s = &c->steps[v * nm + i];
             r->similarity += s->similarity / (double)c->nv;
@@ -1082,6 +1087,10 @@ static void compare_steps(compare_run *c)
             r->warnings |= s->warnings;
             r->kept_p = s->kept_p < r->kept_p ? s->kept_p : r->kept_p;
             r->kept_q = s->kept_q < r->kept_q ? s->kept_q : r->kept_q;
+            r->rank_p = s->rank_p < r->rank_p ? s->rank_p : r->rank_p; /* the fewest directions any step kept */
+            r->rank_q = s->rank_q < r->rank_q ? s->rank_q : r->rank_q;
+            r->shrunk_p = s->shrunk_p > r->shrunk_p ? s->shrunk_p : r->shrunk_p;
+            r->shrunk_q = s->shrunk_q > r->shrunk_q ? s->shrunk_q : r->shrunk_q;
             r->dims_p = s->dims_p, r->dims_q = s->dims_q;
             r->ncoefs = s->ncoefs;
         }

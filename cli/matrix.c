@@ -443,6 +443,9 @@ static void progress_show(progress *pr, int pass, int passes, const char *what, 
     pthread_mutex_unlock(&pr->lock);
 }
 
+/* The counts a pair's CCA results report, per input: pass_state.cnt. */
+enum cnt { KEPT_X, KEPT_Y, RANK_X, RANK_Y, SHRUNK_X, SHRUNK_Y, NCNT };
+
 /*
  * One pass (see the design comment): its stages in the order run_pass
  * calls them, each on this state, sharing the reading, holding, scheduling
@@ -467,7 +470,7 @@ typedef struct pass_state {
     cli_rows *rows;              /* per local input, with measures of the rows */
     simrep_moments *mom;
     simrep_pairs *pairs;
-    int64_t *kept_x, *kept_y;    /* per pair: the kept counts its results reported, or -1 */
+    int64_t *cnt;                /* per pair, NCNT counts its CCA results reported (enum cnt), or -1 */
     unsigned *warn;              /* per pair: the warnings of its kept-reporting result */
     /* MPI: the three schedules, this rank's items, the exchanges' buffers. */
     int ranks, me;
@@ -517,6 +520,14 @@ static void input_warnings(mx_run *r, int i, int j, unsigned w)
     const unsigned both = w & (SIMREP_WARN_MIXED_PRECISION | SIMREP_WARN_LAYOUT);
     r->in[i].warn |= both;
     r->in[j].warn |= both;
+    if (w & SIMREP_WARN_ROUNDING_X)
+        r->in[i].warn |= SIMREP_WARN_ROUNDING;
+    if (w & SIMREP_WARN_ROUNDING_Y)
+        r->in[j].warn |= SIMREP_WARN_ROUNDING;
+    if (w & SIMREP_WARN_RIDGE_X)
+        r->in[i].warn |= SIMREP_WARN_RIDGE;
+    if (w & SIMREP_WARN_RIDGE_Y)
+        r->in[j].warn |= SIMREP_WARN_RIDGE;
 }
 
 /* The names of the first inputs with warning flag (at most 4, then "..."),
@@ -602,12 +613,11 @@ static int pass_open(pass_state *s)
     s->ji = malloc((size_t)np * sizeof *s->ji);
     s->jj = malloc((size_t)np * sizeof *s->jj);
     s->jobs = malloc((size_t)np * sizeof *s->jobs);
-    s->kept_x = malloc((size_t)np * sizeof *s->kept_x);
-    s->kept_y = malloc((size_t)np * sizeof *s->kept_y);
+    s->cnt = malloc((size_t)np * NCNT * sizeof *s->cnt);
     s->warn = calloc((size_t)np, sizeof *s->warn);
     if (s->ms.nrows > 0)
         s->rows = calloc((size_t)nm, sizeof *s->rows);
-    if (!s->src || !s->feat || !s->local || !s->ji || !s->jj || !s->jobs || !s->kept_x || !s->kept_y || !s->warn ||
+    if (!s->src || !s->feat || !s->local || !s->ji || !s->jj || !s->jobs || !s->cnt || !s->warn ||
         (s->ms.nrows > 0 && !s->rows))
         return cli_error(EXIT_DATA, "out of memory");
     s->n = r->in[s->members[0]].n;
@@ -631,7 +641,8 @@ static int pass_open(pass_state *s)
     for (int t = 0; t < s->npairs; t++) {
         s->ji[t] = s->local[s->pi[t]];
         s->jj[t] = s->local[s->pj[t]];
-        s->kept_x[t] = s->kept_y[t] = -1;
+        for (int c = 0; c < NCNT; c++)
+            s->cnt[t * NCNT + c] = -1;
         s->jobs[t] = t;
     }
     s->njobs = s->npairs;
@@ -641,6 +652,8 @@ static int pass_open(pass_state *s)
         simrep_status st = simrep_moments_new_multi(s->ctx, nm, s->feat, &s->mom);
         if (st == SIMREP_OK)
             st = simrep_moments_set_precision(s->ctx, s->mom, r->opt.precision);
+        for (int k = 0; k < nm && st == SIMREP_OK; k++) /* layouts read as float64: the files' own rounding */
+            st = simrep_moments_note_dtype(s->ctx, s->mom, k, simrep_input_dtype(s->src[k]));
         if (st != SIMREP_OK)
             return pass_error(r, s->ctx, st, s->members, nm);
     }
@@ -856,8 +869,10 @@ static int pass_job(void *user, simrep_ctx *ctx, int job)
             r->dist[w][back] = res[w].reverse_distance;
         }
         if (simrep_measure_get_info(r->measures[w])->outputs & SIMREP_OUT_KEPT) {
-            s->kept_x[t] = res[w].kept_p;
-            s->kept_y[t] = res[w].kept_q;
+            int64_t *c = s->cnt + t * NCNT;
+            c[KEPT_X] = res[w].kept_p, c[KEPT_Y] = res[w].kept_q;
+            c[RANK_X] = res[w].rank_p, c[RANK_Y] = res[w].rank_q;
+            c[SHRUNK_X] = res[w].shrunk_p, c[SHRUNK_Y] = res[w].shrunk_q;
             s->warn[t] |= res[w].warnings;
         }
         s->warn[t] |= res[w].warnings & SIMREP_WARN_LAYOUT; /* every measure's */
@@ -886,10 +901,12 @@ static int pass_compute(pass_state *s)
 static void pass_note_pair(pass_state *s, int t)
 {
     mx_run *r = s->r;
-    if (s->kept_x[t] >= 0)
-        r->in[s->pi[t]].kept = s->kept_x[t];
-    if (s->kept_y[t] >= 0)
-        r->in[s->pj[t]].kept = s->kept_y[t];
+    const int64_t *c = s->cnt + t * NCNT;
+    if (c[KEPT_X] >= 0) {
+        mx_input *x = &r->in[s->pi[t]], *y = &r->in[s->pj[t]];
+        x->kept = c[KEPT_X], x->rank = c[RANK_X], x->shrunk = c[SHRUNK_X];
+        y->kept = c[KEPT_Y], y->rank = c[RANK_Y], y->shrunk = c[SHRUNK_Y];
+    }
     /* features x samples already: the layout hint is for the other reading */
     input_warnings(r, s->pi[t], s->pj[t], s->warn[t] & (s->a->layout.features_first ? ~SIMREP_WARN_LAYOUT : ~0u));
 }
@@ -899,7 +916,7 @@ static void pass_note_pair(pass_state *s, int t)
 static int pass_collect(pass_state *s, int rc)
 {
     mx_run *r = s->r;
-    const int K = r->K, nmeas = r->nmeasures, stride = 4 * nmeas + 3;
+    const int K = r->K, nmeas = r->nmeasures, stride = 4 * nmeas + NCNT + 1;
     double *buf = malloc((size_t)(s->npairs ? s->npairs : 1) * (size_t)stride * sizeof *buf);
     rc = par_agree(rc < 0 && !buf ? cli_error(EXIT_DATA, "out of memory") : rc);
     for (int u = 0; rc < 0 && u < s->njobs; u++) {
@@ -910,9 +927,9 @@ static int pass_collect(pass_state *s, int rc)
             o[w] = r->sim[w][at], o[nmeas + w] = r->dist[w][at];
             o[2 * nmeas + w] = r->sim[w][back], o[3 * nmeas + w] = r->dist[w][back];
         }
-        o[4 * nmeas] = (double)s->kept_x[t];
-        o[4 * nmeas + 1] = (double)s->kept_y[t];
-        o[4 * nmeas + 2] = (double)s->warn[t];
+        for (int c = 0; c < NCNT; c++)
+            o[4 * nmeas + c] = (double)s->cnt[t * NCNT + c];
+        o[4 * nmeas + NCNT] = (double)s->warn[t];
     }
     if (rc < 0 && s->me > 0)
         par_send(buf, (int64_t)s->njobs * stride, 0);
@@ -930,9 +947,9 @@ static int pass_collect(pass_state *s, int rc)
                 r->sim[w][at] = o[w], r->dist[w][at] = o[nmeas + w];
                 r->sim[w][back] = o[2 * nmeas + w], r->dist[w][back] = o[3 * nmeas + w];
             }
-            s->kept_x[t] = (int64_t)o[4 * nmeas];
-            s->kept_y[t] = (int64_t)o[4 * nmeas + 1];
-            s->warn[t] = (unsigned)o[4 * nmeas + 2];
+            for (int c = 0; c < NCNT; c++)
+                s->cnt[t * NCNT + c] = (int64_t)o[4 * nmeas + c];
+            s->warn[t] = (unsigned)o[4 * nmeas + NCNT];
             pass_note_pair(s, t);
         }
     }
@@ -950,7 +967,7 @@ static void pass_free(pass_state *s)
     for (int k = 0; k < s->nm && s->rows; k++)
         cli_rows_free(&s->rows[k]);
     free(s->rows), free(s->src), free(s->feat), free(s->local), free(s->ji), free(s->jj), free(s->jobs);
-    free(s->kept_x), free(s->kept_y), free(s->warn);
+    free(s->cnt), free(s->warn);
     free(s->owner), free(s->jrank), free(s->which), free(s->need), free(s->state);
     simrep_ctx_free(s->ctx);
 }
@@ -1186,6 +1203,15 @@ static void collect_warnings(mx_run *r)
         if (r->in[i].warn & SIMREP_WARN_DEAD_FEATURES)
             add_warning(r, "%s: %lld of %lld %s", r->in[i].name, (long long)(r->in[i].p - r->in[i].kept),
                         (long long)r->in[i].p, simrep_warning_text(SIMREP_WARN_DEAD_FEATURES));
+    for (int i = 0; i < r->K; i++) {
+        const mx_input *in = &r->in[i];
+        if (in->warn & SIMREP_WARN_ROUNDING)
+            add_warning(r, "%s: %lld of %lld %s", in->name, (long long)(in->kept - in->rank), (long long)in->kept,
+                        simrep_warning_text(SIMREP_WARN_ROUNDING));
+        if (in->warn & SIMREP_WARN_RIDGE)
+            add_warning(r, "%s: %lld of %lld %s", in->name, (long long)in->shrunk, (long long)in->kept,
+                        simrep_warning_text(SIMREP_WARN_RIDGE));
+    }
     if (inputs_flagged(r, SIMREP_WARN_MIXED_PRECISION, list, sizeof list))
         add_warning(r, "pairs of %s: %s", list, simrep_warning_text(SIMREP_WARN_MIXED_PRECISION));
     if (inputs_flagged(r, SIMREP_WARN_LAYOUT, list, sizeof list))

@@ -45,7 +45,9 @@ typedef struct mx_input {
     int64_t out_h, out_w;   /* conv inputs: the spatial size read (settled over the whole manifest); else 0 */
     int64_t rows_per_item;  /* samples per item (image positions, time steps); 1 for 2-D */
     int64_t kept;       /* features kept by the CCA family's dead-feature rule; -1 if not computed */
-    unsigned warn;      /* SIMREP_WARN_FEW_SAMPLES, SIMREP_WARN_DEAD_FEATURES: this input's, from its pairs */
+    int64_t rank;       /* of those, directions above the rounding floor (simrep_result.rank_p) */
+    int64_t shrunk;     /* directions the ridge shrinks by > 1% (simrep_result.shrunk_p) */
+    unsigned warn;      /* SIMREP_WARN_FEW_SAMPLES, _DEAD_FEATURES, _ROUNDING, _RIDGE: this input's, from its pairs */
 } mx_input;
 
 /* Everything the outputs need. */

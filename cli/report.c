@@ -43,6 +43,9 @@ void report_json_fields(FILE *f, const simrep_result *r, const simrep_options *o
     if (out & SIMREP_OUT_KEPT)
         fprintf(f, ", \"%s\": [%lld, %lld]", simrep_output_key(SIMREP_OUT_KEPT), (long long)r->kept_p,
                 (long long)r->kept_q);
+    if (out & SIMREP_OUT_RANK)
+        fprintf(f, ", \"%s\": [%lld, %lld]", simrep_output_key(SIMREP_OUT_RANK), (long long)r->rank_p,
+                (long long)r->rank_q);
     if (out & SIMREP_OUT_DIMS)
         fprintf(f, ", \"%s\": [%lld, %lld]", simrep_output_key(SIMREP_OUT_DIMS), (long long)r->dims_p,
                 (long long)r->dims_q);
@@ -129,6 +132,18 @@ int report_warnings(const simrep_result *res, int count, int64_t n, const char *
     if ((seen & SIMREP_WARN_DEAD_Y) && nw < cap)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "%s: %lld of %lld %s", y_name, (long long)(q - k->kept_q),
                  (long long)q, simrep_warning_text(SIMREP_WARN_DEAD_Y));
+    const struct {
+        unsigned flag;
+        const char *name;
+        int64_t count, of;
+    } sides[4] = {{SIMREP_WARN_ROUNDING_X, x_name, k->kept_p - k->rank_p, k->kept_p},
+                  {SIMREP_WARN_ROUNDING_Y, y_name, k->kept_q - k->rank_q, k->kept_q},
+                  {SIMREP_WARN_RIDGE_X, x_name, k->shrunk_p, k->kept_p},
+                  {SIMREP_WARN_RIDGE_Y, y_name, k->shrunk_q, k->kept_q}};
+    for (int s = 0; s < 4; s++)
+        if ((seen & sides[s].flag) && nw < cap)
+            snprintf(warn[nw++], REPORT_WARNING_MAX, "%s: %lld of %lld %s", sides[s].name, (long long)sides[s].count,
+                     (long long)sides[s].of, simrep_warning_text(sides[s].flag));
     return nw;
 }
 

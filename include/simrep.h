@@ -305,6 +305,9 @@ typedef struct simrep_options {
     simrep_precision precision; /* of the data pass simrep_compare makes (and the CLI's); FLOAT64 */
     double rbf_memory;       /* cka_rbf: MiB of distance tiles kept between its passes instead of recomputed
                                 (0: none); 1024 */
+    double noise_ulps;       /* CCA family: directions of a side's kept covariance with variance <= (noise_ulps u)^2
+                                x the sum of its kept features' mean squares (u: the unit roundoff of its dtype,
+                                simrep_moments_unit_roundoff) are rounding noise, left out; 0: off; 4 */
 } simrep_options;
 
 void simrep_options_init(simrep_options *options);
@@ -375,7 +378,8 @@ typedef enum simrep_option_id {
     SIMREP_OPT_RSA_MEMORY = 11,
     SIMREP_OPT_PRECISION = 12,
     SIMREP_OPT_RBF_MEMORY = 13,
-    SIMREP_OPTION_COUNT = 14
+    SIMREP_OPT_NOISE_ULPS = 14,
+    SIMREP_OPTION_COUNT = 15
 } simrep_option_id;
 
 /* Transformations a measure is invariant to (simrep_measure_info.invariant),
@@ -397,7 +401,9 @@ typedef enum simrep_option_id {
 #define SIMREP_OUT_WEIGHTS 16u       /* weights (ncoefs): "weights", with coefs */
 #define SIMREP_OUT_REVERSE 32u       /* reverse, reverse_distance: "reverse", the measure with x and y
                                         exchanged (asymmetric measures; matrices are then not mirrored) */
-#define SIMREP_OUT_COUNT 6           /* bits defined */
+#define SIMREP_OUT_RANK 64u          /* rank_p, rank_q: "rank", the kept covariance's directions above the
+                                        data's rounding noise (simrep_options.noise_ulps) */
+#define SIMREP_OUT_COUNT 7           /* bits defined */
 
 typedef struct simrep_measure_info {
     const char *id;          /* "cca", "cka_debiased", ... as in the CLI, JSON and Python */
@@ -501,6 +507,14 @@ const char *simrep_option_choice_name(simrep_option_id option, int value, char *
 #define SIMREP_WARN_LAYOUT 256u     /* every measure: x and y have more features than samples, and as many
                                         features: what features x samples arrays read as samples x features
                                         look like (simrep_pairs_compare, simrep_compare) */
+#define SIMREP_WARN_ROUNDING 512u    /* CCA family: directions of the kept covariance at the data's rounding level
+                                        were left out (rank < kept; simrep_options.noise_ulps) */
+#define SIMREP_WARN_ROUNDING_X 1024u /* ... on x's side (rank_p < kept_p) */
+#define SIMREP_WARN_ROUNDING_Y 2048u /* ... on y's side */
+#define SIMREP_WARN_RIDGE 4096u      /* CCA family: directions with variance below 99 epsilon of the largest: the
+                                        ridge shrinks their canonical correlations by more than 1% */
+#define SIMREP_WARN_RIDGE_X 8192u    /* ... on x's side (shrunk_p of them) */
+#define SIMREP_WARN_RIDGE_Y 16384u   /* ... on y's side (shrunk_q) */
 
 /*
  * What a warning flag means, in words callers print after their own
@@ -508,7 +522,9 @@ const char *simrep_option_choice_name(simrep_option_id option, int value, char *
  * "n = 50 samples (40 kept features) ": "is less than 10 x the kept
  * features: CCA-family values are biased toward 1 (...)"; DEAD_* follows
  * "x.npy: 2 of 12 ": "features are constant (dead, ...) and were left out
- * of the CCA family".  A static string; NULL for other values.
+ * of the CCA family"; ROUNDING_* follows "x.npy: 1 of 16 " (kept - rank of
+ * kept); RIDGE_* follows "x.npy: 3 of 16 " (shrunk of kept).  A static
+ * string; NULL for other values.
  */
 const char *simrep_warning_text(unsigned flag);
 
@@ -533,6 +549,13 @@ typedef struct simrep_result {
     double chance;
     double reverse;          /* asymmetric measures (SIMREP_OUT_REVERSE): the similarity with x and y exchanged */
     double reverse_distance; /* ... and its distance (a matrix's entry (j, i) of the pair i, j) */
+    /* Appended with the rounding rule (docs/measures.md "Directions at the
+     * data's rounding level"), CCA family: the directions of each side's
+     * kept covariance above its dtype's rounding noise (<= kept_p, kept_q;
+     * the others count as canonical correlations of 0), and how many of
+     * those the ridge epsilon shrinks by more than 1% (SIMREP_WARN_RIDGE). */
+    int64_t rank_p, rank_q;
+    int64_t shrunk_p, shrunk_q;
 } simrep_result;
 
 void simrep_result_clear(simrep_ctx *ctx, simrep_result *result);
@@ -584,6 +607,24 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
  * makes the CCA family check conditioning.  Error: SIMREP_E_INVALID for an
  * unknown value. */
 simrep_status simrep_moments_set_precision(simrep_ctx *ctx, simrep_moments *m, simrep_precision precision);
+/*
+ * The rounding of the data behind input (0-based).  Every fold records the
+ * dtype of its block; the moments keep, per input, the unit roundoff u of
+ * the coarsest dtype seen (round to nearest: 2^-11 float16, 2^-8
+ * bfloat16, 2^-24 float32, 2^-53 float64), carried by merge, clone and
+ * save/load.  The CCA family treats the covariance directions whose
+ * variance is at that rounding level as noise (simrep_options.noise_ulps;
+ * docs/measures.md "Directions at the data's rounding level"); float64's
+ * is below what a float64 decomposition resolves, so float64 data are
+ * left alone.  Rows converted to float64 before they reach the moments
+ * (a layout, or a caller's own conversion) lose their dtype: declare it
+ * with simrep_moments_note_dtype (before or after folding them; the
+ * coarser of what is noted and folded counts).  Errors: SIMREP_E_INVALID
+ * for a bad input or dtype.  simrep_moments_unit_roundoff returns u, 0
+ * before any rows or note (or for a bad input).
+ */
+simrep_status simrep_moments_note_dtype(simrep_ctx *ctx, simrep_moments *m, int input, simrep_dtype dtype);
+double simrep_moments_unit_roundoff(const simrep_moments *m, int input);
 
 int64_t simrep_moments_n(const simrep_moments *m);
 int64_t simrep_moments_p(const simrep_moments *m);
@@ -600,7 +641,8 @@ void simrep_moments_scatter(const simrep_moments *m, double *out, int64_t ld);
 /*
  * The raw state as a flat array of doubles, for sending a Moments between
  * processes (MPI, pickling) and rebuilding it with simrep_moments_load():
- * the state in each input's units, then the K exponents of those units.
+ * the state in each input's units, then the K exponents of those units
+ * and the K unit roundoffs (simrep_moments_unit_roundoff).
  */
 int64_t simrep_moments_state_size(int64_t p, int64_t q);
 /* The same for any Moments (any number of inputs).  Both return 0 for sizes
@@ -1219,6 +1261,11 @@ void simrep_input_free(simrep_ctx *ctx, simrep_input *in);
 /* "path" or "path:key", as messages name the input. */
 const char *simrep_input_label(const simrep_input *in);
 const simrep_array_info *simrep_input_info(const simrep_input *in);
+/* The dtype the input's array is stored in (its info's dtype; SIMREP_F64
+ * for NULL).  simrep_input_read hands layouts' rows over converted to
+ * float64, so a caller folding them into moments declares this with
+ * simrep_moments_note_dtype. */
+simrep_dtype simrep_input_dtype(const simrep_input *in);
 void simrep_input_dims_get(const simrep_input *in, simrep_input_dims *dims);
 
 /* The first sample (row) of item i, for 0 <= i <= items: item i's rows are

@@ -27,6 +27,34 @@
  * the reference does, with the smaller side first.
  * Ding et al. 2021 (sim_metric pwcca_dist) weight by |Uᵀ Wx (XcᵀXc)| row
  * sums on x's side with an unregularized inverse square root.
+ *
+ * Rank (docs/measures.md, "Directions at the data's rounding level").  A
+ * direction of a side's kept covariance whose variance is at most
+ * (noise_ulps u)^2 m2 (u the unit roundoff of the side's dtype, m2 the sum
+ * of its kept features' mean squares) could be rounding error alone: by
+ * Cauchy-Schwarz, errors of noise_ulps u |x| per element put at most that
+ * much variance in any direction.  The ridge whitens such a direction like
+ * any other, so its canonical correlation (and pwcca's weights, and their
+ * signs) followed the order the rows were summed in; a LayerNorm's output
+ * has one, x W with W of low rank several.  They are left out: whitening
+ * factor 0, i.e. the data with those directions projected out, whose
+ * canonical correlations are exactly 0 and still counted in k (what the
+ * reference gives such data in exact arithmetic); svcca keeps no more
+ * directions than the rest.  pwcca needs its singular vectors' signs
+ * (above), and LAPACK's signs for a matrix with exact zero singular values
+ * are themselves round-off (so are those of the reference's own matrix on
+ * such data: its pwcca moved by 0.0025 with the summation order), so when
+ * directions were left out each canonical direction is oriented by
+ * convention instead: its largest entry positive (scikit-learn's
+ * svd_flip); the weights see the data with the noise projected out of S's
+ * scatter.  float64 data and
+ * noise_ulps = 0 leave every direction in: the floor would be below what
+ * the float64 eigendecomposition resolves (~1e-16 of the largest), and
+ * the golden values are the reference's.  Rejected: thresholds relative
+ * to the largest eigenvalue (a LayerNorm's noise direction sits at
+ * u^2 m2, which the largest eigenvalue does not bound from below) and
+ * counting only the directions left (k = rank): then a float32 copy of
+ * float64 data would give another k and another mean.
  */
 #include "linalg.h"
 #include "measures.h"
@@ -69,6 +97,7 @@ static double max_abs(const double *a, int64_t rows, int64_t cols, int64_t ld)
 typedef struct simrep__side side_eig;
 struct simrep__side {
     int64_t k;
+    int64_t rank; /* the leading directions above the rounding floor (see "Rank"); the rest are noise */
     double scale; /* max |C_ij| */
     double *vals; /* eigenvalues of C / scale, descending, round-off negatives clamped to 0 */
     double *vecs; /* k x k, columns in the order of vals; NULL: identity */
@@ -81,10 +110,13 @@ static void side_eig_free(simrep_ctx *ctx, side_eig *e)
     memset(e, 0, sizeof *e);
 }
 
-static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t k, int64_t ld, side_eig *e)
+/* noise: the rounding floor in C's units (simrep__noise_floor), 0 for none. */
+static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t k, int64_t ld, double noise,
+                                      side_eig *e)
 {
     memset(e, 0, sizeof *e);
     e->k = k;
+    e->rank = k;
     e->scale = max_abs(c, k, k, ld);
     e->vals = simrep__alloc_array(ctx, (size_t)k, sizeof(double), "eigenvalues");
     double *a = e->vals ? simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "eigenvectors") : NULL;
@@ -104,6 +136,9 @@ static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t 
             e->vals[j] = w[k - 1 - j] > 0 ? w[k - 1 - j] : 0; /* docs/measures.md, CCA step 2: clamp round-off negatives */
             memcpy(e->vecs + j * k, a + (k - 1 - j) * k, (size_t)k * sizeof(double));
         }
+    if (st == SIMREP_OK && noise > 0)
+        while (e->rank > 0 && !(e->vals[e->rank - 1] > noise / e->scale))
+            e->rank--;
     simrep__free(ctx, a);
     simrep__free(ctx, w);
     if (st != SIMREP_OK)
@@ -116,6 +151,21 @@ static simrep_status side_eig_compute(simrep_ctx *ctx, const double *c, int64_t 
 static double whiten(double lambda, double eps)
 {
     return lambda + eps > 0 ? 1.0 / sqrt(lambda + eps) : 0.0;
+}
+
+/* Direction j's whitening factor: 0 beyond the side's rank (see "Rank"),
+ * else the reference's. */
+static double factor(const side_eig *e, int64_t j, double eps)
+{
+    return j >= e->rank ? 0.0 : whiten(e->vals[j], eps);
+}
+
+double simrep__noise_floor(const simrep_options *opt, double unit, double m2)
+{
+    if (!(unit > 0x1p-53) || !(opt->noise_ulps > 0)) /* float64 (or nothing folded yet), or the rule is off */
+        return 0;
+    const double e = opt->noise_ulps * unit;
+    return e * e * m2;
 }
 
 /*
@@ -171,8 +221,50 @@ static simrep_status eigenbasis_cross(simrep_ctx *ctx, const side_eig *ex, const
 }
 
 /*
+ * The left singular vectors of the zero canonical correlations (columns
+ * kr .. k1 - 1 of u, k1 x k1) are any orthonormal basis of their subspace,
+ * which LAPACK picks from round-off; pwcca's weights depend on the basis.
+ * When directions were left out (see "Rank") the basis is fixed as the
+ * principal directions of side 1's data within that subspace (the
+ * eigenvectors of U_Zᵀ C1 U_Z, C1 side 1's covariance with its noise
+ * projected out, by descending variance): its own noise directions come
+ * last, the directions uncorrelated with side 2 first.
+ */
+static simrep_status canonical_null(simrep_ctx *ctx, const side_eig *e1, int64_t kr, double *u)
+{
+    const int64_t k = e1->k, m = k - kr;
+    double *uz = u + kr * k;
+    double *t = simrep__alloc_array(ctx, (size_t)(k * m), sizeof(double), "CCA directions");
+    double *g = t ? simrep__alloc_array(ctx, (size_t)(m * m), sizeof(double), "CCA directions") : NULL;
+    double *w = g ? simrep__alloc_array(ctx, (size_t)m, sizeof(double), "CCA directions") : NULL;
+    double *q = w ? simrep__alloc_array(ctx, (size_t)(m * m), sizeof(double), "CCA directions") : NULL;
+    simrep_status st = q ? simrep__gemm(ctx, 'T', 'N', k, m, k, 1.0, e1->vecs, k, uz, k, 0.0, t, k) : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK) { /* t = diag(sqrt(lambda)) Vᵀ U_Z, so tᵀt = U_Zᵀ C1 U_Z */
+        for (int64_t j = 0; j < m; j++)
+            for (int64_t i = 0; i < k; i++)
+                t[i + j * k] *= i < e1->rank ? sqrt(e1->vals[i]) : 0.0;
+        st = simrep__gemm(ctx, 'T', 'N', m, m, k, 1.0, t, k, t, k, 0.0, g, m);
+    }
+    if (st == SIMREP_OK)
+        st = simrep__syevd(ctx, m, g, m, w);
+    if (st == SIMREP_OK) {
+        for (int64_t j = 0; j < m; j++) /* descending */
+            memcpy(q + j * m, g + (m - 1 - j) * m, (size_t)m * sizeof(double));
+        st = simrep__gemm(ctx, 'N', 'N', k, m, m, 1.0, uz, k, q, m, 0.0, t, k);
+    }
+    if (st == SIMREP_OK)
+        memcpy(uz, t, (size_t)(k * m) * sizeof(double));
+    simrep__free(ctx, t);
+    simrep__free(ctx, g);
+    simrep__free(ctx, w);
+    simrep__free(ctx, q);
+    return st;
+}
+
+/*
  * CCA from the eigenbasis cross-covariance t1 (ex->k x ey->k, leading
- * dimension ldt; with y_first, the CCA of y against x from the same t1).
+ * dimension ldt; with y_first, the CCA of y against x from the same t1);
+ * the sides' noise directions left out, their rho exactly 0 (see "Rank").
  * Without want_u only the canonical correlations are needed: the singular
  * values of Fx t1 Fy (dgesdd without vectors).  With want_u, pwcca needs the
  * left singular vectors with the signs LAPACK gives the reference's own
@@ -195,10 +287,10 @@ static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const 
         return SIMREP_E_NOMEM;
     }
     for (int64_t j = 0; j < k2; j++) {
-        const double f2 = whiten(e2->vals[j], eps);
+        const double f2 = factor(e2, j, eps);
         for (int64_t i = 0; i < k1; i++) {
             const double v = y_first ? t1[j + i * ldt] : t1[i + j * ldt];
-            a[i + j * k1] = whiten(e1->vals[i], eps) * v * f2;
+            a[i + j * k1] = factor(e1, i, eps) * v * f2;
         }
     }
     simrep_status st;
@@ -215,6 +307,12 @@ static simrep_status cca_fit_compute(simrep_ctx *ctx, const side_eig *ex, const 
         simrep__free(ctx, arr);
     }
     simrep__free(ctx, a);
+    const int64_t kr = e1->rank < e2->rank ? e1->rank : e2->rank;
+    if (st == SIMREP_OK) /* rank <= min(rank1, rank2): the rest are zero, not round-off */
+        for (int64_t i = kr; i < f->k; i++)
+            f->rho[i] = 0;
+    if (st == SIMREP_OK && want_u && kr < k1 && (e1->rank < k1 || e2->rank < k2))
+        st = canonical_null(ctx, e1, kr, f->u);
     if (st != SIMREP_OK)
         cca_fit_free(ctx, f);
     return st;
@@ -251,6 +349,21 @@ static void kept_blocks_free(simrep_ctx *ctx, kept_blocks *b)
     simrep__free(ctx, b->t1);
 }
 
+/* The rounding floor of one side's kept block c (k x k, covariance units)
+ * from the pair's means (compare.c computes the same from the moments for
+ * the shared decompositions). */
+static double kept_noise(const simrep__prepared *pr, const double *c, int64_t k, const int64_t *idx, int64_t off,
+                         double unit)
+{
+    const double shrink = (double)(pr->n - 1) / (double)pr->n; /* S / (n - 1) -> S / n */
+    double m2 = 0;
+    for (int64_t i = 0; i < k; i++) {
+        const double mu = pr->mean[off + idx[i]];
+        m2 += c[i + i * k] * shrink + mu * mu;
+    }
+    return simrep__noise_floor(pr->opt, unit, m2);
+}
+
 static simrep_status kept_blocks_make(simrep_ctx *ctx, const simrep__prepared *pr, kept_blocks *b)
 {
     const int64_t kp = pr->kp, kq = pr->kq;
@@ -270,12 +383,14 @@ static simrep_status kept_blocks_make(simrep_ctx *ctx, const simrep__prepared *p
     simrep_status st = SIMREP_OK;
     if (pr->side_x)
         b->ex = *pr->side_x;
-    else if ((st = side_eig_compute(ctx, b->sxx, kp, kp, &b->ex)) == SIMREP_OK)
+    else if ((st = side_eig_compute(ctx, b->sxx, kp, kp, kept_noise(pr, b->sxx, kp, ix, 0, pr->unit_x), &b->ex)) ==
+             SIMREP_OK)
         b->own_ex = 1;
     if (st == SIMREP_OK) {
         if (pr->side_y)
             b->ey = *pr->side_y;
-        else if ((st = side_eig_compute(ctx, b->syy, kq, kq, &b->ey)) == SIMREP_OK)
+        else if ((st = side_eig_compute(ctx, b->syy, kq, kq, kept_noise(pr, b->syy, kq, iy, pr->p, pr->unit_y),
+                                        &b->ey)) == SIMREP_OK)
             b->own_ey = 1;
     }
     if (st == SIMREP_OK)
@@ -357,6 +472,48 @@ static simrep_status projection_weighted(simrep_ctx *ctx, const double *m, int64
 }
 
 /*
+ * out = u (k x k) with each column's largest entry (in magnitude)
+ * positive, scikit-learn's svd_flip convention: pwcca's signs when
+ * directions were left out (see "Rank"), where LAPACK's are round-off.
+ */
+static void orient(const double *u, int64_t k, double *out)
+{
+    for (int64_t i = 0; i < k; i++) {
+        double best = 0;
+        for (int64_t r = 0; r < k; r++)
+            if (fabs(u[r + i * k]) > fabs(best))
+                best = u[r + i * k];
+        const double sign = best < 0 ? -1.0 : 1.0;
+        for (int64_t r = 0; r < k; r++)
+            out[r + i * k] = sign * u[r + i * k];
+    }
+}
+
+/*
+ * The raw scatter the reference's data give S's kept columns: (n - 1) sss,
+ * less the directions left out as rounding noise (see "Rank"), the data
+ * with them projected out.
+ */
+static simrep_status pwcca_scatter(simrep_ctx *ctx, const side_eig *es, const double *sss, double nm1, double *scat)
+{
+    const int64_t k = es->k, m = es->k - es->rank;
+    for (int64_t i = 0; i < k * k; i++)
+        scat[i] = sss[i] * nm1;
+    if (m == 0)
+        return SIMREP_OK;
+    double *p = simrep__alloc_array(ctx, (size_t)(k * m), sizeof(double), "pwcca work");
+    if (!p)
+        return SIMREP_E_NOMEM;
+    const double *vd = es->vecs + es->rank * k;
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t i = 0; i < k; i++)
+            p[i + j * k] = vd[i + j * k] * es->vals[es->rank + j] * es->scale;
+    simrep_status st = simrep__gemm(ctx, 'N', 'T', k, k, m, -nm1, p, k, vd, k, 1.0, scat, k);
+    simrep__free(ctx, p);
+    return st;
+}
+
+/*
  * pwcca with google/svcca's weights, the CCA taken with the smaller kept
  * side S first (y_first when that is y); shared is that CCA when the caller
  * already has it.
@@ -369,24 +526,32 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
     const int64_t *idx = y_first ? pr->kept + pr->kp : pr->kept;
     const int64_t off = y_first ? pr->p : 0, ks = es->k;
     cca_fit own = {0};
-    simrep_status st = shared ? SIMREP_OK : cca_fit_compute(ctx, &b->ex, &b->ey, b->t1, pr->kp, y_first, eps, 1, &own);
+    simrep_status st =
+        shared ? SIMREP_OK : cca_fit_compute(ctx, &b->ex, &b->ey, b->t1, pr->kp, y_first, eps, 1, &own);
     if (st != SIMREP_OK)
         return st;
     const cca_fit f = shared ? *shared : own;
+    const int dropped = b->ex.rank < b->ex.k || b->ey.rank < b->ey.k;
     const double n = (double)pr->n, nm1 = (double)(pr->n - 1);
     double *scat = simrep__alloc_array(ctx, (size_t)(ks * ks), sizeof(double), "pwcca work");
     double *g = scat ? simrep__alloc_array(ctx, (size_t)(ks * ks), sizeof(double), "pwcca Gram") : NULL;
     double *mm = g ? simrep__alloc_array(ctx, (size_t)(ks * ks), sizeof(double), "pwcca work") : NULL;
     double *mu = mm ? simrep__alloc_array(ctx, (size_t)ks, sizeof(double), "pwcca means") : NULL;
-    st = mu ? SIMREP_OK : SIMREP_E_NOMEM;
+    double *uo = mu && dropped ? simrep__alloc_array(ctx, (size_t)(ks * ks), sizeof(double), "pwcca directions")
+                               : NULL;
+    st = mu && (uo || !dropped) ? SIMREP_OK : SIMREP_E_NOMEM;
+    const double *u = f.u;
+    if (st == SIMREP_OK && dropped) { /* signs by convention (see "Rank") */
+        orient(f.u, ks, uo);
+        u = uo;
+    }
     if (st == SIMREP_OK) {
         for (int64_t i = 0; i < ks; i++)
             mu[i] = pr->mean[off + idx[i]];
-        for (int64_t i = 0; i < ks * ks; i++)
-            scat[i] = sss[i] * nm1; /* back to the raw scatter the reference's data give */
-        /* g = Scat U for now */
-        st = simrep__gemm(ctx, 'N', 'N', ks, ks, ks, 1.0, scat, ks, f.u, ks, 0.0, g, ks);
+        st = pwcca_scatter(ctx, es, sss, nm1, scat);
     }
+    if (st == SIMREP_OK) /* g = Scat U for now */
+        st = simrep__gemm(ctx, 'N', 'N', ks, ks, ks, 1.0, scat, ks, u, ks, 0.0, g, ks);
     if (st == SIMREP_OK) {
         /* mm = Uᵀ Scat + n mu muᵀ = (Scat U)ᵀ + n mu muᵀ: the inner products
          * of the reference's dirns with its raw data columns. */
@@ -394,7 +559,7 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
             for (int64_t i = 0; i < ks; i++)
                 mm[i + j * ks] = g[j + i * ks] + n * mu[i] * mu[j];
         /* scat <- Uᵀ (Scat U) + n mu muᵀ = dirns dirnsᵀ, the Gram of the QR. */
-        st = simrep__gemm(ctx, 'T', 'N', ks, ks, ks, 1.0, f.u, ks, g, ks, 0.0, scat, ks);
+        st = simrep__gemm(ctx, 'T', 'N', ks, ks, ks, 1.0, u, ks, g, ks, 0.0, scat, ks);
     }
     if (st == SIMREP_OK) {
         for (int64_t j = 0; j < ks; j++)
@@ -426,6 +591,7 @@ static simrep_status pwcca_google(simrep_ctx *ctx, const simrep__prepared *pr, c
     simrep__free(ctx, g);
     simrep__free(ctx, mm);
     simrep__free(ctx, mu);
+    simrep__free(ctx, uo);
     cca_fit_free(ctx, &own);
     return st;
 }
@@ -452,7 +618,7 @@ static simrep_status pwcca_ding(simrep_ctx *ctx, const simrep__prepared *pr, con
         st = simrep__gemm(ctx, 'T', 'N', kp, kp, kp, 1.0, f.u, kp, ex->vecs, kp, 0.0, t, kp);
     if (st == SIMREP_OK) {
         for (int64_t j = 0; j < kp; j++) {
-            const double g = ex->vals[j] > 0 ? sqrt(ex->vals[j]) : 0.0;
+            const double g = ex->vals[j] > 0 && j < ex->rank ? sqrt(ex->vals[j]) : 0.0; /* projected out: 0 */
             for (int64_t i = 0; i < kp; i++)
                 t[i + j * kp] *= g;
         }
@@ -495,6 +661,7 @@ static simrep_status projected_eig(simrep_ctx *ctx, const side_eig *e, int64_t d
 {
     memset(out, 0, sizeof *out);
     out->k = dims;
+    out->rank = dims;
     out->scale = e->vals[0] * e->scale;
     out->vals = simrep__alloc_array(ctx, (size_t)dims, sizeof(double), "svcca eigenvalues");
     if (!out->vals)
@@ -510,6 +677,9 @@ static simrep_status svcca(simrep_ctx *ctx, const simrep__prepared *pr, const ke
     const int64_t kp = pr->kp, kq = pr->kq;
     const side_eig *ex = &b->ex, *ey = &b->ey;
     int64_t dx = svcca_dims(ex->vals, kp, opt), dy = svcca_dims(ey->vals, kq, opt);
+    /* Never a direction of rounding noise (see "Rank"). */
+    dx = dx < ex->rank ? dx : ex->rank;
+    dy = dy < ey->rank ? dy : ey->rank;
     /* The reference's get_cca_similarity on the projections drops
      * components whose variance is below epsilon of the largest. */
     while (dx > 1 && !(ex->vals[dx - 1] > opt->epsilon * ex->vals[0]))
@@ -564,6 +734,7 @@ typedef struct cca_cache {
     int have_fit;
     int pwcca_on_x;
     unsigned warn;
+    int64_t shrunk_x, shrunk_y; /* directions the ridge shrinks by > 1% (shrunk) */
 } cca_cache;
 
 void simrep__cca_cache_free(simrep_ctx *ctx, void *cache)
@@ -593,10 +764,32 @@ static double mixed_error_bound(const side_eig *ex, const side_eig *ey, double e
     const side_eig *e[2] = {ex, ey};
     double sum = 2;
     for (int s = 0; s < 2; s++) {
-        const double top = e[s]->vals[0] + eps, low = e[s]->vals[e[s]->k - 1] + eps;
+        const double top = e[s]->vals[0] + eps, low = e[s]->vals[e[s]->rank - 1] + eps; /* directions whitened */
         sum += low > 0 ? sqrt(top / low) : 1e300;
     }
     return u * sum;
+}
+
+/* The name of the dtype whose unit roundoff is u, for messages. */
+static const char *unit_dtype(double u)
+{
+    return u == 0x1p-24 ? "float32" : u == 0x1p-11 ? "float16" : u == 0x1p-8 ? "bfloat16" : "float64";
+}
+
+/*
+ * Kept directions whose canonical correlations the ridge shrinks by more
+ * than 1%: against itself a direction of variance lambda (relative to the
+ * largest feature variance, as epsilon) gets rho = lambda / (lambda + eps),
+ * below 0.99 when lambda < 99 eps.  This is what made a file compared with
+ * itself give cca 0.917 when its covariance's condition number was 1e14
+ * (issue 10, item 19): those values are the ridge's, not the data's.
+ */
+static int64_t shrunk(const side_eig *e, double eps)
+{
+    int64_t c = 0;
+    for (int64_t j = 0; j < e->rank; j++)
+        c += e->vals[j] < 99 * eps;
+    return c;
 }
 
 static simrep_status cca_begin(simrep_ctx *ctx, simrep__prepared *pr, cca_cache **out)
@@ -615,6 +808,20 @@ static simrep_status cca_begin(simrep_ctx *ctx, simrep__prepared *pr, cca_cache 
         simrep__free(ctx, c);
         return st;
     }
+    for (int s = 0; s < 2 && st == SIMREP_OK; s++) {
+        const side_eig *e = s ? &c->b.ey : &c->b.ex;
+        const double u = s ? pr->unit_y : pr->unit_x;
+        if (e->rank == 0)
+            st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, s,
+                                   "every direction of its covariance is within %g units of the rounding of its %s "
+                                   "data (noise_ulps), so the CCA family is undefined",
+                                   pr->opt->noise_ulps, unit_dtype(u));
+    }
+    if (st != SIMREP_OK) {
+        kept_blocks_free(ctx, &c->b);
+        simrep__free(ctx, c);
+        return st;
+    }
     /* SPEC "Warnings": n < 10 x the kept features biases every rho toward 1. */
     if (pr->n < 10 * pr->kp)
         c->warn |= SIMREP_WARN_FEW_SAMPLES | SIMREP_WARN_FEW_SAMPLES_X;
@@ -624,6 +831,16 @@ static simrep_status cca_begin(simrep_ctx *ctx, simrep__prepared *pr, cca_cache 
         c->warn |= SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_DEAD_X;
     if (pr->kq < pr->q)
         c->warn |= SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_DEAD_Y;
+    if (c->b.ex.rank < c->b.ex.k)
+        c->warn |= SIMREP_WARN_ROUNDING | SIMREP_WARN_ROUNDING_X;
+    if (c->b.ey.rank < c->b.ey.k)
+        c->warn |= SIMREP_WARN_ROUNDING | SIMREP_WARN_ROUNDING_Y;
+    c->shrunk_x = shrunk(&c->b.ex, pr->opt->epsilon);
+    c->shrunk_y = shrunk(&c->b.ey, pr->opt->epsilon);
+    if (c->shrunk_x)
+        c->warn |= SIMREP_WARN_RIDGE | SIMREP_WARN_RIDGE_X;
+    if (c->shrunk_y)
+        c->warn |= SIMREP_WARN_RIDGE | SIMREP_WARN_RIDGE_Y;
     if (pr->mixed && mixed_error_bound(&c->b.ex, &c->b.ey, pr->opt->epsilon) > 1e-6)
         c->warn |= SIMREP_WARN_MIXED_PRECISION;
     c->pwcca_on_x = pr->want && pr->want[SIMREP_PWCCA] && pr->opt->pwcca_variant == SIMREP_PWCCA_GOOGLE &&
@@ -649,6 +866,10 @@ static void family_outputs(const simrep__prepared *pr, const cca_cache *c, simre
 {
     r->kept_p = pr->kp;
     r->kept_q = pr->kq;
+    r->rank_p = c->b.ex.rank;
+    r->rank_q = c->b.ey.rank;
+    r->shrunk_p = c->shrunk_x;
+    r->shrunk_q = c->shrunk_y;
     r->warnings |= c->warn;
 }
 
@@ -719,7 +940,7 @@ static simrep_status whitening_matrix(simrep_ctx *ctx, const side_eig *e, double
     if (!vs)
         return SIMREP_E_NOMEM;
     for (int64_t j = 0; j < k; j++) {
-        const double f = whiten(e->vals[j], eps);
+        const double f = factor(e, j, eps);
         for (int64_t i = 0; i < k; i++)
             vs[i + j * k] = e->vecs[i + j * k] * f;
     }
@@ -794,12 +1015,13 @@ simrep_status simrep__cca_details(simrep_ctx *ctx, const simrep__prepared *pr, c
     return st;
 }
 
-simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, simrep__side **out)
+simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, double noise,
+                                simrep__side **out)
 {
     *out = simrep__alloc(ctx, sizeof **out, "eigendecomposition");
     if (!*out)
         return SIMREP_E_NOMEM;
-    simrep_status st = side_eig_compute(ctx, cov, k, ld, *out);
+    simrep_status st = side_eig_compute(ctx, cov, k, ld, noise, *out);
     if (st != SIMREP_OK) {
         simrep__free(ctx, *out);
         *out = NULL;
@@ -807,18 +1029,19 @@ simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, i
     return st;
 }
 
-/* Flat state of a side: k, scale, vals (k), vecs (k x k). */
+/* Flat state of a side: k, scale, rank, vals (k), vecs (k x k). */
 int64_t simrep__side_state_len(const simrep__side *s)
 {
-    return 2 + s->k + s->k * s->k;
+    return 3 + s->k + s->k * s->k;
 }
 
 void simrep__side_save(const simrep__side *s, double *state)
 {
     state[0] = (double)s->k;
     state[1] = s->scale;
-    memcpy(state + 2, s->vals, (size_t)s->k * sizeof(double));
-    memcpy(state + 2 + s->k, s->vecs, (size_t)(s->k * s->k) * sizeof(double));
+    state[2] = (double)s->rank;
+    memcpy(state + 3, s->vals, (size_t)s->k * sizeof(double));
+    memcpy(state + 3 + s->k, s->vecs, (size_t)(s->k * s->k) * sizeof(double));
 }
 
 simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k, simrep__side **out)
@@ -827,24 +1050,28 @@ simrep_status simrep__side_load(simrep_ctx *ctx, const double *state, int64_t k,
     if (state[0] != (double)k || !(state[1] > 0) || !isfinite(state[1]))
         return simrep__fail(ctx, SIMREP_E_INVALID, "eigendecomposition state does not match (%g features, expected %lld)",
                             state[0], (long long)k);
+    if (!(state[2] >= 0 && state[2] <= (double)k && state[2] == floor(state[2])))
+        return simrep__fail(ctx, SIMREP_E_FORMAT, "eigendecomposition state is corrupt (rank %g of %lld directions)",
+                            state[2], (long long)k);
     for (int64_t i = 0; i < k + k * k; i++) /* eigenvalues (clamped to >= 0 when made), then vectors */
-        if (!isfinite(state[2 + i]) || (i < k && state[2 + i] < 0))
+        if (!isfinite(state[3 + i]) || (i < k && state[3 + i] < 0))
             return simrep__fail(ctx, SIMREP_E_FORMAT, "eigendecomposition state is corrupt (value %lld is %g)",
-                                (long long)(2 + i), state[2 + i]);
+                                (long long)(3 + i), state[3 + i]);
     simrep__side *s = simrep__alloc(ctx, sizeof *s, "eigendecomposition");
     if (!s)
         return SIMREP_E_NOMEM;
     memset(s, 0, sizeof *s);
     s->k = k;
     s->scale = state[1];
+    s->rank = (int64_t)state[2];
     s->vals = simrep__alloc_array(ctx, (size_t)k, sizeof(double), "eigenvalues");
     s->vecs = s->vals ? simrep__alloc_array(ctx, (size_t)(k * k), sizeof(double), "eigenvectors") : NULL;
     if (!s->vecs) {
         simrep__side_free(ctx, s);
         return SIMREP_E_NOMEM;
     }
-    memcpy(s->vals, state + 2, (size_t)k * sizeof(double));
-    memcpy(s->vecs, state + 2 + k, (size_t)(k * k) * sizeof(double));
+    memcpy(s->vals, state + 3, (size_t)k * sizeof(double));
+    memcpy(s->vecs, state + 3 + k, (size_t)(k * k) * sizeof(double));
     *out = s;
     return SIMREP_OK;
 }

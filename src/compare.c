@@ -174,10 +174,15 @@ static simrep_status side_task_run(simrep_ctx *ctx, void *arg)
     double *cov = simrep__alloc_array(ctx, (size_t)(in->k * in->k), sizeof(double), "covariance block");
     if (!cov)
         return SIMREP_E_NOMEM;
-    for (int64_t b = 0; b < in->k; b++)
+    double m2 = 0; /* the kept features' mean squares, for the rounding floor */
+    for (int64_t b = 0; b < in->k; b++) {
         for (int64_t a = 0; a < in->k; a++)
             cov[a + b * in->k] = scatter_at(pp, o + in->kept[a], o + in->kept[b]) * t->inv;
-    simrep_status st = simrep__side_make(ctx, cov, in->k, in->k, &in->side);
+        const double mu = pp->mean[o + in->kept[b]];
+        m2 += scatter_at(pp, o + in->kept[b], o + in->kept[b]) / (double)pp->n + mu * mu;
+    }
+    const double noise = simrep__noise_floor(&pp->opt, simrep_moments_unit_roundoff(pp->m, t->input), m2);
+    simrep_status st = simrep__side_make(ctx, cov, in->k, in->k, noise, &in->side);
     simrep__free(ctx, cov);
     return st;
 }
@@ -291,7 +296,7 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
  */
 static int64_t eig_state_at(const simrep_pairs *pp, int64_t p)
 {
-    return 4 + p + (pp->prep & SIMREP__PREP_SIDE ? 2 + p + p * p : 0);
+    return 4 + p + (pp->prep & SIMREP__PREP_SIDE ? 3 + p + p * p : 0);
 }
 
 int64_t simrep_pairs_input_state_len(const simrep_pairs *pp, int input)
@@ -433,6 +438,8 @@ static simrep_status prepare_pair(simrep_ctx *ctx, const simrep_pairs *pp, int i
     pr->eig_y = b->eig;
     pr->expo_x = simrep__moments_exponent(pp->m, i);
     pr->expo_y = simrep__moments_exponent(pp->m, j);
+    pr->unit_x = simrep_moments_unit_roundoff(pp->m, i);
+    pr->unit_y = simrep_moments_unit_roundoff(pp->m, j);
     pr->opt = &pp->opt;
     return SIMREP_OK;
 }

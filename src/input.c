@@ -89,6 +89,12 @@ const simrep_array_info *simrep_input_info(const simrep_input *in)
     return in ? simrep_source_info(in->src) : NULL;
 }
 
+simrep_dtype simrep_input_dtype(const simrep_input *in)
+{
+    const simrep_array_info *info = simrep_input_info(in);
+    return info && info->dtype_supported ? info->dtype : SIMREP_F64;
+}
+
 void simrep_input_dims_get(const simrep_input *in, simrep_input_dims *dims)
 {
     if (!dims)

@@ -94,7 +94,7 @@ simrep_status simrep__linreg(simrep_ctx *ctx, simrep__prepared *pr, simrep_resul
 /* Invariances shared by many rows. */
 #define INV_ROTATION (SIMREP_INV_TRANSLATION | SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER)
 #define INV_LINEAR (INV_ROTATION | SIMREP_INV_LINEAR)
-#define CCA_OUT (SIMREP_OUT_KEPT | SIMREP_OUT_COEFS)
+#define CCA_OUT (SIMREP_OUT_KEPT | SIMREP_OUT_RANK | SIMREP_OUT_COEFS)
 
 static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
     [SIMREP_CCA] = {
@@ -103,7 +103,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .distance = "1 - similarity (Morcos et al.'s CCA distance), in [0, 1]", .higher_is_more_similar = 1,
                  .invariances = "invertible linear maps of x or y, translation",
                  .reference = "google/svcca cca_core.get_cca_similarity", MOMENTS_CCA,
-                 .options = OPT(EPSILON), .outputs = CCA_OUT | SIMREP_OUT_REFERENCE_MEAN,
+                 .options = OPT(EPSILON) | OPT(NOISE_ULPS), .outputs = CCA_OUT | SIMREP_OUT_REFERENCE_MEAN,
                  .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
                  .invariant = INV_LINEAR | SIMREP_INV_SWAP,
                  .paper = "Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, SVCCA (NeurIPS)"},
@@ -113,7 +113,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .similarity = "mean of rho_i^2, in [0, 1]", .distance = "1 - similarity, in [0, 1]",
                  .higher_is_more_similar = 1, .invariances = "invertible linear maps of x or y, translation",
                  .reference = "google/svcca cca_core.get_cca_similarity (squared coefficients)", MOMENTS_CCA,
-                 .options = OPT(EPSILON), .outputs = CCA_OUT, .similarity_min = 0, .similarity_max = 1,
+                 .options = OPT(EPSILON) | OPT(NOISE_ULPS), .outputs = CCA_OUT, .similarity_min = 0, .similarity_max = 1,
                  .distance_min = 0, .distance_max = 1, .invariant = INV_LINEAR | SIMREP_INV_SWAP,
                  .paper = "Yanai 1974 (R2 of CCA); Kornblith, Norouzi, Lee & Hinton 2019 (ICML)"},
         .pair = simrep__cca_r2, .prep = SIMREP__PREP_SIDE, .chance = simrep__chance_cca_r2},
@@ -124,7 +124,8 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
                  .invariances = "orthogonal maps and isotropic scaling of x or y, translation",
                  .reference = "google/svcca tutorials (SVD, then get_cca_similarity)", MOMENTS_CCA,
-                 .options = OPT(EPSILON) | OPT(SVCCA_RULE) | OPT(SVCCA_KEEP) | OPT(SVCCA_DIMS),
+                 .options = OPT(EPSILON) | OPT(NOISE_ULPS) | OPT(SVCCA_RULE) | OPT(SVCCA_KEEP) |
+                            OPT(SVCCA_DIMS),
                  .outputs = CCA_OUT | SIMREP_OUT_DIMS, .similarity_min = 0, .similarity_max = 1, .distance_min = 0,
                  .distance_max = 1, .invariant = INV_ROTATION,
                  .paper = "Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, SVCCA (NeurIPS)"},
@@ -136,7 +137,7 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .invariances = "isotropic scaling of x or y (weights depend on the data's mean and basis)",
                  .reference = "google/svcca pwcca.compute_pwcca; --pwcca-variant ding: Ding et al. 2021's "
                               "sim_metric pwcca_dist",
-                 MOMENTS_CCA, .options = OPT(EPSILON) | OPT(PWCCA_VARIANT),
+                 MOMENTS_CCA, .options = OPT(EPSILON) | OPT(NOISE_ULPS) | OPT(PWCCA_VARIANT),
                  .outputs = CCA_OUT | SIMREP_OUT_WEIGHTS, .similarity_min = 0, .similarity_max = 1,
                  .distance_min = 0, .distance_max = 1, .invariant = SIMREP_INV_SCALE | SIMREP_INV_ROW_ORDER,
                  .paper = "Morcos, Raghu & Bengio 2018, Insights on representational similarity (NeurIPS)"},
@@ -391,7 +392,7 @@ double simrep_measure_input_cost(simrep_measure m, int64_t n, int64_t p)
 /* ------------------------------------------------------------- outputs */
 
 static const char *const output_keys[SIMREP_OUT_COUNT] = {"kept", "dims", "reference_mean", "coefs", "weights",
-                                                           "reverse"};
+                                                           "reverse", "rank"};
 
 static const char *const invariance_names[SIMREP_INV_COUNT] = {"translation", "scale", "orthogonal", "linear",
                                                                 "swap", "row_order"};
@@ -436,6 +437,18 @@ const char *simrep_warning_text(unsigned flag)
     case SIMREP_WARN_RECOMPUTED:
         return "precision mixed: x or y is too ill-conditioned for single-precision products, so the values were "
                "recomputed in float64";
+    case SIMREP_WARN_ROUNDING:
+    case SIMREP_WARN_ROUNDING_X:
+    case SIMREP_WARN_ROUNDING_Y:
+        return "directions of the kept covariance have no more variance than the rounding of the data's dtype "
+               "could give them (<= (noise_ulps u)^2 x the features' mean squares) and were left out of the CCA "
+               "family: their canonical correlations count as 0 (docs/measures.md, --noise-ulps)";
+    case SIMREP_WARN_RIDGE:
+    case SIMREP_WARN_RIDGE_X:
+    case SIMREP_WARN_RIDGE_Y:
+        return "directions of the kept covariance have variance below 99 x epsilon of the largest: the ridge "
+               "(--epsilon) shrinks their canonical correlations by more than 1% (the data against themselves "
+               "give less than 1)";
     }
     return NULL;
 }
@@ -514,6 +527,10 @@ static const simrep_option_info options[SIMREP_OPTION_COUNT] = {
                                        "instead of recomputing them (1024; 0: none)",
                                .kind = SIMREP_OPTION_REAL, .min = 0, .max = 1048576.0,
                                .valid = "a number of MiB in [0, 2^20]"},
+    [SIMREP_OPT_NOISE_ULPS] = {.name = "noise_ulps", .metavar = "U",
+                               .help = "CCA family: covariance directions within U units of the data's rounding "
+                                       "(float32/16, bfloat16) are noise, left out (4; 0: off)",
+                               .kind = SIMREP_OPTION_REAL, .min = 0, .max = 1e6, .valid = "a number in [0, 1e6]"},
 };
 
 void simrep_options_init(simrep_options *o)
@@ -543,6 +560,10 @@ void simrep_options_init(simrep_options *o)
     /* issue 15: at n = 8000 all of cka_rbf's tiles (2 x 260 MiB) fit and
      * each pass after the first reads them back instead of a dgemm. */
     o->rbf_memory = 1024;
+    /* docs/measures.md "Directions at the data's rounding level": errors of
+     * up to 4 units of rounding per element (a LayerNorm's own arithmetic
+     * put up to ~1.7 in its noise direction, measured). */
+    o->noise_ulps = 4;
 }
 
 const simrep_option_info *simrep_option_get_info(simrep_option_id id)
@@ -586,6 +607,7 @@ double simrep_options_get(const simrep_options *o, simrep_option_id id)
     case SIMREP_OPT_RSA_MEMORY: return o->rsa_memory;
     case SIMREP_OPT_PRECISION: return (double)o->precision;
     case SIMREP_OPT_RBF_MEMORY: return o->rbf_memory;
+    case SIMREP_OPT_NOISE_ULPS: return o->noise_ulps;
     case SIMREP_OPTION_COUNT: break;
     }
     return 0;
@@ -608,6 +630,7 @@ static void options_put(simrep_options *o, simrep_option_id id, double v)
     case SIMREP_OPT_RSA_MEMORY: o->rsa_memory = v; break;
     case SIMREP_OPT_PRECISION: o->precision = (simrep_precision)(int)v; break;
     case SIMREP_OPT_RBF_MEMORY: o->rbf_memory = v; break;
+    case SIMREP_OPT_NOISE_ULPS: o->noise_ulps = v; break;
     case SIMREP_OPTION_COUNT: break;
     }
 }

@@ -24,7 +24,16 @@
  * the whitening every CCA-family measure of every pair with that input
  * reads.  Read-only once made, so pairs compared in parallel share it. */
 typedef struct simrep__side simrep__side;
-simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, simrep__side **out);
+/* noise: the rounding-noise floor of that block (simrep__noise_floor), 0 for none. */
+simrep_status simrep__side_make(simrep_ctx *ctx, const double *cov, int64_t k, int64_t ld, double noise,
+                                simrep__side **out);
+/* The variance at or below which a direction of one input's kept
+ * covariance is rounding noise (cca.c; docs/measures.md "Directions at the
+ * data's rounding level"): (noise_ulps u)^2 m2, with u the input's unit
+ * roundoff and m2 = sum over its kept features of mean(x^2) = S_cc / n +
+ * mu_c^2, in the covariance's units; 0 (no floor) for float64 data or
+ * noise_ulps = 0. */
+double simrep__noise_floor(const simrep_options *opt, double unit, double m2);
 void simrep__side_free(simrep_ctx *ctx, simrep__side *side);
 /* As a flat array of doubles, to send it to other processes. */
 int64_t simrep__side_state_len(const simrep__side *side);
@@ -60,6 +69,7 @@ typedef struct simrep__prepared {
     int mixed;            /* the moments had rows folded in mixed precision (simrep_precision) */
     const simrep__eig *eig_x, *eig_y;    /* shared eigendecompositions of the whole scatters, or NULL */
     int expo_x, expo_y;   /* each side's state is in units of 2^expo (moments.h): scatter x 4^expo is the data's */
+    double unit_x, unit_y; /* unit roundoff of each side's dtype (simrep_moments_unit_roundoff) */
     const simrep_options *opt;
     const unsigned char *want; /* want[m] != 0: measure m is asked for in this call */
     void *cache[SIMREP_FAMILY_COUNT]; /* a family's shared work, made by its first measure */

@@ -53,6 +53,13 @@
  * accessors (means, scatter) multiply it back.  Rejected: a per-column
  * scale (CKA and Procrustes are not invariant to it), and one scale fixed
  * by the first block (later blocks may be 1e300 times larger).
+ *
+ * Rounding.  Each input also remembers the unit roundoff of the coarsest
+ * dtype its rows were stored in (2^-24 for float32, 2^-53 for float64;
+ * simrep_moments_note_dtype for rows converted before they got here): the
+ * CCA family treats covariance directions at that rounding level as noise
+ * (cca.c, docs/measures.md "Directions at the data's rounding level").
+ * Merges keep the coarser, states carry it.
  */
 #include "linalg.h"
 #include "moments.h"
@@ -88,6 +95,7 @@ struct simrep_moments {
     int *expo;       /* k: input j's state is in units of 2^expo[j] (see "Scale") */
     double *mag;     /* 2k: a bound on input j's largest magnitude folded so far, in those units;
                         then the current block's largest magnitudes (raw) */
+    double *unit;    /* k: unit roundoff of the coarsest dtype folded into input j (see "Rounding"); 0: none yet */
     simrep_precision precision; /* of the blocks folded from now on */
     int mixed;       /* 1 once any rows were folded in MIXED precision (merge ORs it) */
     /* work space, not state */
@@ -144,7 +152,8 @@ simrep_status simrep_moments_new_multi(simrep_ctx *ctx, int inputs, const int64_
                    : NULL;
     m->expo = m->work ? simrep__calloc_array(ctx, (size_t)inputs, sizeof(int), "moments scales") : NULL;
     m->mag = m->expo ? simrep__calloc_array(ctx, 2 * (size_t)inputs, sizeof(double), "moments scales") : NULL;
-    if (!m->mag) {
+    m->unit = m->mag ? simrep__calloc_array(ctx, (size_t)inputs, sizeof(double), "moments dtypes") : NULL;
+    if (!m->unit) {
         simrep_moments_free(ctx, m);
         return SIMREP_E_NOMEM;
     }
@@ -177,6 +186,7 @@ void simrep_moments_free(simrep_ctx *ctx, simrep_moments *m)
     simrep__free(ctx, m->work);
     simrep__free(ctx, m->expo);
     simrep__free(ctx, m->mag);
+    simrep__free(ctx, m->unit);
     simrep__free(ctx, m->block);
     simrep__free(ctx, m->fblock);
     simrep__free(ctx, m->fscatter);
@@ -195,6 +205,47 @@ simrep_status simrep_moments_set_precision(simrep_ctx *ctx, simrep_moments *m, s
 }
 
 int simrep__moments_mixed(const simrep_moments *m) { return m->mixed; }
+
+/* Round to nearest: half a unit in the last place of a significand of
+ * 11 (float16), 8 (bfloat16), 24 (float32) or 53 (float64) bits. */
+double simrep__dtype_unit(simrep_dtype dtype)
+{
+    switch (dtype) {
+    case SIMREP_F16: return 0x1p-11;
+    case SIMREP_BF16: return 0x1p-8;
+    case SIMREP_F32: return 0x1p-24;
+    default: return 0x1p-53;
+    }
+}
+
+/* The unit roundoffs a state may carry: none yet, or one of the dtypes'. */
+static int valid_unit(double u)
+{
+    return u == 0 || u == 0x1p-11 || u == 0x1p-8 || u == 0x1p-24 || u == 0x1p-53;
+}
+
+static void note_unit(simrep_moments *m, int j, double u)
+{
+    if (u > m->unit[j])
+        m->unit[j] = u;
+}
+
+simrep_status simrep_moments_note_dtype(simrep_ctx *ctx, simrep_moments *m, int input, simrep_dtype dtype)
+{
+    if (!m)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "moments is NULL");
+    if (input < 0 || input >= m->k)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "these moments have %d inputs (got input %d)", m->k, input);
+    if (dtype != SIMREP_F16 && dtype != SIMREP_BF16 && dtype != SIMREP_F32 && dtype != SIMREP_F64)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "unknown dtype %d", (int)dtype);
+    note_unit(m, input, simrep__dtype_unit(dtype));
+    return SIMREP_OK;
+}
+
+double simrep_moments_unit_roundoff(const simrep_moments *m, int input)
+{
+    return m && input >= 0 && input < m->k ? m->unit[input] : 0;
+}
 
 int64_t simrep_moments_n(const simrep_moments *m) { return m->n; }
 int64_t simrep_moments_p(const simrep_moments *m) { return feat(m, 0); }
@@ -780,6 +831,9 @@ simrep_status simrep_moments_update_multi(simrep_ctx *ctx, simrep_moments *m, co
             copy_state(m, undo);
         simrep_moments_free(ctx, undo);
     }
+    if (m->n > n0) /* rows of these dtypes are in the state now (all of them, or up to a cancel) */
+        for (int j = 0; j < m->k; j++)
+            note_unit(m, j, simrep__dtype_unit(blocks[j].dtype));
     return st;
 }
 
@@ -871,6 +925,8 @@ simrep_status simrep_moments_merge(simrep_ctx *ctx, simrep_moments *into, const 
         }
         adapt_scales(into);
         into->mixed |= other->mixed;
+        for (int j = 0; j < k; j++)
+            note_unit(into, j, other->unit[j]);
     }
     simrep__free(ctx, tmp);
     return st;
@@ -905,7 +961,8 @@ static simrep_status merge_rescaled(simrep_ctx *ctx, simrep_moments *into, const
 /*
  * State layout: K, the K feature counts, n, T (K x K), the mean (d), U
  * (K x d), the scatter (d x d, full), all in the inputs' units, then the K
- * exponents of those units (see "Scale").  K = 2 keeps the two-input API's
+ * exponents of those units (see "Scale") and the K unit roundoffs (see
+ * "Rounding").  K = 2 keeps the two-input API's
  * simrep_moments_state_size(p, q).
  */
 static int64_t state_len(int k, int64_t d)
@@ -914,7 +971,7 @@ static int64_t state_len(int k, int64_t d)
     if (k < 0 || d < 0 || !simrep__mul_i64(d, d, &dd) || !simrep__mul_i64(k, d, &kd) || dd > INT64_MAX / 2 ||
         kd > INT64_MAX / 4 || d > INT64_MAX / 8)
         return 0; /* no such moments can exist (simrep_moments_new refuses the sizes) */
-    return 2 + 2 * (int64_t)k + (int64_t)k * k + d + kd + dd;
+    return 2 + 3 * (int64_t)k + (int64_t)k * k + d + kd + dd;
 }
 
 int64_t simrep_moments_state_size(int64_t p, int64_t q)
@@ -950,6 +1007,8 @@ void simrep_moments_save(const simrep_moments *m, double *state)
     s += d * d;
     for (int j = 0; j < k; j++)
         s[j] = (double)m->expo[j];
+    for (int j = 0; j < k; j++)
+        s[k + j] = m->unit[j];
 }
 
 /*
@@ -958,7 +1017,9 @@ void simrep_moments_save(const simrep_moments *m, double *state)
  * 2^53), every value finite, the exponents whole and in double's range, the
  * scatter symmetric (save writes both triangles) with a non-negative
  * diagonal (sums of squares, in every update and merge), and an empty state
- * all zero.  A state with Inf in it gave cka = inf and sent Inf into LAPACK.
+ * all zero but for the unit roundoffs, which must be a dtype's (or 0: an
+ * empty Moments may have had a dtype noted before any rows).  A state with
+ * Inf in it gave cka = inf and sent Inf into LAPACK.
  * The scatter is a Gram matrix, so Cauchy-Schwarz bounds its off-diagonal
  * entries: |S_ab| <= sqrt(S_aa S_bb) <= (S_aa + S_bb) / 2; round-off can
  * exceed that by at most n u (< 2 for n <= 2^53) of it, so a factor of 4 is
@@ -986,12 +1047,15 @@ static simrep_status check_state(simrep_ctx *ctx, const simrep_moments *m, const
             return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: value %lld of %lld is %s", (long long)i,
                                 (long long)len, isnan(state[i]) ? "NaN" : "Inf");
     const double *t = state + 2 + k, *mean = t + (size_t)k * k, *u = mean + d, *sc = u + (size_t)k * d;
-    const double *ex = sc + d * d;
+    const double *ex = sc + d * d, *un = ex + k;
     (void)t;
     for (int j = 0; j < k; j++) {
         if (!(fabs(ex[j]) <= 2200 && ex[j] == floor(ex[j])))
             return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: input %d's scale exponent %g is "
                                 "not a whole number in [-2200, 2200]", j, ex[j]);
+        if (!valid_unit(un[j]))
+            return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: input %d's unit roundoff %g is "
+                                "not a dtype's (0, 2^-53, 2^-24, 2^-11 or 2^-8)", j, un[j]);
     }
     for (int64_t b = 0; b < d; b++) {
         if (sc[b + b * d] < 0)
@@ -1008,7 +1072,7 @@ static simrep_status check_state(simrep_ctx *ctx, const simrep_moments *m, const
     }
 
     if (n == 0)
-        for (int64_t i = 2 + k; i < len - k; i++)
+        for (int64_t i = 2 + k; i < len - 2 * k; i++)
             if (state[i] != 0)
                 return simrep__fail(ctx, SIMREP_E_FORMAT, "moments state is corrupt: it holds no samples but value "
                                     "%lld is %g", (long long)i, state[i]);
@@ -1038,6 +1102,7 @@ simrep_status simrep_moments_load(simrep_ctx *ctx, simrep_moments *m, const doub
         m->expo[j] = (int)s[j];
         m->mag[j] = state_magnitude(m, j);
         m->mag[k + j] = 0;
+        m->unit[j] = s[k + j];
     }
     adapt_scales(m); /* a state written elsewhere may sit outside the window */
     return SIMREP_OK;
@@ -1056,6 +1121,7 @@ static void copy_state(simrep_moments *dst, const simrep_moments *m)
     memcpy(dst->scatter, m->scatter, (size_t)(m->d * m->d) * sizeof(double));
     memcpy(dst->expo, m->expo, (size_t)m->k * sizeof(int));
     memcpy(dst->mag, m->mag, 2 * (size_t)m->k * sizeof(double));
+    memcpy(dst->unit, m->unit, (size_t)m->k * sizeof(double));
 }
 
 simrep_status simrep_moments_clone(simrep_ctx *ctx, const simrep_moments *m, simrep_moments **out)

@@ -23,6 +23,9 @@ double simrep__moments_row_sum(const simrep_moments *m, int i, int j);
  * may use as they are (each is invariant to scaling an input). */
 int simrep__moments_exponent(const simrep_moments *m, int j);
 
+/* The unit roundoff of a dtype (round to nearest; moments.c "Rounding"). */
+double simrep__dtype_unit(simrep_dtype dtype);
+
 /* 1 once any rows were folded in mixed precision (simrep_moments_set_precision). */
 int simrep__moments_mixed(const simrep_moments *m);
 

@@ -132,6 +132,7 @@ struct simrep_stats {
     /* origin */
     int have_c;
     double *c;           /* d */
+    double unit[2];      /* unit roundoff of the coarsest dtype of x's and y's rows (moments.c "Rounding") */
     /* reading plan */
     int64_t max_rows, round_units; /* fixed at the first simrep_stats_next */
     int64_t j0, seg;     /* next round's first unit within the segments, next segment */
@@ -603,6 +604,10 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
                             "and %lld x %lld",
                             (long long)s->cur0, (long long)(s->cur0 + s->cur_rows), (long long)s->p, (long long)s->q,
                             (long long)x->rows, (long long)x->cols, (long long)y->rows, (long long)y->cols);
+    for (int j = 0; j < 2; j++) { /* the rounding of the rows' dtypes, for the moments made from the buckets */
+        const double u = simrep__dtype_unit((j == 0 ? x : y)->dtype);
+        s->unit[j] = u > s->unit[j] ? u : s->unit[j];
+    }
     const int64_t rows = s->cur_rows, w = s->d + 2;
     if (!s->z) {
         /* A read is at most max_rows rows, or one unit (max_rows was
@@ -657,7 +662,8 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
  *             - delta (A[k] - 2 s(k).delta(k) + n D(k)).
  * work: 2d doubles.
  */
-static void moments_from_raw(int64_t p, int64_t q, const double *c, const double *raw, double *state, double *work)
+static void moments_from_raw(int64_t p, int64_t q, const double *c, const double *raw, const double *units,
+                             double *state, double *work)
 {
     const int64_t d = p + q;
     const bucket_offsets bo = offsets(d);
@@ -722,9 +728,11 @@ static void moments_from_raw(int64_t p, int64_t q, const double *c, const double
     const double t01 = 0.5 * (T[1] + T[2]);
     T[1] = T[2] = t01;
     /* The inputs' units (moments.c, "Scale"): the raw sums are in the
-     * data's own, 2^0. */
+     * data's own, 2^0; then the rounding of their dtypes ("Rounding"). */
     S[d * d] = 0;
     S[d * d + 1] = 0;
+    S[d * d + 2] = units[0];
+    S[d * d + 3] = units[1];
 }
 
 simrep_status simrep_stats_moments(simrep_ctx *ctx, const simrep_stats *s, simrep_moments *m)
@@ -745,7 +753,12 @@ simrep_status simrep_stats_moments(simrep_ctx *ctx, const simrep_stats *s, simre
             for (int64_t i = 0; i < s->L; i++)
                 raw[i] += col[i];
         }
-        moments_from_raw(s->p, s->q, s->c, raw, state, work);
+        double units[2]; /* the rows' dtypes, and any the caller noted on m */
+        for (int j = 0; j < 2; j++) {
+            const double noted = simrep_moments_unit_roundoff(m, j);
+            units[j] = noted > s->unit[j] ? noted : s->unit[j];
+        }
+        moments_from_raw(s->p, s->q, s->c, raw, units, state, work);
         st = simrep_moments_load(ctx, m, state);
     }
     simrep__free(ctx, raw);
@@ -870,6 +883,8 @@ void simrep_stats_save(const simrep_stats *s, double *state)
     h[11] = (double)s->have_c;
     h[12] = (double)s->rows_given;
     h[13] = (double)s->max_unit;
+    h[14] = s->unit[0]; /* the rows' rounding (moments.c "Rounding") */
+    h[15] = s->unit[1];
     double *v = state + STATE_HEAD;
     memcpy(v, s->c, (size_t)s->d * sizeof *v);
     v += s->d;
@@ -910,6 +925,8 @@ simrep_status simrep_stats_merge(simrep_ctx *ctx, simrep_stats *s, const double 
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_stats_merge: a read is pending (give it first)");
     if (h[11] == 0 || h[12] == 0)
         return SIMREP_OK; /* a part without rows: nothing to add */
+    for (int j = 0; j < 2; j++) /* the coarser rounding of the two parts' rows */
+        s->unit[j] = h[14 + j] > s->unit[j] && h[14 + j] <= 0x1p-8 ? h[14 + j] : s->unit[j];
     const double *c = state + STATE_HEAD, *bk = c + s->d;
     const double *P = bk + s->L * s->G, *R = P + (s->S * s->pa) * (s->S * s->qa);
     if (!s->have_c) { /* adopt the other's origin */
@@ -1264,8 +1281,11 @@ static void run_worker(job *jb, simrep_ctx *report)
             for (int64_t b = 0; b < nb; b++)
                 boot_weights(s, b0 + b, w + b * s->G);
             st = simrep__gemm(ctx, 'N', 'N', s->L, nb, s->G, 1.0, s->bk, s->L, w, s->G, 0.0, out, s->L);
+            /* the view's unit roundoffs: resampled moments carry them (moments.c "Rounding") */
+            const double units[2] = {simrep_moments_unit_roundoff(jb->m[t], 0),
+                                     simrep_moments_unit_roundoff(jb->m[t], 1)};
             for (int64_t b = 0; b < nb && st == SIMREP_OK; b++) {
-                moments_from_raw(s->p, s->q, s->c, out + b * s->L, state, work);
+                moments_from_raw(s->p, s->q, s->c, out + b * s->L, units, state, work);
                 st = simrep_moments_load(ctx, mm, state);
                 simrep_result res[SIMREP_MEASURE_COUNT];
                 simrep_status cs = st == SIMREP_OK ? simrep_compare_moments(ctx, mm, jb->opt, jb->lin, jb->nlin, res)

@@ -62,6 +62,25 @@ def to_array(a, name):
                      "converted)" % (name, dt))
 
 
+_DTYPE_NAMES = {"float16": _native.F16, "half": _native.F16, "bfloat16": _native.BF16, "float32": _native.F32,
+                "float": _native.F32, "single": _native.F32, "float64": _native.F64, "double": _native.F64}
+
+
+def dtype_code(dtype):
+    """The simrep dtype code of a numpy dtype, a torch dtype or a name
+    ("float32", "bfloat16", ...)."""
+    name = str(dtype)
+    name = name[len("torch."):] if name.startswith("torch.") else name
+    if name not in _DTYPE_NAMES:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            pass
+    if name not in _DTYPE_NAMES:
+        raise ValueError("dtype %r: expected float16, bfloat16, float32 or float64" % (dtype,))
+    return _DTYPE_NAMES[name]
+
+
 def check_2d(arr, name, hint=""):
     if arr.ndim != 2:
         if arr.ndim > 2:

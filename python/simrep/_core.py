@@ -132,6 +132,8 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel, quiet=
         if mask & _native.OUT_KEPT:
             d["kept"] = [int(r.kept_p), int(r.kept_q)]
             kept = kept or r
+        if mask & _native.OUT_RANK:
+            d["rank"] = [int(r.rank_p), int(r.rank_q)]
         if mask & _native.OUT_DIMS:
             d["dims"] = [int(r.dims_p), int(r.dims_q)]
         if mask & _native.OUT_REFERENCE_MEAN:
@@ -164,6 +166,13 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel, quiet=
                                      ("y", _native.WARN_DEAD_Y, kept.kept_q, q)):
             if seen & flag:
                 warnings.warn("%s: %d of %d %s" % (side, total - k, total, text(flag)), SimrepWarning,
+                              stacklevel=stacklevel)
+        for side, flag, count, total in (("x", _native.WARN_ROUNDING_X, kept.kept_p - kept.rank_p, kept.kept_p),
+                                         ("y", _native.WARN_ROUNDING_Y, kept.kept_q - kept.rank_q, kept.kept_q),
+                                         ("x", _native.WARN_RIDGE_X, kept.shrunk_p, kept.kept_p),
+                                         ("y", _native.WARN_RIDGE_Y, kept.shrunk_q, kept.kept_q)):
+            if seen & flag:
+                warnings.warn("%s: %d of %d %s" % (side, count, total, text(flag)), SimrepWarning,
                               stacklevel=stacklevel)
     for flag in (_native.WARN_MIXED_PRECISION, _native.WARN_RECOMPUTED):
         if warn and seen & flag:
@@ -275,6 +284,8 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
             moms = [Moments(ix.cols, iy.cols) for _ in range(nv)]
             for m in moms:
                 m._ctx.check(_native.lib.simrep_moments_set_precision(m._ctx.ptr, m._handle(), int(o.precision)))
+                for k, inp in enumerate(ins):  # layouts read as float64: the stored dtype's rounding
+                    m._ctx.check(_native.lib.simrep_moments_note_dtype(m._ctx.ptr, m._handle(), k, inp.dtype))
             rows = [(np.empty((n, ix.cols)), np.empty((n, iy.cols))) for _ in range(nv)] if rbf else None
             block = _input.block_rows(ins)
             for r0 in range(0, n, block):
@@ -318,6 +329,9 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
     # chance level too, when every step has one).
     for mid in [m for m in ids if m not in errors]:
         out[mid] = dict(steps[-1][mid])
+        for key in ("kept", "rank"):  # the fewest of any step, per side (the CLI's)
+            if key in out[mid]:
+                out[mid][key] = [min(s[mid][key][side] for s in steps) for side in (0, 1)]
         out[mid]["per_step"] = [s[mid]["similarity"] for s in steps]
         out[mid]["per_step_distance"] = [s[mid]["distance"] for s in steps]
         out[mid]["similarity"] = float(np.mean(out[mid]["per_step"]))
@@ -643,6 +657,32 @@ class Moments:
         with self._lock, self._ctx.named(names):
             self._ctx.check(_native.lib.simrep_moments_update_multi(self._ctx.ptr, self._handle(), views))
         return self
+
+    def note_dtype(self, input, dtype):
+        """Declare that the rows of input (0-based; past and future) were
+        stored as dtype (numpy/torch dtype or name) before they were
+        converted to what update() gets, e.g. float32 activations turned
+        into float64: the CCA family then treats the covariance directions
+        at that dtype's rounding level as noise (noise_ulps).  Every
+        update() records its blocks' own dtype; the coarsest counts.
+        Returns self."""
+        code = _arrays.dtype_code(dtype)
+        if not isinstance(input, (int, np.integer)) or not 0 <= input < self.inputs:
+            raise InvalidArgument("note_dtype: input must be 0..%d, got %r" % (self.inputs - 1, input))
+        return self._note_code(int(input), code)
+
+    def _note_code(self, input, code):
+        """note_dtype() with the library's dtype code."""
+        with self._lock:
+            self._ctx.check(_native.lib.simrep_moments_note_dtype(self._ctx.ptr, self._handle(), input, code))
+        return self
+
+    def unit_roundoff(self):
+        """Per input, the unit roundoff of the coarsest dtype its rows came
+        in (2**-24 float32, 2**-53 float64, 2**-11 float16, 2**-8
+        bfloat16; 0.0 before any rows)."""
+        with self._lock:
+            return [float(_native.lib.simrep_moments_unit_roundoff(self._handle(), k)) for k in range(self.inputs)]
 
     def merge(self, other):
         """self += other (exact pairwise merge of the two sample sets).  Returns self."""

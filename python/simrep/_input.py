@@ -49,6 +49,7 @@ _PROTOTYPES = {
     "simrep_input_free": (None, [c_void_p, c_void_p]),
     "simrep_input_dims_get": (None, [c_void_p, POINTER(InputDims)]),
     "simrep_input_item_row": (c_int64, [c_void_p, c_int64]),
+    "simrep_input_dtype": (ctypes.c_int, [c_void_p]),
     "simrep_inputs_agree": (c_int, [c_void_p, POINTER(c_void_p), c_int]),
     "simrep_input_read": (c_int, [c_void_p, c_void_p, c_int64, c_int64, POINTER(_native.Matrix)]),
     "simrep_mask_open": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
@@ -179,6 +180,7 @@ class Input:
         self.dims = InputDims()
         _lib.simrep_input_dims_get(self.ptr, ctypes.byref(self.dims))
         self.rows, self.cols, self.views = int(self.dims.samples), int(self.dims.features), int(self.dims.views)
+        self.dtype = int(_lib.simrep_input_dtype(self.ptr))  # of the stored array (reads may convert)
 
     def unit_starts(self):
         """The first row of every item that has rows, then the row count

@@ -110,8 +110,9 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
     similarity}, {id: K x K distance}, {name: features kept, from the
     measures that report kept features}); diagonals 1 and 0.  warn_out (a
     dict), if given, receives {name: SIMREP_WARN_FEW_SAMPLES |
-    SIMREP_WARN_DEAD_FEATURES flags} from the pairs it was in, as the CLI
-    collects them."""
+    SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_ROUNDING | SIMREP_WARN_RIDGE
+    flags} from the pairs it was in, as the CLI collects them, and
+    {(name, "counts"): (kept, rank, shrunk)}."""
     K = len(names)
     sim = {m: np.eye(K) for m in linear}
     dist = {m: np.zeros((K, K)) for m in linear}
@@ -133,13 +134,22 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
                         _put_pair(sim[m], dist[m], i, j, r, _BY_ID[m][1])
                         if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                             kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
-                        if warn_out is not None:
-                            w = r.warnings
-                            for nm, few, dead in ((names[i], _native.WARN_FEW_SAMPLES_X, _native.WARN_DEAD_X),
-                                                  (names[j], _native.WARN_FEW_SAMPLES_Y, _native.WARN_DEAD_Y)):
-                                warn_out[nm] = (warn_out.get(nm, 0) | (_native.WARN_FEW_SAMPLES if w & few else 0)
-                                                | (_native.WARN_DEAD_FEATURES if w & dead else 0)
-                                                | (w & _native.WARN_LAYOUT))
+                        w = r.warnings
+                        if warn_out is not None:  # every measure's
+                            for nm in (names[i], names[j]):
+                                warn_out[nm] = warn_out.get(nm, 0) | (w & _native.WARN_LAYOUT)
+                        if warn_out is not None and _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
+                            for nm, side, counts in ((names[i], 0, (r.kept_p, r.rank_p, r.shrunk_p)),
+                                                     (names[j], 1, (r.kept_q, r.rank_q, r.shrunk_q))):
+                                flags = warn_out.get(nm, 0)
+                                for per_side, flag in ((_native.WARN_FEW_SAMPLES_X, _native.WARN_FEW_SAMPLES),
+                                                       (_native.WARN_DEAD_X, _native.WARN_DEAD_FEATURES),
+                                                       (_native.WARN_ROUNDING_X, _native.WARN_ROUNDING),
+                                                       (_native.WARN_RIDGE_X, _native.WARN_RIDGE)):
+                                    if w & (per_side << side):  # the _Y flag is the _X flag's next bit
+                                        flags |= flag
+                                warn_out[nm] = flags
+                                warn_out[(nm, "counts")] = tuple(int(v) for v in counts)
                 finally:
                     for c in range(len(linear)):
                         _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
@@ -299,6 +309,9 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
             feats = (ctypes.c_int64 * K)(*[inp.cols for inp in ins])
             ctx.check(_lib.simrep_moments_new_multi(ctx.ptr, K, feats, ctypes.byref(moments)))
             ctx.check(_lib.simrep_moments_set_precision(ctx.ptr, moments, int(o.precision)))
+            for k, inp in enumerate(ins):  # layouts read as float64: the stored dtype's rounding
+                if inp.inp is not None:
+                    ctx.check(_lib.simrep_moments_note_dtype(ctx.ptr, moments, k, inp.inp.dtype))
             rows_f64 = [np.empty((n, inp.cols)) for inp in ins] if rbf else None
             block = max(256, min(8192, _BLOCK_DOUBLES // int(sum(inp.cols for inp in ins))))
             views = (_native.Matrix * K)()
@@ -346,7 +359,7 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                         so.seed)
     out.update(_views(out, ids, layers, steps, against_final))
     if features_first:  # features x samples already: the layout hint is for the other reading
-        warn_flags = {nm: f & ~_native.WARN_LAYOUT for nm, f in warn_flags.items()}
+        warn_flags = {nm: f & ~_native.WARN_LAYOUT if isinstance(nm, str) else f for nm, f in warn_flags.items()}
     out["warnings"] = _warnings(names, n, kept, {nm: inp.cols for nm, inp in zip(names, ins)}, warn_flags)
     out["layer"] = _common_layer(inputs, layers)
     if layers is not None:
@@ -457,6 +470,12 @@ def _warnings(names, n, kept, features, flags):
     for nm in names:
         if flags.get(nm, 0) & _native.WARN_DEAD_FEATURES:
             out.append("%s: %d of %d %s" % (nm, features[nm] - kept[nm], features[nm], text(_native.WARN_DEAD_FEATURES)))
+    for nm in names:
+        k, rank, shrunk = flags.get((nm, "counts"), (0, 0, 0))
+        if flags.get(nm, 0) & _native.WARN_ROUNDING:
+            out.append("%s: %d of %d %s" % (nm, k - rank, k, text(_native.WARN_ROUNDING)))
+        if flags.get(nm, 0) & _native.WARN_RIDGE:
+            out.append("%s: %d of %d %s" % (nm, shrunk, k, text(_native.WARN_RIDGE)))
     wide = [nm for nm in names if flags.get(nm, 0) & _native.WARN_LAYOUT]
     if wide:
         out.append("%s%s: %d samples of more features each, in pairs of the same width: %s"

@@ -72,7 +72,7 @@ class Options(ctypes.Structure):
                 ("svcca_dims", c_int64), ("pwcca_variant", c_int), ("rbf_sigma", c_double),
                 ("rsa_rdm", c_int), ("rsa_compare", c_int), ("knn", c_int64), ("rsa_memory", c_double),
                 ("shape_alpha", c_double), ("ridge", c_double), ("precision", c_int),
-                ("rbf_memory", c_double)]
+                ("rbf_memory", c_double), ("noise_ulps", c_double)]
 
 
 # Room for fields a newer library appends to simrep_options (see above).
@@ -84,7 +84,9 @@ class Result(ctypes.Structure):
                 ("kept_p", c_int64), ("kept_q", c_int64), ("dims_p", c_int64), ("dims_q", c_int64),
                 ("reference_mean", c_double), ("warnings", c_uint), ("coefs", POINTER(c_double)),
                 ("ncoefs", c_int64), ("weights", POINTER(c_double)), ("has_chance", c_int), ("chance", c_double),
-                ("reverse", c_double), ("reverse_distance", c_double)]
+                ("reverse", c_double), ("reverse_distance", c_double),
+                # appended with the rounding rule
+                ("rank_p", c_int64), ("rank_q", c_int64), ("shrunk_p", c_int64), ("shrunk_q", c_int64)]
 
 
 class MeasureInfo(ctypes.Structure):
@@ -112,11 +114,13 @@ class OptionInfo(ctypes.Structure):
 FAMILY_CCA, FAMILY_MOMENTS, FAMILY_ROWS, FAMILY_MAPS = 0, 1, 2, 3
 OPTION_REAL, OPTION_INTEGER, OPTION_CHOICE = 0, 1, 2
 # SIMREP_OUT_*: the result fields beyond similarity and distance
-OUT_KEPT, OUT_DIMS, OUT_REFERENCE_MEAN, OUT_COEFS, OUT_WEIGHTS, OUT_REVERSE = 1, 2, 4, 8, 16, 32
+OUT_KEPT, OUT_DIMS, OUT_REFERENCE_MEAN, OUT_COEFS, OUT_WEIGHTS, OUT_REVERSE, OUT_RANK = 1, 2, 4, 8, 16, 32, 64
 # SIMREP_WARN_* beyond the two above
 WARN_FEW_SAMPLES_X, WARN_FEW_SAMPLES_Y, WARN_DEAD_X, WARN_DEAD_Y = 4, 8, 16, 32
 WARN_MIXED_PRECISION, WARN_RECOMPUTED = 64, 128
 WARN_LAYOUT = 256  # x and y wider than long and equally wide: features x samples read the other way?
+WARN_ROUNDING, WARN_ROUNDING_X, WARN_ROUNDING_Y = 512, 1024, 2048
+WARN_RIDGE, WARN_RIDGE_X, WARN_RIDGE_Y = 4096, 8192, 16384
 
 
 class CcaDetails(ctypes.Structure):
@@ -218,6 +222,8 @@ _PROTOTYPES = {
     "simrep_moments_clone": (c_int, [c_void_p, c_void_p, POINTER(c_void_p)]),
     "simrep_moments_update": (c_int, [c_void_p, c_void_p, POINTER(Matrix), POINTER(Matrix)]),
     "simrep_moments_merge": (c_int, [c_void_p, c_void_p, c_void_p]),
+    "simrep_moments_note_dtype": (c_int, [c_void_p, c_void_p, c_int, c_int]),
+    "simrep_moments_unit_roundoff": (c_double, [c_void_p, c_int]),
     "simrep_moments_n": (c_int64, [c_void_p]),
     "simrep_moments_p": (c_int64, [c_void_p]),
     "simrep_moments_q": (c_int64, [c_void_p]),

@@ -464,6 +464,8 @@ def compare_models(model_a, model_b, loader, layers_a, layers_b, measures=None, 
                         raise InvalidArgument("%s gives %d features in batch %d but %d in batch 0"
                                               % (labels[bad], got[bad], b, features[bad]))
                     moments._update_multi(blocks, labels)
+                    for k, inp in enumerate(opened.inputs):  # read as float64: the layer's own dtype
+                        moments._note_code(k, inp.dtype)
                 finally:
                     opened.close(ctx)
         finally:
@@ -530,6 +532,7 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
     kept = dict(zip(labels, moments.features))
     few = False
     dead = 0
+    noted = {}  # (label, flag): (kept, rank or shrunk), from the pairs whose side it was
     codes = (ctypes.c_int * len(ids))(*[_BY_ID[m][0] for m in ids])
     results = (_native.Result * len(ids))()
     ctx = moments._ctx
@@ -554,6 +557,12 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
                             if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                                 kept[labels[i]], kept[labels[j]] = int(r.kept_p), int(r.kept_q)
                                 dead |= r.warnings & _native.WARN_DEAD_FEATURES
+                                for lab, side, k, rank, shrunk in ((labels[i], 0, r.kept_p, r.rank_p, r.shrunk_p),
+                                                                   (labels[j], 1, r.kept_q, r.rank_q, r.shrunk_q)):
+                                    if r.warnings & (_native.WARN_ROUNDING_X << side):
+                                        noted[(lab, _native.WARN_ROUNDING)] = (int(k), int(k - rank))
+                                    if r.warnings & (_native.WARN_RIDGE_X << side):
+                                        noted[(lab, _native.WARN_RIDGE)] = (int(k), int(shrunk))
                     finally:
                         for k in range(len(ids)):
                             _native.lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[k]))
@@ -568,6 +577,11 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
             if kept[label] < p:
                 warnings.warn("%s: %d of %d %s" % (label, p - kept[label], p, text(_native.WARN_DEAD_FEATURES)),
                               SimrepWarning, stacklevel=3)
+    for label in labels if warn else ():  # as matrix words them (the library's texts)
+        for flag in (_native.WARN_ROUNDING, _native.WARN_RIDGE):
+            if (label, flag) in noted:
+                k, count = noted[(label, flag)]
+                warnings.warn("%s: %d of %d %s" % (label, count, k, text(flag)), SimrepWarning, stacklevel=3)
     return {"n": n, "layers_a": list(layers_a), "layers_b": list(layers_b), "names": labels,
             "measures": {m: {"similarity": sim[m], "distance": dist[m]} for m in ids}, "kept": kept,
             "moments": moments}

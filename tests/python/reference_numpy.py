@@ -21,6 +21,21 @@ Departures from the reference code, each one the behaviour docs/measures.md asks
   - (Sigma + eps I)^(-1/2) comes from one eigh with negative round-off
     eigenvalues clamped to 0, where the reference does pinv then eigh-sqrt
     (the reference can give NaN; the two agree to round-off otherwise);
+  - rounding noise (docs/measures.md, "Directions at the data's rounding
+    level"): given the unit roundoff u of each side's dtype (coarser than
+    float64), the eigen-directions of a side's kept covariance with
+    variance <= (noise_ulps u)^2 x its total second moment about zero
+    (sum over the kept features of mean(x^2)) are left out: whitening
+    factor 0 (the data with them projected out), their canonical
+    correlations exactly 0, svcca's directions capped at the rest, and
+    pwcca's weights see the data with them projected out, the singular
+    vectors of the zero correlations are the principal directions of the
+    first side's data within their subspace (null_basis), every canonical
+    direction is oriented by scikit-learn's svd_flip convention (largest
+    entry positive: LAPACK's signs are round-off for such a matrix) and
+    the QR basis gets no column for a direction its predecessors already
+    span (the limit the streaming Cholesky takes); off for float64 data
+    (rounding=None);
   - cka_rbf centres the rows before forming squared distances: distances
     are translation invariant, and without centring the Gram trick loses
     every digit when |mean| >> std (the golden data have small means, so
@@ -58,6 +73,44 @@ def kept_mask(a, epsilon=EPSILON):
     return var > epsilon * vmax
 
 
+NOISE_ULPS = 4  # simrep's default noise_ulps
+
+
+def noise_kept(w, a_kept, scale, unit, noise_ulps=NOISE_ULPS):
+    """Which eigenvalues w (of the kept covariance divided by scale) are
+    more than the rounding noise of a side whose kept raw columns are
+    a_kept (n x k) with unit roundoff unit (None or float64's: all)."""
+    if unit is None or unit <= 2.0 ** -53 or noise_ulps == 0:
+        return np.ones(len(w), dtype=bool)
+    m2 = np.sum(np.mean(a_kept * a_kept, axis=0))
+    return w > (noise_ulps * unit) ** 2 * m2 / scale
+
+
+def inv_sqrt_kept(m, eps, a_kept, scale, unit, noise_ulps=NOISE_ULPS):
+    """inv_sqrt_psd with the rounding-noise directions given factor 0;
+    returns (W, number of directions kept)."""
+    w, v = np.linalg.eigh(m)
+    w = np.maximum(w, 0.0)
+    keep = noise_kept(w, a_kept, scale, unit, noise_ulps)
+    f = np.where(keep, 1.0 / np.sqrt(w + eps), 0.0)
+    return (v * f) @ v.T, int(keep.sum())
+
+
+def null_basis(u, kr, cov):
+    """u with its columns kr.. (the zero canonical correlations' subspace)
+    replaced by the principal directions of cov within it, by descending
+    variance (module comment)."""
+    uz = u[:, kr:]
+    w, q = np.linalg.eigh(uz.T @ cov @ uz)
+    out = u.copy()
+    out[:, kr:] = uz @ q[:, ::-1]
+    return out
+
+
+def svd_flip(u):
+    return u * np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(u.shape[1])])
+
+
 def inv_sqrt_psd(m, eps):
     """(m + eps I)^(-1/2) by a symmetric eigendecomposition, clamping the
     negative eigenvalues that round-off gives a PSD matrix to 0 first."""
@@ -76,12 +129,14 @@ def sum_threshold(s, threshold):
     return None
 
 
-def cca_core(x, y, epsilon=EPSILON):
+def cca_core(x, y, epsilon=EPSILON, rounding=(None, None), noise_ulps=NOISE_ULPS):
     """The CCA of get_cca_similarity on samples x features arrays.
 
     Returns a dict with rho (descending, k = min(kept_p, kept_q)), the full
     SVD factors u (kp x kp), vt (kq x kq), the whitening matrices, the kept
-    masks and the column means of the kept features.
+    masks and the column means of the kept features.  rounding: the unit
+    roundoff of x's and y's dtypes (module comment); rank: the directions
+    each side keeps, and rho beyond min(rank) is exactly 0.
     """
     x = _f64(x)
     y = _f64(y)
@@ -103,28 +158,29 @@ def cca_core(x, y, epsilon=EPSILON):
     sxx = sxx / xmax
     syy = syy / ymax
     sxy = sxy / np.sqrt(xmax * ymax)
-    wx = inv_sqrt_psd(sxx, epsilon)
-    wy = inv_sqrt_psd(syy, epsilon)
+    wx, rx = inv_sqrt_kept(sxx, epsilon, xk, xmax, rounding[0], noise_ulps)
+    wy, ry = inv_sqrt_kept(syy, epsilon, yk, ymax, rounding[1], noise_ulps)
     arr = wx @ (sxy @ wy)
     u, s, vt = np.linalg.svd(arr)  # dgesdd, full matrices, as the reference
     rho = np.abs(s)
+    rho[min(rx, ry):] = 0.0
     idx = sum_threshold(rho, REFERENCE_THRESHOLD)
     return {
         "rho": rho, "u": u, "vt": vt, "wx": wx, "wy": wy,
         "mask_x": mx, "mask_y": my, "kept": [int(kp), int(kq)],
         "mean_x": xk.mean(axis=0), "mean_y": yk.mean(axis=0),
-        "reference_mean": float(np.mean(rho[:idx])),
+        "reference_mean": float(np.mean(rho[:idx])), "rank": [rx, ry],
     }
 
 
-def cca(x, y, epsilon=EPSILON):
-    r = cca_core(x, y, epsilon)
+def cca(x, y, epsilon=EPSILON, rounding=(None, None)):
+    r = cca_core(x, y, epsilon, rounding)
     return {"similarity": float(np.mean(r["rho"])), "kept": r["kept"],
             "coefs": r["rho"], "reference_mean": r["reference_mean"]}
 
 
-def cca_r2(x, y, epsilon=EPSILON):
-    r = cca_core(x, y, epsilon)
+def cca_r2(x, y, epsilon=EPSILON, rounding=(None, None)):
+    r = cca_core(x, y, epsilon, rounding)
     return {"similarity": float(np.mean(r["rho"] ** 2)), "kept": r["kept"], "coefs": r["rho"]}
 
 
@@ -137,9 +193,10 @@ def svcca_dims_for(s, rule="variance", keep=0.99, dims=None):
     return int(np.argmax(frac >= keep) + 1) if np.any(frac >= keep) else len(s)
 
 
-def svcca(x, y, keep=0.99, dims=None, rule="variance", epsilon=EPSILON):
+def svcca(x, y, keep=0.99, dims=None, rule="variance", epsilon=EPSILON, rounding=(None, None)):
     """The svcca tutorial: SVD of the centred kept features, project on the
-    top directions (cacts @ V[:, :d] = U[:, :d] s[:d]), then cca."""
+    top directions (cacts @ V[:, :d] = U[:, :d] s[:d]), then cca; with
+    rounding, never beyond the directions above the side's noise."""
     x = _f64(x)
     y = _f64(y)
     mx = kept_mask(x, epsilon)
@@ -148,10 +205,11 @@ def svcca(x, y, keep=0.99, dims=None, rule="variance", epsilon=EPSILON):
         raise Degenerate("every feature dead on one side")
     proj = []
     ds = []
-    for a, m in ((x, mx), (y, my)):
+    for a, m, unit in ((x, mx, rounding[0]), (y, my, rounding[1])):
         c = a[:, m] - a[:, m].mean(axis=0)
         u, s, vt = np.linalg.svd(c, full_matrices=False)
         d = svcca_dims_for(s, rule, keep, dims)
+        d = min(d, int(noise_kept(s ** 2 / (len(a) - 1), a[:, m], 1.0, unit).sum()))
         ds.append(d)
         proj.append(u[:, :d] * s[:d])
     r = cca_core(proj[0], proj[1], epsilon)
@@ -159,22 +217,35 @@ def svcca(x, y, keep=0.99, dims=None, rule="variance", epsilon=EPSILON):
             "dims": ds, "coefs": r["rho"]}
 
 
-def pwcca_google(x, y, epsilon=EPSILON):
+def pwcca_google(x, y, epsilon=EPSILON, rounding=(None, None)):
     """pwcca.compute_pwcca called with the side that keeps fewer features
-    first (ties: x), the call that works in the reference."""
+    first (ties: x), the call that works in the reference.  With rounding,
+    the QR basis has no column for a direction already spanned (module
+    comment)."""
     x = _f64(x)
     y = _f64(y)
     kx = int(kept_mask(x, epsilon).sum())
     ky = int(kept_mask(y, epsilon).sum())
     if kx <= ky:
-        s_side, o_side = x, y
+        s_side, o_side, units = x, y, rounding
     else:
-        s_side, o_side = y, x
-    r = cca_core(s_side, o_side, epsilon)
+        s_side, o_side, units = y, x, rounding[::-1]
+    r = cca_core(s_side, o_side, epsilon, units)
     sk = s_side[:, r["mask_x"]]              # n x k, raw kept columns
+    dropped = r["rank"] != r["kept"]
+    if r["rank"][0] < sk.shape[1]:           # the data with its noise directions projected out
+        c = sk - sk.mean(axis=0)
+        w, v = np.linalg.eigh(np.cov(sk, rowvar=False))
+        vd = v[:, np.argsort(w)[:sk.shape[1] - r["rank"][0]]]
+        sk = sk - (c @ vd) @ vd.T
+    if dropped:
+        r["u"] = svd_flip(null_basis(r["u"], min(r["rank"]), np.cov(sk, rowvar=False)))
     mu = r["mean_x"][:, None]                # k x 1
     dirns = r["u"].T @ (sk.T - mu) + mu      # coef_x = u.T; k x n
-    p_basis, _ = np.linalg.qr(dirns.T)       # n x k
+    p_basis, rr = np.linalg.qr(dirns.T)      # n x k
+    if dropped:
+        d = np.abs(np.diag(rr))
+        p_basis[:, d <= 1e-8 * d.max()] = 0.0
     alpha = np.sum(np.abs(p_basis.T @ sk), axis=1)
     w = alpha / np.sum(alpha)
     rho = r["rho"]
@@ -183,7 +254,7 @@ def pwcca_google(x, y, epsilon=EPSILON):
             "variant": "google"}
 
 
-def pwcca_ding(x, y, epsilon=EPSILON):
+def pwcca_ding(x, y, epsilon=EPSILON, rounding=(None, None)):
     """sim_metric (Ding et al. 2021): scoring.cca_decomp + pwcca_dist on
     centred, unit-Frobenius data (features x samples there), weights from X.
     Dead features are dropped first (see the module comment in the tests on
@@ -201,15 +272,27 @@ def pwcca_ding(x, y, epsilon=EPSILON):
     b = b - b.mean(axis=1, keepdims=True)
     b = b / np.linalg.norm(b)
 
-    def inv_sqrt(m):
+    def inv_sqrt(m, raw, unit):
         ev, evec = np.linalg.eigh(m)
         ev = (ev + np.abs(ev)) / 2
-        inv = np.array([1 / np.sqrt(v) if v > 0 else 0.0 for v in ev])
+        keep = noise_kept(ev, raw, 1.0, unit)
+        inv = np.array([1 / np.sqrt(v) if v > 0 and k else 0.0 for v, k in zip(ev, keep)])
         return evec @ np.diag(inv) @ evec.T
 
-    ia = inv_sqrt(a @ a.T)
-    ib = inv_sqrt(b @ b.T)
+    # the noise rule in the unit-Frobenius units of a and b
+    ra = x[:, mx] / np.linalg.norm(x[:, mx] - x[:, mx].mean(axis=0)) * np.sqrt(len(x) - 1)
+    rb = y[:, my] / np.linalg.norm(y[:, my] - y[:, my].mean(axis=0)) * np.sqrt(len(y) - 1)
+    ia = inv_sqrt(a @ a.T, ra, rounding[0])
+    ib = inv_sqrt(b @ b.T, rb, rounding[1])
     u, s, vh = np.linalg.svd(ia @ (a @ b.T) @ ib)
+    rank = [int(np.sum(noise_kept(np.maximum(np.linalg.eigvalsh(m), 0), r, 1.0, unit)))
+            for m, r, unit in ((a @ a.T, ra, rounding[0]), (b @ b.T, rb, rounding[1]))]
+    if rank != [a.shape[0], b.shape[0]]:
+        s = s.copy()
+        s[min(rank):] = 0.0
+        ev, evec = np.linalg.eigh(a @ a.T)
+        keep = noise_kept(np.maximum(ev, 0), ra, 1.0, rounding[0])
+        u = null_basis(u, min(rank), (evec * np.where(keep, np.maximum(ev, 0), 0.0)) @ evec.T)
     transformed_a = (u.T @ ia @ a).T
     weights = np.sum(np.abs(transformed_a.T @ a.T), axis=1)
     weights = weights / np.sum(weights)
@@ -219,8 +302,8 @@ def pwcca_ding(x, y, epsilon=EPSILON):
             "variant": "ding"}
 
 
-def pwcca(x, y, variant="google", epsilon=EPSILON):
-    return pwcca_google(x, y, epsilon) if variant == "google" else pwcca_ding(x, y, epsilon)
+def pwcca(x, y, variant="google", epsilon=EPSILON, rounding=(None, None)):
+    return (pwcca_google if variant == "google" else pwcca_ding)(x, y, epsilon, rounding)
 
 
 def _centre(a):
@@ -365,17 +448,20 @@ def cka_angular(x, y):
 
 
 def compute(measure, x, y, *, epsilon=EPSILON, svcca_keep=0.99, svcca_dims=None,
-            svcca_rule="variance", rbf_sigma=1.0, pwcca_variant="google", shape_alpha=1.0, ridge=0.0):
+            svcca_rule="variance", rbf_sigma=1.0, pwcca_variant="google", shape_alpha=1.0, ridge=0.0,
+            rounding=(None, None)):
     """One measure by id, as a dict with similarity, distance and the extras
-    simrep's JSON carries for it (kept, dims, coefs, weights, ...)."""
+    simrep's JSON carries for it (kept, dims, coefs, weights, ...).
+    rounding: the unit roundoff of x's and y's dtypes for the CCA family's
+    noise rule (None: float64 data, rule off)."""
     if measure == "cca":
-        r = cca(x, y, epsilon)
+        r = cca(x, y, epsilon, rounding)
     elif measure == "cca_r2":
-        r = cca_r2(x, y, epsilon)
+        r = cca_r2(x, y, epsilon, rounding)
     elif measure == "svcca":
-        r = svcca(x, y, keep=svcca_keep, dims=svcca_dims, rule=svcca_rule, epsilon=epsilon)
+        r = svcca(x, y, keep=svcca_keep, dims=svcca_dims, rule=svcca_rule, epsilon=epsilon, rounding=rounding)
     elif measure == "pwcca":
-        r = pwcca(x, y, pwcca_variant, epsilon)
+        r = pwcca(x, y, pwcca_variant, epsilon, rounding)
     elif measure == "cka":
         r = cka(x, y)
     elif measure == "cka_debiased":

@@ -46,6 +46,7 @@ ABSURD = {
     "rsa_memory": ["0", "-1", "0.01", "nan", "inf", "1e7"],
     "rbf_memory": ["-1", "-1e-300", "nan", "inf", "1048577", "1e300"],
     "precision": ["", "single", "64"],
+    "noise_ulps": ["-1", "-1e-300", "nan", "inf", "1000001", "1e300"],
 }
 
 

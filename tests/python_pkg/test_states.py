@@ -22,17 +22,19 @@ def moments(p=3, q=2, n=20):
 
 
 # (offset in the state of a 3 + 2 feature Moments, value): layout of
-# simrep_moments_save: K, p, q, n, T (4), mean (5), U (10), scatter (25), exponents (2)
-N_AT, T_AT, MEAN, U_AT, S_AT, E_AT = 3, 4, 8, 13, 23, 48
+# simrep_moments_save: K, p, q, n, T (4), mean (5), U (10), scatter (25), exponents (2),
+# unit roundoffs (2)
+N_AT, T_AT, MEAN, U_AT, S_AT, E_AT, R_AT = 3, 4, 8, 13, 23, 48, 50
 CORRUPT = [(N_AT, -1.0), (N_AT, 2.5), (N_AT, 1e17), (N_AT, np.nan), (T_AT, np.inf), (MEAN + 1, np.nan),
-           (U_AT + 3, -np.inf), (S_AT, -1.0), (S_AT + 1, 1e300), (S_AT + 24, np.inf), (E_AT, 0.5), (E_AT + 1, 1e6)]
+           (U_AT + 3, -np.inf), (S_AT, -1.0), (S_AT + 1, 1e300), (S_AT + 24, np.inf), (E_AT, 0.5), (E_AT + 1, 1e6),
+           (R_AT, -2.0 ** -24), (R_AT + 1, 1e-7), (R_AT, np.nan)]
 
 
 @pytest.mark.parametrize("at,value", CORRUPT)
 def test_corrupt_state_refused(at, value):
     m = moments()
     state = m.state()
-    assert state.size == E_AT + 2
+    assert state.size == R_AT + 2
     state[at] = value
     with pytest.raises(simrep.Error) as e:
         simrep.Moments.from_state(3, 2, state)

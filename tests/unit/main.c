@@ -27,6 +27,7 @@ void suite_stats(void);
 void suite_registry(void);
 void suite_errors(void);
 void suite_validate(void);
+void suite_rounding(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -65,6 +66,7 @@ int main(void)
     RUN(stats);
     RUN(registry);
     RUN(validate);
+    RUN(rounding);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }

@@ -266,7 +266,7 @@ static void test_multi(void)
     double *state = malloc(sizeof(double) * simrep_moments_state_len(part[1]));
     simrep_moments_save(part[1], state);
     CHECK_STATUS(ctx, simrep_moments_load(ctx, loaded, state), SIMREP_OK);
-    CHECK(simrep_moments_state_len(m) == 2 + 2 * 3 + 9 + d + 3 * d + d * d);
+    CHECK(simrep_moments_state_len(m) == 2 + 3 * 3 + 9 + d + 3 * d + d * d);
 
     simrep_measure ms[] = {SIMREP_CCA,        SIMREP_CCA_R2,      SIMREP_SVCCA,
                            SIMREP_PWCCA,      SIMREP_CKA,         SIMREP_CKA_DEBIASED,

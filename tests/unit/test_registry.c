@@ -61,7 +61,8 @@ static void test_measure_rows(void)
         CHECK(simrep_family_id((simrep_family)f) && simrep_family_name((simrep_family)f));
     CHECK(simrep_family_id(SIMREP_FAMILY_COUNT) == NULL);
     CHECK(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES) && simrep_warning_text(SIMREP_WARN_DEAD_Y));
-    CHECK(simrep_warning_text(1024) == NULL);
+    CHECK(simrep_warning_text(SIMREP_WARN_ROUNDING_Y) && simrep_warning_text(SIMREP_WARN_RIDGE_Y));
+    CHECK(simrep_warning_text(32768) == NULL);
 }
 
 static void test_options(void)
