@@ -513,6 +513,10 @@ static void input_warnings(mx_run *r, int i, int j, unsigned w)
         r->in[i].warn |= SIMREP_WARN_FEW_SAMPLES;
     if (w & SIMREP_WARN_FEW_SAMPLES_Y)
         r->in[j].warn |= SIMREP_WARN_FEW_SAMPLES;
+    if (w & SIMREP_WARN_FEW_SAMPLES_RANK_X)
+        r->in[i].warn |= SIMREP_WARN_FEW_SAMPLES_RANK;
+    if (w & SIMREP_WARN_FEW_SAMPLES_RANK_Y)
+        r->in[j].warn |= SIMREP_WARN_FEW_SAMPLES_RANK;
     if (w & SIMREP_WARN_DEAD_X)
         r->in[i].warn |= SIMREP_WARN_DEAD_FEATURES;
     if (w & SIMREP_WARN_DEAD_Y)
@@ -1195,6 +1199,14 @@ static void collect_warnings(mx_run *r)
 {
     char list[400];
     int64_t n = r->in[0].n;
+    /* n <= an input's kept features: the bound's line (FEW_SAMPLES_RANK), not also the bias's */
+    const int bound = inputs_flagged(r, SIMREP_WARN_FEW_SAMPLES_RANK, list, sizeof list);
+    if (bound)
+        add_warning(r, "n = %lld samples (the kept features of %d input%s: %s) %s", (long long)n, bound,
+                    bound == 1 ? "" : "s", list, simrep_warning_text(SIMREP_WARN_FEW_SAMPLES_RANK));
+    for (int i = 0; i < r->K; i++)
+        if (r->in[i].warn & SIMREP_WARN_FEW_SAMPLES_RANK)
+            r->in[i].warn &= ~SIMREP_WARN_FEW_SAMPLES;
     const int few = inputs_flagged(r, SIMREP_WARN_FEW_SAMPLES, list, sizeof list);
     if (few)
         add_warning(r, "n = %lld samples (the kept features of %d input%s: %s) %s", (long long)n, few,

@@ -125,7 +125,8 @@ int report_warnings(const simrep_result *res, int count, int64_t n, const char *
     if ((seen & SIMREP_WARN_FEW_SAMPLES) && nw < cap)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "n = %lld samples (%lld kept features) %s", (long long)n,
                  (long long)(k->kept_p > k->kept_q ? k->kept_p : k->kept_q),
-                 simrep_warning_text(SIMREP_WARN_FEW_SAMPLES));
+                 simrep_warning_text(seen & SIMREP_WARN_FEW_SAMPLES_RANK ? SIMREP_WARN_FEW_SAMPLES_RANK
+                                                                         : SIMREP_WARN_FEW_SAMPLES));
     if ((seen & SIMREP_WARN_DEAD_X) && nw < cap)
         snprintf(warn[nw++], REPORT_WARNING_MAX, "%s: %lld of %lld %s", x_name, (long long)(p - k->kept_p),
                  (long long)p, simrep_warning_text(SIMREP_WARN_DEAD_X));
@@ -141,9 +142,11 @@ int report_warnings(const simrep_result *res, int count, int64_t n, const char *
                   {SIMREP_WARN_RIDGE_X, x_name, k->shrunk_p, k->kept_p},
                   {SIMREP_WARN_RIDGE_Y, y_name, k->shrunk_q, k->kept_q}};
     for (int s = 0; s < 4; s++)
-        if ((seen & sides[s].flag) && nw < cap)
-            snprintf(warn[nw++], REPORT_WARNING_MAX, "%s: %lld of %lld %s", sides[s].name, (long long)sides[s].count,
+        if ((seen & sides[s].flag) && nw < cap) {
+            snprintf(warn[nw], REPORT_WARNING_MAX, "%s: %lld of %lld %s", sides[s].name, (long long)sides[s].count,
                      (long long)sides[s].of, simrep_warning_text(sides[s].flag));
+            nw += !(s % 2 == 1 && nw > 0 && strcmp(warn[nw], warn[nw - 1]) == 0); /* x and y the same file */
+        }
     return nw;
 }
 

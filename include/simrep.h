@@ -494,7 +494,8 @@ double simrep_options_get(const simrep_options *options, simrep_option_id option
 const char *simrep_option_choice_name(simrep_option_id option, int value, char *buf, size_t cap);
 
 /* Warning flags of a result (bitwise or). */
-#define SIMREP_WARN_FEW_SAMPLES 1u /* CCA family: n < 10 * max(kept_p, kept_q): values biased toward 1 */
+#define SIMREP_WARN_FEW_SAMPLES 1u /* CCA family: n < 10 * max(kept_p, kept_q): values biased toward 1, or
+                                      bounded by n <= kept (then FEW_SAMPLES_RANK too) */
 #define SIMREP_WARN_DEAD_FEATURES 2u /* CCA family: some features were dropped as dead (kept < p or q) */
 #define SIMREP_WARN_FEW_SAMPLES_X 4u /* FEW_SAMPLES because of x's kept features (n < 10 kept_p) */
 #define SIMREP_WARN_FEW_SAMPLES_Y 8u /* ... because of y's */
@@ -515,12 +516,19 @@ const char *simrep_option_choice_name(simrep_option_id option, int value, char *
                                         ridge shrinks their canonical correlations by more than 1% */
 #define SIMREP_WARN_RIDGE_X 8192u    /* ... on x's side (shrunk_p of them) */
 #define SIMREP_WARN_RIDGE_Y 16384u   /* ... on y's side (shrunk_q) */
+#define SIMREP_WARN_FEW_SAMPLES_RANK 32768u /* FEW_SAMPLES with n <= max(kept_p, kept_q): the centred samples span
+                                               at most n - 1 directions, so at most n - 1 canonical correlations
+                                               are non-zero; its text replaces FEW_SAMPLES's */
+#define SIMREP_WARN_FEW_SAMPLES_RANK_X 65536u /* ... because n <= kept_p */
+#define SIMREP_WARN_FEW_SAMPLES_RANK_Y 131072u /* ... because n <= kept_q */
 
 /*
  * What a warning flag means, in words callers print after their own
  * numbers and names (the library has neither): FEW_SAMPLES(_X/_Y) follows
  * "n = 50 samples (40 kept features) ": "is less than 10 x the kept
- * features: CCA-family values are biased toward 1 (...)"; DEAD_* follows
+ * features: CCA-family values are biased toward 1 (...)", and
+ * FEW_SAMPLES_RANK(_X/_Y), printed instead when set, "is no more than the
+ * kept features: ..."; DEAD_* follows
  * "x.npy: 2 of 12 ": "features are constant (dead, ...) and were left out
  * of the CCA family"; ROUNDING_* follows "x.npy: 1 of 16 " (kept - rank of
  * kept); RIDGE_* follows "x.npy: 3 of 16 " (shrunk of kept).  A static

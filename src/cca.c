@@ -783,11 +783,13 @@ static const char *unit_dtype(double u)
  * below 0.99 when lambda < 99 eps.  This is what made a file compared with
  * itself give cca 0.917 when its covariance's condition number was 1e14
  * (issue 10, item 19): those values are the ridge's, not the data's.
+ * Only the leading span = n - 1 directions count: the others are zero
+ * because n is small (SIMREP_WARN_FEW_SAMPLES_RANK says so).
  */
-static int64_t shrunk(const side_eig *e, double eps)
+static int64_t shrunk(const side_eig *e, int64_t span, double eps)
 {
     int64_t c = 0;
-    for (int64_t j = 0; j < e->rank; j++)
+    for (int64_t j = 0; j < e->rank && j < span; j++)
         c += e->vals[j] < 99 * eps;
     return c;
 }
@@ -827,16 +829,25 @@ static simrep_status cca_begin(simrep_ctx *ctx, simrep__prepared *pr, cca_cache 
         c->warn |= SIMREP_WARN_FEW_SAMPLES | SIMREP_WARN_FEW_SAMPLES_X;
     if (pr->n < 10 * pr->kq)
         c->warn |= SIMREP_WARN_FEW_SAMPLES | SIMREP_WARN_FEW_SAMPLES_Y;
+    /* n <= kept: not a bias toward 1 but a bound, at most n - 1 rho != 0
+     * (issue 10, item 19: a 50 x 200 file against itself gave cca 0.245). */
+    if (pr->n <= pr->kp)
+        c->warn |= SIMREP_WARN_FEW_SAMPLES_RANK | SIMREP_WARN_FEW_SAMPLES_RANK_X;
+    if (pr->n <= pr->kq)
+        c->warn |= SIMREP_WARN_FEW_SAMPLES_RANK | SIMREP_WARN_FEW_SAMPLES_RANK_Y;
     if (pr->kp < pr->p)
         c->warn |= SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_DEAD_X;
     if (pr->kq < pr->q)
         c->warn |= SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_DEAD_Y;
-    if (c->b.ex.rank < c->b.ex.k)
+    /* Directions beyond the n - 1 the samples span are FEW_SAMPLES_RANK's
+     * news: the rounding and ridge warnings speak of the others. */
+    const int64_t span = pr->n - 1;
+    if (c->b.ex.rank < c->b.ex.k && c->b.ex.rank < span)
         c->warn |= SIMREP_WARN_ROUNDING | SIMREP_WARN_ROUNDING_X;
-    if (c->b.ey.rank < c->b.ey.k)
+    if (c->b.ey.rank < c->b.ey.k && c->b.ey.rank < span)
         c->warn |= SIMREP_WARN_ROUNDING | SIMREP_WARN_ROUNDING_Y;
-    c->shrunk_x = shrunk(&c->b.ex, pr->opt->epsilon);
-    c->shrunk_y = shrunk(&c->b.ey, pr->opt->epsilon);
+    c->shrunk_x = shrunk(&c->b.ex, span, pr->opt->epsilon);
+    c->shrunk_y = shrunk(&c->b.ey, span, pr->opt->epsilon);
     if (c->shrunk_x)
         c->warn |= SIMREP_WARN_RIDGE | SIMREP_WARN_RIDGE_X;
     if (c->shrunk_y)

@@ -419,8 +419,15 @@ const char *simrep_warning_text(unsigned flag)
     case SIMREP_WARN_FEW_SAMPLES:
     case SIMREP_WARN_FEW_SAMPLES_X:
     case SIMREP_WARN_FEW_SAMPLES_Y:
-        return "is less than 10 x the kept features: CCA-family values are biased toward 1 (with n <= p + q "
-               "every canonical correlation can be 1 whatever the data)";
+        return "is less than 10 x the kept features: CCA-family values are biased toward 1 (when n - 1 < kept p "
+               "+ kept q, at least kept p + kept q - n + 1 canonical correlations are near 1 whatever the data)";
+    case SIMREP_WARN_FEW_SAMPLES_RANK:
+    case SIMREP_WARN_FEW_SAMPLES_RANK_X:
+    case SIMREP_WARN_FEW_SAMPLES_RANK_Y:
+        return "is no more than the kept features: the centred samples span at most n - 1 directions, so at most "
+               "n - 1 canonical correlations can be non-zero, which bounds cca and cca_r2 by (n - 1) / (the "
+               "smaller side's kept features), a file against itself included; and once one side spans those "
+               "n - 1 directions, the non-zero ones are near 1 whatever the data";
     case SIMREP_WARN_DEAD_FEATURES:
     case SIMREP_WARN_DEAD_X:
     case SIMREP_WARN_DEAD_Y:

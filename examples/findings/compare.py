@@ -85,7 +85,7 @@ def matrix(rows, outdir, measures=MEASURES, args=()):
 
 def _load(spec, args):
     file, _, key = spec.rpartition(":")
-    a = np.load(file)[key].astype(np.float64)
+    a = np.load(file)[key]  # in its stored dtype, as matrix reads it: its rounding sets the CCA family's rank
     if a.ndim == 4 and "--conv" in args:          # NCHW, positions as samples, as simrep's --conv nchw does
         a = a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
     return a.reshape(len(a), -1)

@@ -159,8 +159,8 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel, quiet=
         # The CLI's warning lines (cli/report.c), with the library's texts.
         text = lambda flag: _native.lib.simrep_warning_text(flag).decode()  # noqa: E731
         if seen & _native.WARN_FEW_SAMPLES:
-            warnings.warn("n = %d samples (%d kept features) %s" % (n, max(kept.kept_p, kept.kept_q),
-                                                                     text(_native.WARN_FEW_SAMPLES)),
+            few = _native.WARN_FEW_SAMPLES_RANK if seen & _native.WARN_FEW_SAMPLES_RANK else _native.WARN_FEW_SAMPLES
+            warnings.warn("n = %d samples (%d kept features) %s" % (n, max(kept.kept_p, kept.kept_q), text(few)),
                           SimrepWarning, stacklevel=stacklevel)
         for side, flag, k, total in (("x", _native.WARN_DEAD_X, kept.kept_p, p),
                                      ("y", _native.WARN_DEAD_Y, kept.kept_q, q)):

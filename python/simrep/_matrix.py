@@ -143,6 +143,8 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
                                                      (names[j], 1, (r.kept_q, r.rank_q, r.shrunk_q))):
                                 flags = warn_out.get(nm, 0)
                                 for per_side, flag in ((_native.WARN_FEW_SAMPLES_X, _native.WARN_FEW_SAMPLES),
+                                                       (_native.WARN_FEW_SAMPLES_RANK_X,
+                                                        _native.WARN_FEW_SAMPLES_RANK),
                                                        (_native.WARN_DEAD_X, _native.WARN_DEAD_FEATURES),
                                                        (_native.WARN_ROUNDING_X, _native.WARN_ROUNDING),
                                                        (_native.WARN_RIDGE_X, _native.WARN_RIDGE)):
@@ -461,12 +463,15 @@ def _warnings(names, n, kept, features, flags):
     """The CLI's matrix warnings (cli/matrix.c collect_warnings) from the
     pairs' warning flags, in the library's words (simrep_warning_text)."""
     text = lambda flag: _lib.simrep_warning_text(flag).decode()  # noqa: E731
-    few = [nm for nm in names if flags.get(nm, 0) & _native.WARN_FEW_SAMPLES]
     out = []
-    if few:
-        out.append("n = %d samples (the kept features of %d input%s: %s%s) %s"
-                   % (n, len(few), "" if len(few) == 1 else "s", ", ".join(few[:4]), ", ..." if len(few) > 4 else "",
-                      text(_native.WARN_FEW_SAMPLES)))
+    # n <= an input's kept features (FEW_SAMPLES_RANK), then the others with n < 10 x theirs
+    rank = [nm for nm in names if flags.get(nm, 0) & _native.WARN_FEW_SAMPLES_RANK]
+    few = [nm for nm in names if flags.get(nm, 0) & _native.WARN_FEW_SAMPLES and nm not in rank]
+    for group, flag in ((rank, _native.WARN_FEW_SAMPLES_RANK), (few, _native.WARN_FEW_SAMPLES)):
+        if group:
+            out.append("n = %d samples (the kept features of %d input%s: %s%s) %s"
+                       % (n, len(group), "" if len(group) == 1 else "s", ", ".join(group[:4]),
+                          ", ..." if len(group) > 4 else "", text(flag)))
     for nm in names:
         if flags.get(nm, 0) & _native.WARN_DEAD_FEATURES:
             out.append("%s: %d of %d %s" % (nm, features[nm] - kept[nm], features[nm], text(_native.WARN_DEAD_FEATURES)))

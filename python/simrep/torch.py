@@ -553,7 +553,7 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
                         for k, m in enumerate(ids):
                             r = results[k]
                             sim[m][a, c], dist[m][a, c] = r.similarity, r.distance
-                            few |= bool(r.warnings & _native.WARN_FEW_SAMPLES)
+                            few |= r.warnings & (_native.WARN_FEW_SAMPLES | _native.WARN_FEW_SAMPLES_RANK)
                             if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
                                 kept[labels[i]], kept[labels[j]] = int(r.kept_p), int(r.kept_q)
                                 dead |= r.warnings & _native.WARN_DEAD_FEATURES
@@ -570,7 +570,8 @@ def _cross_block(moments, ids, buf, o, labels, layers_a, layers_b, index_a, inde
             _native.lib.simrep_pairs_free(ctx.ptr, pairs)
     text = lambda flag: _native.lib.simrep_warning_text(flag).decode()  # noqa: E731
     if warn and few:
-        warnings.warn("n = %d samples (the kept features of some layers) %s" % (n, text(_native.WARN_FEW_SAMPLES)),
+        flag = _native.WARN_FEW_SAMPLES_RANK if few & _native.WARN_FEW_SAMPLES_RANK else _native.WARN_FEW_SAMPLES
+        warnings.warn("n = %d samples (the kept features of some layers) %s" % (n, text(flag)),
                       SimrepWarning, stacklevel=3)
     if warn and dead:
         for label, p in zip(labels, moments.features):

@@ -62,7 +62,10 @@ static void test_measure_rows(void)
     CHECK(simrep_family_id(SIMREP_FAMILY_COUNT) == NULL);
     CHECK(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES) && simrep_warning_text(SIMREP_WARN_DEAD_Y));
     CHECK(simrep_warning_text(SIMREP_WARN_ROUNDING_Y) && simrep_warning_text(SIMREP_WARN_RIDGE_Y));
-    CHECK(simrep_warning_text(32768) == NULL);
+    CHECK(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES_RANK_Y) &&
+          strstr(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES_RANK), "n - 1") &&
+          !strstr(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES_RANK), "biased toward 1"));
+    CHECK(simrep_warning_text(262144) == NULL);
 }
 
 static void test_options(void)

@@ -303,6 +303,27 @@ static void test_ridge_warning(void)
     simrep_ctx_free(ctx);
 }
 
+/* n <= kept (issue 10, item 19): the bound's flag, not the ridge's; cca = (n - 1) / k against itself. */
+static void test_few_samples_rank(void)
+{
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_rng g = {17};
+    enum { n = 20, p = 40 };
+    double x[n * p];
+    for (int i = 0; i < n * p; i++)
+        x[i] = test_normal(&g);
+    const simrep_matrix X = simrep_matrix_c(x, SIMREP_F64, n, p);
+    const simrep_measure cca = SIMREP_CCA;
+    simrep_result r;
+    CHECK_STATUS(ctx, simrep_compare(ctx, &X, &X, NULL, &cca, 1, &r), SIMREP_OK);
+    const unsigned rank = SIMREP_WARN_FEW_SAMPLES_RANK | SIMREP_WARN_FEW_SAMPLES_RANK_X | SIMREP_WARN_FEW_SAMPLES_RANK_Y;
+    CHECK((r.warnings & rank) == rank && (r.warnings & SIMREP_WARN_FEW_SAMPLES));
+    CHECK(!(r.warnings & (SIMREP_WARN_RIDGE | SIMREP_WARN_ROUNDING)) && r.shrunk_p == 0);
+    CHECK(fabs(r.similarity - (n - 1.0) / p) < 1e-6);
+    simrep_result_clear(ctx, &r);
+    simrep_ctx_free(ctx);
+}
+
 void suite_rounding(void)
 {
     test_cases();
@@ -310,4 +331,5 @@ void suite_rounding(void)
     test_moments_units();
     test_pairs_state();
     test_ridge_warning();
+    test_few_samples_rank();
 }
