@@ -1,14 +1,19 @@
 /*
  * io.h: what the input files share (source.c, io_npy.c, io_npz.c,
- * io_safetensors.c) and the public header does not show.
+ * io_safetensors.c, bytes.c) and the public header does not show.
  *
- * Two layers sit under every parser:
+ * The calls go one way: source.c (specs, formats, blocks of samples) ->
+ * the parsers (io_npy.c, io_npz.c, io_safetensors.c) -> bytes.c, the byte
+ * layer, which calls nothing above it (tests/python/test_layers.py).
+ * The byte layer has two parts under every parser:
  *   - a reader: random access to the bytes of a file (pread on a
  *     descriptor) or of a caller's memory buffer, with one bounds check and
  *     one "truncated" message for both;
  *   - a stream: the bytes of one array's container inside the reader, either
  *     a plain byte range (.npy file, stored .npz member, safetensors file)
  *     or a deflated .npz member inflated on demand (simrep__inflater).
+ * and the message helpers they share (simrep__format_shape,
+ * simrep__name_list_add).
  * The npy header parser reads through a stream, so one parser serves .npy
  * files and both kinds of .npz member.  Every message starts with the label
  * ("path", "path:key" or "<buffer>") of what is being read.
@@ -35,6 +40,11 @@ typedef struct simrep__reader {
  * ("truncated: expected N bytes at offset O, file has M"), a failing read
  * SIMREP_E_IO.  Messages start with r->label. */
 simrep_status simrep__reader_read(simrep_ctx *ctx, const simrep__reader *r, uint64_t off, void *dst, size_t n);
+
+/* The failure just recorded (status st) concerns bytes [off, off + n) of
+ * r: the file and the bytes go to the error info, and its detail is what
+ * follows "<label>: " (simrep_ctx_error).  Returns st. */
+simrep_status simrep__reader_failed(simrep_ctx *ctx, const simrep__reader *r, simrep_status st, uint64_t off, size_t n);
 
 /* Open path read-only: SIMREP_E_IO for a missing file, a directory or
  * anything but a regular file.  r->label is set to label. */
@@ -82,6 +92,10 @@ simrep_status simrep__npz_list(simrep_ctx *ctx, const simrep__reader *rd, simrep
 simrep_status simrep__npz_open(simrep_ctx *ctx, const simrep__reader *rd, const char *key, simrep__stream *s,
                                simrep_array_info *info, uint64_t *data_start, char *label_out, size_t label_cap);
 
+/* A deflated member: comp_size bytes at comp_off of rd, whose inflated
+ * bytes must have CRC-32 crc (checked at the end); label for messages. */
+simrep_status simrep__inflater_new(simrep_ctx *ctx, const simrep__reader *rd, uint64_t comp_off, uint64_t comp_size,
+                                   uint32_t crc, const char *label, simrep__inflater **out);
 void simrep__inflater_free(simrep_ctx *ctx, simrep__inflater *inf);
 simrep_status simrep__inflater_read_upto(simrep_ctx *ctx, simrep__inflater *inf, uint64_t off, void *dst, size_t n,
                                          size_t *got);

@@ -20,12 +20,10 @@
  * member is inflated with that total as the bound: inflating to more or
  * fewer bytes, a corrupt stream or a CRC mismatch is a FORMAT error, and a
  * total beyond deflate's 1032:1 limit is refused before anything is read.
- * Deflated members are inflated as a stream (zlib, raw deflate); reading
- * forward continues it, reading backward restarts it, and layouts that need
- * the member out of order spill it once to an unlinked temporary file in
- * $TMPDIR (/tmp if unset; its free space checked first, and a full disk
- * reported with the directory and the size needed) and pread from there,
- * so memory stays at two 64 KiB buffers plus zlib's window.
+ * Deflated members are inflated as a stream by the byte layer's inflater
+ * (bytes.c: zlib, raw deflate, spilled to a temporary file for layouts that
+ * read out of order), so memory stays at two 64 KiB buffers plus zlib's
+ * window; this file only finds members and checks their sizes.
  * Rejected: inflating whole members into memory (a member may be larger
  * than RAM) and libzip/minizip (a dependency for ~300 lines).
  */
@@ -40,28 +38,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* Compressed input is read, and skipped/spilled output produced, in chunks
- * of this size: large enough that syscalls do not dominate, small enough to
- * be irrelevant next to a block of samples. */
-#define CHUNK ((size_t)1 << 16)
-
-#define NO_TOTAL UINT64_MAX
-
-struct simrep__inflater {
-    simrep_allocator alloc; /* zlib allocates through the context's allocator */
-    const simrep__reader *rd;
-    const char *label;
-    uint64_t comp_off, comp_size, in_used;
-    uint64_t pos, total;
-    uint32_t crc, want_crc;
-    int ended, live;
-    z_stream z;
-    unsigned char *inbuf, *scratch;
-    int tmpfd;              /* the spill (-1: none) */
-    simrep__reader tmprd;
-    int spilled;
-};
-
 static uint16_t le16(const unsigned char *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
@@ -75,259 +51,6 @@ static uint32_t le32(const unsigned char *p)
 static uint64_t le64(const unsigned char *p)
 {
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-/* -------------------------------------------------------------- inflater */
-
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-    simrep_allocator *a = opaque;
-    size_t n;
-    if (!simrep__mul_size(items, size, &n))
-        return Z_NULL;
-    return a->malloc_fn(a->user, n ? n : 1);
-}
-
-static void z_free(voidpf opaque, voidpf ptr)
-{
-    simrep_allocator *a = opaque;
-    if (ptr)
-        a->free_fn(a->user, ptr);
-}
-
-void simrep__inflater_free(simrep_ctx *ctx, simrep__inflater *inf)
-{
-    if (!inf)
-        return;
-    if (inf->live)
-        inflateEnd(&inf->z);
-    if (inf->tmpfd >= 0)
-        close(inf->tmpfd);
-    simrep__free(ctx, inf->inbuf);
-    simrep__free(ctx, inf->scratch);
-    simrep__free(ctx, inf);
-}
-
-static simrep_status inflater_new(simrep_ctx *ctx, const simrep__reader *rd, uint64_t comp_off, uint64_t comp_size,
-                                  uint32_t crc, const char *label, simrep__inflater **out)
-{
-    simrep__inflater *inf = simrep__alloc(ctx, sizeof *inf, "a deflate stream");
-    if (!inf)
-        return SIMREP_E_NOMEM;
-    memset(inf, 0, sizeof *inf);
-    inf->tmpfd = -1;
-    inf->alloc = ctx->allocator;
-    inf->rd = rd;
-    inf->label = label;
-    inf->comp_off = comp_off;
-    inf->comp_size = comp_size;
-    inf->want_crc = crc;
-    inf->total = NO_TOTAL;
-    inf->crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    inf->inbuf = rd->fd >= 0 ? simrep__alloc(ctx, CHUNK, "the deflate input buffer") : NULL;
-    inf->scratch = simrep__alloc(ctx, CHUNK, "the deflate scratch buffer");
-    if ((rd->fd >= 0 && !inf->inbuf) || !inf->scratch) {
-        simrep__inflater_free(ctx, inf);
-        return SIMREP_E_NOMEM;
-    }
-    inf->z.zalloc = z_alloc;
-    inf->z.zfree = z_free;
-    inf->z.opaque = &inf->alloc;
-    int zr = inflateInit2(&inf->z, -MAX_WBITS);
-    if (zr != Z_OK) {
-        simrep__inflater_free(ctx, inf);
-        return simrep__fail(ctx, zr == Z_MEM_ERROR ? SIMREP_E_NOMEM : SIMREP_E_FORMAT,
-                            "%s: cannot start inflating (zlib error %d)", label, zr);
-    }
-    inf->live = 1;
-    *out = inf;
-    return SIMREP_OK;
-}
-
-static simrep_status restart(simrep_ctx *ctx, simrep__inflater *inf)
-{
-    if (inflateReset(&inf->z) != Z_OK)
-        return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: cannot restart the deflate stream", inf->label);
-    inf->z.avail_in = 0;
-    inf->pos = inf->in_used = 0;
-    inf->ended = 0;
-    inf->crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    return SIMREP_OK;
-}
-
-/* Produce up to n bytes of output; fewer only if the stream ended. */
-static simrep_status inflate_some(simrep_ctx *ctx, simrep__inflater *inf, unsigned char *dst, size_t n, size_t *got)
-{
-    *got = 0;
-    while (*got < n && !inf->ended) {
-        if (inf->z.avail_in == 0) {
-            uint64_t left = inf->comp_size - inf->in_used;
-            if (left == 0)
-                return simrep__fail(ctx, SIMREP_E_FORMAT,
-                                    "%s: truncated: the deflate stream ends before its end marker (after %llu "
-                                    "compressed bytes, %llu inflated)",
-                                    inf->label, (unsigned long long)inf->comp_size, (unsigned long long)inf->pos);
-            size_t k;
-            if (inf->rd->fd < 0) {
-                k = left < UINT_MAX ? (size_t)left : UINT_MAX;
-                inf->z.next_in = (Bytef *)(inf->rd->mem + inf->comp_off + inf->in_used);
-            } else {
-                k = left < CHUNK ? (size_t)left : CHUNK;
-                simrep_status st = simrep__reader_read(ctx, inf->rd, inf->comp_off + inf->in_used, inf->inbuf, k);
-                if (st)
-                    return st;
-                inf->z.next_in = inf->inbuf;
-            }
-            inf->z.avail_in = (uInt)k;
-            inf->in_used += k;
-        }
-        size_t want = n - *got;
-        if (want > (size_t)1 << 30)
-            want = (size_t)1 << 30;
-        inf->z.next_out = dst + *got;
-        inf->z.avail_out = (uInt)want;
-        int zr = inflate(&inf->z, Z_NO_FLUSH);
-        size_t produced = want - inf->z.avail_out;
-        inf->crc = (uint32_t)crc32(inf->crc, dst + *got, (uInt)produced);
-        *got += produced;
-        inf->pos += produced;
-        if (zr == Z_STREAM_END) {
-            inf->ended = 1;
-            /* Short data say more than the CRC they also break. */
-            if (inf->total != NO_TOTAL && inf->pos < inf->total)
-                return simrep__fail(ctx, SIMREP_E_FORMAT,
-                                    "%s: truncated: the member inflates to %llu bytes but its npy header implies %llu",
-                                    inf->label, (unsigned long long)inf->pos, (unsigned long long)inf->total);
-            if (inf->crc != inf->want_crc)
-                return simrep__fail(ctx, SIMREP_E_FORMAT,
-                                    "%s: corrupt member: CRC-32 %08x of the inflated data, the archive says %08x",
-                                    inf->label, (unsigned)inf->crc, (unsigned)inf->want_crc);
-        } else if (zr == Z_MEM_ERROR) {
-            return simrep__fail(ctx, SIMREP_E_NOMEM, "%s: out of memory while inflating", inf->label);
-        } else if (zr == Z_BUF_ERROR) {
-            if (inf->z.avail_in != 0)
-                return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt deflate stream (no progress)", inf->label);
-        } else if (zr != Z_OK) {
-            return simrep__fail(ctx, SIMREP_E_FORMAT, "%s: corrupt deflate stream (%s)", inf->label,
-                                inf->z.msg ? inf->z.msg : "zlib error");
-        }
-    }
-    return SIMREP_OK;
-}
-
-void simrep__inflater_set_total(simrep__inflater *inf, uint64_t total)
-{
-    inf->total = total;
-}
-
-static simrep_status too_long(simrep_ctx *ctx, simrep__inflater *inf)
-{
-    return simrep__fail(ctx, SIMREP_E_FORMAT,
-                        "%s: the member inflates to more than the %llu bytes its npy header and the archive declare",
-                        inf->label, (unsigned long long)inf->total);
-}
-
-simrep_status simrep__inflater_read_upto(simrep_ctx *ctx, simrep__inflater *inf, uint64_t off, void *dst, size_t n,
-                                         size_t *got)
-{
-    *got = 0;
-    if (inf->spilled) {
-        if (off >= inf->total)
-            return SIMREP_OK;
-        size_t k = (uint64_t)n < inf->total - off ? n : (size_t)(inf->total - off);
-        simrep_status st = simrep__reader_read(ctx, &inf->tmprd, off, dst, k);
-        if (st == SIMREP_OK)
-            *got = k;
-        return st;
-    }
-    simrep_status st;
-    if (off < inf->pos && (st = restart(ctx, inf)))
-        return st;
-    for (unsigned chunks = 1; inf->pos < off; chunks++) {
-        size_t skip = off - inf->pos < CHUNK ? (size_t)(off - inf->pos) : CHUNK, g;
-        if (chunks % 64 == 0 && simrep__cancel_requested(ctx)) /* every 4 MiB inflated */
-            return simrep__cancelled(ctx);
-        if ((st = inflate_some(ctx, inf, inf->scratch, skip, &g)))
-            return st;
-        if (g == 0)
-            return SIMREP_OK;
-    }
-    if (inf->total != NO_TOTAL && n > inf->total - off)
-        n = off < inf->total ? (size_t)(inf->total - off) : 0;
-    if ((st = inflate_some(ctx, inf, dst, n, got)))
-        return st;
-    if (inf->total != NO_TOTAL && inf->pos == inf->total && !inf->ended) {
-        size_t g;
-        if ((st = inflate_some(ctx, inf, inf->scratch, 1, &g)))
-            return st;
-        if (g)
-            return too_long(ctx, inf);
-    }
-    return SIMREP_OK;
-}
-
-simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
-{
-    if (inf->spilled)
-        return SIMREP_OK;
-    simrep_status st;
-    if (inf->pos != 0 && (st = restart(ctx, inf)))
-        return st;
-    if (inf->tmpfd >= 0) /* left by a spill that failed part way */
-        close(inf->tmpfd);
-    inf->tmpfd = -1;
-    const char *dir = getenv("TMPDIR");
-    dir = dir && *dir ? dir : "/tmp";
-    const double need = (double)inf->total;
-    struct statvfs fs;
-    if (statvfs(dir, &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < need)
-        return simrep__fail(ctx, SIMREP_E_IO,
-                            "%s: reading this deflated member out of order inflates it to a temporary file in %s, "
-                            "which needs %.1f MiB but has %.1f MiB free; set TMPDIR to a directory with room (or "
-                            "store the member uncompressed: np.savez)",
-                            inf->label, dir, need / 1048576.0, (double)fs.f_bavail * (double)fs.f_frsize / 1048576.0);
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/simrep-npz-XXXXXX", dir) >= (int)sizeof path)
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: the temporary directory name is too long: %s", inf->label, dir);
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot create a temporary file in %s (TMPDIR) to inflate the "
-                            "member into: %s", inf->label, dir, strerror(errno));
-    unlink(path); /* lives until closed: nothing is left behind, even after a crash */
-    inf->tmpfd = fd;
-    for (unsigned chunks = 1;; chunks++) {
-        size_t g;
-        if (chunks % 64 == 0 && simrep__cancel_requested(ctx)) /* every 4 MiB inflated */
-            return simrep__cancelled(ctx);
-        if ((st = inflate_some(ctx, inf, inf->scratch, CHUNK, &g)))
-            return st;
-        if (g == 0)
-            break;
-        if (inf->pos > inf->total)
-            return too_long(ctx, inf);
-        size_t done = 0;
-        while (done < g) {
-            ssize_t w = write(fd, inf->scratch + done, g - done);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                return simrep__fail(ctx, SIMREP_E_IO,
-                                    "%s: writing the inflated member to a temporary file in %s failed after %.1f of "
-                                    "%.1f MiB: %s; set TMPDIR to a directory with room",
-                                    inf->label, dir, (double)(inf->pos - g + done) / 1048576.0, need / 1048576.0,
-                                    w < 0 ? strerror(errno) : "no progress");
-            done += (size_t)w;
-        }
-    }
-    if (inf->pos != inf->total)
-        return simrep__fail(ctx, SIMREP_E_FORMAT,
-                            "%s: truncated: the member inflates to %llu bytes but its npy header implies %llu",
-                            inf->label, (unsigned long long)inf->pos, (unsigned long long)inf->total);
-    inf->tmprd = (simrep__reader){fd, NULL, inf->total, inf->label};
-    inf->spilled = 1;
-    inflateEnd(&inf->z);
-    inf->live = 0;
-    return SIMREP_OK;
 }
 
 /* ------------------------------------------------------------------- zip */
@@ -595,7 +318,7 @@ static simrep_status open_member(simrep_ctx *ctx, const simrep__reader *rd, cons
     if (e->method == 0) {
         s->base = data;
         s->size = e->csize;
-    } else if ((st = inflater_new(ctx, rd, data, e->csize, e->crc, label, &s->inf))) {
+    } else if ((st = simrep__inflater_new(ctx, rd, data, e->csize, e->crc, label, &s->inf))) {
         return st;
     }
     memset(info, 0, sizeof *info);

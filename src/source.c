@@ -1,12 +1,13 @@
 /*
  * source.c: the public input API: spec strings ("path", "x.npz:key",
- * "m.safetensors:name"), format choice, the byte reader under every parser,
- * and the block reader that turns an opened array into samples x features
- * views.
+ * "m.safetensors:name"), format choice, and the block reader that turns an
+ * opened array into samples x features views.  It sits on top: it opens
+ * files through the byte layer (bytes.c) and hands them to the format
+ * parsers (io_npy.c, io_npz.c, io_safetensors.c), which read through the
+ * same layer and never call back here (tests/python/test_layers.py).
  *
  * Reading is pread on a descriptor (or memcpy from a caller's buffer, the
- * same code path otherwise), never mmap: a file that shrinks under us is a
- * clean "truncated" error instead of a SIGBUS, and resident memory is the
+ * same code path otherwise; bytes.c), and resident memory is the
  * one block buffer the source owns.  A block of samples is either
  * contiguous in the file (C order read samples-first, Fortran order read
  * features-first) and costs one read, or it is one run of `rows` elements
@@ -17,7 +18,7 @@
  *
  * Deflated .npz members cannot seek: forward reads continue the inflate
  * stream, a backward read restarts it, and a gathered layout spills the
- * member once to an anonymous temporary file (io_npz.c).
+ * member once to an anonymous temporary file (bytes.c's inflater).
  *
  * A spec is split at its last ':' only when the part before it ends in
  * .npz or .safetensors, so other paths containing ':' still open as-is.
@@ -46,152 +47,6 @@ struct simrep_source {
     size_t cap;
 };
 
-/* ---------------------------------------------------------------- reader */
-
-/* A failed read of [off, off + n): the file and the bytes to the error
- * info, the detail after "<label>: " (simrep_ctx_error). */
-static simrep_status at_bytes(simrep_ctx *ctx, const simrep__reader *r, simrep_status st, uint64_t off, size_t n)
-{
-    if (ctx) {
-        simrep__error_file(ctx, r->label, off, off + n);
-        const size_t len = strlen(r->label) + 2;
-        ctx->err_detail = len < strlen(ctx->message) ? len : 0;
-    }
-    return st;
-}
-
-simrep_status simrep__reader_read(simrep_ctx *ctx, const simrep__reader *r, uint64_t off, void *dst, size_t n)
-{
-    if (n == 0)
-        return SIMREP_OK;
-    if ((uint64_t)n > r->size || off > r->size - n)
-        return at_bytes(ctx, r,
-                        simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, file has "
-                                     "%llu", r->label, n, (unsigned long long)off, (unsigned long long)r->size),
-                        off, n);
-    if (r->fd < 0) {
-        memcpy(dst, r->mem + off, n);
-        return SIMREP_OK;
-    }
-    unsigned char *d = dst;
-    size_t done = 0;
-    while (done < n) {
-        size_t chunk = n - done;
-        if (chunk > ((size_t)1 << 30))
-            chunk = (size_t)1 << 30;
-        ssize_t k = pread(r->fd, d + done, chunk, (off_t)(off + done));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return at_bytes(ctx, r,
-                            simrep__fail(ctx, SIMREP_E_IO, "%s: read failed at offset %llu: %s", r->label,
-                                         (unsigned long long)(off + done), strerror(errno)),
-                            off, n);
-        }
-        if (k == 0) {
-            struct stat sb;
-            unsigned long long now = fstat(r->fd, &sb) == 0 ? (unsigned long long)sb.st_size : 0;
-            return at_bytes(ctx, r,
-                            simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, "
-                                         "file has %llu (it shrank while open)",
-                                         r->label, n, (unsigned long long)off, now),
-                            off, n);
-        }
-        done += (size_t)k;
-    }
-    return SIMREP_OK;
-}
-
-/* A pipe, device or socket: refused at once (opened with O_NONBLOCK, so a
- * FIFO without a writer does not wait for one). */
-static simrep_status not_regular(simrep_ctx *ctx, const char *label, const struct stat *sb)
-{
-    const mode_t m = sb->st_mode;
-    return simrep__fail(ctx, SIMREP_E_IO,
-                        "%s: is %s, not a regular file: simrep reads arrays by offset (pread) and in several passes, "
-                        "so it reads regular files only; save the array to a file first",
-                        label, S_ISFIFO(m)   ? "a pipe (FIFO)"
-                               : S_ISCHR(m)  ? "a character device"
-                               : S_ISBLK(m)  ? "a block device"
-                               : S_ISSOCK(m) ? "a socket"
-                                             : "a special file");
-}
-
-simrep_status simrep__reader_open_file(simrep_ctx *ctx, const char *path, const char *label, simrep__reader *r)
-{
-    memset(r, 0, sizeof *r);
-    r->fd = -1;
-    r->label = label;
-    /* O_NONBLOCK: opening a FIFO with no writer would otherwise wait for
-     * one forever (the check below refuses it); it means nothing for a
-     * regular file, and is cleared before reading anyway. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        struct stat sb;
-        if (e == EISDIR)
-            return simrep__fail(ctx, SIMREP_E_IO, "%s: is a directory, not an array file", label);
-        if (e == ENXIO && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* a socket cannot be opened */
-            return not_regular(ctx, label, &sb);
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot open: %s", label, strerror(e));
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot stat: %s", label, strerror(e));
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        close(fd);
-        return simrep__fail(ctx, SIMREP_E_IO, "%s: is a directory, not an array file", label);
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return not_regular(ctx, label, &sb);
-    }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0)
-        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    r->fd = fd;
-    r->size = (uint64_t)sb.st_size;
-    return SIMREP_OK;
-}
-
-void simrep__reader_close(simrep__reader *r)
-{
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
-}
-
-/* ---------------------------------------------------------------- stream */
-
-simrep_status simrep__stream_read_upto(simrep_ctx *ctx, simrep__stream *s, uint64_t off, void *dst, size_t n,
-                                       size_t *got)
-{
-    if (s->inf)
-        return simrep__inflater_read_upto(ctx, s->inf, off, dst, n, got);
-    *got = 0;
-    if (off >= s->size)
-        return SIMREP_OK;
-    uint64_t avail = s->size - off;
-    size_t k = (uint64_t)n < avail ? n : (size_t)avail;
-    simrep_status st = simrep__reader_read(ctx, s->rd, s->base + off, dst, k);
-    if (st == SIMREP_OK)
-        *got = k;
-    return st;
-}
-
-simrep_status simrep__stream_read(simrep_ctx *ctx, simrep__stream *s, uint64_t off, void *dst, size_t n)
-{
-    size_t got;
-    simrep_status st = simrep__stream_read_upto(ctx, s, off, dst, n, &got);
-    if (st == SIMREP_OK && got < n)
-        st = simrep__fail(ctx, SIMREP_E_FORMAT, "%s: truncated: expected %zu bytes at offset %llu, the data end after %llu",
-                          s->label, n, (unsigned long long)off, (unsigned long long)(off + got));
-    return st;
-}
-
 /* Make sure the message of a failed call starts with label (allocation
  * failures deep in a parser only say what was being allocated). */
 static simrep_status named(simrep_ctx *ctx, simrep_status st, const char *label)
@@ -205,36 +60,6 @@ static simrep_status named(simrep_ctx *ctx, simrep_status st, const char *label)
             ctx->err_detail = strlen(label) + 2; /* a message that began with the label itself */
     }
     return st;
-}
-
-/* ---------------------------------------------------------------- shared */
-
-void simrep__format_shape(const simrep_array_info *info, char *buf, size_t cap)
-{
-    size_t used = 0;
-    int k = snprintf(buf, cap, "(");
-    used = k > 0 ? (size_t)k : 0;
-    for (int i = 0; i < info->ndim && used < cap; i++) {
-        k = snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "", (long long)info->shape[i]);
-        used += k > 0 ? (size_t)k : 0;
-    }
-    if (used < cap)
-        snprintf(buf + used, cap - used, info->ndim == 1 ? ",)" : ")");
-}
-
-/* Names listed in "not found" messages before "...": enough to spot a typo
- * without flooding the terminal for an archive of hundreds of arrays. */
-#define NAME_LIST_MAX 8
-
-void simrep__name_list_add(char *buf, size_t cap, int index, const char *name)
-{
-    size_t used = strlen(buf);
-    if (used >= cap - 1 || index > NAME_LIST_MAX)
-        return;
-    if (index == NAME_LIST_MAX)
-        snprintf(buf + used, cap - used, ", ...");
-    else
-        snprintf(buf + used, cap - used, "%s'%s'", index ? ", " : "", name);
 }
 
 static int ends_with(const char *s, size_t len, const char *ext)
@@ -322,7 +147,7 @@ static simrep_status npy_check_fit(simrep_ctx *ctx, const simrep__reader *rd, co
                  rd->label, shape, info->dtype_supported ? simrep_dtype_name(info->dtype) : info->dtype_text,
                  (unsigned long long)info->data_size, (unsigned long long)have);
     /* The bytes the header promises and the file lacks. */
-    return at_bytes(ctx, rd, SIMREP_E_FORMAT, rd->size, (size_t)(info->data_size - have));
+    return simrep__reader_failed(ctx, rd, SIMREP_E_FORMAT, rd->size, (size_t)(info->data_size - have));
 }
 
 static simrep_status list_reader(simrep_ctx *ctx, const simrep__reader *rd, int format, simrep_array_info *infos,
