@@ -18,7 +18,12 @@ from conftest import SANITIZED, simrep_bin, write_npy
 
 # cka_rbf on 20,000 rows takes minutes; the signal comes after 1 s.
 N, P = 20000, 16
-BOUND = 3.0 if SANITIZED else 2.0  # seconds from the signal to the exit (one tile row: ~0.05 s)
+# Seconds from the signal to the exit (one tile row: ~0.05 s).  The latency
+# promise is asserted on the optimized build (check-python); under ASan the
+# run is several times slower and LeakSanitizer scans the heap at exit, which
+# on a busy 2-core machine took 3-8 s: there the run must still stop cleanly
+# (exit code, message, no temporary files, no leaks), within a loose bound.
+BOUND = 20.0 if SANITIZED else 2.0
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,12 @@
 static int64_t live; /* allocations not yet freed through the context */
 
 /* Seconds from the flag to the return: one tile row or block is ~20 ms
- * optimized; the sanitizer build is several times slower, and a loaded
- * machine slower again. */
+ * optimized, and the promise (about a second) is asserted there; the
+ * sanitizer build is several times slower and a loaded machine slower again
+ * (3.4-5 s measured at load 14), so under ASan the bound is loose and the
+ * check is that the call stops, returns SIMREP_E_CANCELLED and frees all. */
 #if defined(__SANITIZE_ADDRESS__)
-#define BOUND 3.0
+#define BOUND 15.0
 #else
 #define BOUND 1.0
 #endif
