@@ -905,6 +905,9 @@ static int compare_read(compare_run *c)
     for (int64_t v = 0; st == SIMREP_OK && c->stats && c->a.stats.o.bootstrap > 0 && c->ranks == 1 && v < c->nv; v++)
         if ((st = simrep_stats_moments(c->ctx, c->stats[v], c->m[v])) != SIMREP_OK)
             return cli_library_error(c->ctx, st, c->a.x, c->a.y);
+    for (int k = 0; k < 2 && st == SIMREP_OK; k++) /* rewritten in place while read? */
+        if (simrep_input_check_unchanged(c->ctx, both[k]) != SIMREP_OK)
+            return cli_error(EXIT_DATA, "%s", simrep_ctx_message(c->ctx));
     if (st == SIMREP_OK)
         return -1;
     if (f.short_read)

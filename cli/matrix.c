@@ -242,6 +242,10 @@ static int intern(const char ***names, int *n, const char *s)
 
 static int input_error(const mx_run *r, int i, const char *msg)
 {
+    /* The input's file too, unless the library's message starts with it. */
+    const char *spec = r->in[i].spec;
+    if (spec && strncmp(msg, spec, strlen(spec)) != 0)
+        return cli_error(EXIT_DATA, "%s:%d: %s: %s: %s", r->manifest_path, r->in[i].line, r->in[i].name, spec, msg);
     return cli_error(EXIT_DATA, "%s:%d: %s: %s", r->manifest_path, r->in[i].line, r->in[i].name, msg);
 }
 
@@ -318,6 +322,7 @@ int mx_load_inputs(mx_run *r, const matrix_args *a)
             rc = input_error(r, i, simrep_ctx_message(ctx)[0] ? simrep_ctx_message(ctx) : simrep_strerror(st));
             break;
         }
+        simrep_input_file_id(ins[i], &r->in[i].fid);
         simrep_input_dims d;
         simrep_input_dims_get(ins[i], &d);
         if (i == 0)
@@ -638,6 +643,13 @@ static int pass_open(pass_state *s)
             st = simrep_input_set_spatial(s->ctx, s->src[k], r->in[g].out_h, r->in[g].out_w);
         if (st != SIMREP_OK)
             return input_error(r, g, simrep_ctx_message(s->ctx));
+        /* Each pass opens its inputs again (descriptors are held for one
+         * pass only): it must be the file the others read. */
+        simrep_file_id now;
+        simrep_input_file_id(s->src[k], &now);
+        if (memcmp(&now, &r->in[g].fid, sizeof now) != 0)
+            return input_error(r, g, "the file was replaced or modified since the first pass (its size, inode or "
+                                     "modification time differ): the matrix would mix two versions of it");
         if (s->rows && cli_rows_alloc(&s->rows[k], s->n, s->feat[k], 1) != 0)
             return cli_error(EXIT_DATA, "out of memory: measures of the rows keep every input as float64 (%.1f MiB "
                              "for '%s')", (double)s->n * (double)s->feat[k] * 8 / 1048576.0, r->in[g].name);
@@ -750,8 +762,12 @@ static int pass_read(pass_state *s)
     cli_reader rd = {s->src, s->nm, s->row_begin, s->row_end, cli_block_rows(s->src, s->nm), NULL, pass_consume,
                      pass_read_progress, s};
     cli_read_failure f;
-    if (cli_read(s->ctx, &rd, &f) == SIMREP_OK)
+    if (cli_read(s->ctx, &rd, &f) == SIMREP_OK) {
+        for (int k = 0; k < s->nm; k++) /* rewritten in place while read? */
+            if (simrep_input_check_unchanged(s->ctx, s->src[k]) != SIMREP_OK)
+                return input_error(r, s->members[k], simrep_ctx_message(s->ctx));
         return -1;
+    }
     if (f.input < 0)
         return pass_error(r, s->ctx, f.status, s->members, s->nm);
     const int g = s->members[f.input];

@@ -48,6 +48,7 @@ typedef struct mx_input {
     int64_t rank;       /* of those, directions above the rounding floor (simrep_result.rank_p) */
     int64_t shrunk;     /* directions the ridge shrinks by > 1% (simrep_result.shrunk_p) */
     unsigned warn;      /* SIMREP_WARN_FEW_SAMPLES, _DEAD_FEATURES, _ROUNDING, _RIDGE: this input's, from its pairs */
+    simrep_file_id fid; /* the file as first opened: every pass must read that same file */
 } mx_input;
 
 /* Everything the outputs need. */

@@ -1266,6 +1266,24 @@ simrep_status simrep_input_open(simrep_ctx *ctx, const char *spec, const simrep_
 simrep_status simrep_input_from_source(simrep_ctx *ctx, simrep_source *src, const simrep_layout *layout,
                                        simrep_input **out);
 void simrep_input_free(simrep_ctx *ctx, simrep_input *in);
+/*
+ * Changed files.  A file rewritten while it is read, or replaced between
+ * two reads of it (simrep matrix reads its inputs once per pass), would mix
+ * two versions of the data silently.  simrep_*_file_id gives the identity
+ * of the file as opened (device, inode, size, modification time; returns 0
+ * and zeros for a memory source), to compare with a later opening;
+ * simrep_*_check_unchanged is SIMREP_E_IO naming the file when the open
+ * file's size or modification time is no longer what it was at open.
+ */
+typedef struct simrep_file_id {
+    uint64_t device, inode, size;
+    int64_t mtime_sec, mtime_nsec;
+} simrep_file_id;
+int simrep_source_file_id(const simrep_source *src, simrep_file_id *id);
+simrep_status simrep_source_check_unchanged(simrep_ctx *ctx, const simrep_source *src);
+int simrep_input_file_id(const simrep_input *in, simrep_file_id *id);
+simrep_status simrep_input_check_unchanged(simrep_ctx *ctx, const simrep_input *in);
+
 /* "path" or "path:key", as messages name the input. */
 const char *simrep_input_label(const simrep_input *in);
 const simrep_array_info *simrep_input_info(const simrep_input *in);

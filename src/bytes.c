@@ -142,6 +142,10 @@ simrep_status simrep__reader_open_file(simrep_ctx *ctx, const char *path, const 
         fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     r->fd = fd;
     r->size = (uint64_t)sb.st_size;
+    r->dev = (uint64_t)sb.st_dev;
+    r->ino = (uint64_t)sb.st_ino;
+    r->mtime_sec = (int64_t)sb.st_mtim.tv_sec;
+    r->mtime_nsec = (int64_t)sb.st_mtim.tv_nsec;
     return SIMREP_OK;
 }
 

@@ -84,6 +84,16 @@ const char *simrep_input_label(const simrep_input *in)
     return in ? simrep__source_label(in->src) : "";
 }
 
+int simrep_input_file_id(const simrep_input *in, simrep_file_id *id)
+{
+    return simrep_source_file_id(in ? in->src : NULL, id);
+}
+
+simrep_status simrep_input_check_unchanged(simrep_ctx *ctx, const simrep_input *in)
+{
+    return simrep_source_check_unchanged(ctx, in ? in->src : NULL);
+}
+
 const simrep_array_info *simrep_input_info(const simrep_input *in)
 {
     return in ? simrep_source_info(in->src) : NULL;

@@ -34,6 +34,8 @@ typedef struct simrep__reader {
     const unsigned char *mem; /* memory reader: the caller's buffer */
     uint64_t size;            /* bytes in the file (fstat at open) or buffer */
     const char *label;        /* for messages; not owned */
+    uint64_t dev, ino;        /* the file's identity at open (fstat), with size and mtime */
+    int64_t mtime_sec, mtime_nsec;
 } simrep__reader;
 
 /* Read exactly n bytes at off; a short file is SIMREP_E_FORMAT

@@ -199,7 +199,7 @@ simrep_status simrep_buffer_list(simrep_ctx *ctx, const void *buf, size_t len, s
     if (!ctx || (!buf && len) || !count || cap < 0 || (cap > 0 && !infos) || (int)format < 0 ||
         format > SIMREP_FORMAT_SAFETENSORS)
         return simrep__fail(ctx, SIMREP_E_INVALID, "simrep_buffer_list: invalid arguments");
-    simrep__reader rd = {-1, buf, len, SIMREP__BUFFER_LABEL};
+    simrep__reader rd = {.fd = -1, .mem = buf, .size = len, .label = SIMREP__BUFFER_LABEL};
     return named(ctx, list_reader(ctx, &rd, format, infos, cap, count), SIMREP__BUFFER_LABEL);
 }
 
@@ -348,7 +348,7 @@ simrep_status simrep_source_open_memory(simrep_ctx *ctx, const void *data, simre
     memset(src, 0, sizeof *src);
     snprintf(src->path, sizeof src->path, "%s", label);
     snprintf(src->label, sizeof src->label, "%s", label);
-    src->rd = (simrep__reader){-1, data, (uint64_t)bytes, src->path};
+    src->rd = (simrep__reader){.fd = -1, .mem = data, .size = (uint64_t)bytes, .label = src->path};
     src->st = (simrep__stream){&src->rd, 0, (uint64_t)bytes, NULL, src->label};
     simrep_array_info *info = &src->info;
     info->ndim = ndim;
@@ -379,7 +379,7 @@ simrep_status simrep_source_open_buffer(simrep_ctx *ctx, const void *buf, size_t
         return simrep__prefix(ctx, "%s", SIMREP__BUFFER_LABEL);
     memset(src, 0, sizeof *src);
     snprintf(src->path, sizeof src->path, "%s", SIMREP__BUFFER_LABEL);
-    src->rd = (simrep__reader){-1, buf, len, src->path};
+    src->rd = (simrep__reader){.fd = -1, .mem = buf, .size = len, .label = src->path};
     simrep_status st = open_array(ctx, src, format, key, 0);
     if (st) {
         named(ctx, st, SIMREP__BUFFER_LABEL);
@@ -569,5 +569,36 @@ simrep_status simrep_source_read(simrep_ctx *ctx, simrep_source *src, int64_t ro
         return named(ctx, st, src->label);
     if (src->info.big_endian != host_big_endian() && isz > 1)
         byteswap(src->buf, (size_t)count, isz);
+    return SIMREP_OK;
+}
+
+/* ------------------------------------------------------- file identity */
+
+int simrep_source_file_id(const simrep_source *src, simrep_file_id *id)
+{
+    memset(id, 0, sizeof *id);
+    if (!src || src->rd.fd < 0)
+        return 0;
+    id->device = src->rd.dev;
+    id->inode = src->rd.ino;
+    id->size = src->rd.size;
+    id->mtime_sec = src->rd.mtime_sec;
+    id->mtime_nsec = src->rd.mtime_nsec;
+    return 1;
+}
+
+simrep_status simrep_source_check_unchanged(simrep_ctx *ctx, const simrep_source *src)
+{
+    if (!src || src->rd.fd < 0)
+        return SIMREP_OK;
+    struct stat sb;
+    if (fstat(src->rd.fd, &sb) != 0)
+        return simrep__fail(ctx, SIMREP_E_IO, "%s: cannot stat: %s", src->label, strerror(errno));
+    if ((uint64_t)sb.st_size != src->rd.size || (int64_t)sb.st_mtim.tv_sec != src->rd.mtime_sec ||
+        (int64_t)sb.st_mtim.tv_nsec != src->rd.mtime_nsec)
+        return simrep__fail(ctx, SIMREP_E_IO,
+                            "%s: the file changed while it was read (size %llu -> %llu bytes, or its modification "
+                            "time): the results would mix two versions of it",
+                            src->label, (unsigned long long)src->rd.size, (unsigned long long)sb.st_size);
     return SIMREP_OK;
 }

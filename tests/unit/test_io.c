@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -1039,6 +1040,38 @@ static void test_alloc_failures(void)
     bytes_free(&zb.out);
 }
 
+/* Issue 10, item 5: the identity of an opened file, and a rewrite of it
+ * while open (same inode and size, a new modification time) or a longer
+ * file, is SIMREP_E_IO naming it; a memory source has no identity. */
+static void test_file_changes(simrep_ctx *ctx)
+{
+    bytes b = {0};
+    make_npy(&b, 1, "<f4", 'f', 0, 6, 2);
+    const char *path = write_file("changing.npy", &b);
+    simrep_input *in = NULL;
+    CHECK_STATUS(ctx, simrep_input_open(ctx, path, NULL, &in), SIMREP_OK);
+    simrep_file_id id, again;
+    CHECK(simrep_input_file_id(in, &id) == 1 && id.size == b.n && id.inode != 0);
+    CHECK_STATUS(ctx, simrep_input_check_unchanged(ctx, in), SIMREP_OK);
+    /* a newer modification time, same size */
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {id.mtime_sec + 5, 0}};
+    CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
+    CHECK_STATUS(ctx, simrep_input_check_unchanged(ctx, in), SIMREP_E_IO);
+    CHECK(strstr(simrep_ctx_message(ctx), path) && strstr(simrep_ctx_message(ctx), "changed while it was read"));
+    simrep_input *in2 = NULL;
+    CHECK_STATUS(ctx, simrep_input_open(ctx, path, NULL, &in2), SIMREP_OK);
+    simrep_input_file_id(in2, &again);
+    CHECK(memcmp(&again, &id, sizeof id) != 0); /* a later opening tells */
+    simrep_input_free(ctx, in);
+    simrep_input_free(ctx, in2);
+    simrep_source *mem = NULL;
+    CHECK_STATUS(ctx, simrep_source_open_buffer(ctx, b.p, b.n, SIMREP_FORMAT_NPY, NULL, &mem), SIMREP_OK);
+    CHECK(simrep_source_file_id(mem, &id) == 0 && id.size == 0);
+    CHECK_STATUS(ctx, simrep_source_check_unchanged(ctx, mem), SIMREP_OK);
+    simrep_source_free(ctx, mem);
+    bytes_free(&b);
+}
+
 void suite_io(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/simrep_test_io_XXXXXX");
@@ -1047,6 +1080,7 @@ void suite_io(void)
         return;
     }
     simrep_ctx *ctx = simrep_ctx_new(NULL);
+    test_file_changes(ctx);
     test_npy_good(ctx);
     test_npz_good(ctx);
     test_safetensors_good(ctx);
