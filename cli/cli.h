@@ -38,6 +38,28 @@ int cli_finish(int rc);
 void cli_temp_add(const char *path);
 void cli_temp_forget(const char *path);
 
+/* A file written whole or not at all: the data goes to a temporary name in
+ * the target's directory (".<name>.XXXXXX", registered with cli_temp_add)
+ * that replaces the target only when every byte is written and the file
+ * closed.  A target that is a link to a regular file is replaced where the
+ * link points; one that is not a regular file (a device such as /dev/full)
+ * is written in place.  Errors are "<target>: <strerror>" (cli_error,
+ * EXIT_DATA).  cli_file_open returns the stream (NULL after the error);
+ * cli_file_reserve makes only the temporary file, for another program to
+ * write (cf->tmp); cli_file_commit closes (rc: the writer's own error flag,
+ * non-zero for a failure already seen) and renames, or removes the
+ * temporary file; it returns 0 or EXIT_DATA (rc < 0: the temporary file
+ * is removed without a message, and 0 returned). */
+typedef struct cli_file {
+    char target[4096]; /* the name given */
+    char dest[4096];   /* where the rename goes (the link's target for a link) */
+    char tmp[4096];    /* the temporary name; "" when written in place */
+    FILE *f;
+} cli_file;
+FILE *cli_file_open(cli_file *cf, const char *path);
+int cli_file_reserve(cli_file *cf, const char *path);
+int cli_file_commit(cli_file *cf, int rc);
+
 /* "simrep: error: <what>" on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -1329,7 +1329,11 @@ int cmd_matrix(int argc, char **argv)
     r.stats = a.stats;
     r.nmeasures = a.nmeasures;
     memcpy(r.measures, a.measures, sizeof a.measures);
-    rc = mx_load_inputs(&r, &a);
+    /* -o DIR that cannot be written is said before any data is read. */
+    int made_dir = 0;
+    rc = a.outdir && par_rank() == 0 ? mx_outdir_prepare(a.outdir, &made_dir) : -1;
+    if (rc < 0)
+        rc = mx_load_inputs(&r, &a);
     if (rc < 0)
         rc = plan_views(&r, &a);
     size_t kk = (size_t)r.K * (size_t)r.K;
@@ -1357,6 +1361,8 @@ int cmd_matrix(int argc, char **argv)
         if (rc == 0 && r.nerrors)
             rc = EXIT_DATA; /* some measure was left out */
     }
+    if (made_dir && rc != 0)
+        rmdir(a.outdir); /* made for this run and (if nothing was written) empty */
     for (int t = 0; t < r.nmeasures; t++) {
         free(r.sim[t]);
         free(r.dist[t]);

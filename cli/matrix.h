@@ -98,13 +98,20 @@ typedef struct mx_views {
     int *sorted;                       /* training/depth rows: inputs by (group, layer, step) */
 } mx_views;
 
-/* Files of -o DIR: out_open reports a failure (and sets failed), out_close
- * reports a failed write or close; rc is the writer's own error flag. */
+/* Files of -o DIR, each written whole or not at all (cli_file: a
+ * temporary name renamed on success): out_open reports a failure (and sets
+ * failed), out_close reports a failed write or close; rc is the writer's
+ * own error flag.  path is the file's name in DIR (the last one opened). */
 typedef struct mx_outdir {
     const char *dir;
     char path[4096];
     int failed;
+    cli_file file;
 } mx_outdir;
+/* DIR made if missing, a directory, and one we can create files in (a
+ * read-only DIR is one line before any data is read).  Returns -1 to go
+ * on, else EXIT_DATA after the error; *created: 1 if this call made it. */
+int mx_outdir_prepare(const char *dir, int *created);
 FILE *mx_out_open(mx_outdir *o, const char *name);
 void mx_out_close(mx_outdir *o, FILE *f, int rc);
 /* A file name fragment from a name: [A-Za-z0-9._-] kept, others '_'. */
@@ -206,6 +213,7 @@ enum { MX_FORMAT_TABLE, MX_FORMAT_JSON, MX_FORMAT_CSV };
  * more are tried); HTML escaping, the shell-quoted command line, the
  * report's CSS; a CSV field quoted as RFC 4180 needs. */
 int mx_find_rsvg(char *out, size_t cap);
+/* mx_write_png: 1 if made, 0 if not (a warning; rsvg emptied), -1 after an error. */
 int mx_write_png(char *rsvg, size_t cap, const char *svg_path);
 void mx_html_escape(FILE *f, const char *s);
 void mx_html_command(FILE *f, int argc, char **argv);

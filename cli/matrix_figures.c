@@ -76,7 +76,8 @@ static int find_rsvg(char *out, size_t cap)
     return 0;
 }
 
-/* DIR/x.svg -> DIR/x.png by rsvg-convert at zoom 2. */
+/* DIR/x.svg -> DIR/x.png by rsvg-convert at zoom 2, written to a
+ * temporary name renamed on success (cli_file). */
 static void write_png(figs *F, const char *svg_path)
 {
     char png[4096];
@@ -84,7 +85,12 @@ static void write_png(figs *F, const char *svg_path)
     if (len < 4 || len >= sizeof png)
         return;
     snprintf(png, sizeof png, "%.*s.png", (int)(len - 4), svg_path);
-    char *argv[] = {F->rsvg, "--zoom", "2", "--output", png, (char *)svg_path, NULL};
+    cli_file cf;
+    if (cli_file_reserve(&cf, png) != 0) {
+        F->rsvg[0] = 0; /* said why; the SVG figures go on */
+        return;
+    }
+    char *argv[] = {F->rsvg, "--zoom", "2", "--output", cf.tmp[0] ? cf.tmp : png, (char *)svg_path, NULL};
     pid_t pid;
     int status = 0, rc = posix_spawn(&pid, F->rsvg, NULL, NULL, argv, environ);
     if (rc == 0) {
@@ -94,8 +100,12 @@ static void write_png(figs *F, const char *svg_path)
     if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         cli_warning("%s: rsvg-convert failed (%s); no more PNG copies are made (the SVG figures are complete)", png,
                     rc ? strerror(rc) : WIFEXITED(status) ? "exit status not 0" : "killed");
-        remove(png);
+        cli_file_commit(&cf, -1);
         F->rsvg[0] = 0;
+        return;
+    }
+    if (cli_file_commit(&cf, 0) != 0) {
+        F->o->failed = 1;
         return;
     }
     F->pngs++;
@@ -766,11 +776,14 @@ int mx_find_rsvg(char *out, size_t cap)
 int mx_write_png(char *rsvg, size_t cap, const char *svg_path)
 {
     figs F;
+    mx_outdir o;
     memset(&F, 0, sizeof F);
+    memset(&o, 0, sizeof o);
+    F.o = &o;
     snprintf(F.rsvg, sizeof F.rsvg, "%s", rsvg);
     write_png(&F, svg_path);
     snprintf(rsvg, cap, "%s", F.rsvg);
-    return F.pngs;
+    return o.failed ? -1 : F.pngs;
 }
 
 void mx_html_escape(FILE *f, const char *s)

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const mx_run *sort_run;
 
@@ -530,26 +531,40 @@ void mx_safe_name(char *dst, size_t cap, const char *s)
     dst[k] = 0;
 }
 
+int mx_outdir_prepare(const char *dir, int *created)
+{
+    int made = mkdir(dir, 0777) == 0;
+    if (created)
+        *created = made;
+    if (!made && errno != EEXIST)
+        return cli_error(EXIT_DATA, "%s: cannot create the output directory: %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(EXIT_DATA, "%s: not a directory", dir);
+    char probe[4096];
+    if (snprintf(probe, sizeof probe, "%s/.simrep-probe.XXXXXX", dir) >= (int)sizeof probe)
+        return cli_error(EXIT_DATA, "%s: %s", dir, strerror(ENAMETOOLONG));
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return cli_error(EXIT_DATA, "%s: cannot write in the output directory: %s", dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return -1;
+}
+
 FILE *mx_out_open(outdir *o, const char *name)
 {
     snprintf(o->path, sizeof o->path, "%s/%s", o->dir, name);
-    FILE *f = fopen(o->path, "w");
-    if (!f) {
-        cli_error(EXIT_DATA, "%s: cannot write: %s", o->path, strerror(errno));
+    FILE *f = cli_file_open(&o->file, o->path);
+    if (!f)
         o->failed = 1;
-    }
     return f;
 }
 
 void mx_out_close(outdir *o, FILE *f, int rc)
 {
-    if (!f)
-        return;
-    if (fclose(f) != 0 || rc != 0) {
-        if (!o->failed)
-            cli_error(EXIT_DATA, "%s: write failed", o->path);
+    if (f && cli_file_commit(&o->file, rc) != 0)
         o->failed = 1;
-    }
 }
 
 static void write_square_csv(outdir *o, const mx_run *r, const char *file, const double *m)
@@ -637,11 +652,9 @@ static void write_depth(outdir *o, const mx_run *r)
 
 int matrix_write_dir(const mx_run *r, const char *dir)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return cli_error(EXIT_DATA, "%s: cannot create the output directory: %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_error(EXIT_DATA, "%s: not a directory", dir);
+    int rc = mx_outdir_prepare(dir, NULL);
+    if (rc >= 0)
+        return rc;
     mx_views v;
     simrep_ctx *ctx = cli_ctx_new();
     if (!ctx)
@@ -651,7 +664,9 @@ int matrix_write_dir(const mx_run *r, const char *dir)
         simrep_ctx_free(ctx);
         return EXIT_DATA;
     }
-    outdir o = {dir, "", 0};
+    outdir o;
+    memset(&o, 0, sizeof o);
+    o.dir = dir;
     int K = r->K;
     const manifest *m = &r->man;
     char file[128];
@@ -659,7 +674,8 @@ int matrix_write_dir(const mx_run *r, const char *dir)
         snprintf(file, sizeof file, "%s_similarity.csv", mid(r, t));
         write_square_csv(&o, r, file, r->sim[t]);
         snprintf(file, sizeof file, "%s_distance.csv", mid(r, t));
-        write_square_csv(&o, r, file, r->dist[t]);
+        if (!o.failed)
+            write_square_csv(&o, r, file, r->dist[t]);
     }
     FILE *f = o.failed ? NULL : mx_out_open(&o, "inputs.csv");
     if (f) {

@@ -2,9 +2,20 @@
  * output.c: error and warning lines and the JSON value writers the
  * subcommands share.  Errors are one line, "simrep: error: <file>: <what is
  * wrong>", so scripts can grep them and people can read them.
+ *
+ * Outputs are written whole or the command fails: stdout is flushed and its
+ * error flag checked by cli_finish ("standard output: <reason>", exit 1);
+ * files (the -o DIR reports) go through cli_file, a temporary name in the
+ * target's directory renamed over it once every byte is written and the
+ * file closed, so a full disk, a size limit or Ctrl-C (cli_finish removes
+ * registered temporary files) never leaves a truncated file where a
+ * complete one is expected.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +23,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------- interruption */
@@ -83,6 +95,136 @@ void cli_temp_forget(const char *path)
         }
 }
 
+/* ------------------------------------------------- files written whole */
+
+/* The mode a plain fopen would have given (0666 less the umask): mkstemp
+ * makes 0600. */
+static mode_t file_mode(void)
+{
+    static int known;
+    static mode_t mode;
+    if (!known) {
+        mode_t mask = umask(022);
+        umask(mask);
+        mode = 0666 & ~mask;
+        known = 1;
+    }
+    return mode;
+}
+
+/* Fills cf's names and makes the temporary file; returns its descriptor,
+ * -2 for a target written in place (not a regular file), or -1 after the
+ * error. */
+static int file_begin(cli_file *cf, const char *path)
+{
+    memset(cf, 0, sizeof *cf);
+    if (snprintf(cf->target, sizeof cf->target, "%s", path) >= (int)sizeof cf->target) {
+        errno = ENAMETOOLONG;
+        return cli_error(EXIT_DATA, "%.200s...: %s", path, strerror(errno)), -1;
+    }
+    snprintf(cf->dest, sizeof cf->dest, "%s", path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        int in_place = !S_ISREG(st.st_mode);
+        if (S_ISLNK(st.st_mode)) { /* replace what the link points to, if a regular file */
+            char *real = realpath(path, NULL);
+            in_place = !(real && stat(real, &st) == 0 && S_ISREG(st.st_mode) && strlen(real) < sizeof cf->dest);
+            if (!in_place)
+                snprintf(cf->dest, sizeof cf->dest, "%s", real);
+            free(real);
+        }
+        if (in_place)
+            return -2;
+    }
+    const char *slash = strrchr(cf->dest, '/');
+    const int dirlen = slash ? (int)(slash - cf->dest + 1) : 0;
+    if (snprintf(cf->tmp, sizeof cf->tmp, "%.*s.%s.XXXXXX", dirlen, cf->dest, cf->dest + dirlen) >=
+        (int)sizeof cf->tmp) {
+        cf->tmp[0] = 0;
+        return cli_error(EXIT_DATA, "%s: %s", path, strerror(ENAMETOOLONG)), -1;
+    }
+    int fd = mkstemp(cf->tmp);
+    if (fd < 0) {
+        const int e = errno;
+        cf->tmp[0] = 0;
+        return cli_error(EXIT_DATA, "%s: cannot write: %s", path, strerror(e)), -1;
+    }
+    cli_temp_add(cf->tmp);
+    (void)fchmod(fd, file_mode());
+    return fd;
+}
+
+FILE *cli_file_open(cli_file *cf, const char *path)
+{
+    int fd = file_begin(cf, path);
+    if (fd == -1)
+        return NULL;
+    if (fd == -2) {
+        cf->f = fopen(path, "w");
+        if (!cf->f)
+            cli_error(EXIT_DATA, "%s: cannot write: %s", path, strerror(errno));
+        return cf->f;
+    }
+    cf->f = fdopen(fd, "w");
+    if (!cf->f) {
+        const int e = errno;
+        close(fd);
+        unlink(cf->tmp);
+        cli_temp_forget(cf->tmp);
+        cli_error(EXIT_DATA, "%s: %s", path, strerror(e));
+    }
+    return cf->f;
+}
+
+int cli_file_reserve(cli_file *cf, const char *path)
+{
+    int fd = file_begin(cf, path);
+    if (fd == -1)
+        return EXIT_DATA;
+    if (fd == -2) /* the program writes the target itself */
+        snprintf(cf->tmp, sizeof cf->tmp, "%s", "");
+    else
+        close(fd);
+    return 0;
+}
+
+int cli_file_commit(cli_file *cf, int rc)
+{
+    if (rc < 0) { /* abandoned: removed without a word */
+        if (cf->f)
+            fclose(cf->f);
+        cf->f = NULL;
+        if (cf->tmp[0]) {
+            unlink(cf->tmp);
+            cli_temp_forget(cf->tmp);
+        }
+        cf->tmp[0] = 0;
+        return 0;
+    }
+    int err = rc ? (errno ? errno : EIO) : 0;
+    if (cf->f) {
+        if (fflush(cf->f) != 0)
+            err = errno ? errno : EIO;
+        else if (ferror(cf->f) && !err)
+            err = EIO;
+        if (fclose(cf->f) != 0 && !err)
+            err = errno ? errno : EIO;
+        cf->f = NULL;
+    }
+    if (!cf->tmp[0]) {
+        if (err)
+            return cli_error(EXIT_DATA, "%s: %s", cf->target, strerror(err));
+        return 0;
+    }
+    if (!err && rename(cf->tmp, cf->dest) != 0)
+        err = errno;
+    if (err)
+        unlink(cf->tmp);
+    cli_temp_forget(cf->tmp);
+    cf->tmp[0] = 0;
+    return err ? cli_error(EXIT_DATA, "%s: %s", cf->target, strerror(err)) : 0;
+}
+
 int cli_finish(int rc)
 {
     for (size_t i = 0; i < ntemps; i++) {
@@ -97,7 +239,7 @@ int cli_finish(int rc)
      * disk or a closed stdout shows only when it is flushed.  A command
      * that succeeded but whose output was not written has failed. */
     if (!sig && rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
-        return cli_error(EXIT_DATA, "writing the output: %s", strerror(errno ? errno : EIO));
+        return cli_error(EXIT_DATA, "standard output: %s", strerror(errno ? errno : EIO));
     if (!sig)
         return rc;
     fprintf(stderr, "simrep: interrupted (%s); stopped and cleaned up\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -42,6 +42,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *help_text =
     "usage: simrep validate --manifest M.csv --score COLUMN [options]\n"
@@ -436,7 +437,11 @@ int cmd_validate(int argc, char **argv)
     r.opt = a.m.opt;
     r.nmeasures = a.m.nmeasures;
     memcpy(r.measures, a.m.measures, sizeof a.m.measures);
-    rc = read_scores(&a, &v.score);
+    /* -o DIR that cannot be written is said before any data is read. */
+    int made_dir = 0;
+    rc = a.m.outdir && par_rank() == 0 ? mx_outdir_prepare(a.m.outdir, &made_dir) : -1;
+    if (rc < 0)
+        rc = read_scores(&a, &v.score);
     if (rc < 0)
         rc = mx_load_inputs(&r, &a.m);
     if (rc < 0)
@@ -467,6 +472,8 @@ int cmd_validate(int argc, char **argv)
         if (rc == 0 && r.nerrors)
             rc = EXIT_DATA; /* some measure was left out */
     }
+    if (made_dir && rc != 0)
+        rmdir(a.m.outdir); /* made for this run and (if nothing was written) empty */
     for (int g = 0; g < v.nfam; g++)
         free(v.fam[g].rows);
     free(v.fam);

@@ -290,7 +290,7 @@ int validate_print(const vd_run *v, int format)
     else
         print_table(v);
     if (fflush(stdout) != 0 || ferror(stdout))
-        return cli_error(EXIT_DATA, "stdout: write failed: %s", strerror(errno ? errno : EIO));
+        return cli_error(EXIT_DATA, "standard output: %s", strerror(errno ? errno : EIO));
     return 0;
 }
 
@@ -324,7 +324,8 @@ static void emit(vd_figs *F, const char *file, int measure, simrep_status st, si
         mx_out_close(F->o, f, w != fig->len || ferror(f));
     }
     if (!F->o->failed && F->rsvg[0])
-        mx_write_png(F->rsvg, sizeof F->rsvg, F->o->path);
+        if (mx_write_png(F->rsvg, sizeof F->rsvg, F->o->path) < 0)
+            F->o->failed = 1;
     vd_fig *it = &F->items[F->n];
     if (!(it->svg = strdup(fig->svg))) {
         cli_error(EXIT_DATA, "out of memory");
@@ -550,11 +551,9 @@ static void html_write(FILE *f, const vd_run *v, const vd_figs *F)
 
 int validate_write_dir(const vd_run *v, const char *dir)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return cli_error(EXIT_DATA, "%s: cannot create the output directory: %s", dir, strerror(errno));
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cli_error(EXIT_DATA, "%s: not a directory", dir);
+    int rc = mx_outdir_prepare(dir, NULL);
+    if (rc >= 0)
+        return rc;
     mx_outdir o;
     memset(&o, 0, sizeof o);
     o.dir = dir;
