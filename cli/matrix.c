@@ -24,6 +24,11 @@
  * times and prepared once per pass; results are identical to one pass
  * (every pair comes from the same exact moments either way).
  *
+ * Descriptors.  A pass holds its inputs open; at most r->max_open of them
+ * (mx_open_budget: RLIMIT_NOFILE, soft raised to hard, less what is open
+ * and a reserve).  Tiles are also cut by count so that two fit, and the
+ * shapes are read one input at a time, then agreed in groups.
+ *
  * Measures of the rows (the registry's family ROWS: cka_rbf, ...) need the
  * rows themselves: when any is asked for, each input of a pass is also kept
  * as float64 (n x p each, counted against --max-memory) and each pair calls
@@ -62,6 +67,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static const char *matrix_help_head =
@@ -249,6 +256,8 @@ static int input_error(const mx_run *r, int i, const char *msg)
     return cli_error(EXIT_DATA, "%s:%d: %s: %s", r->manifest_path, r->in[i].line, r->in[i].name, msg);
 }
 
+static int load_shapes(mx_run *r, const matrix_args *a);
+
 /* Resolve the manifest's rows: paths, groups, layers, steps; open every
  * input once for its shape. */
 int mx_load_inputs(mx_run *r, const matrix_args *a)
@@ -303,79 +312,208 @@ int mx_load_inputs(mx_run *r, const matrix_args *a)
                                  in->name);
         }
     }
-    /* Shapes: every input open at once, so that simrep_inputs_agree can
-     * settle the conv target sizes over the whole manifest; each pass opens
-     * its inputs again and sets the same sizes. */
+    r->max_open = mx_open_budget();
+    return load_shapes(r, a);
+}
+
+/* ----------------------------------------------------- descriptors */
+
+int mx_open_budget(void)
+{
+    static int budget;
+    if (budget)
+        return budget;
+    struct rlimit rl;
+    long lim = 1 << 20;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) { /* the soft limit raised to the hard one */
+            struct rlimit up = {rl.rlim_max, rl.rlim_max};
+            if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                rl.rlim_cur = rl.rlim_max;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)lim)
+            lim = (long)rl.rlim_cur;
+    }
+    long used = 16; /* descriptors open now (MPI's, the manifest's): counted where /proc tells */
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        used = -1; /* the directory's own */
+        for (struct dirent *e; (e = readdir(d));)
+            used += e->d_name[0] != '.';
+        closedir(d);
+    }
+    /* The reserve: npz spill files, the manifest, rsvg-convert's pipes. */
+    long b = lim - used - MX_OPEN_RESERVE;
+    b = b < 2 ? 2 : b;
+    budget = (int)par_min(b);
+    return budget;
+}
+
+/* Open input i for its shape (what one input alone can get wrong; *d0:
+ * input 0's dimensions).  A second opening must find the file the first
+ * one did. */
+static int shape_open(mx_run *r, const matrix_args *a, simrep_ctx *ctx, int i, simrep_input **in,
+                      simrep_input_dims *d0, int again)
+{
+    simrep_status st = simrep_input_open(ctx, r->in[i].spec, &a->layout, in);
+    if (st != SIMREP_OK)
+        return input_error(r, i, simrep_ctx_message(ctx)[0] ? simrep_ctx_message(ctx) : simrep_strerror(st));
+    simrep_file_id id;
+    simrep_input_file_id(*in, &id);
+    if (again && memcmp(&id, &r->in[i].fid, sizeof id) != 0)
+        return input_error(r, i, "the file was replaced or modified while the manifest's shapes were read");
+    r->in[i].fid = id;
+    simrep_input_dims d;
+    simrep_input_dims_get(*in, &d);
+    if (i == 0)
+        *d0 = d;
+    char msg[600];
+    if (d.features < 1) {
+        snprintf(msg, sizeof msg, "%s: has no features", r->in[i].spec);
+        return input_error(r, i, msg);
+    }
+    if (d.items != d0->items)
+        return cli_error(EXIT_DATA, "%s:%d: '%s' (%s) has %lld samples but '%s' (line %d, %s) has %lld; every "
+                         "input must have the same samples in the same order%s",
+                         a->manifest, r->in[i].line, r->in[i].name, r->in[i].spec, (long long)d.items,
+                         r->in[0].name, r->in[0].line, r->in[0].spec, (long long)d0->items,
+                         /* the hint only where read the other way round they would pair */
+                         d.features != d0->features || d.ndim != 2 ? ""
+                         : a->layout.features_first ? " (read as samples x features they would pair: leave out "
+                                                      "--features-first if the arrays are samples x features)"
+                                                    : " (read as features x samples they would pair: add "
+                                                      "--features-first if the arrays are features x samples)");
+    if (d.items < 1) {
+        snprintf(msg, sizeof msg, "%s: has no samples", r->in[i].spec);
+        return input_error(r, i, msg);
+    }
+    return -1;
+}
+
+/* simrep_inputs_agree over ins[0..cnt) (the manifest's inputs idx[]), then
+ * each one's settled dimensions recorded. */
+static int shape_agree(mx_run *r, const matrix_args *a, simrep_ctx *ctx, simrep_input **ins, const int *idx, int cnt)
+{
+    simrep_status st = simrep_inputs_agree(ctx, ins, cnt);
+    if (st != SIMREP_OK) {
+        /* The input at fault is the context's to say (simrep_ctx_error). */
+        const char *msg = simrep_ctx_message(ctx);
+        simrep_error_info e;
+        simrep_ctx_error(ctx, &e);
+        const int at = e.input >= 0 && e.input < cnt ? idx[e.input] : -1;
+        return at >= 0 ? input_error(r, at, msg) : cli_error(EXIT_DATA, "%s: %s", a->manifest, msg);
+    }
+    for (int k = 0; k < cnt; k++) {
+        mx_input *in = &r->in[idx[k]];
+        simrep_input_dims d;
+        simrep_input_dims_get(ins[k], &d);
+        in->n = d.samples;
+        in->p = d.features;
+        in->out_h = d.out_height;
+        in->out_w = d.out_width;
+        in->rows_per_item = d.rows_per_item > 0 ? d.rows_per_item : 1;
+    }
+    return -1;
+}
+
+/* Every input's shape, settled over the whole manifest (simrep_inputs_agree:
+ * conv target sizes, equal items and rows).  With all inputs open at once
+ * when the descriptor budget allows; else each is opened alone for its
+ * shape, then in groups, each group agreed together with the inputs that
+ * decide the agreement (input 0, the first conv input, and those of the
+ * smallest and largest height and width), which gives every input what
+ * one call over all of them would. */
+static int load_shapes(mx_run *r, const matrix_args *a)
+{
+    const int K = r->K;
     simrep_ctx *ctx = cli_ctx_new();
-    simrep_input **ins = calloc((size_t)r->K, sizeof *ins);
-    if (!ctx || !ins) {
+    simrep_input **ins = calloc((size_t)K, sizeof *ins);
+    int *idx = malloc((size_t)K * sizeof *idx);
+    int64_t *hw = malloc((size_t)K * 2 * sizeof *hw);
+    if (!ctx || !ins || !idx || !hw) {
         simrep_ctx_free(ctx);
-        free(ins);
+        free(ins), free(idx), free(hw);
         return cli_error(EXIT_DATA, "out of memory");
     }
     int rc = -1;
     simrep_input_dims d0;
     memset(&d0, 0, sizeof d0);
-    for (int i = 0; i < r->K && rc < 0; i++) {
-        simrep_status st = simrep_input_open(ctx, r->in[i].spec, &a->layout, &ins[i]);
-        if (st != SIMREP_OK) {
-            rc = input_error(r, i, simrep_ctx_message(ctx)[0] ? simrep_ctx_message(ctx) : simrep_strerror(st));
-            break;
-        }
-        simrep_input_file_id(ins[i], &r->in[i].fid);
+    const int at_once = K <= r->max_open;
+    for (int i = 0; i < K && rc < 0; i++) {
+        rc = shape_open(r, a, ctx, i, &ins[i], &d0, 0);
         simrep_input_dims d;
-        simrep_input_dims_get(ins[i], &d);
-        if (i == 0)
-            d0 = d;
-        if (d.features < 1) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "%s: has no features", r->in[i].spec);
-            rc = input_error(r, i, msg);
-        } else if (d.items != d0.items) {
-            rc = cli_error(EXIT_DATA, "%s:%d: '%s' (%s) has %lld samples but '%s' (line %d, %s) has %lld; every "
-                           "input must have the same samples in the same order%s",
-                           a->manifest, r->in[i].line, r->in[i].name, r->in[i].spec, (long long)d.items,
-                           r->in[0].name, r->in[0].line, r->in[0].spec, (long long)d0.items,
-                           /* the hint only where read the other way round they would pair */
-                           d.features != d0.features || d.ndim != 2 ? ""
-                           : a->layout.features_first ? " (read as samples x features they would pair: leave out "
-                                                        "--features-first if the arrays are samples x features)"
-                                                      : " (read as features x samples they would pair: add "
-                                                        "--features-first if the arrays are features x samples)");
-        } else if (d.items < 1) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "%s: has no samples", r->in[i].spec);
-            rc = input_error(r, i, msg);
+        if (rc < 0) {
+            simrep_input_dims_get(ins[i], &d);
+            hw[2 * i] = d.height, hw[2 * i + 1] = d.width;
+        }
+        idx[i] = i;
+        if (!at_once) {
+            simrep_input_free(ctx, ins[i]);
+            ins[i] = NULL;
         }
     }
-    if (rc < 0) {
-        simrep_status st = simrep_inputs_agree(ctx, ins, r->K);
-        if (st != SIMREP_OK) {
-            /* The input at fault is the context's to say (simrep_ctx_error). */
-            const char *msg = simrep_ctx_message(ctx);
-            simrep_error_info e;
-            simrep_ctx_error(ctx, &e);
-            const int at = e.input >= 0 && e.input < r->K ? e.input : -1;
-            rc = at >= 0 ? input_error(r, at, msg) : cli_error(EXIT_DATA, "%s: %s", a->manifest, msg);
+    if (rc < 0 && at_once)
+        rc = shape_agree(r, a, ctx, ins, idx, K);
+    if (rc < 0 && !at_once) {
+        /* The deciding inputs: 0, the first conv input, the extremes. */
+        int rep[6], nrep = 0, first = -1, ext[4] = {-1, -1, -1, -1};
+        for (int i = 0; i < K; i++) {
+            if (hw[2 * i] <= 0)
+                continue;
+            if (first < 0)
+                first = i;
+            if (ext[0] < 0 || hw[2 * i] < hw[2 * ext[0]])
+                ext[0] = i;
+            if (ext[1] < 0 || hw[2 * i] > hw[2 * ext[1]])
+                ext[1] = i;
+            if (ext[2] < 0 || hw[2 * i + 1] < hw[2 * ext[2] + 1])
+                ext[2] = i;
+            if (ext[3] < 0 || hw[2 * i + 1] > hw[2 * ext[3] + 1])
+                ext[3] = i;
         }
+        int cand[6] = {0, first, ext[0], ext[1], ext[2], ext[3]};
+        for (int c = 0; c < 6; c++) {
+            int dup = cand[c] < 0;
+            for (int k = 0; k < nrep && !dup; k++)
+                dup = rep[k] == cand[c];
+            if (!dup)
+                rep[nrep++] = cand[c];
+        }
+        char *is_rep = calloc((size_t)K, 1);
+        if (!is_rep)
+            rc = cli_error(EXIT_DATA, "out of memory");
+        for (int k = 0; k < nrep && rc < 0; k++) {
+            is_rep[rep[k]] = 1;
+            idx[k] = rep[k];
+            rc = shape_open(r, a, ctx, rep[k], &ins[k], &d0, 1);
+        }
+        const int group = r->max_open - nrep > 1 ? r->max_open - nrep : 1;
+        for (int i = 0; i < K && rc < 0;) {
+            int cnt = nrep;
+            for (; i < K && cnt < nrep + group && rc < 0; i++) {
+                if (is_rep[i])
+                    continue;
+                idx[cnt] = i;
+                rc = shape_open(r, a, ctx, i, &ins[cnt++], &d0, 1);
+            }
+            if (rc < 0)
+                rc = shape_agree(r, a, ctx, ins, idx, cnt);
+            for (int k = nrep; k < cnt; k++) {
+                simrep_input_free(ctx, ins[k]);
+                ins[k] = NULL;
+            }
+        }
+        free(is_rep);
     }
-    for (int i = 0; i < r->K && rc < 0; i++) {
-        simrep_input_dims d;
-        simrep_input_dims_get(ins[i], &d);
-        r->in[i].n = d.samples;
-        r->in[i].p = d.features;
-        r->in[i].out_h = d.out_height;
-        r->in[i].out_w = d.out_width;
-        r->in[i].rows_per_item = d.rows_per_item > 0 ? d.rows_per_item : 1;
-        if (d.samples != r->in[0].n)
+    for (int i = 0; rc < 0 && i < K; i++)
+        if (r->in[i].n != r->in[0].n)
             rc = cli_error(EXIT_DATA, "%s:%d: '%s' reads as %lld samples but '%s' (line %d) as %lld (mixing 2-D "
                            "inputs with conv positions or sequence flatten inputs gives different sample counts)",
-                           a->manifest, r->in[i].line, r->in[i].name, (long long)d.samples, r->in[0].name,
+                           a->manifest, r->in[i].line, r->in[i].name, (long long)r->in[i].n, r->in[0].name,
                            r->in[0].line, (long long)r->in[0].n);
-    }
-    for (int i = 0; i < r->K; i++)
+    for (int i = 0; i < K; i++)
         simrep_input_free(ctx, ins[i]);
-    free(ins);
+    free(ins), free(idx), free(hw);
     simrep_ctx_free(ctx);
     return rc;
 }
@@ -1079,10 +1217,17 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
         return cli_error(EXIT_DATA, "out of memory");
     for (int i = 0; i < K; i++)
         tile[i] = -1;
-    if (pass_bytes(ptot, n, rbf) <= a->max_memory) {
+    /* Descriptors: a pass holds its inputs open, so any two tiles together
+     * hold at most r->max_open of them. */
+    const int per_tile = r->max_open / 2 > 0 ? r->max_open / 2 : 1;
+    if (pass_bytes(ptot, n, rbf) <= a->max_memory && nsub <= r->max_open) {
         for (int s = 0; s < nsub; s++)
             tile[subset[s]] = 0;
         ntiles = 1;
+    } else if (pass_bytes(ptot, n, rbf) <= a->max_memory) {
+        for (int s = 0; s < nsub; s++)
+            tile[subset[s]] = s / per_tile;
+        ntiles = (nsub + per_tile - 1) / per_tile;
     } else {
         if (pass_bytes(pmax + pmax2, n, rbf) > a->max_memory) {
             free(tile);
@@ -1105,15 +1250,27 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
                 hi = mid;
         }
         double cap = floor(lo), fill = 0;
+        int count = 0;
         for (int s = 0; s < nsub; s++) {
             double p = (double)r->in[subset[s]].p;
-            if (ntiles == 0 || fill + p > cap) {
+            if (ntiles == 0 || fill + p > cap || count == per_tile) {
                 ntiles++;
                 fill = 0;
+                count = 0;
             }
             tile[subset[s]] = ntiles - 1;
             fill += p;
+            count++;
         }
+    }
+    if (nsub > r->max_open && par_rank() == 0 && !r->open_warned) {
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        cli_warning("%d inputs, but this process may hold only %d of them open at once (ulimit -n %lld): they are "
+                    "read in %d groups (%d passes; 'ulimit -n %lld' or more makes it one)", nsub, r->max_open,
+                    (long long)rl.rlim_cur, ntiles, ntiles * (ntiles - 1) / 2,
+                    (long long)rl.rlim_cur + (nsub - r->max_open) + 16);
+        r->open_warned = 1;
     }
     char *done = calloc((size_t)K * (size_t)K, 1);
     int *members = malloc((size_t)K * sizeof *members);

@@ -51,12 +51,22 @@ typedef struct mx_input {
     simrep_file_id fid; /* the file as first opened: every pass must read that same file */
 } mx_input;
 
+/* Descriptors kept free for what is not an input (npz spill files, the
+ * manifest, rsvg-convert's pipes). */
+#define MX_OPEN_RESERVE 32
+/* How many inputs may be open at once: RLIMIT_NOFILE (its soft limit first
+ * raised to the hard one) less the descriptors open now and the reserve;
+ * the smallest over the MPI ranks.  Computed once. */
+int mx_open_budget(void);
+
 /* Everything the outputs need. */
 typedef struct mx_run {
     const char *manifest_path;
     manifest man;
     int K;
     mx_input *in;
+    int max_open;            /* inputs a pass may hold open (mx_open_budget): more are read in tiles */
+    int open_warned;
     int ngroups;
     const char **groups;     /* group names (first appearance order) */
     int has_group_column;
