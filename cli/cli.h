@@ -60,6 +60,13 @@ FILE *cli_file_open(cli_file *cf, const char *path);
 int cli_file_reserve(cli_file *cf, const char *path);
 int cli_file_commit(cli_file *cf, int rc);
 
+/* limits.c.  The memory this process may use, in bytes: the smallest of
+ * physical memory, RLIMIT_AS and the cgroup's memory limit; what says
+ * which ("this process's cgroup memory limit (memory.max)").  A size in
+ * the unit that reads best: "512 B", "3.50 KiB", "12.3 MiB", "1.00 GiB". */
+double cli_memory_limit(char *what, size_t cap);
+void cli_size_text(double bytes, char *buf, size_t cap);
+
 /* "simrep: error: <what>" on stderr; returns code. */
 int cli_error(int code, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -711,12 +711,16 @@ static int compare_open(compare_run *c)
      * half-way. */
     const double views = x->dims.views > 0 ? (double)x->dims.views : 1.0;
     const double d = (double)(x->p + y->p), need = 2.0 * d * d * 8.0 * views;
-    const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (have > 0 && need > have)
-        return cli_error(EXIT_DATA, "%s and %s: %lld + %lld features need %.1f GiB for the joint scatter "
-                         "((p+q)^2 doubles, twice), more than this machine's %.1f GiB; compare fewer features "
+    char what[128], needs[32], haves[32];
+    const double have = cli_memory_limit(what, sizeof what);
+    if (have > 0 && need > have) {
+        cli_size_text(need, needs, sizeof needs);
+        cli_size_text(have, haves, sizeof haves);
+        return cli_error(EXIT_DATA, "%s and %s: %lld + %lld features need %s for the joint scatter "
+                         "((p+q)^2 doubles, twice), more than %s, %s; compare fewer features "
                          "(e.g. --conv-mode pool, or a subset of the units)",
-                         a->x, a->y, (long long)x->p, (long long)y->p, need / 1073741824.0, have / 1073741824.0);
+                         a->x, a->y, (long long)x->p, (long long)y->p, needs, what, haves);
+    }
     return -1;
 }
 
@@ -816,9 +820,12 @@ static int compare_prepare(compare_run *c)
     if (!c->m || !c->steps)
         return cli_error(EXIT_DATA, "out of memory");
     if (c->ms.nrows > 0 && (cli_rows_alloc(&c->rx, x->n, x->p, c->nv) != 0 ||
-                            cli_rows_alloc(&c->ry, y->n, y->p, c->nv) != 0))
+                            cli_rows_alloc(&c->ry, y->n, y->p, c->nv) != 0)) {
+        char size[32];
+        cli_size_text((double)(x->n * x->p + y->n * y->p) * (double)c->nv * 8, size, sizeof size);
         return cli_error(EXIT_DATA, "out of memory: measures of the rows need both inputs in memory as float64 "
-                         "(%.1f GiB)", (double)(x->n * x->p + y->n * y->p) * (double)c->nv * 8 / 1073741824.0);
+                         "(%s)", size);
+    }
     for (int64_t v = 0; v < c->nv; v++) {
         simrep_status st = simrep_moments_new(c->ctx, x->p, y->p, &c->m[v]);
         if (st == SIMREP_OK)

@@ -1189,6 +1189,38 @@ static double pass_bytes(double ptot, double n, int rows)
     return ptot * ptot * 8.0 + (rows ? n * ptot * 8.0 : 0.0);
 }
 
+double mx_results_bytes(int64_t K, int nmeasures)
+{
+    const double kk = (double)K * (double)K;
+    /* sim + dist per measure and one K x K matrix for the clustering or
+     * MDS (doubles); the pairs done (a byte per pair), the pair lists (two
+     * ints per pair) and a pass's per-pair arrays (36 bytes a pair): 24
+     * bytes per K^2 with K(K-1)/2 pairs. */
+    return kk * (8.0 * (2.0 * nmeasures + 1.0) + 24.0);
+}
+
+int mx_check_budget(mx_run *r, double max_memory)
+{
+    const double results = mx_results_bytes(r->K, r->nmeasures);
+    char what[128], need[32], budget[32], have[32];
+    const double limit = cli_memory_limit(what, sizeof what);
+    cli_size_text(results, need, sizeof need);
+    cli_size_text(max_memory, budget, sizeof budget);
+    if (results >= max_memory)
+        return cli_error(EXIT_DATA, "%s: %d inputs: the K x K results of %d measure%s (similarity and distance, and "
+                         "the clustering and MDS of each) need %s, more than --max-memory %s; raise it or split the "
+                         "manifest", r->manifest_path, r->K, r->nmeasures, r->nmeasures == 1 ? "" : "s", need,
+                         budget);
+    if (limit > 0 && results >= limit) {
+        cli_size_text(limit, have, sizeof have);
+        return cli_error(EXIT_DATA, "%s: %d inputs: the K x K results of %d measure%s need %s, more than %s, %s; "
+                         "split the manifest", r->manifest_path, r->K, r->nmeasures, r->nmeasures == 1 ? "" : "s",
+                         need, what, have);
+    }
+    r->pass_memory = max_memory - results;
+    return -1;
+}
+
 /* Cut the inputs of the subset into tiles (see the design comment) and run
  * the passes for the wanted pairs. */
 int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, const unsigned char *want)
@@ -1220,21 +1252,26 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
     /* Descriptors: a pass holds its inputs open, so any two tiles together
      * hold at most r->max_open of them. */
     const int per_tile = r->max_open / 2 > 0 ? r->max_open / 2 : 1;
-    if (pass_bytes(ptot, n, rbf) <= a->max_memory && nsub <= r->max_open) {
+    if (pass_bytes(ptot, n, rbf) <= r->pass_memory && nsub <= r->max_open) {
         for (int s = 0; s < nsub; s++)
             tile[subset[s]] = 0;
         ntiles = 1;
-    } else if (pass_bytes(ptot, n, rbf) <= a->max_memory) {
+    } else if (pass_bytes(ptot, n, rbf) <= r->pass_memory) {
         for (int s = 0; s < nsub; s++)
             tile[subset[s]] = s / per_tile;
         ntiles = (nsub + per_tile - 1) / per_tile;
     } else {
-        if (pass_bytes(pmax + pmax2, n, rbf) > a->max_memory) {
+        if (pass_bytes(pmax + pmax2, n, rbf) > r->pass_memory) {
             free(tile);
-            return cli_error(EXIT_DATA, "%s: the two largest inputs (%.0f and %.0f features) need %.2f GiB together "
-                             "(joint moments: (p + q)^2 doubles%s), more than --max-memory %.2f GiB; raise it",
-                             r->manifest_path, pmax, pmax2, pass_bytes(pmax + pmax2, n, rbf) / 1073741824.0,
-                             rbf ? ", plus n x (p + q) doubles of rows for the measures of the rows" : "", a->max_memory / 1073741824.0);
+            char need[32], budget[32], left[32];
+            cli_size_text(pass_bytes(pmax + pmax2, n, rbf), need, sizeof need);
+            cli_size_text(a->max_memory, budget, sizeof budget);
+            cli_size_text(r->pass_memory, left, sizeof left);
+            return cli_error(EXIT_DATA, "%s: the two largest inputs (%.0f and %.0f features) need %s together "
+                             "(joint moments: (p + q)^2 doubles%s), more than the %s left of --max-memory %s "
+                             "after the K x K results; raise it",
+                             r->manifest_path, pmax, pmax2, need,
+                             rbf ? ", plus n x (p + q) doubles of rows for the measures of the rows" : "", left, budget);
         }
         /* The largest tile size c such that any two tiles fit together:
          * tiles hold at most c features unless a single input is larger
@@ -1244,7 +1281,7 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
         double lo = 1, hi = ptot;
         for (int it = 0; it < 100; it++) {
             double mid = 0.5 * (lo + hi);
-            if (pass_bytes(mid + (mid > pmax ? mid : pmax), n, rbf) <= a->max_memory)
+            if (pass_bytes(mid + (mid > pmax ? mid : pmax), n, rbf) <= r->pass_memory)
                 lo = mid;
             else
                 hi = mid;
@@ -1493,6 +1530,8 @@ int cmd_matrix(int argc, char **argv)
         rc = mx_load_inputs(&r, &a);
     if (rc < 0)
         rc = plan_views(&r, &a);
+    if (rc < 0)
+        rc = mx_check_budget(&r, a.max_memory); /* the K x K results count too, before they are allocated */
     size_t kk = (size_t)r.K * (size_t)r.K;
     for (int t = 0; t < r.nmeasures && rc < 0; t++) {
         r.sim[t] = calloc(kk ? kk : 1, sizeof(double));

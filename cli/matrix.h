@@ -58,6 +58,11 @@ typedef struct mx_input {
  * raised to the hard one) less the descriptors open now and the reserve;
  * the smallest over the MPI ranks.  Computed once. */
 int mx_open_budget(void);
+/* Bytes the results of K inputs and nmeasures measures hold whatever the
+ * passes: each measure's K x K similarities and distances, a K x K matrix
+ * for the clustering and MDS, the pair bookkeeping. */
+double mx_results_bytes(int64_t K, int nmeasures);
+
 
 /* Everything the outputs need. */
 typedef struct mx_run {
@@ -66,6 +71,7 @@ typedef struct mx_run {
     int K;
     mx_input *in;
     int max_open;            /* inputs a pass may hold open (mx_open_budget): more are read in tiles */
+    double pass_memory;      /* bytes of --max-memory left for a pass after the results (mx_check_budget) */
     int open_warned;
     int ngroups;
     const char **groups;     /* group names (first appearance order) */
@@ -98,6 +104,11 @@ typedef struct mx_run {
     const char *error_ids[SIMREP_MEASURE_COUNT];
     char error_msgs[SIMREP_MEASURE_COUNT][1400];
 } mx_run;
+
+/* --max-memory counts the results first: r->pass_memory is what is left
+ * for a pass; -1 to go on, or EXIT_DATA after the error (the results alone
+ * exceed the budget or the memory this process may use). */
+int mx_check_budget(mx_run *r, double max_memory);
 
 /* Per-measure analyses shared by the JSON, the table and the figures
  * (matrix_output.c computes them). */

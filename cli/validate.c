@@ -446,6 +446,8 @@ int cmd_validate(int argc, char **argv)
         rc = mx_load_inputs(&r, &a.m);
     if (rc < 0)
         rc = plan_families(&v, &a);
+    if (rc < 0)
+        rc = mx_check_budget(&r, a.m.max_memory); /* the K x K results count too, before they are allocated */
     size_t kk = (size_t)r.K * (size_t)r.K;
     for (int t = 0; t < r.nmeasures && rc < 0; t++) {
         r.sim[t] = calloc(kk ? kk : 1, sizeof(double));

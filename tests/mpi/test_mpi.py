@@ -309,7 +309,10 @@ def test_matrix_tiled_threads_more_ranks(tmp_path):
     """--max-memory tiling (several passes), --threads per rank, 4 ranks for
     6 inputs and 15 pairs, and cka_rbf pairs on all-gathered rows."""
     man = write_manifest(tmp_path)
-    args = ("matrix", "--manifest", man, "-m", "cca,pwcca,cka_debiased", "--format", "json", "--max-memory", "4000")
+    # 4000 bytes for a pass, beside the results --max-memory counts first
+    # (6 x 6 x (8 (2 x 3 measures + 1) + 24) bytes)
+    args = ("matrix", "--manifest", man, "-m", "cca,pwcca,cka_debiased", "--format", "json", "--max-memory",
+            str(4000 + 36 * (8 * 7 + 24)))
     one, many = alone(*args), mpi(4, *args, "--threads", "2")
     assert one.returncode == 0 and many.returncode == 0, many.stderr
     a, b = json.loads(one.stdout), json.loads(many.stdout)

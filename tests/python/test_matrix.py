@@ -280,8 +280,11 @@ def test_memory_budget_tiles_into_passes(tmp_path):
     man, _ = make_nets(tmp_path, per_group=4, seed=4)
     whole = matrix(man)
     # 8 inputs of 5-8 features: 52 in all, 21.6 KiB of joint state; 4 KiB
-    # forces tiles of about 11 features, so several passes.
-    tiled = matrix(man, "--max-memory", "4K")
+    # (beside the results, which --max-memory counts first: 8 x 8 x (8 (2
+    # measures + 1) + 24) bytes) forces tiles of about 11 features, so
+    # several passes.
+    nm = len(MEASURES.split(","))
+    tiled = matrix(man, "--max-memory", str(64 * (8 * (2 * nm + 1) + 24) + 4096))
     assert tiled["passes"] > 1
     for mid in whole["measures"]:
         for key in ("similarity", "distance"):
