@@ -213,7 +213,7 @@ check-valgrind:
 	done
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m cca,cca_r2,svcca,pwcca,cka,cka_debiased,procrustes \
 		examples/data/gen0.npz:relu1 examples/data/mem0.npz:relu2 >/dev/null
-	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m all --knn 2 --format json \
+	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare -m all+kernel --knn 2 --format json \
 		fuzz/corpus/npy/f8_fortran.npy fuzz/corpus/npz/zip64_full_deflated.npz:b >/dev/null
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep info examples/data/gen0.npz >/dev/null
 	OPENBLAS_NUM_THREADS=1 $(VALGRIND) $(B)/simrep compare fuzz/corpus/npy/nan.npy fuzz/corpus/npy/nan.npy 2>/dev/null; \

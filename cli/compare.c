@@ -981,6 +981,8 @@ static int compare_measures(compare_run *c)
 {
     const compare_args *a = &c->a;
     int stage_rc = -1;
+    if (c->ms.nrows > 0) /* hours at n = 200,000: said before they start */
+        cli_rows_announce(&c->ms, c->x.n, (double)(c->x.p + c->y.p), (double)c->nv, a->threads * c->ranks);
     for (int64_t v = 0; (stage_rc < 0 || c->ranks > 1) && v < c->nv; v++) {
         simrep_result *sr = c->steps + v * a->nmeasures;
         cli_measure_error ev[SIMREP_MEASURE_COUNT];

@@ -65,6 +65,17 @@ static void bound_json(double v)
         json_number(stdout, v);
 }
 
+/* Whether -m all includes it (the library's rule, simrep_all_measures). */
+static int in_all(const simrep_measure_info *in)
+{
+    simrep_measure ids[SIMREP_MEASURE_COUNT];
+    const int n = simrep_all_measures(ids, SIMREP_MEASURE_COUNT, 0);
+    for (int k = 0; k < n; k++)
+        if (simrep_measure_get_info(ids[k]) == in)
+            return 1;
+    return 0;
+}
+
 static void measure_json(const simrep_measure_info *in, int first)
 {
     printf("%s\n  {\"id\": ", first ? "" : ",");
@@ -97,7 +108,7 @@ static void measure_json(const simrep_measure_info *in, int first)
     json_bits("invariant_to", in->invariant, SIMREP_INV_COUNT, simrep_invariance_name);
     printf(", \"metric\": %s, \"paper\": ", in->metric ? "true" : "false");
     json_string(stdout, in->paper);
-    fputc('}', stdout);
+    printf(", \"time_in_n\": %d, \"in_all\": %s}", in->time_in_n, in_all(in) ? "true" : "false");
 }
 
 static void measure_text(const simrep_measure_info *in)
@@ -110,6 +121,8 @@ static void measure_text(const simrep_measure_info *in)
     printf("    paper:       %s\n", in->paper);
     printf("    reference:   %s\n", in->reference);
     printf("    computed from: %s\n", simrep_family_name(in->family));
+    printf("    time:        O(%s) in the samples n%s\n", in->time_in_n > 1 ? "n^2" : "n",
+           in_all(in) ? "" : in->family == SIMREP_FAMILY_MAPS ? " (in -m all with --conv)" : " (not in -m all: all+kernel)");
     if (in->options) {
         fputs("    options:    ", stdout);
         for (int o = 0; o < SIMREP_OPTION_COUNT; o++)

@@ -1318,6 +1318,14 @@ int mx_run_pairs(mx_run *r, const matrix_args *a, const int *subset, int nsub, c
         rc = cli_error(EXIT_DATA, "out of memory");
     int passes = ntiles == 1 ? 1 : ntiles * (ntiles - 1) / 2;
     r->passes = passes;
+    cli_measures_split ms;
+    cli_measures_split_of(r->measures, r->nmeasures, &ms);
+    if (ms.nrows > 0) { /* the pairs' p + q summed: (nsub - 1) times every input's p */
+        double psum = 0;
+        for (int s = 0; s < nsub; s++)
+            psum += (double)r->in[subset[s]].p;
+        cli_rows_announce(&ms, r->in[0].n, (nsub - 1) * psum, (double)nsub * (nsub - 1) / 2, a->threads * par_size());
+    }
     progress pr;
     memset(&pr, 0, sizeof pr);
     pr.on = isatty(2) && par_rank() == 0;

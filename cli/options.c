@@ -117,6 +117,7 @@ void cli_help_measures(FILE *f, int allow_maps)
     char defaults[256];
     default_list(defaults, sizeof defaults);
     fprintf(f, "  -m, --measures IDS       comma-separated measure ids, or 'all' (default: %s);\n", defaults);
+    fputs("                           'all': every measure linear in n; 'all+kernel': the O(n^2) ones too\n", f);
     int col = fprintf(f, "                           ids:");
     for (int m = 0; m < SIMREP_MEASURE_COUNT; m++) {
         const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)m);
@@ -159,13 +160,17 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
      * items ("all,cca" is all). */
     int seen[SIMREP_MEASURE_COUNT] = {0};
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (strcmp(tok, "all") == 0) {
-            /* Measures on conv maps (dftcca) join 'all' only where the
-             * caller knows the inputs are conv maps. */
-            for (int m = 0; m < SIMREP_MEASURE_COUNT; m++)
-                if (!seen[m] && simrep_measure_get_info((simrep_measure)m)->family != SIMREP_FAMILY_MAPS) {
-                    seen[m] = 1;
-                    out->ids[out->count++] = (simrep_measure)m;
+        if (strcmp(tok, "all") == 0 || strcmp(tok, "all+kernel") == 0) {
+            /* The library's list: the measures linear in n, or all of them
+             * (+kernel: the O(n^2) measures of the rows too).  Measures on
+             * conv maps (dftcca) join 'all' only where the caller knows
+             * the inputs are conv maps (compare --conv). */
+            simrep_measure ids[SIMREP_MEASURE_COUNT];
+            const int n = simrep_all_measures(ids, SIMREP_MEASURE_COUNT, tok[3] ? SIMREP_ALL_QUADRATIC : 0);
+            for (int k = 0; k < n; k++)
+                if (!seen[ids[k]]) {
+                    seen[ids[k]] = 1;
+                    out->ids[out->count++] = ids[k];
                 }
             out->all = 1;
             continue;
@@ -179,7 +184,7 @@ int cli_parse_measures(const char *s, int allow_maps, cli_measures *out)
                 if (allow_maps || in->family != SIMREP_FAMILY_MAPS)
                     len += (size_t)snprintf(ids + len, sizeof ids - len, "%s, ", in->id);
             }
-            return cli_error(EXIT_USAGE, "unknown measure '%s' (ids: %sor all)", tok, ids);
+            return cli_error(EXIT_USAGE, "unknown measure '%s' (ids: %sall or all+kernel)", tok, ids);
         }
         if (!allow_maps && simrep_measure_get_info((simrep_measure)m)->family == SIMREP_FAMILY_MAPS)
             /* A conv-maps measure (DFT-CCA) keeps a (p + q)^2 complex

@@ -120,6 +120,13 @@ typedef struct cli_measures_split {
 
 void cli_measures_split_of(const simrep_measure *ids, int count, cli_measures_split *out);
 
+/* Before the measures of the rows (O(n^2) time): their estimated time for
+ * pairs pairs of n samples and p + q features (summed over the pairs: pq)
+ * on threads threads, from the library's cost model
+ * (simrep_measure_pair_cost) at a measured rate; said on stderr
+ * ("simrep: note: ...") when over 10 s.  Returns the estimate in seconds. */
+double cli_rows_announce(const cli_measures_split *ms, int64_t n, double pq, double pairs, int threads);
+
 /*
  * One measure's failure.  A measure undefined for the data (status
  * SIMREP_E_DEGENERATE or SIMREP_E_NUMERIC: pwcca's weights all zero at

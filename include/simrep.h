@@ -424,6 +424,9 @@ typedef struct simrep_measure_info {
     unsigned invariant;      /* SIMREP_INV_* bits, at the default options */
     int metric;              /* 1 if the distance is a metric (triangle inequality, symmetric) */
     const char *paper;       /* the paper that defines it */
+    /* Appended (issue 10). */
+    int time_in_n;           /* how its time grows with the samples n: 1 linearly (one pass over the rows, the
+                                moments), 2 quadratically (n x n kernels, distances or ranks: family ROWS) */
 } simrep_measure_info;
 
 /* Static info of a measure; NULL if m is out of range. */
@@ -442,6 +445,15 @@ const char *simrep_output_key(unsigned output);
 /* The measures a caller offers when the user names none ("cca", "svcca",
  * "pwcca", "cka"): writes at most cap ids, returns how many there are. */
 int simrep_default_measures(simrep_measure *ids, int cap);
+/* The measures "all" means: every measure of two samples x features
+ * matrices whose time grows linearly in n (time_in_n == 1), in enum order;
+ * flags add SIMREP_ALL_QUADRATIC: the O(n^2) ones too ("all+kernel":
+ * cka_rbf, rsa, mutual_knn, cknna, which take hours at n = 200,000), and
+ * SIMREP_ALL_MAPS: the conv-maps measures (dftcca, for conv inputs).
+ * Writes at most cap ids (ids may be NULL), returns how many there are. */
+#define SIMREP_ALL_QUADRATIC 1u
+#define SIMREP_ALL_MAPS 2u
+int simrep_all_measures(simrep_measure *ids, int cap, unsigned flags);
 
 /*
  * Relative cost of one pair of inputs of n samples with p and q features,

@@ -86,11 +86,14 @@ unsigned simrep__shape_prep(const simrep_options *opt);
 simrep_status simrep__linreg(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 
 #define OPT(o) (1u << SIMREP_OPT_##o)
-#define FAMILY(f, rows, maps) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps
-#define MOMENTS_CCA FAMILY(CCA, 0, 0)
-#define MOMENTS FAMILY(MOMENTS, 0, 0)
-#define ROWS FAMILY(ROWS, 1, 0)
-#define MAPS FAMILY(MAPS, 1, 1)
+/* The family decides what a measure is fed and how its time grows with n:
+ * the moments are one pass over the rows; the rows measures build n x n
+ * kernels, distances or ranks; DFT-CCA is a pass over the maps. */
+#define FAMILY(f, rows, maps, tn) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps, .time_in_n = tn
+#define MOMENTS_CCA FAMILY(CCA, 0, 0, 1)
+#define MOMENTS FAMILY(MOMENTS, 0, 0, 1)
+#define ROWS FAMILY(ROWS, 1, 0, 2)
+#define MAPS FAMILY(MAPS, 1, 1, 1)
 /* Invariances shared by many rows. */
 #define INV_ROTATION (SIMREP_INV_TRANSLATION | SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER)
 #define INV_LINEAR (INV_ROTATION | SIMREP_INV_LINEAR)
@@ -349,6 +352,22 @@ int simrep_default_measures(simrep_measure *ids, int cap)
     const int count = (int)(sizeof defaults / sizeof defaults[0]);
     for (int i = 0; ids && i < count && i < cap; i++)
         ids[i] = defaults[i];
+    return count;
+}
+
+int simrep_all_measures(simrep_measure *ids, int cap, unsigned flags)
+{
+    int count = 0;
+    for (int m = 0; m < SIMREP_MEASURE_COUNT; m++) {
+        const simrep_measure_info *in = &rows[m].info;
+        if (in->family == SIMREP_FAMILY_MAPS && !(flags & SIMREP_ALL_MAPS))
+            continue;
+        if (in->time_in_n > 1 && !(flags & SIMREP_ALL_QUADRATIC))
+            continue;
+        if (ids && count < cap)
+            ids[count] = (simrep_measure)m;
+        count++;
+    }
     return count;
 }
 

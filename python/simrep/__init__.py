@@ -17,7 +17,7 @@ matplotlib Axes), simrep.compat (drop-in google/svcca cca_core and pwcca),
 simrep.torch (forward-hook capture of activations, streaming into Moments).
 """
 
-from ._core import (CCA_FAMILY, DEFAULT_MEASURES, MEASURES, OPTIONS, Moments, SimrepWarning,  # noqa: F401
+from ._core import (ALL, ALL_KERNEL, CCA_FAMILY, DEFAULT_MEASURES, MEASURES, OPTIONS, Moments, SimrepWarning,  # noqa: F401
                     compare, measures, options)
 from ._errors import Error, InvalidArgument, NotAvailable, OutOfMemory  # noqa: F401
 from ._matrix import matrix  # noqa: F401
@@ -29,6 +29,7 @@ from ._native import lib as _lib, library_path  # noqa: F401
 # place it is written (setup.py gives the same to pip).
 __version__ = _lib.simrep_version().decode()
 
-__all__ = ["compare", "matrix", "validate", "rank_test", "plot", "Moments", "measures", "options", "MEASURES", "OPTIONS", "DEFAULT_MEASURES",
+__all__ = ["compare", "matrix", "validate", "rank_test", "plot", "Moments", "measures", "options", "MEASURES", "ALL", "ALL_KERNEL", "OPTIONS",
+           "DEFAULT_MEASURES",
            "CCA_FAMILY", "Error",
            "InvalidArgument", "OutOfMemory", "NotAvailable", "SimrepWarning", "library_path"]

@@ -27,10 +27,15 @@ _BY_ID = {info["id"]: (code, info) for code, info in _INFOS}
 _BY_CODE = {code: info for code, info in _INFOS}
 DEFAULT_MEASURES = tuple(_BY_CODE[c]["id"] for c in _native.default_measures())  # the CLI's default
 CCA_FAMILY = tuple(info["id"] for _, info in _INFOS if info["family"] == "cca")
-# Measures of two samples x features matrices; "all" means these, as in the
-# CLI without --conv.  Measures of conv feature maps (dftcca) need the conv
-# input support, which the package does not have yet.
+# Measures of two samples x features matrices, as in the CLI without
+# --conv.  Measures of conv feature maps (dftcca) need the conv input
+# support, which the package does not have yet.  "all" means those whose
+# time grows linearly in n, "all+kernel" every one (the O(n^2) measures of
+# the rows too): the library's rule (simrep_all_measures).
 MEASURES = tuple(info["id"] for _, info in _INFOS if info["family"] != "maps")
+ALL = tuple(_BY_CODE[c]["id"] for c in _native.all_measures(0))
+ALL_KERNEL = tuple(_BY_CODE[c]["id"] for c in _native.all_measures(_native.ALL_QUADRATIC))
+_ALL_WORDS = {"all": ALL, "all+kernel": ALL_KERNEL}
 _OPTIONS = _native.option_infos()
 OPTIONS = tuple(info["name"] for _, info in _OPTIONS)
 
@@ -62,21 +67,21 @@ def _measure_list(ms):
     if ms is None:
         ms = DEFAULT_MEASURES
     elif isinstance(ms, str):
-        ms = MEASURES if ms == "all" else [s.strip() for s in ms.split(",") if s.strip()]
+        ms = [s.strip() for s in ms.split(",") if s.strip()]
     out = []
     for m in ms:
-        if m == "all":
-            out.extend(x for x in MEASURES if x not in out)
+        if m in _ALL_WORDS:
+            out.extend(x for x in _ALL_WORDS[m] if x not in out)
             continue
         if m in _BY_ID and _BY_ID[m][1]["family"] == "maps":
             raise NotAvailable("%s compares conv feature maps, which the Python package cannot pass yet (it comes "
                                "with conv input support); use `simrep compare --conv ... -m %s` meanwhile" % (m, m))
         if m not in _BY_ID:
-            raise InvalidArgument("unknown measure %r (ids: %s, or 'all')" % (m, ", ".join(MEASURES)))
+            raise InvalidArgument("unknown measure %r (ids: %s, 'all' or 'all+kernel')" % (m, ", ".join(MEASURES)))
         if m not in out:
             out.append(m)
     if not out:
-        raise InvalidArgument("no measures given (ids: %s, or 'all')" % ", ".join(MEASURES))
+        raise InvalidArgument("no measures given (ids: %s, 'all' or 'all+kernel')" % ", ".join(MEASURES))
     return out
 
 
@@ -354,8 +359,10 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
     (the google/svcca layout, neurons x datapoints).  C order, Fortran order
     and strided views are read in place, never copied.
 
-    measures: a list of ids, a comma-separated string, or "all"; default
-    the CLI's (cca, svcca, pwcca, cka).  simrep.MEASURES lists the ids.
+    measures: a list of ids, a comma-separated string, "all" (every measure
+    linear in n: simrep.ALL) or "all+kernel" (the O(n^2) measures of the rows
+    too); default the CLI's (cca, svcca, pwcca, cka).  simrep.MEASURES lists
+    the ids.
 
     **options: the measure options, named as simrep.OPTIONS (the CLI's
     flags with '_' for '-': epsilon, svcca_keep, svcca_dims, svcca_rule,

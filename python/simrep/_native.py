@@ -96,7 +96,9 @@ class MeasureInfo(ctypes.Structure):
                 # appended with the registry
                 ("family", c_int), ("options", c_uint), ("outputs", c_uint), ("similarity_min", c_double),
                 ("similarity_max", c_double), ("distance_min", c_double), ("distance_max", c_double),
-                ("invariant", c_uint), ("metric", c_int), ("paper", c_char_p)]
+                ("invariant", c_uint), ("metric", c_int), ("paper", c_char_p),
+                # appended (issue 10)
+                ("time_in_n", c_int)]
 
 
 class ErrorInfo(ctypes.Structure):
@@ -262,6 +264,7 @@ _PROTOTYPES = {
     "simrep_output_key": (c_char_p, [c_uint]),
     "simrep_invariance_name": (c_char_p, [c_uint]),
     "simrep_default_measures": (c_int, [POINTER(c_int), c_int]),
+    "simrep_all_measures": (c_int, [POINTER(c_int), c_int, c_uint]),
     "simrep_option_get_info": (POINTER(OptionInfo), [c_int]),
     "simrep_option_from_name": (c_int, [c_char_p]),
     "simrep_options_set": (c_int, [c_void_p, c_void_p, c_char_p, c_char_p]),
@@ -493,9 +496,20 @@ def measure_infos():
             "similarity_range": (inf.similarity_min, inf.similarity_max),
             "distance_range": (inf.distance_min, inf.distance_max),
             "invariant_to": _bits(inf.invariant, lib.simrep_invariance_name),
-            "metric": bool(inf.metric), "paper": inf.paper.decode(),
+            "metric": bool(inf.metric), "paper": inf.paper.decode(), "time_in_n": inf.time_in_n,
             "_outputs": inf.outputs, "_options": inf.options}))
         i += 1
+
+
+ALL_QUADRATIC = 1  # SIMREP_ALL_QUADRATIC
+
+
+def all_measures(flags=0):
+    """The ids "all" means (flags ALL_QUADRATIC: "all+kernel"), the library's rule."""
+    n = lib.simrep_all_measures(None, 0, flags)
+    ids = (c_int * max(n, 1))()
+    lib.simrep_all_measures(ids, n, flags)
+    return [ids[k] for k in range(n)]
 
 
 def default_measures():

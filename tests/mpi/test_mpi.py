@@ -116,7 +116,7 @@ def rng_data(tmp, n, p, q, seed=1, mean=3.0):
 def test_compare_uneven_splits(tmp_path, ranks, n):
     """n not divisible by the ranks; every measure, cka_rbf partitioned."""
     x, y, _, _ = rng_data(tmp_path, n, 13, 9)
-    check_compare(*both(ranks, "compare", "-m", "all", "--coefs", "--format", "json", x, y))
+    check_compare(*both(ranks, "compare", "-m", "all+kernel", "--coefs", "--format", "json", x, y))
 
 
 def test_compare_ranks_without_rows(tmp_path):
@@ -142,7 +142,7 @@ def test_compare_golden(tmp_path):
     assert cases
     for case in cases:
         x, y = GOLDEN / (case + "_x.npy"), GOLDEN / (case + "_y.npy")
-        one, many = both(3, "compare", "-m", "all", "--coefs", "--format", "json", x, y)
+        one, many = both(3, "compare", "-m", "all+kernel", "--coefs", "--format", "json", x, y)
         # invertible_map: y = x A, every canonical correlation is 1, so the
         # canonical directions, hence pwcca's weights, are any basis: round-off
         # in the moments picks another (1e-7 apart); their similarity agrees.
@@ -160,9 +160,9 @@ def test_compare_layouts(tmp_path):
     np.save(tmp_path / "xt.npy", x.T.copy())
     np.save(tmp_path / "yt.npy", np.asfortranarray(y.T))
     np.savez_compressed(tmp_path / "z.npz", x=x, y=y)
-    check_compare(*both(3, "compare", "-m", "all", "--features-first", "--format", "json",
+    check_compare(*both(3, "compare", "-m", "all+kernel", "--features-first", "--format", "json",
                         tmp_path / "xt.npy", tmp_path / "yt.npy"))
-    check_compare(*both(3, "compare", "-m", "all", "--format", "json",
+    check_compare(*both(3, "compare", "-m", "all+kernel", "--format", "json",
                         str(tmp_path / "z.npz") + ":x", str(tmp_path / "z.npz") + ":y"))
     one, many = alone("compare", tmp_path / "xt.npy", tmp_path / "yt.npy", "--features-first"), \
         mpi(3, "compare", tmp_path / "xt.npy", tmp_path / "yt.npy", "--features-first")
@@ -180,7 +180,7 @@ def test_compare_conv_and_sequences(tmp_path):
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b.astype(np.float32))
     for mode in ("positions", "pool"):
-        check_compare(*both(3, "compare", "-m", "all", "--conv", "nchw", "--conv-mode", mode, "--format", "json",
+        check_compare(*both(3, "compare", "-m", "all+kernel", "--conv", "nchw", "--conv-mode", mode, "--format", "json",
                             tmp_path / "a.npy", tmp_path / "b.npy"))
     s = r.normal(size=(50, 4, 6))
     t = np.cumsum(s, axis=1)[:, :, :5] + 0.1 * r.normal(size=(50, 4, 5))
@@ -292,7 +292,7 @@ def csv_close(a, b):
 
 def test_matrix_equals_single_process(tmp_path):
     man = write_manifest(tmp_path)
-    args = ("matrix", "--manifest", man, "-m", "all", "--format", "json")
+    args = ("matrix", "--manifest", man, "-m", "all+kernel", "--format", "json")
     one = alone(*args, "-o", tmp_path / "one")
     many = mpi(3, *args, "-o", tmp_path / "three")
     assert one.returncode == 0 and many.returncode == 0, many.stderr

@@ -357,12 +357,12 @@ def pair(tmp_path):
 
 def test_json_shape(pair):
     fx, fy, x, y = pair
-    j = compare(fx, fy, "--coefs", measures="all")
+    j = compare(fx, fy, "--coefs", measures="all+kernel")
     assert set(j) >= {"n", "x", "y", "measures", "warnings"}
     assert j["n"] == 200
     assert j["x"] == {"path": str(fx), "features": 6, "kept": 6}
     assert j["y"] == {"path": str(fy), "features": 5, "kept": 5}
-    # "all": every measure of two matrices in the library's catalogue (dftcca needs conv maps).
+    # "all+kernel": every measure of two matrices in the library's catalogue (dftcca needs conv maps).
     catalogue = [m["id"] for m in run("measures", "--format", "json").json()["measures"] if m["family"] != "maps"]
     assert list(j["measures"]) == catalogue
     assert set(ref.ALL_MEASURES) <= set(catalogue)
@@ -383,14 +383,14 @@ def test_measure_order_follows_m(pair):
 
 def test_csv(pair):
     fx, fy, _, _ = pair
-    r = run("compare", fx, fy, "-m", "all", "--format", "csv")
+    r = run("compare", fx, fy, "-m", "all+kernel", "--format", "csv")
     assert r.code == 0, r
     lines = r.stdout.strip().splitlines()
     assert lines[0] == "measure,similarity,distance"
     rows = [l.split(",") for l in lines[1:]]
     catalogue = [m["id"] for m in run("measures", "--format", "json").json()["measures"] if m["family"] != "maps"]
     assert [row[0] for row in rows] == catalogue
-    j = compare(fx, fy, measures="all")
+    j = compare(fx, fy, measures="all+kernel")
     for mid, s, d in rows:
         assert abs(float(s) - j["measures"][mid]["similarity"]) <= 1e-9, (mid, s)
         assert abs(float(d) - j["measures"][mid]["distance"]) <= 1e-9, (mid, d)
@@ -398,7 +398,7 @@ def test_csv(pair):
 
 def test_table(pair):
     fx, fy, _, _ = pair
-    r = run("compare", fx, fy, "-m", "all")
+    r = run("compare", fx, fy, "-m", "all+kernel")
     assert r.code == 0, r
     j = compare(fx, fy)
     for mid, m in j["measures"].items():

@@ -354,7 +354,7 @@ def test_dftcca_shift_invariance(tmp_path):
 def test_dftcca_in_all_and_table(tmp_path):
     x, y = dft_maps(seed=11)
     px, py = write_npy(tmp_path / "x.npy", x), write_npy(tmp_path / "y.npy", y)
-    j = compare(px, py, "--conv", "nhwc", measures="all")
+    j = compare(px, py, "--conv", "nhwc", measures="all+kernel")
     assert "dftcca" in j["measures"] and "cca" in j["measures"]
     r = run("compare", px, py, "--conv", "nhwc", "-m", "dftcca")
     assert r.code == 0 and "dftcca" in r.stdout and "4 x 4 frequencies" in r.stdout, r

@@ -17,7 +17,7 @@ from conftest import run, write_npy
 
 
 def all_ids():
-    """What -m all runs on samples x features inputs (the registry's list)."""
+    """What -m all+kernel runs on samples x features inputs (the registry's list)."""
     info = run("measures", "--format", "json").json()["measures"]
     return [m["id"] for m in info if m.get("family") != "maps" and m["id"] != "dftcca"]
 
@@ -58,7 +58,7 @@ def test_undefined_measure_leaves_the_others(tmp_path, name, x, y, undefined_xy,
     a = write_npy(tmp_path / "a.npy", x)
     b = write_npy(tmp_path / "b.npy", y)
     for first, second, undefined in ((a, b, undefined_xy), (b, a, undefined_yx)):
-        r, js = run_json("compare", first, second, "-m", "all", "--format", "json")
+        r, js = run_json("compare", first, second, "-m", "all+kernel", "--format", "json")
         assert r.code == 1, r
         assert js is not None, r
         # exactly the measures that fail on their own (those named in the
@@ -82,11 +82,11 @@ def test_undefined_measure_leaves_the_others(tmp_path, name, x, y, undefined_xy,
             assert r1.code == 1 and r1.stdout == "", r1
     # the table and CSV formats say the same
     undefined = {m for m in ALL if run("compare", a, b, "-m", m).code != 0}
-    r = run("compare", a, b, "-m", "all")
+    r = run("compare", a, b, "-m", "all+kernel")
     assert r.code == 1
     for m in undefined:
         assert [l for l in r.stdout.splitlines() if l.startswith(m + " ")][0].split()[1] == "-", r.stdout
-    r = run("compare", a, b, "-m", "all", "--format", "csv")
+    r = run("compare", a, b, "-m", "all+kernel", "--format", "csv")
     assert r.code == 1
     assert {l.split(",")[0] for l in r.stdout.splitlines()[1:]} == set(ALL) - undefined
 
@@ -105,8 +105,8 @@ SYMMETRIC = [m["id"] for m in run("measures", "--format", "json").json()["measur
 def test_symmetric_measures_ignore_argument_order(tmp_path, n, p, q):
     x, y = few(n, p, q, n + p + q)
     a, b = write_npy(tmp_path / "a.npy", x), write_npy(tmp_path / "b.npy", y)
-    r1, xy = run_json("compare", a, b, "-m", "all", "--format", "json")
-    r2, yx = run_json("compare", b, a, "-m", "all", "--format", "json")
+    r1, xy = run_json("compare", a, b, "-m", "all+kernel", "--format", "json")
+    r2, yx = run_json("compare", b, a, "-m", "all+kernel", "--format", "json")
     assert r1.code == r2.code and set(xy.get("errors", {})) == set(yx.get("errors", {}))
     for m in SYMMETRIC:
         if m in xy["measures"]:

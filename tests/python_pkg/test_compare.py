@@ -53,10 +53,10 @@ def test_parity_with_cli(case, opts):
     same options.  Both run the same library code on the same float64 data;
     the CLI reads in blocks, so allow round-off (1e-12)."""
     kwargs, flags = OPTION_SETS[opts]
-    want = cli_json(GOLDEN / (case + "_x.npy"), GOLDEN / (case + "_y.npy"), "-m", "all", "--coefs",
+    want = cli_json(GOLDEN / (case + "_x.npy"), GOLDEN / (case + "_y.npy"), "-m", "all+kernel", "--coefs",
                     *flags)["measures"]
     x, y = golden_arrays(case)
-    got = simrep.compare(x, y, measures="all", coefs=True, warn=False, **kwargs)
+    got = simrep.compare(x, y, measures="all+kernel", coefs=True, warn=False, **kwargs)
     _assert_same(got, want, 1e-12, case)
 
 
@@ -99,7 +99,7 @@ def test_golden_values(case, golden_expected):
 @pytest.mark.parametrize("seed", range(4))
 def test_against_numpy_oracle(seed):
     x, y = random_pair(seed, n=200 + 50 * seed, p=6 + seed, q=9 - seed)
-    got = simrep.compare(x, y, "all", coefs=True, warn=False)
+    got = simrep.compare(x, y, "all+kernel", coefs=True, warn=False)
     for mid in ref.ALL_MEASURES:
         want = ref.compute(mid, x, y)
         assert abs(got[mid]["similarity"] - want["similarity"]) <= 1e-8, mid
@@ -113,8 +113,8 @@ def test_against_numpy_oracle(seed):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_dtypes_are_read_as_their_float64_values(dtype):
     x, y = random_pair(7, dtype=dtype)
-    got = simrep.compare(x, y, "all", warn=False)
-    want = simrep.compare(x.astype(np.float64), y.astype(np.float64), "all", warn=False)
+    got = simrep.compare(x, y, "all+kernel", warn=False)
+    want = simrep.compare(x.astype(np.float64), y.astype(np.float64), "all+kernel", warn=False)
     for mid in want:
         assert abs(got[mid]["similarity"] - want[mid]["similarity"]) <= 1e-12, mid
 

@@ -69,11 +69,11 @@ def layouts(base):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_compare_reads_every_layout_in_place(recorder, dtype):
     x0, y0 = random_pair(11, n=120, p=7, q=5, dtype=dtype)
-    want = simrep.compare(x0, y0, "all", warn=False)
+    want = simrep.compare(x0, y0, "all+kernel", warn=False)
     codes = {np.float16: _native.F16, np.float32: _native.F32, np.float64: _native.F64}
     for (lx, x, sx), (ly, y, sy) in zip(layouts(x0), reversed(layouts(y0))):
         recorder.seen.clear()
-        got = simrep.compare(x, y, "all", warn=False)
+        got = simrep.compare(x, y, "all+kernel", warn=False)
         assert recorder.seen, "no matrix reached the library"
         # simrep_compare for the linear measures and simrep_cka_rbf for the
         # kernel one: every descriptor is the caller's memory.

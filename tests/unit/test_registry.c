@@ -137,8 +137,37 @@ static void test_options(void)
     simrep_ctx_free(ctx);
 }
 
+/* "all" (issue 10, item 11): the measures linear in n, the rows family's
+ * O(n^2) ones with SIMREP_ALL_QUADRATIC, conv maps with SIMREP_ALL_MAPS. */
+static void test_all_measures(void)
+{
+    simrep_measure ids[SIMREP_MEASURE_COUNT];
+    int in_linear[SIMREP_MEASURE_COUNT] = {0}, in_kernel[SIMREP_MEASURE_COUNT] = {0};
+    const int nl = simrep_all_measures(ids, SIMREP_MEASURE_COUNT, 0);
+    CHECK(simrep_all_measures(NULL, 0, 0) == nl);
+    for (int k = 0; k < nl; k++)
+        in_linear[ids[k]] = 1;
+    const int nk = simrep_all_measures(ids, SIMREP_MEASURE_COUNT, SIMREP_ALL_QUADRATIC);
+    for (int k = 0; k < nk; k++)
+        in_kernel[ids[k]] = 1;
+    int rows = 0, maps = 0;
+    for (int m = 0; m < SIMREP_MEASURE_COUNT; m++) {
+        const simrep_measure_info *in = simrep_measure_get_info((simrep_measure)m);
+        CHECK(in->time_in_n == (in->family == SIMREP_FAMILY_ROWS ? 2 : 1));
+        CHECK(in_linear[m] == (in->family != SIMREP_FAMILY_MAPS && in->family != SIMREP_FAMILY_ROWS));
+        CHECK(in_kernel[m] == (in->family != SIMREP_FAMILY_MAPS));
+        rows += in->family == SIMREP_FAMILY_ROWS;
+        maps += in->family == SIMREP_FAMILY_MAPS;
+    }
+    CHECK(rows >= 4 && !in_linear[SIMREP_CKA_RBF] && in_linear[SIMREP_CKA]);
+    CHECK(nk == nl + rows);
+    CHECK(simrep_all_measures(NULL, 0, SIMREP_ALL_QUADRATIC | SIMREP_ALL_MAPS) == nk + maps);
+    CHECK(simrep_all_measures(ids, 2, 0) == nl); /* the count whatever cap */
+}
+
 void suite_registry(void)
 {
     test_measure_rows();
     test_options();
+    test_all_measures();
 }
