@@ -32,6 +32,7 @@ import math
 import os
 import shutil
 import subprocess
+import tempfile
 import textwrap
 
 import numpy as np
@@ -92,9 +93,35 @@ class Figure:
             data = self.png(zoom)
         else:
             raise InvalidArgument("save writes .svg or .png (got %r)" % path)
+        _write_whole(path, data)
+        return path
+
+
+def _write_whole(path, data):
+    """data to path whole or not at all, as the CLI writes -o files: a
+    temporary name beside the target (the file a link points to), renamed
+    over it once written and closed; a device (a link to /dev/full) is
+    written in place.  A failure (a full disk) raises and leaves the target
+    as it was, with no temporary file."""
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not os.path.isfile(real):
         with open(path, "wb") as f:
             f.write(data)
-        return path
+        return
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(real) + ".", dir=os.path.dirname(real))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        mask = os.umask(0o22)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, real)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 # ------------------------------------------------------------- helpers

@@ -298,3 +298,42 @@ def test_group_bars_with_statistics_equal_the_cli(tmp_path):
     assert "[%.4g, %.4g]" % tuple(gs["within_ci"]["generalizing"]) in bar.find(sc.SVG + "title").text
     page = (out / "index.html").read_text()
     assert "95% interval" in page and "between - within" in page and "relabellings" in page
+
+
+def test_save_is_whole_or_nothing(tmp_path):
+    """Figure.save writes a temporary file beside the target and renames it
+    (issue 10, item 1): a write that fails (a file size limit here, a full
+    disk alike) raises and leaves the earlier file whole, with no temporary
+    file; a link to /dev/full is written through and says so."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+    target = tmp_path / "h.svg"
+    target.write_text("<svg>the earlier, complete figure</svg>")
+    os.symlink(target, tmp_path / "link.svg")
+    code = ("import simrep\n"
+            "f = simrep.plot.bars(['a' * 3000, 'b'], [1, 2])\n"
+            "assert len(f.svg.encode()) > 4096\n"
+            "try:\n"
+            "    f.save(%r)\n"
+            "except OSError as e:\n"
+            "    print(e.errno)\n" % str(tmp_path / "link.svg"))
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, preexec_fn=limit,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert p.returncode == 0 and p.stdout.strip() == "27", p  # EFBIG
+    assert target.read_text() == "<svg>the earlier, complete figure</svg>"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["h.svg", "link.svg"]
+    f = simrep.plot.bars(["a", "b"], [1, 2])
+    f.save(tmp_path / "link.svg")  # the link kept, the file it points to replaced
+    assert os.path.islink(tmp_path / "link.svg") and target.read_text() == f.svg
+    if os.path.exists("/dev/full"):
+        os.symlink("/dev/full", tmp_path / "full.svg")
+        with pytest.raises(OSError) as e:
+            f.save(tmp_path / "full.svg")
+        assert e.value.errno == 28
