@@ -292,7 +292,8 @@ def csv_close(a, b):
 
 def test_matrix_equals_single_process(tmp_path):
     man = write_manifest(tmp_path)
-    args = ("matrix", "--manifest", man, "-m", "all+kernel", "--format", "json")
+    # --no-png: 17 measures' figures are 68 rsvg-convert runs, 35 s at load 14
+    args = ("matrix", "--manifest", man, "-m", "all+kernel", "--format", "json", "--no-png")
     one = alone(*args, "-o", tmp_path / "one")
     many = mpi(3, *args, "-o", tmp_path / "three")
     assert one.returncode == 0 and many.returncode == 0, many.stderr
