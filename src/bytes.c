@@ -452,7 +452,7 @@ simrep_status simrep__inflater_spill(simrep_ctx *ctx, simrep__inflater *inf)
         return simrep__fail(ctx, SIMREP_E_FORMAT,
                             "%s: truncated: the member inflates to %llu bytes but its npy header implies %llu",
                             inf->label, (unsigned long long)inf->pos, (unsigned long long)inf->total);
-    inf->tmprd = (simrep__reader){fd, NULL, inf->total, inf->label};
+    inf->tmprd = (simrep__reader){.fd = fd, .mem = NULL, .size = inf->total, .label = inf->label};
     inf->spilled = 1;
     inflateEnd(&inf->z);
     inf->live = 0;
