@@ -342,6 +342,10 @@ int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, con
     const char *spec = e.input == 0 ? x_spec : e.input == 1 ? y_spec : NULL;
     if (spec && !e.file[0] && e.detail != simrep_ctx_message(ctx))
         return cli_error(EXIT_DATA, "%s: %s", spec, e.detail);
+    /* About neither input alone (out of memory for the pair's moments, a
+     * LAPACK failure on their joint covariance): about both, so named. */
+    if (x_spec && y_spec && e.input < 0 && !e.file[0] && st != SIMREP_E_INVALID)
+        return cli_error(EXIT_DATA, "%s and %s: %s", x_spec, y_spec, msg);
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s", msg);
 }
 

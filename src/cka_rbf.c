@@ -852,10 +852,9 @@ static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
         st = medians(ctx, sides, 2, med);
     for (int s = 0; st == SIMREP_OK && s < 2; s++) {
         if (!(med[s] > 0))
-            st = simrep__fail(ctx, SIMREP_E_DEGENERATE,
-                              "%s: cka_rbf: the median pairwise distance of %s is 0 (at least half of the pairs of "
-                              "rows are identical), so the RBF bandwidth is undefined",
-                              sides[s].name, sides[s].name);
+            st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, s,
+                                   "cka_rbf: the median pairwise distance is 0 (at least half of the pairs of rows "
+                                   "are identical), so the bandwidth sigma = %g x the median distance is 0", sigma);
         else
             sides[s].denom = 2.0 * sigma * sigma * med[s];
     }
@@ -871,7 +870,8 @@ static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
      * dividing by zero, not against a case known to occur. */
     if (st == SIMREP_OK && (!(kk > 0) || !(ll > 0)))
         st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, !(kk > 0) ? 0 : 1,
-                               "the centered kernel matrix is 0, so cka_rbf is undefined");
+                               "the centered kernel matrix at bandwidth sigma = %g x the median distance is 0, so "
+                               "cka_rbf is undefined", sigma);
     if (st == SIMREP_OK)
         *similarity = kl / (sqrt(kk) * sqrt(ll));
     side_free(ctx, &sides[0]);

@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import assert_error, run, simrep_bin, write_npy
+from conftest import SANITIZED, assert_error, run, simrep_bin, write_npy
 
 N = 50
 
@@ -279,3 +279,36 @@ def test_layout(case, tmp_path):
             assert says in r.stderr, r
     else:
         assert len([w for w in r.json()["warnings"] if "--features-first" in w]) == (1 if says else 0), r
+
+
+# ------------------------------------------------- 13: every error names its input
+
+@pytest.mark.skipif(SANITIZED, reason="AddressSanitizer reserves far more address space than the limit")
+def test_out_of_memory_names_the_inputs(tmp_path):
+    """The pair's moments do not fit under RLIMIT_AS: the error names both
+    files (it is about neither alone)."""
+    import resource
+    rng = np.random.default_rng(13)
+    x = write_npy(tmp_path / "wide_x.npy", rng.standard_normal((20, 3000)))
+    y = write_npy(tmp_path / "wide_y.npy", rng.standard_normal((20, 3000)))
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (250 << 20, 250 << 20))
+    p = subprocess.run([str(simrep_bin()), "compare", str(x), str(y), "-m", "cka"], capture_output=True, text=True,
+                       timeout=120, preexec_fn=limit, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith("simrep: error: %s and %s: out of memory" % (x, y)), p.stderr
+    assert p.stderr.count("\n") == 1, p.stderr
+
+
+def test_cka_rbf_errors_name_the_file_and_bandwidth(tmp_path):
+    """Most rows identical: the median distance is 0; the error names the
+    file and the bandwidth, whichever side it is."""
+    x, _ = pair(tmp_path)
+    a = np.zeros((N, 3))
+    a[:5] = np.arange(15).reshape(5, 3)
+    dup = write_npy(tmp_path / "dup.npy", a)
+    for args in ((x, dup), (dup, x)):
+        r = run("compare", *args, "-m", "cka_rbf", "--rbf-sigma", "0.5")
+        assert_error(r, 1, names="dup.npy", contains=("sigma = 0.5", "median"))
+        assert r.stderr.startswith("simrep: error: %s: cka_rbf" % dup), r

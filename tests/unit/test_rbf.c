@@ -426,7 +426,7 @@ static void test_errors(simrep_ctx *ctx)
     double hr[12] = {1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 7, 9};
     simrep_matrix HR = simrep_matrix_c(hr, SIMREP_F64, 6, 2);
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &HR, &Y, 1.0, &v), SIMREP_E_DEGENERATE);
-    CHECK(strstr(simrep_ctx_message(ctx), "median pairwise distance of x is 0") != NULL);
+    CHECK(strstr(simrep_ctx_message(ctx), "x: cka_rbf: the median pairwise distance is 0") != NULL);
     /* No features: every distance is 0 too. */
     simrep_matrix XE = {x, SIMREP_F64, 6, 0, 0, 1};
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &XE, &Y, 1.0, &v), SIMREP_E_DEGENERATE);
@@ -436,7 +436,7 @@ static void test_errors(simrep_ctx *ctx)
     double m[12] = {1, 2, 1, 2, 1, 2, 9, 9, 1, 2, 1, 2};
     simrep_matrix M = simrep_matrix_c(m, SIMREP_F64, 6, 2);
     CHECK_STATUS(ctx, simrep_cka_rbf(ctx, &X, &M, 1.0, &v), SIMREP_E_DEGENERATE);
-    CHECK(strstr(simrep_ctx_message(ctx), "median pairwise distance of y is 0") != NULL);
+    CHECK(strstr(simrep_ctx_message(ctx), "y: cka_rbf: the median pairwise distance is 0") != NULL);
     /* n = 4 with rows 0 = 1 = 2: 9 + 1 zeros of 16, so both middle ranks
      * (7 and 8) are 0. */
     double h[8] = {1, 1, 1, 1, 1, 1, 2, 2};
