@@ -24,39 +24,18 @@ import pytest
 
 import reference_numpy as ref
 from conftest import assert_error, run
+from library_random import below, stream
 
-M64 = (1 << 64) - 1
 STREAM_BUCKET, STREAM_BOOT, STREAM_PERM = 1, 2, 3
 MEASURES = {m: (lambda f: lambda x, y: f(x, y)["similarity"])(getattr(ref, m)) for m in ("cca", "cka", "cka_debiased")}
 TOL = 1e-9
 
 
-def _splitmix(x):
-    x = (x + 0x9E3779B97F4A7C15) & M64
-    z = x
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return x, z ^ (z >> 31)
-
-
-def _stream(seed, stream, index):
-    x = seed ^ ((stream * 0xD1B54A32D192ED03) & M64)
-    x, a = _splitmix(x)
-    x = a ^ ((index * 0x8CB92BA72F3D8DD7) & M64)
-    x, _ = _splitmix(x)
-    return x
-
-
-def _uniform(st, n):
-    st, z = _splitmix(st)
-    return st, (z * n) >> 64
-
-
 def boot_weights(seed, b, g):
     """Resample b: how many times each of the g buckets is drawn."""
-    st, w = _stream(seed, STREAM_BOOT, b), np.zeros(g, dtype=np.int64)
+    st, w = stream(seed, STREAM_BOOT, b), np.zeros(g, dtype=np.int64)
     for _ in range(g):
-        st, k = _uniform(st, g)
+        st, k = below(st, g)
         w[k] += 1
     return w
 
@@ -64,16 +43,16 @@ def boot_weights(seed, b, g):
 def bucket_of(seed, unit, g, units):
     if g == units:
         return unit
-    return _uniform(_stream(seed, STREAM_BUCKET, unit), g)[1]
+    return below(stream(seed, STREAM_BUCKET, unit), g)[1]
 
 
 def perm_sigma(seed, k, s):
     """Null k: the permutation of the s segments (never the identity)."""
-    st = _stream(seed, STREAM_PERM, k)
+    st = stream(seed, STREAM_PERM, k)
     while True:
         sigma = list(range(s))
         for a in range(s - 1, 0, -1):
-            st, j = _uniform(st, a + 1)
+            st, j = below(st, a + 1)
             sigma[a], sigma[j] = sigma[j], sigma[a]
         if sigma != list(range(s)):
             return sigma

@@ -20,32 +20,10 @@ import pytest
 import scipy.stats
 
 from conftest import SANITIZED, assert_error, run, write_npy
-
-M64 = (1 << 64) - 1
-
-
-# ------------------------------------------------ the library's random streams
-
-def _splitmix(x):
-    x = (x + 0x9E3779B97F4A7C15) & M64
-    z = x
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return x, z ^ (z >> 31)
+from library_random import below, stream
 
 
-def _stream(seed, stream, index):
-    x = seed ^ ((stream * 0xD1B54A32D192ED03) & M64)
-    x, a = _splitmix(x)
-    x = a ^ ((index * 0x8CB92BA72F3D8DD7) & M64)
-    x, _ = _splitmix(x)
-    return x
-
-
-def _below(state, n):
-    state, z = _splitmix(state)
-    return state, (z * n) >> 64
-
+# ----------------------------------- the statistics, by hand (the library's streams)
 
 def ding_bad_fraction(x, y, f=0.2):
     """Ding et al.'s rule, with their percentile ranks."""
@@ -64,10 +42,10 @@ def expected_test(x, y, bootstrap=0, permutations=0, seed=0, ci=0.95):
     if bootstrap:
         rho, tau = [], []
         for b in range(bootstrap):
-            st = _stream(seed, 16, b)
+            st = stream(seed, 16, b)
             idx = []
             for _ in range(n):
-                st, j = _below(st, n)
+                st, j = below(st, n)
                 idx.append(j)
             bx, by = x[idx], y[idx]
             if np.all(bx == bx[0]) or np.all(by == by[0]):
@@ -80,10 +58,10 @@ def expected_test(x, y, bootstrap=0, permutations=0, seed=0, ci=0.95):
     if permutations:
         ge_r = ge_t = 0
         for k_ in range(permutations):
-            st = _stream(seed, 17, k_)
+            st = stream(seed, 17, k_)
             idx = list(range(n))
             for i in range(n - 1, 0, -1):
-                st, j = _below(st, i + 1)
+                st, j = below(st, i + 1)
                 idx[i], idx[j] = idx[j], idx[i]
             px = x[idx]
             ge_r += scipy.stats.spearmanr(px, y).statistic >= out["rho"] - 1e-12
