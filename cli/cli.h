@@ -101,10 +101,6 @@ void cli_progress_end(simrep_ctx *ctx);
 int cli_text(FILE *f, const char *s);
 /* A JSON string literal with escapes. */
 void json_string(FILE *f, const char *s);
-/* The length of the well-formed UTF-8 sequence at c (1 for ASCII), 0 if the
- * byte at c does not start one: writers of JSON, HTML and tables keep file
- * names that are not UTF-8 valid text with it. */
-int cli_utf8_length(const char *c);
 /* A JSON number; finite values only (callers never have others). */
 void json_number(FILE *f, double v);
 

@@ -474,7 +474,7 @@ static void depth_figures(figs *F, const mx_run *r)
 static void html_escape(FILE *f, const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        const int len = cli_utf8_length((const char *)c);
+        const int len = simrep_utf8_length((const char *)c);
         if (len != 1) { /* the page is UTF-8: a byte that is not is shown as U+FFFD */
             fwrite(len ? (const char *)c : "\xef\xbf\xbd", 1, len ? (size_t)len : 3, f);
             c += len ? len - 1 : 0;

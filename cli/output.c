@@ -349,28 +349,11 @@ int cli_library_error(simrep_ctx *ctx, simrep_status st, const char *x_spec, con
     return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s", msg);
 }
 
-int cli_utf8_length(const char *text)
-{
-    /* RFC 3629's table: no overlong forms, surrogates or code points above
-     * U+10FFFF (src/plot.c has the same for the library's figures). */
-    const unsigned char *c = (const unsigned char *)text;
-    int len = *c < 0x80 ? 1 : *c >= 0xc2 && *c <= 0xdf ? 2 : *c >= 0xe0 && *c <= 0xef ? 3
-                            : *c >= 0xf0 && *c <= 0xf4 ? 4 : 0;
-    const unsigned char lo = *c == 0xe0 ? 0xa0 : *c == 0xf0 ? 0x90 : 0x80;
-    const unsigned char hi = *c == 0xed ? 0x9f : *c == 0xf4 ? 0x8f : 0xbf;
-    if (len > 1 && (c[1] < lo || c[1] > hi))
-        return 0;
-    for (int k = 2; k < len; k++)
-        if (c[k] < 0x80 || c[k] > 0xbf)
-            return 0;
-    return len;
-}
-
 void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        const int len = cli_utf8_length((const char *)c);
+        const int len = simrep_utf8_length((const char *)c);
         if (len == 0) {
             /* A byte that is not UTF-8 (a Latin-1 file name): the lone
              * surrogate U+DC00 + byte, as Python's os.fsdecode

@@ -977,6 +977,13 @@ simrep_status simrep_plot_lines(simrep_ctx *ctx, const simrep_lines *spec, simre
  */
 size_t simrep_elide(const char *s, int64_t max_chars, char *out, size_t cap);
 
+/* The length in bytes of the well-formed UTF-8 sequence that starts at s
+ * (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF),
+ * or 0 if s does not start one (a byte of a Latin-1 file name).  The
+ * figures, the CLI's JSON and its tables use it to escape or count
+ * characters. */
+int simrep_utf8_length(const char *s);
+
 /* The title convention of every figure: "<measure> <what> at <layer>: <inputs>
  * inputs, n = <n>" ("pwcca similarity at relu2: 10 inputs, n = 1,500"); the
  * layer part is left out when layer is NULL or "", the inputs part when

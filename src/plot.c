@@ -106,12 +106,10 @@ static void sb_puts(sbuf *b, const char *s)
     b->len += n;
 }
 
-/* The length of the well-formed UTF-8 sequence at c (RFC 3629's table: no
- * overlong forms, surrogates or code points above U+10FFFF), 0 if c does
- * not start one.  (The CLI, which sees only simrep.h, has its own:
- * cli_utf8_length.) */
-static int utf8_length(const unsigned char *c)
+/* simrep.h; RFC 3629's table of well-formed sequences. */
+int simrep_utf8_length(const char *s)
 {
+    const unsigned char *c = (const unsigned char *)s;
     int len = *c < 0x80 ? 1 : *c >= 0xc2 && *c <= 0xdf ? 2 : *c >= 0xe0 && *c <= 0xef ? 3
                             : *c >= 0xf0 && *c <= 0xf4 ? 4 : 0;
     const unsigned char lo = *c == 0xe0 ? 0xa0 : *c == 0xf0 ? 0x90 : 0x80;
@@ -130,7 +128,7 @@ static int utf8_length(const unsigned char *c)
 static void sb_escape(sbuf *b, const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        const int len = utf8_length(c);
+        const int len = simrep_utf8_length((const char *)c);
         if (len != 1) {
             if (sb_reserve(b, len ? (size_t)len : 3)) {
                 memcpy(b->buf + b->len, len ? (const char *)c : "\xef\xbf\xbd", len ? (size_t)len : 3);

@@ -54,6 +54,16 @@ static void test_cluster(void)
 static void test_elide_and_title(void)
 {
     char out[64];
+    /* simrep_utf8_length, RFC 3629's table: ASCII, 2/3/4-byte forms, and the
+     * ill-formed ones (overlong, surrogate, above U+10FFFF, Latin-1, a lone
+     * continuation byte, a cut sequence) 0. */
+    static const struct { const char *s; int len; } utf8[] = {
+        {"a", 1}, {"\xc3\xa9", 2}, {"\xe2\x80\xa6", 3}, {"\xf0\x9f\x98\x80", 4},
+        {"\xc0\xaf", 0}, {"\xe0\x80\xaf", 0}, {"\xed\xa0\x80", 0}, {"\xf4\x90\x80\x80", 0},
+        {"\xe9t\xe9", 0}, {"\x80", 0}, {"\xe2\x80", 0},
+    };
+    for (size_t k = 0; k < sizeof utf8 / sizeof utf8[0]; k++)
+        CHECK(simrep_utf8_length(utf8[k].s) == utf8[k].len);
     CHECK(simrep_elide("short", 28, out, sizeof out) == 5 && strcmp(out, "short") == 0);
     /* 10 characters to 7: 3 from the start, the ellipsis, 3 from the end. */
     CHECK(simrep_elide("abcdefghij", 7, out, sizeof out) == 9);
