@@ -192,20 +192,26 @@ def test_dependent_feature_and_duplicate():
     assert abs(s["cca"]["similarity"] - 6 / 8) < 1e-9
 
 
-@pytest.mark.parametrize("dtype,unit", [(torch.float16, 2.0 ** -11), (torch.bfloat16, 2.0 ** -8)])
-def test_half_precision_layernorm(dtype, unit):
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_layernorm(dtype):
     """LayerNorm outputs rounded to float16 / bfloat16 (as mixed-precision
-    inference stores them): the noise direction is dropped at their unit."""
+    inference stores them): the storage's rounding gives the noise direction
+    ~u^2 M, which float64 resolves, so the floor is float32's: the direction
+    is kept, the values are the reference's without any floor (measured:
+    the reference moves by 1e-10 with the row order there, while a floor at
+    the half unit moved pwcca by 2e-3 from it), and stable over row orders."""
     x, y = _transformer_layers()
     xt, yt = torch.from_numpy(x).to(dtype), torch.from_numpy(y).to(dtype)
     runs = _orders(xt, yt, CCA_FAMILY)
     for mid in CCA_FAMILY:
         assert _spread(runs, mid) < TOL, (mid, _spread(runs, mid))
     x64, y64 = xt.double().numpy(), yt.double().numpy()
-    assert runs[0]["cca"]["rank"][0] < 16
+    assert runs[0]["cca"]["rank"] == [16, 16]
     for mid in CCA_FAMILY:
-        want = ref.compute(mid, x64, y64, rounding=(unit, unit))
+        want = ref.compute(mid, x64, y64)
         assert abs(runs[0][mid]["similarity"] - want["similarity"]) < TOL, mid
+        floored = ref.compute(mid, x64, y64, rounding=(U32, U32))
+        assert abs(want["similarity"] - floored["similarity"]) < TOL, mid
 
 
 def test_states_carry_the_dtype():
