@@ -231,13 +231,13 @@ enum { MX_FORMAT_TABLE, MX_FORMAT_JSON, MX_FORMAT_CSV };
 /* Pieces of the outputs that validate's reuse (matrix_figures.c,
  * matrix_output.c): rsvg-convert on PATH (0 if none); DIR/x.svg to
  * DIR/x.png (returns 1 if written; on failure warns and clears rsvg, so no
- * more are tried); HTML escaping, the shell-quoted command line, the
- * report's CSS; a CSV field quoted as RFC 4180 needs. */
+ * more are tried); HTML escaping, the report's Command (shell-quoted) and
+ * Warnings sections, its CSS; a CSV field quoted as RFC 4180 needs. */
 int mx_find_rsvg(char *out, size_t cap);
 /* mx_write_png: 1 if made, 0 if not (a warning; rsvg emptied), -1 after an error. */
 int mx_write_png(char *rsvg, size_t cap, const char *svg_path);
 void mx_html_escape(FILE *f, const char *s);
-void mx_html_command(FILE *f, int argc, char **argv);
+void mx_html_command_and_warnings(FILE *f, const mx_run *r);
 const char *mx_html_css(void);
 void mx_csv_field(FILE *f, const char *s);
 

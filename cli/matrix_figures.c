@@ -643,26 +643,7 @@ static void html_write(FILE *f, const mx_run *r, const figs *F)
         fprintf(f, "%s <a href=\"#m-%s\">%s</a>", t ? "," : "", mx_measure_id(r, t), mx_measure_id(r, t));
     fprintf(f, ". Written by simrep %s.</p>\n", simrep_version());
 
-    fputs("<h2 id=\"command\">Command</h2>\n<pre>", f);
-    fputs("simrep", f); /* argv[0] is the subcommand */
-    for (int i = 0; i < r->argc; i++) {
-        fputc(' ', f);
-        shell_word(f, r->argv[i]);
-    }
-    fputs("</pre>\n", f);
-
-    fputs("<h2 id=\"warnings\">Warnings</h2>\n", f);
-    if (r->nwarnings == 0)
-        fputs("<p class=\"ok\">None.</p>\n", f);
-    else {
-        fputs("<ul class=\"warn\">\n", f);
-        for (int w = 0; w < r->nwarnings; w++) {
-            fputs("<li>", f);
-            html_escape(f, r->warnings[w]);
-            fputs("</li>\n", f);
-        }
-        fputs("</ul>\n", f);
-    }
+    mx_html_command_and_warnings(f, r);
 
     fputs("<h2 id=\"inputs\">Inputs</h2>\n<div class=\"scroll\"><table>\n<tr><th>#</th><th class=\"l\">name</th>"
           "<th class=\"l\">group</th>", f);
@@ -791,12 +772,26 @@ void mx_html_escape(FILE *f, const char *s)
     html_escape(f, s);
 }
 
-void mx_html_command(FILE *f, int argc, char **argv)
+void mx_html_command_and_warnings(FILE *f, const mx_run *r)
 {
+    fputs("<h2 id=\"command\">Command</h2>\n<pre>", f);
     fputs("simrep", f); /* argv[0] is the subcommand */
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < r->argc; i++) {
         fputc(' ', f);
-        shell_word(f, argv[i]);
+        shell_word(f, r->argv[i]);
+    }
+    fputs("</pre>\n", f);
+    fputs("<h2 id=\"warnings\">Warnings</h2>\n", f);
+    if (r->nwarnings == 0)
+        fputs("<p class=\"ok\">None.</p>\n", f);
+    else {
+        fputs("<ul class=\"warn\">\n", f);
+        for (int w = 0; w < r->nwarnings; w++) {
+            fputs("<li>", f);
+            html_escape(f, r->warnings[w]);
+            fputs("</li>\n", f);
+        }
+        fputs("</ul>\n", f);
     }
 }
 

@@ -496,20 +496,7 @@ static void html_write(FILE *f, const vd_run *v, const vd_figs *F)
     simrep_figure_title(NULL, NULL, NULL, r->K, r->in[0].n, what, sizeof what);
     fprintf(f, "</b> (Ding, Denain &amp; Steinhardt 2021): %s samples, %d reference%s. Written by simrep %s.</p>\n",
             what + 2, v->nfam, v->nfam == 1 ? "" : "s", simrep_version());
-    fputs("<h2 id=\"command\">Command</h2>\n<pre>", f);
-    mx_html_command(f, r->argc, r->argv);
-    fputs("</pre>\n<h2 id=\"warnings\">Warnings</h2>\n", f);
-    if (r->nwarnings == 0)
-        fputs("<p class=\"ok\">None.</p>\n", f);
-    else {
-        fputs("<ul class=\"warn\">\n", f);
-        for (int w = 0; w < r->nwarnings; w++) {
-            fputs("<li>", f);
-            mx_html_escape(f, r->warnings[w]);
-            fputs("</li>\n", f);
-        }
-        fputs("</ul>\n", f);
-    }
+    mx_html_command_and_warnings(f, r);
     fputs("<h2 id=\"ranking\">Ranking</h2>\n<table>\n<tr><th>#</th><th class=\"l\">measure</th><th>rho</th>"
           "<th>p(rho&gt;0)</th><th>tau</th><th>p(tau&gt;0)</th><th>bad fraction</th></tr>\n", f);
     for (int k = 0; k < r->nmeasures; k++) {
