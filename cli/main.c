@@ -1,7 +1,7 @@
 /*
  * main.c: the `simrep` command: dispatch to the subcommands (compare,
  * matrix, info, measures), the top-level help, and the two small subcommands that
- * only describe things (info: what a file holds; measures: what each
+ * only describe things (info: what a file holds, as a table or JSON; measures: what each
  * measure is).  compare lives in compare.c, matrix in matrix*.c.
  */
 #include "cli.h"
@@ -23,7 +23,7 @@ static const char *usage_text =
     "                         and figures (see simrep matrix --help)\n"
     "  validate --manifest M.csv --score COLUMN  which measure's distances track a functional score\n"
     "                         (Ding et al. 2021 rank tests; see simrep validate --help)\n"
-    "  info FILE              the arrays in a .npy/.npz/.safetensors file: names, shapes, dtypes, layout\n"
+    "  info FILE [--format json]  the arrays in a .npy/.npz/.safetensors file: names, shapes, dtypes, layout\n"
     "  measures [--format json]  every measure: what it is, range, direction, invariances, reference\n"
     "\n"
     "X and Y are path.npy, path.npz:key or path.safetensors:name, n samples x p features.\n"
@@ -168,39 +168,61 @@ int cmd_measures(int argc, char **argv)
     return 0;
 }
 
-int cmd_info(int argc, char **argv)
+/* What a 2/3/4-D array would be read as (the table's bracket, JSON's "reads_as"). */
+static const char *info_reads_as(const simrep_array_info *a)
 {
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        puts("usage: simrep info FILE\n\nLists the arrays in a .npy, .npz or .safetensors file with their shape, dtype and layout.");
-        return 0;
-    }
-    /* "info -- -x.npy": '--' ends the options. */
-    if (argc == 3 && strcmp(argv[1], "--") == 0)
-        argc--, argv++;
-    if (argc != 2)
-        return cli_error(EXIT_USAGE, "info takes exactly one FILE (see simrep info --help)");
-    const char *path = argv[1];
-    simrep_ctx *ctx = cli_ctx_new();
-    if (!ctx)
-        return cli_error(EXIT_DATA, "out of memory");
-    enum { CAP = 4096 };
-    static simrep_array_info infos[CAP];
-    int count = 0;
-    simrep_status st = simrep_file_list(ctx, path, infos, CAP, &count);
-    if (st != SIMREP_OK) {
-        int code = cli_library_error(ctx, st, NULL, NULL);
-        simrep_ctx_free(ctx);
-        return code;
-    }
-    int fmt = simrep_format_from_path(path);
-    cli_text(stdout, path);
-    printf(": %s, %d array%s\n",
-           fmt == SIMREP_FORMAT_NPZ           ? "npz archive"
+    if (!a->dtype_supported)
+        return "unsupported dtype";
+    return a->ndim == 2 ? "samples x features" : a->ndim == 3 ? "sequences" : a->ndim == 4 ? "conv feature maps" : "";
+}
+
+static const char *info_format_name(int fmt, int json)
+{
+    return fmt == SIMREP_FORMAT_NPZ           ? (json ? "npz" : "npz archive")
            : fmt == SIMREP_FORMAT_SAFETENSORS ? "safetensors"
            : fmt == SIMREP_FORMAT_NPY         ? "npy"
-                                              : "array file (format recognised by its contents)",
-           count, count == 1 ? "" : "s");
-    for (int i = 0; i < count && i < CAP; i++) {
+           : json                             ? "unknown"
+                                              : "array file (format recognised by its contents)";
+}
+
+/* One object per array: the same facts as a table line, with stable keys. */
+static void info_json(const char *path, int fmt, const simrep_array_info *infos, int shown, int count)
+{
+    fputs("{\"path\": ", stdout);
+    json_string(stdout, path);
+    fputs(", \"format\": ", stdout);
+    json_string(stdout, info_format_name(fmt, 1));
+    printf(", \"count\": %d, \"arrays\": [", count);
+    for (int i = 0; i < shown; i++) {
+        const simrep_array_info *a = &infos[i];
+        fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", stdout);
+        json_string(stdout, a->name);
+        printf(", \"name_bytes\": %lld, \"shape\": [", (long long)a->name_len);
+        for (int k = 0; k < a->ndim; k++)
+            printf("%s%lld", k ? ", " : "", (long long)a->shape[k]);
+        fputs("], \"dtype\": ", stdout);
+        if (a->dtype_supported)
+            json_string(stdout, simrep_dtype_name(a->dtype));
+        else
+            fputs("null", stdout);
+        fputs(", \"dtype_in_file\": ", stdout);
+        json_string(stdout, a->dtype_text);
+        printf(", \"order\": \"%s\", \"big_endian\": %s", a->fortran_order ? "F" : "C",
+               a->big_endian ? "true" : "false");
+        if (fmt == SIMREP_FORMAT_NPZ)
+            printf(", \"compressed\": %s", a->compressed ? "true" : "false");
+        printf(", \"data_bytes\": %llu, \"reads_as\": ", (unsigned long long)a->data_size);
+        json_string(stdout, info_reads_as(a));
+        fputc('}', stdout);
+    }
+    fputs(shown ? "\n]}\n" : "]}\n", stdout);
+}
+
+static void info_table(const char *path, int fmt, const simrep_array_info *infos, int shown, int count)
+{
+    cli_text(stdout, path);
+    printf(": %s, %d array%s\n", info_format_name(fmt, 0), count, count == 1 ? "" : "s");
+    for (int i = 0; i < shown; i++) {
         const simrep_array_info *a = &infos[i];
         char shape[256] = "(";
         size_t len = 1;
@@ -220,17 +242,67 @@ int cmd_info(int argc, char **argv)
             printf("  [unsupported dtype %s]", a->dtype_text);
         else if (a->ndim == 2)
             printf("  [n = %lld samples x p = %lld features]", (long long)a->shape[0], (long long)a->shape[1]);
-        else if (a->ndim == 3)
-            fputs("  [3-D: sequences]", stdout);
-        else if (a->ndim == 4)
-            fputs("  [4-D: conv feature maps]", stdout);
+        else if (a->ndim == 3 || a->ndim == 4)
+            printf("  [%d-D: %s]", a->ndim, info_reads_as(a));
         if (a->name_len >= SIMREP_NAME_MAX)
             printf("  [name of %lld bytes, shown shortened: opens as written here when no other long name starts "
                    "alike, or by the whole name]", (long long)a->name_len);
         fputc('\n', stdout);
     }
-    if (count > CAP)
-        printf("  ... and %d more\n", count - CAP);
+    if (count > shown)
+        printf("  ... and %d more\n", count - shown);
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *path = NULL;
+    int json = 0, options_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            puts("usage: simrep info FILE [--format table|json]\n\n"
+                 "Lists the arrays in a .npy, .npz or .safetensors file with their shape, dtype and layout.\n"
+                 "--format json prints one object: path, format, count and one entry per array (name,\n"
+                 "name_bytes, shape, dtype, dtype_in_file, order, big_endian, compressed (npz), data_bytes,\n"
+                 "reads_as); at most 4096 arrays are listed, count says how many the file holds.");
+            return 0;
+        } else if (!options_done && strcmp(a, "--") == 0) {
+            options_done = 1;
+        } else if (!options_done && strcmp(a, "--format") == 0) {
+            if (i + 1 >= argc)
+                return cli_error(EXIT_USAGE, "--format needs a value: table or json");
+            const char *v = argv[++i];
+            if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)
+                return cli_error(EXIT_USAGE, "--format '%s': info prints table or json", v);
+            json = strcmp(v, "json") == 0;
+        } else if (!options_done && a[0] == '-' && a[1]) {
+            return cli_error(EXIT_USAGE, "info: unknown option '%s' (see simrep info --help; '--' ends the options)",
+                             a);
+        } else if (path) {
+            return cli_error(EXIT_USAGE, "info takes exactly one FILE (see simrep info --help)");
+        } else {
+            path = a;
+        }
+    }
+    if (!path)
+        return cli_error(EXIT_USAGE, "info takes exactly one FILE (see simrep info --help)");
+    simrep_ctx *ctx = cli_ctx_new();
+    if (!ctx)
+        return cli_error(EXIT_DATA, "out of memory");
+    enum { CAP = 4096 };
+    static simrep_array_info infos[CAP];
+    int count = 0;
+    simrep_status st = simrep_file_list(ctx, path, infos, CAP, &count);
+    if (st != SIMREP_OK) {
+        int code = cli_library_error(ctx, st, NULL, NULL);
+        simrep_ctx_free(ctx);
+        return code;
+    }
+    const int fmt = simrep_format_from_path(path), shown = count < CAP ? count : CAP;
+    if (json)
+        info_json(path, fmt, infos, shown, count);
+    else
+        info_table(path, fmt, infos, shown, count);
     simrep_ctx_free(ctx);
     return 0;
 }

@@ -464,6 +464,43 @@ def test_info_npy_and_safetensors(tmp_path):
     assert "13" in r.stdout
 
 
+def test_info_json(tmp_path):
+    """info --format json: one object with the same facts as the table, for
+    each format; the keys a script reads are asserted here."""
+    npz = tmp_path / "acts.npz"
+    np.savez(npz, layer1=np.zeros((123, 7), "<f4"), seq=np.zeros((5, 9, 2), ">f8"),
+             maps=np.asfortranarray(np.zeros((4, 3, 2, 2), "<f2")), ints=np.zeros((3, 2), "<c8"))
+    j = json.loads(run("info", "--format", "json", npz).stdout)
+    assert j["path"] == str(npz) and j["format"] == "npz" and j["count"] == 4
+    a = {e["name"]: e for e in j["arrays"]}
+    assert a["layer1"]["shape"] == [123, 7] and a["layer1"]["dtype"] == "float32"
+    assert a["layer1"]["reads_as"] == "samples x features" and a["layer1"]["compressed"] is False
+    assert a["layer1"]["data_bytes"] == 123 * 7 * 4 and a["layer1"]["order"] == "C"
+    assert a["seq"]["big_endian"] is True and a["seq"]["dtype_in_file"] == ">f8" and a["seq"]["reads_as"] == "sequences"
+    assert a["maps"]["order"] == "F" and a["maps"]["reads_as"] == "conv feature maps"
+    assert a["ints"]["dtype"] is None and a["ints"]["dtype_in_file"] == "<c8"
+    assert a["ints"]["reads_as"] == "unsupported dtype"
+    st = write_safetensors(tmp_path / "m.safetensors", {"enc.h": ("BF16", np.zeros((13, 4), np.float32))})
+    j = json.loads(run("info", st, "--format", "json").stdout)
+    assert j["format"] == "safetensors" and j["arrays"][0]["dtype"] == "bfloat16" and "compressed" not in j["arrays"][0]
+    f = write_npy(tmp_path / "-x.npy", np.zeros((17, 5)))
+    j = json.loads(run("info", "--format", "json", "--", f).stdout)
+    assert j["format"] == "npy" and j["arrays"] == [dict(j["arrays"][0], name="", shape=[17, 5])]
+    # the table and the JSON list the same arrays
+    assert run("info", npz).stdout.count("shape (") == 4
+
+
+@pytest.mark.parametrize("args, says", [
+    (("info", "--format"), "needs a value"),
+    (("info", "--format", "xml", "a.npy"), "table or json"),
+    (("info", "-x.npy"), "'--' ends the options"),
+    (("info", "a.npy", "b.npy"), "exactly one FILE"),
+    (("info",), "exactly one FILE"),
+])
+def test_info_usage(args, says):
+    assert_error(run(*args), 2, contains=(says,))
+
+
 @pytest.mark.parametrize("args", [("--help",), ("compare", "--help"), ("-h",)])
 def test_help(args):
     r = run(*args)

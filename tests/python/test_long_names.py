@@ -5,6 +5,8 @@ they could not be opened.  Now they are listed, shortened to their first
 that shown form when no other long name starts alike.
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,12 @@ def test_long_names_listed_and_opened(files, name):
         shown = key[:252] + "..."
         assert any(l.strip().startswith(shown) and "name of %d bytes" % len(key) in l
                    for l in r.stdout.splitlines()), r.stdout
+    # JSON: the shortened name as in the table, name_bytes the whole length
+    j = json.loads(run("info", f, "--format", "json").stdout)
+    assert j["count"] == 4
+    got = sorted((a["name"], a["name_bytes"]) for a in j["arrays"])
+    want = sorted((k[:252] + "..." if len(k) > 255 else k, len(k.encode())) for k in arrays)
+    assert got == want
     # by the whole name: the array itself
     for key in (LONG, TWIN, HUGE):
         got = compare("%s:%s" % (f, key), y, measures="cka")

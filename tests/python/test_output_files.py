@@ -46,6 +46,7 @@ def cmd(data, which, outdir=None):
     base = {
         "measures": ["measures"],
         "info": ["info", str(data / "r0.npy")],
+        "info_json": ["info", str(data / "r0.npy"), "--format", "json"],
         "compare": ["compare", str(data / "r0.npy"), str(data / "r1.npy"), "-m", "cka"],
         "compare_json": ["compare", str(data / "r0.npy"), str(data / "r1.npy"), "-m", "cka", "--format", "json"],
         "matrix": ["matrix", "--manifest", m, "-m", "cka"],
@@ -59,7 +60,7 @@ def errors(stderr):
     return [l for l in stderr.splitlines() if l.startswith("simrep: error: ")]
 
 
-@pytest.mark.parametrize("which", ["measures", "info", "compare", "compare_json", "matrix", "matrix_csv", "validate"])
+@pytest.mark.parametrize("which", ["measures", "info", "info_json", "compare", "compare_json", "matrix", "matrix_csv", "validate"])
 @pytest.mark.parametrize("fault", ["full", "closed"])
 def test_stdout_written_to_the_end(data, which, fault):
     args = cmd(data, which)
