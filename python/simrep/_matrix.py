@@ -346,6 +346,9 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                             ctx.check(st)
                             for c, m in enumerate(of_rows):
                                 _put_pair(out_sim[m], out_dist[m], i, j, results[c], _BY_ID[m][1])
+                                for nm in (names[i], names[j]):  # the layout hint: every measure's
+                                    warn_flags[nm] = warn_flags.get(nm, 0) | (results[c].warnings
+                                                                              & _native.WARN_LAYOUT)
                         finally:
                             for c in range(len(of_rows)):
                                 _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))

@@ -116,7 +116,10 @@ def test_layout(case):
     a, b = make(*layers())
     pairs_other_way = a.shape[1 - ff] == b.shape[1 - ff]
     for call in (lambda: simrep.compare(a, b, ["cka", "cca"], features_first=ff),
-                 lambda: simrep.matrix([a, b], measures=["cka", "cca"], features_first=ff, warn=False)):
+                 lambda: simrep.matrix([a, b], measures=["cka", "cca"], features_first=ff, warn=False),
+                 # a measure of the rows alone: the hint is about the inputs, not the measure
+                 lambda: simrep.compare(a, b, ["rsa"], features_first=ff),
+                 lambda: simrep.matrix([a, b], measures=["rsa"], features_first=ff, warn=False)):
         if a.shape[ff] != b.shape[ff]:  # the sample counts differ
             with pytest.raises(ValueError) as e:
                 call()
