@@ -25,7 +25,8 @@
  * per step t; each measure then reports "per_step" (similarities) and
  * "per_step_distance" lists, and its top-level similarity and distance are
  * the means over the T steps (so a curve's mean, not the measure of the
- * pooled data; procrustes_angular's distance is the mean of the angles).
+ * pooled data; procrustes_angular's distance is the mean of the angles);
+ * CSV adds a column "step" and a row per step after each measure's row.
  * dftcca reads the images themselves (simrep_input_read_maps) in a second
  * pass and adds "grid", "total" and "per_frequency" to its entry.  x and y
  * gain "shape" and "layout" when they are not 2-D.
@@ -432,15 +433,30 @@ static void print_results(const compare_args *a, const input *x, const input *y,
     for (int i = 0; i < nw; i++)
         cli_warning("%s", warn[i]);
     if (a->format == FORMAT_CSV) {
-        printf("measure,similarity,distance%s\n", ex->have_stats ? cli_stats_csv_header() : "");
+        /* --sequence per-step: a last column "step", empty on each measure's
+         * row as before (the curve's mean), then a row per step t (0-based,
+         * JSON's list index) with that step's values and statistics. */
+        printf("measure,similarity,distance%s%s\n", ex->have_stats ? cli_stats_csv_header() : "",
+               ex->nsteps ? ",step" : "");
         for (int i = 0; i < a->nmeasures; i++) {
             if (!has_result(ex, i))
                 continue;
-            printf("%s,%.17g,%.17g", simrep_measure_get_info(res[i].measure)->id, res[i].similarity,
-                   res[i].distance);
+            const char *id = simrep_measure_get_info(res[i].measure)->id;
+            printf("%s,%.17g,%.17g", id, res[i].similarity, res[i].distance);
             if (ex->have_stats)
                 cli_stats_csv_row(&ex->stats[i]);
-            fputc('\n', stdout);
+            fputs(ex->nsteps ? ",\n" : "\n", stdout);
+            if (simrep_measure_get_info(res[i].measure)->family == SIMREP_FAMILY_MAPS)
+                continue; /* dftcca: no curve (JSON has no per_step either) */
+            for (int64_t t = 0; t < ex->nsteps; t++) {
+                const simrep_result *rt = &ex->steps[t * a->nmeasures + i];
+                printf("%s,%.17g,%.17g", id, rt->similarity, rt->distance);
+                if (ex->have_stats) {
+                    const simrep_stats_result none = {0}; /* empty cells */
+                    cli_stats_csv_row(ex->steps_stats ? &ex->steps_stats[t * a->nmeasures + i] : &none);
+                }
+                printf(",%lld\n", (long long)t);
+            }
         }
         return;
     }

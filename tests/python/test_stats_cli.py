@@ -6,11 +6,12 @@ tests/python_pkg/test_stats_calibration.py."""
 
 import json
 import re
+import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import assert_error, run, write_npy
+from conftest import assert_error, run, simrep_bin, write_npy
 
 MEASURES = "cca,cca_r2,svcca,pwcca,cka,cka_debiased,procrustes,procrustes_angular"
 
@@ -111,6 +112,50 @@ def test_units_follow_the_layout(tmp_path):
     assert r.code == 0, r.stderr
     st = json.loads(r.stdout)["statistics"]
     assert st["units"] == 30 and st["unit_rows"] == 1
+
+
+def test_per_step_csv_equals_json(tmp_path):
+    """--sequence per-step --format csv: a last column "step", empty on each
+    measure's row (the curve's mean, its statistics as before), then a row
+    per step with that step's value, interval, null and chance: the same
+    numbers as JSON's per_step, per_step_ci, per_step_se, per_step_null,
+    per_step_adjusted and per_step_chance.  Without statistics the rows
+    carry the per-step values only; a full stdout is an error."""
+    import csv
+    import io
+    r = np.random.default_rng(7)
+    x = r.normal(size=(50, 3, 4)).astype(np.float32)
+    px = write_npy(tmp_path / "x.npy", x)
+    py = write_npy(tmp_path / "y.npy", (x[..., :3] + r.normal(size=(50, 3, 3))).astype(np.float32))
+    args = ("compare", px, py, "--sequence", "per-step", "-m", "cca,cka", "--bootstrap", 15, "--permutations", 9)
+    j = run(*args, "--format", "json").json()["measures"]
+    c = run(*args, "--format", "csv")
+    assert c.code == 0, c.stderr
+    rows = list(csv.DictReader(io.StringIO(c.stdout)))
+    assert list(rows[0]) == ["measure", "similarity", "distance", "ci_low", "ci_high", "se", "null_mean", "null_sd",
+                             "p", "adjusted", "chance", "step"]
+    assert [(w["measure"], w["step"]) for w in rows] == [(m, s) for m in ("cca", "cka") for s in ("", "0", "1", "2")]
+    for w in rows:
+        e = j[w["measure"]]
+        if w["step"] == "":
+            want = [e["similarity"], e["distance"], *e["ci"], e["se"], e["null"]["mean"], e["null"]["sd"],
+                    e["null"]["p"], e["adjusted"], e.get("chance")]
+        else:
+            t = int(w["step"])
+            z = e["per_step_null"][t]
+            want = [e["per_step"][t], e["per_step_distance"][t], *e["per_step_ci"][t], e["per_step_se"][t],
+                    z["mean"], z["sd"], z["p"], e["per_step_adjusted"][t],
+                    e["per_step_chance"][t] if "per_step_chance" in e else None]
+        got = [float(w[k]) if w[k] != "" else None for k in list(w)[1:-1]]
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-15), w
+    assert rows[4]["chance"] != "" and rows[0]["chance"] == ""   # cka has a closed-form chance level, cca not
+    plain = list(csv.DictReader(io.StringIO(run(*args[:7], "--format", "csv").stdout)))
+    assert list(plain[0]) == ["measure", "similarity", "distance", "step"] and len(plain) == 8
+    assert [float(w["similarity"]) for w in plain[1:4]] == pytest.approx(j["cca"]["per_step"], rel=1e-12)
+    with open("/dev/full", "w") as full:
+        f = subprocess.run([str(simrep_bin())] + [str(a) for a in args] + ["--format", "csv"], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    assert f.returncode == 1 and "simrep: error: standard output: " in f.stderr, f.stderr
 
 
 @pytest.mark.parametrize("args, words", [
