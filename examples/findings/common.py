@@ -161,7 +161,8 @@ def save_npz(path, acts):
 def train_one(spec, workdir):
     """Train the network of spec; write nets/<name>.npz (+ checkpoints) and
     nets/<name>.json (accuracies, epochs, seconds).  Returns the json dict.
-    Skips the work when the json exists with the same spec (reruns are cheap)."""
+    Skips the work when the json exists with the same spec (reruns are cheap):
+    the dict returned then carries "reused": True (not written to the json)."""
     torch.set_num_threads(1)
     nets = os.path.join(workdir, "nets")
     os.makedirs(nets, exist_ok=True)
@@ -170,7 +171,7 @@ def train_one(spec, workdir):
         with open(info_path) as f:
             info = json.load(f)
         if info.get("spec") == spec:
-            return info
+            return dict(info, reused=True)
     t0 = time.time()
     xtr, ytr, xev, yev = load_data(spec["dataset"], spec["n_train"], spec["n_eval"])
     if spec["labels"] == "shuffled":

@@ -244,9 +244,14 @@ def compare_lstm(exp, infos, work, outdir):
     # the last step against the classifier output, as a matrix (seed-to-seed distance of the final state)
     last = compare_group_layers("lstm", exp, infos, work, outdir,
                                 args_for=lambda layer: ("--sequence", "last") if layer == "lstm" else ())
+    # the curves of every pair and every network too: report.py's bootstrap over the networks resamples them
     return {"per_step_mean": mean, "per_step_std": std, "pairs": pairs, "matrix": last,
             "to_last_mean": {m: np.mean(to_last[m], axis=0).tolist() for m in MEASURES},
             "to_last_std": {m: np.std(to_last[m], axis=0, ddof=1).tolist() for m in MEASURES},
+            "nets": [s["name"] for s in specs],
+            "per_step_pairs": {"pairs": [[i, j] for i, j in itertools.combinations(range(len(specs)), 2)],
+                               **{m: [list(map(float, c)) for c in curves[m]] for m in MEASURES}},
+            "to_last_nets": {m: [list(map(float, c)) for c in to_last[m]] for m in MEASURES},
             "warnings": _warnings(warns)}
 
 

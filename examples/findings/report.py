@@ -240,18 +240,24 @@ def memorization(r, out, figs, work):
     s.append("")
     for m in M:
         series = []
-        for key, lab, dash in (("generalizing", "gen-gen", False), ("memorizing", "mem-mem", False),
-                               ("generalizing|memorizing", "gen-mem", True)):
+        for key, lab, dash, dx in (("generalizing", "gen-gen", False, -7), ("memorizing", "mem-mem", False, 0),
+                                   ("generalizing|memorizing", "gen-mem", True, 7)):
             part = "between" if "|" in key else "within"
-            series.append({"label": lab, "x": list(range(len(layers))), "dash": dash,
+            cis = [_ci(mem["per_layer"][l]["summary"][m], part, key) for l in layers]
+            series.append({"label": lab, "x": list(range(len(layers))), "dash": dash, "xoff": dx,
                            "y": [mem["per_layer"][l]["summary"][m][part][key] for l in layers],
-                           "err": [mem["per_layer"][l]["summary"][m][part + "_std"][key] for l in layers]})
+                           "lo": [c and c[0] for c in cis], "hi": [c and c[1] for c in cis]})
         name = "memorization_%s.svg" % m
         svgplot.line_plot(os.path.join(out, name), series, "%s distance within and between groups" % MNAME[m],
-                          "layer", "%s distance (mean ± sd over pairs)" % MNAME[m], xcats=layers, ymin=0)
+                          "layer", "%s distance (mean, 95%% interval)" % MNAME[m], xcats=layers, ymin=0)
         figs.append(name)
         s.append("![%s distance by layer](%s)" % (MNAME[m], name))
     s.append("")
+    s.append("Points: the mean distance over the pairs of networks of each kind; error bars: its 95% interval (simrep "
+             "matrix --bootstrap 1000: the networks resampled), the intervals quoted in the summary. Whether two "
+             "bars overlap is not the test: the verdicts rest on the interval of each difference, drawn below.")
+    s.append("")
+    gaps_fig = {}
     # verdicts: 95% intervals of the differences (paired bootstrap over the networks), permutation p-values
     for m in M:
         sms = [mem["per_layer"][l]["summary"][m] for l in layers]
@@ -264,6 +270,7 @@ def memorization(r, out, figs, work):
         gap = [difference(bm[l]["memorizing"] - bm[l]["generalizing"]) for l in layers]
         gaps = ", ".join("%s %s" % (layers[i], _dtext(*gap[i][:2])) for i in range(len(layers)))
         ok = _all([g[2] for g in gap])
+        gaps_fig[m] = (gap, ok)
         s.append("- %s: generalizing nets closer to each other than memorizing nets in every layer: %s "
                  "(mem-mem minus gen-gen with its 95%% interval: %s)."
                  % (MNAME[m], _claim(1, "%s: gen-gen < mem-mem in every layer" % MNAME[m], ok, gaps), gaps))
@@ -306,6 +313,23 @@ def memorization(r, out, figs, work):
                      1, "%s: gen-mem about as far as mem-mem in the last hidden layer" % MNAME[m], about, num),
                      100 * rel, 100 * rc[0], 100 * rc[1]))
     s.append("")
+    word = {True: "holds", False: "does not hold", None: "within noise"}
+    series = [{"label": "%s (claim %s)" % (MNAME[m], word[gaps_fig[m][1]]), "x": list(range(len(layers))),
+               "y": [g[0] for g in gaps_fig[m][0]], "lo": [g[1][0] for g in gaps_fig[m][0]],
+               "hi": [g[1][1] for g in gaps_fig[m][0]], "xoff": -4 + 8 * k} for k, m in enumerate(M)]
+    svgplot.line_plot(os.path.join(out, "memorization_gap.svg"), series, "mem-mem minus gen-gen distance, by layer",
+                      "layer", "difference of mean distances (95% interval)", xcats=layers, R=180,
+                      hlines=[(0.0, "0: no difference")])
+    figs.append("memorization_gap.svg")
+    s.append("![gap by layer](memorization_gap.svg)")
+    s.append("")
+    s.append("The claim 'gen-gen < mem-mem in every layer' as a figure: the difference mem-mem minus gen-gen per layer, "
+             "error bars its 95%% interval (bootstrap over the networks, %d replicates, each group's networks "
+             "resampled: the interval the verdict uses). It holds in a layer whose bar lies above 0, does not hold "
+             "where it lies below 0, and is within noise where it crosses 0. 'The gap grows with depth' compares "
+             "neighbouring layers on the same resampled networks (paired): its intervals are the steps quoted above, "
+             "narrower than the two bars suggest." % BOOT)
+    s.append("")
     s.append("The memorizing networks share one label permutation (the same targets on the training images). That may "
              "be why, by CKA, they are closer to each other than to the generalizing networks in every layer (a "
              "permutation per network was not tried).")
@@ -337,13 +361,31 @@ def width(r, out, figs, work):
              "warning." % (n / int(widths[0][1:]), widths[0][1:], n / int(widths[-1][1:]), widths[-1][1:]))
     s.append("")
     xs = [int(g[1:]) for g in widths]
+    word = {True: "falls", False: "rises", None: "within noise"}
+    # the trend over all widths: slope of the distance against log2(width), each width's networks resampled
+    slopes_of = {m: {l: difference(-width_slope(work, widths, l, m)) for l in layers} for m in M}
     for m in M:
-        series = [{"label": l, "x": xs, "y": [w["widths"][g][l][m] for g in widths]} for l in layers]
+        series = []
+        for k, l in enumerate(layers):
+            cis = [w["widths"][g][l].get(m + "_ci") for g in widths]
+            cis = [c if c and None not in c else None for c in cis]
+            v, c, ok = slopes_of[m][l]
+            series.append({"label": "%s %+.3f [%+.3f, %+.3f] %s" % (l, -v, -c[1], -c[0], word[ok]), "x": xs,
+                           "y": [w["widths"][g][l][m] for g in widths], "xoff": 5 * k - 7.5,
+                           "lo": [c and c[0] for c in cis], "hi": [c and c[1] for c in cis]})
         name = "width_%s.svg" % m
-        svgplot.line_plot(os.path.join(out, name), series, "%s distance within a group, by width" % MNAME[m],
-                          "width (units per hidden layer)", "%s distance" % MNAME[m], logx=True, ymin=0)
+        svgplot.line_plot(os.path.join(out, name), series, "%s distance within a group, by width (legend: slope per doubling, 95%% interval)" % MNAME[m],
+                          "width (units per hidden layer)", "%s distance (mean, 95%% interval)" % MNAME[m], logx=True,
+                          ymin=0, width=720, R=290)
         figs.append(name)
         s.append("![%s by width](%s)" % (MNAME[m], name))
+    s.append("")
+    s.append("Points: the mean distance between the networks of one width; error bars: its 95%% interval (simrep "
+             "matrix --bootstrap 1000, the networks resampled), as in the summary. The verdict is on the trend: "
+             "the legend gives each layer's least-squares slope per doubling of the width with its 95%% interval "
+             "(bootstrap over the networks, %d replicates, each width's networks resampled) and the verdict it "
+             "gives: falls (the claim holds) when the interval is below 0, rises (does not hold) when above 0, "
+             "within noise when it contains 0." % BOOT)
     s.append("")
     for m in M:
         def val(g, l):
@@ -353,8 +395,7 @@ def width(r, out, figs, work):
             c = w["widths"][g][l].get(m + "_ci")
             return c if c and None not in c else None
 
-        # the trend over all widths: slope of the distance against log2(width), each width's networks resampled
-        slopes = {l: difference(-width_slope(work, widths, l, m)) for l in layers}
+        slopes = slopes_of[m]
         for l in layers:
             v, c, ok = slopes[l]
             _claim(2, "%s %s: within-group distance falls with width" % (MNAME[m], l), ok,
@@ -493,6 +534,37 @@ def dynamics(r, out, figs):
     return s
 
 
+def lstm_intervals(ls, seed=0):
+    """The LSTM curves' bootstrap over the networks, from the per-pair and
+    per-network curves compare.py keeps: ({measure: (T, boot + 1) seed-vs-seed
+    mean over the resampled networks' pairs}, {measure: (T, boot + 1) mean
+    step-vs-last curve of the resampled networks}); row 0 of each is the
+    observed mean.  None without those curves (an older results.json)."""
+    if "to_last_nets" not in ls:
+        return None
+    k = len(ls["nets"])
+    R = resample(["lstm"] * k, seed)
+    pairs = ls["per_step_pairs"]["pairs"]
+    seed_vs_seed, to_last = {}, {}
+    for m in M:
+        C = np.array(ls["per_step_pairs"][m])                  # (pairs, T)
+        rows = []
+        for t in range(C.shape[1]):
+            D = np.zeros((k, k))
+            for (i, j), v in zip(pairs, C[:, t]):
+                D[i, j] = D[j, i] = v
+            rows.append(group_means(D, ["lstm"] * k, R)["lstm"])
+        seed_vs_seed[m] = np.array(rows)
+        to_last[m] = np.array(ls["to_last_nets"][m])[R].mean(axis=1).T   # (T, boot + 1)
+    return seed_vs_seed, to_last
+
+
+def _pct(rows):
+    """(lo, hi) lists: the 95% percentile interval of each row's replicates (columns 1:)."""
+    q = [np.nanpercentile(r[1:], [(100 - LEVEL) / 2, (100 + LEVEL) / 2]) for r in rows]
+    return [float(a) for a, _ in q], [float(b) for _, b in q]
+
+
 def cnn_lstm(r, out, figs):
     s = ["## 5. A small CNN and an LSTM", ""]
     c = r["cnn"]
@@ -522,21 +594,31 @@ def cnn_lstm(r, out, figs):
     s.append("**LSTM** (32 units) reading each 14 x 14 image row by row, one row per time step, classifying "
              "from the last step (%d seeds, held-out accuracy %.3f). `simrep compare --sequence per-step` gives, "
              "for each pair of seeds, the distance of the hidden states at each of the %d steps (n = %d held-out "
-             "images per step); mean ± sd over the %d pairs:"
+             "images per step); the mean over the %d pairs:"
              % (n_lstm, acc, T, ls["matrix"]["per_layer"]["lstm"]["n"], ls["pairs"]))
     s.append("")
-    series = [{"label": "%s, seed vs seed" % MNAME[m], "x": list(range(1, T + 1)), "y": ls["per_step_mean"][m],
-               "err": ls["per_step_std"][m]} for m in M]
-    series += [{"label": "%s, step vs last" % MNAME[m], "x": list(range(1, T + 1)), "y": ls["to_last_mean"][m],
-                "err": ls["to_last_std"][m], "dash": True, "colour": svgplot.COLOURS[k]} for k, m in enumerate(M)]
+    THR = 0.2
+    boot = lstm_intervals(ls)
+    series = []
+    for k, m in enumerate(M):
+        for curve, reps, lab, dash in (("per_step_mean", 0, "seed vs seed", False),
+                                       ("to_last_mean", 1, "step vs last", True)):
+            e = {"err": ls[curve.replace("mean", "std")][m]} if boot is None else \
+                dict(zip(("lo", "hi"), _pct(boot[reps][m])))
+            series.append(dict(e, label="%s, %s" % (MNAME[m], lab), x=list(range(1, T + 1)), y=ls[curve][m],
+                               dash=dash, colour=svgplot.COLOURS[k], xoff=2 if dash else -2))
     svgplot.line_plot(os.path.join(out, "lstm_per_step.svg"), series, "LSTM hidden state along the sequence",
-                      "time step (image row)", "distance", ymin=0, width=640, R=200)
+                      "time step (image row)", "distance (mean, 95% interval)" if boot else "distance",
+                      ymin=0, width=640, R=200, hlines=[(THR, "claim: step vs last > %.1f" % THR)])
     figs.append("lstm_per_step.svg")
     s.append("![per step](lstm_per_step.svg)")
     s.append("")
-    s.append("Dashed: Morcos et al.'s view of a sequence, the hidden state at step t against the hidden state at the "
-             "last step of the same network (`simrep.compare` on the (n, 32) slices; mean ± sd over the %d networks)."
-             % n_lstm)
+    bars = ("95%% interval (bootstrap over the %d networks, %d replicates; with so few networks a coarse one)"
+            % (n_lstm, BOOT)) if boot else "± sd"
+    s.append("Solid: seed vs seed, the mean over the pairs of networks. Dashed: Morcos et al.'s view of a sequence, "
+             "the hidden state at step t against the hidden state at the last step of the same network "
+             "(`simrep.compare` on the (n, 32) slices), the mean over the %d networks. Error bars: %s. Dotted: the "
+             "threshold of the claim below." % (n_lstm, bars))
     s.append("")
     s.append("| step | " + " | ".join(str(t) for t in range(1, T + 1)) + " |")
     s.append("|---|" + "---|" * T)
@@ -551,13 +633,17 @@ def cnn_lstm(r, out, figs):
              "map; the states diverge as the networks read more of the image."
              % (p[0], p[-1], T, max(p), int(np.argmax(p)) + 1))
     mid = T // 2 - 1
-    ok = q[mid] > 0.2
+    if boot is None:
+        ok, num = q[mid] > THR, "%.3f at step %d" % (q[mid], mid + 1)
+    else:   # holds when the interval of the mid-sequence distance minus the threshold is above 0
+        _, c, ok = difference(boot[1]["pwcca"][mid] - THR)
+        num = "%.3f [%.3f, %.3f] at step %d" % (q[mid], c[0] + THR, c[1] + THR, mid + 1)
     s.append("- Within a network the hidden state keeps changing along the sequence: PWCCA distance to the last "
-             "step %.3f at step 1, %.3f at step %d, %.3f at step %d (Morcos et al. §4: the hidden state is highly "
+             "step %.3f at step 1, %s, %.3f at step %d (Morcos et al. §4: the hidden state is highly "
              "variable over a sequence, even up to linear transforms): %s."
-             % (q[0], q[mid], mid + 1, q[-2], T - 1, _claim(5, "LSTM: the hidden state varies along the sequence "
-                                                                "(PWCCA distance to the last step > 0.2 mid-sequence)",
-                                                            ok, "%.3f at step %d" % (q[mid], mid + 1))))
+             % (q[0], num, q[-2], T - 1, _claim(5, "LSTM: the hidden state varies along the sequence "
+                                                   "(PWCCA distance to the last step > %.1f mid-sequence)" % THR,
+                                                ok, num)))
     s.append("")
     s.append("Not done at this scale: a memorizing CNN or LSTM group (memorizing 2,000 shuffled labels takes a small "
              "CNN over 100 epochs, about 90 s per network here, beyond the 10-minute budget), so finding 1 is "
@@ -586,6 +672,19 @@ def warnings_section(r):
     return s
 
 
+def networks_line(n):
+    """The method section's line saying how many networks this run trained
+    and how many it took from the work directory's cache (train.py skips a
+    network whose json holds the same spec)."""
+    total = n["trained"] + n["reused"]
+    if not n["reused"]:
+        return "Networks: all %d trained in this run." % total
+    return ("Networks: %d of %d trained in this run, %d reused from the work directory's cache (nets/ of an earlier "
+            "run: a network whose json holds the same spec is not retrained, so its activations and training "
+            "numbers are that run's); every comparison below was computed in this run."
+            % (n["trained"], total, n["reused"]))
+
+
 def write(work, out):
     with open(os.path.join(work, "results.json")) as f:
         r = json.load(f)
@@ -606,6 +705,8 @@ def write(work, out):
          "training images. Comparisons of many networks are `simrep matrix` runs (one per experiment and layer; "
          "manifests and every figure under the work directory's matrices/). Measures: PWCCA (Morcos et al. 2018) "
          "and linear CKA (Kornblith et al. 2019), as distances (1 - similarity)." % r["config"], ""]
+    if "networks" in r:
+        s += [networks_line(r["networks"]), ""]
     intro_len = len(s)
     del SUMMARY[:]
     s += memorization(r, out, figs, work)
@@ -629,8 +730,11 @@ def write(work, out):
                "(%d replicates; the networks of each group resampled, the same resampled networks for every "
                "quantity they enter, e.g. both layers of a depth comparison); the clustering claim rests on the "
                "permutation p-value (simrep matrix --permutations 999: the networks relabelled) and the nearest "
-               "neighbours. The intervals shown next to single means are simrep matrix --bootstrap 1000's. Claims "
-               "about single networks (finding 4, the LSTM) have no interval." % BOOT, "",
+               "neighbours. The intervals shown next to single means are simrep matrix --bootstrap 1000's. The "
+               "training-dynamics claim (finding 4: each network against its own checkpoints) has no interval. "
+               "The figures' error bars are these intervals (each caption says which), and the verdicts' own "
+               "intervals are drawn where a figure shows the quantity a verdict is about (the gap of finding 1, "
+               "the LSTM's distance to the last step) or given in its legend (the width slopes)." % BOOT, "",
                "| finding | claim | verdict | numbers |", "|---|---|---|---|"]
     summary += ["| %d | %s | %s | %s |" % (f, c, {True: "holds", False: "**does not hold**", None: "*within noise*"}[ok],
                                           n) for f, c, ok, n in SUMMARY]

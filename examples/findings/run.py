@@ -8,7 +8,9 @@ train.py (networks -> WORK/nets/*.npz activations on held-out images),
 compare.py (simrep matrix per experiment and layer -> WORK/results.json and
 WORK/matrices/), report.py (results.json -> report.md + SVG).  This script
 chains them, times each stage, records the machine's load average (the
-development machine is shared; a loaded machine stretches the wall time),
+development machine is shared; a loaded machine stretches the wall time)
+and how many networks it trained and how many it found in WORK/nets
+(stderr, and the report's method section),
 and with --demo-data writes the bundle `make demo` reads: the
 generalizing/memorizing networks of finding 1, the first demo_samples
 held-out images (>= 10 x the widest layer, so simrep's sample-size
@@ -60,6 +62,16 @@ def write_demo_data(config, work, dest):
     return layers, n
 
 
+def train_stage(config, work, jobs):
+    """Train (or find in work/nets) every network of config; says on stderr
+    how many were trained and how many reused, and returns (trained, reused)."""
+    infos = train.train_all(config, work, jobs, log=lambda s: print(s, flush=True))
+    trained, reused = train.count(infos)
+    print("findings: %d networks trained, %d reused from %s/nets (same spec: not retrained)"
+          % (trained, reused, work), file=sys.stderr, flush=True)
+    return trained, reused
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="full", choices=sorted(experiments.CONFIGS))
@@ -71,7 +83,7 @@ def main():
     a = ap.parse_args()
     load0, t0 = os.getloadavg(), time.time()
     print("findings: training (%s, %d processes) into %s/nets" % (a.config, a.jobs, a.work), flush=True)
-    train.train_all(a.config, a.work, a.jobs, log=lambda s: print(s, flush=True))
+    trained, reused = train_stage(a.config, a.work, a.jobs)
     t1 = time.time()
     print("findings: comparing with %s matrix" % compare.SIMREP, flush=True)
     res = compare.compare_all(a.config, a.work, os.path.join(a.work, "matrices"),
@@ -81,6 +93,7 @@ def main():
     res["timing"] = ("Training %.0f s, comparisons %.0f s (wall clock) on %d cores; load average %.1f at the start "
                      "and %.1f at the end (the machine is shared)." % (t1 - t0, t2 - t1, os.cpu_count(), load0[0],
                                                                        load1[0]))
+    res["networks"] = {"trained": trained, "reused": reused}
     with open(os.path.join(a.work, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     if not a.no_report:

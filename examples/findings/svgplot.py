@@ -4,8 +4,10 @@ Design.  The report's own figures are curves: distance against layer,
 width, time step or training step.  simrep matrix draws the matrix
 figures (heatmaps, MDS, group bars, training lines); these complete them
 with one function, line_plot(), writing a self-contained SVG: axes with
-"nice" ticks, optional log2 x axis, categorical x labels, error bars and a
-legend.  matplotlib was rejected to keep the pipeline on numpy + torch
+"nice" ticks, optional log2 x axis, categorical x labels, error bars
+(symmetric, or an interval's own ends: the report's bars are the 95%
+intervals its verdicts rest on), reference lines (0 for a difference, a
+claim's threshold) and a legend.  matplotlib was rejected to keep the pipeline on numpy + torch
 (and because its SVGs change byte-wise between versions, which makes the
 committed report noisy in git).
 """
@@ -30,20 +32,37 @@ def _ticks(lo, hi, count=5):
     return ticks
 
 
-def line_plot(path, series, title, xlabel, ylabel, xcats=None, logx=False, ymin=None, width=560, height=340, R=150):
-    """series: [{"label", "x": [...], "y": [...], "err": [...] (optional), "dash": bool}].
-    xcats: category names for x = 0, 1, ... (x values are then indices)."""
+def _bars(s):
+    """[(low, high) or None] per point of a series: its "lo"/"hi" lists (an
+    interval's ends), else y -+ "err", else None."""
+    if s.get("lo") is not None:
+        return [None if lo is None or hi is None else (lo, hi) for lo, hi in zip(s["lo"], s["hi"])]
+    return [(y - e, y + e) if e else None for y, e in zip(s["y"], s.get("err") or [0] * len(s["y"]))]
+
+
+def line_plot(path, series, title, xlabel, ylabel, xcats=None, logx=False, ymin=None, width=560, height=340, R=150,
+              hlines=()):
+    """series: [{"label", "x": [...], "y": [...], "dash": bool, "colour",
+    "err": [...] (bars y -+ err) or "lo": [...], "hi": [...] (bars from lo
+    to hi), "xoff": pixels (moves the series' points and bars sideways, so
+    the bars of series at the same x do not hide each other)}].
+    xcats: category names for x = 0, 1, ... (x values are then indices).
+    hlines: [(y, label)]: dotted grey reference lines, labelled in the legend."""
     L, T, B = 62, 34, 48
     pw, ph = width - L - R, height - T - B
     xs = [x for s in series for x in s["x"]]
-    ys = [y + e for s in series for y, e in zip(s["y"], s.get("err") or [0] * len(s["y"]))]
-    ys += [y - e for s in series for y, e in zip(s["y"], s.get("err") or [0] * len(s["y"]))]
+    ys = [v for s in series for y, b in zip(s["y"], _bars(s)) for v in ((y,) if b is None else (y, b[0], b[1]))]
+    ys += [y for y, _ in hlines]
     fx = (lambda v: math.log2(v)) if logx else (lambda v: v)
     x0, x1 = min(fx(x) for x in xs), max(fx(x) for x in xs)
     if xcats is not None:
         x0, x1 = -0.3, len(xcats) - 0.7
     if x1 == x0:
         x1 = x0 + 1
+    pad = max([abs(s.get("xoff", 0)) for s in series] + [0])
+    if pad and xcats is None:     # room for the points moved sideways at the ends
+        d = (x1 - x0) * (pad + 6) / pw
+        x0, x1 = x0 - d, x1 + d
     yt = _ticks(min(ys) if ymin is None else ymin, max(ys))
     y0, y1 = yt[0], yt[-1]
 
@@ -79,17 +98,28 @@ def line_plot(path, series, title, xlabel, ylabel, xcats=None, logx=False, ymin=
     o.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (L + pw / 2, height - 10, escape(xlabel)))
     o.append('<text transform="translate(16,%.1f) rotate(-90)" text-anchor="middle">%s</text>'
              % (T + ph / 2, escape(ylabel)))
+    for k, (y, lab) in enumerate(hlines):
+        o.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#555" stroke-dasharray="2,3"/>'
+                 % (L, L + pw, Y(y), Y(y)))
+        ly = T + 10 + 18 * (len(series) + k)
+        o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#555" stroke-dasharray="2,3"/>'
+                 % (L + pw + 10, L + pw + 30, ly, ly))
+        o.append('<text x="%d" y="%d">%s</text>' % (L + pw + 35, ly + 4, escape(lab)))
     for k, s in enumerate(series):
         c = s.get("colour") or COLOURS[k % len(COLOURS)]
-        pts = [(X(x), Y(y)) for x, y in zip(s["x"], s["y"]) if not (logx and x <= 0)]
+        dx = s.get("xoff", 0)
+        pts = [(X(x) + dx, Y(y)) for x, y in zip(s["x"], s["y"]) if not (logx and x <= 0)]
         dash = ' stroke-dasharray="5,3"' if s.get("dash") else ""
         o.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>'
                  % (c, dash, " ".join("%.1f,%.1f" % p for p in pts)))
         for (px, py) in pts:
             o.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (px, py, c))
-        for x, y, e in zip(s["x"], s["y"], s.get("err") or []):
-            if e:
-                o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>' % (X(x), X(x), Y(y - e), Y(y + e), c))
+        for x, b in zip(s["x"], _bars(s)):
+            if b is not None and not (logx and x <= 0):
+                bx = X(x) + dx
+                o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>' % (bx, bx, Y(b[0]), Y(b[1]), c))
+                for v in b:   # caps: the interval's ends
+                    o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>' % (bx - 3, bx + 3, Y(v), Y(v), c))
         ly = T + 10 + 18 * k
         o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>'
                  % (L + pw + 10, L + pw + 30, ly, ly, c, dash))

@@ -36,7 +36,8 @@ def _worker(spec, work):
 
 
 def train_all(config, work, jobs=2, log=print):
-    """Train every network of config into work/nets; returns {name: info}."""
+    """Train every network of config into work/nets; returns {name: info}
+    (info["reused"] is True for a network found in work/nets, see count)."""
     return train_specs(experiments.all_specs(experiments.plan(config)), work, jobs, log)
 
 
@@ -51,10 +52,18 @@ def train_specs(specs, work, jobs=2, log=print):
         for f in concurrent.futures.as_completed(futures):
             info = f.result()
             infos[futures[f]] = info
-            log("  [%3d/%d %5.0fs] %-44s train %.3f  held-out %.3f  %3d epochs  %5.1fs"
+            log("  [%3d/%d %5.0fs] %-44s train %.3f  held-out %.3f  %3d epochs  %5.1fs%s"
                 % (len(infos), len(specs), time.time() - t0, futures[f], info["train_acc"], info["eval_acc"],
-                   info["epochs"], info["seconds"]))
+                   info["epochs"], info["seconds"], "  (reused)" if info.get("reused") else ""))
     return infos
+
+
+def count(infos):
+    """(trained, reused): how many networks of a train_specs result were
+    trained in this run and how many were found in work/nets with the same
+    spec (their activations are the cached run's)."""
+    reused = sum(1 for i in infos.values() if i.get("reused"))
+    return len(infos) - reused, reused
 
 
 def main():

@@ -223,3 +223,72 @@ def test_verdict_rule_paired_and_opposite_direction():
     assert report.difference(g["between"] - g["within"])[2] is False
     p_greater, p_less = report.permutation_p(D, groups)
     assert p_greater > 0.9 and p_less < 0.05
+
+
+def test_trained_and_reused_networks_are_counted(run, tmp_path, capsys):
+    # run.py says how many networks it trained and how many it took from WORK/nets (train.py skips a network
+    # whose json holds the same spec); the report's method section says it too
+    import importlib
+    import shutil
+    work, infos, _ = run
+    n = len(infos)
+    assert train.count(infos) == (n, 0)            # the fixture trained into a fresh directory
+    findings_run = importlib.import_module("run")
+    copy = str(tmp_path / "work")
+    shutil.copytree(os.path.join(work, "nets"), os.path.join(copy, "nets"))
+    one = sorted(infos)[0]
+    os.remove(os.path.join(copy, "nets", one + ".json"))   # this one is trained again, the others reused
+    capsys.readouterr()
+    assert findings_run.train_stage("ci", copy, 2) == (1, n - 1)
+    assert "findings: 1 networks trained, %d reused from %s/nets" % (n - 1, copy) in capsys.readouterr().err
+    assert findings_run.train_stage("ci", copy, 2) == (0, n)
+    report = _report()
+    assert report.networks_line({"trained": n, "reused": 0}) == "Networks: all %d trained in this run." % n
+    line = report.networks_line({"trained": 0, "reused": n})
+    assert line.startswith("Networks: 0 of %d trained in this run, %d reused from the work directory's cache" % (n, n))
+
+
+def test_figures_error_bars_are_the_verdicts_intervals(run, tmp_path, monkeypatch):
+    # every error bar the report draws is an interval its text states: the gap figure's bars are the
+    # verdict's interval of mem-mem minus gen-gen, the means' bars and the width bars simrep matrix
+    # --bootstrap's intervals, the width legend the slope interval the verdict rests on
+    import json
+    import xml.etree.ElementTree as ET
+    work, infos, res = run
+    report = _report()
+    drawn, real = {}, report.svgplot.line_plot
+
+    def spy(path, series, *a, **k):
+        drawn[os.path.basename(path)] = series
+        return real(path, series, *a, **k)
+
+    monkeypatch.setattr(report.svgplot, "line_plot", spy)
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(dict(res, networks={"trained": len(infos), "reused": 0}), f)
+    report.write(work, str(tmp_path))
+    assert "Networks: all %d trained in this run." % len(infos) in (tmp_path / "report.md").read_text()
+    layers = res["memorization"]["layers"]
+    for m, s in zip(report.M, drawn["memorization_gap.svg"]):
+        bm = report.experiment_means(work, "memorization", layers, m)
+        for i, l in enumerate(layers):
+            v, (lo, hi), _ = report.difference(bm[l]["memorizing"] - bm[l]["generalizing"])
+            assert (s["y"][i], s["lo"][i], s["hi"][i]) == pytest.approx((v, lo, hi), abs=1e-12)
+            assert s["lo"][i] > 0                      # holds on this run: the bar is above the 0 line
+        assert s["label"].endswith("(claim holds)")
+        means = drawn["memorization_%s.svg" % m]
+        for i, l in enumerate(layers):
+            sm = res["memorization"]["per_layer"][l]["summary"][m]
+            assert [means[0]["lo"][i], means[0]["hi"][i]] == sm["within_ci"]["generalizing"]
+            assert [means[2]["lo"][i], means[2]["hi"][i]] == sm["between_ci"]["generalizing|memorizing"]
+        widths = sorted(res["width"]["widths"], key=lambda g: int(g[1:]))
+        for s, l in zip(drawn["width_%s.svg" % m], layers):
+            assert [[a, b] for a, b in zip(s["lo"], s["hi"])] == [res["width"]["widths"][g][l][m + "_ci"] for g in widths]
+            v, c, ok = report.difference(-report.width_slope(work, widths, l, m))
+            assert s["label"] == "%s %+.3f [%+.3f, %+.3f] %s" % (l, -v, -c[1], -c[0],
+                                                               {True: "falls", False: "rises", None: "within noise"}[ok])
+    # the SVG itself: a bar (and its two caps) per point, and the dotted 0 line
+    svg = ET.parse(str(tmp_path / "memorization_gap.svg")).getroot()
+    lines = [e for e in svg.iter() if e.tag.split("}")[-1] == "line"]
+    assert len([e for e in lines if e.get("stroke-dasharray") == "2,3"]) == 2   # in the plot and in the legend
+    bars = [e for e in lines if e.get("x1") == e.get("x2") and e.get("stroke") in report.svgplot.COLOURS]
+    assert len(bars) == 2 * len(layers)
