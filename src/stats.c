@@ -68,9 +68,11 @@
 #include "linalg.h"
 #include "measures.h"
 #include "moments.h"
+#include "tiles.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,8 @@
  * per worker, at most 16 (the product is memory-bound beyond). */
 #define BATCH_BYTES (64.0 * 1024 * 1024)
 #define BATCH_MAX 16
+/* Tasks a read's bucket updates are split into (run on the BLAS threads). */
+#define FOLD_TASKS 16
 
 /* Random streams: every choice is a function of (seed, stream, index). */
 enum { STREAM_BUCKET = 1, STREAM_BOOT = 2, STREAM_PERM = 3, STREAM_GROUP = 4, STREAM_GBOOT = 5 };
@@ -333,9 +337,17 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
             memcpy(s->us, o.unit_starts, ((size_t)units + 1) * sizeof(int64_t));
     }
     s->o.unit_starts = NULL; /* not kept: the copy is s->us */
-    if (ok && G > 0)
-        ok = (s->bk = simrep__calloc_array(ctx, (size_t)L * (size_t)G, sizeof(double), "bootstrap buckets")) &&
+    if (ok && G > 0) {
+        /* G L doubles (64 MiB at 128 + 128 features): huge pages where the
+         * kernel gives them, else its 4 KiB first touches cost a sixth of
+         * the pass on a virtual machine (measured, 16k page faults). */
+        ok = (s->bk = simrep__alloc_array(ctx, (size_t)L * (size_t)G, sizeof(double), "bootstrap buckets")) &&
              (s->cnt = simrep__calloc_array(ctx, (size_t)G + 1, sizeof(int64_t), "bootstrap buckets"));
+        if (s->bk) {
+            simrep__advise_huge(s->bk, (size_t)L * (size_t)G * sizeof(double));
+            memset(s->bk, 0, (size_t)L * (size_t)G * sizeof(double));
+        }
+    }
     if (ok && S > 0)
         ok = (s->P = simrep__calloc_array(ctx, (size_t)(S * s->pa) * (size_t)(S * s->qa), sizeof(double),
                                           "permutation blocks")) &&
@@ -489,10 +501,55 @@ static int64_t bucket_of(const simrep_stats *s, int64_t unit)
     return (int64_t)uniform(&st, (uint64_t)s->G);
 }
 
+/* Buckets [g0, g1) of a read sorted by bucket (s->zb, s->cnt) folded into
+ * their columns; a3: 3 doubles per row of the read, scratch. */
+typedef struct fold_task {
+    simrep_stats *s;
+    double *a3;
+    int64_t g0, g1;
+} fold_task;
+
+static simrep_status fold_task_run(simrep_ctx *ctx, void *arg)
+{
+    const fold_task *t = arg;
+    simrep_stats *s = t->s;
+    const int64_t d = s->d, w = d + 2;
+    const bucket_offsets bo = offsets(d);
+    const int64_t *cnt = s->cnt;
+    simrep_status st = SIMREP_OK;
+    for (int64_t g = t->g0; g < t->g1 && st == SIMREP_OK; g++) {
+        const int64_t k = cnt[g + 1] - cnt[g];
+        if (k == 0)
+            continue;
+        double *col = s->bk + g * s->L, *a3 = t->a3 + 3 * cnt[g];
+        const double *v = s->zb + cnt[g] * w;
+        /* C += Vᵀ V: the row-major k x d rows (ld w) are the column-major
+         * d x k matrix, read in place by DSYRK. */
+        st = simrep__syrk(ctx, 'N', d, k, 1.0, v, w, 1.0, col + bo.C, d);
+        /* [Wx Wy s] += Vᵀ [ax ay 1] (d x 3, contiguous in the column). */
+        for (int64_t i = 0; i < k; i++) {
+            a3[i] = v[i * w + d];
+            a3[k + i] = v[i * w + d + 1];
+            a3[2 * k + i] = 1.0;
+        }
+        if (st == SIMREP_OK)
+            st = simrep__gemm(ctx, 'N', 'N', d, 3, k, 1.0, v, w, a3, k, 1.0, col + bo.Wx, d);
+        for (int64_t i = 0; i < k && st == SIMREP_OK; i++) {
+            const double *r = v + i * w, ax = r[d], ay = r[d + 1];
+            col[bo.aa] += ax * ax;
+            col[bo.aa + 1] += ax * ay;
+            col[bo.aa + 2] += ay * ay;
+            col[bo.a] += ax;
+            col[bo.a + 1] += ay;
+            col[bo.n] += 1;
+        }
+    }
+    return st;
+}
+
 static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows)
 {
-    const int64_t d = s->d, w = d + 2, G = s->G;
-    const bucket_offsets bo = offsets(d);
+    const int64_t w = s->d + 2, G = s->G;
     int64_t *cnt = s->cnt;
     memset(cnt, 0, (size_t)(G + 1) * sizeof *cnt);
     /* Counting sort of the rows by bucket (units are whole in a read). */
@@ -521,34 +578,20 @@ static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows
     double *a3 = simrep__alloc_array(ctx, 3 * (size_t)(rows > 0 ? rows : 1), sizeof(double), "bootstrap buckets");
     if (!a3)
         return SIMREP_E_NOMEM;
-    simrep_status st = SIMREP_OK;
-    for (int64_t g = 0; g < G && st == SIMREP_OK; g++) {
-        const int64_t k = cnt[g + 1] - cnt[g];
-        if (k == 0)
-            continue;
-        double *col = s->bk + g * s->L;
-        const double *v = s->zb + cnt[g] * w;
-        /* C += Vᵀ V: the row-major k x d rows (ld w) are the column-major
-         * d x k matrix, read in place by DSYRK. */
-        st = simrep__syrk(ctx, 'N', d, k, 1.0, v, w, 1.0, col + bo.C, d);
-        /* [Wx Wy s] += Vᵀ [ax ay 1] (d x 3, contiguous in the column). */
-        for (int64_t i = 0; i < k; i++) {
-            a3[i] = v[i * w + d];
-            a3[k + i] = v[i * w + d + 1];
-            a3[2 * k + i] = 1.0;
-        }
-        if (st == SIMREP_OK)
-            st = simrep__gemm(ctx, 'N', 'N', d, 3, k, 1.0, v, w, a3, k, 1.0, col + bo.Wx, d);
-        for (int64_t i = 0; i < k && st == SIMREP_OK; i++) {
-            const double *r = v + i * w, ax = r[d], ay = r[d + 1];
-            col[bo.aa] += ax * ax;
-            col[bo.aa + 1] += ax * ay;
-            col[bo.aa + 2] += ay * ay;
-            col[bo.a] += ax;
-            col[bo.a + 1] += ay;
-            col[bo.n] += 1;
-        }
+    /* The buckets' updates are independent: FOLD_TASKS tasks of adjacent
+     * buckets, run side by side on one BLAS thread each (tasks.c).  Each
+     * bucket's sums are made by one task alone, in the same order whatever
+     * the threads, so the bits do not depend on the thread count; a small
+     * DSYRK per bucket (about rows / G rows) threads poorly in OpenBLAS
+     * (its threads spun in sched_yield for half the pass). */
+    fold_task tasks[FOLD_TASKS];
+    void *args[FOLD_TASKS];
+    const int nt = G < FOLD_TASKS ? (int)G : FOLD_TASKS;
+    for (int t = 0; t < nt; t++) {
+        tasks[t] = (fold_task){s, a3, G * t / nt, G * (t + 1) / nt};
+        args[t] = &tasks[t];
     }
+    simrep_status st = simrep__run_tasks(ctx, nt, fold_task_run, args);
     simrep__free(ctx, a3);
     return st;
 }
@@ -624,6 +667,9 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
         }
         if (!s->z || (s->G > 0 && !s->zb) || (s->S > 0 && !s->yr))
             return SIMREP_E_NOMEM;
+        simrep__advise_huge(s->z, cap * (size_t)w * sizeof(double));
+        if (s->zb)
+            simrep__advise_huge(s->zb, cap * (size_t)w * sizeof(double));
     }
     st = load_rows(ctx, s, x, y);
     if (st == SIMREP_OK && s->G > 0)
@@ -1233,12 +1279,82 @@ static void fail_job(job *jb, simrep_ctx *ctx, simrep_status st)
     pthread_mutex_unlock(&jb->lock);
 }
 
+/*
+ * A worker's allocator: malloc and free, except that blocks of at least
+ * CACHE_MIN bytes are kept when freed (up to CACHE_BYTES, the oldest let go
+ * first) and handed back to an allocation of the same size.  Every
+ * resample allocates the same work arrays; at 512 + 512 features they are
+ * megabytes each, which glibc maps and unmaps every time, and the 8,500
+ * first touches of their pages per resample cost 18% of it on a virtual
+ * machine (measured with perf stat).  Per worker (a context's allocator is
+ * called from its thread only), emptied when the worker ends.
+ */
+#define CACHE_SLOTS 64
+#define CACHE_MIN ((size_t)64 * 1024)
+#define CACHE_BYTES ((size_t)64 * 1024 * 1024)
+
+typedef struct block_cache {
+    int count;
+    size_t bytes;
+    size_t *block[CACHE_SLOTS]; /* block[i][0] = its size; the caller's memory at block[i] + 2 */
+} block_cache;
+
+static void *cache_malloc(void *user, size_t size)
+{
+    block_cache *c = user;
+    for (int i = c->count - 1; i >= 0; i--)
+        if (c->block[i][0] == size) {
+            size_t *h = c->block[i];
+            memmove(&c->block[i], &c->block[i + 1], (size_t)(c->count - 1 - i) * sizeof h);
+            c->count--;
+            c->bytes -= size;
+            return h + 2;
+        }
+    if (size > SIZE_MAX - 2 * sizeof(size_t))
+        return NULL;
+    size_t *h = malloc(size + 2 * sizeof(size_t)); /* keeps malloc's 16-byte alignment */
+    if (!h)
+        return NULL;
+    h[0] = size;
+    return h + 2;
+}
+
+static void cache_free(void *user, void *ptr)
+{
+    block_cache *c = user;
+    if (!ptr)
+        return;
+    size_t *h = (size_t *)ptr - 2;
+    if (h[0] < CACHE_MIN || h[0] > CACHE_BYTES) {
+        free(h);
+        return;
+    }
+    while (c->count > 0 && (c->count == CACHE_SLOTS || c->bytes + h[0] > CACHE_BYTES)) {
+        c->bytes -= c->block[0][0];
+        free(c->block[0]);
+        memmove(&c->block[0], &c->block[1], (size_t)(c->count - 1) * sizeof h);
+        c->count--;
+    }
+    c->block[c->count++] = h;
+    c->bytes += h[0];
+}
+
+static void cache_empty(block_cache *c)
+{
+    for (int i = 0; i < c->count; i++)
+        free(c->block[i]);
+    c->count = 0;
+    c->bytes = 0;
+}
+
 /* One worker: takes tasks until none is left.  report: the calling
  * thread's context for progress, NULL in the other workers. */
 static void run_worker(job *jb, simrep_ctx *report)
 {
     const simrep_stats *s0 = jb->s[0]; /* sizes and options: the same in every view */
-    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    block_cache cache = {0};
+    const simrep_allocator keep = {cache_malloc, cache_free, &cache};
+    simrep_ctx *ctx = simrep_ctx_new(&keep);
     simrep_ctx_set_cancel(ctx, jb->cancel);
     simrep_moments *mm = NULL;
     simrep_pairs *pairs = NULL;
@@ -1352,6 +1468,7 @@ static void run_worker(job *jb, simrep_ctx *report)
     simrep_pairs_free(ctx, pairs);
     simrep_moments_free(ctx, mm);
     simrep_ctx_free(ctx);
+    cache_empty(&cache);
 }
 
 static void *worker_main(void *arg)
