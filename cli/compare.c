@@ -219,6 +219,7 @@ static int parse_args(int argc, char **argv, compare_args *a)
         return cli_error(EXIT_USAGE, "compare needs two inputs X and Y (see simrep compare --help)");
     a->x = pos[0];
     a->y = pos[1];
+    cli_stats_check(&a->stats);
     return -1;
 }
 

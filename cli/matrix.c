@@ -228,6 +228,7 @@ static int parse_args(int argc, char **argv, matrix_args *a)
         return rc;
     if (!a->manifest)
         return cli_error(EXIT_USAGE, "matrix needs --manifest M.csv (see simrep matrix --help)");
+    cli_stats_check(&a->stats);
     return -1;
 }
 

@@ -54,7 +54,10 @@ int cli_stats_option(const char *name, const char *val, int compare, cli_stats *
     double v = 0;
     int rc;
     if (strcmp(name, "--bootstrap") == 0) {
-        if (!(rc = whole(name, val, 0, 1e7, &v)))
+        if (!(rc = whole(name, val, 0, 1e7, &v)) && v == 1)
+            rc = cli_error(EXIT_USAGE, "--bootstrap takes 0 (none) or a whole number from 2 to 10000000 (got %s: "
+                           "one resample gives no standard error)", val);
+        if (!rc)
             s->o.bootstrap = (int64_t)v;
         return rc;
     }
@@ -69,11 +72,13 @@ int cli_stats_option(const char *name, const char *val, int compare, cli_stats *
             rc = cli_error(EXIT_USAGE, "--ci takes a level in (0, 1) such as 0.95 (got %s)", val);
         s->o.ci = v;
         s->ci_given = 1;
+        s->given |= CLI_STATS_GIVEN_FOR_BOOTSTRAP;
         return rc;
     }
     if (strcmp(name, "--seed") == 0) {
         if (!(rc = whole(name, val, 0, 9007199254740991.0, &v)))
             s->o.seed = (uint64_t)v;
+        s->given |= CLI_STATS_GIVEN_FOR_EITHER;
         return rc;
     }
     if (strcmp(name, "--ci-method") == 0) {
@@ -83,6 +88,7 @@ int cli_stats_option(const char *name, const char *val, int compare, cli_stats *
             s->o.interval = SIMREP_INTERVAL_BASIC;
         else
             return cli_error(EXIT_USAGE, "--ci-method is percentile or basic (got '%s')", val);
+        s->given |= CLI_STATS_GIVEN_FOR_BOOTSTRAP;
         return 0;
     }
     if (!compare)
@@ -90,16 +96,19 @@ int cli_stats_option(const char *name, const char *val, int compare, cli_stats *
     if (strcmp(name, "--unit-rows") == 0) {
         if (!(rc = whole(name, val, 1, 1e15, &v)))
             s->unit_rows = (int64_t)v;
+        s->given |= CLI_STATS_GIVEN_FOR_EITHER;
         return rc;
     }
     if (strcmp(name, "--buckets") == 0) {
         if (!(rc = whole(name, val, 1, 1e6, &v)))
             s->o.buckets = (int64_t)v;
+        s->given |= CLI_STATS_GIVEN_FOR_BOOTSTRAP;
         return rc;
     }
     if (strcmp(name, "--segments") == 0) {
         if (!(rc = whole(name, val, 2, 64, &v)))
             s->o.segments = (int64_t)v;
+        s->given |= CLI_STATS_GIVEN_FOR_PERMUTATIONS;
         return rc;
     }
     return CLI_OPT_NOT_MINE;
@@ -120,6 +129,25 @@ void cli_stats_tune_malloc(void)
 int cli_stats_requested(const cli_stats *s)
 {
     return s->o.bootstrap > 0 || s->o.permutations > 0;
+}
+
+void cli_stats_check(const cli_stats *s)
+{
+    const int boot = s->o.bootstrap > 0, perm = s->o.permutations > 0;
+    if ((s->given & CLI_STATS_GIVEN_FOR_EITHER) && !boot && !perm)
+        cli_warning("--seed and --unit-rows change nothing without --bootstrap or --permutations");
+    if ((s->given & CLI_STATS_GIVEN_FOR_BOOTSTRAP) && !boot)
+        cli_warning("--ci, --ci-method and --buckets change nothing without --bootstrap (they shape its "
+                    "intervals)");
+    if ((s->given & CLI_STATS_GIVEN_FOR_PERMUTATIONS) && !perm)
+        cli_warning("--segments changes nothing without --permutations");
+    const unsigned w = simrep_stats_options_warnings(&s->o);
+    for (unsigned f = 1; f && f <= w; f <<= 1)
+        if (w & f) {
+            char text[512];
+            simrep_stats_warning_text(f, &s->o, text, sizeof text);
+            cli_warning("%s", text);
+        }
 }
 
 /* ------------------------------------------------------------ output */

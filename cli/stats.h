@@ -11,7 +11,13 @@ typedef struct cli_stats {
     simrep_stats_options o; /* bootstrap, permutations, ci, seed, buckets, segments (threads, memory: the command's) */
     int64_t unit_rows;      /* --unit-rows (0: the layout's item) */
     int ci_given;
+    unsigned given;         /* CLI_STATS_GIVEN_* bits: the options typed (for cli_stats_check) */
 } cli_stats;
+
+/* Options that only matter with a bootstrap, with permutations, or with either. */
+#define CLI_STATS_GIVEN_FOR_BOOTSTRAP 1u    /* --ci, --ci-method, --buckets */
+#define CLI_STATS_GIVEN_FOR_PERMUTATIONS 2u /* --segments */
+#define CLI_STATS_GIVEN_FOR_EITHER 4u       /* --seed, --unit-rows */
 
 void cli_stats_init(cli_stats *s);
 /* --bootstrap, --permutations, --ci, --seed, and for compare --unit-rows,
@@ -25,6 +31,10 @@ int cli_stats_option(const char *name, const char *val, int compare, cli_stats *
 void cli_stats_tune_malloc(void);
 /* 1 if a bootstrap or permutations were asked for. */
 int cli_stats_requested(const cli_stats *s);
+/* After the options: warnings for statistics options that change nothing
+ * (--ci without --bootstrap, ...) and the library's about the options
+ * (simrep_stats_options_warnings: too few resamples or permutations). */
+void cli_stats_check(const cli_stats *s);
 
 /* Keys added to a measure's JSON entry (chance always; the rest when
  * have_stats). */

@@ -145,6 +145,7 @@ static int parse_args(int argc, char **argv, vd_args *a)
     if (a->m.stats.o.interval != SIMREP_INTERVAL_PERCENTILE)
         return cli_error(EXIT_USAGE, "validate's intervals of rho and tau are percentile intervals (--ci-method "
                          "percentile)");
+    cli_stats_check(&a->m.stats);
     return -1;
 }
 

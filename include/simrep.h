@@ -1592,6 +1592,24 @@ typedef struct simrep_stats_options {
 
 void simrep_stats_options_init(simrep_stats_options *options);
 
+/*
+ * What the options alone say about the statistics they can give, before
+ * any data is read: SIMREP_STATS_WARN_* flags (0: nothing to say).
+ * FEW_RESAMPLES: 0 < bootstrap < 1 + 2 / (1 - ci), so each end of the
+ * interval falls between the two most extreme resamples (ci = 0.95 needs
+ * 41; the ends settle from about 1,000).  FEW_PERMUTATIONS: 0 < permutations < 19, so
+ * the smallest p-value, 1 / (1 + permutations), is above 0.05: no result
+ * can be significant at that level.  simrep_stats_warning_text writes
+ * flag's sentence with o's numbers into buf (cap bytes, always
+ * terminated) and returns its length; the CLI and Python print it as a
+ * warning.  simrep_stats_new refuses bootstrap = 1 (no standard error
+ * from one resample).
+ */
+#define SIMREP_STATS_WARN_FEW_RESAMPLES 1u
+#define SIMREP_STATS_WARN_FEW_PERMUTATIONS 2u
+unsigned simrep_stats_options_warnings(const simrep_stats_options *o);
+int simrep_stats_warning_text(unsigned flag, const simrep_stats_options *o, char *buf, size_t cap);
+
 typedef struct simrep_stats simrep_stats;
 
 /*

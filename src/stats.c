@@ -179,6 +179,45 @@ void simrep_stats_options_init(simrep_stats_options *o)
     o->unit_rows = 1;
 }
 
+/* The fewest resamples whose percentiles at level ci (numpy's linear
+ * quantile: position (B - 1) f) lie beyond the two most extreme resamples
+ * of each tail: (B - 1) (1 - ci) / 2 >= 1. */
+static double resamples_for_level(double ci) { return ceil(1.0 + 2.0 / (1.0 - ci) - 1e-9); }
+
+unsigned simrep_stats_options_warnings(const simrep_stats_options *o)
+{
+    unsigned w = 0;
+    if (!o)
+        return 0;
+    if (o->bootstrap > 0 && o->ci > 0 && o->ci < 1 && (double)o->bootstrap < resamples_for_level(o->ci))
+        w |= SIMREP_STATS_WARN_FEW_RESAMPLES;
+    if (o->permutations > 0 && o->permutations < 19)
+        w |= SIMREP_STATS_WARN_FEW_PERMUTATIONS;
+    return w;
+}
+
+int simrep_stats_warning_text(unsigned flag, const simrep_stats_options *o, char *buf, size_t cap)
+{
+    int len = 0;
+    if (!buf || cap == 0)
+        return 0;
+    buf[0] = '\0';
+    if (!o)
+        return 0;
+    if (flag == SIMREP_STATS_WARN_FEW_RESAMPLES)
+        len = snprintf(buf, cap,
+                       "bootstrap: %lld resamples are too few for a %g%% interval: each end falls between the two "
+                       "most extreme resamples (that level needs at least %.0f; the ends settle from about 1,000)",
+                       (long long)o->bootstrap, 100.0 * o->ci, resamples_for_level(o->ci));
+    else if (flag == SIMREP_STATS_WARN_FEW_PERMUTATIONS)
+        len = snprintf(buf, cap,
+                       "permutations: with %lld the smallest p-value is 1/%lld = %.3f, so no result can reach p < "
+                       "0.05 (that needs at least 19 permutations; 999 resolve p near 0.001)",
+                       (long long)o->permutations, (long long)o->permutations + 1,
+                       1.0 / (double)(o->permutations + 1));
+    return len < 0 ? 0 : (size_t)len < cap ? len : (int)cap - 1;
+}
+
 void simrep_stats_free(simrep_ctx *ctx, simrep_stats *s)
 {
     if (!s)
@@ -210,8 +249,10 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
     if (p < 1 || q < 1 || n < 2)
         return simrep__fail(ctx, SIMREP_E_INVALID, "statistics need p, q >= 1 and n >= 2 (got %lld, %lld, %lld)",
                             (long long)p, (long long)q, (long long)n);
-    if (o.bootstrap < 0 || o.bootstrap > 100000000)
-        return simrep__fail(ctx, SIMREP_E_INVALID, "bootstrap must be a number of resamples from 0 to 1e8 (got %lld)",
+    if (o.bootstrap < 0 || o.bootstrap == 1 || o.bootstrap > 100000000)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "bootstrap must be 0 (none) or a number of resamples from 2 to 1e8 (got %lld; one "
+                            "resample gives no standard error)",
                             (long long)o.bootstrap);
     if (o.permutations < 0 || o.permutations > 100000000)
         return simrep__fail(ctx, SIMREP_E_INVALID, "permutations must be from 0 to 1e8 (got %lld)",

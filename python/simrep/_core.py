@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from . import _arrays, _native, _stats
-from ._errors import Context, Error, InvalidArgument, NotAvailable
+from ._errors import Context, Error, InvalidArgument, NotAvailable, SimrepWarning  # noqa: F401 (simrep.SimrepWarning)
 
 # Everything about measures and options comes from the library's registry
 # (simrep_measure_get_info, simrep_option_get_info): no measure is named here.
@@ -38,13 +38,6 @@ ALL_KERNEL = tuple(_BY_CODE[c]["id"] for c in _native.all_measures(_native.ALL_Q
 _ALL_WORDS = {"all": ALL, "all+kernel": ALL_KERNEL}
 _OPTIONS = _native.option_infos()
 OPTIONS = tuple(info["name"] for _, info in _OPTIONS)
-
-
-class SimrepWarning(UserWarning):
-    """Caveats about a result (the CLI's "warnings"): few samples for the
-    CCA family, dead features left out."""
-
-    __module__ = "simrep"
 
 
 def measures():
@@ -416,7 +409,7 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
     if any(v is not None for v in (bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory,
                                    buckets, segments)):
         so = _stats.options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets,
-                            segments)
+                            segments, warn=warn)
         if not (so.bootstrap or so.permutations):
             so = None
     layout = any(v is not None for v in (conv, conv_mode, resize, sequence, mask))

@@ -16,6 +16,13 @@ import ctypes
 from . import _native
 
 
+class SimrepWarning(UserWarning):
+    """Caveats about a result (the CLI's "warnings"): few samples for the
+    CCA family, dead features left out, too few resamples."""
+
+    __module__ = "simrep"
+
+
 class Error(Exception):
     """A simrep library error.  .status is the simrep_status code; where it
     happened, as the library says (simrep_ctx_error; None when not known):

@@ -246,7 +246,7 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
     each group); seed and ci as simrep.compare.  The same numbers as the
     CLI's --permutations/--bootstrap/--seed/--ci (docs/statistics.md).
     """
-    so = _stats.options(bootstrap, permutations, seed, ci, None, None, 1, None, None, None)
+    so = _stats.options(bootstrap, permutations, seed, ci, None, None, 1, None, None, None, warn=warn)
     if isinstance(inputs, dict):
         if names is not None:
             raise InvalidArgument("give names either as the dict's keys or as names=, not both")

@@ -5,12 +5,13 @@ numbers (docs/statistics.md)."""
 
 import ctypes
 import os
+import warnings
 from ctypes import POINTER, byref, c_double, c_int, c_int64, c_uint64, c_void_p
 
 import numpy as np
 
 from . import _native
-from ._errors import Context, InvalidArgument
+from ._errors import Context, InvalidArgument, SimrepWarning
 
 lib = _native.lib
 
@@ -44,6 +45,8 @@ class GroupTest(ctypes.Structure):
 
 _PROTOTYPES = {
     "simrep_stats_options_init": (None, [POINTER(StatsOptions)]),
+    "simrep_stats_options_warnings": (ctypes.c_uint, [POINTER(StatsOptions)]),
+    "simrep_stats_warning_text": (c_int, [ctypes.c_uint, POINTER(StatsOptions), ctypes.c_char_p, ctypes.c_size_t]),
     "simrep_stats_new": (c_int, [c_void_p, c_int64, c_int64, c_int64, POINTER(StatsOptions), POINTER(c_void_p)]),
     "simrep_stats_free": (None, [c_void_p, c_void_p]),
     "simrep_stats_next": (c_int, [c_void_p, c_int64, POINTER(c_int64), POINTER(c_int64)]),
@@ -82,10 +85,18 @@ def _count(name, v, lo=0):
     return int(v)
 
 
-def options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets, segments):
+def options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, max_memory, buckets, segments,
+            warn=True):
+    """The library's options from the keywords (None: the default), checked
+    as the CLI checks its flags; with warn, a SimrepWarning for keywords that
+    change nothing without bootstrap/permutations and the library's about
+    the options (too few resamples or permutations: the CLI's words)."""
     o = StatsOptions()
     lib.simrep_stats_options_init(byref(o))
     o.bootstrap = _count("bootstrap", bootstrap)
+    if o.bootstrap == 1:
+        raise InvalidArgument("bootstrap must be 0 (none) or a whole number from 2 to 10^7 (got 1: one resample "
+                              "gives no standard error)")
     o.permutations = _count("permutations", permutations)
     if seed is not None:
         if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2 ** 53:
@@ -104,7 +115,29 @@ def options(bootstrap, permutations, seed, ci, ci_method, unit_rows, threads, ma
     o.max_memory = float(max_memory) if max_memory is not None else 0.0
     o.buckets = _count("buckets", buckets, 1) if buckets is not None else 0
     o.segments = _count("segments", segments, 2) if segments is not None else 0
+    if warn:
+        for text in _option_notes(o, (seed, unit_rows), (ci, ci_method, buckets), (segments,)):
+            warnings.warn(text, SimrepWarning, stacklevel=3)
     return o
+
+
+def _option_notes(o, for_either, for_bootstrap, for_permutations):
+    """What the options change nothing about, then the library's notes."""
+    notes = []
+    given = lambda vals: any(v is not None for v in vals)  # noqa: E731
+    if given(for_either) and not (o.bootstrap or o.permutations):
+        notes.append("seed and unit_rows change nothing without bootstrap or permutations")
+    if given(for_bootstrap) and not o.bootstrap:
+        notes.append("ci, ci_method and buckets change nothing without bootstrap (they shape its intervals)")
+    if given(for_permutations) and not o.permutations:
+        notes.append("segments changes nothing without permutations")
+    flags = lib.simrep_stats_options_warnings(byref(o))
+    buf = ctypes.create_string_buffer(512)
+    for bit in range(32):
+        if flags & (1 << bit):
+            lib.simrep_stats_warning_text(1 << bit, byref(o), buf, len(buf))
+            notes.append(buf.value.decode())
+    return notes
 
 
 def _rows(m, r0, rows):

@@ -51,10 +51,10 @@ if lib.simrep_struct_size(b"simrep_rank_result") != ctypes.sizeof(RankResult):
     raise ImportError("simrep: the loaded library's simrep_rank_result does not match this package")
 
 
-def _rank_options(bootstrap, permutations, seed, ci, fraction):
+def _rank_options(bootstrap, permutations, seed, ci, fraction, warn=True):
     o = RankOptions()
     lib.simrep_rank_options_init(byref(o))
-    so = _stats.options(bootstrap, permutations, seed, ci, None, None, 1, None, None, None)
+    so = _stats.options(bootstrap, permutations, seed, ci, None, None, 1, None, None, None, warn=warn)
     o.bootstrap, o.permutations, o.seed, o.ci = so.bootstrap, so.permutations, so.seed, so.ci
     if fraction is not None:
         o.fraction = float(fraction)
@@ -181,7 +181,7 @@ def validate(inputs, scores, names=None, measures=None, *, layers=None, referenc
         layers = [str(x) for x in layers]
         if len(layers) != K or not all(layers):
             raise InvalidArgument("layers= needs one non-empty name per input (%d inputs)" % K)
-    o = _rank_options(bootstrap, permutations, seed, ci, None)
+    o = _rank_options(bootstrap, permutations, seed, ci, None, warn=warn)
     fams, warns = _families(names, scores, layers, reference, across_layers)
     dist, ids, n = {}, None, None
     groups = [fams[0][2]] if across_layers else [f[2] for f in fams]

@@ -94,11 +94,15 @@ def compare(x, y, *opts, measures=None):
 
 def assert_error(r, code, names=None, contains=()):
     """The contract for errors: the given exit code, a one-line stderr message
-    "simrep: error: <file>: <what>" naming the file, nothing that looks like a
-    crash (signals give negative codes from subprocess, ASan/shells use >128)."""
+    "simrep: error: <file>: <what>" naming the file (after any warnings about
+    the options), nothing that looks like a crash (signals give negative
+    codes from subprocess, ASan/shells use >128)."""
     assert r.code >= 0 and r.code < 128, "crashed: %r" % r
     assert r.code == code, "expected exit %d: %r" % (code, r)
     lines = [l for l in r.stderr.splitlines() if l.strip()]
+    # warnings about the options may come first (e.g. too few resamples)
+    while lines and lines[0].startswith("simrep: warning: ") and len(lines) > 1:
+        lines = lines[1:]
     assert lines, "no message on stderr: %r" % r
     assert lines[0].startswith("simrep: error: "), r
     err = "\n".join(lines)

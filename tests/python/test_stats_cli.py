@@ -172,10 +172,43 @@ def test_per_step_csv_equals_json(tmp_path):
     (["--max-memory", "lots"], ["--max-memory"]),
     (["--bootstrap", "10", "--max-memory", "1K"], ["--max-memory", "MiB"]),
     (["--permutations", "10", "--segments", "64", "--unit-rows", "50"], ["units"]),
+    (["--bootstrap", "1"], ["--bootstrap", "from 2", "standard error"]),
 ])
 def test_bad_values(pair, args, words):
     px, py, _, _ = pair
     assert_error(run("compare", px, py, *args), 2, contains=words)
+
+
+# (options, words of each warning expected on stderr; [] = none): options
+# that change nothing, and too few resamples or permutations to mean much.
+OPTION_WARNINGS = [
+    (["--bootstrap", "40"], [["40 resamples are too few for a 95% interval", "at least 41"]]),
+    (["--bootstrap", "41"], []),
+    (["--bootstrap", "20", "--ci", "0.9"], [["20 resamples", "90% interval", "at least 21"]]),
+    (["--bootstrap", "21", "--ci", "0.9"], []),
+    (["--permutations", "18"], [["smallest p-value is 1/19 = 0.053", "at least 19"]]),
+    (["--permutations", "19"], []),
+    (["--ci", "0.9"], [["--ci, --ci-method and --buckets change nothing without --bootstrap"]]),
+    (["--permutations", "20", "--ci-method", "basic"], [["change nothing without --bootstrap"]]),
+    (["--buckets", "16"], [["change nothing without --bootstrap"]]),
+    (["--seed", "3"], [["--seed and --unit-rows change nothing"]]),
+    (["--unit-rows", "5"], [["--seed and --unit-rows change nothing"]]),
+    (["--bootstrap", "50", "--segments", "4"], [["--segments changes nothing without --permutations"]]),
+    (["--bootstrap", "50", "--seed", "3", "--unit-rows", "5", "--ci", "0.9"], []),
+]
+
+
+@pytest.mark.parametrize("args, says", OPTION_WARNINGS, ids=[" ".join(c[0]) for c in OPTION_WARNINGS])
+def test_option_warnings(pair, args, says):
+    px, py, _, _ = pair
+    r = run("compare", px, py, "-m", "cka", "--ci-method", "basic", *args) if "--ci-method" not in args and \
+        "--bootstrap" in args else run("compare", px, py, "-m", "cka", *args)
+    assert r.code == 0, r
+    warned = [l for l in r.stderr.splitlines() if l.startswith("simrep: warning: ")]
+    assert len(warned) == len(says), r.stderr
+    for line, words in zip(warned, says):
+        for w in words:
+            assert w in line, (w, line)
 
 
 def test_deflated_npz_and_permutations(pair, tmp_path):

@@ -18,6 +18,7 @@ Lean in CPU: small feature counts, one thread; about a minute in all."""
 
 import json
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
@@ -201,6 +202,46 @@ def test_bad_arguments():
             simrep.compare(x, y, ["cka"], **kw)
     with pytest.raises(simrep.InvalidArgument, match="units"):
         simrep.compare(x, y, ["cka"], permutations=10, unit_rows=10)
+    with pytest.raises(simrep.InvalidArgument, match="standard error"):
+        simrep.compare(x, y, ["cka"], bootstrap=1)
+
+
+# (keywords, words of each SimrepWarning expected; [] = none): the CLI's
+# warnings about its options (tests/python/test_stats_cli.py), in Python's names.
+OPTION_WARNINGS = [
+    ({"bootstrap": 40}, [["40 resamples are too few for a 95% interval", "at least 41"]]),
+    ({"bootstrap": 41}, []),
+    ({"bootstrap": 20, "ci": 0.9}, [["20 resamples", "90% interval", "at least 21"]]),
+    ({"permutations": 18}, [["smallest p-value is 1/19 = 0.053"]]),
+    ({"permutations": 19}, []),
+    ({"ci": 0.9}, [["ci, ci_method and buckets change nothing without bootstrap"]]),
+    ({"seed": 3}, [["seed and unit_rows change nothing"]]),
+    ({"bootstrap": 50, "segments": 4}, [["segments changes nothing without permutations"]]),
+    ({"bootstrap": 50, "seed": 3, "ci": 0.9, "ci_method": "basic"}, []),
+]
+
+
+@pytest.mark.parametrize("kw, says", OPTION_WARNINGS, ids=[str(c[0]) for c in OPTION_WARNINGS])
+def test_option_warnings(kw, says):
+    x, y = _latent(1, 60)
+    kw = dict(kw)
+    if kw.get("bootstrap"):  # the observed value may leave a percentile interval: not this test's warning
+        kw.setdefault("ci_method", "basic")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        simrep.compare(x, y, ["cka"], **kw)
+        if "permutations" in kw:  # the group tests of matrix say the same
+            simrep.matrix([x, y, x + y], groups=["a", "a", "b"], measures=["cka"], permutations=kw["permutations"])
+    texts = [str(w.message) for w in caught if issubclass(w.category, simrep.SimrepWarning)]
+    want = says * (2 if "permutations" in kw else 1)
+    assert len(texts) == len(want), texts
+    for t, words in zip(texts, want):
+        assert all(w in t for w in words), (words, t)
+        assert caught[0].filename == __file__  # points at the caller's line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        simrep.compare(x, y, ["cka"], warn=False, **kw)
+    assert not [w for w in caught if issubclass(w.category, simrep.SimrepWarning)]
 
 
 def test_matrix_group_tests_as_the_cli(tmp_path):

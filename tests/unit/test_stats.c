@@ -233,6 +233,10 @@ static void test_errors(void)
     simrep_stats_options_init(&o);
     o.bootstrap = -1;
     CHECK_STATUS(ctx, simrep_stats_new(ctx, 3, 3, 100, &o, &s), SIMREP_E_INVALID);
+    /* One resample: no standard error. */
+    o.bootstrap = 1;
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, 3, 3, 100, &o, &s), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "from 2") != NULL && s == NULL);
     simrep_stats_options_init(&o);
     o.unit_rows = 101;
     CHECK_STATUS(ctx, simrep_stats_new(ctx, 3, 3, 100, &o, &s), SIMREP_E_INVALID);
@@ -572,8 +576,59 @@ static void test_groups(void)
     simrep_ctx_free(ctx);
 }
 
+/* What the options alone say: too few resamples for the level (numpy's
+ * linear quantile needs (B - 1) (1 - ci) / 2 >= 1 to leave the two most
+ * extreme resamples of each tail), too few permutations for p < 0.05. */
+static void test_option_warnings(void)
+{
+    static const struct {
+        int64_t bootstrap, permutations;
+        double ci;
+        unsigned want;
+    } cases[] = {
+        {0, 0, 0.95, 0},
+        {40, 0, 0.95, SIMREP_STATS_WARN_FEW_RESAMPLES},
+        {41, 0, 0.95, 0},
+        {2, 0, 0.95, SIMREP_STATS_WARN_FEW_RESAMPLES},
+        {20, 0, 0.9, SIMREP_STATS_WARN_FEW_RESAMPLES},
+        {21, 0, 0.9, 0},
+        {200, 0, 0.999, SIMREP_STATS_WARN_FEW_RESAMPLES}, /* 0.999 needs 2,001 */
+        {2001, 0, 0.999, 0},
+        {0, 18, 0.95, SIMREP_STATS_WARN_FEW_PERMUTATIONS},
+        {0, 19, 0.95, 0},
+        {0, 1, 0.95, SIMREP_STATS_WARN_FEW_PERMUTATIONS},
+        {5, 5, 0.95, SIMREP_STATS_WARN_FEW_RESAMPLES | SIMREP_STATS_WARN_FEW_PERMUTATIONS},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        simrep_stats_options o;
+        simrep_stats_options_init(&o);
+        o.bootstrap = cases[k].bootstrap;
+        o.permutations = cases[k].permutations;
+        o.ci = cases[k].ci;
+        CHECK(simrep_stats_options_warnings(&o) == cases[k].want);
+    }
+    CHECK(simrep_stats_options_warnings(NULL) == 0);
+    simrep_stats_options o;
+    simrep_stats_options_init(&o);
+    o.bootstrap = 40;
+    o.permutations = 9;
+    char buf[512];
+    int len = simrep_stats_warning_text(SIMREP_STATS_WARN_FEW_RESAMPLES, &o, buf, sizeof buf);
+    CHECK(len == (int)strlen(buf) && strstr(buf, "40 resamples") && strstr(buf, "95% interval") &&
+          strstr(buf, "at least 41"));
+    len = simrep_stats_warning_text(SIMREP_STATS_WARN_FEW_PERMUTATIONS, &o, buf, sizeof buf);
+    CHECK(len == (int)strlen(buf) && strstr(buf, "1/10 = 0.100") && strstr(buf, "at least 19"));
+    /* Short buffers are cut and terminated; no buffer, no flag: nothing. */
+    len = simrep_stats_warning_text(SIMREP_STATS_WARN_FEW_PERMUTATIONS, &o, buf, 8);
+    CHECK(len == 7 && strlen(buf) == 7);
+    CHECK(simrep_stats_warning_text(SIMREP_STATS_WARN_FEW_PERMUTATIONS, &o, NULL, 0) == 0);
+    CHECK(simrep_stats_warning_text(0, &o, buf, sizeof buf) == 0 && buf[0] == 0);
+    CHECK(simrep_stats_warning_text(SIMREP_STATS_WARN_FEW_RESAMPLES, NULL, buf, sizeof buf) == 0 && buf[0] == 0);
+}
+
 void suite_stats(void)
 {
+    test_option_warnings();
     test_one_bucket(1.0);
     test_one_bucket(1e40);
     test_constant_pairing(1.0);
