@@ -70,6 +70,7 @@
 #include "moments.h"
 #include "tiles.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -776,10 +777,20 @@ static void moments_from_raw(int64_t p, int64_t q, const double *c, const double
     double *T = st + 4, *mean = T + 4, *U = mean + d, *S = U + 2 * d;
     for (int64_t j = 0; j < d; j++)
         mean[j] = c[j] + delta[j];
-    /* Scatter, full. */
+    /* Scatter, full: S = C - n delta deltaᵀ.  A feature constant in these
+     * rows (a resample that drew no bucket holding its one non-zero row,
+     * when the origin c came from a block that held it) has C_jj = n
+     * delta_j^2 but for round-off of either sign, about u C_jj: its
+     * variance and covariances are 0, exactly, as a sum of squares about
+     * the mean makes them (and the moments' checks require: no negative
+     * variance).  cd flags those features until it is used below. */
+    for (int64_t j = 0; j < d; j++) {
+        const double cjj = C[j + j * d];
+        cd[j] = cjj - n * delta[j] * delta[j] <= 64 * DBL_EPSILON * cjj;
+    }
     for (int64_t j = 0; j < d; j++)
         for (int64_t i = 0; i <= j; i++) {
-            const double v = C[i + j * d] - n * delta[i] * delta[j];
+            const double v = cd[i] != 0 || cd[j] != 0 ? 0 : C[i + j * d] - n * delta[i] * delta[j];
             S[i + j * d] = v;
             S[j + i * d] = v;
         }

@@ -376,3 +376,27 @@ def test_full_disk_and_closed_stdout(pair):
     assert r.returncode == 0
     r = subprocess.run("exec >&- ; " + " ".join(args), shell=True, stderr=subprocess.PIPE, text=True, timeout=60)
     assert r.returncode == 1 and "standard output: " in r.stderr, r.stderr
+
+
+def test_feature_alive_in_one_row(tmp_path):
+    """A ReLU unit that fires on one input only (the bundled gen1 relu3 has
+    one): a resample that draws no copy of that row has it constant, and its
+    variance, C_jj - n mean^2 about the pass's origin, came out -1.7e-21;
+    the moments' check refused it ("moments state is corrupt: the scatter
+    of feature 159 is negative", exit 1).  Now 0: every seed gives finite
+    intervals, and the observed values are those without statistics."""
+    r = np.random.default_rng(5)
+    x = r.normal(size=(600, 6))
+    y = x[:, :5] @ r.normal(size=(5, 5)) + 0.5 * r.normal(size=(600, 5))
+    y = np.c_[y, np.zeros(600)]
+    y[3, 5] = 0.118408203125  # in the first block, whose mean is the origin
+    px, py = write_npy(tmp_path / "x.npy", x), write_npy(tmp_path / "y.npy", y)
+    plain = run("compare", px, py, "-m", "cca,pwcca,cka", "--format", "json").json()["measures"]
+    for seed in range(6):
+        rr = run("compare", px, py, "-m", "cca,pwcca,cka", "--bootstrap", 60, "--seed", seed, "--format", "json")
+        assert rr.code == 0, rr.stderr
+        got = json.loads(rr.stdout)["measures"]
+        for m in ("cca", "pwcca", "cka"):
+            assert got[m]["similarity"] == pytest.approx(plain[m]["similarity"], abs=1e-12)
+            lo, hi = got[m]["ci"]
+            assert np.isfinite([lo, hi, got[m]["se"]]).all() and 0 <= lo <= hi <= 1 and got[m]["bootstrap"] == 60
