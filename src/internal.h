@@ -181,11 +181,18 @@ simrep_status simrep__run_tasks(simrep_ctx *ctx, int count, simrep__task_fn fn, 
 int simrep__ctx_threads_ok(const simrep_ctx *ctx);
 
 /* Random streams (stats.c): every choice a function of (seed, stream,
- * index); stats.c uses streams 1-5, validate.c 16-17.  simrep__rng_below:
+ * index); stats.c uses streams 1-5 (rowstats.c draws its bootstrap from
+ * stream 2, as the moments' exact one), validate.c 16-17, rowstats.c 18.  simrep__rng_below:
  * uniform in [0, n).  simrep__quantile_sorted: numpy's default (linear)
  * quantile f of sorted v[0 .. n), n >= 1. */
 uint64_t simrep__rng_stream(uint64_t seed, int stream, uint64_t index);
 uint64_t simrep__rng_below(uint64_t *state, uint64_t n);
 double simrep__quantile_sorted(const double *v, int64_t n, double f);
+/* One measure's bootstrap (kind 0) or permutation (kind 1) summary from
+ * its resampled values sim[r * stride], dist[r * stride], r < total
+ * (non-finite ones left out), at o's level and interval kind; vals:
+ * total doubles of scratch (stats.c). */
+void simrep__stats_summarize(const simrep_stats_options *o, int kind, const double *sim, const double *dist,
+                             int64_t total, int64_t stride, double obs_dist, double *vals, simrep_stats_result *r);
 
 #endif

@@ -1096,11 +1096,12 @@ static double quantile(const double *v, int64_t n, double f)
 
 /* The interval of the resampled values v[0 .. k) (sorted here) around
  * the observed value, of the kind options.interval asks for. */
-static void interval(const simrep_stats *s, double *v, int64_t k, double observed, double *lo, double *hi)
+static void interval(const simrep_stats_options *o, double *v, int64_t k, double observed, double *lo,
+                     double *hi)
 {
     qsort(v, (size_t)k, sizeof *v, cmp_double);
-    const double ql = quantile(v, k, (1 - s->o.ci) / 2), qh = quantile(v, k, (1 + s->o.ci) / 2);
-    if (s->o.interval == SIMREP_INTERVAL_BASIC) {
+    const double ql = quantile(v, k, (1 - o->ci) / 2), qh = quantile(v, k, (1 + o->ci) / 2);
+    if (o->interval == SIMREP_INTERVAL_BASIC) {
         *lo = 2 * observed - qh;
         *hi = 2 * observed - ql;
     } else {
@@ -1581,9 +1582,10 @@ static void mean_sd(const double *v, int64_t k, double *mean, double *sd)
 }
 
 /* The bootstrap's or the permutations' summary of one measure from its
- * values sim[r * stride], dist[r * stride] (r < total), into r. */
-static void summarize(const simrep_stats *s, int kind, const double *sim, const double *dist, int64_t total,
-                      int64_t stride, double obs_dist, double *vals, simrep_stats_result *r)
+ * values sim[r * stride], dist[r * stride] (r < total), into r (rowstats.c
+ * summarizes the rows measures' resamples with it too). */
+void simrep__stats_summarize(const simrep_stats_options *o, int kind, const double *sim, const double *dist,
+                             int64_t total, int64_t stride, double obs_dist, double *vals, simrep_stats_result *r)
 {
     int64_t k = finite_values(sim, total, stride, vals);
     double mu, sd;
@@ -1593,11 +1595,11 @@ static void summarize(const simrep_stats *s, int kind, const double *sim, const 
         r->boot_mean = mu;
         r->se = sd;
         if (k > 0)
-            interval(s, vals, k, r->similarity, &r->ci_low, &r->ci_high);
+            interval(o, vals, k, r->similarity, &r->ci_low, &r->ci_high);
         k = finite_values(dist, total, stride, vals);
         mean_sd(vals, k, &mu, &r->distance_se);
         if (k > 0)
-            interval(s, vals, k, obs_dist, &r->distance_ci_low, &r->distance_ci_high);
+            interval(o, vals, k, obs_dist, &r->distance_ci_low, &r->distance_ci_high);
     } else {
         r->permutations = k;
         r->null_mean = mu;
@@ -1771,8 +1773,8 @@ simrep_status simrep_stats_compute_steps(simrep_ctx *ctx, simrep_stats *const *s
             for (int64_t t = 0; t < steps; t++) {
                 simrep_stats_result *r = &per_step[t * count + where[i]];
                 if (r->resampled)
-                    summarize(s0, kind, sim + slot(&jb, t, 0) + i, dist + slot(&jb, t, 0) + i, total, nlin,
-                              obs_dist[t * nlin + i], vals, r);
+                    simrep__stats_summarize(&s0->o, kind, sim + slot(&jb, t, 0) + i, dist + slot(&jb, t, 0) + i,
+                                            total, nlin, obs_dist[t * nlin + i], vals, r);
             }
             if (!mean || !mean[where[i]].resampled)
                 continue;
@@ -1789,7 +1791,7 @@ simrep_status simrep_stats_compute_steps(simrep_ctx *ctx, simrep_stats *const *s
             }
             for (int64_t t = 0; t < steps; t++)
                 od += obs_dist[t * nlin + i] / (double)steps;
-            summarize(s0, kind, ms, md, total, 1, od, vals, &mean[where[i]]);
+            simrep__stats_summarize(&s0->o, kind, ms, md, total, 1, od, vals, &mean[where[i]]);
         }
     }
     simrep_set_blas_threads(blas);
