@@ -741,6 +741,39 @@ static int compare_open(compare_run *c)
     return -1;
 }
 
+/* The resampling options of the run: units (a layout's item, --unit-rows,
+ * or with --mask and --sequence flatten a sequence's valid tokens, whose
+ * offsets *starts receives: free it after use), threads, memory. */
+static int compare_stats_options(const compare_run *c, simrep_stats_options *so, int64_t **starts)
+{
+    const compare_args *a = &c->a;
+    const input *x = &c->x;
+    const int64_t rpi = x->dims.rows_per_item > 0 ? x->dims.rows_per_item : 1;
+    *so = a->stats.o;
+    so->unit_rows = a->stats.unit_rows ? a->stats.unit_rows : rpi;
+    so->threads = a->threads;
+    /* --sequence per-step: a state per step, sharing the budget. */
+    so->max_memory = a->max_memory / (double)c->nv;
+    /* --mask with --sequence flatten: a unit is a sequence's valid tokens,
+     * so units differ in rows; sequences without tokens have no rows and
+     * are no unit. */
+    *starts = NULL;
+    if (a->layout.mask && a->layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a->stats.unit_rows) {
+        if (!(*starts = malloc((size_t)(x->dims.items + 1) * sizeof **starts)))
+            return -1;
+        int64_t u = 0;
+        (*starts)[0] = 0;
+        for (int64_t i = 0; i < x->dims.items; i++) {
+            const int64_t end = simrep_input_item_row(x->in, i + 1);
+            if (end > (*starts)[u])
+                (*starts)[++u] = end;
+        }
+        so->unit_starts = *starts;
+        so->units = u;
+    }
+    return 0;
+}
+
 /* --bootstrap / --permutations: the resampling state, fed by the same
  * reads as the moments (in the order it asks for). */
 static int compare_stats_setup(compare_run *c)
@@ -749,12 +782,25 @@ static int compare_stats_setup(compare_run *c)
     const input *x = &c->x, *y = &c->y;
     const int64_t rpi = x->dims.rows_per_item > 0 ? x->dims.rows_per_item : 1;
     const int64_t ur = a->stats.unit_rows ? a->stats.unit_rows : rpi;
-    for (int i = 0; i < a->nmeasures; i++)
-        if (simrep_measure_get_info(a->measures[i])->needs_rows && c->me == 0)
-            cli_warning("%s is computed from the %s, not from moments: it gets no interval or null "
-                        "(--bootstrap and --permutations resample the moments)",
-                        simrep_measure_get_info(a->measures[i])->id,
-                        simrep_measure_get_info(a->measures[i])->needs_maps ? "conv maps" : "rows");
+    /* What each measure gets is the registry's to say (info.statistics);
+     * the rows measures' statistics need every row on one process and one
+     * view. */
+    const int rows_off = c->ranks > 1 || c->nv > 1;
+    for (int i = 0; i < a->nmeasures && c->me == 0; i++) {
+        const simrep_measure_info *in = simrep_measure_get_info(a->measures[i]);
+        const unsigned has = in->family == SIMREP_FAMILY_ROWS && rows_off ? 0 : in->statistics;
+        const int no_boot = a->stats.o.bootstrap > 0 && !(has & SIMREP_STATS_BOOTSTRAP);
+        const int no_perm = a->stats.o.permutations > 0 && !(has & SIMREP_STATS_PERMUTATIONS);
+        if (no_boot || no_perm)
+            cli_warning("%s gets no %s%s%s: %s (docs/statistics.md)", in->id, no_boot ? "bootstrap interval" : "",
+                        no_boot && no_perm ? " and no " : "", no_perm ? "permutation null" : "",
+                        in->family == SIMREP_FAMILY_MAPS ? "it is computed from the conv maps, not from moments"
+                        : in->family != SIMREP_FAMILY_ROWS ? "not resampled"
+                        : c->ranks > 1 ? "the resamples of the rows measures run in one process (not under MPI)"
+                        : c->nv > 1 ? "the rows measures are not resampled with --sequence per-step"
+                                    : "its bootstrap would need a version weighted by the units' copies, "
+                                      "which it does not have yet");
+    }
     if (ur % rpi != 0)
         return cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",
                          (long long)ur, (long long)rpi,
@@ -773,28 +819,10 @@ static int compare_stats_setup(compare_run *c)
                          (double)x->n * (double)(x->p + y->p) / 1048576.0);
     if (c->ms.nmoments == 0)
         return -1;
-    simrep_stats_options so = a->stats.o;
-    so.unit_rows = ur;
-    so.threads = a->threads;
-    /* --sequence per-step: a state per step, sharing the budget. */
-    so.max_memory = a->max_memory / (double)c->nv;
-    /* --mask with --sequence flatten: a unit is a sequence's valid tokens,
-     * so units differ in rows; sequences without tokens have no rows and
-     * are no unit. */
+    simrep_stats_options so;
     int64_t *starts = NULL;
-    if (a->layout.mask && a->layout.sequence == SIMREP_SEQUENCE_FLATTEN && !a->stats.unit_rows) {
-        if (!(starts = malloc((size_t)(x->dims.items + 1) * sizeof *starts)))
-            return cli_error(EXIT_DATA, "out of memory");
-        int64_t u = 0;
-        starts[0] = 0;
-        for (int64_t i = 0; i < x->dims.items; i++) {
-            const int64_t end = simrep_input_item_row(x->in, i + 1);
-            if (end > starts[u])
-                starts[++u] = end;
-        }
-        so.unit_starts = starts;
-        so.units = u;
-    }
+    if (compare_stats_options(c, &so, &starts) != 0)
+        return cli_error(EXIT_DATA, "out of memory");
     c->stats = calloc((size_t)c->nv, sizeof *c->stats);
     simrep_status st = c->stats ? SIMREP_OK : SIMREP_E_NOMEM;
     for (int64_t v = 0; v < c->nv && st == SIMREP_OK; v++)
@@ -1074,6 +1102,55 @@ static int compare_statistics(compare_run *c)
     return -1;
 }
 
+/* --bootstrap / --permutations of the rows measures (simrep_stats_rows):
+ * each resample and null is one more evaluation, so the estimated time is
+ * said first when long; progress on a terminal; Ctrl-C stops it. */
+static int compare_rows_statistics(compare_run *c)
+{
+    const compare_args *a = &c->a;
+    const cli_measures_split *ms = &c->ms;
+    int boot[SIMREP_MEASURE_COUNT];
+    double times = 0;
+    for (int k = 0; k < ms->nrows; k++) {
+        boot[k] = a->stats.o.bootstrap > 0 && (simrep_measure_get_info(ms->rows[k])->statistics & SIMREP_STATS_BOOTSTRAP);
+        times = boot[k] ? 0.4 * (double)a->stats.o.bootstrap : times; /* distinct units: ~63% of n, 40% of the pairs */
+    }
+    const double pq = (double)(c->x.p + c->y.p);
+    const double secs = cli_rows_seconds(ms, boot, c->x.n, pq, times, a->threads) +
+                        cli_rows_seconds(ms, NULL, c->x.n, pq, (double)a->stats.o.permutations + 1, a->threads);
+    if (secs > 10) {
+        char t[32];
+        cli_duration_text(secs, t, sizeof t);
+        fprintf(stderr, "simrep: note: the bootstrap and permutations of the rows measures evaluate each of them "
+                "once per resample and null, O(n^2) each: about %s for n = %lld (estimated, %d thread%s)\n", t,
+                (long long)c->x.n, a->threads, a->threads == 1 ? "" : "s");
+    }
+    simrep_stats_options so;
+    int64_t *starts = NULL;
+    if (compare_stats_options(c, &so, &starts) != 0)
+        return cli_error(EXIT_DATA, "out of memory");
+    simrep_stats_result res[SIMREP_MEASURE_COUNT];
+    simrep_stats_info info;
+    const simrep_matrix mx = cli_rows_view(&c->rx, 0), my = cli_rows_view(&c->ry, 0);
+    cli_progress_attach(c->ctx);
+    simrep_status st = simrep_stats_rows(c->ctx, &mx, &my, &so, &a->opt, ms->rows, ms->nrows, res, &info);
+    cli_progress_end(c->ctx);
+    free(starts);
+    if (st == SIMREP_E_INVALID) /* options: the units, --max-memory */
+        return cli_error(EXIT_USAGE, "%s%s", simrep_ctx_message(c->ctx),
+                         strstr(simrep_ctx_message(c->ctx), "memory allowed") ? " with --max-memory" : "");
+    if (st != SIMREP_OK)
+        return cli_library_error(c->ctx, st, a->x, a->y);
+    for (int k = 0; k < ms->nrows; k++)
+        if (res[k].resampled)
+            c->sres[ms->rows_at[k]] = res[k];
+    if (!c->have_stats)
+        c->sinfo = info;
+    c->have_stats = 1;
+    cli_stats_warnings(res, ms->nrows, a->stats.o.interval == SIMREP_INTERVAL_BASIC);
+    return -1;
+}
+
 /* The results on top: the pair's own, or with --sequence per-step the
  * curve's mean (kept counts the fewest over the steps). */
 static void compare_steps(compare_run *c)
@@ -1217,6 +1294,8 @@ int cmd_compare(int argc, char **argv)
         rc = compare_measures(c);
     if (rc < 0 && c->stats && c->me == 0) /* rank 0 holds the merged state */
         rc = compare_statistics(c);
+    if (rc < 0 && cli_stats_requested(&c->a.stats) && c->ms.nrows > 0 && c->ranks == 1 && c->nv == 1)
+        rc = compare_rows_statistics(c);
     /* Rank 0 alone knows whether the measures failed: agree before the
      * maps' collectives. */
     if (c->ranks > 1 && c->ms.maps)

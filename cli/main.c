@@ -108,7 +108,10 @@ static void measure_json(const simrep_measure_info *in, int first)
     json_bits("invariant_to", in->invariant, SIMREP_INV_COUNT, simrep_invariance_name);
     printf(", \"metric\": %s, \"paper\": ", in->metric ? "true" : "false");
     json_string(stdout, in->paper);
-    printf(", \"time_in_n\": %d, \"in_all\": %s}", in->time_in_n, in_all(in) ? "true" : "false");
+    printf(", \"time_in_n\": %d, \"in_all\": %s, \"statistics\": [%s%s%s]}", in->time_in_n,
+           in_all(in) ? "true" : "false", in->statistics & SIMREP_STATS_BOOTSTRAP ? "\"bootstrap\"" : "",
+           in->statistics == (SIMREP_STATS_BOOTSTRAP | SIMREP_STATS_PERMUTATIONS) ? ", " : "",
+           in->statistics & SIMREP_STATS_PERMUTATIONS ? "\"permutations\"" : "");
 }
 
 static void measure_text(const simrep_measure_info *in)
@@ -121,6 +124,10 @@ static void measure_text(const simrep_measure_info *in)
     printf("    paper:       %s\n", in->paper);
     printf("    reference:   %s\n", in->reference);
     printf("    computed from: %s\n", simrep_family_name(in->family));
+    printf("    statistics:  %s\n", in->statistics == (SIMREP_STATS_BOOTSTRAP | SIMREP_STATS_PERMUTATIONS)
+                                        ? "--bootstrap intervals and --permutations nulls"
+                                    : in->statistics & SIMREP_STATS_PERMUTATIONS ? "--permutations nulls (no bootstrap)"
+                                                                                 : "none (not resampled)");
     printf("    time:        O(%s) in the samples n%s\n", in->time_in_n > 1 ? "n^2" : "n",
            in_all(in) ? "" : in->family == SIMREP_FAMILY_MAPS ? " (in -m all with --conv)" : " (not in -m all: all+kernel)");
     if (in->options) {

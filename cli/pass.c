@@ -255,26 +255,36 @@ void cli_pool_run(int threads, int njobs, cli_job_fn fn, void (*progress)(void *
  * side. */
 #define ROWS_UNITS_PER_SECOND 3.0e9
 
-double cli_rows_announce(const cli_measures_split *ms, int64_t n, double pq, double pairs, int threads)
+double cli_rows_seconds(const cli_measures_split *ms, const int *use, int64_t n, double pq, double times, int threads)
 {
     double units = 0;
+    for (int k = 0; k < ms->nrows; k++) /* pair cost is linear in p + q: one evaluation at p + q = pq */
+        if (!use || use[k])
+            units += simrep_measure_pair_cost(ms->rows[k], n, (int64_t)pq, 0);
+    return units * times / ROWS_UNITS_PER_SECOND / (threads > 0 ? threads : 1);
+}
+
+void cli_duration_text(double secs, char *buf, size_t len)
+{
+    if (secs < 120)
+        snprintf(buf, len, "%.0f s", secs);
+    else if (secs < 7200)
+        snprintf(buf, len, "%.0f min", secs / 60);
+    else
+        snprintf(buf, len, "%.1f h", secs / 3600);
+}
+
+double cli_rows_announce(const cli_measures_split *ms, int64_t n, double pq, double pairs, int threads)
+{
     char names[256] = "";
     size_t len = 0;
-    for (int k = 0; k < ms->nrows; k++) {
-        /* pair cost is linear in p + q: one evaluation at p + q = pq */
-        units += simrep_measure_pair_cost(ms->rows[k], n, (int64_t)pq, 0);
+    for (int k = 0; k < ms->nrows; k++)
         len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s", k ? ", " : "",
                                 simrep_measure_get_info(ms->rows[k])->id);
-    }
-    const double secs = units / ROWS_UNITS_PER_SECOND / (threads > 0 ? threads : 1);
+    const double secs = cli_rows_seconds(ms, NULL, n, pq, 1, threads);
     if (secs > 10 && par_rank() == 0) {
         char t[32];
-        if (secs < 120)
-            snprintf(t, sizeof t, "%.0f s", secs);
-        else if (secs < 7200)
-            snprintf(t, sizeof t, "%.0f min", secs / 60);
-        else
-            snprintf(t, sizeof t, "%.1f h", secs / 3600);
+        cli_duration_text(secs, t, sizeof t);
         fprintf(stderr, "simrep: note: %s take%s O(n^2) time in the samples: about %s for n = %lld%s (estimated, "
                 "%d thread%s); -m all leaves such measures out\n", names, ms->nrows == 1 ? "s" : "", t, (long long)n,
                 pairs > 1 ? " and every pair" : "", threads, threads == 1 ? "" : "s");

@@ -126,6 +126,11 @@ void cli_measures_split_of(const simrep_measure *ids, int count, cli_measures_sp
  * (simrep_measure_pair_cost) at a measured rate; said on stderr
  * ("simrep: note: ...") when over 10 s.  Returns the estimate in seconds. */
 double cli_rows_announce(const cli_measures_split *ms, int64_t n, double pq, double pairs, int threads);
+/* The estimate alone, in seconds: measures ms->rows[k] for which
+ * use[k] is nonzero (use NULL: all), evaluated `times` times each. */
+double cli_rows_seconds(const cli_measures_split *ms, const int *use, int64_t n, double pq, double times, int threads);
+/* "12 s", "5 min", "1.3 h". */
+void cli_duration_text(double secs, char *buf, size_t len);
 
 /*
  * One measure's failure.  A measure undefined for the data (status

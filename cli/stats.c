@@ -19,9 +19,11 @@
  * (even without resampling, so the small-sample bias shows); the document
  * gains "statistics" (units, buckets, segments, seed, level).  The table
  * keeps its columns and adds a second table; CSV adds columns after
- * "distance" when statistics were asked for.  Measures that are not
- * computed from moments (cka_rbf, dftcca) are not resampled: a warning
- * says so and their entries have no statistics keys.
+ * "distance" when statistics were asked for.  The measures of the rows
+ * (rsa, mutual_knn, cknna, cka_rbf) get the same keys from
+ * simrep_stats_rows (the parts the registry's info.statistics gives
+ * them); dftcca is not resampled: a warning says so and its entry has no
+ * statistics keys.
  */
 #include "cli.h"
 #include "stats.h"
@@ -359,6 +361,15 @@ void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const si
     if (s->o.permutations > 0)
         printf("; %lld permutations of %lld segments", (long long)s->o.permutations, (long long)info->segments);
     printf("; seed %llu\n", (unsigned long long)s->o.seed);
+    char rows[256] = "";
+    for (int i = 0; i < count; i++)
+        if (res[i].resampled && simrep_measure_get_info(res[i].measure)->family == SIMREP_FAMILY_ROWS) {
+            const size_t len = strlen(rows);
+            snprintf(rows + len, sizeof rows - len, "%s%s", len ? ", " : "", simrep_measure_get_info(res[i].measure)->id);
+        }
+    if (rows[0])
+        printf("%s: every unit resampled (a unit's copies not paired with each other) and re-paired, one evaluation "
+               "each\n", rows);
     char level[32];
     snprintf(level, sizeof level, "%g%% interval", 100 * s->o.ci);
     printf("%-20s %23s %9s %10s %9s %9s %9s %9s\n", "measure", level, "se", "null mean", "null sd", "p", "adjusted",
@@ -367,7 +378,7 @@ void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const si
         const simrep_stats_result *r = &res[i];
         printf("%-20s ", simrep_measure_get_info(r->measure)->id);
         if (!r->resampled) {
-            printf("%23s\n", "(not resampled: computed from the rows)");
+            printf("%23s\n", "(not resampled)");
             continue;
         }
         const int b = r->bootstrap > 0, k = r->permutations > 0;

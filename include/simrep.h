@@ -427,7 +427,15 @@ typedef struct simrep_measure_info {
     /* Appended (issue 10). */
     int time_in_n;           /* how its time grows with the samples n: 1 linearly (one pass over the rows, the
                                 moments), 2 quadratically (n x n kernels, distances or ranks: family ROWS) */
+    /* Appended (issue 11, rows measures): what --bootstrap and --permutations
+     * give it: SIMREP_STATS_BOOTSTRAP | SIMREP_STATS_PERMUTATIONS bits (the
+     * moments measures through simrep_stats_compute, the rows measures
+     * through simrep_stats_rows; 0 for dftcca). */
+    unsigned statistics;
 } simrep_measure_info;
+
+#define SIMREP_STATS_BOOTSTRAP 1u
+#define SIMREP_STATS_PERMUTATIONS 2u
 
 /* Static info of a measure; NULL if m is out of range. */
 const simrep_measure_info *simrep_measure_get_info(simrep_measure m);
@@ -1715,6 +1723,49 @@ simrep_status simrep_stats_compute(simrep_ctx *ctx, simrep_stats *s, const simre
 simrep_status simrep_stats_compute_steps(simrep_ctx *ctx, simrep_stats *const *states, const simrep_moments *const *m,
                                          int64_t steps, const simrep_options *options, const simrep_measure *measures,
                                          int count, simrep_stats_result *per_step, simrep_stats_result *mean);
+
+/*
+ * The same statistics for the measures computed from the rows (family
+ * ROWS: rsa, mutual_knn, cknna, cka_rbf), from x (n x p) and y (n x q) in
+ * memory, with the units, seed, level and interval kind of *so (buckets
+ * and segments do not apply: these resample units themselves).  Each
+ * resample or null is one evaluation of the measure (O(n^2)), so the cost
+ * is (B + K) x the measure's; src/rowstats.c says how, docs/statistics.md
+ * for users.
+ *
+ * Bootstrap (measures whose info.statistics has SIMREP_STATS_BOOTSTRAP):
+ * resample b draws the units with replacement (the draws of the moments'
+ * exact bootstrap, stream and index b) and evaluates the measure on the
+ * distinct units drawn, each row weighing its unit's multiplicity, with the
+ * pairs of a unit's copies left out (a copy is not its own neighbour and
+ * has no zero distance to itself), as rsatoolbox's bootstrap of patterns
+ * drops the entries of a pattern with its copies.  Permutations (every rows
+ * measure): null k re-pairs the units of y with those of x by a uniformly
+ * random permutation of all the units (never the identity; a last unit of
+ * fewer rows stays in place) and evaluates the measure: for rsa the Mantel
+ * test.  p = (1 + #{null >= observed}) / (1 + K).
+ *
+ * results[i] for measures[i]: the observed similarity (recomputed here on
+ * one BLAS thread, as every resample), resampled 1, and the parts that
+ * apply; a measure undefined for the data themselves gets resampled 0 and
+ * the call goes on with the others (its own evaluation says why).  Resamples
+ * where a measure is undefined (too few distinct units) are left out of its
+ * counts.  The work runs on so->threads workers with one BLAS thread each;
+ * the same seed gives the same numbers for any thread count.  Progress
+ * through the context ("rows bootstrap", "rows permutations"); cancellation
+ * (simrep_ctx_set_cancel) stops it with SIMREP_E_CANCELLED.  Memory: the
+ * rows once plus, per worker, a copy of them and the measure's own working
+ * memory, within so->max_memory (0: 1 GiB): workers are fewer to fit, and
+ * SIMREP_E_INVALID says how much one needs when even one does not fit.
+ * info (NULL: not wanted) receives the units (buckets and segments 0).
+ * Errors: SIMREP_E_INVALID (a measure not of family ROWS, options out of
+ * range, permutations with units of different sizes: "one size"),
+ * SIMREP_E_NONFINITE, SIMREP_E_NOMEM, SIMREP_E_CANCELLED.
+ */
+simrep_status simrep_stats_rows(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                const simrep_stats_options *so, const simrep_options *options,
+                                const simrep_measure *measures, int count, simrep_stats_result *results,
+                                simrep_stats_info *info);
 
 /*
  * Distributed runs (see "Distributed runs" above).  simrep_stats_set_share

@@ -295,32 +295,101 @@ static simrep_status knn_lists(simrep_ctx *ctx, const simrep_matrix *x, const si
     return st;
 }
 
-simrep_status simrep__mutual_knn(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                 const simrep_options *opt, simrep_result *r)
+/* The copies of each neighbour a resample's copy of row i counts among its
+ * k nearest (rowstats.c: row j stands for w_j copies, tied, ordered after
+ * the rows of equal similarity with smaller indices; copies of i itself are
+ * not its neighbours): walking i's list by similarity (ties to the smaller
+ * index), row j fills min(w_j, k - filled) of the k places.  cnt[i * k + u]
+ * for the entry u of i's list, which is then sorted by index. */
+static void weighted_counts(knn_side *s, int64_t k, const double *w, int64_t *cnt)
+{
+    for (int64_t i = 0; i < s->n; i++) {
+        double *v = s->val + i * k;
+        int64_t *x = s->idx + i * k, *c = cnt + i * k;
+        for (int64_t a = 1; a < k; a++) { /* best first */
+            double tv = v[a];
+            int64_t tx = x[a], b = a;
+            while (b > 0 && worse(v[b - 1], x[b - 1], tv, tx)) {
+                v[b] = v[b - 1];
+                x[b] = x[b - 1];
+                b--;
+            }
+            v[b] = tv;
+            x[b] = tx;
+        }
+        int64_t filled = 0;
+        for (int64_t a = 0; a < k; a++) {
+            const int64_t wj = (int64_t)w[x[a]], take = wj < k - filled ? wj : k - filled;
+            c[a] = take;
+            filled += take;
+        }
+        for (int64_t a = 1; a < k; a++) { /* then by index, as sort_lists */
+            double tv = v[a];
+            int64_t tx = x[a], tc = c[a], b = a;
+            while (b > 0 && x[b - 1] > tx) {
+                v[b] = v[b - 1];
+                x[b] = x[b - 1];
+                c[b] = c[b - 1];
+                b--;
+            }
+            v[b] = tv;
+            x[b] = tx;
+            c[b] = tc;
+        }
+    }
+}
+
+simrep_status simrep__mutual_knn_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                          const simrep_options *opt, const double *w, simrep_result *r)
 {
     knn_side sides[2];
     memset(sides, 0, sizeof sides);
+    int64_t *cnt[2] = {NULL, NULL};
     simrep_status st = knn_lists(ctx, x, y, opt, "mutual_knn", 1, r, sides);
+    if (st == SIMREP_OK && w) {
+        /* A resample (rowstats.c, one worker): the lists are of distinct
+         * rows; each place of a copy of i is a copy of a neighbour. */
+        const int64_t n = sides[0].n, k = sides[0].k;
+        for (int s = 0; s < 2 && st == SIMREP_OK; s++)
+            if (!(cnt[s] = simrep__alloc_array(ctx, (size_t)(n * k), sizeof(int64_t), "mutual_knn copies")))
+                st = SIMREP_E_NOMEM;
+        for (int s = 0; s < 2 && st == SIMREP_OK; s++)
+            weighted_counts(&sides[s], k, w, cnt[s]);
+    }
     if (st == SIMREP_OK) {
         const int64_t n = sides[0].n, k = sides[0].k;
-        int64_t shared = 0;
+        double shared = 0, total = 0;
         for (int64_t i = 0; i < n; i++) {
             const int64_t *a = sides[0].idx + i * k, *b = sides[1].idx + i * k;
+            const double wi = w ? w[i] : 1;
             for (int64_t u = 0, v = 0; u < k && v < k;) {
-                if (a[u] == b[v])
-                    shared++, u++, v++;
-                else if (a[u] < b[v])
+                if (a[u] == b[v]) {
+                    const int64_t c = w ? (cnt[0][i * k + u] < cnt[1][i * k + v] ? cnt[0][i * k + u]
+                                                                                  : cnt[1][i * k + v])
+                                        : 1;
+                    shared += wi * (double)c, u++, v++;
+                } else if (a[u] < b[v]) {
                     u++;
-                else
+                } else {
                     v++;
+                }
             }
+            total += wi;
         }
-        r->similarity = (double)shared / ((double)n * (double)k);
+        r->similarity = shared / (total * (double)k);
         r->distance = 1 - r->similarity;
     }
+    simrep__free(ctx, cnt[0]);
+    simrep__free(ctx, cnt[1]);
     side_free(ctx, &sides[0]);
     side_free(ctx, &sides[1]);
     return st;
+}
+
+simrep_status simrep__mutual_knn(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                 const simrep_options *opt, simrep_result *r)
+{
+    return simrep__mutual_knn_weighted(ctx, x, y, opt, NULL, r);
 }
 
 /* Song et al.'s unbiased HSIC of A = M∘K1 and B = M∘K2 (hsic_unbiased),

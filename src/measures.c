@@ -90,10 +90,15 @@ simrep_status simrep__linreg(simrep_ctx *ctx, simrep__prepared *pr, simrep_resul
  * the moments are one pass over the rows; the rows measures build n x n
  * kernels, distances or ranks; DFT-CCA is a pass over the maps. */
 #define FAMILY(f, rows, maps, tn) .family = SIMREP_FAMILY_##f, .needs_rows = rows, .needs_maps = maps, .time_in_n = tn
-#define MOMENTS_CCA FAMILY(CCA, 0, 0, 1)
-#define MOMENTS FAMILY(MOMENTS, 0, 0, 1)
-#define ROWS FAMILY(ROWS, 1, 0, 2)
-#define MAPS FAMILY(MAPS, 1, 1, 1)
+#define BOTH_STATS (SIMREP_STATS_BOOTSTRAP | SIMREP_STATS_PERMUTATIONS)
+#define MOMENTS_CCA FAMILY(CCA, 0, 0, 1), .statistics = BOTH_STATS
+#define MOMENTS FAMILY(MOMENTS, 0, 0, 1), .statistics = BOTH_STATS
+/* Rows measures: permutations for every one (rowstats.c); the bootstrap
+ * where a weighted version leaves out the pairs of a unit's copies
+ * (ROWS_WEIGHTED, with .rows_weighted). */
+#define ROWS FAMILY(ROWS, 1, 0, 2), .statistics = SIMREP_STATS_PERMUTATIONS
+#define ROWS_WEIGHTED FAMILY(ROWS, 1, 0, 2), .statistics = BOTH_STATS
+#define MAPS FAMILY(MAPS, 1, 1, 1), .statistics = 0
 /* Invariances shared by many rows. */
 #define INV_ROTATION (SIMREP_INV_TRANSLATION | SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER)
 #define INV_LINEAR (INV_ROTATION | SIMREP_INV_LINEAR)
@@ -220,12 +225,12 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                                 "translation and orthogonal maps; cosine: orthogonal maps)",
                  .reference = "rsatoolbox rdm.calc_rdm ('correlation', 'euclidean'; scipy pdist 'cosine') and "
                               "rdm.compare ('corr', 'spearman', 'kendall'); exact, every pair",
-                 ROWS, .options = OPT(RSA_RDM) | OPT(RSA_COMPARE) | OPT(RSA_MEMORY), .outputs = 0,
+                 ROWS_WEIGHTED, .options = OPT(RSA_RDM) | OPT(RSA_COMPARE) | OPT(RSA_MEMORY), .outputs = 0,
                  .similarity_min = -1, .similarity_max = 1, .distance_min = 0, .distance_max = 2,
                  .invariant = SIMREP_INV_SCALE | SIMREP_INV_SWAP | SIMREP_INV_ROW_ORDER,
                  .paper = "Kriegeskorte, Mur & Bandettini 2008, Representational similarity analysis (Front. Syst. "
                           "Neurosci.)"},
-        .rows = simrep__rsa},
+        .rows = simrep__rsa, .rows_weighted = simrep__rsa_weighted},
     [SIMREP_MUTUAL_KNN] = {
         .info = {.id = "mutual_knn", .title = "mutual k-nearest-neighbour alignment",
                  .similarity = "mean over samples of the fraction of their k nearest neighbours (cosine) shared "
@@ -234,11 +239,11 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .invariances = "scaling each sample, orthogonal maps of x or y, permuting the samples together",
                  .reference = "platonic-rep metrics.mutual_knn on L2-normalised rows (compute_score); ties to the "
                               "smaller index",
-                 ROWS, .options = OPT(KNN), .outputs = 0, .similarity_min = 0, .similarity_max = 1,
+                 ROWS_WEIGHTED, .options = OPT(KNN), .outputs = 0, .similarity_min = 0, .similarity_max = 1,
                  .distance_min = 0, .distance_max = 1,
                  .invariant = SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_SWAP | SIMREP_INV_ROW_ORDER,
                  .paper = "Huh, Cheung, Wang & Isola 2024, The Platonic Representation Hypothesis (ICML)"},
-        .rows = simrep__mutual_knn},
+        .rows = simrep__mutual_knn, .rows_weighted = simrep__mutual_knn_weighted},
     [SIMREP_CKNNA] = {
         .info = {.id = "cknna", .title = "CKNNA: CKA restricted to mutual k-nearest neighbours",
                  .similarity = "unbiased HSIC of the kNN-masked cosine kernels over sqrt(their self-HSICs) + "

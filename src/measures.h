@@ -83,10 +83,16 @@ typedef simrep_status (*simrep__pair_fn)(simrep_ctx *ctx, simrep__prepared *pr, 
 typedef simrep_status (*simrep__rows_fn)(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                          const simrep_options *opt, simrep_result *r);
 
+/* A rows measure of a bootstrap resample (rowstats.c): row i of x and y
+ * stands for w[i] >= 1 copies; pairs of copies of one row are left out. */
+typedef simrep_status (*simrep__rows_weighted_fn)(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                                  const simrep_options *opt, const double *w, simrep_result *r);
+
 typedef struct simrep__measure_row {
     simrep_measure_info info;
     simrep__pair_fn pair;  /* families CCA and MOMENTS */
     simrep__rows_fn rows;  /* family ROWS */
+    simrep__rows_weighted_fn rows_weighted; /* family ROWS with a bootstrap (info.statistics), or NULL */
     unsigned prep;         /* SIMREP__PREP_* it needs at any options */
     unsigned (*prep_at)(const simrep_options *opt); /* or, if set, as a function of the options */
     /* The closed-form chance level (stats.c, issue 11): the exact mean of

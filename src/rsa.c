@@ -84,6 +84,8 @@ typedef struct rdm_side {
     double *sqn;   /* euclidean: squared row norms */
     int64_t *grp;  /* grp[i]: the first row equal to row i */
     double *tile;  /* TILE x TILE distances */
+    const double *w; /* row weights (a bootstrap's multiplicities, rowstats.c), or NULL: every row once */
+    int64_t ti, tj;  /* the tile's first row and column (tile_pass sets them for its callback) */
 } rdm_side;
 
 static const char *compare_name(simrep_rsa_compare c)
@@ -293,6 +295,8 @@ static simrep_status tile_pass(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, cons
             simrep_status st = side_tile(ctx, sx, i0, ni, j0, nj);
             if (st == SIMREP_OK)
                 st = side_tile(ctx, sy, i0, ni, j0, nj);
+            sx->ti = sy->ti = i0;
+            sx->tj = sy->tj = j0;
             if (st == SIMREP_OK)
                 st = fn(ctx, user, sx->tile, sy->tile, ni, nj, i0 == j0);
             if (st != SIMREP_OK)
@@ -330,13 +334,46 @@ static void stats_merge(stats2 *a, const stats2 *b)
 
 typedef struct pearson_acc {
     stats2 total;
+    const rdm_side *sx; /* weights and the tile's origin */
 } pearson_acc;
+
+/* With row weights w (a bootstrap's multiplicities), pair (i, j) counts
+ * w_i w_j times: the pairs of the resample's copies of different rows
+ * (copies of one row are not paired: rowstats.c). */
+static void pearson_tile_weighted(pearson_acc *acc, const double *tx, const double *ty, int64_t ni, int64_t nj,
+                                  int diag)
+{
+    const double *wi = acc->sx->w + acc->sx->ti, *wj = acc->sx->w + acc->sx->tj;
+    double c = 0, sx = 0, sy = 0;
+    for (int64_t a = 0; a < ni; a++)
+        for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
+            const double w = wi[a] * wj[b];
+            sx += w * tx[a * TILE + b];
+            sy += w * ty[a * TILE + b];
+            c += w;
+        }
+    if (c == 0)
+        return;
+    stats2 t = {c, sx / c, sy / c, 0, 0, 0};
+    for (int64_t a = 0; a < ni; a++)
+        for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
+            const double w = wi[a] * wj[b], u = tx[a * TILE + b] - t.mx, v = ty[a * TILE + b] - t.my;
+            t.sxx += w * u * u;
+            t.syy += w * v * v;
+            t.sxy += w * u * v;
+        }
+    stats_merge(&acc->total, &t);
+}
 
 static simrep_status pearson_tile(simrep_ctx *ctx, void *user, const double *tx, const double *ty, int64_t ni,
                                   int64_t nj, int diag)
 {
     (void)ctx;
     pearson_acc *acc = user;
+    if (acc->sx->w) {
+        pearson_tile_weighted(acc, tx, ty, ni, nj, diag);
+        return SIMREP_OK;
+    }
     double c = 0, sx = 0, sy = 0;
     for (int64_t a = 0; a < ni; a++)
         for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
@@ -362,6 +399,7 @@ static simrep_status rsa_pearson(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, do
 {
     pearson_acc acc;
     memset(&acc, 0, sizeof acc);
+    acc.sx = sx;
     simrep_status st = simrep__part_agree(ctx, "rsa", tile_pass(ctx, sx, sy, "rsa pearson", pearson_tile, &acc));
     if (st != SIMREP_OK)
         return st;
@@ -1174,6 +1212,33 @@ static void ranker_free(simrep_ctx *ctx, ranker *R)
     simrep__free(ctx, R->local);
 }
 
+/* The comparison from the exact sums of a ranking of M pairs (M the total
+ * weight of a weighted one), or SIMREP_E_DEGENERATE when a side's
+ * dissimilarities are all tied. */
+static simrep_status rank_value(simrep_ctx *ctx, const rdm_side *sx, const rdm_side *sy, simrep_rsa_compare how,
+                                const ranker *R, u128 M, double *value)
+{
+    const u128 n0 = M * (M - 1) / 2, T = M * (M + 1) * (M + 1);
+    const int xc = how == SIMREP_RSA_KENDALL ? R->n1 == n0 : R->sx2 == T;
+    const int yc = how == SIMREP_RSA_KENDALL ? R->n2 == n0 : R->sy2 == T;
+    if (xc || yc)
+        return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, xc ? sx->side : sy->side,
+                                 "rsa: every dissimilarity is the same, so their rank correlation with the "
+                                 "other input's is undefined");
+    if (how == SIMREP_RSA_KENDALL) {
+        /* scipy.stats.kendalltau: (tot - xtie - ytie + ntie - 2 dis)
+         * / sqrt(tot - xtie) / sqrt(tot - ytie). */
+        const i128 num = (i128)n0 - (i128)R->n1 - (i128)R->n2 + (i128)R->n3 - 2 * (i128)R->dis;
+        *value = (double)num / sqrt((double)(n0 - R->n1)) / sqrt((double)(n0 - R->n2));
+    } else {
+        /* Pearson of the average ranks in integers: with 2r, mean M + 1,
+         * Σ(2rx - (M+1))(2ry - (M+1)) = Σ 2rx 2ry - M (M+1)^2. */
+        const i128 cxy = (i128)R->sxy - (i128)T;
+        *value = (double)cxy / (sqrt((double)(R->sx2 - T)) * sqrt((double)(R->sy2 - T)));
+    }
+    return SIMREP_OK;
+}
+
 static simrep_status rsa_ranks(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, simrep_rsa_compare how,
                                double budget_mib, double *value)
 {
@@ -1212,36 +1277,160 @@ static simrep_status rsa_ranks(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, simr
     }
     if (st == SIMREP_OK && (R.seen_x != R.M || R.seen_y != R.M))
         st = count_mismatch(ctx, sx->name, R.seen_x != R.M ? R.seen_x : R.seen_y, R.M);
-    if (st == SIMREP_OK) {
-        const u128 M = R.M, n0 = M * (M - 1) / 2;
-        const int xc = how == SIMREP_RSA_KENDALL ? R.n1 == n0 : R.sx2 == M * (M + 1) * (M + 1);
-        const int yc = how == SIMREP_RSA_KENDALL ? R.n2 == n0 : R.sy2 == M * (M + 1) * (M + 1);
-        if (xc || yc) {
-            const rdm_side *s = xc ? sx : sy;
-            st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, s->side,
-                                   "rsa: every dissimilarity is the same, so their rank correlation with the "
-                                   "other input's is undefined");
-        } else if (how == SIMREP_RSA_KENDALL) {
-            /* scipy.stats.kendalltau: (tot - xtie - ytie + ntie - 2 dis)
-             * / sqrt(tot - xtie) / sqrt(tot - ytie). */
-            const i128 num = (i128)n0 - (i128)R.n1 - (i128)R.n2 + (i128)R.n3 - 2 * (i128)R.dis;
-            *value = (double)num / sqrt((double)(n0 - R.n1)) / sqrt((double)(n0 - R.n2));
-        } else {
-            /* Pearson of the average ranks in integers: with 2r, mean M + 1,
-             * Σ(2rx - (M+1))(2ry - (M+1)) = Σ 2rx 2ry - M (M+1)^2. */
-            const u128 T = M * (M + 1) * (M + 1);
-            const i128 cxy = (i128)R.sxy - (i128)T;
-            *value = (double)cxy / (sqrt((double)(R.sx2 - T)) * sqrt((double)(R.sy2 - T)));
-        }
-    }
+    if (st == SIMREP_OK)
+        st = rank_value(ctx, sx, sy, how, &R, R.M, value);
     ranker_free(ctx, &R);
+    return st;
+}
+
+/* ---- weighted ranks (a bootstrap resample, rowstats.c): pair (i, j) of
+ * distinct rows stands for w_i w_j pairs of copies, all tied with each
+ * other.  The pairs are held in memory (32 bytes each, twice), sorted by
+ * (dx, dy); average ranks count weights (a tie group of weight W after B
+ * below gets 2r = 2B + W + 1), Spearman is the weighted Pearson of the
+ * ranks, Kendall's tau-b counts weighted discordant pairs in a merge sort
+ * by dy and ties by weight, all in exact integers as the unweighted path. */
+
+typedef struct wrec {
+    uint64_t a, b; /* key(dx), key(dy) */
+    uint64_t w;    /* w_i w_j */
+    uint64_t r;    /* 2 rx */
+} wrec;
+
+typedef struct wcollect {
+    wrec *v;
+    uint64_t fill, cap;
+    const rdm_side *sx;
+} wcollect;
+
+static simrep_status wcollect_tile(simrep_ctx *ctx, void *user, const double *tx, const double *ty, int64_t ni,
+                                   int64_t nj, int diag)
+{
+    wcollect *C = user;
+    const double *wi = C->sx->w + C->sx->ti, *wj = C->sx->w + C->sx->tj;
+    for (int64_t a = 0; a < ni; a++)
+        for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
+            if (C->fill == C->cap)
+                return simrep__fail(ctx, SIMREP_E_NUMERIC, "rsa: more pairs than n(n-1)/2 (internal error)");
+            C->v[C->fill++] = (wrec){key_of(tx[a * TILE + b]), key_of(ty[a * TILE + b]),
+                                     (uint64_t)wi[a] * (uint64_t)wj[b], 0};
+        }
+    return SIMREP_OK;
+}
+
+static int cmp_wrec_ab(const void *pa, const void *pb)
+{
+    const wrec *a = pa, *b = pb;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return (a->b > b->b) - (a->b < b->b);
+}
+
+/* Stable merge sort of v[0..m) by .b; returns the weighted strict
+ * inversions: sum of w_s w_t over s before t with b_s > b_t. */
+static u128 wmerge_count(wrec *v, wrec *tmp, uint64_t m)
+{
+    u128 inv = 0;
+    wrec *src = v, *dst = tmp;
+    for (uint64_t width = 1; width < m; width *= 2) {
+        for (uint64_t lo = 0; lo < m; lo += 2 * width) {
+            const uint64_t mid = m - lo < width ? m : lo + width, hi = m - lo < 2 * width ? m : lo + 2 * width;
+            u128 left = 0; /* weight still in the left run */
+            for (uint64_t i = lo; i < mid; i++)
+                left += src[i].w;
+            uint64_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                if (src[j].b < src[i].b) {
+                    inv += left * src[j].w;
+                    dst[k++] = src[j++];
+                } else {
+                    left -= src[i].w;
+                    dst[k++] = src[i++];
+                }
+            }
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        wrec *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)m * sizeof *v);
+    return inv;
+}
+
+static simrep_status rsa_ranks_weighted(simrep_ctx *ctx, rdm_side *sx, rdm_side *sy, simrep_rsa_compare how,
+                                        double budget_mib, double *value)
+{
+    const uint64_t n = (uint64_t)sx->n, M = n * (n - 1) / 2;
+    if ((double)M * 2.0 * sizeof(wrec) > budget_mib * 1048576.0)
+        return simrep__fail(ctx, SIMREP_E_INVALID,
+                            "rsa: the bootstrap of a %s comparison holds the pairs of a resample's distinct samples "
+                            "in memory: %llu pairs need %.0f MiB, more than --rsa-memory %.0f MiB (raise it, or use "
+                            "--rsa-compare pearson)",
+                            compare_name(how), (unsigned long long)M, (double)M * 2.0 * sizeof(wrec) / 1048576.0,
+                            budget_mib);
+    wcollect C = {simrep__alloc_array(ctx, (size_t)M, sizeof(wrec), "rsa weighted pairs"), 0, M, sx};
+    wrec *tmp = C.v ? simrep__alloc_array(ctx, (size_t)M, sizeof(wrec), "rsa weighted pairs scratch") : NULL;
+    simrep_status st = tmp ? tile_pass(ctx, sx, sy, "rsa pairs", wcollect_tile, &C) : SIMREP_E_NOMEM;
+    if (st == SIMREP_OK && C.fill != M)
+        st = count_mismatch(ctx, sx->name, C.fill, M);
+    if (st == SIMREP_OK) {
+        wrec *v = C.v;
+        qsort(v, (size_t)M, sizeof *v, cmp_wrec_ab);
+        ranker R; /* its sums: the ones rank_value reads */
+        memset(&R, 0, sizeof R);
+        u128 W = 0;
+        for (uint64_t i = 0; i < M;) { /* x's tie groups and the joint ones */
+            uint64_t j = i;
+            u128 g = 0;
+            while (j < M && v[j].a == v[i].a)
+                g += v[j++].w;
+            for (uint64_t t = i; t < j; t++)
+                v[t].r = (uint64_t)(2 * W + g + 1);
+            R.n1 += g * (g - 1) / 2;
+            for (uint64_t t = i; t < j;) {
+                uint64_t e = t;
+                u128 h = 0;
+                while (e < j && v[e].b == v[t].b)
+                    h += v[e++].w;
+                R.n3 += h * (h - 1) / 2;
+                t = e;
+            }
+            W += g;
+            i = j;
+        }
+        R.dis = wmerge_count(v, tmp, M); /* now sorted by dy, stable */
+        u128 below = 0;
+        for (uint64_t i = 0; i < M;) {
+            uint64_t j = i;
+            u128 g = 0;
+            while (j < M && v[j].b == v[i].b)
+                g += v[j++].w;
+            const u128 ry = 2 * below + g + 1;
+            for (uint64_t t = i; t < j; t++) {
+                R.sx2 += (u128)v[t].w * v[t].r * v[t].r;
+                R.sy2 += (u128)v[t].w * ry * ry;
+                R.sxy += (u128)v[t].w * v[t].r * ry;
+            }
+            R.n2 += g * (g - 1) / 2;
+            below += g;
+            i = j;
+        }
+        st = rank_value(ctx, sx, sy, how, &R, W, value);
+    }
+    simrep__free(ctx, C.v);
+    simrep__free(ctx, tmp);
     return st;
 }
 
 /* ----------------------------------------------------------------- API */
 
-simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                          const simrep_options *opt, simrep_result *r)
+simrep_status simrep__rsa_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                   const simrep_options *opt, const double *w, simrep_result *r)
 {
     simrep_options defaults;
     simrep_status st = simrep__rows_enter(ctx, "rsa", x, y, &opt, &defaults, r);
@@ -1273,9 +1462,12 @@ simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_
     if (st == SIMREP_OK)
         st = side_prepare(ctx, &sides[1], y, 1, opt->rsa_rdm);
     st = simrep__part_agree(ctx, "rsa", st);
+    sides[0].w = sides[1].w = w;
     double value = 0;
     if (st == SIMREP_OK && opt->rsa_compare == SIMREP_RSA_PEARSON) {
         st = rsa_pearson(ctx, &sides[0], &sides[1], &value);
+    } else if (st == SIMREP_OK && w) { /* a resample: one worker (rowstats.c) */
+        st = rsa_ranks_weighted(ctx, &sides[0], &sides[1], opt->rsa_compare, opt->rsa_memory, &value);
     } else if (st == SIMREP_OK) {
         /* Ranks run whole on worker 0: the others agree on its status and
          * receive its value. */
@@ -1303,4 +1495,10 @@ simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_
     r->similarity = value > 1 ? 1 : value < -1 ? -1 : value;
     r->distance = 1 - r->similarity;
     return SIMREP_OK;
+}
+
+simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                          const simrep_options *opt, simrep_result *r)
+{
+    return simrep__rsa_weighted(ctx, x, y, opt, NULL, r);
 }

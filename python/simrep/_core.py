@@ -457,9 +457,20 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
             quiet=_native.WARN_LAYOUT if features_first else 0)
         if so is not None:
             ok = [mid for mid in ids if mid in out]
-            added, out.statistics = _stats.compute(ctx, mx, my, so, buf, ok, lambda mid: _BY_ID[mid][0])
-            for mid in ok:
-                out[mid].update(added[mid])
+            # the moments' measures through one pass (simrep_stats_compute),
+            # the rows' through simrep_stats_rows, as the CLI
+            rows = [mid for mid in ok if _BY_ID[mid][1]["family"] == "rows"]
+            moments = [mid for mid in ok if mid not in rows]
+            if moments or not rows:
+                added, out.statistics = _stats.compute(ctx, mx, my, so, buf, moments, lambda mid: _BY_ID[mid][0])
+                for mid in moments:
+                    out[mid].update(added[mid])
+            if rows:
+                added, info = _stats.compute_rows(ctx, mx, my, so, buf, rows, lambda mid: _BY_ID[mid][0])
+                if not moments:
+                    out.statistics = info
+                for mid in rows:
+                    out[mid].update(added[mid])
         del keep_units  # unit_starts pointed into it until here
         return out
 

@@ -98,7 +98,9 @@ class MeasureInfo(ctypes.Structure):
                 ("similarity_max", c_double), ("distance_min", c_double), ("distance_max", c_double),
                 ("invariant", c_uint), ("metric", c_int), ("paper", c_char_p),
                 # appended (issue 10)
-                ("time_in_n", c_int)]
+                ("time_in_n", c_int),
+                # appended (issue 11, rows measures): SIMREP_STATS_* bits
+                ("statistics", c_uint)]
 
 
 class ErrorInfo(ctypes.Structure):
@@ -497,6 +499,7 @@ def measure_infos():
             "distance_range": (inf.distance_min, inf.distance_max),
             "invariant_to": _bits(inf.invariant, lib.simrep_invariance_name),
             "metric": bool(inf.metric), "paper": inf.paper.decode(), "time_in_n": inf.time_in_n,
+            "statistics": [k for b, k in ((1, "bootstrap"), (2, "permutations")) if inf.statistics & b],
             "_outputs": inf.outputs, "_options": inf.options}))
         i += 1
 

@@ -57,6 +57,8 @@ _PROTOTYPES = {
                                      POINTER(StatsResult)]),
     "simrep_stats_compute_steps": (c_int, [c_void_p, POINTER(c_void_p), POINTER(c_void_p), c_int64, c_void_p,
                                            POINTER(c_int), c_int, POINTER(StatsResult), POINTER(StatsResult)]),
+    "simrep_stats_rows": (c_int, [c_void_p, POINTER(_native.Matrix), POINTER(_native.Matrix), POINTER(StatsOptions),
+                                  c_void_p, POINTER(c_int), c_int, POINTER(StatsResult), POINTER(StatsInfo)]),
     "simrep_group_tests": (c_int, [c_void_p, c_int64, c_void_p, c_int64, POINTER(c_int), c_int, c_int64, c_int64,
                                    c_double, c_uint64, POINTER(GroupTest), c_void_p, c_void_p]),
 }
@@ -212,6 +214,17 @@ def compute_steps(ctx, mxs, mys, o, opts_buf, ids, codes_of):
     if t == 1:
         return None, steps[0], info_dict(info, o)
     return steps, {mid: result_keys(r, o) for mid, r in zip(ids, mean)}, info_dict(info, o)
+
+
+def compute_rows(ctx, mx, my, o, opts_buf, ids, codes_of):
+    """The rows measures' bootstrap and permutations (simrep_stats_rows,
+    as the CLI's compare): ({id: dict of added keys}, info dict)."""
+    codes = (c_int * len(ids))(*[codes_of(i) for i in ids])
+    res = (StatsResult * len(ids))()
+    info = StatsInfo()
+    ctx.check(lib.simrep_stats_rows(ctx.ptr, byref(mx), byref(my), byref(o), opts_buf, codes, len(ids), res,
+                                    byref(info)))
+    return {mid: result_keys(r, o) for mid, r in zip(ids, res)}, info_dict(info, o)
 
 
 def steps_keys(steps, mid):

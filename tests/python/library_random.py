@@ -31,3 +31,29 @@ def below(state, n):
     """(next state, an integer in [0, n)) by the multiply-shift rule."""
     state, z = splitmix(state)
     return state, (z * n) >> 64
+
+
+def draws(seed, s, index, g):
+    """Multiplicities of g items drawn g times with replacement: the
+    library's bootstrap (stream s = 2, index = the resample; the buckets of
+    src/stats.c, the units of src/rowstats.c)."""
+    import numpy as np
+    st, w = stream(seed, s, index), np.zeros(g, dtype=np.int64)
+    for _ in range(g):
+        st, k = below(st, g)
+        w[k] += 1
+    return w
+
+
+def permutation(seed, s, index, m):
+    """A Fisher-Yates permutation of m items from stream s, never the
+    identity (redrawn): stats.c's segments (s = 3), rowstats.c's units
+    (s = 18)."""
+    st = stream(seed, s, index)
+    while True:
+        sigma = list(range(m))
+        for a in range(m - 1, 0, -1):
+            st, j = below(st, a + 1)
+            sigma[a], sigma[j] = sigma[j], sigma[a]
+        if sigma != list(range(m)) or m < 2:
+            return sigma

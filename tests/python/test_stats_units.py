@@ -24,7 +24,7 @@ import pytest
 
 import reference_numpy as ref
 from conftest import assert_error, run
-from library_random import below, stream
+from library_random import below, draws, permutation, stream
 
 STREAM_BUCKET, STREAM_BOOT, STREAM_PERM = 1, 2, 3
 MEASURES = {m: (lambda f: lambda x, y: f(x, y)["similarity"])(getattr(ref, m)) for m in ("cca", "cka", "cka_debiased")}
@@ -33,11 +33,7 @@ TOL = 1e-9
 
 def boot_weights(seed, b, g):
     """Resample b: how many times each of the g buckets is drawn."""
-    st, w = stream(seed, STREAM_BOOT, b), np.zeros(g, dtype=np.int64)
-    for _ in range(g):
-        st, k = below(st, g)
-        w[k] += 1
-    return w
+    return draws(seed, STREAM_BOOT, b, g)
 
 
 def bucket_of(seed, unit, g, units):
@@ -48,14 +44,7 @@ def bucket_of(seed, unit, g, units):
 
 def perm_sigma(seed, k, s):
     """Null k: the permutation of the s segments (never the identity)."""
-    st = stream(seed, STREAM_PERM, k)
-    while True:
-        sigma = list(range(s))
-        for a in range(s - 1, 0, -1):
-            st, j = below(st, a + 1)
-            sigma[a], sigma[j] = sigma[j], sigma[a]
-        if sigma != list(range(s)):
-            return sigma
+    return permutation(seed, STREAM_PERM, k, s)
 
 
 def brute_bootstrap(units_x, units_y, b, seed, g, measure):

@@ -583,6 +583,89 @@ static void test_knn_errors(void)
     free(y);
 }
 
+/* simrep_stats_rows (src/rowstats.c; the values against numpy are
+ * tests/python/test_stats_rows.py): bits that do not move with the thread
+ * count, a weighted resample with every weight 1 = the plain measure,
+ * cancellation, and the error paths. */
+static void test_stats_rows(void)
+{
+    rng r = {17};
+    const int64_t n = 40, p = 4, q = 3;
+    double *x = make(&r, n, p, 0), *y = make(&r, n, q, 0);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < q; j++)
+            y[i * q + j] += 3 * x[i * p + j];
+    simrep_ctx *ctx = simrep_ctx_new(NULL);
+    simrep_matrix mx = simrep_matrix_c(x, SIMREP_F64, n, p), my = simrep_matrix_c(y, SIMREP_F64, n, q);
+    simrep_options o;
+    simrep_options_init(&o);
+    o.knn = 3;
+    const simrep_measure ms[3] = {SIMREP_RSA, SIMREP_MUTUAL_KNN, SIMREP_CKNNA};
+    simrep_stats_options so;
+    simrep_stats_options_init(&so);
+    so.bootstrap = 9;
+    so.permutations = 7;
+    so.seed = 5;
+    simrep_stats_result a[3], b[3];
+    simrep_stats_info info;
+    so.threads = 1;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, &info), SIMREP_OK);
+    so.threads = 3;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, b, NULL), SIMREP_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK(info.units == 40 && info.unit_rows == 1 && info.buckets == 0 && info.segments == 0);
+    CHECK(a[0].resampled && a[0].bootstrap == 9 && a[0].permutations == 7 && a[0].ci_low <= a[0].ci_high);
+    CHECK(a[1].bootstrap == 9 && a[2].bootstrap == 0 && a[2].permutations == 7);
+    CHECK(a[0].p_value == 1.0 / 8 && a[0].adjusted > 0);
+    /* every weight 1: the plain measure, bit for bit */
+    double w[40];
+    for (int i = 0; i < 40; i++)
+        w[i] = 1;
+    simrep_result plain, weighted;
+    memset(&plain, 0, sizeof plain);
+    memset(&weighted, 0, sizeof weighted);
+    for (int c = 0; c < 3; c++) {
+        o.rsa_compare = (simrep_rsa_compare)c;
+        CHECK_STATUS(ctx, simrep__rsa(ctx, &mx, &my, &o, &plain), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep__rsa_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
+        CHECK_CLOSE(weighted.similarity, plain.similarity, 1e-15);
+    }
+    CHECK_STATUS(ctx, simrep__mutual_knn(ctx, &mx, &my, &o, &plain), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep__mutual_knn_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
+    CHECK(weighted.similarity == plain.similarity);
+    o.rsa_compare = SIMREP_RSA_SPEARMAN;
+    /* cancelled before it starts */
+    int stop = 1;
+    simrep_ctx_set_cancel(ctx, &stop);
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_CANCELLED);
+    simrep_ctx_set_cancel(ctx, NULL);
+    /* errors */
+    const simrep_measure cka = SIMREP_CKA;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, &cka, 1, a, NULL), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "cka is not a measure of the rows") != NULL);
+    so.ci = 1;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
+    so.ci = 0.95;
+    so.max_memory = 1000;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "memory allowed") != NULL);
+    so.max_memory = 0;
+    const int64_t uneven[4] = {0, 10, 25, 40};
+    so.unit_starts = uneven;
+    so.units = 3;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "one size") != NULL);
+    so.permutations = 0; /* the bootstrap pools uneven units */
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, &info), SIMREP_OK);
+    CHECK(info.units == 3 && info.unit_rows == 0 && info.min_unit_rows == 10 && info.max_unit_rows == 15);
+    x[7] = NAN;
+    so.unit_starts = NULL;
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_NONFINITE);
+    simrep_ctx_free(ctx);
+    free(x);
+    free(y);
+}
+
 void suite_rows(void)
 {
     test_rsa_naive();
@@ -593,4 +676,5 @@ void suite_rows(void)
     test_knn_naive();
     test_knn_invariances();
     test_knn_errors();
+    test_stats_rows();
 }

@@ -1,0 +1,275 @@
+"""simrep compare --bootstrap/--permutations for the measures computed from
+the rows (rsa, mutual_knn, cknna, cka_rbf; src/rowstats.c), against a
+brute force written here in numpy.
+
+The brute force draws the same resamples and permutations as the library
+(library_random transcribes its streams: the bootstrap's draws of units
+from stream 2, the permutations of all units from stream 18), then
+MATERIALIZES each resample: a unit drawn three times is there three times,
+its rows in row order with their copies side by side, and the measure is
+computed from reference_rows (full n x n matrices, scipy ranks) with the
+pairs of two copies of one row left out -- rsatoolbox's rule for a
+bootstrap of patterns (an RDM entry of a pattern with its own copy is
+dropped), and for the neighbour measures a copy is not a neighbour of its
+own row's copies.  The library does none of that: it evaluates weighted
+versions on the distinct rows.  Intervals, null means and p-values must
+agree to round-off.
+
+Small data (n <= 30): cheap, and runs under ASan.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import reference_rows as rr
+from conftest import SANITIZED, assert_error, run, simrep_bin, write_npy
+from library_random import draws, permutation
+
+STREAM_BOOT, STREAM_ROWS_PERM = 2, 18
+TOL = 1e-9
+
+
+def unit_slices(n, ur):
+    return [np.arange(s, min(s + ur, n)) for s in range(0, n, ur)]
+
+
+def materialize(n, ur, mult):
+    """Row indices of the resample, each row of a unit drawn m times m
+    times, in row order (copies side by side)."""
+    rows = []
+    for u, sl in enumerate(unit_slices(n, ur)):
+        for r in sl:
+            rows += [r] * int(mult[u])
+    return np.array(rows)
+
+
+def rsa_resample(x, y, rows, rdm_kind, how):
+    """rsa of the materialized resample, the pairs of a row's copies left out."""
+    a, b = rr.rdm(x[rows], rdm_kind), rr.rdm(y[rows], rdm_kind)
+    iu = np.triu_indices(len(rows), k=1)
+    keep = rows[iu[0]] != rows[iu[1]]
+    return rr.compare(a[keep], b[keep], how)
+
+
+def knn_mask_excluding_copies(x, rows, k):
+    xn = rr._unit_rows(x[rows])
+    s = xn @ xn.T
+    s[rows[:, None] == rows[None, :]] = -np.inf  # a row's own copies are not its neighbours
+    idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    mask = np.zeros(s.shape)
+    mask[np.arange(len(rows))[:, None], idx] = 1.0
+    return mask
+
+
+def mutual_knn_resample(x, y, rows, k):
+    mx, my = knn_mask_excluding_copies(x, rows, k), knn_mask_excluding_copies(y, rows, k)
+    return float(((mx * my).sum(axis=1) / k).mean())
+
+
+def brute(x, y, ur, seed, boot, perms, measure):
+    """(resampled values, null values) of one measure."""
+    n = len(x)
+    units = unit_slices(n, ur)
+    bvals = [measure(x, y, materialize(n, ur, draws(seed, STREAM_BOOT, b, len(units)))) for b in range(boot)]
+    m = len(units) - (1 if len(units[-1]) < ur else 0)  # a short last unit stays in place
+    nvals = []
+    for k in range(perms):
+        sigma = permutation(seed, STREAM_ROWS_PERM, k, m) + list(range(m, len(units)))
+        order = np.concatenate([units[s] for s in sigma])
+        nvals.append(measure(x, y[order], np.arange(n)))
+    return np.array(bvals), np.array(nvals)
+
+
+def check_keys(entry, observed, bvals, nvals, level=0.95):
+    assert entry["similarity"] == pytest.approx(observed, abs=TOL)
+    if len(bvals):
+        lo, hi = np.quantile(bvals, [(1 - level) / 2, (1 + level) / 2])
+        assert entry["bootstrap"] == len(bvals)
+        assert entry["ci"] == pytest.approx([lo, hi], abs=TOL)
+        assert entry["se"] == pytest.approx(np.std(bvals, ddof=1), abs=TOL)
+        assert entry["bias"] == pytest.approx(np.mean(bvals) - observed, abs=TOL)
+    if len(nvals):
+        null = entry["null"]
+        assert null["permutations"] == len(nvals)
+        assert null["mean"] == pytest.approx(np.mean(nvals), abs=TOL)
+        assert null["sd"] == pytest.approx(np.std(nvals, ddof=1), abs=TOL)
+        # the library's null values and the observed one are the same
+        # numbers as ours to round-off: count with a margin for ties
+        assert null["p"] == pytest.approx((1 + np.sum(nvals >= observed - 1e-12)) / (1 + len(nvals)))
+        assert entry["adjusted"] == pytest.approx((observed - np.mean(nvals)) / (1 - np.mean(nvals)), abs=1e-8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rowstats")
+    r = np.random.default_rng(5)
+    z = r.normal(size=(26, 2))
+    x = np.c_[z, r.normal(size=(26, 3))]
+    y = np.c_[z @ r.normal(size=(2, 2)), r.normal(size=(26, 2))]
+    # integers: the euclidean RDM has exact ties, which ranks must see
+    xi = np.round(2 * x)
+    yi = np.round(2 * y)
+    for name, a in (("x", x), ("y", y), ("xi", xi), ("yi", yi)):
+        write_npy(d / (name + ".npy"), a)
+    return d, x, y, xi, yi
+
+
+@pytest.mark.parametrize("rdm_kind,how,ints,ur", [
+    ("correlation", "pearson", False, 1),
+    ("euclidean", "spearman", True, 1),
+    ("euclidean", "kendall", True, 3),
+    ("cosine", "spearman", False, 4),
+])
+def test_rsa_bootstrap_and_mantel_match_numpy(data, rdm_kind, how, ints, ur):
+    d, x, y, xi, yi = data
+    if ints:
+        x, y = xi, yi
+    seed, boot, perms = 11, 12, 9
+    args = ["compare", str(d / ("xi.npy" if ints else "x.npy")), str(d / ("yi.npy" if ints else "y.npy")), "-m",
+            "rsa", "--rsa-rdm", rdm_kind, "--rsa-compare", how, "--bootstrap", str(boot), "--permutations",
+            str(perms), "--seed", str(seed), "--unit-rows", str(ur), "--format", "json"]
+    out = run(*args).json()
+    entry = out["measures"]["rsa"]
+
+    def measure(a, b, rows):
+        return rsa_resample(a, b, rows, rdm_kind, how)
+
+    bvals, nvals = brute(x, y, ur, seed, boot, perms, measure)
+    check_keys(entry, rr.rsa(x, y, rdm_kind, how), bvals, nvals)
+    assert out["statistics"]["units"] == -(-len(x) // ur)
+
+
+@pytest.mark.parametrize("k,ur", [(3, 1), (4, 2)])
+def test_mutual_knn_bootstrap_and_nulls_match_numpy(data, k, ur):
+    d, x, y, xi, yi = data
+    seed, boot, perms = 3, 12, 9
+    out = run("compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "mutual_knn", "--knn", str(k), "--bootstrap",
+              str(boot), "--permutations", str(perms), "--seed", str(seed), "--unit-rows", str(ur),
+              "--format", "json").json()
+    bvals, nvals = brute(x, y, ur, seed, boot, perms, lambda a, b, rows: mutual_knn_resample(a, b, rows, k))
+    check_keys(out["measures"]["mutual_knn"], rr.mutual_knn(x, y, k), bvals, nvals)
+
+
+def test_nulls_of_every_rows_measure_match_numpy(data):
+    """cknna and cka_rbf: permutations (no bootstrap yet: a warning says
+    so, and their entries have no interval)."""
+    d, x, y, xi, yi = data
+    seed, perms = 7, 8
+    r = run("compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "cknna,cka_rbf", "--knn", "3", "--bootstrap", "5",
+            "--permutations", str(perms), "--seed", str(seed), "--format", "json")
+    out = r.json()
+    assert "cknna gets no bootstrap interval" in r.stderr and "cka_rbf gets no bootstrap interval" in r.stderr
+    import reference_numpy as ref
+    for mid, f in (("cknna", lambda a, b, rows: rr.cknna(a, b, 3)),
+                   ("cka_rbf", lambda a, b, rows: ref.cka_rbf(a, b)["similarity"])):
+        entry = out["measures"][mid]
+        assert "ci" not in entry and "se" not in entry
+        _, nvals = brute(x, y, 1, seed, 0, perms, f)
+        check_keys(entry, f(x, y, None), [], nvals)
+
+
+def test_copies_are_not_pairs(data):
+    """The point of leaving copy pairs out: a naive resample (copies as
+    samples) makes each copy its own nearest neighbour and inflates
+    mutual_knn; ours stays near the observed value."""
+    d, x, y, xi, yi = data
+    out = run("compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "mutual_knn", "--knn", "3", "--bootstrap", "30",
+              "--seed", "1", "--format", "json").json()["measures"]["mutual_knn"]
+    naive = []
+    for b in range(30):
+        rows = materialize(len(x), 1, draws(1, STREAM_BOOT, b, len(x)))
+        naive.append(rr.mutual_knn(x[rows], y[rows], 3))
+    naive_bias = np.mean(naive) - out["similarity"]
+    assert naive_bias > 0.15  # copies agree by construction
+    assert abs(out["bias"]) < naive_bias / 3
+
+
+def test_same_numbers_for_any_thread_count_and_table_csv(data):
+    d = data[0]
+    base = ["compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "cka,rsa,mutual_knn", "--knn", "3",
+            "--bootstrap", "20", "--permutations", "15", "--seed", "9"]
+    one = run(*base, "--threads", "1", "--format", "json").json()
+    two = run(*base, "--threads", "2", "--format", "json").json()
+    for mid in ("rsa", "mutual_knn"):
+        for key in ("ci", "se", "null", "adjusted", "bootstrap"):
+            assert one["measures"][mid][key] == two["measures"][mid][key], (mid, key)
+    csv = run(*base, "--format", "csv")
+    rows = {line.split(",")[0]: line.split(",") for line in csv.stdout.splitlines()[1:]}
+    header = csv.stdout.splitlines()[0].split(",")
+    for mid in ("rsa", "mutual_knn"):
+        e = one["measures"][mid]
+        got = dict(zip(header, rows[mid]))
+        assert float(got["ci_low"]) == e["ci"][0] and float(got["p"]) == e["null"]["p"]
+        assert got["chance"] == ""
+    table = run(*base).stdout
+    assert "rsa, mutual_knn: every unit resampled" in table
+    line = [t for t in table.splitlines() if t.startswith("rsa ") and "[" in t][0]
+    assert "%.6f" % one["measures"]["rsa"]["ci"][0] in line
+
+
+def test_only_rows_measures(data):
+    d = data[0]
+    out = run("compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "rsa", "--bootstrap", "4", "--permutations",
+              "3", "--format", "json").json()
+    st = out["statistics"]
+    assert st["units"] == 26 and st["bootstrap"] == 4 and st["permutations"] == 3
+    assert out["measures"]["rsa"]["bootstrap"] == 4 and out["measures"]["rsa"]["null"]["permutations"] == 3
+
+
+def test_absurd_values(data, tmp_path):
+    d = data[0]
+    base = ["compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "rsa,mutual_knn", "--knn", "3", "--format", "json"]
+    assert_error(run(*base, "--bootstrap", "1"), 2, contains=["--bootstrap", "no standard error"])
+    r = run(*base, "--bootstrap", "2", "--permutations", "1")
+    assert "--permutations" in r.stderr  # too few to be significant: warned
+    two = r.json()["measures"]["rsa"]
+    assert two["bootstrap"] == 2 and two["ci"][0] <= two["ci"][1] and two["se"] >= 0
+    assert two["null"]["p"] in (0.5, 1.0)
+    zero = run(*base, "--bootstrap", "0", "--permutations", "0").json()["measures"]["rsa"]
+    assert not {"ci", "null", "se"} & set(zero)
+    assert_error(run(*base, "--bootstrap", "10000001"), 2, contains=["--bootstrap"])
+    assert_error(run(*base, "--permutations", "-1"), 2, contains=["--permutations"])
+    r = run(*base, "--bootstrap", "5", "--max-memory", "1000")
+    assert_error(r, 2, contains=["rows measures", "memory allowed", "--max-memory"])
+    # units of 26 rows: one unit, so every resample is the data and there is nothing to permute
+    r = run(*base, "--bootstrap", "3", "--permutations", "2", "--unit-rows", "26").json()["measures"]["rsa"]
+    assert r["se"] == 0 and r["null"]["p"] == 1.0
+
+
+def test_too_few_distinct_units_are_left_out(tmp_path):
+    """4 rows, --knn 2: resamples with fewer than 3 distinct rows cannot
+    give 2 neighbours; they are left out of the counts, not errors."""
+    r = np.random.default_rng(1)
+    write_npy(tmp_path / "a.npy", r.normal(size=(4, 3)))
+    write_npy(tmp_path / "b.npy", r.normal(size=(4, 3)))
+    e = run("compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "-m", "mutual_knn", "--knn", "2",
+            "--bootstrap", "40", "--format", "json").json()["measures"]["mutual_knn"]
+    assert 0 < e["bootstrap"] < 40
+
+
+@pytest.mark.skipif(SANITIZED, reason="latency bound of the optimized build; the ASan run checks the exit only")
+def test_estimate_progress_and_ctrl_c(tmp_path):
+    r = np.random.default_rng(0)
+    n = 3000
+    write_npy(tmp_path / "a.npy", r.normal(size=(n, 8)).astype(np.float32))
+    write_npy(tmp_path / "b.npy", r.normal(size=(n, 8)).astype(np.float32))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    argv = [str(simrep_bin()), "compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "-m", "rsa",
+            "--rsa-compare", "pearson", "--permutations", "100000", "--threads", "1"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(1.5)
+    assert p.poll() is None
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert time.monotonic() - t < 3.0
+    assert out == ""
+    assert "bootstrap and permutations of the rows measures" in err and "estimated" in err

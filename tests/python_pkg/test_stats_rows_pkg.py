@@ -1,0 +1,91 @@
+"""Uncertainty of the measures computed from the rows through the package
+(simrep.compare(..., bootstrap=, permutations=, seed=) -> simrep_stats_rows):
+the CLI's numbers; permutation p-values uniform under independence and at
+their minimum under a shared latent; bootstrap standard errors of the size
+of the sampling spread.  The numpy brute force of the resamples themselves
+is tests/python/test_stats_rows.py.
+"""
+
+import numpy as np
+from scipy import stats as sps
+
+import simrep
+from conftest import cli_json
+
+ROWS = ["rsa", "mutual_knn", "cknna", "cka_rbf"]
+
+
+def _latent(seed, n, strength=1.0):
+    r = np.random.default_rng(seed)
+    z = r.normal(size=(n, 3))
+    x = np.c_[z, r.normal(size=(n, 4))]
+    y = np.c_[strength * z @ r.normal(size=(3, 3)), r.normal(size=(n, 4))]
+    return x, y
+
+
+def test_same_numbers_as_the_cli(tmp_path):
+    x, y = _latent(3, 120)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    ms = ["cka"] + ROWS
+    got = simrep.compare(x, y, ms, bootstrap=20, permutations=15, seed=42, threads=2, knn=5, warn=False)
+    want = cli_json(tmp_path / "x.npy", tmp_path / "y.npy", "-m", ",".join(ms), "--knn", "5", "--bootstrap", "20",
+                    "--permutations", "15", "--seed", "42", "--threads", "1")
+    for m in ms:
+        for k in ("ci", "se", "bias", "bootstrap", "distance_ci", "null", "adjusted"):
+            assert (k in got[m]) == (k in want["measures"][m]), (m, k)
+            if k in want["measures"][m]:
+                assert got[m][k] == want["measures"][m][k], (m, k)
+    assert "ci" in got["rsa"] and "ci" not in got["cknna"] and "null" in got["cka_rbf"]
+    only = simrep.compare(x, y, ["rsa"], bootstrap=5, permutations=5, seed=1)
+    want = cli_json(tmp_path / "x.npy", tmp_path / "y.npy", "-m", "rsa", "--bootstrap", "5", "--permutations", "5",
+                    "--seed", "1")
+    assert only.statistics == want["statistics"]
+    assert simrep.measures()["rsa"]["statistics"] == ["bootstrap", "permutations"]
+    assert simrep.measures()["cka_rbf"]["statistics"] == ["permutations"]
+
+
+def test_pvalues_uniform_under_independence():
+    """rsa (Pearson, the Mantel test) on independent x, y: 200 seeds."""
+    ps = []
+    for seed in range(200):
+        r = np.random.default_rng(1000 + seed)
+        x, y = r.normal(size=(20, 4)), r.normal(size=(20, 4))
+        res = simrep.compare(x, y, ["rsa"], permutations=19, seed=seed, rsa_compare="pearson", threads=1)
+        ps.append(res["rsa"]["null"]["p"])
+    ps = np.array(ps)
+    # p takes the values j / 20: compare with the discrete uniform by
+    # jittering within each step (a randomized p is exactly uniform)
+    u = ps - np.random.default_rng(0).uniform(0, 1 / 20, size=len(ps))
+    assert sps.kstest(u, "uniform").pvalue > 0.01
+    assert abs(ps.mean() - 0.525) < 0.06
+
+
+def test_minimum_p_under_a_shared_latent():
+    x, y = _latent(7, 80)
+    res = simrep.compare(x, y, ROWS, permutations=19, seed=3, knn=5, threads=2, warn=False)
+    for m in ROWS:
+        assert res[m]["null"]["p"] == 1 / 20, m
+        assert res[m]["adjusted"] > 0, m
+
+
+def test_bootstrap_se_near_the_sampling_spread():
+    """The bootstrap's standard error of rsa (Pearson) and mutual_knn against
+    the spread of the measure over independent samples of the same
+    population: within a factor 1.6 either way (a sanity check of scale,
+    cheap: 30 samples of n = 80)."""
+    vals = {"rsa": [], "mutual_knn": []}
+    ses = {"rsa": [], "mutual_knn": []}
+    mix = np.random.default_rng(0).normal(size=(3, 3))  # one population
+    for seed in range(30):
+        r = np.random.default_rng(100 + seed)
+        z = r.normal(size=(80, 3))
+        x, y = np.c_[z, r.normal(size=(80, 4))], np.c_[0.7 * z @ mix, r.normal(size=(80, 4))]
+        res = simrep.compare(x, y, ["rsa", "mutual_knn"], bootstrap=40, seed=seed, knn=5, rsa_compare="pearson",
+                             threads=2)
+        for m in vals:
+            vals[m].append(res[m]["similarity"])
+            ses[m].append(res[m]["se"])
+    for m in vals:
+        ratio = np.mean(ses[m]) / np.std(vals[m], ddof=1)
+        assert 1 / 1.6 < ratio < 1.6, (m, ratio)
