@@ -643,6 +643,10 @@ static void test_stats_rows(void)
     const simrep_measure cka = SIMREP_CKA;
     CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, &cka, 1, a, NULL), SIMREP_E_INVALID);
     CHECK(strstr(simrep_ctx_message(ctx), "cka is not a measure of the rows") != NULL);
+    so.bootstrap = 1; /* as simrep_stats_new: one resample has no spread */
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
+    CHECK(strstr(simrep_ctx_message(ctx), "no standard error") != NULL);
+    so.bootstrap = 9;
     so.ci = 1;
     CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
     so.ci = 0.95;
