@@ -12,6 +12,7 @@ releases the GIL during every library call.
 """
 
 import ctypes
+import os
 import threading
 import warnings
 
@@ -203,7 +204,7 @@ def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0
     out, first = Results(), None
     for mid in ids:
         try:
-            out.update(_run_measures(ctx, call, [mid], buf, coefs, p, q, n, warn, names))
+            out.update(_run_measures(ctx, call, [mid], buf, coefs, p, q, n, warn, names, quiet))
         except Error as e:
             if e.status not in _MEASURE_FAILURES:
                 raise
@@ -218,7 +219,7 @@ def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0
 
 
 
-def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=None):
+def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=None, features_first=False):
     """The samples x features matrices of arrays (or path specs) read
     through the library's layouts (the CLI's --conv/--conv-mode/--resize/
     --sequence/--mask), made to agree (same N, T, sizes) and materialized
@@ -233,7 +234,7 @@ def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=Non
         try:
             if mask is not None:
                 msk = _input.Mask(ctx, mask, "mask")
-            lay = _input.layout(False, conv, conv_mode, resize, sequence, msk)
+            lay = _input.layout(features_first, conv, conv_mode, resize, sequence, msk)
             ins = [_input.Input(ctx, a, name, lay) for a, name in zip(items, names)]
             _input.agree(ctx, ins)
             out = [_input.materialize(ctx, i) for i in ins]
@@ -246,10 +247,12 @@ def _layout_views(items, names, conv, conv_mode, sequence, resize=None, mask=Non
                 msk.close(ctx)
 
 
-def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask):
-    """compare() of conv maps / sequences / masked tokens: both read through
-    the library's layouts (simrep_input over their memory, or path specs),
-    block by block into one Moments per view (T for per-step)."""
+def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask,
+                            features_first=False):
+    """compare() of conv maps / sequences / masked tokens / path specs: both
+    read through the library's layouts (simrep_input over their memory, or
+    the files, streamed), block by block into one Moments per view (T for
+    per-step)."""
     from . import _input
     linear = [m for m in ids if _BY_ID[m][1]["family"] != "rows"]
     of_rows = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
@@ -259,7 +262,7 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
         try:
             if mask is not None:
                 msk = _input.Mask(ctx, mask, "mask")
-            lay = _input.layout(False, conv, conv_mode, resize, sequence, msk)
+            lay = _input.layout(features_first, conv, conv_mode, resize, sequence, msk)
             ins = [_input.Input(ctx, x, "x", lay), _input.Input(ctx, y, "y", lay)]
             # Options apply by number of dimensions (the CLI's rule, so that
             # a 2-D x can meet a 3-D y); one that applies to neither input
@@ -295,18 +298,21 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
                         _native.lib.simrep_matrix_to_double(ctypes.byref(vx[v]), rows[v][0][r0:].ctypes.data, ix.cols)
                         _native.lib.simrep_matrix_to_double(ctypes.byref(vy[v]), rows[v][1][r0:].ctypes.data, iy.cols)
             steps, errors = [], {}
+            # features x samples already: the layout hint is for the other reading
+            quiet = _native.WARN_LAYOUT if features_first else 0
             for v in range(nv):
                 res = Results()
                 if linear:
                     m = moms[v]
                     res = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare_moments(
-                        ctx.ptr, m._handle(), buf, codes, count, out), linear, buf, coefs, ix.cols, iy.cols, n, warn)
+                        ctx.ptr, m._handle(), buf, codes, count, out), linear, buf, coefs, ix.cols, iy.cols, n, warn,
+                        quiet=quiet)
                 if of_rows:
                     mx, _ = _arrays.describe(rows[v][0], _native.F64)
                     my, _ = _arrays.describe(rows[v][1], _native.F64)
                     more = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare(
                         ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, out), of_rows, buf, coefs,
-                        ix.cols, iy.cols, n, warn)
+                        ix.cols, iy.cols, n, warn, quiet=quiet)
                     res.update(more)
                     res.errors.update(more.errors)
                 errors.update(res.errors)
@@ -350,7 +356,9 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
     x, y: numpy arrays or torch tensors, float16/bfloat16/float32/float64
     (integers are converted), rows = samples, unless features_first=True
     (the google/svcca layout, neurons x datapoints).  C order, Fortran order
-    and strided views are read in place, never copied.
+    and strided views are read in place, never copied.  Either may also be
+    a path spec as the CLI takes it (str, bytes or os.PathLike: "a.npy",
+    "b.npz:key", "c.safetensors:name"), streamed from the file.
 
     measures: a list of ids, a comma-separated string, "all" (every measure
     linear in n: simrep.ALL) or "all+kernel" (the O(n^2) measures of the rows
@@ -412,15 +420,20 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
                             segments, warn=warn)
         if not (so.bootstrap or so.permutations):
             so = None
-    layout = any(v is not None for v in (conv, conv_mode, resize, sequence, mask))
+    # Path specs ("a.npy", "b.npz:key", "c.safetensors:name") are read as the
+    # CLI reads them: streamed through the library's inputs.
+    paths = any(isinstance(a, (str, bytes, os.PathLike)) for a in (x, y))
+    layout = paths or any(v is not None for v in (conv, conv_mode, resize, sequence, mask))
     if layout and so is None:
-        return _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask)
+        return _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask,
+                                       features_first)
     keep_units = None
     if layout:
         # Statistics resample whole items (an image's positions, a
         # sequence's steps or valid tokens): the layouts' rows are
         # materialized first.
-        (views_x, views_y), item = _layout_views([x, y], ["x", "y"], conv, conv_mode, sequence, resize, mask)
+        (views_x, views_y), item = _layout_views([x, y], ["x", "y"], conv, conv_mode, sequence, resize, mask,
+                                                 features_first)
         if sequence == "per-step":
             return _compare_steps_statistics(x, y, ids, buf, o, so, coefs, warn, conv, conv_mode, resize, mask,
                                              views_x, views_y, max_memory)

@@ -15,6 +15,7 @@ and the library's struct sizes are checked at import.
 """
 
 import ctypes
+import os
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_void_p
 
 import numpy as np
@@ -157,8 +158,8 @@ class Input:
         self.name = name
         self.ptr = ctypes.c_void_p()
         self.keep = None
-        if isinstance(item, str):
-            ctx.check(_lib.simrep_input_open(ctx.ptr, item.encode(), layout_buf, ctypes.byref(self.ptr)))
+        if isinstance(item, (str, bytes, os.PathLike)):  # a path spec: the file's name as bytes, as given
+            ctx.check(_lib.simrep_input_open(ctx.ptr, os.fsencode(item), layout_buf, ctypes.byref(self.ptr)))
         else:
             arr, code = _arrays.to_array(item, name)
             if arr.ndim < 1:

@@ -2,6 +2,7 @@
 dtypes and the numpy oracle of tests/python."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -69,6 +70,36 @@ def test_parity_default_measures_and_features_first(tmp_path):
     got = simrep.compare(x.T, y.T, features_first=True, warn=False)
     assert list(got) == ["cca", "svcca", "pwcca", "cka"] == list(want)
     _assert_same(got, want, 1e-12)
+
+
+def test_path_specs_as_the_cli(tmp_path):
+    """x and y may be path specs (str, bytes, os.PathLike; .npy, .npz:key,
+    .safetensors:name) as the CLI takes them: streamed through the same
+    library inputs, the CLI's numbers (statistics and features_first too);
+    a missing file or key is the library's message naming it."""
+    x, y = random_pair(3, dtype=np.float32)
+    px, pz = tmp_path / "x.npy", tmp_path / "y.npz"
+    np.save(px, x)
+    np.savez(pz, acts=y)
+    ms = ["cca", "pwcca", "cka", "rsa"]
+    want = cli_json(px, "%s:acts" % pz, "-m", ",".join(ms))["measures"]
+    for a, b in ((str(px), "%s:acts" % pz), (px, os.fsencode("%s:acts" % pz)), (px, y)):
+        _assert_same(simrep.compare(a, b, ms, warn=False), want, 1e-12)
+    _assert_same(simrep.compare(x, y, ms, warn=False), want, 1e-9)  # in memory: summed in another order
+    stats = ("--bootstrap", "50", "--permutations", "20", "--seed", "4")
+    want = cli_json(px, "%s:acts" % pz, "-m", "cca,cka", *stats)["measures"]
+    got = simrep.compare(px, "%s:acts" % pz, ["cca", "cka"], bootstrap=50, permutations=20, seed=4, warn=False)
+    for mid in want:
+        null = want[mid].pop("null")
+        assert got[mid].pop("null") == pytest.approx(null, abs=1e-12)
+    _assert_same(got, want, 1e-12)
+    np.save(tmp_path / "xt.npy", x.T)
+    np.save(tmp_path / "yt.npy", y.T)
+    want = cli_json(tmp_path / "xt.npy", tmp_path / "yt.npy", "--features-first", "-m", "cka")["measures"]
+    _assert_same(simrep.compare(tmp_path / "xt.npy", tmp_path / "yt.npy", ["cka"], features_first=True), want, 1e-12)
+    for bad, says in ((tmp_path / "none.npy", "none.npy: cannot open"), ("%s:nokey" % pz, "nokey")):
+        with pytest.raises(simrep.Error, match=says):
+            simrep.compare(bad, px, ["cka"])
 
 
 GOLDEN_KEYS = {  # golden key -> (options, measure, field)
