@@ -12,7 +12,6 @@ releases the GIL during every library call.
 """
 
 import ctypes
-import os
 import threading
 import warnings
 
@@ -422,7 +421,8 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
             so = None
     # Path specs ("a.npy", "b.npz:key", "c.safetensors:name") are read as the
     # CLI reads them: streamed through the library's inputs.
-    paths = any(isinstance(a, (str, bytes, os.PathLike)) for a in (x, y))
+    from . import _input
+    paths = _input.is_path(x) or _input.is_path(y)
     layout = paths or any(v is not None for v in (conv, conv_mode, resize, sequence, mask))
     if layout and so is None:
         return _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, resize, sequence, mask,

@@ -92,8 +92,8 @@ class Mask:
 
     def __init__(self, ctx, mask, label="mask"):
         self.ptr = ctypes.c_void_p()
-        if isinstance(mask, str):
-            ctx.check(_lib.simrep_mask_open(ctx.ptr, mask.encode(), ctypes.byref(self.ptr)))
+        if is_path(mask):
+            ctx.check(_lib.simrep_mask_open(ctx.ptr, os.fsencode(mask), ctypes.byref(self.ptr)))
             return
         if hasattr(mask, "detach"):  # a torch tensor (bool, int64 attention mask, ...)
             mask = mask.detach().cpu().numpy()
@@ -150,6 +150,12 @@ def layout(features_first=False, conv=None, conv_mode=None, resize=None, sequenc
     return buf
 
 
+def is_path(item):
+    """Whether an input is a path spec ("a.npy", "b.npz:key",
+    "c.safetensors:name") rather than an array: str, bytes or os.PathLike."""
+    return isinstance(item, (str, bytes, os.PathLike))
+
+
 class Input:
     """One simrep_input: an array or tensor read in place (via a memory
     source) or a path spec, through a layout buffer."""
@@ -158,7 +164,7 @@ class Input:
         self.name = name
         self.ptr = ctypes.c_void_p()
         self.keep = None
-        if isinstance(item, (str, bytes, os.PathLike)):  # a path spec: the file's name as bytes, as given
+        if is_path(item):  # the file's name as bytes, as given
             ctx.check(_lib.simrep_input_open(ctx.ptr, os.fsencode(item), layout_buf, ctypes.byref(self.ptr)))
         else:
             arr, code = _arrays.to_array(item, name)

@@ -25,6 +25,7 @@ CLI's renderer.
 """
 
 import ctypes
+import os
 import warnings
 
 import numpy as np
@@ -50,7 +51,7 @@ class _Input:
         self.name = name
         self.inp = None
         self.keep = None
-        if layered or isinstance(item, str):
+        if layered or _input.is_path(item):
             self.inp = _input.Input(ctx, item, name, lay)
         else:
             self.view, self.keep = _arrays.matrix(item, name, features_first)
@@ -498,7 +499,8 @@ def _common_layer(inputs, layers):
         return layers[0] if len(set(layers)) == 1 else None
     keys = set()
     for item in inputs:
-        if not isinstance(item, str) or ":" not in item.rsplit("/", 1)[-1]:
+        item = os.fsdecode(item) if _input.is_path(item) else None
+        if item is None or ":" not in item.rsplit("/", 1)[-1]:
             return None
         keys.add(item.rsplit(":", 1)[1])
     return keys.pop() if len(keys) == 1 and "" not in keys else None

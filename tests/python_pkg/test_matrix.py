@@ -2,6 +2,7 @@
 summary), arrays against paths, and against simrep.compare pair by pair."""
 
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -52,8 +53,14 @@ def test_arrays_paths_and_pairs_agree():
     a = simrep.matrix(arrays, measures=ms)
     p = simrep.matrix({n: "%s/%s.npz:relu3" % (DATA, n) for n in NAMES[:3]}, measures=ms)
     assert p["names"] == NAMES[:3] and a["names"] == ["0", "1", "2"]
+    # path specs as pathlib.Path and bytes too (and the layer named by the key)
+    kinds = [DATA / ("%s.npz:relu3" % NAMES[0]), os.fsencode("%s/%s.npz:relu3" % (DATA, NAMES[1])),
+             "%s/%s.npz:relu3" % (DATA, NAMES[2])]
+    k = simrep.matrix(kinds, names=NAMES[:3], measures=ms)
+    assert k["layer"] == p["layer"] == "relu3"
     for mid in ms:
         np.testing.assert_allclose(a["measures"][mid]["distance"], p["measures"][mid]["distance"], rtol=0, atol=1e-12)
+        assert np.array_equal(k["measures"][mid]["distance"], p["measures"][mid]["distance"])
         d = a["measures"][mid]["distance"]
         assert np.all(np.diag(d) == 0) and np.array_equal(d, d.T)
         for i in range(3):
