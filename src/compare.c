@@ -187,6 +187,14 @@ static simrep_status side_task_run(simrep_ctx *ctx, void *arg)
     return st;
 }
 
+/* side_task_run, its failure (out of memory, dsyevd) blamed on its input. */
+static simrep_status side_task_blamed(simrep_ctx *ctx, void *arg)
+{
+    const side_task *t = arg;
+    simrep_status st = side_task_run(ctx, arg);
+    return st == SIMREP_OK ? st : simrep__blame_input(ctx, t->input, t->pp->count);
+}
+
 simrep_status simrep_pairs_prepare(simrep_ctx *ctx, const simrep_moments *m, const simrep_options *options,
                                    const simrep_measure *measures, int count, simrep_pairs **out)
 {
@@ -248,16 +256,19 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
             in->trace += v;
             vmax = v > vmax ? v : vmax;
         }
+        /* A failure here is input j's (its name in front, simrep_ctx_error). */
         in->kept = simrep__alloc_array(ctx, (size_t)p, sizeof(int64_t), "kept features");
         if (!in->kept) {
-            st = SIMREP_E_NOMEM;
+            st = simrep__blame_input(ctx, j, pp->count);
             break;
         }
         for (int64_t c = 0; c < p; c++)
             if (pp->scatter[(o + c) * (pp->d + 1)] > options->epsilon * vmax && !is_constant(pp, o + c))
                 in->kept[in->k++] = c;
-        if ((prep & SIMREP__PREP_EIG) && (st = eig_make(ctx, pp, j, &in->eig)) != SIMREP_OK)
+        if ((prep & SIMREP__PREP_EIG) && eig_make(ctx, pp, j, &in->eig) != SIMREP_OK) {
+            st = simrep__blame_input(ctx, j, pp->count);
             break;
+        }
     }
     /* Each input's kept covariance block, eigendecomposed once for every
      * pair: independent tasks, largest first (tasks.c). */
@@ -277,7 +288,7 @@ simrep_status simrep_pairs_prepare_some(simrep_ctx *ctx, const simrep_moments *m
             args[t] = &tasks[t];
     }
     if (st == SIMREP_OK && nt > 0)
-        st = simrep__run_tasks(ctx, nt, side_task_run, args);
+        st = simrep__run_tasks(ctx, nt, side_task_blamed, args);
     simrep__free(ctx, tasks);
     simrep__free(ctx, args);
     if (st != SIMREP_OK) {

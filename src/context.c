@@ -79,7 +79,8 @@ static void default_free(void *user, void *ptr)
 
 int simrep__ctx_threads_ok(const simrep_ctx *ctx)
 {
-    return ctx && ctx->allocator.malloc_fn == default_malloc && ctx->allocator.free_fn == default_free;
+    return ctx && ctx->allocator.malloc_fn == default_malloc && ctx->allocator.free_fn == default_free &&
+           ctx->fault.nth == 0;
 }
 
 simrep_ctx *simrep_ctx_new(const simrep_allocator *allocator)
@@ -95,7 +96,61 @@ simrep_ctx *simrep_ctx_new(const simrep_allocator *allocator)
     ctx->pair_input[0] = ctx->pair_input[1] = -1;
     ctx->err_input = -1;
     ctx->err_row = ctx->err_col = -1;
+    /* The tests' LAPACK faults (simrep__ctx_fail_lapack) for the callers
+     * the tests cannot reach inside: the CLI and the Python package. */
+    simrep__ctx_fail_lapack(ctx, getenv("SIMREP_TEST_FAIL_LAPACK"));
     return ctx;
+}
+
+int simrep__ctx_fail_lapack(simrep_ctx *ctx, const char *spec)
+{
+    if (!ctx)
+        return 0;
+    memset(&ctx->fault, 0, sizeof ctx->fault);
+    if (!spec || !*spec)
+        return 1;
+    char routine[sizeof ctx->fault.routine] = "";
+    long long m = 0, n = 0, nth = 0;
+    size_t len = strcspn(spec, ":#");
+    if (len == 0 || len >= sizeof routine)
+        return 0;
+    memcpy(routine, spec, len);
+    routine[len] = 0;
+    if (strcmp(routine, "*") != 0 && strcmp(routine, "dsyevd") != 0 && strcmp(routine, "dgesdd") != 0 &&
+        strcmp(routine, "dpotrf") != 0)
+        return 0;
+    const char *at = spec + len;
+    char *end;
+    if (*at == ':') {
+        m = n = strtoll(at + 1, &end, 10);
+        if (*end == 'x')
+            n = strtoll(end + 1, &end, 10);
+        at = end;
+    }
+    if (*at == '#') {
+        nth = strtoll(at + 1, &end, 10);
+        at = end;
+        if (nth <= 0)
+            return 0;
+    }
+    if (*at || m < 0 || n < 0)
+        return 0;
+    memcpy(ctx->fault.routine, routine, sizeof routine);
+    ctx->fault.m = m, ctx->fault.n = n, ctx->fault.nth = (long)nth;
+    return 1;
+}
+
+int simrep__fault_lapack(simrep_ctx *ctx, const char *routine, int64_t m, int64_t n)
+{
+    if (!ctx || !ctx->fault.routine[0])
+        return 0;
+    if ((strcmp(ctx->fault.routine, "*") != 0 && strcmp(ctx->fault.routine, routine) != 0) ||
+        (ctx->fault.m && ctx->fault.m != m) || (ctx->fault.n && ctx->fault.n != n))
+        return 0;
+    if (ctx->fault.nth == 0)
+        return 1;
+    simrep_ctx *root = ctx->fault_root ? ctx->fault_root : ctx;
+    return ++root->fault.seen == ctx->fault.nth;
 }
 
 void simrep_ctx_free(simrep_ctx *ctx)
@@ -237,6 +292,8 @@ void simrep__ctx_child(simrep_ctx *child, const simrep_ctx *parent)
     child->nnames = parent->nnames;
     child->pair_input[0] = parent->pair_input[0];
     child->pair_input[1] = parent->pair_input[1];
+    child->fault = parent->fault;
+    child->fault_root = parent->fault_root ? parent->fault_root : (simrep_ctx *)parent;
     error_reset(child);
 }
 
@@ -251,6 +308,16 @@ void simrep__error_copy(simrep_ctx *dst, const simrep_ctx *src)
     dst->err_b0 = src->err_b0, dst->err_b1 = src->err_b1;
     dst->err_row = src->err_row, dst->err_col = src->err_col;
     dst->err_detail = src->err_detail;
+}
+
+simrep_status simrep__blame_input(simrep_ctx *ctx, int input, int inputs)
+{
+    if (!ctx || ctx->status == SIMREP_OK || ctx->status == SIMREP_E_CANCELLED || ctx->err_input >= 0)
+        return ctx ? ctx->status : SIMREP_E_INVALID;
+    char name[SIMREP__MSG_MAX / 4];
+    simrep__prefix(ctx, "%s", simrep__input_name(ctx, input, inputs, name, sizeof name));
+    ctx->err_input = input;
+    return ctx->status;
 }
 
 void simrep__error_file(simrep_ctx *ctx, const char *file, uint64_t begin, uint64_t end)

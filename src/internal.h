@@ -45,6 +45,20 @@ struct simrep_ctx {
     int64_t err_row, err_col;
     size_t err_detail; /* offset of the detail in message (after the name prefixes) */
     const int *cancel; /* simrep_ctx_set_cancel */
+    /* Fault injection for the tests (simrep__ctx_fail_lapack, or the
+     * environment variable SIMREP_TEST_FAIL_LAPACK read by simrep_ctx_new):
+     * the LAPACK calls it selects, made through this context or its tasks'
+     * child contexts, return info > 0 as a routine that did not converge
+     * does.  fault_root: the context counting the matches (NULL: itself).
+     * With a count (nth), tasks run in order, as with a caller's allocator,
+     * so that the count is the same every run. */
+    struct {
+        char routine[8]; /* "" no fault; "*" any routine */
+        int64_t m, n;    /* the matrix's shape; 0 any */
+        long nth;        /* only the nth matching call (1-based); 0 every one */
+        long seen;       /* matching calls so far */
+    } fault;
+    simrep_ctx *fault_root;
 };
 
 /* The most samples a Moments (or any count kept as a double) may hold:
@@ -102,6 +116,21 @@ simrep_status simrep__fail_rows(simrep_ctx *ctx, int j, int inputs, int64_t n0, 
  * (simrep_ctx_set_names), else "x"/"y" for two inputs, "input k" for more.
  * Writes into buf (cap bytes) and returns it. */
 const char *simrep__input_name(const simrep_ctx *ctx, int input, int inputs, char *buf, size_t cap);
+/* Fault injection (tests): the LAPACK calls (dsyevd, dgesdd, dpotrf) that
+ * spec selects fail with info > 0 from now on: "ROUTINE[:M[xN]][#K]",
+ * ROUTINE a name or * for any, M x N the matrix (M alone: M x M), #K only
+ * the K-th matching call (counted over ctx and its tasks), else every one;
+ * NULL or "" turns it off.  Returns 0 (and no fault) for a spec it cannot
+ * read.  simrep__fault_lapack (linalg.c, before each such call): 1 when
+ * this call of routine on an m x n matrix is to fail. */
+int simrep__ctx_fail_lapack(simrep_ctx *ctx, const char *spec);
+int simrep__fault_lapack(simrep_ctx *ctx, const char *routine, int64_t m, int64_t n);
+/* A failure already recorded in ctx blamed on input `input` of `inputs`
+ * (simrep__input_name): its message prefixed with that name and the input
+ * in the error info, unless the failure already names an input.  For the
+ * work of one input of a K-input call (its eigendecomposition, its kept
+ * features) whose helpers (allocation, linalg.c) know no input. */
+simrep_status simrep__blame_input(simrep_ctx *ctx, int input, int inputs);
 /* A worker's context for a task of parent's call (tasks.c): the parent's
  * allocator and naming, no failure yet; and a failure copied back. */
 void simrep__ctx_child(simrep_ctx *child, const simrep_ctx *parent);

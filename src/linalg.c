@@ -11,6 +11,13 @@
  * reference code saw.  Workspace sizes come from LAPACK's own query
  * (lwork = -1).  Every dimension is checked against the 32-bit BLAS integer
  * before the call: an oversized problem is an error, not a wrapped int.
+ *
+ * Every LAPACK call that reports failure (dsyevd, dgesdd, dpotrf) first asks
+ * simrep__fault_lapack whether the tests want this one to fail (by routine,
+ * shape and count: simrep__ctx_fail_lapack, SIMREP_TEST_FAIL_LAPACK=
+ * "dgesdd:4x6"); if so it is not made and its info is set > 0, so that the
+ * callers' handling of a routine that did not converge is exercised as real
+ * data would exercise it.
  */
 #include "linalg.h"
 
@@ -189,7 +196,10 @@ simrep_status simrep__syevd(simrep_ctx *ctx, int64_t n, double *a, int64_t lda, 
         simrep__free(ctx, work);
         return SIMREP_E_NOMEM;
     }
-    dsyevd_("V", "U", &bn, a, &blda, w, work, &lwork, iwork, &liwork, &info);
+    if (simrep__fault_lapack(ctx, "dsyevd", n, n))
+        info = bn; /* the tests' fault (simrep__ctx_fail_lapack): as if it did not converge */
+    else
+        dsyevd_("V", "U", &bn, a, &blda, w, work, &lwork, iwork, &liwork, &info);
     simrep__free(ctx, work);
     simrep__free(ctx, iwork);
     if (info != 0)
@@ -227,7 +237,10 @@ simrep_status simrep__gesdd(simrep_ctx *ctx, char jobz, int64_t m, int64_t n, do
         simrep__free(ctx, iwork);
         return SIMREP_E_NOMEM;
     }
-    dgesdd_(&jobz, &bm, &bn, a, &blda, s, pu, &bldu, pvt, &bldvt, work, &lwork, iwork, &info);
+    if (simrep__fault_lapack(ctx, "dgesdd", m, n))
+        info = 1; /* the tests' fault: as if it did not converge */
+    else
+        dgesdd_(&jobz, &bm, &bn, a, &blda, s, pu, &bldu, pvt, &bldvt, work, &lwork, iwork, &info);
     simrep__free(ctx, work);
     simrep__free(ctx, iwork);
     if (info != 0)
@@ -245,9 +258,12 @@ simrep_status simrep__potrf(simrep_ctx *ctx, int64_t n, double *a, int64_t lda, 
     if (check_finite_input(ctx, "dpotrf", n, n, a, lda, 1) != SIMREP_OK)
         return SIMREP_E_NUMERIC;
     blas_int bn = (blas_int)n, blda = ld_of(lda), info = 0;
-    dpotrf_("U", &bn, a, &blda, &info);
+    if (simrep__fault_lapack(ctx, "dpotrf", n, n))
+        info = 1; /* the tests' fault: as if not positive definite */
+    else
+        dpotrf_("U", &bn, a, &blda, &info);
     if (info != 0)
-        return simrep__fail(ctx, SIMREP_E_NUMERIC, "%s is not positive definite (Cholesky failed at column %d)",
+        return simrep__fail(ctx, SIMREP_E_NUMERIC, "%s is not positive definite (Cholesky factorization dpotrf failed at column %d)",
                             what, (int)info);
     return SIMREP_OK;
 }

@@ -28,6 +28,7 @@ void suite_registry(void);
 void suite_errors(void);
 void suite_validate(void);
 void suite_rounding(void);
+void suite_faults(void);
 
 /* Whether suite name is selected by SIMREP_TEST_SUITES (unset: all). */
 static int selected(const char *name)
@@ -67,6 +68,7 @@ int main(void)
     RUN(registry);
     RUN(validate);
     RUN(rounding);
+    RUN(faults);
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
     return harness_failed == 0 ? 0 : 1;
 }
