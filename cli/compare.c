@@ -1041,11 +1041,7 @@ static int compare_measures(compare_run *c)
             const int blas = simrep_blas_threads();
             if (c->stats)
                 simrep_set_blas_threads(1);
-            simrep_pairs *pairs = NULL;
-            simrep_status st = simrep_pairs_prepare(c->ctx, c->m[v], &a->opt, c->ms.moments, c->ms.nmoments, &pairs);
-            if (st == SIMREP_OK)
-                st = cli_pair_moments(c->ctx, &c->ms, pairs, 0, 1, sr, ev);
-            simrep_pairs_free(c->ctx, pairs);
+            simrep_status st = cli_moments_measures(c->ctx, &c->ms, c->m[v], &a->opt, sr, ev);
             simrep_set_blas_threads(blas);
             if (st != SIMREP_OK) {
                 stage_rc = cli_library_error(c->ctx, st, a->x, a->y);

@@ -696,7 +696,9 @@ static int inputs_flagged(const mx_run *r, unsigned flag, char *list, size_t cap
     return count;
 }
 
-/* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>". */
+/* A pair's failure as "<manifest>:<line>: <name>: <path>: <what>" when
+ * one input is at fault, else "<manifest>: <name> (<path>) against <name>
+ * (<path>): <what>" (out of memory for the pair, say). */
 static void pair_failed(pass_state *s, int t, simrep_ctx *ctx, simrep_status st)
 {
     const mx_run *r = s->r;
@@ -716,7 +718,8 @@ static void pair_failed(pass_state *s, int t, simrep_ctx *ctx, simrep_status st)
         snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name, r->in[g].spec,
                  e.detail);
     } else {
-        snprintf(buf, sizeof buf, "%s: %s against %s: %s", r->manifest_path, r->in[gi].name, r->in[gj].name, msg);
+        snprintf(buf, sizeof buf, "%s: %s (%s) against %s (%s): %s", r->manifest_path, r->in[gi].name, r->in[gi].spec,
+                 r->in[gj].name, r->in[gj].spec, msg);
     }
     pthread_mutex_lock(&s->lock);
     if (s->err_job < 0 || t < s->err_job) {
@@ -740,8 +743,9 @@ static void measure_failed(pass_state *s, int t, int w, const cli_measure_error 
         snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name,
                  r->in[g].spec, id, err->detail);
     } else {
-        snprintf(buf, sizeof buf, "%s: %s against %s: %s%s%s", r->manifest_path, r->in[gi].name, r->in[gj].name,
-                 strncmp(msg, id, strlen(id)) == 0 ? "" : id, strncmp(msg, id, strlen(id)) == 0 ? "" : ": ", msg);
+        snprintf(buf, sizeof buf, "%s: %s (%s) against %s (%s): %s%s%s", r->manifest_path, r->in[gi].name,
+                 r->in[gi].spec, r->in[gj].name, r->in[gj].spec, strncmp(msg, id, strlen(id)) == 0 ? "" : id,
+                 strncmp(msg, id, strlen(id)) == 0 ? "" : ": ", msg);
     }
     pthread_mutex_lock(&s->lock);
     if (!r->merr[w][0])

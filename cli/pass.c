@@ -330,6 +330,9 @@ static void note_failure(simrep_ctx *ctx, simrep_status st, int ix, int iy, cli_
 /* A library call computing measures ms[0..count) into out. */
 typedef simrep_status (*list_fn)(const void *args, const simrep_measure *ms, int count, simrep_result *out);
 
+static simrep_status run_each(simrep_ctx *ctx, const simrep_measure *ms, int count, const int *at, list_fn fn,
+                              const void *args, int ix, int iy, simrep_result *results, cli_measure_error *errs);
+
 /* The sub-list ms (its places in the full list: at) in one call, its
  * results moved to results[at[k]]; when it fails with a measure's failure,
  * each measure on its own, those that fail noted in errs[at[k]] (ix and iy:
@@ -346,8 +349,15 @@ static simrep_status run_list(simrep_ctx *ctx, const simrep_measure *ms, int cou
             results[at[k]] = part[k];
         return st;
     }
-    if (!measure_failure(st))
-        return st;
+    return measure_failure(st) ? run_each(ctx, ms, count, at, fn, args, ix, iy, results, errs) : st;
+}
+
+/* Each measure of ms on its own (run_list's second half). */
+static simrep_status run_each(simrep_ctx *ctx, const simrep_measure *ms, int count, const int *at, list_fn fn,
+                              const void *args, int ix, int iy, simrep_result *results, cli_measure_error *errs)
+{
+    simrep_result part[SIMREP_MEASURE_COUNT];
+    simrep_status st = SIMREP_OK;
     for (int k = 0; k < count; k++) {
         st = fn(args, &ms[k], 1, &part[k]);
         if (st == SIMREP_OK)
@@ -377,6 +387,43 @@ simrep_status cli_pair_moments(simrep_ctx *ctx, const cli_measures_split *s, con
 {
     const moments_args args = {ctx, pairs, i, j};
     return run_list(ctx, s->moments, s->nmoments, s->moments_at, moments_list, &args, i, j, results, errs);
+}
+
+typedef struct prepare_args {
+    simrep_ctx *ctx;
+    const simrep_moments *m;
+    const simrep_options *opt;
+} prepare_args;
+
+/* The measures ms of the pair (0, 1) of m, prepared for them alone. */
+static simrep_status prepare_list(const void *args, const simrep_measure *ms, int count, simrep_result *out)
+{
+    const prepare_args *a = args;
+    simrep_pairs *pairs = NULL;
+    simrep_status st = simrep_pairs_prepare(a->ctx, a->m, a->opt, ms, count, &pairs);
+    if (st == SIMREP_OK)
+        st = simrep_pairs_compare(a->ctx, pairs, 0, 1, ms, count, out);
+    simrep_pairs_free(a->ctx, pairs);
+    return st;
+}
+
+simrep_status cli_moments_measures(simrep_ctx *ctx, const cli_measures_split *s, const simrep_moments *m,
+                                   const simrep_options *opt, simrep_result *results, cli_measure_error *errs)
+{
+    simrep_pairs *pairs = NULL;
+    simrep_status st = simrep_pairs_prepare(ctx, m, opt, s->moments, s->nmoments, &pairs);
+    if (st == SIMREP_OK) {
+        st = cli_pair_moments(ctx, s, pairs, 0, 1, results, errs);
+        simrep_pairs_free(ctx, pairs);
+        return st;
+    }
+    /* A LAPACK failure in one input's eigendecomposition fails the measures
+     * that need it (the CCA family's, say), not the others (cka): each
+     * measure prepared for itself, as a failure of the pair is run. */
+    if (st != SIMREP_E_NUMERIC)
+        return st;
+    const prepare_args args = {ctx, m, opt};
+    return run_each(ctx, s->moments, s->nmoments, s->moments_at, prepare_list, &args, 0, 1, results, errs);
 }
 
 typedef struct rows_args {

@@ -148,6 +148,13 @@ typedef struct cli_measure_error {
     char detail[1024]; /* the message without the input's name (simrep_error_info.detail) */
 } cli_measure_error;
 
+/* The moments measures of the two inputs of m (x and y), prepared and
+ * compared: cli_pair_moments, and when an input's preparation fails with
+ * a LAPACK failure, each measure prepared on its own, so that the measures
+ * that do not need what failed are still computed and the others are
+ * noted in errs (the input at fault as their side). */
+simrep_status cli_moments_measures(simrep_ctx *ctx, const cli_measures_split *s, const simrep_moments *m,
+                                   const simrep_options *opt, simrep_result *results, cli_measure_error *errs);
 /* The moments measures of inputs i (as x) and j (as y) of a prepared
  * simrep_pairs into results[moments_at[..]] (the others untouched); errs
  * (as results, zeroed by the caller) gets the measures that failed. */
