@@ -182,12 +182,13 @@ def _results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel, quiet=
 _MEASURE_FAILURES = (_native.E_DEGENERATE, _native.E_NUMERIC)
 
 
-def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0):
+def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0, pair=("x", "y")):
     """call(codes, count, results) -> status; results converted and cleared,
     as a Results.  When the list fails because a measure is undefined for
     these data, each measure is computed on its own: the undefined ones go
     to .errors (and a SimrepWarning each), the others are returned; only
-    when none is left is the first error raised."""
+    when none is left is the first error raised.  pair: how an error about
+    both inputs names them ("x and y: ...")."""
     count = len(ids)
     codes = (ctypes.c_int * count)(*[_BY_ID[m][0] for m in ids])
     results = (_native.Result * count)()
@@ -195,7 +196,7 @@ def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0
         st = call(codes, count, results)
     try:
         if st not in _MEASURE_FAILURES or count == 1:
-            ctx.check(st)
+            ctx.check(st, tuple(names) if names else pair)
             return Results(_results_to_dict(ids, results, buf, coefs, p, q, n, warn, stacklevel=4, quiet=quiet))
     finally:
         for i in range(count):
@@ -203,7 +204,7 @@ def _run_measures(ctx, call, ids, buf, coefs, p, q, n, warn, names=None, quiet=0
     out, first = Results(), None
     for mid in ids:
         try:
-            out.update(_run_measures(ctx, call, [mid], buf, coefs, p, q, n, warn, names, quiet))
+            out.update(_run_measures(ctx, call, [mid], buf, coefs, p, q, n, warn, names, quiet, pair))
         except Error as e:
             if e.status not in _MEASURE_FAILURES:
                 raise
@@ -913,7 +914,8 @@ class Moments:
                 return _run_measures(
                     self._ctx, lambda codes, count, res: _native.lib.simrep_pairs_compare(
                         self._ctx.ptr, pairs, i, j, codes, count, res),
-                    ids, buf, coefs, self._features[i], self._features[j], n, warn)
+                    ids, buf, coefs, self._features[i], self._features[j], n, warn,
+                    pair=("input %d" % i, "input %d" % j))
             finally:
                 _native.lib.simrep_pairs_free(self._ctx.ptr, pairs)
 

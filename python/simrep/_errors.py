@@ -93,12 +93,19 @@ class Context:
         _native.lib.simrep_ctx_set_cancel(self.ptr, ctypes.byref(self._cancel))
         _native.CANCEL_FLAGS[self.ptr] = self._cancel
 
-    def check(self, status):
+    def check(self, status, pair=None):
         """Raise the library's failure: its message (naming the inputs as
-        named() set), and where it happened as attributes (see Error)."""
+        named() set), and where it happened as attributes (see Error).
+        pair: the names of a call's two inputs; a failure about neither
+        alone (out of memory for the pair, a LAPACK failure on their joint
+        covariance) is "<x> and <y>: <message>", as the CLI says it."""
         if status != _native.OK:
-            msg = _native.lib.simrep_ctx_message(self.ptr) or b""
-            raise from_status(status, msg.decode("utf-8", "replace"), self.error_info())
+            msg = (_native.lib.simrep_ctx_message(self.ptr) or b"").decode("utf-8", "replace")
+            info = self.error_info()
+            if pair and info["input"] is None and not info["file"] and status not in (_native.E_INVALID,
+                                                                                      _native.E_CANCELLED):
+                msg = "%s and %s: %s" % (pair[0], pair[1], msg or _native.strerror(status))
+            raise from_status(status, msg, info)
 
     def error_info(self):
         """simrep_ctx_error: which input, file, bytes and cell the last

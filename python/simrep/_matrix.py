@@ -105,7 +105,7 @@ def _put_pair(sim, dist, i, j, r, info):
         sim[j, i], dist[j, i] = r.reverse, r.reverse_distance
 
 
-def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
+def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None, labels=None):
     """Every pair's linear measures from a K-input simrep_moments (the
     per-input work done once by simrep_pairs_prepare): ({id: K x K
     similarity}, {id: K x K distance}, {name: features kept, from the
@@ -113,23 +113,27 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None):
     dict), if given, receives {name: SIMREP_WARN_FEW_SAMPLES |
     SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_ROUNDING | SIMREP_WARN_RIDGE
     flags} from the pairs it was in, as the CLI collects them, and
-    {(name, "counts"): (kept, rank, shrunk)}."""
+    {(name, "counts"): (kept, rank, shrunk)}.  labels: how messages name
+    the inputs (default names): an input's failure "<label>: ...", a
+    pair's "<label i> and <label j>: ..."."""
     K = len(names)
+    labels = labels or names
     sim = {m: np.eye(K) for m in linear}
     dist = {m: np.zeros((K, K)) for m in linear}
     kept = {}
     if not linear:
         return sim, dist, kept
     codes = (ctypes.c_int * len(linear))(*[_BY_ID[m][0] for m in linear])
-    pairs = _prepare_pairs(ctx, moments, buf, linear)
+    with ctx.named(labels):  # an input's preparation failing names it
+        pairs = _prepare_pairs(ctx, moments, buf, linear)
     try:
         results = (_native.Result * len(linear))()
         for i in range(K):
             for j in range(i + 1, K):
-                with ctx.named(names):  # messages name the pair's inputs
+                with ctx.named(labels):  # messages name the pair's inputs
                     st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(linear), results)
                 try:
-                    ctx.check(st)
+                    ctx.check(st, (labels[i], labels[j]))
                     for c, m in enumerate(linear):
                         r = results[c]
                         _put_pair(sim[m], dist[m], i, j, r, _BY_ID[m][1])
@@ -329,7 +333,10 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                     ctx.check(_lib.simrep_moments_update_multi(ctx.ptr, moments, views))
 
             warn_flags = {}
-            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags)
+            # Messages name an input given as a path by its name and path.
+            labels = ["%s (%s)" % (nm, it) if isinstance(it, str) and nm != it else nm
+                      for nm, it in zip(names, inputs)]
+            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags, labels)
             out_sim.update({m: np.eye(K) for m in ids if m not in out_sim})
             out_dist.update({m: np.zeros((K, K)) for m in ids if m not in out_dist})
             kept = {name: inp.cols for name, inp in zip(names, ins)}
@@ -340,11 +347,11 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
                 results = (_native.Result * len(of_rows))()
                 for i in range(K):
                     for j in range(i + 1, K):
-                        with ctx.named((names[i], names[j])):
+                        with ctx.named((labels[i], labels[j])):
                             st = _lib.simrep_compare(ctx.ptr, ctypes.byref(descs[i][0]), ctypes.byref(descs[j][0]),
                                                      buf, codes, len(of_rows), results)
                         try:
-                            ctx.check(st)
+                            ctx.check(st, (labels[i], labels[j]))
                             for c, m in enumerate(of_rows):
                                 _put_pair(out_sim[m], out_dist[m], i, j, results[c], _BY_ID[m][1])
                                 for nm in (names[i], names[j]):  # the layout hint: every measure's
