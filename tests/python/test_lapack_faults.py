@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import run, write_npy
+from lapack_fault_cases import CASES
 
 N = 60
 
@@ -31,23 +32,6 @@ def files(tmp_path):
 
 def fail(spec):
     return {"SIMREP_TEST_FAIL_LAPACK": spec}
-
-
-# (measure, fault, place: "x", "y" or "pair", routine named)
-CASES = [
-    ("cca", "dsyevd:4", "x", "dsyevd"),
-    ("cca", "dsyevd:6", "y", "dsyevd"),
-    ("cca", "dgesdd:4x6", "pair", "dgesdd"),
-    ("svcca", "dsyevd:4", "x", "dsyevd"),
-    ("svcca", "dgesdd:4x6", "pair", "dgesdd"),
-    ("pwcca", "dsyevd:6", "y", "dsyevd"),
-    ("pwcca", "dgesdd", "pair", "dgesdd"),
-    ("pwcca", "dpotrf", "pair", "dpotrf"),
-    ("procrustes", "dgesdd:4x6", "pair", "dgesdd"),
-    ("procrustes_angular", "dgesdd", "pair", "dgesdd"),
-    ("linreg", "dsyevd:4", "x", "dsyevd"),
-    ("linreg", "dsyevd:6", "y", "dsyevd"),
-]
 
 
 @pytest.mark.parametrize("measure,spec,place,routine", CASES)

@@ -20,6 +20,7 @@ import pytest
 
 import simrep
 from conftest import REPO
+from lapack_fault_cases import CASES
 
 N = 60
 
@@ -30,22 +31,10 @@ def xy():
     return rng.standard_normal((N, 4)), rng.standard_normal((N, 6))
 
 
-# (measure, fault, place, routine)
-CASES = [
-    ("cca", "dsyevd:4", "x", "dsyevd"),
-    ("cca", "dsyevd:6", "y", "dsyevd"),
-    ("cca", "dgesdd:4x6", "x and y", "dgesdd"),
-    ("svcca", "dgesdd:4x6", "x and y", "dgesdd"),
-    ("pwcca", "dpotrf", "x and y", "dpotrf"),
-    ("pwcca", "dsyevd:6", "y", "dsyevd"),
-    ("procrustes", "dgesdd:4x6", "x and y", "dgesdd"),
-    ("linreg", "dsyevd:4", "x", "dsyevd"),
-]
-
-
 @pytest.mark.parametrize("measure,spec,place,routine", CASES)
 def test_compare_names_the_place(measure, spec, place, routine, xy, monkeypatch):
     x, y = xy
+    place = "x and y" if place == "pair" else place
     clean = simrep.compare(x, y, ["cka"], warn=False)["cka"]["similarity"]
     monkeypatch.setenv("SIMREP_TEST_FAIL_LAPACK", spec)
     with pytest.raises(simrep.Error) as e:

@@ -32,30 +32,6 @@
 #include "simrep.h"
 #include "test_util.h"
 
-typedef struct counting {
-    long calls, fail_at, live;
-} counting;
-
-static void *counting_malloc(void *user, size_t size)
-{
-    counting *c = user;
-    if (c->calls++ == c->fail_at)
-        return NULL;
-    void *p = malloc(size ? size : 1);
-    if (p)
-        c->live++;
-    return p;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counting *c = user;
-    if (ptr) {
-        c->live--;
-        free(ptr);
-    }
-}
-
 /* A scenario makes its calls with ctx, frees everything it made whatever
  * happened, and returns the first failing status; *digest receives a
  * number summarizing its results (compared with the unfailed run's). */

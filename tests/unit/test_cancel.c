@@ -18,7 +18,8 @@
 #include "simrep.h"
 #include "test_util.h"
 
-static int64_t live; /* allocations not yet freed through the context */
+/* The allocations not yet freed through the context (test_util.h). */
+static counting allocs = {0, -1, 0};
 
 /* Seconds from the flag to the return: one tile row or block is ~20 ms
  * optimized, and the promise (about a second) is asserted there; the
@@ -30,23 +31,6 @@ static int64_t live; /* allocations not yet freed through the context */
 #else
 #define BOUND 1.0
 #endif
-
-static void *counting_malloc(void *user, size_t size)
-{
-    (void)user;
-    void *p = malloc(size);
-    if (p)
-        live++;
-    return p;
-}
-
-static void counting_free(void *user, void *p)
-{
-    (void)user;
-    if (p)
-        live--;
-    free(p);
-}
 
 static double now(void)
 {
@@ -107,7 +91,7 @@ static simrep_status call_dft_compute(simrep_ctx *ctx, fixture *f)
 
 static void test_flag_set_before(void)
 {
-    simrep_allocator a = {counting_malloc, counting_free, NULL};
+    simrep_allocator a = {counting_malloc, counting_free, &allocs};
     simrep_ctx *ctx = simrep_ctx_new(&a);
     test_rng g = {11};
     enum { N = 20000, P = 5, Q = 4, IMG = 40, H = 4, W = 3, C = 2 };
@@ -139,16 +123,17 @@ static void test_flag_set_before(void)
     for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++) {
         flag = 0; /* once first: what the objects keep (a block buffer) is then in place */
         CHECK_STATUS(ctx, calls[c].call(ctx, &f), SIMREP_OK);
-        const int64_t before = live;
+        const int64_t before = allocs.live;
         flag = 1;
         simrep_status st = calls[c].call(ctx, &f);
         if (st != SIMREP_E_CANCELLED)
             fprintf(stderr, "FAIL cancel %s: status %d\n", calls[c].name, (int)st);
         CHECK(st == SIMREP_E_CANCELLED);
         CHECK(strcmp(simrep_ctx_message(ctx), "cancelled") == 0);
-        if (live != before)
-            fprintf(stderr, "FAIL cancel %s: %lld allocations left\n", calls[c].name, (long long)(live - before));
-        CHECK(live == before); /* everything the call allocated is freed */
+        if (allocs.live != before)
+            fprintf(stderr, "FAIL cancel %s: %lld allocations left\n", calls[c].name,
+                    (long long)(allocs.live - before));
+        CHECK(allocs.live == before); /* everything the call allocated is freed */
         flag = 0;
         CHECK_STATUS(ctx, calls[c].call(ctx, &f), SIMREP_OK); /* the objects are still usable */
     }
@@ -156,7 +141,7 @@ static void test_flag_set_before(void)
     simrep_moments_free(ctx, f.m);
     simrep_dftcca_free(ctx, f.d);
     simrep_ctx_free(ctx);
-    CHECK(live == 0);
+    CHECK(allocs.live == 0);
     free(x);
     free(y);
     free(mx);

@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "internal.h"
+#include "test_util.h"
 
 enum { N = 50 };
 
@@ -176,29 +177,6 @@ static void test_tasks(simrep_ctx *ctx)
 
 /* An allocation failing while one input is prepared blames that input;
  * one of the call's own (the pairs, the task list) blames none. */
-typedef struct counting {
-    long calls, fail_at, live;
-} counting;
-
-static void *counting_malloc(void *user, size_t size)
-{
-    counting *c = user;
-    if (c->calls++ == c->fail_at)
-        return NULL;
-    void *p = malloc(size ? size : 1);
-    c->live += p != NULL;
-    return p;
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    counting *c = user;
-    if (ptr) {
-        c->live--;
-        free(ptr);
-    }
-}
-
 static void test_out_of_memory(void)
 {
     counting cnt = {0, -1, 0};
