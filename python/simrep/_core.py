@@ -300,19 +300,23 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
             steps, errors = [], {}
             # features x samples already: the layout hint is for the other reading
             quiet = _native.WARN_LAYOUT if features_first else 0
+            # The measures' messages name a path spec by its path, as the CLI's.
+            labels = [os.fsdecode(a) if isinstance(a, (str, bytes, os.PathLike)) else nm
+                      for a, nm in ((x, "x"), (y, "y"))]
+            names = labels if labels != ["x", "y"] else None
             for v in range(nv):
                 res = Results()
                 if linear:
                     m = moms[v]
                     res = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare_moments(
                         ctx.ptr, m._handle(), buf, codes, count, out), linear, buf, coefs, ix.cols, iy.cols, n, warn,
-                        quiet=quiet)
+                        names, quiet=quiet)
                 if of_rows:
                     mx, _ = _arrays.describe(rows[v][0], _native.F64)
                     my, _ = _arrays.describe(rows[v][1], _native.F64)
                     more = _run_measures(ctx, lambda codes, count, out: _native.lib.simrep_compare(
                         ctx.ptr, ctypes.byref(mx), ctypes.byref(my), buf, codes, count, out), of_rows, buf, coefs,
-                        ix.cols, iy.cols, n, warn, quiet=quiet)
+                        ix.cols, iy.cols, n, warn, names, quiet=quiet)
                     res.update(more)
                     res.errors.update(more.errors)
                 errors.update(res.errors)

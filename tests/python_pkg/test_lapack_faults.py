@@ -52,6 +52,19 @@ def test_compare_names_the_place(measure, spec, place, routine, xy, monkeypatch)
     assert any(measure in str(m.message) and routine in str(m.message) for m in w)
 
 
+@pytest.mark.parametrize("spec,place", [("dsyevd:4", "{a}: "), ("dsyevd:6", "{b}: "), ("dgesdd:4x6", "{a} and {b}: ")])
+def test_compare_of_paths_names_the_files(spec, place, xy, tmp_path, monkeypatch):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, xy[0])
+    np.save(b, xy[1])
+    monkeypatch.setenv("SIMREP_TEST_FAIL_LAPACK", spec)
+    with pytest.raises(simrep.Error) as e:
+        simrep.compare(str(a), b, ["cca"], warn=False)
+    assert str(e.value).startswith(place.format(a=a, b=b)), e.value
+    r = simrep.compare(str(a), b, ["cca", "cka"], warn=False)
+    assert "cka" in r and str(r.errors["cca"]).startswith(place.format(a=a, b=b)), r.errors
+
+
 @pytest.mark.parametrize("spec,place", [("dsyevd:4", "0 (%s)"), ("dsyevd:6", "1 (%s)"),
                                         ("dgesdd:4x6", "0 (%s) and 1 (%s)")])
 def test_matrix_names_the_files(spec, place, xy, tmp_path, monkeypatch):
