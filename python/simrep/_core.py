@@ -301,7 +301,7 @@ def _compare_through_layout(x, y, ids, buf, o, coefs, warn, conv, conv_mode, res
             # features x samples already: the layout hint is for the other reading
             quiet = _native.WARN_LAYOUT if features_first else 0
             # The measures' messages name a path spec by its path, as the CLI's.
-            labels = [os.fsdecode(a) if isinstance(a, (str, bytes, os.PathLike)) else nm
+            labels = [os.fsdecode(a) if _input.is_path(a) else nm
                       for a, nm in ((x, "x"), (y, "y"))]
             names = labels if labels != ["x", "y"] else None
             for v in range(nv):

@@ -334,7 +334,7 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
 
             warn_flags = {}
             # Messages name an input given as a path by its name and path.
-            labels = ["%s (%s)" % (nm, it) if isinstance(it, str) and nm != it else nm
+            labels = ["%s (%s)" % (nm, os.fsdecode(it)) if _input.is_path(it) and nm != os.fsdecode(it) else nm
                       for nm, it in zip(names, inputs)]
             out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags, labels)
             out_sim.update({m: np.eye(K) for m in ids if m not in out_sim})
