@@ -12,6 +12,7 @@ releases the GIL during every library call.
 """
 
 import ctypes
+import os
 import threading
 import warnings
 
