@@ -91,6 +91,10 @@
 #define BATCH_MAX 16
 /* Tasks a read's bucket updates are split into (run on the BLAS threads). */
 #define FOLD_TASKS 16
+/* A read is converted and shifted in LOAD_PARTS parts side by side once it
+ * has LOAD_PART_MIN values per part. */
+#define LOAD_PARTS 4
+#define LOAD_PART_MIN ((int64_t)1 << 16)
 
 /* Random streams: every choice is a function of (seed, stream, index). */
 enum { STREAM_BUCKET = 1, STREAM_BOOT = 2, STREAM_PERM = 3, STREAM_GROUP = 4, STREAM_GBOOT = 5 };
@@ -150,7 +154,9 @@ struct simrep_stats {
     /* work space */
     double *z;           /* max_rows x (d + 2): converted, shifted rows and their |.|^2 per side */
     double *zb;          /* the same sorted by bucket */
-    int64_t *cnt;        /* G + 1 */
+    int64_t *cnt;        /* G + 1: the buckets' starts in zb */
+    int64_t *fill;       /* G */
+    int64_t *pos;        /* max_rows: each row's place in zb */
     double *xr, *yr;     /* round buffers: rr x (S pa), rr x (S qa), column-major, ld rr */
     int64_t rr;          /* rows per segment read in a round (round_units * ur) */
 };
@@ -230,6 +236,8 @@ void simrep_stats_free(simrep_ctx *ctx, simrep_stats *s)
     simrep__free(ctx, s->z);
     simrep__free(ctx, s->zb);
     simrep__free(ctx, s->cnt);
+    simrep__free(ctx, s->fill);
+    simrep__free(ctx, s->pos);
     simrep__free(ctx, s->xr);
     simrep__free(ctx, s->yr);
     simrep__free(ctx, s->us);
@@ -384,7 +392,8 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
          * kernel gives them, else its 4 KiB first touches cost a sixth of
          * the pass on a virtual machine (measured, 16k page faults). */
         ok = (s->bk = simrep__alloc_array(ctx, (size_t)L * (size_t)G, sizeof(double), "bootstrap buckets")) &&
-             (s->cnt = simrep__calloc_array(ctx, (size_t)G + 1, sizeof(int64_t), "bootstrap buckets"));
+             (s->cnt = simrep__calloc_array(ctx, (size_t)G + 1, sizeof(int64_t), "bootstrap buckets")) &&
+             (s->fill = simrep__calloc_array(ctx, (size_t)G, sizeof(int64_t), "bootstrap buckets"));
         if (s->bk) {
             simrep__advise_huge(s->bk, (size_t)L * (size_t)G * sizeof(double));
             memset(s->bk, 0, (size_t)L * (size_t)G * sizeof(double));
@@ -487,37 +496,44 @@ int simrep_stats_next(simrep_stats *s, int64_t max_rows, int64_t *row0, int64_t 
     return 1;
 }
 
-/* Convert, check and shift the rows into s->z: row i is [x - cx, y - cy,
- * |x - cx|^2, |y - cy|^2]. */
-static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_matrix *x, const simrep_matrix *y)
+/* Rows [r0, r1) of a read, converted (phase 0: into s->z, checked for NaN
+ * and Inf) or shifted (phase 1: row i becomes [x - cx, y - cy, |x - cx|^2,
+ * |y - cy|^2], and with a bootstrap is copied to its place s->pos[i] in
+ * s->zb, the read sorted by bucket).  The parts of a read run side by
+ * side (tasks.c); each row's arithmetic is the same whatever the split. */
+typedef struct load_task {
+    simrep_stats *s;
+    const simrep_matrix *x, *y;
+    int64_t r0, r1;
+    int phase;
+} load_task;
+
+static simrep_status load_task_run(simrep_ctx *ctx, void *arg)
 {
-    const int64_t rows = x->rows, p = s->p, d = s->d, w = d + 2;
-    simrep__rows_to_double(x, 0, rows, s->z, w);
-    simrep__rows_to_double(y, 0, rows, s->z + p, w);
-    /* NaN and Inf survive a multiplication by 0: one sum per row, and only
-     * a row whose sum is not 0 is searched for the culprit. */
-    for (int64_t i = 0; i < rows; i++) {
-        const double *r = s->z + i * w;
-        double acc = 0;
-        for (int64_t j = 0; j < d; j++)
-            acc += r[j] * 0.0;
-        if (acc == 0.0)
-            continue;
-        for (int64_t j = 0; j < d; j++)
-            if (!isfinite(r[j]))
-                return simrep__fail_side(ctx, SIMREP_E_NONFINITE, j < p ? 0 : 1, "%s at row %lld, column %lld",
-                                    isnan(r[j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
-                                    (long long)(j < p ? j : j - p));
-    }
-    if (!s->have_c) {
-        for (int64_t i = 0; i < rows; i++)
+    const load_task *t = arg;
+    simrep_stats *s = t->s;
+    const int64_t p = s->p, d = s->d, w = d + 2;
+    if (t->phase == 0) {
+        simrep__rows_to_double(t->x, t->r0, t->r1 - t->r0, s->z + t->r0 * w, w);
+        simrep__rows_to_double(t->y, t->r0, t->r1 - t->r0, s->z + t->r0 * w + p, w);
+        /* NaN and Inf survive a multiplication by 0: one sum per row, and
+         * only a row whose sum is not 0 is searched for the culprit. */
+        for (int64_t i = t->r0; i < t->r1; i++) {
+            const double *r = s->z + i * w;
+            double acc = 0;
             for (int64_t j = 0; j < d; j++)
-                s->c[j] += s->z[i * w + j];
-        for (int64_t j = 0; j < d; j++)
-            s->c[j] /= (double)rows;
-        s->have_c = 1;
+                acc += r[j] * 0.0;
+            if (acc == 0.0)
+                continue;
+            for (int64_t j = 0; j < d; j++)
+                if (!isfinite(r[j]))
+                    return simrep__fail_side(ctx, SIMREP_E_NONFINITE, j < p ? 0 : 1, "%s at row %lld, column %lld",
+                                             isnan(r[j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
+                                             (long long)(j < p ? j : j - p));
+        }
+        return SIMREP_OK;
     }
-    for (int64_t i = 0; i < rows; i++) {
+    for (int64_t i = t->r0; i < t->r1; i++) {
         double *restrict r = s->z + i * w, ax = 0, ay = 0;
         const double *restrict c = s->c;
         for (int64_t j = 0; j < p; j++) {
@@ -530,8 +546,40 @@ static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_ma
         }
         r[d] = ax;
         r[d + 1] = ay;
+        if (s->G > 0)
+            memcpy(s->zb + s->pos[i] * w, r, (size_t)w * sizeof *r);
     }
     return SIMREP_OK;
+}
+
+/* Convert, check and shift the rows into s->z (and s->zb), in LOAD_PARTS
+ * parts of whole rows side by side; the origin, from the first read, in
+ * one thread in row order.  The first part with a NaN or Inf names it, so
+ * the message is the earliest row's as in one thread. */
+static simrep_status load_rows(simrep_ctx *ctx, simrep_stats *s, const simrep_matrix *x, const simrep_matrix *y)
+{
+    const int64_t rows = x->rows, d = s->d, w = d + 2;
+    const int np = rows * d >= LOAD_PART_MIN * LOAD_PARTS ? LOAD_PARTS : 1;
+    load_task tasks[LOAD_PARTS];
+    void *args[LOAD_PARTS];
+    for (int k = 0; k < np; k++) {
+        tasks[k] = (load_task){s, x, y, rows * k / np, rows * (k + 1) / np, 0};
+        args[k] = &tasks[k];
+    }
+    simrep_status st = simrep__run_tasks(ctx, np, load_task_run, args);
+    if (st != SIMREP_OK)
+        return st;
+    if (!s->have_c) {
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < d; j++)
+                s->c[j] += s->z[i * w + j];
+        for (int64_t j = 0; j < d; j++)
+            s->c[j] /= (double)rows;
+        s->have_c = 1;
+    }
+    for (int k = 0; k < np; k++)
+        tasks[k].phase = 1;
+    return simrep__run_tasks(ctx, np, load_task_run, args);
 }
 
 /* The bucket of a unit. */
@@ -589,34 +637,32 @@ static simrep_status fold_task_run(simrep_ctx *ctx, void *arg)
     return st;
 }
 
-static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows)
+/* Where each row of the read goes in s->zb, sorted by bucket (a counting
+ * sort; units are whole in a read): s->pos, and s->cnt the buckets'
+ * starts.  Made before the rows are loaded, which copy themselves there. */
+static void bucket_positions(simrep_stats *s, int64_t rows)
 {
-    const int64_t w = s->d + 2, G = s->G;
-    int64_t *cnt = s->cnt;
+    const int64_t G = s->G;
+    int64_t *cnt = s->cnt, *pos = s->pos;
     memset(cnt, 0, (size_t)(G + 1) * sizeof *cnt);
-    /* Counting sort of the rows by bucket (units are whole in a read). */
-    int64_t *b = simrep__alloc_array(ctx, (size_t)rows, sizeof *b, "bootstrap buckets");
-    if (!b)
-        return SIMREP_E_NOMEM;
     int64_t u = s->cur_unit, next = unit_row(s, u + 1);
     for (int64_t i = 0; i < rows; i++) {
         while (s->cur0 + i >= next)
             next = unit_row(s, ++u + 1);
-        b[i] = bucket_of(s, u);
-        cnt[b[i] + 1]++;
+        pos[i] = bucket_of(s, u);
+        cnt[pos[i] + 1]++;
     }
     for (int64_t g = 0; g < G; g++)
         cnt[g + 1] += cnt[g];
-    int64_t *fill = simrep__alloc_array(ctx, (size_t)G, sizeof *fill, "bootstrap buckets");
-    if (!fill) {
-        simrep__free(ctx, b);
-        return SIMREP_E_NOMEM;
-    }
+    int64_t *fill = s->fill;
     memcpy(fill, cnt, (size_t)G * sizeof *fill);
     for (int64_t i = 0; i < rows; i++)
-        memcpy(s->zb + (fill[b[i]]++) * w, s->z + i * w, (size_t)w * sizeof(double));
-    simrep__free(ctx, fill);
-    simrep__free(ctx, b);
+        pos[i] = fill[pos[i]]++;
+}
+
+static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows)
+{
+    const int64_t G = s->G;
     double *a3 = simrep__alloc_array(ctx, 3 * (size_t)(rows > 0 ? rows : 1), sizeof(double), "bootstrap buckets");
     if (!a3)
         return SIMREP_E_NOMEM;
@@ -699,20 +745,24 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
          * raised to the largest unit at the first simrep_stats_next). */
         const size_t cap = (size_t)(s->max_rows > s->cur_rows ? s->max_rows : s->cur_rows);
         s->z = simrep__alloc_array(ctx, cap * (size_t)w, sizeof(double), "statistics rows");
-        if (s->z && s->G > 0)
+        if (s->z && s->G > 0) {
             s->zb = simrep__alloc_array(ctx, cap * (size_t)w, sizeof(double), "statistics rows");
+            s->pos = s->zb ? simrep__alloc_array(ctx, cap, sizeof(int64_t), "statistics rows") : NULL;
+        }
         if (s->z && s->S > 0) {
             s->xr = simrep__calloc_array(ctx, (size_t)(s->rr * s->S * s->pa), sizeof(double), "permutation rows");
             s->yr = s->xr ? simrep__calloc_array(ctx, (size_t)(s->rr * s->S * s->qa), sizeof(double),
                                                  "permutation rows")
                           : NULL;
         }
-        if (!s->z || (s->G > 0 && !s->zb) || (s->S > 0 && !s->yr))
+        if (!s->z || (s->G > 0 && !s->pos) || (s->S > 0 && !s->yr))
             return SIMREP_E_NOMEM;
         simrep__advise_huge(s->z, cap * (size_t)w * sizeof(double));
         if (s->zb)
             simrep__advise_huge(s->zb, cap * (size_t)w * sizeof(double));
     }
+    if (s->G > 0)
+        bucket_positions(s, rows);
     st = load_rows(ctx, s, x, y);
     if (st == SIMREP_OK && s->G > 0)
         st = fold_buckets(ctx, s, rows);
