@@ -394,15 +394,26 @@ simrep_status simrep__mutual_knn(simrep_ctx *ctx, const simrep_matrix *x, const 
 
 /* Song et al.'s unbiased HSIC of A = M∘K1 and B = M∘K2 (hsic_unbiased),
  * M_ij = [j in s1's list of i][j in s2's list of i], the values of A from
- * s1's lists and of B from s2's.  col and row: n doubles of scratch. */
-static double hsic_masked(const knn_side *s1, const knn_side *s2, int64_t k, double *col, double *row)
+ * s1's lists and of B from s2's.  col and row: n doubles of scratch.
+ *
+ * A resample (w non-NULL, c1 and c2 the copies of each list entry that are
+ * neighbours, weighted_counts): copy (i, c) has copies d < m_ij =
+ * min(c1_ij, c2_ij) of j in its mask, so over the resample's N = sum w
+ * samples Σ A = Σ_i w_i Σ_j m_ij K_ij, the column sums of A add
+ * w_i m_ij K_ij into j's, a row sum of B is Σ_j m_ij L_ij, and
+ * Σ A_ab B_ba = Σ_ij m_ij m_ji K_ij L_ji (copies of one row are never
+ * in each other's masks: their entries are 0, as the diagonal). */
+static double hsic_masked(const knn_side *s1, const knn_side *s2, int64_t k, const double *w, const int64_t *c1,
+                          const int64_t *c2, double *col, double *row)
 {
     const int64_t n = s1->n;
     memset(col, 0, (size_t)n * sizeof *col);
     memset(row, 0, (size_t)n * sizeof *row);
-    double tr = 0, sa = 0, sb = 0;
+    double tr = 0, sa = 0, sb = 0, m = 0;
     for (int64_t i = 0; i < n; i++) {
         const int64_t *a = s1->idx + i * k, *b = s2->idx + i * k;
+        const double wi = w ? w[i] : 1;
+        m += wi;
         for (int64_t u = 0, v = 0; u < k && v < k;) {
             if (a[u] < b[v]) {
                 u++;
@@ -411,14 +422,18 @@ static double hsic_masked(const knn_side *s1, const knn_side *s2, int64_t k, dou
             } else {
                 const int64_t j = a[u];
                 const double av = s1->val[i * k + u], bv = s2->val[i * k + v];
-                sa += av;
-                sb += bv;
-                col[j] += av;
-                row[i] += bv;
+                const double mij = w ? (double)(c1[i * k + u] < c2[i * k + v] ? c1[i * k + u] : c2[i * k + v]) : 1;
+                sa += wi * mij * av;
+                sb += wi * mij * bv;
+                col[j] += wi * mij * av;
+                row[i] += mij * bv;
                 /* sum(K~ * L~ᵀ): B_ji, nonzero when i is in both of j's lists. */
                 const int64_t p1 = find_in(s1, k, j, i), p2 = p1 >= 0 ? find_in(s2, k, j, i) : -1;
-                if (p2 >= 0)
-                    tr += av * s2->val[j * k + p2];
+                if (p2 >= 0) {
+                    const double mji = w ? (double)(c1[j * k + p1] < c2[j * k + p2] ? c1[j * k + p1] : c2[j * k + p2])
+                                         : 1;
+                    tr += mij * mji * av * s2->val[j * k + p2];
+                }
                 u++, v++;
             }
         }
@@ -426,16 +441,16 @@ static double hsic_masked(const knn_side *s1, const knn_side *s2, int64_t k, dou
     double cross = 0;
     for (int64_t l = 0; l < n; l++)
         cross += col[l] * row[l];
-    const double m = (double)n;
     return (tr + sa * sb / ((m - 1) * (m - 2)) - 2 * cross / (m - 2)) / (m * (m - 3));
 }
 
-simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                            const simrep_options *opt, simrep_result *r)
+simrep_status simrep__cknna_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                     const simrep_options *opt, const double *w, simrep_result *r)
 {
     knn_side sides[2];
     memset(sides, 0, sizeof sides);
     double *col = NULL, *row = NULL;
+    int64_t *cnt[2] = {NULL, NULL};
     simrep_status st = knn_lists(ctx, x, y, opt, "cknna", 2, r, sides);
     if (st == SIMREP_OK) {
         const int64_t n = sides[0].n;
@@ -443,11 +458,19 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
         row = col ? simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cknna row sums") : NULL;
         st = simrep__part_agree(ctx, "cknna", row ? SIMREP_OK : SIMREP_E_NOMEM);
     }
+    if (st == SIMREP_OK && w) { /* a resample (rowstats.c, one worker): copies per list entry */
+        const int64_t n = sides[0].n, k = sides[0].k;
+        for (int s = 0; s < 2 && st == SIMREP_OK; s++)
+            if (!(cnt[s] = simrep__alloc_array(ctx, (size_t)(n * k), sizeof(int64_t), "cknna copies")))
+                st = SIMREP_E_NOMEM;
+        for (int s = 0; s < 2 && st == SIMREP_OK; s++)
+            weighted_counts(&sides[s], k, w, cnt[s]);
+    }
     if (st == SIMREP_OK) {
         const int64_t k = sides[0].k;
-        const double kl = hsic_masked(&sides[0], &sides[1], k, col, row);
-        const double kk = hsic_masked(&sides[0], &sides[0], k, col, row);
-        const double ll = hsic_masked(&sides[1], &sides[1], k, col, row);
+        const double kl = hsic_masked(&sides[0], &sides[1], k, w, cnt[0], cnt[1], col, row);
+        const double kk = hsic_masked(&sides[0], &sides[0], k, w, cnt[0], cnt[0], col, row);
+        const double ll = hsic_masked(&sides[1], &sides[1], k, w, cnt[1], cnt[1], col, row);
         if (!(kk * ll > 0) || !isfinite(kk * ll))
             st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, kk > 0 ? 1 : 0,
                                    "the neighbour-masked unbiased HSIC with itself is %g (not positive), so cknna is "
@@ -459,13 +482,21 @@ simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simre
             r->similarity = kl / (sqrt(kk * ll) + 1e-6);
             r->distance = 1 - r->similarity;
             /* y against x: the same lists, A and B exchanged. */
-            r->reverse = hsic_masked(&sides[1], &sides[0], k, col, row) / (sqrt(kk * ll) + 1e-6);
+            r->reverse = hsic_masked(&sides[1], &sides[0], k, w, cnt[1], cnt[0], col, row) / (sqrt(kk * ll) + 1e-6);
             r->reverse_distance = 1 - r->reverse;
         }
     }
+    simrep__free(ctx, cnt[0]);
+    simrep__free(ctx, cnt[1]);
     simrep__free(ctx, col);
     simrep__free(ctx, row);
     side_free(ctx, &sides[0]);
     side_free(ctx, &sides[1]);
     return st;
+}
+
+simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                            const simrep_options *opt, simrep_result *r)
+{
+    return simrep__cknna_weighted(ctx, x, y, opt, NULL, r);
 }

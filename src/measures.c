@@ -252,11 +252,11 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .invariances = "scaling each sample, orthogonal maps of x or y, permuting the samples together",
                  .reference = "platonic-rep metrics.cknna (unbiased, its + 1e-6) on L2-normalised rows; ties to the "
                               "smaller index",
-                 ROWS, .options = OPT(KNN), .outputs = SIMREP_OUT_REVERSE, .similarity_min = -INFINITY,
+                 ROWS_WEIGHTED, .options = OPT(KNN), .outputs = SIMREP_OUT_REVERSE, .similarity_min = -INFINITY,
                  .similarity_max = INFINITY, .distance_min = -INFINITY, .distance_max = INFINITY,
                  .invariant = SIMREP_INV_SCALE | SIMREP_INV_ORTHOGONAL | SIMREP_INV_ROW_ORDER,
                  .paper = "Huh, Cheung, Wang & Isola 2024, The Platonic Representation Hypothesis (ICML)"},
-        .rows = simrep__cknna},
+        .rows = simrep__cknna, .rows_weighted = simrep__cknna_weighted},
     [SIMREP_CKA_LANGE] = {
         .info = {.id = "cka_lange", .title = "linear CKA without the centered Gram matrices' diagonals",
                  .similarity = "cosine of HKH and HLH with their diagonals zeroed, in [-1, 1] (not cka_debiased: "

@@ -21,6 +21,8 @@ simrep_status simrep__rsa_weighted(simrep_ctx *ctx, const simrep_matrix *x, cons
                                    const simrep_options *opt, const double *w, simrep_result *r);
 simrep_status simrep__mutual_knn_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                           const simrep_options *opt, const double *w, simrep_result *r);
+simrep_status simrep__cknna_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                     const simrep_options *opt, const double *w, simrep_result *r);
 simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                             const simrep_options *opt, simrep_result *r);
 

@@ -26,13 +26,13 @@
  * correlates the pairs (i, j) of distinct rows with weight w_i w_j (ranks
  * tied within the w_i w_j copies of a pair), mutual_knn walks each row's
  * neighbours by similarity letting row j fill w_j of the k places and
- * averages over rows with weight w_i.  That is the measure of the resample
- * with the copy-copy pairs left out, exactly (tests/python compare with
- * numpy on the materialized resample).  Rows of one unit (positions of an
- * image) are different rows and stay paired.  cknna and cka_rbf have no
- * weighted version yet (their kernels, the neighbour mask of the unbiased
- * HSIC and the median bandwidth, would need one): permutations only
- * (info.statistics says so).
+ * averages over rows with weight w_i, cknna's masks are those places and
+ * its unbiased HSIC runs over the sum of the weights.  That is the measure
+ * of the resample with the copy-copy pairs left out, exactly (tests/python
+ * compare with numpy on the materialized resample).  Rows of one unit
+ * (positions of an image) are different rows and stay paired.  cka_rbf has
+ * no weighted version yet (its median bandwidth and centred kernels would
+ * need one): permutations only (info.statistics says so).
  *
  * Permutations.  Null k pairs unit u of x with unit sigma(u) of y, sigma a
  * uniformly random permutation of all the units (Fisher-Yates from stream

@@ -36,7 +36,7 @@ def test_same_numbers_as_the_cli(tmp_path):
             assert (k in got[m]) == (k in want["measures"][m]), (m, k)
             if k in want["measures"][m]:
                 assert got[m][k] == want["measures"][m][k], (m, k)
-    assert "ci" in got["rsa"] and "ci" not in got["cknna"] and "null" in got["cka_rbf"]
+    assert "ci" in got["cknna"] and "ci" not in got["cka_rbf"] and "null" in got["cka_rbf"]
     only = simrep.compare(x, y, ["rsa"], bootstrap=5, permutations=5, seed=1)
     want = cli_json(tmp_path / "x.npy", tmp_path / "y.npy", "-m", "rsa", "--bootstrap", "5", "--permutations", "5",
                     "--seed", "1")

@@ -615,7 +615,7 @@ static void test_stats_rows(void)
     CHECK(memcmp(a, b, sizeof a) == 0);
     CHECK(info.units == 40 && info.unit_rows == 1 && info.buckets == 0 && info.segments == 0);
     CHECK(a[0].resampled && a[0].bootstrap == 9 && a[0].permutations == 7 && a[0].ci_low <= a[0].ci_high);
-    CHECK(a[1].bootstrap == 9 && a[2].bootstrap == 0 && a[2].permutations == 7);
+    CHECK(a[1].bootstrap == 9 && a[2].bootstrap == 9 && a[2].permutations == 7);
     CHECK(a[0].p_value == 1.0 / 8 && a[0].adjusted > 0);
     /* every weight 1: the plain measure, bit for bit */
     double w[40];
@@ -633,6 +633,9 @@ static void test_stats_rows(void)
     CHECK_STATUS(ctx, simrep__mutual_knn(ctx, &mx, &my, &o, &plain), SIMREP_OK);
     CHECK_STATUS(ctx, simrep__mutual_knn_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
     CHECK(weighted.similarity == plain.similarity);
+    CHECK_STATUS(ctx, simrep__cknna(ctx, &mx, &my, &o, &plain), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep__cknna_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
+    CHECK(weighted.similarity == plain.similarity && weighted.reverse == plain.reverse);
     o.rsa_compare = SIMREP_RSA_SPEARMAN;
     /* cancelled before it starts */
     int stop = 1;
