@@ -1128,6 +1128,7 @@ static int compare_rows_statistics(compare_run *c)
     simrep_stats_result res[SIMREP_MEASURE_COUNT];
     simrep_stats_info info;
     const simrep_matrix mx = cli_rows_view(&c->rx, 0), my = cli_rows_view(&c->ry, 0);
+    cli_stats_tune_malloc(); /* every evaluation allocates and frees the same buffers */
     cli_progress_attach(c->ctx);
     simrep_status st = simrep_stats_rows(c->ctx, &mx, &my, &so, &a->opt, ms->rows, ms->nrows, res, &info);
     cli_progress_end(c->ctx);

@@ -288,3 +288,30 @@ def test_estimate_progress_and_ctrl_c(tmp_path):
     assert time.monotonic() - t < 3.0
     assert out == ""
     assert "bootstrap and permutations of the rows measures" in err and "estimated" in err
+
+
+@pytest.mark.parametrize("layout", ["conv", "sequence"])
+def test_units_are_images_and_sequences(tmp_path, layout):
+    """--conv ... positions: an image (all its positions) is a unit;
+    --sequence flatten: a sequence.  The same numbers as the brute force
+    with units of H*W (T) consecutive rows of the flattened matrix."""
+    r = np.random.default_rng(8)
+    if layout == "conv":
+        x = r.normal(size=(9, 2, 2, 3))
+        y = x[..., :2] + 0.5 * r.normal(size=(9, 2, 2, 2))
+        opts, ur = ["--conv", "nhwc", "--conv-mode", "positions"], 4
+    else:
+        x = r.normal(size=(9, 3, 3))
+        y = x[..., :2] + 0.5 * r.normal(size=(9, 3, 2))
+        opts, ur = ["--sequence", "flatten"], 3
+    write_npy(tmp_path / "x.npy", x)
+    write_npy(tmp_path / "y.npy", y)
+    fx, fy = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+    out = run("compare", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "-m", "rsa,mutual_knn", "--knn", "3",
+              "--rsa-compare", "pearson", "--bootstrap", "10", "--permutations", "8", "--seed", "4", *opts,
+              "--format", "json").json()
+    assert out["statistics"]["units"] == 9 and out["statistics"]["unit_rows"] == ur
+    for mid, f in (("rsa", lambda a, b, rows: rsa_resample(a, b, rows, "correlation", "pearson")),
+                   ("mutual_knn", lambda a, b, rows: mutual_knn_resample(a, b, rows, 3))):
+        bvals, nvals = brute(fx, fy, ur, 4, 10, 8, f)
+        check_keys(out["measures"][mid], f(fx, fy, np.arange(len(fx))), bvals, nvals)
