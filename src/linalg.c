@@ -263,8 +263,9 @@ simrep_status simrep__potrf(simrep_ctx *ctx, int64_t n, double *a, int64_t lda, 
     else
         dpotrf_("U", &bn, a, &blda, &info);
     if (info != 0)
-        return simrep__fail(ctx, SIMREP_E_NUMERIC, "%s is not positive definite (Cholesky factorization dpotrf failed at column %d)",
-                            what, (int)info);
+        return simrep__fail(ctx, SIMREP_E_NUMERIC,
+                            "%s is not positive definite (Cholesky factorization dpotrf failed at column %d)", what,
+                            (int)info);
     return SIMREP_OK;
 }
 
