@@ -143,18 +143,6 @@ static simrep_status side_groups(simrep_ctx *ctx, rbf_side *s)
     return simrep__row_groups(ctx, s->rows, s->n, s->p, s->grp, "cka_rbf row hashes");
 }
 
-/* Multiply v by 2^-e, e the exponent of amax > 0 (frexp's: amax 2^-e is in
- * [0.5, 1)); ldexp because 2^-e itself is not a double for amax < 2^-1023. */
-static void scale_pow2(double *v, size_t count, double amax)
-{
-    int e = 0;
-    if (amax > 0)
-        frexp(amax, &e);
-    if (e != 0)
-        for (size_t k = 0; k < count; k++)
-            v[k] = ldexp(v[k], -e);
-}
-
 /* Copy, check, center and scale one side. */
 static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix *m, int side)
 {
@@ -188,36 +176,27 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
         }
     /* Bring max |x| to [0.5, 1) first (exact, see below), so that the sums
      * of the means cannot overflow for data near 1e308. */
-    double amax = 0;
-    for (size_t k = 0; k < np; k++)
-        amax = fabs(s->rows[k]) > amax ? fabs(s->rows[k]) : amax;
-    scale_pow2(s->rows, np, amax);
+    simrep__scale_pow2(s->rows, np);
     /* Column means by a plain sum about the first row: any error in the
      * mean is a translation, to which D is invariant in exact arithmetic,
      * and a constant column becomes exactly 0 (so an all-constant side is
      * recognised below whatever its value). */
-    amax = 0;
     for (int64_t j = 0; j < p; j++) {
         const double first = s->rows[j];
         double mean = 0;
         for (int64_t i = 0; i < n; i++)
             mean += s->rows[i * p + j] - first;
         mean /= (double)n;
-        for (int64_t i = 0; i < n; i++) {
-            double v = (s->rows[i * p + j] - first) - mean;
-            s->rows[i * p + j] = v;
-            if (fabs(v) > amax)
-                amax = fabs(v);
-        }
+        for (int64_t i = 0; i < n; i++)
+            s->rows[i * p + j] = (s->rows[i * p + j] - first) - mean;
     }
     /* Scale by 2^-e so that max |x| is in [0.5, 1): D and m scale by the
      * same power of four, exactly, so K is unchanged bit for bit, while
      * |x|^2 <= p can no longer overflow (inputs near 1e200) or underflow
      * to a spurious zero median (inputs near 1e-200). */
-    if (p > 0 && !(amax > 0))
+    if (p > 0 && !(simrep__scale_pow2(s->rows, np) > 0))
         return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
                                  "every one of its %lld features is constant, so cka_rbf is undefined", (long long)p);
-    scale_pow2(s->rows, np, amax);
     for (int64_t i = 0; i < n; i++) {
         double acc = 0;
         for (int64_t j = 0; j < p; j++)

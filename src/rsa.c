@@ -95,23 +95,6 @@ static const char *compare_name(simrep_rsa_compare c)
 
 /* ------------------------------------------------------------ the RDMs */
 
-/* v[0 .. count) times 2^-e, e the exponent of their largest magnitude
- * (frexp's: the largest lands in [0.5, 1)); exact, and nothing when all are
- * 0.  ldexp because 2^-e itself is not a double for tiny data. */
-static void scale_pow2(double *v, int64_t count)
-{
-    double amax = 0;
-    for (int64_t k = 0; k < count; k++)
-        if (fabs(v[k]) > amax)
-            amax = fabs(v[k]);
-    int e = 0;
-    if (amax > 0)
-        frexp(amax, &e);
-    if (e != 0)
-        for (int64_t k = 0; k < count; k++)
-            v[k] = ldexp(v[k], -e);
-}
-
 /* The largest power of two dividing every value of a column (stride p),
  * 0 if they are all 0: the grid the column's values lie on. */
 static double column_quantum(const double *col, int64_t n, int64_t p)
@@ -167,7 +150,7 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
          * multiple of the column's quantum, so that x - c is exact and data
          * on a grid (integers, low-precision floats) keep exact distances,
          * hence the ties rank comparisons must see. */
-        scale_pow2(x, n * p); /* first, so that column sums of data near DBL_MAX cannot overflow */
+        simrep__scale_pow2(x, (size_t)(n * p)); /* first, so that column sums of data near DBL_MAX cannot overflow */
         for (int64_t j = 0; j < p; j++) {
             double mean = 0;
             for (int64_t i = 0; i < n; i++)
@@ -176,7 +159,7 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
             for (int64_t i = 0; i < n; i++)
                 x[i * p + j] -= mean;
         }
-        scale_pow2(x, n * p);
+        simrep__scale_pow2(x, (size_t)(n * p));
         if (!(s->sqn = simrep__alloc_array(ctx, (size_t)n, sizeof(double), "rsa row norms")))
             return SIMREP_E_NOMEM;
         for (int64_t i = 0; i < n; i++) {
@@ -196,7 +179,7 @@ static simrep_status side_prepare(simrep_ctx *ctx, rdm_side *s, const simrep_mat
                                          "rsa: row %lld is constant, so its correlation distance to the other rows "
                                          "is undefined (--rsa-rdm euclidean does not need this)",
                                          (long long)i);
-            scale_pow2(r, p); /* the row's scale is irrelevant; its sums can no longer overflow */
+            simrep__scale_pow2(r, (size_t)p); /* the row's scale is irrelevant; its sums can no longer overflow */
             if (kind == SIMREP_RDM_CORRELATION)
                 for (int pass = 0; pass < 2; pass++) { /* the second pass removes the first's round-off */
                     double mean = 0;

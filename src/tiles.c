@@ -1,7 +1,8 @@
 /*
  * tiles.c: the plumbing of the measures computed from the rows in O(n^2)
  * tiled passes (cka_rbf.c, rsa.c, knn.c): the partition of their passes
- * among cooperating workers, loading rows as float64, and equal-row groups.
+ * among cooperating workers, loading rows as float64 and scaling them by a
+ * power of two, and equal-row groups.
  *
  * Partition (simrep_ctx_set_partition): workers deal tile rows round robin
  * and combine additive state through the caller's allreduce (a sum).  Every
@@ -112,6 +113,20 @@ simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, int sid
         }
     *out = rows;
     return SIMREP_OK;
+}
+
+double simrep__scale_pow2(double *v, size_t count)
+{
+    double amax = 0;
+    for (size_t k = 0; k < count; k++)
+        amax = fabs(v[k]) > amax ? fabs(v[k]) : amax;
+    int e = 0;
+    if (amax > 0)
+        frexp(amax, &e);
+    if (e != 0)
+        for (size_t k = 0; k < count; k++)
+            v[k] = ldexp(v[k], -e);
+    return amax;
 }
 
 int simrep__rows_all_equal(const double *rows, int64_t n, int64_t p)

@@ -51,6 +51,13 @@ simrep_status simrep__rows_enter(simrep_ctx *ctx, const char *who, const simrep_
  * NULL on failure. */
 simrep_status simrep__rows_load(simrep_ctx *ctx, const simrep_matrix *m, int side, const char *who, double **out);
 
+/* v[0 .. count) times 2^-e, e the exponent of their largest magnitude
+ * (frexp's: the largest lands in [0.5, 1)), so that sums of squares and
+ * means can neither overflow nor underflow; exact (ldexp, because 2^-e is
+ * not a double for tiny data), and nothing when all are 0.  Returns that
+ * largest magnitude, before the scaling. */
+double simrep__scale_pow2(double *v, size_t count);
+
 /* Whether every row of a row-major n x p array equals the first (every
  * feature constant: a layer no rows measure is defined for). */
 int simrep__rows_all_equal(const double *rows, int64_t n, int64_t p);
