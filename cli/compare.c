@@ -828,12 +828,15 @@ static int compare_stats_setup(compare_run *c)
     for (int64_t v = 0; v < c->nv && st == SIMREP_OK; v++)
         st = simrep_stats_new(c->ctx, x->p, y->p, x->n, &so, &c->stats[v]);
     free(starts);
-    if (st == SIMREP_E_INVALID && strstr(simrep_ctx_message(c->ctx), "one size"))
+    /* The option at fault is the library's to say (simrep_error_info.option). */
+    simrep_error_info e;
+    simrep_ctx_error(c->ctx, &e);
+    if (st == SIMREP_E_INVALID && strcmp(e.option, "unit_starts") == 0)
         return cli_error(EXIT_USAGE, "--%s; --mask makes sequences of different lengths",
                          simrep_ctx_message(c->ctx));
     if (st != SIMREP_OK)
         return cli_error(st == SIMREP_E_INVALID ? EXIT_USAGE : EXIT_DATA, "%s%s", simrep_ctx_message(c->ctx),
-                         st == SIMREP_E_INVALID && strstr(simrep_ctx_message(c->ctx), "memory allowed")
+                         st == SIMREP_E_INVALID && strcmp(e.option, "max_memory") == 0
                              ? (c->nv > 1 ? " with --max-memory (shared by the steps of --sequence per-step)"
                                           : " with --max-memory")
                              : "");
@@ -1133,9 +1136,11 @@ static int compare_rows_statistics(compare_run *c)
     simrep_status st = simrep_stats_rows(c->ctx, &mx, &my, &so, &a->opt, ms->rows, ms->nrows, res, &info);
     cli_progress_end(c->ctx);
     free(starts);
+    simrep_error_info e;
+    simrep_ctx_error(c->ctx, &e);
     if (st == SIMREP_E_INVALID) /* options: the units, --max-memory */
         return cli_error(EXIT_USAGE, "%s%s", simrep_ctx_message(c->ctx),
-                         strstr(simrep_ctx_message(c->ctx), "memory allowed") ? " with --max-memory" : "");
+                         strcmp(e.option, "max_memory") == 0 ? " with --max-memory" : "");
     if (st != SIMREP_OK)
         return cli_library_error(c->ctx, st, a->x, a->y);
     for (int k = 0; k < ms->nrows; k++)

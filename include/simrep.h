@@ -110,6 +110,8 @@ typedef struct simrep_error_info {
     uint64_t byte_begin, byte_end;  /* the bytes of that file concerned (a failed read): [begin, end); 0, 0 if not known */
     int64_t row, column;            /* the sample (counted from the first row given) and feature, or -1 */
     const char *detail;             /* the message after the input's / file's names */
+    const char *option;             /* the option the failure is about, as its field of simrep_options or
+                                       simrep_stats_options is named ("max_memory", "unit_starts"), or "" */
 } simrep_error_info;
 void simrep_ctx_error(const simrep_ctx *ctx, simrep_error_info *info);
 

@@ -207,6 +207,7 @@ static void error_reset(simrep_ctx *ctx)
     ctx->err_b0 = ctx->err_b1 = 0;
     ctx->err_row = ctx->err_col = -1;
     ctx->err_detail = 0;
+    ctx->err_option = NULL;
 }
 
 static simrep_status vfail(simrep_ctx *ctx, simrep_status status, const char *name, const char *fmt, va_list ap)
@@ -308,6 +309,7 @@ void simrep__error_copy(simrep_ctx *dst, const simrep_ctx *src)
     dst->err_b0 = src->err_b0, dst->err_b1 = src->err_b1;
     dst->err_row = src->err_row, dst->err_col = src->err_col;
     dst->err_detail = src->err_detail;
+    dst->err_option = src->err_option;
 }
 
 simrep_status simrep__blame_input(simrep_ctx *ctx, int input, int inputs)
@@ -340,6 +342,14 @@ void simrep__error_cell(simrep_ctx *ctx, int64_t row, int64_t column)
     }
 }
 
+simrep_status simrep__error_option(simrep_ctx *ctx, const char *option)
+{
+    if (!ctx)
+        return SIMREP_E_INVALID;
+    ctx->err_option = option;
+    return ctx->status;
+}
+
 void simrep_ctx_set_names(simrep_ctx *ctx, const char *const *names, int count)
 {
     if (!ctx)
@@ -355,6 +365,7 @@ void simrep_ctx_error(const simrep_ctx *ctx, simrep_error_info *info)
     info->row = info->column = -1;
     info->file = "";
     info->detail = "";
+    info->option = "";
     if (!ctx || ctx->status == SIMREP_OK)
         return;
     info->status = ctx->status;
@@ -364,6 +375,7 @@ void simrep_ctx_error(const simrep_ctx *ctx, simrep_error_info *info)
     info->byte_end = ctx->err_b1;
     info->row = ctx->err_row;
     info->column = ctx->err_col;
+    info->option = ctx->err_option ? ctx->err_option : "";
     info->detail = ctx->message + (ctx->err_detail < strlen(ctx->message) ? ctx->err_detail : strlen(ctx->message));
 }
 

@@ -44,6 +44,7 @@ struct simrep_ctx {
     uint64_t err_b0, err_b1;
     int64_t err_row, err_col;
     size_t err_detail; /* offset of the detail in message (after the name prefixes) */
+    const char *err_option; /* the option at fault (a static string), or NULL */
     const int *cancel; /* simrep_ctx_set_cancel */
     /* Fault injection for the tests (simrep__ctx_fail_lapack, or the
      * environment variable SIMREP_TEST_FAIL_LAPACK read by simrep_ctx_new):
@@ -138,6 +139,9 @@ void simrep__error_copy(simrep_ctx *dst, const simrep_ctx *src);
 /* Where the failure just recorded happened: the file and its bytes, the cell. */
 void simrep__error_file(simrep_ctx *ctx, const char *file, uint64_t begin, uint64_t end);
 void simrep__error_cell(simrep_ctx *ctx, int64_t row, int64_t column);
+/* The option the failure just recorded is about (a static string, the
+ * option's field name): simrep_error_info.option. */
+simrep_status simrep__error_option(simrep_ctx *ctx, const char *option);
 /* Prefix the message already in ctx with "prefix: " (keeps the status). */
 simrep_status simrep__prefix(simrep_ctx *ctx, const char *fmt, ...)
 #if defined(__GNUC__)

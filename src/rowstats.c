@@ -378,10 +378,11 @@ simrep_status simrep_stats_rows(simrep_ctx *ctx, const simrep_matrix *x, const s
             jb.us = NULL;
             jb.ur = size;
         } else if (so->permutations > 0) {
-            return simrep__fail(ctx, SIMREP_E_INVALID,
-                                "permutations re-pair the units of x and y row for row, which needs units of one "
-                                "size; these have %lld to %lld rows (use the bootstrap, or units of one size)",
-                                (long long)lo, (long long)hi);
+            simrep__fail(ctx, SIMREP_E_INVALID,
+                         "permutations re-pair the units of x and y row for row, which needs units of one size; these "
+                         "have %lld to %lld rows (use the bootstrap, or units of one size)",
+                         (long long)lo, (long long)hi);
+            return simrep__error_option(ctx, "unit_starts");
         }
         jb.ur = jb.us ? 0 : jb.ur;
     } else {
@@ -416,11 +417,13 @@ simrep_status simrep_stats_rows(simrep_ctx *ctx, const simrep_matrix *x, const s
      * shrink to what is left. */
     const double budget = so->max_memory > 0 ? so->max_memory : DEFAULT_MEMORY;
     const double one = worker_bytes(&jb, any_boot);
-    if (one > budget)
-        return simrep__fail(ctx, SIMREP_E_INVALID,
-                            "the resamples of the rows measures need %.0f MiB per worker (a copy of the %lld rows as "
-                            "float64 and the measure's working memory), more than the memory allowed (%.0f MiB)",
-                            one / 1048576.0, (long long)n, budget / 1048576.0);
+    if (one > budget) {
+        simrep__fail(ctx, SIMREP_E_INVALID,
+                     "the resamples of the rows measures need %.0f MiB per worker (a copy of the %lld rows as float64 "
+                     "and the measure's working memory), more than the memory allowed (%.0f MiB)",
+                     one / 1048576.0, (long long)n, budget / 1048576.0);
+        return simrep__error_option(ctx, "max_memory");
+    }
     int threads = so->threads > 1 && simrep__ctx_threads_ok(ctx) ? so->threads : 1;
     if ((int64_t)threads > jb.tasks)
         threads = (int)jb.tasks;

@@ -294,11 +294,13 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
         }
         units = o.units;
         ur = umin == umax ? umin : 0;
-        if (!ur && o.permutations > 0)
-            return simrep__fail(ctx, SIMREP_E_INVALID,
-                                "permutations re-pair the units of x and y row for row, which needs units of one "
-                                "size; these have %lld to %lld rows (use the bootstrap, or units of one size)",
-                                (long long)umin, (long long)umax);
+        if (!ur && o.permutations > 0) {
+            simrep__fail(ctx, SIMREP_E_INVALID,
+                         "permutations re-pair the units of x and y row for row, which needs units of one size; these "
+                         "have %lld to %lld rows (use the bootstrap, or units of one size)",
+                         (long long)umin, (long long)umax);
+            return simrep__error_option(ctx, "unit_starts");
+        }
     } else {
         if (ur < 1 || ur > n)
             return simrep__fail(ctx, SIMREP_E_INVALID, "unit_rows must be from 1 to n = %lld (got %lld)", (long long)n,
@@ -327,11 +329,13 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
         if (!o.segments)
             while (S > MIN_SEGMENTS && (double)S * (double)S * block > budget / 2)
                 S--;
-        if ((double)S * (double)S * block > budget)
-            return simrep__fail(ctx, SIMREP_E_INVALID,
-                                "permutations need %lld^2 blocks of (p+2)(q+2) doubles (%.1f MiB), more than the "
-                                "memory allowed (%.1f MiB); raise it",
-                                (long long)S, mib((double)S * (double)S * block), mib(budget));
+        if ((double)S * (double)S * block > budget) {
+            simrep__fail(ctx, SIMREP_E_INVALID,
+                         "permutations need %lld^2 blocks of (p+2)(q+2) doubles (%.1f MiB), more than the memory "
+                         "allowed (%.1f MiB); raise it",
+                         (long long)S, mib((double)S * (double)S * block), mib(budget));
+            return simrep__error_option(ctx, "max_memory");
+        }
         if (full < 2 * S)
             return simrep__fail(ctx, SIMREP_E_INVALID,
                                 "permutations need at least %lld units (2 per segment), there are %lld", (long long)(2 * S),
@@ -349,12 +353,14 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
             while (G > MIN_BUCKETS && used + (double)G * col > budget)
                 G--;
         }
-        if (used + (double)G * col > budget)
-            return simrep__fail(ctx, SIMREP_E_INVALID,
-                                "the bootstrap needs %lld buckets of (p+q)^2 doubles (%.1f MiB)%s, more than the memory "
-                                "allowed (%.1f MiB); raise it",
-                                (long long)G, mib((double)G * col), used > 0 ? " besides the permutations' blocks" : "",
-                                mib(budget));
+        if (used + (double)G * col > budget) {
+            simrep__fail(ctx, SIMREP_E_INVALID,
+                         "the bootstrap needs %lld buckets of (p+q)^2 doubles (%.1f MiB)%s, more than the memory "
+                         "allowed (%.1f MiB); raise it",
+                         (long long)G, mib((double)G * col), used > 0 ? " besides the permutations' blocks" : "",
+                         mib(budget));
+            return simrep__error_option(ctx, "max_memory");
+        }
     }
     simrep_stats *s = simrep__alloc(ctx, sizeof *s, "statistics");
     if (!s)

@@ -28,9 +28,10 @@ class Error(Exception):
     happened, as the library says (simrep_ctx_error; None when not known):
     .input (the index of the input at fault: 0 for x, 1 for y, k of a
     matrix), .file, .byte_range ((begin, end) of that file), .row, .column,
+    .option (the option the failure is about: "max_memory", "unit_starts")
     and .detail (the message without the input's or file's name)."""
 
-    input = file = byte_range = row = column = None
+    input = file = byte_range = row = column = option = None
     detail = ""
 
     __module__ = "simrep"
@@ -116,7 +117,7 @@ class Context:
         return {"input": e.input if e.input >= 0 else None, "file": text(e.file) or None,
                 "byte_range": (e.byte_begin, e.byte_end) if e.byte_end > e.byte_begin else None,
                 "row": e.row if e.row >= 0 else None, "column": e.column if e.column >= 0 else None,
-                "detail": text(e.detail)}
+                "option": text(e.option) or None, "detail": text(e.detail)}
 
     @contextlib.contextmanager
     def named(self, names):

@@ -105,7 +105,8 @@ class MeasureInfo(ctypes.Structure):
 
 class ErrorInfo(ctypes.Structure):
     _fields_ = [("status", c_int), ("input", c_int), ("file", c_char_p), ("byte_begin", ctypes.c_uint64),
-                ("byte_end", ctypes.c_uint64), ("row", c_int64), ("column", c_int64), ("detail", c_char_p)]
+                ("byte_end", ctypes.c_uint64), ("row", c_int64), ("column", c_int64), ("detail", c_char_p),
+                ("option", c_char_p)]
 
 
 class OptionInfo(ctypes.Structure):

@@ -190,8 +190,9 @@ def test_sequences_as_the_cli(tmp_path):
                 if k not in ("similarity", "distance", "per_step", "per_step_distance", "bias", "reference_mean"):
                     assert got[m][k] == v, (m, k)
         assert got.statistics == want["statistics"]
-    with pytest.raises(simrep.InvalidArgument, match="one size"):
+    with pytest.raises(simrep.InvalidArgument, match="one size") as e:
         simrep.compare(s, u, ms, sequence="flatten", mask=mask, permutations=10)
+    assert e.value.option == "unit_starts"  # the option at fault (simrep_error_info.option)
 
 
 def test_bad_arguments():

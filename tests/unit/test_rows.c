@@ -656,12 +656,17 @@ static void test_stats_rows(void)
     so.max_memory = 1000;
     CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
     CHECK(strstr(simrep_ctx_message(ctx), "memory allowed") != NULL);
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e);
+    CHECK(strcmp(e.option, "max_memory") == 0);
     so.max_memory = 0;
     const int64_t uneven[4] = {0, 10, 25, 40};
     so.unit_starts = uneven;
     so.units = 3;
     CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_INVALID);
     CHECK(strstr(simrep_ctx_message(ctx), "one size") != NULL);
+    simrep_ctx_error(ctx, &e);
+    CHECK(strcmp(e.option, "unit_starts") == 0);
     so.permutations = 0; /* the bootstrap pools uneven units */
     CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, &info), SIMREP_OK);
     CHECK(info.units == 3 && info.unit_rows == 0 && info.min_unit_rows == 10 && info.max_unit_rows == 15);

@@ -257,6 +257,12 @@ static void test_errors(void)
     o.max_memory = 1024 * 1024;
     CHECK_STATUS(ctx, simrep_stats_new(ctx, 100, 100, 10000, &o, &s), SIMREP_E_INVALID);
     CHECK(strstr(simrep_ctx_message(ctx), "MiB") != NULL);
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e); /* the option at fault, for callers that name their own flag */
+    CHECK(strcmp(e.option, "max_memory") == 0);
+    CHECK_STATUS(ctx, simrep_stats_new(ctx, 0, 100, 10000, &o, &s), SIMREP_E_INVALID);
+    simrep_ctx_error(ctx, &e);
+    CHECK(strcmp(e.option, "") == 0);
     /* Fewer buckets to fit: 2 MiB holds 16 buckets of 50 + 50 features. */
     o.max_memory = 2.0 * 1024 * 1024;
     CHECK_STATUS(ctx, simrep_stats_new(ctx, 50, 50, 10000, &o, &s), SIMREP_OK);
@@ -455,6 +461,9 @@ static void test_uneven_units(void)
     o.permutations = 5;
     CHECK_STATUS(ctx, simrep_stats_new(ctx, p, q, n, &o, &s), SIMREP_E_INVALID);
     CHECK(strstr(simrep_ctx_message(ctx), "one size") != NULL && s == NULL);
+    simrep_error_info e;
+    simrep_ctx_error(ctx, &e);
+    CHECK(strcmp(e.option, "unit_starts") == 0);
     int64_t even[41];
     for (int64_t k = 0; k <= 40; k++)
         even[k] = 3 * k;
