@@ -1559,7 +1559,8 @@ simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
  * (an exact change of variables), so a merged state gives one process's
  * numbers to round-off, whatever the number of parts.
  *
- * Memory: G (p+q)^2 doubles for the bootstrap buckets and S^2 (p+2)(q+2)
+ * Memory: G (p+q)(p+q+1)/2 doubles for the bootstrap buckets (their
+ * scatters' upper triangles, packed) and S^2 (p+2)(q+2)
  * for the permutation blocks, within max_memory: G (default up to 128) is
  * lowered to fit, and below 16 buckets the call fails (SIMREP_E_INVALID
  * saying how much is needed); S (default 8) is lowered to 4 at least.

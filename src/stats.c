@@ -9,7 +9,7 @@
  * every unit is hashed (with the seed) to one of G buckets, and each bucket
  * keeps, about a common origin c (the mean of the first block read), its
  * count, sums, scatter and the debiased-CKA row sums: a column of length
- * L = d^2 + 3d + 6 (d = p + q).  A resample draws G buckets with
+ * L = d (d + 1) / 2 + 3d + 6 (d = p + q; the scatter's upper triangle packed).  A resample draws G buckets with
  * replacement; the combined raw sums of a batch of resamples are one GEMM
  * (L x G times G x batch), and each is turned into central moments about its
  * own mean (moments_from_raw) and handed to simrep_compare_moments.  This
@@ -89,8 +89,9 @@
  * per worker, at most 16 (the product is memory-bound beyond). */
 #define BATCH_BYTES (64.0 * 1024 * 1024)
 #define BATCH_MAX 16
-/* Tasks a read's bucket updates are split into (run on the BLAS threads). */
-#define FOLD_TASKS 16
+/* Tasks a read's bucket updates are split into (run on the BLAS threads;
+ * each has a d x d scratch). */
+#define FOLD_TASKS 4
 /* A read is converted and shifted in LOAD_PARTS parts side by side once it
  * has LOAD_PART_MIN values per part. */
 #define LOAD_PARTS 4
@@ -157,20 +158,34 @@ struct simrep_stats {
     int64_t *cnt;        /* G + 1: the buckets' starts in zb */
     int64_t *fill;       /* G */
     int64_t *pos;        /* max_rows: each row's place in zb */
+    double *sq;          /* FOLD_TASKS x d x d: the fold tasks' scratch */
     double *xr, *yr;     /* round buffers: rr x (S pa), rr x (S qa), column-major, ld rr */
     int64_t rr;          /* rows per segment read in a round (round_units * ur) */
 };
 
-/* Offsets inside a bucket column. */
+/* Offsets inside a bucket column: the scatter C packed (its upper
+ * triangle by columns: entry i <= j at up(i, j), as BLAS's packed 'U'),
+ * then W = [Wx Wy s] (d x 3), the alphas' products and sums, the count. */
 typedef struct bucket_offsets {
     int64_t C, Wx, Wy, s, aa, a, n;
 } bucket_offsets;
+
+static inline int64_t up(int64_t i, int64_t j)
+{
+    return j * (j + 1) / 2 + i;
+}
+
+/* C(i, j) of a packed scatter, either triangle. */
+static inline double packed_at(const double *C, int64_t i, int64_t j)
+{
+    return i <= j ? C[up(i, j)] : C[up(j, i)];
+}
 
 static bucket_offsets offsets(int64_t d)
 {
     bucket_offsets b;
     b.C = 0;
-    b.Wx = d * d;
+    b.Wx = d * (d + 1) / 2;
     b.Wy = b.Wx + d;
     b.s = b.Wy + d;
     b.aa = b.s + d; /* xx, xy, yy */
@@ -238,6 +253,7 @@ void simrep_stats_free(simrep_ctx *ctx, simrep_stats *s)
     simrep__free(ctx, s->cnt);
     simrep__free(ctx, s->fill);
     simrep__free(ctx, s->pos);
+    simrep__free(ctx, s->sq);
     simrep__free(ctx, s->xr);
     simrep__free(ctx, s->yr);
     simrep__free(ctx, s->us);
@@ -343,7 +359,7 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
         m = full / S;
         used = (double)S * (double)S * block + block;
     }
-    int64_t G = 0, L = d * d + 3 * d + 6;
+    int64_t G = 0, L = d * (d + 1) / 2 + 3 * d + 6;
     if (o.bootstrap > 0) {
         const double col = (double)L * 8.0;
         if (o.buckets) {
@@ -355,8 +371,8 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
         }
         if (used + (double)G * col > budget) {
             simrep__fail(ctx, SIMREP_E_INVALID,
-                         "the bootstrap needs %lld buckets of (p+q)^2 doubles (%.1f MiB)%s, more than the memory "
-                         "allowed (%.1f MiB); raise it",
+                         "the bootstrap needs %lld buckets of (p+q)(p+q+1)/2 doubles (%.1f MiB)%s, more than the "
+                         "memory allowed (%.1f MiB); raise it",
                          (long long)G, mib((double)G * col), used > 0 ? " besides the permutations' blocks" : "",
                          mib(budget));
             return simrep__error_option(ctx, "max_memory");
@@ -598,10 +614,11 @@ static int64_t bucket_of(const simrep_stats *s, int64_t unit)
 }
 
 /* Buckets [g0, g1) of a read sorted by bucket (s->zb, s->cnt) folded into
- * their columns; a3: 3 doubles per row of the read, scratch. */
+ * their columns; a3: 3 doubles per row of the read, scratch; sq: d x d,
+ * the task's own scratch. */
 typedef struct fold_task {
     simrep_stats *s;
-    double *a3;
+    double *a3, *sq;
     int64_t g0, g1;
 } fold_task;
 
@@ -620,8 +637,15 @@ static simrep_status fold_task_run(simrep_ctx *ctx, void *arg)
         double *col = s->bk + g * s->L, *a3 = t->a3 + 3 * cnt[g];
         const double *v = s->zb + cnt[g] * w;
         /* C += Vᵀ V: the row-major k x d rows (ld w) are the column-major
-         * d x k matrix, read in place by DSYRK. */
-        st = simrep__syrk(ctx, 'N', d, k, 1.0, v, w, 1.0, col + bo.C, d);
+         * d x k matrix, read in place by DSYRK into the scratch, whose upper
+         * triangle is added to the packed C (half the state of a full C). */
+        st = simrep__syrk(ctx, 'N', d, k, 1.0, v, w, 0.0, t->sq, d);
+        for (int64_t j = 0; j < d && st == SIMREP_OK; j++) {
+            double *restrict cj = col + bo.C + up(0, j);
+            const double *restrict qj = t->sq + j * d;
+            for (int64_t i = 0; i <= j; i++)
+                cj[i] += qj[i];
+        }
         /* [Wx Wy s] += Vᵀ [ax ay 1] (d x 3, contiguous in the column). */
         for (int64_t i = 0; i < k; i++) {
             a3[i] = v[i * w + d];
@@ -682,7 +706,7 @@ static simrep_status fold_buckets(simrep_ctx *ctx, simrep_stats *s, int64_t rows
     void *args[FOLD_TASKS];
     const int nt = G < FOLD_TASKS ? (int)G : FOLD_TASKS;
     for (int t = 0; t < nt; t++) {
-        tasks[t] = (fold_task){s, a3, G * t / nt, G * (t + 1) / nt};
+        tasks[t] = (fold_task){s, a3, s->sq + (size_t)t * (size_t)(s->d * s->d), G * t / nt, G * (t + 1) / nt};
         args[t] = &tasks[t];
     }
     simrep_status st = simrep__run_tasks(ctx, nt, fold_task_run, args);
@@ -754,6 +778,9 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
         if (s->z && s->G > 0) {
             s->zb = simrep__alloc_array(ctx, cap * (size_t)w, sizeof(double), "statistics rows");
             s->pos = s->zb ? simrep__alloc_array(ctx, cap, sizeof(int64_t), "statistics rows") : NULL;
+            s->sq = s->pos ? simrep__alloc_array(ctx, (size_t)FOLD_TASKS * (size_t)(s->d * s->d), sizeof(double),
+                                                 "bootstrap buckets")
+                           : NULL;
         }
         if (s->z && s->S > 0) {
             s->xr = simrep__calloc_array(ctx, (size_t)(s->rr * s->S * s->pa), sizeof(double), "permutation rows");
@@ -761,7 +788,7 @@ simrep_status simrep_stats_update(simrep_ctx *ctx, simrep_stats *s, const simrep
                                                  "permutation rows")
                           : NULL;
         }
-        if (!s->z || (s->G > 0 && !s->pos) || (s->S > 0 && !s->yr))
+        if (!s->z || (s->G > 0 && !s->sq) || (s->S > 0 && !s->yr))
             return SIMREP_E_NOMEM;
         simrep__advise_huge(s->z, cap * (size_t)w * sizeof(double));
         if (s->zb)
@@ -841,12 +868,12 @@ static void moments_from_raw(int64_t p, int64_t q, const double *c, const double
      * the mean makes them (and the moments' checks require: no negative
      * variance).  cd flags those features until it is used below. */
     for (int64_t j = 0; j < d; j++) {
-        const double cjj = C[j + j * d];
+        const double cjj = C[up(j, j)];
         cd[j] = cjj - n * delta[j] * delta[j] <= 64 * DBL_EPSILON * cjj;
     }
     for (int64_t j = 0; j < d; j++)
         for (int64_t i = 0; i <= j; i++) {
-            const double v = cd[i] != 0 || cd[j] != 0 ? 0 : C[i + j * d] - n * delta[i] * delta[j];
+            const double v = cd[i] != 0 || cd[j] != 0 ? 0 : C[up(i, j)] - n * delta[i] * delta[j];
             S[i + j * d] = v;
             S[j + i * d] = v;
         }
@@ -856,7 +883,7 @@ static void moments_from_raw(int64_t p, int64_t q, const double *c, const double
         for (int64_t r = 0; r < d; r++) {
             double acc = 0;
             for (int64_t j = off[k]; j < off[k + 1]; j++)
-                acc += (r <= j ? C[r + j * d] : C[j + r * d]) * delta[j];
+                acc += packed_at(C, r, j) * delta[j];
             cd[r] = acc;
         }
         /* delta(l)ᵀ C(l, k) delta(k) for both l, before cd is reused */
@@ -957,7 +984,7 @@ static void shift_raw(int64_t p, int64_t q, const double *e, double *raw, double
         for (int64_t r = 0; r < d; r++) {
             double acc = 0;
             for (int64_t j = off[k]; j < off[k + 1]; j++)
-                acc += (r <= j ? C[r + j * d] : C[j + r * d]) * e[j];
+                acc += packed_at(C, r, j) * e[j];
             Ce[k][r] = acc;
         }
     for (int k = 0; k < 2; k++)
@@ -979,7 +1006,7 @@ static void shift_raw(int64_t p, int64_t q, const double *e, double *raw, double
         raw[bo.a + k] += 2 * es[k] + n * E[k];
     for (int64_t j = 0; j < d; j++)
         for (int64_t i = 0; i <= j; i++)
-            C[i + j * d] += sv[i] * e[j] + e[i] * sv[j] + n * e[i] * e[j];
+            C[up(i, j)] += sv[i] * e[j] + e[i] * sv[j] + n * e[i] * e[j];
     for (int64_t j = 0; j < d; j++)
         sv[j] += n * e[j];
 }
@@ -1245,25 +1272,6 @@ static void boot_weights(const simrep_stats *s, int64_t b, double *w)
         w[uniform(&st, (uint64_t)s->G)] += 1;
 }
 
-/*
- * The raw sums of nb resamples: out (L x nb) = bk (L x G) w (G x nb), but
- * only what moments_from_raw reads: the upper triangle of each scatter C
- * (column j's first j + 1 entries, one product per column) and the rest of
- * the column whole.  Half the flops and half the bucket state streamed
- * from memory of the plain product (53 of 290 ms per resample at 512 + 512
- * features); the lower triangle of out is left unset.
- */
-static simrep_status combine(simrep_ctx *ctx, const simrep_stats *s, const double *w, int64_t nb, double *out)
-{
-    const int64_t d = s->d, L = s->L, G = s->G, tail = d * d;
-    simrep_status st = SIMREP_OK;
-    for (int64_t j = 0; j < d && st == SIMREP_OK; j++)
-        st = simrep__gemm(ctx, 'N', 'N', j + 1, nb, G, 1.0, s->bk + j * d, L, w, G, 0.0, out + j * d, L);
-    if (st == SIMREP_OK)
-        st = simrep__gemm(ctx, 'N', 'N', L - tail, nb, G, 1.0, s->bk + tail, L, w, G, 0.0, out + tail, L);
-    return st;
-}
-
 /* Permutation k of the S segments (Fisher-Yates), never the identity. */
 static void perm_sigma(const simrep_stats *s, int64_t k, int64_t *sigma)
 {
@@ -1524,7 +1532,10 @@ static void run_worker(job *jb, simrep_ctx *report)
         if (jb->kind == 0) {
             for (int64_t b = 0; b < nb; b++)
                 boot_weights(s, b0 + b, w + b * s->G);
-            st = combine(ctx, s, w, nb, out);
+            /* The raw sums of nb resamples, out (L x nb) = bk (L x G) w (G x nb):
+             * with the scatters packed, only what moments_from_raw reads (half
+             * the flops and the bucket state streamed of a full scatter's). */
+            st = simrep__gemm(ctx, 'N', 'N', s->L, nb, s->G, 1.0, s->bk, s->L, w, s->G, 0.0, out, s->L);
             /* the view's unit roundoffs: resampled moments carry them (moments.c "Rounding") */
             const double units[2] = {simrep_moments_unit_roundoff(jb->m[t], 0),
                                      simrep_moments_unit_roundoff(jb->m[t], 1)};

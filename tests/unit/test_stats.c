@@ -251,7 +251,7 @@ static void test_errors(void)
     o.permutations = 10;
     CHECK_STATUS(ctx, simrep_stats_new(ctx, 3, 3, 15, &o, &s), SIMREP_E_INVALID);
     CHECK(strstr(simrep_ctx_message(ctx), "units") != NULL);
-    /* Memory: 16 buckets of (p+q)^2 doubles do not fit in 1 MiB. */
+    /* Memory: 16 buckets of (p+q)(p+q+1)/2 doubles do not fit in 1 MiB. */
     simrep_stats_options_init(&o);
     o.bootstrap = 10;
     o.max_memory = 1024 * 1024;
