@@ -138,7 +138,8 @@ void mx_args_init(matrix_args *a)
     a->threads = cpus > 0 ? (int)(cpus > 256 ? 256 : cpus) : 1;
 }
 
-int mx_common_option(const char *name, const char *val, matrix_args *a, cli_seen *seen)
+/* The valued options matrix and validate share (name and value split). */
+static int common_valued(const char *name, const char *val, matrix_args *a, cli_seen *seen)
 {
     int rc = CLI_OPT_NOT_MINE;
     double v = 0;
@@ -179,39 +180,52 @@ int mx_common_option(const char *name, const char *val, matrix_args *a, cli_seen
     return rc;
 }
 
+int mx_common_option(const mx_command *cmd, int argc, char **argv, int *i, matrix_args *a, cli_seen *seen,
+                     char *name, size_t cap, const char **val)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        fputs(cmd->help_head, stdout);
+        cli_help_measures(stdout, 0);
+        fputs(cmd->help_tail, stdout);
+        return 0;
+    }
+    if (strcmp(arg, "--") == 0 && *i + 1 == argc)
+        return MX_OPT_END; /* '--' ends the options; what follows it is not one */
+    if (arg[0] != '-' || strcmp(arg, "--") == 0)
+        return cli_error(EXIT_USAGE, "%s takes its inputs from --manifest M.csv; unexpected '%s'", cmd->name,
+                         strcmp(arg, "--") == 0 ? argv[*i + 1] : arg);
+    if (strcmp(arg, "--features-first") == 0) {
+        a->layout.features_first = 1;
+        return MX_OPT_DONE;
+    }
+    if (strcmp(arg, "--no-png") == 0) {
+        a->no_png = 1;
+        return MX_OPT_DONE;
+    }
+    int rc = cli_split_option(argc, argv, i, cmd->valued, cmd->name, name, cap, val);
+    if (rc >= 0)
+        return rc;
+    rc = common_valued(name, *val, a, seen);
+    return rc == 0 ? MX_OPT_DONE : rc;
+}
+
 static int parse_args(int argc, char **argv, matrix_args *a)
 {
     mx_args_init(a);
     cli_seen seen = {0, 0, 0};
+    static const char *const valued[] = {MX_COMMON_VALUED, "--range", "--against", NULL};
+    const mx_command cmd = {"matrix", matrix_help_head, matrix_help_tail, valued};
     for (int i = 1; i < argc; i++) {
-        char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(matrix_help_head, stdout);
-            cli_help_measures(stdout, 0);
-            fputs(matrix_help_tail, stdout);
-            return 0;
-        }
-        if (strcmp(arg, "--") == 0 && i + 1 == argc)
-            break; /* '--' ends the options; what follows it is not one */
-        if (arg[0] != '-' || strcmp(arg, "--") == 0)
-            return cli_error(EXIT_USAGE, "matrix takes its inputs from --manifest M.csv; unexpected '%s'",
-                             strcmp(arg, "--") == 0 ? argv[i + 1] : arg);
-        if (strcmp(arg, "--features-first") == 0) {
-            a->layout.features_first = 1;
-            continue;
-        }
-        if (strcmp(arg, "--no-png") == 0) {
-            a->no_png = 1;
-            continue;
-        }
-        static const char *const valued[] = {MX_COMMON_VALUED, "--range", "--against", NULL};
         char name[64];
         const char *val = NULL;
-        int rc = cli_split_option(argc, argv, &i, valued, "matrix", name, sizeof name, &val);
-        if (rc >= 0)
+        int rc = mx_common_option(&cmd, argc, argv, &i, a, &seen, name, sizeof name, &val);
+        if (rc == MX_OPT_END)
+            break;
+        if (rc == MX_OPT_DONE)
+            continue;
+        if (rc != CLI_OPT_NOT_MINE) {
             return rc;
-        if ((rc = mx_common_option(name, val, a, &seen)) != CLI_OPT_NOT_MINE) {
-            /* handled */
         } else if (strcmp(name, "--range") == 0) {
             rc = parse_range(val, &a->range_lo, &a->range_hi);
         } else if (strcmp(name, "--against") == 0) {

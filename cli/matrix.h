@@ -197,10 +197,25 @@ typedef struct matrix_args {
 
 /* Defaults: the default measures, 1 GiB, one thread per CPU. */
 void mx_args_init(matrix_args *a);
-/* The options matrix and validate share: --manifest, -m, --format, -o,
- * --threads, --max-memory, the measure, layout and statistics options.
- * 0, a usage error's status, or CLI_OPT_NOT_MINE. */
-int mx_common_option(const char *name, const char *val, matrix_args *a, cli_seen *seen);
+/* What mx_common_option needs of its command: the name in messages, the
+ * help printed around the measures' list, every option that takes a value
+ * (MX_COMMON_VALUED and the command's own; NULL-terminated). */
+typedef struct mx_command {
+    const char *name, *help_head, *help_tail;
+    const char *const *valued;
+} mx_command;
+/* Argument argv[*i] of matrix or validate, the handling they share: -h
+ * (the help; 0), '--' (MX_OPT_END when last; else the argument after it is
+ * unexpected, as any argument not an option), --features-first, --no-png,
+ * and the valued options (*i moves past the value) --manifest, -m,
+ * --format, -o, --threads, --max-memory, the measure, layout and
+ * statistics options: MX_OPT_DONE.  The command's own valued options come
+ * back split (name, *val) with CLI_OPT_NOT_MINE; an error's exit status
+ * otherwise (the message printed). */
+#define MX_OPT_DONE (-2)
+#define MX_OPT_END (-3)
+int mx_common_option(const mx_command *cmd, int argc, char **argv, int *i, matrix_args *a, cli_seen *seen,
+                     char *name, size_t cap, const char **val);
 #define MX_COMMON_VALUED "--manifest", "-m", "--measures", "--format", "-o", "--output", "--threads", \
     "--max-memory", "--conv", "--conv-mode", "--resize", "--sequence", "--mask", CLI_STATS_OPTIONS
 

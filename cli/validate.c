@@ -92,39 +92,22 @@ static int parse_args(int argc, char **argv, vd_args *a)
     mx_args_init(&a->m);
     a->reference = "best";
     cli_seen seen = {0, 0, 0};
+    static const char *const valued[] = {MX_COMMON_VALUED, "--score", "--reference", NULL};
+    const mx_command cmd = {"validate", help_text, help_tail, valued};
     for (int i = 1; i < argc; i++) {
-        char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(help_text, stdout);
-            cli_help_measures(stdout, 0);
-            fputs(help_tail, stdout);
-            return 0;
-        }
-        if (strcmp(arg, "--") == 0 && i + 1 == argc)
-            break; /* '--' ends the options; what follows it is not one */
-        if (arg[0] != '-' || strcmp(arg, "--") == 0)
-            return cli_error(EXIT_USAGE, "validate takes its inputs from --manifest M.csv; unexpected '%s'",
-                             strcmp(arg, "--") == 0 ? argv[i + 1] : arg);
-        if (strcmp(arg, "--features-first") == 0) {
-            a->m.layout.features_first = 1;
-            continue;
-        }
-        if (strcmp(arg, "--no-png") == 0) {
-            a->m.no_png = 1;
-            continue;
-        }
-        if (strcmp(arg, "--across-layers") == 0) {
+        if (strcmp(argv[i], "--across-layers") == 0) {
             a->across = 1;
             continue;
         }
-        static const char *const valued[] = {MX_COMMON_VALUED, "--score", "--reference", NULL};
         char name[64];
         const char *val = NULL;
-        int rc = cli_split_option(argc, argv, &i, valued, "validate", name, sizeof name, &val);
-        if (rc >= 0)
+        int rc = mx_common_option(&cmd, argc, argv, &i, &a->m, &seen, name, sizeof name, &val);
+        if (rc == MX_OPT_END)
+            break;
+        if (rc == MX_OPT_DONE)
+            continue;
+        if (rc != CLI_OPT_NOT_MINE) {
             return rc;
-        if ((rc = mx_common_option(name, val, &a->m, &seen)) != CLI_OPT_NOT_MINE) {
-            /* handled */
         } else if (strcmp(name, "--score") == 0) {
             a->score = val;
             rc = *val ? 0 : cli_error(EXIT_USAGE, "--score needs a column name");

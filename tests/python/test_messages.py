@@ -132,6 +132,17 @@ def test_double_dash_ends_options(tmp_path):
         assert_error(run(cmd, "--", "x.npy"), 2, names="x.npy")
 
 
+@pytest.mark.parametrize("args", [["--"], ["--", "x.npy"], ["x.npy"], ["--features-first", "--no-png"], ["--bogus"],
+                                  ["--manifest"], ["--format", "svg", "--manifest", "m.csv"], ["--threads", "0"],
+                                  ["--max-memory", "1x"], ["-m", "nope"]])
+def test_matrix_and_validate_read_their_common_arguments_alike(args):
+    """One parser for what matrix and validate share (cli/matrix.c
+    mx_common_option): the same message, the command's name aside."""
+    m, v = run("matrix", *args), run("validate", *args)
+    assert m.code == v.code == 2, (m, v)
+    assert m.stderr.replace("matrix", "CMD") == v.stderr.replace("validate", "CMD"), (m, v)
+
+
 # ------------------------------------------------- 16: names that are not plain text
 
 # File names as bytes: Latin-1 (not UTF-8), a newline, a quote and a
