@@ -445,6 +445,7 @@ def learning_rate(r, out, figs, work):
     s.append("")
     sizes = [len(nets[g]) for g in groups]
     chance = float(sum(k * (k - 1) for k in sizes)) / (sum(sizes) * (sum(sizes) - 1))
+    fig = []
     for m in M:
         strict = [l for l in layers if max(lr["per_layer"][l]["summary"][m]["within"].values())
                   < min(lr["per_layer"][l]["summary"][m]["between"].values())]
@@ -457,6 +458,12 @@ def learning_rate(r, out, figs, work):
         sep = {l: difference(bm[l]["between"] - bm[l]["within"]) for l in layers}
         lv = {l: True if (ps[l] is not None and ps[l] < 0.05 and sep[l][0] > 0 and nn[l] > chance)
               else (False if sep[l][2] is False or bm[l]["p_less"] < 0.05 else None) for l in layers}
+        fig.append({"label": "%s (claim %s)" % (MNAME[m], {True: "holds", False: "does not hold",
+                                                           None: "within noise"}[_all(lv.values())]),
+                    "x": list(range(len(layers))), "y": [sep[l][0] for l in layers],
+                    "lo": [sep[l][1][0] for l in layers], "hi": [sep[l][1][1] for l in layers],
+                    "notes": ["p %s" % ("-" if ps[l] is None else "%.3g" % ps[l]) for l in layers],
+                    "xoff": -4 + 8 * len(fig)})
         s.append("- %s: between-group pairs farther apart than within-group pairs beyond chance (permutation "
                  "p < 0.05) and nearest neighbours in their own group above chance (%.0f%%) in: %s (between minus "
                  "within with its 95%% interval, p, nearest neighbour: %s). Every within-group mean below every "
@@ -471,6 +478,21 @@ def learning_rate(r, out, figs, work):
                    ", ".join("%s %s" % (l, _dtext(*sep[l][:2])) for l in layers),
                    ", ".join("%s %s" % (l, "-" if ps[l] is None else "%.3g" % ps[l]) for l in layers),
                    ", ".join("%s %.0f%%" % (l, 100 * nn[l]) for l in layers)))
+    s.append("")
+    svgplot.line_plot(os.path.join(out, "learning_rate_separation.svg"), fig,
+                      "between minus within learning-rate group, by layer", "layer",
+                      "difference of mean distances (95% interval)", xcats=layers, R=200,
+                      hlines=[(0.0, "0: no separation")])
+    figs.append("learning_rate_separation.svg")
+    s.append("![separation by layer](learning_rate_separation.svg)")
+    s.append("")
+    s.append("The clustering claim as a figure: between-group minus within-group mean distance per layer, error bars "
+             "its 95%% interval (bootstrap over the networks, %d replicates, each group's networks resampled), "
+             "labels the permutation p-value (simrep matrix --permutations 999, the networks relabelled). A layer "
+             "clusters by learning rate where p < 0.05 and the nearest neighbours agree above chance (%.0f%%, in "
+             "the text above); it does not where the bar lies below 0; within noise otherwise. The bootstrap over "
+             "groups of 4 networks is wider than the permutation null, so a bar may touch 0 where p is small."
+             % (BOOT, 100 * chance))
     s.append("")
     return s
 
@@ -734,7 +756,8 @@ def write(work, out):
                "training-dynamics claim (finding 4: each network against its own checkpoints) has no interval. "
                "The figures' error bars are these intervals (each caption says which), and the verdicts' own "
                "intervals are drawn where a figure shows the quantity a verdict is about (the gap of finding 1, "
-               "the LSTM's distance to the last step) or given in its legend (the width slopes)." % BOOT, "",
+               "the learning-rate groups' separation with its p-values, the LSTM's distance to the last step) or "
+               "given in its legend (the width slopes)." % BOOT, "",
                "| finding | claim | verdict | numbers |", "|---|---|---|---|"]
     summary += ["| %d | %s | %s | %s |" % (f, c, {True: "holds", False: "**does not hold**", None: "*within noise*"}[ok],
                                           n) for f, c, ok, n in SUMMARY]

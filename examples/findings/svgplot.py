@@ -45,7 +45,8 @@ def line_plot(path, series, title, xlabel, ylabel, xcats=None, logx=False, ymin=
     """series: [{"label", "x": [...], "y": [...], "dash": bool, "colour",
     "err": [...] (bars y -+ err) or "lo": [...], "hi": [...] (bars from lo
     to hi), "xoff": pixels (moves the series' points and bars sideways, so
-    the bars of series at the same x do not hide each other)}].
+    the bars of series at the same x do not hide each other), "notes": a
+    short text per point (written above its bar, e.g. a p-value)}].
     xcats: category names for x = 0, 1, ... (x values are then indices).
     hlines: [(y, label)]: dotted grey reference lines, labelled in the legend."""
     L, T, B = 62, 34, 48
@@ -120,6 +121,11 @@ def line_plot(path, series, title, xlabel, ylabel, xcats=None, logx=False, ymin=
                 o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>' % (bx, bx, Y(b[0]), Y(b[1]), c))
                 for v in b:   # caps: the interval's ends
                     o.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>' % (bx - 3, bx + 3, Y(v), Y(v), c))
+        for x, y, b, note in zip(s["x"], s["y"], _bars(s), s.get("notes") or []):
+            if note:
+                top = max(y, b[1]) if b is not None else y
+                o.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="%s">%s</text>'
+                         % (X(x) + dx, Y(top) - 5, c, escape(note)))
         ly = T + 10 + 18 * k
         o.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>'
                  % (L + pw + 10, L + pw + 30, ly, ly, c, dash))

@@ -292,3 +292,24 @@ def test_figures_error_bars_are_the_verdicts_intervals(run, tmp_path, monkeypatc
     assert len([e for e in lines if e.get("stroke-dasharray") == "2,3"]) == 2   # in the plot and in the legend
     bars = [e for e in lines if e.get("x1") == e.get("x2") and e.get("stroke") in report.svgplot.COLOURS]
     assert len(bars) == 2 * len(layers)
+
+
+def test_svgplot_interval_bars_notes_and_reference_lines(tmp_path):
+    # svgplot draws a bar from an interval's low to its high end (with caps), a note above the bar's top and
+    # a dotted reference line that also has a legend entry
+    import xml.etree.ElementTree as ET
+    import svgplot
+    path = str(tmp_path / "f.svg")
+    svgplot.line_plot(path, [{"label": "a", "x": [0, 1], "y": [0.1, -0.05], "lo": [0.05, -0.1], "hi": [0.2, 0.02],
+                              "notes": ["p 0.001", "p 0.5"]}], "t", "x", "y", xcats=["u", "v"], hlines=[(0.0, "zero")])
+    root = ET.parse(path).getroot()
+    texts = {e.text: float(e.get("y")) for e in root.iter() if e.tag.split("}")[-1] == "text" and e.get("y")}
+    lines = [e for e in root.iter() if e.tag.split("}")[-1] == "line"]
+    bars = [e for e in lines if e.get("x1") == e.get("x2") and e.get("stroke") == svgplot.COLOURS[0]]
+    assert len(bars) == 2
+    tops = sorted(min(float(b.get("y1")), float(b.get("y2"))) for b in bars)
+    assert texts["p 0.001"] == pytest.approx(tops[0] - 5, abs=0.11)   # above the higher bar (SVG y grows down)
+    assert "zero" in texts and len([e for e in lines if e.get("stroke-dasharray") == "2,3"]) == 2
+    caps = [e for e in lines if e.get("y1") == e.get("y2") and e.get("stroke") == svgplot.COLOURS[0]
+            and float(e.get("x2")) - float(e.get("x1")) == pytest.approx(6)]
+    assert len(caps) == 4
