@@ -328,7 +328,7 @@ def memorization(r, out, figs, work):
              "resampled: the interval the verdict uses). It holds in a layer whose bar lies above 0, does not hold "
              "where it lies below 0, and is within noise where it crosses 0. 'The gap grows with depth' compares "
              "neighbouring layers on the same resampled networks (paired): its intervals are the steps quoted above, "
-             "narrower than the two bars suggest." % BOOT)
+             "not something to read off two bars." % BOOT)
     s.append("")
     s.append("The memorizing networks share one label permutation (the same targets on the training images). That may "
              "be why, by CKA, they are closer to each other than to the generalizing networks in every layer (a "
