@@ -959,6 +959,50 @@ static int pass_merge(pass_state *s, int rc)
     return rc;
 }
 
+/* simrep_pairs_prepare failed with a LAPACK failure in one input's
+ * eigendecomposition (single process): that fails the measures that need
+ * it, not the others.  Each moments measure is prepared on its own; those
+ * that fail get their error (the input's manifest row, name and file, the
+ * measure: dropped from the outputs as any failed measure is) and leave
+ * this pass's list; the rest are prepared together.  -1, or an exit status. */
+static int prepare_each(pass_state *s)
+{
+    mx_run *r = s->r;
+    cli_measures_split *ms = &s->ms;
+    int kept = 0;
+    for (int k = 0; k < ms->nmoments; k++) {
+        simrep_pairs *one = NULL;
+        simrep_status st = simrep_pairs_prepare(s->ctx, s->mom, &r->opt, &ms->moments[k], 1, &one);
+        simrep_pairs_free(s->ctx, one);
+        if (st == SIMREP_OK) {
+            ms->moments[kept] = ms->moments[k];
+            ms->moments_at[kept++] = ms->moments_at[k];
+            continue;
+        }
+        if (st != SIMREP_E_NUMERIC && st != SIMREP_E_DEGENERATE)
+            return pass_error(r, s->ctx, st, s->members, s->nm);
+        simrep_error_info e;
+        simrep_ctx_error(s->ctx, &e);
+        const int w = ms->moments_at[k];
+        const char *id = simrep_measure_get_info(r->measures[w])->id;
+        char buf[1400];
+        if (e.input >= 0 && e.input < s->nm) {
+            const int g = s->members[e.input];
+            snprintf(buf, sizeof buf, "%s:%d: %s: %s: %s: %s", r->manifest_path, r->in[g].line, r->in[g].name,
+                     r->in[g].spec, id, e.detail);
+        } else {
+            snprintf(buf, sizeof buf, "%s: %s: %s", r->manifest_path, id, simrep_ctx_message(s->ctx));
+        }
+        if (!r->merr[w][0])
+            snprintf(r->merr[w], sizeof r->merr[w], "%s", buf);
+    }
+    ms->nmoments = kept;
+    if (kept == 0)
+        return -1;
+    simrep_status st = simrep_pairs_prepare(s->ctx, s->mom, &r->opt, ms->moments, ms->nmoments, &s->pairs);
+    return st == SIMREP_OK ? -1 : pass_error(r, s->ctx, st, s->members, s->nm);
+}
+
 /* The per-input work (dead features, whitening), once per input: under MPI
  * on its owner, whose state then goes to the ranks whose pairs need it, in
  * input order on every rank (so no two ranks wait on each other). */
@@ -970,7 +1014,9 @@ static int pass_prepare(pass_state *s, int rc)
             s->ranks > 1
                 ? simrep_pairs_prepare_some(s->ctx, s->mom, &r->opt, s->ms.moments, s->ms.nmoments, s->which, &s->pairs)
                 : simrep_pairs_prepare(s->ctx, s->mom, &r->opt, s->ms.moments, s->ms.nmoments, &s->pairs);
-        if (st != SIMREP_OK)
+        if (st == SIMREP_E_NUMERIC && s->ranks == 1)
+            rc = prepare_each(s);
+        else if (st != SIMREP_OK)
             rc = pass_error(r, s->ctx, st, s->members, s->nm);
     }
     if (s->ranks == 1)

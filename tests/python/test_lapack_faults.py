@@ -85,12 +85,20 @@ def test_matrix_pair_failure_names_both_files(files, tmp_path):
 @pytest.mark.parametrize("spec,row,name,path", [("dsyevd:4", 2, "A", 0), ("dsyevd:6", 3, "B", 1),
                                                 ("dsyevd:5", 4, "C", 2)])
 def test_matrix_preparation_failure_names_the_input(spec, row, name, path, files, tmp_path):
-    """One input's eigendecomposition fails: its manifest row, name and
-    file, the routine; exit 1."""
+    """One input's eigendecomposition fails: an error line for each measure
+    that needs it (cca, linreg: its manifest row, name and file, the
+    measure, the routine), exit 1; cka's matrix is still written, equal to
+    the run without the fault."""
     m = manifest(tmp_path, files)
-    r = run("matrix", "--manifest", m, "-m", "cca,cka", "--format", "json", "--no-png", "-o", tmp_path / "out",
-            env=fail(spec))
+    clean = run("matrix", "--manifest", m, "-m", "cka", "--format", "json", "--no-png").json()
+    r = run("matrix", "--manifest", m, "-m", "cca,cka,linreg", "--format", "json", "--no-png", "-o",
+            tmp_path / "out", env=fail(spec))
     assert r.code == 1, r
     lines = [l for l in r.stderr.splitlines() if l.startswith("simrep: error: ")]
-    assert len(lines) == 1 and lines[0].startswith("simrep: error: %s:%d: %s: %s: " % (m, row, name, files[path])), r
-    assert "dsyevd" in lines[0], r
+    head = "simrep: error: %s:%d: %s: %s: " % (m, row, name, files[path])
+    assert [l[:len(head) + 5] for l in lines] == [head + "cca: ", head + "linre"], r
+    assert all("dsyevd" in l for l in lines), r
+    got = json.loads(r.stdout)
+    assert list(got["measures"]) == ["cka"], r
+    assert got["measures"]["cka"] == clean["measures"]["cka"]
+    assert (tmp_path / "out" / "cka_heatmap.svg").exists() and not (tmp_path / "out" / "cca_heatmap.svg").exists()
