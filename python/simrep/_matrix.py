@@ -31,8 +31,8 @@ import warnings
 import numpy as np
 
 from . import _arrays, _input, _native, _stats
-from ._core import _BY_ID, SimrepWarning, _measure_list, _options, _prepare_pairs
-from ._errors import Context, InvalidArgument
+from ._core import _BY_ID, _MEASURE_FAILURES, SimrepWarning, _measure_list, _options, _prepare_pairs
+from ._errors import Context, Error, InvalidArgument
 
 _lib = _native.lib
 
@@ -105,7 +105,7 @@ def _put_pair(sim, dist, i, j, r, info):
         sim[j, i], dist[j, i] = r.reverse, r.reverse_distance
 
 
-def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None, labels=None):
+def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None, labels=None, errors_out=None):
     """Every pair's linear measures from a K-input simrep_moments (the
     per-input work done once by simrep_pairs_prepare): ({id: K x K
     similarity}, {id: K x K distance}, {name: features kept, from the
@@ -115,7 +115,11 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None, labels=None):
     flags} from the pairs it was in, as the CLI collects them, and
     {(name, "counts"): (kept, rank, shrunk)}.  labels: how messages name
     the inputs (default names): an input's failure "<label>: ...", a
-    pair's "<label i> and <label j>: ..."."""
+    pair's "<label i> and <label j>: ...".  errors_out (a dict), if given:
+    a measure undefined for the data (an input's or a pair's LAPACK
+    failure, a degenerate side) fails alone, as in the CLI: its first error
+    goes to errors_out[id] and it is left out of the matrices; the others
+    are computed.  Without it the first failure is raised."""
     K = len(names)
     labels = labels or names
     sim = {m: np.eye(K) for m in linear}
@@ -123,46 +127,83 @@ def pairs_matrix(ctx, moments, names, linear, buf, warn_out=None, labels=None):
     kept = {}
     if not linear:
         return sim, dist, kept
-    codes = (ctypes.c_int * len(linear))(*[_BY_ID[m][0] for m in linear])
+    live = list(linear)
+
+    def failed(m, e):
+        if errors_out is None or e.status not in _MEASURE_FAILURES:
+            raise e
+        errors_out.setdefault(m, e)
+        if m in live:
+            live.remove(m)
+
     with ctx.named(labels):  # an input's preparation failing names it
-        pairs = _prepare_pairs(ctx, moments, buf, linear)
+        try:
+            pairs = _prepare_pairs(ctx, moments, buf, live)
+        except Error as e:
+            if errors_out is None or e.status not in _MEASURE_FAILURES:
+                raise
+            for m in list(live):  # which measures need what failed
+                try:
+                    _lib.simrep_pairs_free(ctx.ptr, _prepare_pairs(ctx, moments, buf, [m]))
+                except Error as e1:
+                    failed(m, e1)
+            pairs = _prepare_pairs(ctx, moments, buf, live) if live else None
     try:
-        results = (_native.Result * len(linear))()
         for i in range(K):
             for j in range(i + 1, K):
-                with ctx.named(labels):  # messages name the pair's inputs
-                    st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(linear), results)
-                try:
-                    ctx.check(st, (labels[i], labels[j]))
-                    for c, m in enumerate(linear):
-                        r = results[c]
-                        _put_pair(sim[m], dist[m], i, j, r, _BY_ID[m][1])
-                        if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
-                            kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
-                        w = r.warnings
-                        if warn_out is not None:  # every measure's
-                            for nm in (names[i], names[j]):
-                                warn_out[nm] = warn_out.get(nm, 0) | (w & _native.WARN_LAYOUT)
-                        if warn_out is not None and _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
-                            for nm, side, counts in ((names[i], 0, (r.kept_p, r.rank_p, r.shrunk_p)),
-                                                     (names[j], 1, (r.kept_q, r.rank_q, r.shrunk_q))):
-                                flags = warn_out.get(nm, 0)
-                                for per_side, flag in ((_native.WARN_FEW_SAMPLES_X, _native.WARN_FEW_SAMPLES),
-                                                       (_native.WARN_FEW_SAMPLES_RANK_X,
-                                                        _native.WARN_FEW_SAMPLES_RANK),
-                                                       (_native.WARN_DEAD_X, _native.WARN_DEAD_FEATURES),
-                                                       (_native.WARN_ROUNDING_X, _native.WARN_ROUNDING),
-                                                       (_native.WARN_RIDGE_X, _native.WARN_RIDGE)):
-                                    if w & (per_side << side):  # the _Y flag is the _X flag's next bit
-                                        flags |= flag
-                                warn_out[nm] = flags
-                                warn_out[(nm, "counts")] = tuple(int(v) for v in counts)
-                finally:
-                    for c in range(len(linear)):
-                        _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
+                todo = [list(live)]
+                while todo and todo[0]:
+                    ms = todo.pop(0)
+                    results = (_native.Result * len(ms))()
+                    codes = (ctypes.c_int * len(ms))(*[_BY_ID[m][0] for m in ms])
+                    with ctx.named(labels):  # messages name the pair's inputs
+                        st = _lib.simrep_pairs_compare(ctx.ptr, pairs, i, j, codes, len(ms), results)
+                    try:
+                        ctx.check(st, (labels[i], labels[j]))
+                    except Error as e:
+                        if len(ms) > 1 and errors_out is not None and e.status in _MEASURE_FAILURES:
+                            todo = [[m] for m in ms]  # each on its own
+                        else:
+                            failed(ms[0], e)
+                        continue
+                    try:
+                        for c, m in enumerate(ms):
+                            _pair_result(sim[m], dist[m], kept, warn_out, names, i, j, results[c], m)
+                    finally:
+                        for c in range(len(ms)):
+                            _lib.simrep_result_clear(ctx.ptr, ctypes.byref(results[c]))
     finally:
-        _lib.simrep_pairs_free(ctx.ptr, pairs)
+        if pairs is not None:
+            _lib.simrep_pairs_free(ctx.ptr, pairs)
+    for m in linear:
+        if m not in live:
+            del sim[m], dist[m]
     return sim, dist, kept
+
+
+def _pair_result(sim, dist, kept, warn_out, names, i, j, r, m):
+    """Pair (i, j)'s result r of measure m into its matrices, the kept
+    counts and warn_out (see pairs_matrix)."""
+    _put_pair(sim, dist, i, j, r, _BY_ID[m][1])
+    if _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
+        kept[names[i]], kept[names[j]] = int(r.kept_p), int(r.kept_q)
+    w = r.warnings
+    if warn_out is not None:  # every measure's
+        for nm in (names[i], names[j]):
+            warn_out[nm] = warn_out.get(nm, 0) | (w & _native.WARN_LAYOUT)
+    if warn_out is not None and _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
+        for nm, side, counts in ((names[i], 0, (r.kept_p, r.rank_p, r.shrunk_p)),
+                                 (names[j], 1, (r.kept_q, r.rank_q, r.shrunk_q))):
+            flags = warn_out.get(nm, 0)
+            for per_side, flag in ((_native.WARN_FEW_SAMPLES_X, _native.WARN_FEW_SAMPLES),
+                                   (_native.WARN_FEW_SAMPLES_RANK_X, _native.WARN_FEW_SAMPLES_RANK),
+                                   (_native.WARN_DEAD_X, _native.WARN_DEAD_FEATURES),
+                                   (_native.WARN_ROUNDING_X, _native.WARN_ROUNDING),
+                                   (_native.WARN_RIDGE_X, _native.WARN_RIDGE)):
+                if w & (per_side << side):  # the _Y flag is the _X flag's next bit
+                    flags |= flag
+            warn_out[nm] = flags
+            warn_out[(nm, "counts")] = tuple(int(v) for v in counts)
 
 
 def _group_stats(summary, dist, groups, order, permutations, bootstrap, ci, seed):
@@ -279,6 +320,7 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
         raise InvalidArgument("against_final needs steps=")
     layered = any(v is not None for v in (conv, conv_mode, resize, sequence, mask))
     ids = _measure_list(measures)
+    errors = {}  # {id: Error}: the measures undefined for these data
     buf, o = _options(**options)
     linear = [m for m in ids if _BY_ID[m][1]["family"] != "rows"]
     of_rows = [m for m in ids if _BY_ID[m][1]["family"] == "rows"]
@@ -336,7 +378,12 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
             # Messages name an input given as a path by its name and path.
             labels = ["%s (%s)" % (nm, os.fsdecode(it)) if _input.is_path(it) and nm != os.fsdecode(it) else nm
                       for nm, it in zip(names, inputs)]
-            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags, labels)
+            # A measure undefined for the data fails alone (issue 10, item 8),
+            # in "errors" as the CLI's JSON has it.
+            out_sim, out_dist, kept_cca = pairs_matrix(ctx, moments, names, linear, buf, warn_flags, labels, errors)
+            if errors and len(errors) == len(ids):
+                raise next(iter(errors.values()))
+            ids = [m for m in ids if m not in errors]
             out_sim.update({m: np.eye(K) for m in ids if m not in out_sim})
             out_dist.update({m: np.zeros((K, K)) for m in ids if m not in out_dist})
             kept = {name: inp.cols for name, inp in zip(names, ins)}
@@ -375,6 +422,8 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
         warn_flags = {nm: f & ~_native.WARN_LAYOUT if isinstance(nm, str) else f for nm, f in warn_flags.items()}
     out["warnings"] = _warnings(names, n, kept, {nm: inp.cols for nm, inp in zip(names, ins)}, warn_flags)
     out["layer"] = _common_layer(inputs, layers)
+    if errors:
+        out["errors"] = {m: str(e) for m, e in errors.items()}
     if layers is not None:
         out["layers"] = layers
     if steps is not None:
@@ -382,6 +431,9 @@ def matrix(inputs, names=None, groups=None, measures=None, *, layers=None, steps
     if warn:
         for w in out["warnings"]:
             warnings.warn(w, SimrepWarning, stacklevel=2)
+        for m, e in errors.items():
+            warnings.warn("%s is undefined for these data (the other measures are computed): %s" % (m, e),
+                          SimrepWarning, stacklevel=2)
     return out
 
 
