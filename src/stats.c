@@ -538,20 +538,25 @@ static simrep_status load_task_run(simrep_ctx *ctx, void *arg)
     if (t->phase == 0) {
         simrep__rows_to_double(t->x, t->r0, t->r1 - t->r0, s->z + t->r0 * w, w);
         simrep__rows_to_double(t->y, t->r0, t->r1 - t->r0, s->z + t->r0 * w + p, w);
-        /* NaN and Inf survive a multiplication by 0: one sum per row, and
+        /* NaN and Inf survive a multiplication by 0: one sum per row (in
+         * four independent chains: any order gives 0 exactly or NaN), and
          * only a row whose sum is not 0 is searched for the culprit. */
         for (int64_t i = t->r0; i < t->r1; i++) {
             const double *r = s->z + i * w;
-            double acc = 0;
-            for (int64_t j = 0; j < d; j++)
-                acc += r[j] * 0.0;
-            if (acc == 0.0)
+            double acc[4] = {0, 0, 0, 0};
+            int64_t j = 0;
+            for (; j + 4 <= d; j += 4)
+                for (int l = 0; l < 4; l++)
+                    acc[l] += r[j + l] * 0.0;
+            for (; j < d; j++)
+                acc[0] += r[j] * 0.0;
+            if (acc[0] + acc[1] + acc[2] + acc[3] == 0.0)
                 continue;
-            for (int64_t j = 0; j < d; j++)
-                if (!isfinite(r[j]))
-                    return simrep__fail_side(ctx, SIMREP_E_NONFINITE, j < p ? 0 : 1, "%s at row %lld, column %lld",
-                                             isnan(r[j]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
-                                             (long long)(j < p ? j : j - p));
+            for (int64_t c = 0; c < d; c++)
+                if (!isfinite(r[c]))
+                    return simrep__fail_side(ctx, SIMREP_E_NONFINITE, c < p ? 0 : 1, "%s at row %lld, column %lld",
+                                             isnan(r[c]) ? "NaN" : "Inf", (long long)(s->cur0 + i),
+                                             (long long)(c < p ? c : c - p));
         }
         return SIMREP_OK;
     }
