@@ -1493,8 +1493,8 @@ simrep_status simrep_source_set_flat(simrep_ctx *ctx, simrep_source *src);
 /*
  * Bootstrap confidence intervals, permutation nulls and chance levels of
  * the measures computed from the moments (family CCA and MOMENTS; the
- * measures that need the rows or conv maps, cka_rbf and dftcca, are not
- * resampled: their result says so).  src/stats.c opens with the design and
+ * measures of the rows have simrep_stats_rows below, dftcca is not
+ * resampled: its result says so).  src/stats.c opens with the design and
  * its justification; docs/statistics.md is the user's page.  In short:
  *
  * Units.  Rows are resampled and re-paired in units of unit_rows
@@ -1677,7 +1677,8 @@ void simrep_stats_get_info(const simrep_stats *s, simrep_stats_info *info);
  * are 0. */
 typedef struct simrep_stats_result {
     simrep_measure measure;
-    int resampled;           /* 1 if computed from moments (bootstrap and permutations apply), else 0 */
+    int resampled;           /* 1 if resampled (simrep_stats_compute: a measure of the moments;
+                                simrep_stats_rows: a rows measure the data define), else 0 */
     double similarity;       /* observed, as simrep_compare_moments */
     int64_t bootstrap;       /* resamples in which the measure was defined (<= B) */
     double ci_low, ci_high;  /* interval of the similarity at options.ci (options.interval's kind) */

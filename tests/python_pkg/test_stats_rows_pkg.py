@@ -89,3 +89,20 @@ def test_bootstrap_se_near_the_sampling_spread():
     for m in vals:
         ratio = np.mean(ses[m]) / np.std(vals[m], ddof=1)
         assert 1 / 1.6 < ratio < 1.6, (m, ratio)
+
+
+def test_conv_positions_as_the_cli(tmp_path):
+    """Images as units through the package's layouts: the CLI's numbers."""
+    r = np.random.default_rng(2)
+    x = r.normal(size=(12, 3, 3, 4))
+    y = x[..., :3] + 0.5 * r.normal(size=(12, 3, 3, 3))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    got = simrep.compare(x, y, ["rsa", "cknna"], conv="nhwc", conv_mode="positions", bootstrap=12, permutations=9,
+                         seed=5, knn=4, warn=False)
+    want = cli_json(tmp_path / "x.npy", tmp_path / "y.npy", "-m", "rsa,cknna", "--knn", "4", "--conv", "nhwc",
+                    "--conv-mode", "positions", "--bootstrap", "12", "--permutations", "9", "--seed", "5")
+    for m in ("rsa", "cknna"):
+        for k in ("ci", "se", "null", "adjusted"):
+            assert got[m][k] == want["measures"][m][k], (m, k)
+    assert got.statistics["units"] == want["statistics"]["units"] == 12
