@@ -783,9 +783,9 @@ static int compare_stats_setup(compare_run *c)
     const int64_t rpi = x->dims.rows_per_item > 0 ? x->dims.rows_per_item : 1;
     const int64_t ur = a->stats.unit_rows ? a->stats.unit_rows : rpi;
     /* What each measure gets is the registry's to say (info.statistics);
-     * the rows measures' statistics need every row on one process and one
-     * view. */
-    const int rows_off = c->ranks > 1 || c->nv > 1;
+     * the rows measures' statistics need one view (under MPI rank 0 runs
+     * them on the gathered rows, as one process). */
+    const int rows_off = c->nv > 1;
     for (int i = 0; i < a->nmeasures && c->me == 0; i++) {
         const simrep_measure_info *in = simrep_measure_get_info(a->measures[i]);
         const unsigned has = in->family == SIMREP_FAMILY_ROWS && rows_off ? 0 : in->statistics;
@@ -796,7 +796,6 @@ static int compare_stats_setup(compare_run *c)
                         no_boot && no_perm ? " and no " : "", no_perm ? "permutation null" : "",
                         in->family == SIMREP_FAMILY_MAPS ? "it is computed from the conv maps, not from moments"
                         : in->family != SIMREP_FAMILY_ROWS ? "not resampled"
-                        : c->ranks > 1 ? "the resamples of the rows measures run in one process (not under MPI)"
                         : c->nv > 1 ? "the rows measures are not resampled with --sequence per-step"
                                     : "its bootstrap would need a version weighted by the units' copies, "
                                       "which it does not have yet");
@@ -1296,7 +1295,9 @@ int cmd_compare(int argc, char **argv)
         rc = compare_measures(c);
     if (rc < 0 && c->stats && c->me == 0) /* rank 0 holds the merged state */
         rc = compare_statistics(c);
-    if (rc < 0 && cli_stats_requested(&c->a.stats) && c->ms.nrows > 0 && c->ranks == 1 && c->nv == 1)
+    /* The rows measures' resamples: rank 0 alone, on the rows every rank
+     * holds (its workers' contexts have no partition). */
+    if (rc < 0 && cli_stats_requested(&c->a.stats) && c->ms.nrows > 0 && c->me == 0 && c->nv == 1)
         rc = compare_rows_statistics(c);
     /* Rank 0 alone knows whether the measures failed: agree before the
      * maps' collectives. */

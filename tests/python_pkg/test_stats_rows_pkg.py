@@ -7,6 +7,7 @@ is tests/python/test_stats_rows.py.
 """
 
 import numpy as np
+import pytest
 from scipy import stats as sps
 
 import simrep
@@ -37,6 +38,8 @@ def test_same_numbers_as_the_cli(tmp_path):
             if k in want["measures"][m]:
                 assert got[m][k] == want["measures"][m][k], (m, k)
     assert "ci" in got["cknna"] and "ci" not in got["cka_rbf"] and "null" in got["cka_rbf"]
+    with pytest.warns(simrep.SimrepWarning, match="cka_rbf gets no bootstrap interval"):
+        simrep.compare(x, y, ["cka_rbf"], bootstrap=41, seed=1)
     only = simrep.compare(x, y, ["rsa"], bootstrap=5, permutations=5, seed=1)
     want = cli_json(tmp_path / "x.npy", tmp_path / "y.npy", "-m", "rsa", "--bootstrap", "5", "--permutations", "5",
                     "--seed", "1")
@@ -69,26 +72,31 @@ def test_minimum_p_under_a_shared_latent():
         assert res[m]["adjusted"] > 0, m
 
 
-def test_bootstrap_se_near_the_sampling_spread():
-    """The bootstrap's standard error of rsa (Pearson) and mutual_knn against
-    the spread of the measure over independent samples of the same
-    population: within a factor 1.6 either way (a sanity check of scale,
-    cheap: 30 samples of n = 80)."""
-    vals = {"rsa": [], "mutual_knn": []}
-    ses = {"rsa": [], "mutual_knn": []}
+def test_bootstrap_se_against_the_sampling_spread():
+    """The bootstrap's standard error against the spread of the measure over
+    independent samples of one population (30 samples of n = 80): rsa's
+    within 1.4x either way (measured 1.12-1.14); the kNN measures' is
+    conservative, 1.5x (mutual_knn) to 2x (cknna) the spread (measured
+    1.50-1.57 and 1.90-1.97 over two sets of seeds): a resample holds about
+    63% of the units distinct, so the neighbourhoods it finds are those of
+    a sparser sample, whose kNN overlap varies more (docs/statistics.md).
+    The bounds keep that documented behaviour from changing unnoticed."""
+    bounds = {"rsa": (1 / 1.4, 1.4), "mutual_knn": (1.15, 2.2), "cknna": (1.3, 2.6)}
+    vals = {m: [] for m in bounds}
+    ses = {m: [] for m in bounds}
     mix = np.random.default_rng(0).normal(size=(3, 3))  # one population
     for seed in range(30):
         r = np.random.default_rng(100 + seed)
         z = r.normal(size=(80, 3))
         x, y = np.c_[z, r.normal(size=(80, 4))], np.c_[0.7 * z @ mix, r.normal(size=(80, 4))]
-        res = simrep.compare(x, y, ["rsa", "mutual_knn"], bootstrap=40, seed=seed, knn=5, rsa_compare="pearson",
-                             threads=2)
+        res = simrep.compare(x, y, list(bounds), bootstrap=40, seed=seed, knn=5, rsa_compare="pearson", threads=2,
+                             warn=False)
         for m in vals:
             vals[m].append(res[m]["similarity"])
             ses[m].append(res[m]["se"])
-    for m in vals:
+    for m, (lo, hi) in bounds.items():
         ratio = np.mean(ses[m]) / np.std(vals[m], ddof=1)
-        assert 1 / 1.6 < ratio < 1.6, (m, ratio)
+        assert lo < ratio < hi, (m, ratio)
 
 
 def test_conv_positions_as_the_cli(tmp_path):
