@@ -513,6 +513,10 @@ def _compare_steps_statistics(x, y, ids, buf, o, so, coefs, warn, conv, conv_mod
     mxs = [_arrays.describe(v, _native.F64)[0] for v in views_x]
     mys = [_arrays.describe(v, _native.F64)[0] for v in views_y]
     ok = [mid for mid in ids if mid in out]
+    for mid in ok:  # as the CLI warns
+        if warn and _BY_ID[mid][1]["family"] == "rows":
+            warnings.warn("%s gets no bootstrap interval and no permutation null: the rows measures are not "
+                          "resampled with --sequence per-step (docs/statistics.md)" % mid, SimrepWarning, stacklevel=3)
     with Context() as ctx:
         steps, mean, out.statistics = _stats.compute_steps(ctx, mxs, mys, so, buf, ok, lambda mid: _BY_ID[mid][0])
     for mid in ok:

@@ -114,3 +114,14 @@ def test_conv_positions_as_the_cli(tmp_path):
         for k in ("ci", "se", "null", "adjusted"):
             assert got[m][k] == want["measures"][m][k], (m, k)
     assert got.statistics["units"] == want["statistics"]["units"] == 12
+
+
+def test_per_step_says_rows_measures_are_not_resampled():
+    """--sequence per-step: the rows measures get no statistics (CLI and
+    Python warn alike); the moments measures' per-step keys are there."""
+    r = np.random.default_rng(3)
+    x = r.normal(size=(30, 3, 4))
+    y = x[..., :3] + r.normal(size=(30, 3, 3))
+    with pytest.warns(simrep.SimrepWarning, match="rsa gets no bootstrap interval and no permutation null"):
+        res = simrep.compare(x, y, ["cka", "rsa"], sequence="per-step", bootstrap=41, permutations=19, seed=1)
+    assert "per_step_ci" in res["cka"] and "ci" not in res["rsa"] and "null" not in res["rsa"]
