@@ -797,8 +797,7 @@ static int compare_stats_setup(compare_run *c)
                         in->family == SIMREP_FAMILY_MAPS ? "it is computed from the conv maps, not from moments"
                         : in->family != SIMREP_FAMILY_ROWS ? "not resampled"
                         : c->nv > 1 ? "the rows measures are not resampled with --sequence per-step"
-                                    : "its bootstrap would need a version weighted by the units' copies, "
-                                      "which it does not have yet");
+                                    : "the library has no resampling of it");
     }
     if (ur % rpi != 0)
         return cli_error(EXIT_USAGE, "--unit-rows %lld must be a whole number of items of %lld rows (%s)",

@@ -362,14 +362,18 @@ void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const si
         printf("; %lld permutations of %lld segments", (long long)s->o.permutations, (long long)info->segments);
     printf("; seed %llu\n", (unsigned long long)s->o.seed);
     char rows[256] = "";
+    int bandwidth = 0; /* a resampled kernel with a bandwidth (cka_rbf's --rbf-sigma) */
     for (int i = 0; i < count; i++)
         if (res[i].resampled && simrep_measure_get_info(res[i].measure)->family == SIMREP_FAMILY_ROWS) {
             const size_t len = strlen(rows);
             snprintf(rows + len, sizeof rows - len, "%s%s", len ? ", " : "", simrep_measure_get_info(res[i].measure)->id);
+            bandwidth |= s->o.bootstrap > 0 &&
+                         (simrep_measure_get_info(res[i].measure)->options & (1u << SIMREP_OPT_RBF_SIGMA));
         }
     if (rows[0])
-        printf("%s: every unit resampled (a unit's copies not paired with each other) and re-paired, one evaluation "
-               "each\n", rows);
+        printf("%s: every unit resampled (a unit's copies not paired with each other%s) and re-paired, one evaluation "
+               "each\n", rows, bandwidth ? "; an RBF kernel's are, at the observed data's bandwidth: sigma x its "
+                                            "median distance, not re-estimated per resample" : "");
     char level[32];
     snprintf(level, sizeof level, "%g%% interval", 100 * s->o.ci);
     printf("%-20s %23s %9s %10s %9s %9s %9s %9s\n", "measure", level, "se", "null mean", "null sd", "p", "adjusted",

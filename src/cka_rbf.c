@@ -108,6 +108,7 @@ typedef struct rbf_side {
     double *rowsum; /* row sums of K */
     double *u;      /* the notebook's centering vector: rowsum/n - total/(2 n^2) */
     double denom;   /* 2 sigma^2 m */
+    int shift;      /* rows holds the centred data times 2^-shift */
     rbf_target t[2];
     /* Tiles kept between passes (cache_plan): tile row I is kept if
      * row_keep[I], its tiles J >= I at row_mem[I] + (J - I) TILE TILE
@@ -176,7 +177,10 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
         }
     /* Bring max |x| to [0.5, 1) first (exact, see below), so that the sums
      * of the means cannot overflow for data near 1e308. */
-    simrep__scale_pow2(s->rows, np);
+    int e1 = 0, e2 = 0;
+    const double amax = simrep__scale_pow2(s->rows, np);
+    if (amax > 0)
+        frexp(amax, &e1);
     /* Column means by a plain sum about the first row: any error in the
      * mean is a translation, to which D is invariant in exact arithmetic,
      * and a constant column becomes exactly 0 (so an all-constant side is
@@ -194,7 +198,11 @@ static simrep_status side_load(simrep_ctx *ctx, rbf_side *s, const simrep_matrix
      * same power of four, exactly, so K is unchanged bit for bit, while
      * |x|^2 <= p can no longer overflow (inputs near 1e200) or underflow
      * to a spurious zero median (inputs near 1e-200). */
-    if (p > 0 && !(simrep__scale_pow2(s->rows, np) > 0))
+    const double cmax = p > 0 ? simrep__scale_pow2(s->rows, np) : 0;
+    if (cmax > 0)
+        frexp(cmax, &e2);
+    s->shift = e1 + e2;
+    if (p > 0 && !(cmax > 0))
         return simrep__fail_side(ctx, SIMREP_E_DEGENERATE, side,
                                  "every one of its %lld features is constant, so cka_rbf is undefined", (long long)p);
     for (int64_t i = 0; i < n; i++) {
@@ -638,10 +646,11 @@ static simrep_status side_kernel(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64
         s->tile = slot;
         return SIMREP_OK;
     }
-    /* Kept distances become kept kernel values in place.  (A row whose
-     * distances were never kept, which the passes' order rules out, is
-     * computed in the buffer: side_distances would keep its distances.) */
-    simrep_status st = side_distances(ctx, s, i0, ni, j0, nj, held != HELD_NONE);
+    /* Kept distances become kept kernel values in place; a kept row the
+     * median passes did not reach (a resample at a fixed bandwidth skips
+     * them) is computed where it is kept. */
+    const int keep = s->row_keep && s->row_keep[i0 / TILE];
+    simrep_status st = side_distances(ctx, s, i0, ni, j0, nj, keep);
     if (st != SIMREP_OK)
         return st;
     const int diag = i0 == j0;
@@ -650,14 +659,16 @@ static simrep_status side_kernel(simrep_ctx *ctx, rbf_side *s, int64_t i0, int64
         for (int64_t b = diag ? a : 0; b < nj; b++)
             row[b] = exp(-row[b] / s->denom);
     }
-    if (held == HELD_DISTANCES)
+    if (keep)
         mark_tile(s, i0, j0, nj, HELD_KERNEL);
     return SIMREP_OK;
 }
 
 /* Pass 4: the row sums of K and L, each tile's contribution summed on its
- * own first (short sums, then one add per row per tile). */
-static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
+ * own first (short sums, then one add per row per tile).  Row j counts
+ * w[j] times (a resample's copies; weights of 1 give the same bits as no
+ * weights: every product by 1 is exact). */
+static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides, const double *w)
 {
     const int64_t n = sides[0].n;
     double colacc[TILE];
@@ -681,13 +692,14 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
                 memset(colacc, 0, sizeof colacc);
                 for (int64_t a = 0; a < ni; a++) {
                     const double *row = sd->tile + a * TILE;
+                    const double *wj = w + j0, wa = w[i0 + a];
                     double racc = 0;
                     for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
-                        racc += row[b];
-                        colacc[b] += row[b];
+                        racc += row[b] * wj[b];
+                        colacc[b] += row[b] * wa;
                     }
                     if (diag)
-                        racc += row[a];
+                        racc += row[a] * wa;
                     sd->rowsum[i0 + a] += racc;
                 }
                 for (int64_t b = 0; b < nj; b++)
@@ -700,22 +712,28 @@ static simrep_status rowsum_pass(simrep_ctx *ctx, rbf_side *sides, int nsides)
         agreed = part_sum(ctx, sides[s].rowsum, n);
     if (agreed != SIMREP_OK)
         return agreed;
+    double wsum = 0; /* the expanded data's number of rows */
+    for (int64_t i = 0; i < n; i++)
+        wsum += w[i];
     for (int s = 0; s < nsides; s++) {
         double total = 0;
         for (int64_t i = 0; i < n; i++)
-            total += sides[s].rowsum[i];
+            total += sides[s].rowsum[i] * w[i];
         /* center_gram: means = mean(K, 0); means -= mean(means) / 2;
-         * Kc = K - means[:, None] - means[None, :]. */
-        const double half = total / ((double)n * (double)n) / 2.0;
+         * Kc = K - means[:, None] - means[None, :] (over the expanded rows). */
+        const double half = total / (wsum * wsum) / 2.0;
         for (int64_t i = 0; i < n; i++)
-            sides[s].u[i] = sides[s].rowsum[i] / (double)n - half;
+            sides[s].u[i] = sides[s].rowsum[i] / wsum - half;
     }
     return SIMREP_OK;
 }
 
 /* Pass 5: Σ Kc Lc, Σ Kc², Σ Lc² over all n^2 entries, with a partial sum
- * per tile row (the unit a later parallel split would hand out). */
-static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, double *kl, double *kk, double *ll)
+ * per tile row (the unit a later parallel split would hand out); entry
+ * (i, j) counts w[i] w[j] times: the pairs of copies of rows i and j of
+ * the expanded data, a copy pair of row i being the diagonal's K_ii = 1. */
+static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, const double *w, double *kl,
+                               double *kk, double *ll)
 {
     const int64_t n = sx->n;
     double skl = 0, skk = 0, sll = 0;
@@ -738,26 +756,26 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
             double tkl = 0, tkk = 0, tll = 0;
             for (int64_t a = 0; a < ni; a++) {
                 const double *kr = sx->tile + a * TILE, *lr = sy->tile + a * TILE;
-                const double *uxj = sx->u + j0, *uyj = sy->u + j0;
-                const double uxa = sx->u[i0 + a], uya = sy->u[i0 + a];
+                const double *uxj = sx->u + j0, *uyj = sy->u + j0, *wj = w + j0;
+                const double uxa = sx->u[i0 + a], uya = sy->u[i0 + a], wa = w[i0 + a];
                 double akl = 0, akk = 0, all = 0;
                 for (int64_t b = diag ? a + 1 : 0; b < nj; b++) {
                     double kc = kr[b] - uxa - uxj[b];
                     double lc = lr[b] - uya - uyj[b];
-                    akl += kc * lc;
-                    akk += kc * kc;
-                    all += lc * lc;
+                    akl += kc * lc * wj[b];
+                    akk += kc * kc * wj[b];
+                    all += lc * lc * wj[b];
                 }
                 /* Off-diagonal pairs stand for (i, j) and (j, i). */
                 akl *= 2, akk *= 2, all *= 2;
                 if (diag) {
                     double kc = kr[a] - uxa - uxj[a];
                     double lc = lr[a] - uya - uyj[a];
-                    akl += kc * lc;
-                    akk += kc * kc;
-                    all += lc * lc;
+                    akl += kc * lc * wa;
+                    akk += kc * kc * wa;
+                    all += lc * lc * wa;
                 }
-                tkl += akl, tkk += akk, tll += all;
+                tkl += akl * wa, tkk += akk * wa, tll += all * wa;
             }
             rkl += tkl, rkk += tkk, rll += tll;
         }
@@ -780,20 +798,26 @@ static simrep_status hsic_pass(simrep_ctx *ctx, rbf_side *sx, rbf_side *sy, doub
 /* ------------------------------------------------------------------ API */
 
 static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
-                              double memory_mib, double *similarity);
+                              double memory_mib, const double *w, const double *fixed, double *fixed_out,
+                              double *similarity);
 
 simrep_status simrep_cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
                              double *similarity)
 {
     simrep_options o;
     simrep_options_init(&o);
-    return cka_rbf(ctx, x, y, sigma, o.rbf_memory, similarity);
+    return cka_rbf(ctx, x, y, sigma, o.rbf_memory, NULL, NULL, NULL, similarity);
 }
 
 /* memory_mib: the tiles kept between passes (cache_plan), split between
- * the two sides. */
+ * the two sides.  w: row i counts w[i] times (a bootstrap resample's
+ * copies), or NULL.  fixed: the bandwidths' medians of the observed data
+ * (fixed_out of an earlier call) instead of this data's own: the median
+ * passes are skipped.  fixed_out: stop after the median passes and store
+ * them there (per side: the median of the scaled rows, their shift). */
 static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y, double sigma,
-                              double memory_mib, double *similarity)
+                              double memory_mib, const double *w, const double *fixed, double *fixed_out,
+                              double *similarity)
 {
     if (!ctx)
         return SIMREP_E_INVALID;
@@ -820,41 +844,54 @@ static simrep_status cka_rbf(simrep_ctx *ctx, const simrep_matrix *x, const simr
     rbf_side sides[2];
     memset(sides, 0, sizeof sides);
     double med[2];
-    st = side_load(ctx, &sides[0], x, 0);
+    double *ones = NULL;
+    if (!w && (ones = simrep__alloc_array(ctx, (size_t)n, sizeof(double), "cka_rbf weights"))) {
+        for (int64_t i = 0; i < n; i++)
+            ones[i] = 1.0;
+        w = ones;
+    }
+    st = w ? side_load(ctx, &sides[0], x, 0) : SIMREP_E_NOMEM; /* agreed below with the loads' */
     if (st == SIMREP_OK)
         st = side_load(ctx, &sides[1], y, 1);
     st = part_agree(ctx, st);
     for (int s = 0; s < 2 && st == SIMREP_OK; s++)
         st = cache_plan(ctx, &sides[s], memory_mib * 1048576.0 / 2);
     st = part_agree(ctx, st);
-    if (st == SIMREP_OK)
+    if (st == SIMREP_OK && !fixed)
         st = medians(ctx, sides, 2, med);
     for (int s = 0; st == SIMREP_OK && s < 2; s++) {
-        if (!(med[s] > 0))
+        if (fixed) /* the observed data's median, in this data's scale (a power of 4: exact) */
+            sides[s].denom = 2.0 * sigma * sigma * ldexp(fixed[2 * s], 2 * ((int)fixed[2 * s + 1] - sides[s].shift));
+        else if (!(med[s] > 0))
             st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, s,
                                    "cka_rbf: the median pairwise distance is 0 (at least half of the pairs of rows "
                                    "are identical), so the bandwidth sigma = %g x the median distance is 0", sigma);
         else
             sides[s].denom = 2.0 * sigma * sigma * med[s];
+        if (fixed_out) {
+            fixed_out[2 * s] = med[s];
+            fixed_out[2 * s + 1] = sides[s].shift;
+        }
     }
-    if (st == SIMREP_OK)
-        st = rowsum_pass(ctx, sides, 2);
+    if (st == SIMREP_OK && !fixed_out)
+        st = rowsum_pass(ctx, sides, 2, w);
     double kl = 0, kk = 0, ll = 0;
-    if (st == SIMREP_OK)
-        st = hsic_pass(ctx, &sides[0], &sides[1], &kl, &kk, &ll);
+    if (st == SIMREP_OK && !fixed_out)
+        st = hsic_pass(ctx, &sides[0], &sides[1], w, &kl, &kk, &ll);
     /* With m > 0 some off-diagonal K_ij < 1 = K_ii, and a symmetric K with
      * HKH = 0 would need K_ij = (K_ii + K_jj) / 2 = 1 everywhere; so the
      * norm is 0 only if every off-diagonal kernel value underflowed to the
      * same constant, which cannot happen either.  The check guards against
      * dividing by zero, not against a case known to occur. */
-    if (st == SIMREP_OK && (!(kk > 0) || !(ll > 0)))
+    if (st == SIMREP_OK && !fixed_out && (!(kk > 0) || !(ll > 0)))
         st = simrep__fail_side(ctx, SIMREP_E_DEGENERATE, !(kk > 0) ? 0 : 1,
                                "the centered kernel matrix at bandwidth sigma = %g x the median distance is 0, so "
                                "cka_rbf is undefined", sigma);
-    if (st == SIMREP_OK)
+    if (st == SIMREP_OK && !fixed_out)
         *similarity = kl / (sqrt(kk) * sqrt(ll));
     side_free(ctx, &sides[0]);
     side_free(ctx, &sides[1]);
+    simrep__free(ctx, ones);
     return st;
 }
 
@@ -864,7 +901,30 @@ simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, cons
 {
     if (!(opt->rbf_memory >= 0 && opt->rbf_memory <= 1048576.0))
         return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: rbf_memory %g MiB is not in [0, 2^20]", opt->rbf_memory);
-    simrep_status st = cka_rbf(ctx, x, y, opt->rbf_sigma, opt->rbf_memory, &r->similarity);
+    simrep_status st = cka_rbf(ctx, x, y, opt->rbf_sigma, opt->rbf_memory, NULL, NULL, NULL, &r->similarity);
+    r->distance = 1 - r->similarity;
+    return st;
+}
+
+/* The registry's .rows_fixed (rowstats.c): the observed data's medians,
+ * which a resample's bandwidth keeps (sigma x the full sample's median
+ * distance: a hyperparameter, not re-estimated per resample). */
+simrep_status simrep__cka_rbf_fixed(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                    const simrep_options *opt, double *fixed)
+{
+    double unused;
+    return cka_rbf(ctx, x, y, opt->rbf_sigma, opt->rbf_memory, NULL, NULL, fixed, &unused);
+}
+
+/* The registry's .rows_weighted: cka_rbf of the expanded data (row i
+ * w[i] times) at the bandwidth of fixed (simrep__cka_rbf_fixed). */
+simrep_status simrep__cka_rbf_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                       const simrep_options *opt, const double *w, const double *fixed,
+                                       simrep_result *r)
+{
+    if (!fixed)
+        return simrep__fail(ctx, SIMREP_E_INVALID, "cka_rbf: a weighted evaluation needs the observed bandwidth");
+    simrep_status st = cka_rbf(ctx, x, y, opt->rbf_sigma, opt->rbf_memory, w, fixed, NULL, &r->similarity);
     r->distance = 1 - r->similarity;
     return st;
 }

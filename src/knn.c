@@ -340,8 +340,9 @@ static void weighted_counts(knn_side *s, int64_t k, const double *w, int64_t *cn
 }
 
 simrep_status simrep__mutual_knn_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                          const simrep_options *opt, const double *w, simrep_result *r)
+                                          const simrep_options *opt, const double *w, const double *fixed, simrep_result *r)
 {
+    (void)fixed; /* k is an option, not estimated from the data */
     knn_side sides[2];
     memset(sides, 0, sizeof sides);
     int64_t *cnt[2] = {NULL, NULL};
@@ -389,7 +390,7 @@ simrep_status simrep__mutual_knn_weighted(simrep_ctx *ctx, const simrep_matrix *
 simrep_status simrep__mutual_knn(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                  const simrep_options *opt, simrep_result *r)
 {
-    return simrep__mutual_knn_weighted(ctx, x, y, opt, NULL, r);
+    return simrep__mutual_knn_weighted(ctx, x, y, opt, NULL, NULL, r);
 }
 
 /* Song et al.'s unbiased HSIC of A = M∘K1 and B = M∘K2 (hsic_unbiased),
@@ -445,8 +446,9 @@ static double hsic_masked(const knn_side *s1, const knn_side *s2, int64_t k, con
 }
 
 simrep_status simrep__cknna_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                     const simrep_options *opt, const double *w, simrep_result *r)
+                                     const simrep_options *opt, const double *w, const double *fixed, simrep_result *r)
 {
+    (void)fixed; /* k is an option, not estimated from the data */
     knn_side sides[2];
     memset(sides, 0, sizeof sides);
     double *col = NULL, *row = NULL;
@@ -498,5 +500,5 @@ simrep_status simrep__cknna_weighted(simrep_ctx *ctx, const simrep_matrix *x, co
 simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                             const simrep_options *opt, simrep_result *r)
 {
-    return simrep__cknna_weighted(ctx, x, y, opt, NULL, r);
+    return simrep__cknna_weighted(ctx, x, y, opt, NULL, NULL, r);
 }

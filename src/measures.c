@@ -76,6 +76,11 @@ simrep_status simrep__cka(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *
 simrep_status simrep__cka_debiased(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__cka_rbf_rows(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                                    const simrep_options *opt, simrep_result *r);
+simrep_status simrep__cka_rbf_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                       const simrep_options *opt, const double *w, const double *fixed,
+                                       simrep_result *r);
+simrep_status simrep__cka_rbf_fixed(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                    const simrep_options *opt, double *fixed);
 simrep_status simrep__procrustes(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__cka_lange(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
 simrep_status simrep__procrustes_angular(simrep_ctx *ctx, simrep__prepared *pr, simrep_result *r);
@@ -177,13 +182,13 @@ static const simrep__measure_row rows[SIMREP_MEASURE_COUNT] = {
                  .similarity = "CKA of exp(-d^2 / (2 sigma^2 median d^2)) kernels, in [0, 1]",
                  .distance = "1 - similarity, in [0, 1]", .higher_is_more_similar = 1,
                  .invariances = "orthogonal maps, isotropic scaling and translation of x or y",
-                 .reference = "CKA demo notebook gram_rbf + cka", ROWS, .options = OPT(RBF_SIGMA) | OPT(RBF_MEMORY),
+                 .reference = "CKA demo notebook gram_rbf + cka", ROWS_WEIGHTED, .options = OPT(RBF_SIGMA) | OPT(RBF_MEMORY),
                  .outputs = 0,
                  .similarity_min = 0, .similarity_max = 1, .distance_min = 0, .distance_max = 1,
                  .invariant = INV_ROTATION | SIMREP_INV_SWAP,
                  .paper = "Kornblith, Norouzi, Lee & Hinton 2019, Similarity of neural network representations "
                           "revisited (ICML)"},
-        .rows = simrep__cka_rbf_rows},
+        .rows = simrep__cka_rbf_rows, .rows_weighted = simrep__cka_rbf_weighted, .rows_fixed = simrep__cka_rbf_fixed},
     [SIMREP_PROCRUSTES] = {
         .info = {.id = "procrustes", .title = "orthogonal Procrustes (squared distance)",
                  .similarity = "nuclear norm of XcᵀYc with Xc, Yc centered and unit-Frobenius, in [0, 1]",

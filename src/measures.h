@@ -86,13 +86,22 @@ typedef simrep_status (*simrep__rows_fn)(simrep_ctx *ctx, const simrep_matrix *x
 /* A rows measure of a bootstrap resample (rowstats.c): row i of x and y
  * stands for w[i] >= 1 copies; pairs of copies of one row are left out. */
 typedef simrep_status (*simrep__rows_weighted_fn)(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                                  const simrep_options *opt, const double *w, simrep_result *r);
+                                                  const simrep_options *opt, const double *w, const double *fixed,
+                                                  simrep_result *r);
+/* What a measure estimates from the data and keeps fixed across the
+ * resamples (cka_rbf's bandwidth: a hyperparameter, not re-estimated per
+ * resample), from the observed x and y into fixed[SIMREP__ROWS_FIXED_MAX];
+ * rows_weighted reads it back. */
+#define SIMREP__ROWS_FIXED_MAX 4
+typedef simrep_status (*simrep__rows_fixed_fn)(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
+                                               const simrep_options *opt, double *fixed);
 
 typedef struct simrep__measure_row {
     simrep_measure_info info;
     simrep__pair_fn pair;  /* families CCA and MOMENTS */
     simrep__rows_fn rows;  /* family ROWS */
     simrep__rows_weighted_fn rows_weighted; /* family ROWS with a bootstrap (info.statistics), or NULL */
+    simrep__rows_fixed_fn rows_fixed;       /* its parameters fixed at the observed data's, or NULL */
     unsigned prep;         /* SIMREP__PREP_* it needs at any options */
     unsigned (*prep_at)(const simrep_options *opt); /* or, if set, as a function of the options */
     /* The closed-form chance level (stats.c, issue 11): the exact mean of

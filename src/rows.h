@@ -16,13 +16,15 @@ simrep_status simrep__mutual_knn(simrep_ctx *ctx, const simrep_matrix *x, const 
                                  const simrep_options *opt, simrep_result *r);
 /* The same of a bootstrap resample (rowstats.c): row i stands for w[i]
  * copies (whole numbers >= 1), and a copy is never paired with, or a
- * neighbour of, another copy of its own row.  w NULL: the plain measure. */
+ * neighbour of, another copy of its own row.  w NULL: the plain measure.
+ * fixed: the observed data's parameters (registry .rows_fixed), or NULL;
+ * these three have none. */
 simrep_status simrep__rsa_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                   const simrep_options *opt, const double *w, simrep_result *r);
+                                   const simrep_options *opt, const double *w, const double *fixed, simrep_result *r);
 simrep_status simrep__mutual_knn_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                          const simrep_options *opt, const double *w, simrep_result *r);
+                                          const simrep_options *opt, const double *w, const double *fixed, simrep_result *r);
 simrep_status simrep__cknna_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                     const simrep_options *opt, const double *w, simrep_result *r);
+                                     const simrep_options *opt, const double *w, const double *fixed, simrep_result *r);
 simrep_status simrep__cknna(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                             const simrep_options *opt, simrep_result *r);
 

@@ -30,9 +30,13 @@
  * its unbiased HSIC runs over the sum of the weights.  That is the measure
  * of the resample with the copy-copy pairs left out, exactly (tests/python
  * compare with numpy on the materialized resample).  Rows of one unit
- * (positions of an image) are different rows and stay paired.  cka_rbf has
- * no weighted version yet (its median bandwidth and centred kernels would
- * need one): permutations only (info.statistics says so).
+ * (positions of an image) are different rows and stay paired.  cka_rbf
+ * keeps the copy pairs instead (as linear CKA's moments bootstrap does: a
+ * resample IS the data with duplicated rows): its V-statistic over the
+ * expanded data is the weighted one over the distinct rows, a copy pair's
+ * k(x, x) = 1 being the diagonal counted w_i^2 times; its bandwidth stays
+ * the observed data's (the registry's .rows_fixed, computed once before
+ * the resamples: a hyperparameter, not re-estimated per resample).
  *
  * Permutations.  Null k pairs unit u of x with unit sigma(u) of y, sigma a
  * uniformly random permutation of all the units (Fisher-Yates from stream
@@ -77,6 +81,7 @@ typedef struct rjob {
     const int64_t *us;                /* units + 1 row offsets, or NULL */
     int64_t B, K, tasks;              /* tasks: 1 + B + K (task 0: the observed values) */
     double *sim, *dist;               /* tasks x count */
+    double (*fixed)[SIMREP__ROWS_FIXED_MAX]; /* count: each measure's .rows_fixed of the observed data */
     pthread_mutex_t lock;
     int64_t next, done;
     simrep_status status;
@@ -232,7 +237,13 @@ static void run_worker(rjob *jb, int calling)
             simrep_result res;
             memset(&res, 0, sizeof res);
             res.measure = jb->ms[i];
-            simrep_status cs = boot ? row->rows_weighted(ctx, &mx, &my, &jb->opt, wt, &res)
+            /* What the resamples keep of the observed data (cka_rbf's
+             * bandwidth), found with the observed value. */
+            simrep_status cs = task == 0 && jb->B > 0 && row->rows_fixed
+                                   ? row->rows_fixed(ctx, &mx, &my, &jb->opt, jb->fixed[i])
+                                   : SIMREP_OK;
+            if (cs == SIMREP_OK)
+                cs = boot ? row->rows_weighted(ctx, &mx, &my, &jb->opt, wt, jb->fixed[i], &res)
                                     : row->rows(ctx, &mx, &my, &jb->opt, &res);
             if (cs == SIMREP_OK) {
                 *sv = res.similarity;
@@ -437,6 +448,9 @@ simrep_status simrep_stats_rows(simrep_ctx *ctx, const simrep_matrix *x, const s
     for (int i = 0; i < count; i++)
         active[i] = 1;
     jb.active = active;
+    double fixed[SIMREP_MEASURE_COUNT][SIMREP__ROWS_FIXED_MAX];
+    memset(fixed, 0, sizeof fixed);
+    jb.fixed = fixed;
     jb.sim = simrep__alloc_array(ctx, (size_t)(jb.tasks * (count ? count : 1)), sizeof(double), "the resamples");
     jb.dist = jb.sim ? simrep__alloc_array(ctx, (size_t)(jb.tasks * (count ? count : 1)), sizeof(double),
                                            "the resamples")

@@ -1413,8 +1413,9 @@ static simrep_status rsa_ranks_weighted(simrep_ctx *ctx, rdm_side *sx, rdm_side 
 /* ----------------------------------------------------------------- API */
 
 simrep_status simrep__rsa_weighted(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
-                                   const simrep_options *opt, const double *w, simrep_result *r)
+                                   const simrep_options *opt, const double *w, const double *fixed, simrep_result *r)
 {
+    (void)fixed; /* rsa has no parameter estimated from the data */
     simrep_options defaults;
     simrep_status st = simrep__rows_enter(ctx, "rsa", x, y, &opt, &defaults, r);
     if (st != SIMREP_OK)
@@ -1483,5 +1484,5 @@ simrep_status simrep__rsa_weighted(simrep_ctx *ctx, const simrep_matrix *x, cons
 simrep_status simrep__rsa(simrep_ctx *ctx, const simrep_matrix *x, const simrep_matrix *y,
                           const simrep_options *opt, simrep_result *r)
 {
-    return simrep__rsa_weighted(ctx, x, y, opt, NULL, r);
+    return simrep__rsa_weighted(ctx, x, y, opt, NULL, NULL, r);
 }

@@ -487,8 +487,8 @@ def compare(x, y, measures=None, *, features_first=False, coefs=False, conv=None
             if rows:
                 for mid in rows:  # what each gets is the registry's to say, as the CLI warns
                     if warn and so.bootstrap and "bootstrap" not in _BY_ID[mid][1]["statistics"]:
-                        warnings.warn("%s gets no bootstrap interval: its bootstrap would need a version weighted by "
-                                      "the units' copies, which it does not have yet (docs/statistics.md)" % mid,
+                        warnings.warn("%s gets no bootstrap interval: the library has no resampling of it "
+                                      "(docs/statistics.md)" % mid,
                                       SimrepWarning, stacklevel=2)
                 added, info = _stats.compute_rows(ctx, mx, my, so, buf, rows, lambda mid: _BY_ID[mid][0])
                 if not moments:

@@ -32,8 +32,9 @@ def test_json_keys(pair):
     j = run("compare", px, py, "-m", MEASURES + ",cka_rbf", "--bootstrap", 30, "--permutations", 20,
             "--format", "json").json()
     for mid, e in j["measures"].items():
-        if mid == "cka_rbf":  # rows measure: nulls only (test_stats_rows.py)
-            assert "ci" not in e and e["null"]["permutations"] == 20
+        if mid == "cka_rbf":  # rows measure (test_stats_rows.py): every unit resampled, all of them re-paired
+            assert e["bootstrap"] == 30 and e["ci"][0] <= e["similarity"] <= e["ci"][1]
+            assert e["null"]["permutations"] == 20 and e["null"]["p"] == pytest.approx(1 / 21)
             continue
         lo, hi = e["ci"]
         assert lo <= hi and e["se"] > 0 and e["bootstrap"] == 30
@@ -48,7 +49,9 @@ def test_json_keys(pair):
     s = j["statistics"]
     assert s["units"] == 600 and s["unit_rows"] == 1 and s["seed"] == 0 and s["level"] == 0.95
     assert s["buckets"] == 128 and not s["exact_bootstrap"] and s["segments"] == 8 and s["segment_units"] == 75
-    assert "cka_rbf" in run("compare", px, py, "-m", "cka,cka_rbf", "--bootstrap", 5).stderr
+    r = run("compare", px, py, "-m", "cka,cka_rbf", "--bootstrap", 5)
+    assert "gets no" not in r.stderr, r.stderr
+    assert "cka_rbf: every unit resampled" in r.stdout and "at the observed data's bandwidth" in r.stdout
 
 
 def test_chance_without_resampling(pair):

@@ -173,21 +173,51 @@ def test_knn_bootstrap_and_nulls_match_numpy(data, mid, k, ur):
     check_keys(out["measures"][mid], observed, bvals, nvals)
 
 
-def test_nulls_of_every_rows_measure_match_numpy(data):
-    """cka_rbf: permutations (no bootstrap yet: a warning says so, and its
-    entry has no interval); cknna's nulls with it."""
-    d, x, y, xi, yi = data
-    seed, perms = 7, 8
-    r = run("compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "cknna,cka_rbf", "--knn", "3", "--permutations",
-            str(perms), "--bootstrap", "5", "--seed", str(seed), "--format", "json")
-    out = r.json()
-    assert "cka_rbf gets no bootstrap interval" in r.stderr and "cknna gets no" not in r.stderr
+def sq_distances(a):
+    a = a - a.mean(0)
+    g = a @ a.T
+    d = np.diag(g)
+    return np.maximum(d[:, None] + d[None, :] - 2 * g, 0)
+
+
+def cka_rbf_at(x, y, med_x, med_y, sigma):
+    """The CKA notebook's cka(gram_rbf) with the bandwidths' medians given
+    (those of the observed data) instead of the data's own."""
     import reference_numpy as ref
-    for mid, f in (("cka_rbf", lambda a, b, rows: ref.cka_rbf(a, b)["similarity"]),):
-        entry = out["measures"][mid]
-        assert "ci" not in entry and "se" not in entry
-        _, nvals = brute(x, y, 1, seed, 0, perms, f)
-        check_keys(entry, f(x, y, None), [], nvals)
+    gx = ref.center_gram(np.exp(-sq_distances(x) / (2 * sigma ** 2 * med_x)))
+    gy = ref.center_gram(np.exp(-sq_distances(y) / (2 * sigma ** 2 * med_y)))
+    return float(gx.ravel() @ gy.ravel() / (np.linalg.norm(gx) * np.linalg.norm(gy)))
+
+
+@pytest.mark.parametrize("ur,sigma", [(1, 1.0), (3, 0.7)])
+def test_cka_rbf_bootstrap_is_the_expanded_data_at_the_observed_bandwidth(tmp_path, ur, sigma):
+    """A resample's cka_rbf is cka_rbf of the resample MATERIALIZED (unit
+    drawn w times: its rows w times, copy pairs kept, as linear CKA's
+    bootstrap of the moments keeps them) at the observed data's bandwidth
+    (sigma x the full sample's median, not re-estimated): numpy on the
+    expanded rows, 1e-9.  The nulls with it; no warning any more."""
+    r = np.random.default_rng(8)
+    z = r.normal(size=(40, 2))
+    x = np.c_[z, r.normal(size=(40, 3))]
+    y = np.c_[z @ r.normal(size=(2, 2)), r.normal(size=(40, 2))] * 1e3 + 5  # another scale and mean
+    write_npy(tmp_path / "x.npy", x)
+    write_npy(tmp_path / "y.npy", y)
+    seed, boot, perms = 7, 6, 4
+    res = run("compare", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "-m", "cka_rbf", "--rbf-sigma",
+              str(sigma), "--bootstrap", str(boot), "--permutations", str(perms), "--seed", str(seed), "--unit-rows",
+              str(ur), "--format", "json")
+    assert "gets no" not in res.stderr, res.stderr
+    med_x, med_y = np.median(sq_distances(x)), np.median(sq_distances(y))
+    observed = cka_rbf_at(x, y, med_x, med_y, sigma)
+    bvals, _ = brute(x, y, ur, seed, boot, 0, lambda a, b, rows: cka_rbf_at(a[rows], b[rows], med_x, med_y, sigma))
+    import reference_numpy as ref
+    _, nvals = brute(x, y, ur, seed, 0, perms, lambda a, b, rows: ref.cka_rbf(a, b, sigma)["similarity"])
+    entry = res.json()["measures"]["cka_rbf"]
+    check_keys(entry, observed, bvals, nvals)
+    # a re-estimated bandwidth would give other values
+    own = [ref.cka_rbf(x[rows], y[rows], sigma)["similarity"] for rows in
+           (materialize(len(x), ur, draws(seed, STREAM_BOOT, b, -(-len(x) // ur))) for b in range(boot))]
+    assert np.max(np.abs(np.array(own) - bvals)) > 1e-4
 
 
 def test_copies_are_not_pairs(data):
@@ -208,25 +238,27 @@ def test_copies_are_not_pairs(data):
 
 def test_same_numbers_for_any_thread_count_and_table_csv(data):
     d = data[0]
-    base = ["compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "cka,rsa,mutual_knn", "--knn", "3",
+    base = ["compare", str(d / "x.npy"), str(d / "y.npy"), "-m", "cka,rsa,mutual_knn,cka_rbf", "--knn", "3",
             "--bootstrap", "20", "--permutations", "15", "--seed", "9"]
     one = run(*base, "--threads", "1", "--format", "json").json()
     two = run(*base, "--threads", "2", "--format", "json").json()
-    for mid in ("rsa", "mutual_knn"):
+    for mid in ("rsa", "mutual_knn", "cka_rbf"):
         for key in ("ci", "se", "null", "adjusted", "bootstrap"):
             assert one["measures"][mid][key] == two["measures"][mid][key], (mid, key)
     csv = run(*base, "--format", "csv")
     rows = {line.split(",")[0]: line.split(",") for line in csv.stdout.splitlines()[1:]}
     header = csv.stdout.splitlines()[0].split(",")
-    for mid in ("rsa", "mutual_knn"):
+    for mid in ("rsa", "mutual_knn", "cka_rbf"):
         e = one["measures"][mid]
         got = dict(zip(header, rows[mid]))
-        assert float(got["ci_low"]) == e["ci"][0] and float(got["p"]) == e["null"]["p"]
+        assert float(got["ci_low"]) == e["ci"][0] and float(got["ci_high"]) == e["ci"][1]
+        assert float(got["p"]) == e["null"]["p"]
         assert got["chance"] == ""
     table = run(*base).stdout
-    assert "rsa, mutual_knn: every unit resampled" in table
-    line = [t for t in table.splitlines() if t.startswith("rsa ") and "[" in t][0]
-    assert "%.6f" % one["measures"]["rsa"]["ci"][0] in line
+    assert "rsa, mutual_knn, cka_rbf: every unit resampled" in table
+    for mid in ("rsa", "cka_rbf"):
+        line = [t for t in table.splitlines() if t.startswith(mid + " ") and "[" in t][0]
+        assert "%.6f" % one["measures"][mid]["ci"][0] in line
 
 
 def test_only_rows_measures(data):

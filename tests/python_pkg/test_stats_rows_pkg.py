@@ -6,6 +6,8 @@ of the sampling spread.  The numpy brute force of the resamples themselves
 is tests/python/test_stats_rows.py.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -37,15 +39,16 @@ def test_same_numbers_as_the_cli(tmp_path):
             assert (k in got[m]) == (k in want["measures"][m]), (m, k)
             if k in want["measures"][m]:
                 assert got[m][k] == want["measures"][m][k], (m, k)
-    assert "ci" in got["cknna"] and "ci" not in got["cka_rbf"] and "null" in got["cka_rbf"]
-    with pytest.warns(simrep.SimrepWarning, match="cka_rbf gets no bootstrap interval"):
+    assert "ci" in got["cknna"] and "ci" in got["cka_rbf"] and "null" in got["cka_rbf"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # cka_rbf has its bootstrap now: no warning
         simrep.compare(x, y, ["cka_rbf"], bootstrap=41, seed=1)
     only = simrep.compare(x, y, ["rsa"], bootstrap=5, permutations=5, seed=1)
     want = cli_json(tmp_path / "x.npy", tmp_path / "y.npy", "-m", "rsa", "--bootstrap", "5", "--permutations", "5",
                     "--seed", "1")
     assert only.statistics == want["statistics"]
     assert simrep.measures()["rsa"]["statistics"] == ["bootstrap", "permutations"]
-    assert simrep.measures()["cka_rbf"]["statistics"] == ["permutations"]
+    assert simrep.measures()["cka_rbf"]["statistics"] == ["bootstrap", "permutations"]
 
 
 def test_pvalues_uniform_under_independence():

@@ -19,6 +19,7 @@
  * 1e-12 covers the final division.
  */
 #include "harness.h"
+#include "measures.h"
 #include "rows.h"
 #include "simrep.h"
 #include "test_util.h"
@@ -600,22 +601,23 @@ static void test_stats_rows(void)
     simrep_options o;
     simrep_options_init(&o);
     o.knn = 3;
-    const simrep_measure ms[3] = {SIMREP_RSA, SIMREP_MUTUAL_KNN, SIMREP_CKNNA};
+    const simrep_measure ms[4] = {SIMREP_RSA, SIMREP_MUTUAL_KNN, SIMREP_CKNNA, SIMREP_CKA_RBF};
     simrep_stats_options so;
     simrep_stats_options_init(&so);
     so.bootstrap = 9;
     so.permutations = 7;
     so.seed = 5;
-    simrep_stats_result a[3], b[3];
+    simrep_stats_result a[4], b[4];
     simrep_stats_info info;
     so.threads = 1;
-    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, &info), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 4, a, &info), SIMREP_OK);
     so.threads = 3;
-    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, b, NULL), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 4, b, NULL), SIMREP_OK);
     CHECK(memcmp(a, b, sizeof a) == 0);
     CHECK(info.units == 40 && info.unit_rows == 1 && info.buckets == 0 && info.segments == 0);
     CHECK(a[0].resampled && a[0].bootstrap == 9 && a[0].permutations == 7 && a[0].ci_low <= a[0].ci_high);
     CHECK(a[1].bootstrap == 9 && a[2].bootstrap == 9 && a[2].permutations == 7);
+    CHECK(a[3].bootstrap == 9 && a[3].permutations == 7 && a[3].ci_low <= a[3].ci_high && a[3].se > 0);
     CHECK(a[0].p_value == 1.0 / 8 && a[0].adjusted > 0);
     /* every weight 1: the plain measure, bit for bit */
     double w[40];
@@ -627,20 +629,33 @@ static void test_stats_rows(void)
     for (int c = 0; c < 3; c++) {
         o.rsa_compare = (simrep_rsa_compare)c;
         CHECK_STATUS(ctx, simrep__rsa(ctx, &mx, &my, &o, &plain), SIMREP_OK);
-        CHECK_STATUS(ctx, simrep__rsa_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
+        CHECK_STATUS(ctx, simrep__rsa_weighted(ctx, &mx, &my, &o, w, NULL, &weighted), SIMREP_OK);
         CHECK_CLOSE(weighted.similarity, plain.similarity, 1e-15);
     }
     CHECK_STATUS(ctx, simrep__mutual_knn(ctx, &mx, &my, &o, &plain), SIMREP_OK);
-    CHECK_STATUS(ctx, simrep__mutual_knn_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep__mutual_knn_weighted(ctx, &mx, &my, &o, w, NULL, &weighted), SIMREP_OK);
     CHECK(weighted.similarity == plain.similarity);
     CHECK_STATUS(ctx, simrep__cknna(ctx, &mx, &my, &o, &plain), SIMREP_OK);
-    CHECK_STATUS(ctx, simrep__cknna_weighted(ctx, &mx, &my, &o, w, &weighted), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep__cknna_weighted(ctx, &mx, &my, &o, w, NULL, &weighted), SIMREP_OK);
     CHECK(weighted.similarity == plain.similarity && weighted.reverse == plain.reverse);
+    /* cka_rbf: weights of 1 at its own bandwidth are the plain measure, bit
+     * for bit, with or without kept tiles; no bandwidth: refused */
+    double fixed[SIMREP__ROWS_FIXED_MAX];
+    CHECK_STATUS(ctx, simrep__measure_row_get(SIMREP_CKA_RBF)->rows(ctx, &mx, &my, &o, &plain), SIMREP_OK);
+    CHECK_STATUS(ctx, simrep__measure_row_get(SIMREP_CKA_RBF)->rows_fixed(ctx, &mx, &my, &o, fixed), SIMREP_OK);
+    for (int keep = 0; keep < 2; keep++) {
+        o.rbf_memory = keep ? 64 : 0;
+        CHECK_STATUS(ctx, simrep__measure_row_get(SIMREP_CKA_RBF)->rows_weighted(ctx, &mx, &my, &o, w, fixed, &weighted),
+                     SIMREP_OK);
+        CHECK(weighted.similarity == plain.similarity);
+    }
+    CHECK_STATUS(ctx, simrep__measure_row_get(SIMREP_CKA_RBF)->rows_weighted(ctx, &mx, &my, &o, w, NULL, &weighted),
+                 SIMREP_E_INVALID);
     o.rsa_compare = SIMREP_RSA_SPEARMAN;
     /* cancelled before it starts */
     int stop = 1;
     simrep_ctx_set_cancel(ctx, &stop);
-    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 3, a, NULL), SIMREP_E_CANCELLED);
+    CHECK_STATUS(ctx, simrep_stats_rows(ctx, &mx, &my, &so, &o, ms, 4, a, NULL), SIMREP_E_CANCELLED);
     simrep_ctx_set_cancel(ctx, NULL);
     /* errors */
     const simrep_measure cka = SIMREP_CKA;
