@@ -43,6 +43,13 @@
  * groups are computed whole by every part (O(n (p + q)), small next to the
  * O(n^2 (p + q)) passes).  A failure on one part (an allocation) is agreed
  * through the same allreduce before the next exchange, so all parts return.
+ * Bootstrap (rowstats.c): a resample is the data with duplicated rows, so
+ * row i counts w[i] times in the row sums, the centring (over the sum of
+ * the weights) and the HSIC sums (entry (i, j) w_i w_j times, a copy pair
+ * being the diagonal's k(x, x) = 1): exactly cka_rbf of the expanded
+ * data; weights of 1 give the plain bits.  Its bandwidth is the observed
+ * data's (simrep__cka_rbf_fixed keeps each side's median and the power of
+ * two its rows were scaled by), so the median passes are skipped.
  */
 #include "internal.h"
 #include "linalg.h"
