@@ -1743,7 +1743,10 @@ simrep_status simrep_stats_compute_steps(simrep_ctx *ctx, simrep_stats *const *s
  * distinct units drawn, each row weighing its unit's multiplicity, with the
  * pairs of a unit's copies left out (a copy is not its own neighbour and
  * has no zero distance to itself), as rsatoolbox's bootstrap of patterns
- * drops the entries of a pattern with its copies.  Permutations (every rows
+ * drops the entries of a pattern with its copies; cka_rbf instead keeps the
+ * copies (a resample is the data with its units repeated, as linear CKA's
+ * bootstrap of the moments) at the bandwidth of the observed data, fixed
+ * (docs/statistics.md).  Permutations (every rows
  * measure): null k re-pairs the units of y with those of x by a uniformly
  * random permutation of all the units (never the identity; a last unit of
  * fewer rows stays in place) and evaluates the measure: for rsa the Mantel
