@@ -358,8 +358,10 @@ void cli_stats_table(const cli_stats *s, const simrep_stats_info *info, const si
                info->exact_bootstrap ? "" : " of random groups");
     if (info->buckets > 0 && !info->exact_bootstrap)
         printf(" (%lld buckets)", (long long)info->buckets);
-    if (s->o.permutations > 0)
+    if (s->o.permutations > 0 && info->segments > 0)
         printf("; %lld permutations of %lld segments", (long long)s->o.permutations, (long long)info->segments);
+    else if (s->o.permutations > 0) /* the rows measures alone: units re-paired, no segments */
+        printf("; %lld permutations", (long long)s->o.permutations);
     printf("; seed %llu\n", (unsigned long long)s->o.seed);
     char rows[256] = "";
     int bandwidth = 0; /* a resampled kernel with a bandwidth (cka_rbf's --rbf-sigma) */

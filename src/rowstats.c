@@ -400,6 +400,28 @@ simrep_status simrep_stats_rows(simrep_ctx *ctx, const simrep_matrix *x, const s
         jb.ur = so->unit_rows;
         jb.units = (n + jb.ur - 1) / jb.ur;
     }
+    /* One unit has one resample (itself): an interval of width 0.  U units
+     * of one size have U! - 1 re-pairings, so p >= 1 / U!: below 4 units
+     * (23 re-pairings) no p-value can reach 0.05, and with 1 the null is
+     * the observed value.  Said, not computed. */
+    const int64_t whole = jb.us || jb.units < 2 || n % jb.ur == 0 ? jb.units : jb.units - 1;
+    if (so->bootstrap > 0 && jb.units < 2) {
+        simrep__fail(ctx, SIMREP_E_INVALID,
+                     "the bootstrap resamples units, and there is 1 unit of %lld rows: at least 2 are needed (fewer "
+                     "rows per unit)",
+                     (long long)n);
+        return simrep__error_option(ctx, "unit_rows");
+    }
+    if (so->permutations > 0 && whole < 4) {
+        static const int fact[4] = {1, 1, 2, 6};
+        simrep__fail(ctx, SIMREP_E_INVALID,
+                     "permutations re-pair units of one size, and there %s %lld unit%s of %lld row%s: %d "
+                     "re-pairing%s, so no p-value below %.3g; at least 4 units are needed (fewer rows per unit)",
+                     whole == 1 ? "is" : "are", (long long)whole, whole == 1 ? "" : "s",
+                     (long long)(jb.us ? jb.us[1] : jb.ur), (jb.us ? jb.us[1] : jb.ur) == 1 ? "" : "s",
+                     fact[whole] - 1, fact[whole] - 1 == 1 ? "" : "s", 1.0 / fact[whole]);
+        return simrep__error_option(ctx, "unit_rows");
+    }
     if (info) {
         memset(info, 0, sizeof *info);
         info->units = jb.units;

@@ -325,6 +325,14 @@ simrep_status simrep_stats_new(simrep_ctx *ctx, int64_t p, int64_t q, int64_t n,
         umax = ur;
         umin = n - (units - 1) * ur;
     }
+    /* One unit: every resample is the data (an interval of width 0). */
+    if (o.bootstrap > 0 && units < 2) {
+        simrep__fail(ctx, SIMREP_E_INVALID,
+                     "the bootstrap resamples units, and there is 1 unit of %lld rows: at least 2 are needed (fewer "
+                     "rows per unit)",
+                     (long long)n);
+        return simrep__error_option(ctx, "unit_rows");
+    }
     if (o.buckets < 0 || o.segments < 0 || o.segments == 1 || o.threads < 0 || o.threads > 1024 ||
         !(o.max_memory >= 0) || !isfinite(o.max_memory))
         return simrep__fail(ctx, SIMREP_E_INVALID,

@@ -403,3 +403,31 @@ def test_feature_alive_in_one_row(tmp_path):
             assert got[m]["similarity"] == pytest.approx(plain[m]["similarity"], abs=1e-12)
             lo, hi = got[m]["ci"]
             assert np.isfinite([lo, hi, got[m]["se"]]).all() and 0 <= lo <= hi <= 1 and got[m]["bootstrap"] == 60
+
+
+# (options on 12 rows, words of the usage error; None: runs): too few units
+# for a bootstrap (1: every resample is the data) or for the rows measures'
+# permutations (U units have U! - 1 re-pairings: below 4 no p < 0.05).
+FEW_UNITS = [
+    (["-m", "cka", "--bootstrap", "50", "--unit-rows", "12"], ["bootstrap", "1 unit of 12 rows", "at least 2"]),
+    (["-m", "rsa", "--bootstrap", "50", "--unit-rows", "12"], ["bootstrap", "1 unit of 12 rows", "at least 2"]),
+    (["-m", "rsa", "--bootstrap", "50", "--unit-rows", "6"], None),
+    (["-m", "rsa", "--permutations", "50", "--unit-rows", "12"], ["1 unit of 12 rows", "0 re-pairings"]),
+    (["-m", "rsa", "--permutations", "50", "--unit-rows", "7"], ["1 unit of 7 rows", "0 re-pairings"]),
+    (["-m", "mutual_knn", "--knn", "2", "--permutations", "50", "--unit-rows", "6"],
+     ["2 units of 6 rows", "1 re-pairing,", "below 0.5"]),
+    (["-m", "rsa", "--permutations", "50", "--unit-rows", "4"], ["3 units of 4 rows", "5 re-pairings", "0.167"]),
+    (["-m", "rsa", "--permutations", "50", "--unit-rows", "3"], None),
+]
+
+
+@pytest.mark.parametrize("args, says", FEW_UNITS, ids=[" ".join(c[0]) for c in FEW_UNITS])
+def test_too_few_units(tmp_path, args, says):
+    r = np.random.default_rng(12)
+    px = write_npy(tmp_path / "x.npy", r.normal(size=(12, 4)))
+    py = write_npy(tmp_path / "y.npy", r.normal(size=(12, 4)))
+    rr = run("compare", px, py, *args, "--format", "json")
+    if says is None:
+        assert rr.code == 0, rr.stderr
+        return
+    assert_error(rr, 2, contains=says + ["fewer rows per unit"])

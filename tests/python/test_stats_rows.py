@@ -285,9 +285,10 @@ def test_absurd_values(data, tmp_path):
     assert_error(run(*base, "--permutations", "-1"), 2, contains=["--permutations"])
     r = run(*base, "--bootstrap", "5", "--max-memory", "1000")
     assert_error(r, 2, contains=["rows measures", "memory allowed", "--max-memory"])
-    # units of 26 rows: one unit, so every resample is the data and there is nothing to permute
-    r = run(*base, "--bootstrap", "3", "--permutations", "2", "--unit-rows", "26").json()["measures"]["rsa"]
-    assert r["se"] == 0 and r["null"]["p"] == 1.0
+    # units of 26 rows: one unit, so every resample would be the data and there is nothing to
+    # permute: refused, not an interval of width 0 (test_stats_cli.py test_too_few_units)
+    assert_error(run(*base, "--bootstrap", "3", "--unit-rows", "26"), 2, contains=["1 unit of 26 rows"])
+    assert_error(run(*base, "--permutations", "2", "--unit-rows", "26"), 2, contains=["0 re-pairings"])
 
 
 def test_too_few_distinct_units_are_left_out(tmp_path):
