@@ -667,29 +667,9 @@ static int pass_error(const mx_run *r, simrep_ctx *ctx, simrep_status st, const 
 /* A pair's warnings to its inputs: i was x, j was y. */
 static void input_warnings(mx_run *r, int i, int j, unsigned w)
 {
-    if (w & SIMREP_WARN_FEW_SAMPLES_X)
-        r->in[i].warn |= SIMREP_WARN_FEW_SAMPLES;
-    if (w & SIMREP_WARN_FEW_SAMPLES_Y)
-        r->in[j].warn |= SIMREP_WARN_FEW_SAMPLES;
-    if (w & SIMREP_WARN_FEW_SAMPLES_RANK_X)
-        r->in[i].warn |= SIMREP_WARN_FEW_SAMPLES_RANK;
-    if (w & SIMREP_WARN_FEW_SAMPLES_RANK_Y)
-        r->in[j].warn |= SIMREP_WARN_FEW_SAMPLES_RANK;
-    if (w & SIMREP_WARN_DEAD_X)
-        r->in[i].warn |= SIMREP_WARN_DEAD_FEATURES;
-    if (w & SIMREP_WARN_DEAD_Y)
-        r->in[j].warn |= SIMREP_WARN_DEAD_FEATURES;
     const unsigned both = w & (SIMREP_WARN_MIXED_PRECISION | SIMREP_WARN_LAYOUT);
-    r->in[i].warn |= both;
-    r->in[j].warn |= both;
-    if (w & SIMREP_WARN_ROUNDING_X)
-        r->in[i].warn |= SIMREP_WARN_ROUNDING;
-    if (w & SIMREP_WARN_ROUNDING_Y)
-        r->in[j].warn |= SIMREP_WARN_ROUNDING;
-    if (w & SIMREP_WARN_RIDGE_X)
-        r->in[i].warn |= SIMREP_WARN_RIDGE;
-    if (w & SIMREP_WARN_RIDGE_Y)
-        r->in[j].warn |= SIMREP_WARN_RIDGE;
+    r->in[i].warn |= simrep_warnings_of_side(w, 0) | both;
+    r->in[j].warn |= simrep_warnings_of_side(w, 1) | both;
 }
 
 /* The names of the first inputs with warning flag (at most 4, then "..."),

@@ -558,6 +558,12 @@ const char *simrep_option_choice_name(simrep_option_id option, int value, char *
  */
 const char *simrep_warning_text(unsigned flag);
 
+/* The side-less flags a result's per-side ones give one input: side 0 (x)
+ * or 1 (y) -> FEW_SAMPLES, FEW_SAMPLES_RANK, DEAD_FEATURES, ROUNDING and
+ * RIDGE where their _X (_Y) flag is set in warnings; 0 for another side.
+ * For a caller that collects warnings per input over many pairs (matrix). */
+unsigned simrep_warnings_of_side(unsigned warnings, int side);
+
 /*
  * One measure's result.  coefs is owned by the result: release it with
  * simrep_result_clear().  Fields that do not apply to a measure are 0.

@@ -442,6 +442,24 @@ const char *simrep_output_key(unsigned output)
     return NULL;
 }
 
+unsigned simrep_warnings_of_side(unsigned warnings, int side)
+{
+    static const unsigned x_flag[][2] = {
+        {SIMREP_WARN_FEW_SAMPLES_X, SIMREP_WARN_FEW_SAMPLES},
+        {SIMREP_WARN_FEW_SAMPLES_RANK_X, SIMREP_WARN_FEW_SAMPLES_RANK},
+        {SIMREP_WARN_DEAD_X, SIMREP_WARN_DEAD_FEATURES},
+        {SIMREP_WARN_ROUNDING_X, SIMREP_WARN_ROUNDING},
+        {SIMREP_WARN_RIDGE_X, SIMREP_WARN_RIDGE},
+    };
+    unsigned out = 0;
+    if (side != 0 && side != 1)
+        return 0;
+    for (size_t k = 0; k < sizeof x_flag / sizeof x_flag[0]; k++)
+        if (warnings & (x_flag[k][0] << side)) /* each _Y flag is its _X flag's next bit */
+            out |= x_flag[k][1];
+    return out;
+}
+
 const char *simrep_warning_text(unsigned flag)
 {
     switch (flag) {

@@ -194,15 +194,7 @@ def _pair_result(sim, dist, kept, warn_out, names, i, j, r, m):
     if warn_out is not None and _BY_ID[m][1]["_outputs"] & _native.OUT_KEPT:
         for nm, side, counts in ((names[i], 0, (r.kept_p, r.rank_p, r.shrunk_p)),
                                  (names[j], 1, (r.kept_q, r.rank_q, r.shrunk_q))):
-            flags = warn_out.get(nm, 0)
-            for per_side, flag in ((_native.WARN_FEW_SAMPLES_X, _native.WARN_FEW_SAMPLES),
-                                   (_native.WARN_FEW_SAMPLES_RANK_X, _native.WARN_FEW_SAMPLES_RANK),
-                                   (_native.WARN_DEAD_X, _native.WARN_DEAD_FEATURES),
-                                   (_native.WARN_ROUNDING_X, _native.WARN_ROUNDING),
-                                   (_native.WARN_RIDGE_X, _native.WARN_RIDGE)):
-                if w & (per_side << side):  # the _Y flag is the _X flag's next bit
-                    flags |= flag
-            warn_out[nm] = flags
+            warn_out[nm] = warn_out.get(nm, 0) | _native.lib.simrep_warnings_of_side(w, side)
             warn_out[(nm, "counts")] = tuple(int(v) for v in counts)
 
 

@@ -273,6 +273,7 @@ _PROTOTYPES = {
     "simrep_options_set": (c_int, [c_void_p, c_void_p, c_char_p, c_char_p]),
     "simrep_options_get": (c_double, [c_void_p, c_int]),
     "simrep_warning_text": (c_char_p, [c_uint]),
+    "simrep_warnings_of_side": (c_uint, [c_uint, c_int]),
     "simrep_mds": (c_int, [c_void_p, c_int64, c_void_p, c_int64, c_int64, c_void_p, c_void_p]),
     "simrep_cluster_average": (c_int, [c_void_p, c_int64, c_void_p, c_int64, POINTER(Linkage)]),
     "simrep_linkage_clear": (None, [c_void_p, POINTER(Linkage)]),

@@ -66,6 +66,14 @@ static void test_measure_rows(void)
           strstr(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES_RANK), "n - 1") &&
           !strstr(simrep_warning_text(SIMREP_WARN_FEW_SAMPLES_RANK), "biased toward 1"));
     CHECK(simrep_warning_text(262144) == NULL);
+    /* Per-side flags to one input's side-less ones (matrix's per-input warnings). */
+    const unsigned w = SIMREP_WARN_FEW_SAMPLES_X | SIMREP_WARN_DEAD_Y | SIMREP_WARN_ROUNDING_Y |
+                       SIMREP_WARN_RIDGE_X | SIMREP_WARN_FEW_SAMPLES_RANK_Y | SIMREP_WARN_LAYOUT;
+    CHECK(simrep_warnings_of_side(w, 0) == (SIMREP_WARN_FEW_SAMPLES | SIMREP_WARN_RIDGE));
+    CHECK(simrep_warnings_of_side(w, 1) ==
+          (SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_ROUNDING | SIMREP_WARN_FEW_SAMPLES_RANK));
+    CHECK(simrep_warnings_of_side(w, 2) == 0 && simrep_warnings_of_side(w, -1) == 0);
+    CHECK(simrep_warnings_of_side(SIMREP_WARN_DEAD_FEATURES | SIMREP_WARN_LAYOUT, 0) == 0);
 }
 
 static void test_options(void)
